@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs everything dojosim needs from Debian 12 packages. Idempotent: does nothing when all
+# packages are present. Run as root, or as a user with sudo.
+set -euo pipefail
+
+packages=(
+  cmake make g++ pkg-config git                    # build
+  libsystemc-dev                                    # hardware model (SystemC 2.3.4)
+  libboost-dev libboost-program-options-dev         # CLI, statistics bounds, containers
+  libfmt-dev catch2 libyaml-cpp-dev nlohmann-json3-dev
+  gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf  # C kernels
+  qemu-user-static                                  # reference for the differential tests
+  clang libclang-rt-14-dev                          # libFuzzer and sanitizer runtimes
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "setup: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
