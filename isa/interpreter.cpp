@@ -1,0 +1,717 @@
+// SPDX-License-Identifier: MIT
+#include "isa/interpreter.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "isa/csr.h"
+#include "isa/disassembler.h"
+
+namespace dojosim::isa {
+namespace {
+
+constexpr uint32_t kMaxVlen = 256;
+constexpr uint64_t kEcallExit = 93, kEcallWrite = 64;
+
+// Which registers an instruction reads and writes, derived once from the table's operands.
+struct RegRef {
+  uint8_t base = 0xFF;  // scoreboard base (0, kVRegBase, kAccBase), 0xFF: none
+  uint8_t field = 0;    // 0 rd, 1 rs1, 2 rs2, 3 rs3
+};
+struct RegUse {
+  RegRef dst;
+  RegRef src[4];
+  bool acc_chain = false;  // mma: back-to-back accumulation into one accumulator is pipelined
+};
+
+bool reads_destination(Op op) {
+  switch (op) {
+    case Op::VFMA_F32: case Op::VFMA_BF16: case Op::VFMA_CFP8:
+    case Op::VCVT_BF16_F32: case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_BF16:
+    case Op::VCVT_BF16_F32_SR: case Op::VCVT_CFP8_F32_SR: case Op::VCVT_CFP8_BF16_SR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::array<RegUse, kOpCount> build_reg_use() {
+  std::array<RegUse, kOpCount> table{};
+  for (const InstrInfo* row = begin_table(); row != end_table(); ++row) {
+    RegUse& u = table[static_cast<size_t>(row->op)];
+    int n = 0;
+    auto src = [&](uint8_t base, uint8_t field) { u.src[n++] = {base, field}; };
+    for (int i = 0; i < row->operand_count; ++i) {
+      switch (row->operands[i]) {
+        case OperandKind::Rd: u.dst = {0, 0}; break;
+        case OperandKind::Rs1: case OperandKind::Mem: case OperandKind::MemBase: src(0, 1); break;
+        case OperandKind::Rs2: src(0, 2); break;
+        case OperandKind::Rs3: src(0, 3); break;
+        case OperandKind::Vd:
+          u.dst = {kVRegBase, 0};
+          if (reads_destination(row->op)) src(kVRegBase, 0);
+          break;
+        case OperandKind::Vs1: src(kVRegBase, 1); break;
+        case OperandKind::Vs2: src(kVRegBase, 2); break;
+        case OperandKind::Vs3: src(kVRegBase, 0); break;
+        case OperandKind::Acc: u.dst = {kAccBase, 0}; break;
+        case OperandKind::Acc2: src(kAccBase, 2); break;
+        default: break;
+      }
+    }
+    u.acc_chain = row->op == Op::MMA_BF16 || row->op == Op::MMA_CFP8;
+  }
+  return table;
+}
+
+const std::array<RegUse, kOpCount>& reg_use() {
+  static const auto table = build_reg_use();
+  return table;
+}
+
+int64_t sext32(uint64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
+
+// Lane formats of the vector unit; `thread` supplies the cfp8 format and random bits.
+enum class Lane : uint8_t { F32, BF16, CFP8 };
+template <Lane L> constexpr uint32_t kLaneBytes = L == Lane::F32 ? 4 : L == Lane::BF16 ? 2 : 1;
+
+template <Lane L>
+float get_lane(const uint8_t* v, uint32_t i, const ThreadState& t) {
+  if constexpr (L == Lane::F32) {
+    float f;
+    std::memcpy(&f, v + 4 * i, 4);
+    return f;
+  } else if constexpr (L == Lane::BF16) {
+    uint16_t h;
+    std::memcpy(&h, v + 2 * i, 2);
+    return bf16_to_f32(h);
+  } else {
+    return t.cfp8_lut[v[i]];
+  }
+}
+
+template <Lane L>
+void set_lane(uint8_t* v, uint32_t i, float f, ThreadState& t, Rounding r) {
+  if constexpr (L == Lane::F32) {
+    std::memcpy(v + 4 * i, &f, 4);
+  } else if constexpr (L == Lane::BF16) {
+    const uint16_t h = f32_to_bf16(f, r, r == Rounding::Stochastic ? t.rng.next() : 0);
+    std::memcpy(v + 2 * i, &h, 2);
+  } else {
+    v[i] = f32_to_cfp8(f, t.cfp8, r, r == Rounding::Stochastic ? t.rng.next() : 0);
+  }
+}
+
+float fmin_num(float a, float b) { return std::fmin(a, b); }
+float fmax_num(float a, float b) { return std::fmax(a, b); }
+
+template <Lane L, class VReg, class Fn>
+void vbinary(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint8_t* tb, uint32_t vlen,
+             Fn fn) {
+  // Sources are copied first so that vd may alias vs1 or vs2.
+  std::memcpy(ta, vreg(d.rs1), vlen);
+  std::memcpy(tb, vreg(d.rs2), vlen);
+  uint8_t* out = vreg(d.rd);
+  for (uint32_t i = 0; i < vlen / kLaneBytes<L>; ++i) {
+    const float c = get_lane<L>(out, i, t);
+    set_lane<L>(out, i, fn(get_lane<L>(ta, i, t), get_lane<L>(tb, i, t), c), t, Rounding::NearestEven);
+  }
+}
+
+// kind: 0 sum (in lane order, in fp32), 1 max, 2 min.
+template <Lane L, class VReg>
+void vreduce(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint32_t vlen, int kind) {
+  std::memcpy(ta, vreg(d.rs1), vlen);
+  float r = get_lane<L>(ta, 0, t);
+  for (uint32_t i = 1; i < vlen / kLaneBytes<L>; ++i) {
+    const float v = get_lane<L>(ta, i, t);
+    r = kind == 0 ? r + v : kind == 1 ? fmax_num(r, v) : fmin_num(r, v);
+  }
+  uint8_t* out = vreg(d.rd);
+  std::memset(out, 0, vlen);
+  set_lane<L>(out, 0, r, t, Rounding::NearestEven);
+}
+
+template <Lane From, Lane To, class VReg>
+void convert_lanes(ThreadState& t, VReg vreg, const Decoded& d, uint8_t* ta, uint32_t vlen,
+                   Rounding r) {
+  std::memcpy(ta, vreg(d.rs1), vlen);
+  uint8_t* out = vreg(d.rd);
+  constexpr bool narrowing = kLaneBytes<To> < kLaneBytes<From>;
+  const uint32_t n = vlen / std::max(kLaneBytes<From>, kLaneBytes<To>);  // lanes per part
+  const uint32_t src_off = narrowing ? 0 : d.rs2 * n, dst_off = narrowing ? d.rs2 * n : 0;
+  for (uint32_t i = 0; i < n; ++i)
+    set_lane<To>(out, dst_off + i, get_lane<From>(ta, src_off + i, t), t, r);
+}
+
+// False if the part number does not exist for this pair of formats.
+template <class VReg>
+bool vconvert(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint32_t vlen) {
+  const Rounding rne = Rounding::NearestEven, sr = Rounding::Stochastic;
+  const unsigned parts = (d.op == Op::VCVT_CFP8_F32 || d.op == Op::VCVT_CFP8_F32_SR ||
+                          d.op == Op::VCVT_F32_CFP8) ? 4 : 2;
+  if (d.rs2 >= parts) return false;
+  switch (d.op) {
+    case Op::VCVT_BF16_F32: convert_lanes<Lane::F32, Lane::BF16>(t, vreg, d, ta, vlen, rne); break;
+    case Op::VCVT_BF16_F32_SR: convert_lanes<Lane::F32, Lane::BF16>(t, vreg, d, ta, vlen, sr); break;
+    case Op::VCVT_CFP8_F32: convert_lanes<Lane::F32, Lane::CFP8>(t, vreg, d, ta, vlen, rne); break;
+    case Op::VCVT_CFP8_F32_SR: convert_lanes<Lane::F32, Lane::CFP8>(t, vreg, d, ta, vlen, sr); break;
+    case Op::VCVT_CFP8_BF16: convert_lanes<Lane::BF16, Lane::CFP8>(t, vreg, d, ta, vlen, rne); break;
+    case Op::VCVT_CFP8_BF16_SR: convert_lanes<Lane::BF16, Lane::CFP8>(t, vreg, d, ta, vlen, sr); break;
+    case Op::VCVT_F32_BF16: convert_lanes<Lane::BF16, Lane::F32>(t, vreg, d, ta, vlen, rne); break;
+    case Op::VCVT_F32_CFP8: convert_lanes<Lane::CFP8, Lane::F32>(t, vreg, d, ta, vlen, rne); break;
+    case Op::VCVT_BF16_CFP8: convert_lanes<Lane::CFP8, Lane::BF16>(t, vreg, d, ta, vlen, rne); break;
+    default: return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view trap_cause_name(TrapCause c) {
+  static constexpr std::string_view kNames[] = {
+      "illegal instruction", "misaligned instruction fetch", "instruction fetch outside SRAM",
+      "misaligned load",     "load outside SRAM",            "misaligned store",
+      "store outside SRAM",  "breakpoint",                   "unsupported ecall",
+      "illegal CSR access",  "bad operand"};
+  return kNames[static_cast<size_t>(c)];
+}
+
+std::string CoreConfig::validate() const {
+  if (vlen_bytes < 16 || vlen_bytes > kMaxVlen || (vlen_bytes & (vlen_bytes - 1)))
+    return fmt::format("vlen_bytes = {}: must be a power of two in [16, {}]", vlen_bytes, kMaxVlen);
+  if (matrix_m == 0 || matrix_n == 0 || matrix_k == 0)
+    return "matrix shape: M, N and K must be at least 1";
+  if (2u * matrix_m * matrix_k > vlen_bytes || 2u * matrix_k * matrix_n > vlen_bytes)
+    return fmt::format("matrix shape {}x{}x{}: a bf16 A (MxK) and B (KxN) tile must each fit in "
+                       "one {} B vector register",
+                       matrix_m, matrix_n, matrix_k, vlen_bytes);
+  if (threads < 1 || threads > 16) return fmt::format("threads = {}: must be in [1, 16]", threads);
+  if (sram_bytes < 4096 || sram_bytes > (uint64_t{1} << 32) || sram_bytes % 8)
+    return fmt::format("sram_bytes = {}: must be a multiple of 8 in [4096, 2^32]", sram_bytes);
+  for (int u = 0; u < kUnitCount; ++u)
+    if (timing_params.unit_instances[u] < 1 || timing_params.unit_instances[u] > kMaxUnitInstances)
+      return fmt::format("units.{} = {}: must be in [1, {}]", unit_name(static_cast<Unit>(u)),
+                         timing_params.unit_instances[u], kMaxUnitInstances);
+  if (timing_params.issue_width < 1) return "issue_width must be at least 1";
+  return {};
+}
+
+Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
+    : config_(config), sram_(sram), semaphores_(semaphores), threads_(config.threads) {
+  for (unsigned i = 0; i < threads_.size(); ++i) threads_[i].id = i;
+  if (config_.timing)
+    for (int u = 0; u < kUnitCount; ++u) units_[u].resize(config_.timing_params.unit_instances[u]);
+}
+
+void Core::set_fmtcfg(ThreadState& t, uint64_t value) {
+  t.fmtcfg = value & 0x7F;
+  t.cfp8.bias = static_cast<uint8_t>(value & 0x3F);
+  t.cfp8.layout = (value & 0x40) ? Cfp8Layout::E5M2 : Cfp8Layout::E4M3;
+  for (unsigned b = 0; b < 256; ++b) t.cfp8_lut[b] = cfp8_to_f32(static_cast<uint8_t>(b), t.cfp8);
+}
+
+void Core::start_thread(unsigned id, uint64_t pc, uint64_t sp, uint64_t start_cycle) {
+  ThreadState& t = threads_.at(id);
+  t = ThreadState{};
+  t.id = id;
+  t.status = ThreadStatus::Ready;
+  t.pc = pc;
+  t.x[2] = sp;
+  t.vregs.assign(size_t{kNumVRegs} * config_.vlen_bytes, 0);
+  t.accs.assign(size_t{kNumAccs} * config_.matrix_m * config_.matrix_n, 0.0f);
+  set_fmtcfg(t, kDefaultCfp8Bias(Cfp8Layout::E4M3));
+  t.rng.reseed(0);
+  t.cycle = start_cycle;
+}
+
+uint64_t Core::cycles(const ThreadState& t) const {
+  if (!config_.timing) return t.instret;
+  uint64_t end = t.cycle + (t.issue_cycles ? 1 : 0);
+  for (uint64_t r : t.ready) end = std::max(end, r);
+  return end;
+}
+
+void Core::wait_until(ThreadState& t, uint64_t cycle, StallCause cause) {
+  if (!config_.timing) return;
+  const uint64_t first_free = t.issue_cycles ? t.cycle + 1 : t.cycle;
+  if (cycle <= first_free) return;
+  t.stalls[static_cast<size_t>(cause)] += cycle - first_free;
+  // The next instruction issues in a fresh cycle at `cycle`.
+  t.cycle = cycle - (t.issue_cycles ? 1 : 0);
+  t.issued_in_cycle = config_.timing_params.issue_width;
+}
+
+bool Core::read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const {
+  switch (csr) {
+    case 0xC00: case 0xC01: value = config_.timing ? t.cycle : t.instret; return true;
+    case 0xC02: value = t.instret; return true;
+    case 0x800: value = t.fmtcfg; return true;
+    case 0x801: value = t.srseed; return true;
+    case 0xCC0: value = config_.node_x; return true;
+    case 0xCC1: value = config_.node_y; return true;
+    case 0xCC2: value = t.id; return true;
+    case 0xCC3: value = uint64_t{config_.node_y} * config_.mesh_w + config_.node_x; return true;
+    case 0xCC4: value = config_.mesh_w; return true;
+    case 0xCC5: value = config_.mesh_h; return true;
+    case 0xCC6:
+      value = static_cast<uint64_t>(std::count_if(threads_.begin(), threads_.end(), [](const ThreadState& o) {
+        return o.status != ThreadStatus::Idle;
+      }));
+      return true;
+    case 0xCC7: value = config_.sram_bytes; return true;
+    default: return false;
+  }
+}
+
+void Core::issue(ThreadState& t, const Decoded& d) {
+  const RegUse& u = reg_use()[static_cast<size_t>(d.op)];
+  const ClassTiming& ct = config_.timing_params.of(info(d.op).timing);
+  const uint8_t fields[4] = {d.rd, d.rs1, d.rs2, d.rs3};
+  const bool slot_free = t.issued_in_cycle < config_.timing_params.issue_width;
+  const uint64_t nominal = slot_free ? t.cycle : t.cycle + 1;
+
+  uint64_t dep = 0;
+  for (const RegRef& s : u.src) {
+    if (s.base == 0xFF) break;
+    dep = std::max(dep, t.ready[s.base + fields[s.field]]);
+  }
+  if (u.acc_chain) dep = std::max(dep, t.acc_chain_ready[d.rd & 7]);
+
+  const uint64_t ready = std::max(nominal, dep);
+  auto& instances = units_[static_cast<size_t>(ct.unit)];
+  UnitCalendar* unit = &instances[0];
+  uint64_t start = unit->earliest(ready, ct.occupancy);
+  for (size_t i = 1; i < instances.size() && start > ready; ++i) {
+    const uint64_t s = instances[i].earliest(ready, ct.occupancy);
+    if (s < start) start = s, unit = &instances[i];
+  }
+  // Cycles in which this thread issued nothing are charged to what held it back.
+  const uint64_t first_free = t.issue_cycles ? t.cycle + 1 : t.cycle;
+  if (start > first_free) {
+    const bool port = ct.unit == Unit::LoadPort || ct.unit == Unit::StorePort;
+    const StallCause cause = start == ready ? StallCause::Dependency
+                             : port           ? StallCause::SramPort
+                                              : StallCause::UnitBusy;
+    t.stalls[static_cast<size_t>(cause)] += start - first_free;
+  }
+  if (start != t.cycle || t.issue_cycles == 0) {
+    ++t.issue_cycles;
+    t.issued_in_cycle = 0;
+  }
+  t.cycle = start;
+  ++t.issued_in_cycle;
+  unit->reserve(start, ct.occupancy);
+  if (u.dst.base != 0xFF) {
+    const unsigned slot = u.dst.base + fields[u.dst.field];
+    if (slot != 0) t.ready[slot] = start + ct.latency;
+  }
+  if (u.acc_chain) t.acc_chain_ready[d.rd & 7] = start + ct.occupancy;
+  ++t.class_counts[static_cast<size_t>(info(d.op).timing)];
+}
+
+RunResult Core::run(ThreadState& t, uint64_t max_instructions, uint64_t until_cycle) {
+  if (max_instructions == 0) return {};
+  return config_.timing ? run_loop<true>(t, max_instructions, until_cycle)
+                        : run_loop<false>(t, max_instructions, until_cycle);
+}
+
+std::string Core::trap_message(const ThreadState& t) const {
+  const Trap& tr = t.trap;
+  std::string msg = fmt::format("{} at pc 0x{:x}", trap_cause_name(tr.cause), tr.pc);
+  if (!tr.detail.empty()) msg += ": " + tr.detail;
+  // A fetch trap at the faulting pc has no instruction to show; one raised by a jump does.
+  const bool fetched = tr.cause != TrapCause::FetchOutOfRange &&
+                       !(tr.cause == TrapCause::FetchMisaligned && tr.address == tr.pc);
+  if (fetched) msg += fmt::format(" in `{}` (0x{:08x})", disassemble(tr.word, tr.pc), tr.word);
+  return msg;
+}
+
+template <bool kTiming>
+RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) {
+  uint64_t* const x = t.x;
+  uint64_t pc = t.pc;
+  const uint64_t sram_size = sram_.size();
+  const uint32_t vlen = config_.vlen_bytes;
+  const uint32_t mm = config_.matrix_m, mn = config_.matrix_n, mk = config_.matrix_k;
+  uint64_t page_base = ~uint64_t{0};
+  Decoded* page = nullptr;
+  RunResult result;
+  uint8_t tmp_a[kMaxVlen], tmp_b[kMaxVlen];
+
+  auto vreg = [&](unsigned r) { return t.vregs.data() + size_t{r} * vlen; };
+  auto acc = [&](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
+
+  // Stops the thread with a trap; `pc` still points at the faulting instruction.
+  auto trap = [&](TrapCause cause, uint64_t address, std::string detail) {
+    t.trap.cause = cause;
+    t.trap.pc = pc;
+    t.trap.address = address;
+    t.trap.word = sram_.contains(pc, 4) && (pc & 3) == 0 ? sram_.load<uint32_t>(pc) : 0;
+    t.trap.detail = std::move(detail);
+    t.status = ThreadStatus::Trapped;
+    t.pc = pc;
+    result.event = Event::Trap;
+    return result;
+  };
+  auto range_detail = [&](uint64_t addr, uint64_t n) {
+    return fmt::format("address 0x{:x} (+{} bytes) is outside SRAM [0, 0x{:x})", addr, n, sram_size);
+  };
+  auto align_detail = [&](uint64_t addr, uint64_t align) {
+    return fmt::format("address 0x{:x} is not a multiple of {}", addr, align);
+  };
+  auto bad_mem = [&](bool store, uint64_t addr, uint64_t n, uint64_t align) {
+    if (addr & (align - 1))
+      return trap(store ? TrapCause::StoreMisaligned : TrapCause::LoadMisaligned, addr,
+                  align_detail(addr, align));
+    return trap(store ? TrapCause::StoreOutOfRange : TrapCause::LoadOutOfRange, addr,
+                range_detail(addr, n));
+  };
+  auto mem_ok = [&](uint64_t addr, uint64_t n, uint64_t align) {
+    return (addr & (align - 1)) == 0 && addr <= sram_size - n && n <= sram_size;
+  };
+
+#define DOJO_LOAD(T, conv)                                                        \
+  {                                                                               \
+    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                   \
+    if (!mem_ok(a, sizeof(T), sizeof(T))) return bad_mem(false, a, sizeof(T), sizeof(T)); \
+    x[d.rd] = conv(sram_.load<T>(a));                                             \
+  }
+#define DOJO_STORE(T)                                                             \
+  {                                                                               \
+    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                   \
+    if (!mem_ok(a, sizeof(T), sizeof(T))) return bad_mem(true, a, sizeof(T), sizeof(T)); \
+    sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                  \
+  }
+
+  for (;;) {
+    if ((pc & ~Sram::kPageMask) != page_base) {
+      if (pc & 3) return trap(TrapCause::FetchMisaligned, pc, fmt::format("pc 0x{:x} is not a multiple of 4", pc));
+      if (pc >= sram_size) return trap(TrapCause::FetchOutOfRange, pc, range_detail(pc, 4));
+      page_base = pc & ~Sram::kPageMask;
+      page = sram_.decoded_page(pc);
+    }
+    Decoded& slot = page[(pc & Sram::kPageMask) >> 2];
+    if (slot.op == kUndecoded) slot = decode(sram_.load<uint32_t>(pc));
+    const Decoded d = slot;  // a copy: a store below may invalidate the slot
+
+    if constexpr (kTiming) {
+      if (d.op != Op::kInvalid) issue(t, d);
+    }
+
+    uint64_t next = pc + 4;
+    switch (d.op) {
+      // ---- RV64I
+      case Op::LUI: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
+      case Op::AUIPC: x[d.rd] = pc + static_cast<int64_t>(d.imm); break;
+      case Op::JAL: x[d.rd] = next; next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::JALR: {
+        const uint64_t target = (x[d.rs1] + static_cast<int64_t>(d.imm)) & ~uint64_t{1};
+        x[d.rd] = next;
+        next = target;
+        break;
+      }
+      case Op::BEQ: if (x[d.rs1] == x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::BNE: if (x[d.rs1] != x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::BLT: if (static_cast<int64_t>(x[d.rs1]) < static_cast<int64_t>(x[d.rs2])) next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::BGE: if (static_cast<int64_t>(x[d.rs1]) >= static_cast<int64_t>(x[d.rs2])) next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::BLTU: if (x[d.rs1] < x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::BGEU: if (x[d.rs1] >= x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::LB: DOJO_LOAD(int8_t, static_cast<uint64_t>) break;
+      case Op::LH: DOJO_LOAD(int16_t, static_cast<uint64_t>) break;
+      case Op::LW: DOJO_LOAD(int32_t, static_cast<uint64_t>) break;
+      case Op::LD: DOJO_LOAD(uint64_t, static_cast<uint64_t>) break;
+      case Op::LBU: DOJO_LOAD(uint8_t, static_cast<uint64_t>) break;
+      case Op::LHU: DOJO_LOAD(uint16_t, static_cast<uint64_t>) break;
+      case Op::LWU: DOJO_LOAD(uint32_t, static_cast<uint64_t>) break;
+      case Op::SB: DOJO_STORE(uint8_t) break;
+      case Op::SH: DOJO_STORE(uint16_t) break;
+      case Op::SW: DOJO_STORE(uint32_t) break;
+      case Op::SD: DOJO_STORE(uint64_t) break;
+      case Op::ADDI: x[d.rd] = x[d.rs1] + static_cast<int64_t>(d.imm); break;
+      case Op::SLTI: x[d.rd] = static_cast<int64_t>(x[d.rs1]) < d.imm; break;
+      case Op::SLTIU: x[d.rd] = x[d.rs1] < static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
+      case Op::XORI: x[d.rd] = x[d.rs1] ^ static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
+      case Op::ORI: x[d.rd] = x[d.rs1] | static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
+      case Op::ANDI: x[d.rd] = x[d.rs1] & static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
+      case Op::SLLI: x[d.rd] = x[d.rs1] << d.imm; break;
+      case Op::SRLI: x[d.rd] = x[d.rs1] >> d.imm; break;
+      case Op::SRAI: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(x[d.rs1]) >> d.imm); break;
+      case Op::ADD: x[d.rd] = x[d.rs1] + x[d.rs2]; break;
+      case Op::SUB: x[d.rd] = x[d.rs1] - x[d.rs2]; break;
+      case Op::SLL: x[d.rd] = x[d.rs1] << (x[d.rs2] & 63); break;
+      case Op::SLT: x[d.rd] = static_cast<int64_t>(x[d.rs1]) < static_cast<int64_t>(x[d.rs2]); break;
+      case Op::SLTU: x[d.rd] = x[d.rs1] < x[d.rs2]; break;
+      case Op::XOR: x[d.rd] = x[d.rs1] ^ x[d.rs2]; break;
+      case Op::SRL: x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63); break;
+      case Op::SRA: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(x[d.rs1]) >> (x[d.rs2] & 63)); break;
+      case Op::OR: x[d.rd] = x[d.rs1] | x[d.rs2]; break;
+      case Op::AND: x[d.rd] = x[d.rs1] & x[d.rs2]; break;
+      case Op::FENCE: case Op::FENCE_I: break;
+      case Op::ECALL: {
+        const uint64_t call = x[17];
+        if (call == kEcallExit) {
+          t.exit_code = static_cast<int64_t>(x[10]);
+          t.status = ThreadStatus::Exited;
+          ++t.instret;
+          t.pc = next;
+          result.event = Event::Exit;
+          result.arg[0] = x[10];
+          return result;
+        }
+        if (call == kEcallWrite) {
+          const uint64_t fd = x[10], buf = x[11], len = x[12];
+          if (fd != 1 && fd != 2)
+            return trap(TrapCause::BadEcall, 0, fmt::format("write to fd {}: only 1 (stdout) and 2 (stderr) exist", fd));
+          if (!sram_.contains(buf, len))
+            return trap(TrapCause::BadEcall, buf, "write buffer: " + range_detail(buf, len));
+          x[10] = len;
+          ++t.instret;
+          t.pc = next;
+          result.event = Event::Write;
+          result.arg[0] = fd, result.arg[1] = buf, result.arg[2] = len;
+          return result;
+        }
+        return trap(TrapCause::BadEcall, 0, fmt::format("a7 = {}: supported are 93 (exit) and 64 (write)", call));
+      }
+      case Op::EBREAK: return trap(TrapCause::Breakpoint, 0, "");
+      case Op::ADDIW: x[d.rd] = sext32(x[d.rs1] + static_cast<int64_t>(d.imm)); break;
+      case Op::SLLIW: x[d.rd] = sext32(x[d.rs1] << d.imm); break;
+      case Op::SRLIW: x[d.rd] = sext32(static_cast<uint32_t>(x[d.rs1]) >> d.imm); break;
+      case Op::SRAIW: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(x[d.rs1]) >> d.imm)); break;
+      case Op::ADDW: x[d.rd] = sext32(x[d.rs1] + x[d.rs2]); break;
+      case Op::SUBW: x[d.rd] = sext32(x[d.rs1] - x[d.rs2]); break;
+      case Op::SLLW: x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31)); break;
+      case Op::SRLW: x[d.rd] = sext32(static_cast<uint32_t>(x[d.rs1]) >> (x[d.rs2] & 31)); break;
+      case Op::SRAW: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(x[d.rs1]) >> (x[d.rs2] & 31))); break;
+      // ---- M
+      case Op::MUL: x[d.rd] = x[d.rs1] * x[d.rs2]; break;
+      case Op::MULH: x[d.rd] = static_cast<uint64_t>((static_cast<__int128>(static_cast<int64_t>(x[d.rs1])) * static_cast<int64_t>(x[d.rs2])) >> 64); break;
+      case Op::MULHSU: x[d.rd] = static_cast<uint64_t>((static_cast<__int128>(static_cast<int64_t>(x[d.rs1])) * static_cast<__int128>(static_cast<unsigned __int128>(x[d.rs2]))) >> 64); break;
+      case Op::MULHU: x[d.rd] = static_cast<uint64_t>((static_cast<unsigned __int128>(x[d.rs1]) * x[d.rs2]) >> 64); break;
+      case Op::DIV: {
+        const auto a = static_cast<int64_t>(x[d.rs1]), b = static_cast<int64_t>(x[d.rs2]);
+        x[d.rd] = b == 0 ? ~uint64_t{0} : (a == INT64_MIN && b == -1) ? static_cast<uint64_t>(a) : static_cast<uint64_t>(a / b);
+        break;
+      }
+      case Op::DIVU: x[d.rd] = x[d.rs2] == 0 ? ~uint64_t{0} : x[d.rs1] / x[d.rs2]; break;
+      case Op::REM: {
+        const auto a = static_cast<int64_t>(x[d.rs1]), b = static_cast<int64_t>(x[d.rs2]);
+        x[d.rd] = b == 0 ? static_cast<uint64_t>(a) : (a == INT64_MIN && b == -1) ? 0 : static_cast<uint64_t>(a % b);
+        break;
+      }
+      case Op::REMU: x[d.rd] = x[d.rs2] == 0 ? x[d.rs1] : x[d.rs1] % x[d.rs2]; break;
+      case Op::MULW: x[d.rd] = sext32(x[d.rs1] * x[d.rs2]); break;
+      case Op::DIVW: {
+        const auto a = static_cast<int32_t>(x[d.rs1]), b = static_cast<int32_t>(x[d.rs2]);
+        x[d.rd] = b == 0 ? ~uint64_t{0} : (a == INT32_MIN && b == -1) ? sext32(static_cast<uint32_t>(a)) : sext32(static_cast<uint32_t>(a / b));
+        break;
+      }
+      case Op::DIVUW: {
+        const auto a = static_cast<uint32_t>(x[d.rs1]), b = static_cast<uint32_t>(x[d.rs2]);
+        x[d.rd] = b == 0 ? ~uint64_t{0} : sext32(a / b);
+        break;
+      }
+      case Op::REMW: {
+        const auto a = static_cast<int32_t>(x[d.rs1]), b = static_cast<int32_t>(x[d.rs2]);
+        x[d.rd] = b == 0 ? sext32(static_cast<uint32_t>(a)) : (a == INT32_MIN && b == -1) ? 0 : sext32(static_cast<uint32_t>(a % b));
+        break;
+      }
+      case Op::REMUW: {
+        const auto a = static_cast<uint32_t>(x[d.rs1]), b = static_cast<uint32_t>(x[d.rs2]);
+        x[d.rd] = b == 0 ? sext32(a) : sext32(a % b);
+        break;
+      }
+      // ---- Zicsr
+      case Op::CSRRW: case Op::CSRRS: case Op::CSRRC:
+      case Op::CSRRWI: case Op::CSRRSI: case Op::CSRRCI: {
+        const uint32_t csr = static_cast<uint32_t>(d.imm) & 0xFFF;
+        uint64_t old = 0;
+        if (!read_csr(t, csr, old))
+          return trap(TrapCause::BadCsr, 0, fmt::format("CSR 0x{:x} does not exist", csr));
+        const bool imm_form = d.op == Op::CSRRWI || d.op == Op::CSRRSI || d.op == Op::CSRRCI;
+        const uint64_t operand = imm_form ? d.rs1 : x[d.rs1];
+        const bool writes = d.op == Op::CSRRW || d.op == Op::CSRRWI || d.rs1 != 0;
+        if (writes) {
+          const CsrInfo* ci = find_csr(csr);
+          if (ci->access == CsrAccess::ReadOnly)
+            return trap(TrapCause::BadCsr, 0, fmt::format("CSR {} is read-only", ci->name));
+          uint64_t value = operand;
+          if (d.op == Op::CSRRS || d.op == Op::CSRRSI) value = old | operand;
+          if (d.op == Op::CSRRC || d.op == Op::CSRRCI) value = old & ~operand;
+          if (csr == 0x800) set_fmtcfg(t, value);
+          if (csr == 0x801) {
+            t.srseed = value;
+            t.rng.reseed(value);
+          }
+        }
+        x[d.rd] = old;
+        break;
+      }
+      // ---- vector and accumulator memory
+      case Op::VLE: case Op::VSE: {
+        const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);
+        const bool store = d.op == Op::VSE;
+        if (!mem_ok(a, vlen, 8)) return bad_mem(store, a, vlen, 8);
+        if (store) sram_.write(a, vreg(d.rs2), vlen);
+        else sram_.read(a, vreg(d.rd), vlen);
+        break;
+      }
+      case Op::VLSE8: case Op::VLSE16: case Op::VLSE32:
+      case Op::VSSE8: case Op::VSSE16: case Op::VSSE32: {
+        const bool store = d.op == Op::VSSE8 || d.op == Op::VSSE16 || d.op == Op::VSSE32;
+        const uint32_t width = (d.op == Op::VLSE8 || d.op == Op::VSSE8) ? 1 : (d.op == Op::VLSE16 || d.op == Op::VSSE16) ? 2 : 4;
+        const uint64_t base = x[d.rs1], stride = x[d.rs2];
+        uint8_t* v = vreg(d.rd);
+        for (uint32_t i = 0; i < vlen / width; ++i) {
+          const uint64_t a = base + i * stride;
+          if (!mem_ok(a, width, width)) return bad_mem(store, a, width, width);
+        }
+        for (uint32_t i = 0; i < vlen / width; ++i) {
+          const uint64_t a = base + i * stride;
+          if (store) sram_.write(a, v + i * width, width);
+          else sram_.read(a, v + i * width, width);
+        }
+        break;
+      }
+      case Op::MLD: case Op::MST: {
+        const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);
+        const bool store = d.op == Op::MST;
+        const uint64_t n = uint64_t{4} * mm * mn;
+        if (!mem_ok(a, n, 4)) return bad_mem(store, a, n, 4);
+        if (store) sram_.write(a, acc(d.rs2), n);
+        else sram_.read(a, acc(d.rd), n);
+        break;
+      }
+      // ---- vector arithmetic
+#define DOJO_VBINARY(OPNAME, EXPR)                                                            \
+  case Op::OPNAME##_F32: vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { (void)c; return EXPR; }); break; \
+  case Op::OPNAME##_BF16: vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { (void)c; return EXPR; }); break; \
+  case Op::OPNAME##_CFP8: vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { (void)c; return EXPR; }); break;
+      DOJO_VBINARY(VADD, a + b)
+      DOJO_VBINARY(VSUB, a - b)
+      DOJO_VBINARY(VMUL, a * b)
+      DOJO_VBINARY(VMIN, fmin_num(a, b))
+      DOJO_VBINARY(VMAX, fmax_num(a, b))
+      case Op::VFMA_F32: vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { return std::fma(a, b, c); }); break;
+      case Op::VFMA_BF16: vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { return std::fma(a, b, c); }); break;
+      case Op::VFMA_CFP8: vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { return std::fma(a, b, c); }); break;
+#undef DOJO_VBINARY
+      case Op::VREDSUM_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 0); break;
+      case Op::VREDSUM_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 0); break;
+      case Op::VREDSUM_CFP8: vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 0); break;
+      case Op::VREDMAX_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 1); break;
+      case Op::VREDMAX_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 1); break;
+      case Op::VREDMAX_CFP8: vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 1); break;
+      case Op::VREDMIN_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 2); break;
+      case Op::VREDMIN_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 2); break;
+      case Op::VREDMIN_CFP8: vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 2); break;
+      case Op::VBCAST_F32: case Op::VBCAST_BF16: case Op::VBCAST_CFP8: {
+        const uint32_t width = d.op == Op::VBCAST_F32 ? 4 : d.op == Op::VBCAST_BF16 ? 2 : 1;
+        const uint64_t value = x[d.rs1];
+        uint8_t* v = vreg(d.rd);
+        for (uint32_t i = 0; i < vlen; i += width) std::memcpy(v + i, &value, width);
+        break;
+      }
+      case Op::VMVXS_F32: { uint32_t w; std::memcpy(&w, vreg(d.rs1), 4); x[d.rd] = sext32(w); break; }
+      case Op::VMVXS_BF16: { uint16_t h; std::memcpy(&h, vreg(d.rs1), 2); x[d.rd] = h; break; }
+      case Op::VMVXS_CFP8: x[d.rd] = vreg(d.rs1)[0]; break;
+      case Op::VMV: std::memmove(vreg(d.rd), vreg(d.rs1), vlen); break;
+      case Op::VCVT_BF16_F32: case Op::VCVT_BF16_F32_SR:
+      case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_F32_SR:
+      case Op::VCVT_CFP8_BF16: case Op::VCVT_CFP8_BF16_SR:
+      case Op::VCVT_F32_BF16: case Op::VCVT_F32_CFP8: case Op::VCVT_BF16_CFP8: {
+        if (!vconvert(t, d, vreg, tmp_a, vlen))
+          return trap(TrapCause::BadOperand, 0, fmt::format("part {} is out of range for this conversion", d.rs2));
+        break;
+      }
+      // ---- matrix unit
+      case Op::MZERO: std::fill_n(acc(d.rd), mm * mn, 0.0f); break;
+      case Op::MMA_BF16: case Op::MMA_CFP8: {
+        float* c = acc(d.rd);
+        const uint8_t* va = vreg(d.rs1);
+        const uint8_t* vb = vreg(d.rs2);
+        const bool bf16 = d.op == Op::MMA_BF16;
+        const uint32_t kk = bf16 ? mk : 2 * mk;
+        float a[kMaxVlen], b[kMaxVlen];
+        for (uint32_t i = 0; i < mm * kk; ++i) a[i] = bf16 ? get_lane<Lane::BF16>(va, i, t) : get_lane<Lane::CFP8>(va, i, t);
+        for (uint32_t i = 0; i < kk * mn; ++i) b[i] = bf16 ? get_lane<Lane::BF16>(vb, i, t) : get_lane<Lane::CFP8>(vb, i, t);
+        // Products of bf16 or cfp8 values are exact in fp32; sums round once per k, in k order.
+        for (uint32_t i = 0; i < mm; ++i)
+          for (uint32_t j = 0; j < mn; ++j) {
+            float s = c[i * mn + j];
+            for (uint32_t k = 0; k < kk; ++k) s += a[i * kk + k] * b[k * mn + j];
+            c[i * mn + j] = s;
+          }
+        break;
+      }
+      // ---- push and synchronisation
+      case Op::PUSH: {
+        const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
+        if (!sram_.contains(src, len)) return trap(TrapCause::LoadOutOfRange, src, "push source: " + range_detail(src, len));
+        ++t.instret;
+        t.pc = next;
+        result.event = Event::Push;
+        result.arg[0] = src, result.arg[1] = dst, result.arg[2] = len, result.arg[3] = d.rd;
+        return result;
+      }
+      case Op::SWAIT: {
+        const uint64_t need = x[d.rs1];
+        uint64_t& s = semaphores_[d.rd];
+        if (s < need) {
+          t.pc = pc;  // re-executed when woken
+          result.event = Event::WaitSemaphore;
+          result.arg[0] = d.rd, result.arg[1] = need;
+          return result;
+        }
+        s -= need;
+        break;
+      }
+      case Op::SSIGNAL: {
+        semaphores_[d.rd] += x[d.rs1];
+        ++t.instret;
+        t.pc = next;
+        result.event = Event::Signal;
+        result.arg[0] = d.rd;
+        return result;
+      }
+      case Op::SREAD: x[d.rd] = semaphores_[d.rs1]; break;
+      case Op::BARRIER: {
+        ++t.instret;
+        t.pc = next;
+        result.event = Event::Barrier;
+        result.arg[0] = d.rd;
+        return result;
+      }
+      case Op::kInvalid:
+      default: return trap(TrapCause::IllegalInstruction, 0, "no instruction has this encoding");
+    }
+    x[0] = 0;
+    if (next != pc + 4 && (next & 3))
+      return trap(TrapCause::FetchMisaligned, next,
+                  fmt::format("jump target 0x{:x} is not a multiple of 4", next));
+    ++t.instret;
+    if constexpr (kTiming) {
+      if (next != pc + 4) {
+        // A taken branch ends the fetch group; the next instruction issues in a later cycle.
+        t.issued_in_cycle = config_.timing_params.issue_width;
+        t.cycle += config_.timing_params.taken_branch_penalty;
+      }
+    }
+    pc = next;
+    if (--budget == 0) break;
+    if constexpr (kTiming) {
+      if (t.cycle >= until_cycle) break;
+    }
+  }
+#undef DOJO_LOAD
+#undef DOJO_STORE
+  t.pc = pc;
+  result.event = Event::Budget;
+  return result;
+}
+
+}  // namespace dojosim::isa

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+// The functional interpreter of one node's core, with its timing model (isa/timing.h).
+//
+// Contract: the owner of a node (the standalone runner in isa/node_runner.h, later the SystemC
+// node in hw/) creates a Core over the node's SRAM and semaphores, starts threads, and calls
+// run() for one thread at a time. run() executes until its instruction budget or cycle limit
+// is spent, or until the thread needs the world outside the core (exit, trap, output, a push,
+// a semaphore it must wait on, a barrier); it then returns an Event and the owner acts on it.
+// Nothing is allocated while run() executes.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "isa/formats.h"
+#include "isa/instructions.h"
+#include "isa/sram.h"
+#include "isa/timing.h"
+#include "isa/unit_calendar.h"
+
+namespace dojosim::isa {
+
+struct CoreConfig {
+  uint64_t sram_bytes = 1310720;  // 1.25 MiB (published: 1.25 MB per node)
+  uint32_t vlen_bytes = 64;       // SIMD width (published: 64 B)
+  uint8_t matrix_m = 8, matrix_n = 8, matrix_k = 4;  // 8x8x4 bf16 block per mma (derived)
+  uint32_t threads = 4;           // SMT threads (published: 4)
+  double clock_ghz = 2.0;         // published: 2 GHz; only for reporting time
+  bool timing = true;
+  TimingParams timing_params = TimingParams::d1_defaults();
+  uint32_t node_x = 0, node_y = 0, mesh_w = 1, mesh_h = 1;
+
+  // Empty if valid; otherwise what is wrong, naming the parameter.
+  std::string validate() const;
+};
+
+enum class ThreadStatus : uint8_t { Idle, Ready, Blocked, Exited, Trapped };
+
+enum class TrapCause : uint8_t {
+  IllegalInstruction, FetchMisaligned, FetchOutOfRange, LoadMisaligned, LoadOutOfRange,
+  StoreMisaligned, StoreOutOfRange, Breakpoint, BadEcall, BadCsr, BadOperand,
+};
+std::string_view trap_cause_name(TrapCause c);
+
+struct Trap {
+  TrapCause cause = TrapCause::IllegalInstruction;
+  uint64_t pc = 0;
+  uint32_t word = 0;
+  uint64_t address = 0;  // the faulting data address, where there is one
+  std::string detail;
+};
+
+// Register scoreboard slots: x0..x31, then v0..v31, then acc0..acc7.
+constexpr int kVRegBase = 32, kAccBase = 64, kScoreboardSlots = 72;
+
+struct ThreadState {
+  unsigned id = 0;
+  ThreadStatus status = ThreadStatus::Idle;
+  uint64_t x[kNumXRegs] = {};
+  uint64_t pc = 0;
+  std::vector<uint8_t> vregs;  // kNumVRegs x vlen bytes
+  std::vector<float> accs;     // kNumAccs x (M x N)
+  uint64_t instret = 0;
+  int64_t exit_code = 0;
+  Trap trap;
+
+  // Number formats and stochastic rounding.
+  uint64_t fmtcfg = 7;
+  Cfp8Format cfp8;
+  std::array<float, 256> cfp8_lut{};
+  uint64_t srseed = 0;
+  StochasticRng rng{0};
+
+  // Timing: the cycle of the last issue, slots used in it, and when each register is ready.
+  uint64_t cycle = 0;
+  uint32_t issued_in_cycle = 0;
+  uint64_t issue_cycles = 0;
+  std::array<uint64_t, kScoreboardSlots> ready{};
+  std::array<uint64_t, kNumAccs> acc_chain_ready{};
+  std::array<uint64_t, kStallCauseCount> stalls{};
+  std::array<uint64_t, static_cast<size_t>(TimingClass::kCount)> class_counts{};
+};
+
+enum class Event : uint8_t { Budget, Exit, Trap, Write, Push, WaitSemaphore, Signal, Barrier };
+
+struct RunResult {
+  Event event = Event::Budget;
+  // Write: fd, buffer, length. Push: src, dst (global address), length, semaphore.
+  // WaitSemaphore: semaphore, count. Signal: semaphore. Barrier: group. Exit: code.
+  uint64_t arg[4] = {};
+};
+
+class Core {
+ public:
+  Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores);
+
+  const CoreConfig& config() const { return config_; }
+  Sram& sram() { return sram_; }
+  unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
+  ThreadState& thread(unsigned id) { return threads_[id]; }
+  const ThreadState& thread(unsigned id) const { return threads_[id]; }
+
+  // Resets thread `id` and makes it ready to run at `pc` with stack pointer `sp`.
+  void start_thread(unsigned id, uint64_t pc, uint64_t sp, uint64_t start_cycle = 0);
+
+  // Runs `t` for at most `max_instructions`, and (with timing on) until its cycle reaches
+  // `until_cycle`. See the contract at the top of this file.
+  RunResult run(ThreadState& t, uint64_t max_instructions, uint64_t until_cycle = UINT64_MAX);
+
+  // A blocked thread resumes no earlier than `cycle`; the cycles in between are charged to
+  // `cause` (semaphore or barrier).
+  void wait_until(ThreadState& t, uint64_t cycle, StallCause cause);
+
+  // The thread's cycle count: with timing off, its instruction count.
+  uint64_t cycles(const ThreadState& t) const;
+
+  // "trap at pc 0x...: <what> in `<disassembly>`" — without the node/thread prefix.
+  std::string trap_message(const ThreadState& t) const;
+
+ private:
+  template <bool kTiming>
+  RunResult run_loop(ThreadState& t, uint64_t max_instructions, uint64_t until_cycle);
+  void issue(ThreadState& t, const Decoded& d);
+  void set_fmtcfg(ThreadState& t, uint64_t value);
+  bool read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const;
+
+  CoreConfig config_;
+  Sram& sram_;
+  uint64_t* semaphores_;
+  std::vector<ThreadState> threads_;
+  // Per unit: its instances' busy cycles, shared by the threads (SMT). Allocated only for
+  // the instances the config has, and only with timing on.
+  std::array<std::vector<UnitCalendar>, kUnitCount> units_;
+};
+
+}  // namespace dojosim::isa

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+#include "isa/sram.h"
+
+#include <algorithm>
+
+namespace dojosim::isa {
+
+Sram::Sram(uint64_t size_bytes)
+    : size_(size_bytes), pages_((size_bytes + kPageSize - 1) >> kPageBits) {}
+
+void Sram::allocate(std::unique_ptr<Page>& slot) {
+  slot = std::make_unique<Page>();
+  ++pages_allocated_;
+}
+
+void Sram::invalidate_decoded(Page& p, uint64_t offset, uint64_t n) {
+  const uint64_t first = offset / 4, last = (offset + n - 1) / 4;
+  for (uint64_t w = first; w <= last && w < kWordsPerPage; ++w) p.decoded[w].op = kUndecoded;
+}
+
+void Sram::read(uint64_t addr, void* dst, uint64_t n) const {
+  auto* out = static_cast<uint8_t*>(dst);
+  while (n > 0) {
+    const uint64_t off = addr & kPageMask, chunk = std::min(n, kPageSize - off);
+    const Page* p = pages_[addr >> kPageBits].get();
+    if (p)
+      std::memcpy(out, p->bytes + off, chunk);
+    else
+      std::memset(out, 0, chunk);
+    out += chunk, addr += chunk, n -= chunk;
+  }
+}
+
+void Sram::write(uint64_t addr, const void* src, uint64_t n) {
+  const auto* in = static_cast<const uint8_t*>(src);
+  while (n > 0) {
+    const uint64_t off = addr & kPageMask, chunk = std::min(n, kPageSize - off);
+    Page& p = page_for_write(addr);
+    std::memcpy(p.bytes + off, in, chunk);
+    if (p.decoded) invalidate_decoded(p, off, chunk);
+    in += chunk, addr += chunk, n -= chunk;
+  }
+}
+
+void Sram::zero(uint64_t addr, uint64_t n) {
+  while (n > 0) {
+    const uint64_t off = addr & kPageMask, chunk = std::min(n, kPageSize - off);
+    if (Page* p = pages_[addr >> kPageBits].get()) {
+      std::memset(p->bytes + off, 0, chunk);
+      if (p->decoded) invalidate_decoded(*p, off, chunk);
+    }
+    addr += chunk, n -= chunk;
+  }
+}
+
+Decoded* Sram::decoded_page(uint64_t addr) {
+  Page& p = page_for_write(addr);
+  if (!p.decoded) {
+    p.decoded = std::make_unique<Decoded[]>(kWordsPerPage);
+    for (uint64_t i = 0; i < kWordsPerPage; ++i) p.decoded[i].op = kUndecoded;
+  }
+  return p.decoded.get();
+}
+
+}  // namespace dojosim::isa

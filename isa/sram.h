@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// A node's SRAM, allocated lazily in pages so that a machine of thousands of nodes costs host
+// memory only for what its programs touch. Reads of untouched memory return zeros.
+// Each page also holds the decoded-instruction cache for the code in it; a write to a page
+// invalidates exactly the decoded words it overlaps, so code written by DMA or stores runs.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "isa/instructions.h"
+
+namespace dojosim::isa {
+
+// Marks a decoded-cache slot that has not been decoded yet (distinct from Op::kInvalid).
+inline constexpr Op kUndecoded = static_cast<Op>(kOpCount + 1);
+
+class Sram {
+ public:
+  static constexpr unsigned kPageBits = 12;
+  static constexpr uint64_t kPageSize = uint64_t{1} << kPageBits;
+  static constexpr uint64_t kPageMask = kPageSize - 1;
+  static constexpr uint64_t kWordsPerPage = kPageSize / 4;
+
+  explicit Sram(uint64_t size_bytes);
+
+  uint64_t size() const { return size_; }
+  bool contains(uint64_t addr, uint64_t n) const { return addr <= size_ && n <= size_ - addr; }
+
+  // Fast paths: the caller has checked range and natural alignment, so T never crosses a page.
+  template <class T>
+  T load(uint64_t addr) const {
+    const Page* p = pages_[addr >> kPageBits].get();
+    T v{};
+    if (p) std::memcpy(&v, p->bytes + (addr & kPageMask), sizeof(T));
+    return v;
+  }
+  template <class T>
+  void store(uint64_t addr, T v) {
+    Page& p = page_for_write(addr);
+    std::memcpy(p.bytes + (addr & kPageMask), &v, sizeof(T));
+    if (p.decoded) {
+      // Aligned and at most 8 bytes: one or two words, the first at offset / 4.
+      Decoded* words = p.decoded.get() + ((addr & kPageMask) >> 2);
+      words[0].op = kUndecoded;
+      if (sizeof(T) == 8) words[1].op = kUndecoded;
+    }
+  }
+
+  // Range-checked by the caller; may cross pages.
+  void read(uint64_t addr, void* dst, uint64_t n) const;
+  void write(uint64_t addr, const void* src, uint64_t n);
+  // Zeros a range without allocating: untouched pages already read as zero.
+  void zero(uint64_t addr, uint64_t n);
+
+  // The decoded-instruction slots of the page holding `addr` (created on first use).
+  Decoded* decoded_page(uint64_t addr);
+
+  uint64_t pages_allocated() const { return pages_allocated_; }
+  uint64_t bytes_allocated() const { return pages_allocated_ * sizeof(Page); }
+
+ private:
+  struct Page {
+    uint8_t bytes[kPageSize] = {};
+    std::unique_ptr<Decoded[]> decoded;
+  };
+  Page& page_for_write(uint64_t addr) {
+    auto& slot = pages_[addr >> kPageBits];
+    if (!slot) allocate(slot);
+    return *slot;
+  }
+  void allocate(std::unique_ptr<Page>& slot);
+  static void invalidate_decoded(Page& p, uint64_t offset, uint64_t n);
+
+  uint64_t size_;
+  std::vector<std::unique_ptr<Page>> pages_;
+  uint64_t pages_allocated_ = 0;
+};
+
+}  // namespace dojosim::isa
