@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: MIT
+# asm -o writes a flat image; disasm of it must list the same instructions as asm's listing.
+execute_process(COMMAND ${BIN} asm ${SRC} -o ${OUT} RESULT_VARIABLE s1)
+execute_process(COMMAND ${BIN} disasm ${OUT} OUTPUT_VARIABLE dis RESULT_VARIABLE s2)
+execute_process(COMMAND ${BIN} asm ${SRC} OUTPUT_VARIABLE listing RESULT_VARIABLE s3)
+if(NOT s1 EQUAL 0 OR NOT s2 EQUAL 0 OR NOT s3 EQUAL 0)
+  message(FATAL_ERROR "asm/disasm failed: ${s1} ${s2} ${s3}")
+endif()
+# Every code line of the listing ("addr:  word  text") must appear in the disassembly.
+string(REGEX MATCHALL "[ ]+[0-9a-f]+:  [0-9a-f]+  [^\n]+" lines "${listing}")
+list(LENGTH lines n)
+if(n LESS 20)
+  message(FATAL_ERROR "listing has only ${n} instruction lines")
+endif()
+foreach(line IN LISTS lines)
+  string(FIND "${dis}" "${line}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "disassembly lacks: ${line}")
+  endif()
+endforeach()

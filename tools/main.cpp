@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+#include <fmt/format.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "tools/commands.h"
+
+namespace {
+
+struct Verb {
+  const char* name;
+  int (*run)(const std::vector<std::string>&);
+  const char* summary;
+};
+
+constexpr Verb kVerbs[] = {
+    {"exec", dojosim::cli::cmd_exec, "run a program (assembly or RISC-V ELF) on one node"},
+    {"asm", dojosim::cli::cmd_asm, "assemble a file and print its listing or write a binary"},
+    {"disasm", dojosim::cli::cmd_disasm, "disassemble an ELF or a flat binary"},
+    {"doc", dojosim::cli::cmd_doc, "print generated reference tables (dojosim doc isa)"},
+};
+
+void usage() {
+  fmt::print("usage: dojosim <verb> [options]   (dojosim <verb> --help for a verb's options)\n\n");
+  for (const Verb& v : kVerbs) fmt::print("  {:<8} {}\n", v.name, v.summary);
+  fmt::print("\nexit status: 0 ok, 1 program exited non-zero, 2 usage or input error, 3 trap, "
+             "4 deadlock or cycle limit\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage();
+    return argc < 2 ? dojosim::cli::kUsage : dojosim::cli::kOk;
+  }
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  for (const Verb& v : kVerbs)
+    if (v.name == std::string_view(argv[1])) return v.run(args);
+  fmt::print(stderr, "dojosim: unknown verb '{}'; verbs are: exec, asm, disasm, doc (see dojosim --help)\n",
+             argv[1]);
+  return dojosim::cli::kUsage;
+}
