@@ -67,10 +67,17 @@ std::array<RegUse, kOpCount> build_reg_use() {
   return table;
 }
 
-const std::array<RegUse, kOpCount>& reg_use() {
-  static const auto table = build_reg_use();
-  return table;
-}
+}  // namespace
+
+// Everything the timing model needs about an op, gathered once per core so that issue()
+// reads one small record per instruction.
+struct Core::OpCost {
+  RegUse use;
+  ClassTiming timing;
+  TimingClass cls;
+};
+
+namespace {
 
 int64_t sext32(uint64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
 
@@ -205,7 +212,15 @@ Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
   for (unsigned i = 0; i < threads_.size(); ++i) threads_[i].id = i;
   if (config_.timing)
     for (int u = 0; u < kUnitCount; ++u) units_[u].resize(config_.timing_params.unit_instances[u]);
+  const auto uses = build_reg_use();
+  costs_.reset(new OpCost[kOpCount]);
+  for (const InstrInfo* row = begin_table(); row != end_table(); ++row) {
+    const auto i = static_cast<size_t>(row->op);
+    costs_[i] = {uses[i], config_.timing_params.of(row->timing), row->timing};
+  }
 }
+
+Core::~Core() = default;
 
 void Core::set_fmtcfg(ThreadState& t, uint64_t value) {
   t.fmtcfg = value & 0x7F;
@@ -268,8 +283,9 @@ bool Core::read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const {
 }
 
 void Core::issue(ThreadState& t, const Decoded& d) {
-  const RegUse& u = reg_use()[static_cast<size_t>(d.op)];
-  const ClassTiming& ct = config_.timing_params.of(info(d.op).timing);
+  const OpCost& cost = costs_[static_cast<size_t>(d.op)];
+  const RegUse& u = cost.use;
+  const ClassTiming& ct = cost.timing;
   const uint8_t fields[4] = {d.rd, d.rs1, d.rs2, d.rs3};
   const bool slot_free = t.issued_in_cycle < config_.timing_params.issue_width;
   const uint64_t nominal = slot_free ? t.cycle : t.cycle + 1;
@@ -310,7 +326,7 @@ void Core::issue(ThreadState& t, const Decoded& d) {
     if (slot != 0) t.ready[slot] = start + ct.latency;
   }
   if (u.acc_chain) t.acc_chain_ready[d.rd & 7] = start + ct.occupancy;
-  ++t.class_counts[static_cast<size_t>(info(d.op).timing)];
+  ++t.class_counts[static_cast<size_t>(cost.cls)];
 }
 
 RunResult Core::run(ThreadState& t, uint64_t max_instructions, uint64_t until_cycle) {

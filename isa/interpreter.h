@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -95,6 +96,9 @@ struct RunResult {
 class Core {
  public:
   Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores);
+  ~Core();
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
 
   const CoreConfig& config() const { return config_; }
   Sram& sram() { return sram_; }
@@ -126,7 +130,9 @@ class Core {
   void set_fmtcfg(ThreadState& t, uint64_t value);
   bool read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const;
 
+  struct OpCost;
   CoreConfig config_;
+  std::unique_ptr<OpCost[]> costs_;
   Sram& sram_;
   uint64_t* semaphores_;
   std::vector<ThreadState> threads_;

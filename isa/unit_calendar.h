@@ -22,6 +22,7 @@ class UnitCalendar {
   // thread that far behind the others is rare and only loses accuracy, never correctness.
   uint64_t earliest(uint64_t t, unsigned occupancy) const {
     uint64_t c = t < base_ ? base_ : t;
+    if (occupancy == 1 && !busy(c)) return c;  // the common case: one free cycle
     for (;;) {
       unsigned run = 0;
       while (run < occupancy && !busy(c + run)) ++run;
@@ -43,11 +44,13 @@ class UnitCalendar {
     // Cycles past the window have not been reserved yet.
     return c < base_ + kWindow && (bits_[(c % kWindow) / 64] & bit(c));
   }
+  // Forgets the cycles before new_base, in whole 64-cycle words (base_ stays word-aligned).
   void slide_to(uint64_t new_base) {
+    new_base = (new_base + 63) & ~uint64_t{63};
     if (new_base - base_ >= kWindow) {
       bits_.fill(0);
     } else {
-      for (uint64_t c = base_; c < new_base; ++c) bits_[(c % kWindow) / 64] &= ~bit(c);
+      for (uint64_t w = base_ / 64; w < new_base / 64; ++w) bits_[w % bits_.size()] = 0;
     }
     base_ = new_base;
   }
