@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: MIT
+// A machine: a mesh of nodes (one die, or a tile of dies) built as SystemC modules over the
+// network model, running one program on every usable node (SPMD; a node finds its part from
+// its coordinates).
+//
+// Lifecycle (one per process: SystemC elaborates once): construct from MachineParams ->
+// load(program) -> run() -> read results and statistics.
+//
+// Time: each node runs its threads ahead of SystemC time by up to a quantum (temporal
+// decoupling) and synchronises at quantum boundaries, or when all its threads wait. Pushes
+// reserve the network when issued and are delivered to the destination's SRAM and semaphore
+// at their arrival cycle by the machine's delivery process.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "hw/noc/network.h"
+#include "isa/interpreter.h"
+#include "isa/program.h"
+
+namespace dojosim::hw {
+
+class NodeModule;
+
+struct MachineParams {
+  int width = 4, height = 4;         // nodes, global mesh
+  std::vector<Coord> disabled;       // positions without a usable node (their routers work)
+  isa::CoreConfig core;              // every node's core (coordinates are filled in)
+  NocParams noc;
+  uint64_t quantum = 1000;           // cycles a node may run ahead of SystemC time
+  uint64_t max_cycles = 10'000'000'000;
+  uint64_t barrier_latency = 0;      // 0: twice the mesh diameter in router latencies
+  unsigned threads = 1;              // threads started per node
+  uint64_t stack_bytes = 16 * 1024;
+};
+
+enum class MachineOutcome : uint8_t { Finished, Trapped, Deadlock, CycleLimit };
+
+struct NodeResult {
+  Coord at;
+  uint64_t instructions = 0, cycles = 0;
+  std::vector<int64_t> exit_codes;
+};
+
+class Machine {
+ public:
+  explicit Machine(const MachineParams& params, std::ostream* out = nullptr);
+  ~Machine();
+
+  void load(const isa::Program& program);  // on every usable node; throws isa::LoadError
+  MachineOutcome run();
+
+  const std::string& message() const { return message_; }  // trap, deadlock or limit report
+  uint64_t cycles() const { return end_cycle_; }
+  std::vector<NodeResult> results() const;
+  const Network& network() const { return *network_; }
+  const MachineParams& params() const { return params_; }
+  NodeModule* node(Coord c) const;
+  size_t node_count() const { return nodes_.size(); }
+
+  // Called by nodes.
+  void push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t dst_global, uint64_t len,
+            unsigned sem);
+  void arrive_at_barrier(NodeModule& from, unsigned thread, unsigned group, uint64_t cycle);
+  void trap(const std::string& report);
+  void node_finished();
+  void print(Coord at, unsigned thread, const std::string& text);
+
+ private:
+  struct Delivery {
+    uint64_t cycle, seq;
+    NodeModule* to;
+    uint64_t offset;
+    std::vector<uint8_t> bytes;
+    unsigned sem;
+    bool operator>(const Delivery& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+  };
+  struct Barrier {
+    unsigned arrived = 0;
+    uint64_t latest = 0;
+    std::vector<std::pair<NodeModule*, unsigned>> waiting;
+  };
+  class Deliverer;
+
+  std::string deadlock_report() const;
+
+  MachineParams params_;
+  std::ostream* out_;
+  std::unique_ptr<Network> network_;
+  std::vector<std::unique_ptr<NodeModule>> nodes_;
+  std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled
+  std::unique_ptr<Deliverer> deliverer_;
+  std::priority_queue<Delivery, std::vector<Delivery>, std::greater<Delivery>> deliveries_;
+  uint64_t delivery_seq_ = 0;
+  std::vector<Barrier> barriers_;
+  unsigned running_nodes_ = 0, participants_ = 0;
+  std::string message_;
+  MachineOutcome outcome_ = MachineOutcome::Finished;
+  uint64_t end_cycle_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace dojosim::hw

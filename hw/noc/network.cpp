@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+#include "hw/noc/network.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace dojosim::hw {
+namespace {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+// A packet holds a link for at least one cycle, even a header-less signal-only one.
+uint64_t serialisation(uint64_t wire_bytes, uint64_t width) { return std::max<uint64_t>(1, ceil_div(wire_bytes, width)); }
+
+}  // namespace
+
+Network::Network(int width, int height, const NocParams& params)
+    : width_(width), height_(height), params_(params), routing_(make_routing(params.routing)) {
+  if (width < 1 || height < 1)
+    throw std::invalid_argument(fmt::format("mesh {}x{}: needs at least one node", width, height));
+  if (!routing_)
+    throw std::invalid_argument(fmt::format("noc.routing = {}: not a routing policy", params.routing));
+  if (params.link_bytes_per_cycle == 0 || params.edge_link_bytes_per_cycle == 0 ||
+      params.max_payload_bytes == 0)
+    throw std::invalid_argument("link widths and the packet payload must be at least 1 byte");
+  links_.resize(static_cast<size_t>(width) * height * 6);
+}
+
+bool Network::is_die_edge(Coord from, Dir d) const {
+  const Coord to = step(from, d);
+  if (params_.die_w <= 0 || params_.die_h <= 0) return false;
+  return from.x / params_.die_w != to.x / params_.die_w || from.y / params_.die_h != to.y / params_.die_h;
+}
+
+std::vector<Coord> Network::route(Coord src, Coord dst) const {
+  std::vector<Coord> path{src};
+  for (Coord here = src; here != dst;) path.push_back(here = step(here, routing_->next(here, dst)));
+  return path;
+}
+
+uint64_t Network::packets_of(uint64_t bytes) const {
+  // A zero-byte push still sends one header-only packet: it carries the semaphore signal.
+  return std::max<uint64_t>(1, ceil_div(bytes, params_.max_payload_bytes));
+}
+
+uint64_t Network::zero_load_latency(Coord src, Coord dst, uint64_t bytes) const {
+  // The last packet decides; on an idle network the packets stream back to back through the
+  // injection link, so the message's tail leaves after all of them have serialised.
+  const uint64_t packets = packets_of(bytes);
+  const uint64_t last = bytes - (packets - 1) * params_.max_payload_bytes;
+  const uint64_t full_ser = serialisation(params_.max_payload_bytes + params_.header_bytes, params_.link_bytes_per_cycle);
+  const uint64_t last_ser = serialisation(last + params_.header_bytes, params_.link_bytes_per_cycle);
+  uint64_t head = (packets - 1) * full_ser;  // when the last packet starts injecting
+  uint64_t tail = head + last_ser;
+  head += params_.router_latency, tail += params_.router_latency;
+  const std::vector<Coord> path = route(src, dst);
+  for (size_t i = 0; i + 1 < path.size(); ++i) {
+    Dir d = Dir::East;
+    for (int k = 0; k < kDirCount; ++k)
+      if (step(path[i], static_cast<Dir>(k)) == path[i + 1]) d = static_cast<Dir>(k);
+    const bool edge = is_die_edge(path[i], d);
+    const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
+    const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
+    const uint64_t end = std::max(head + serialisation(last + params_.header_bytes, w), tail);
+    head += lat, tail = end + lat;
+  }
+  return std::max(head + last_ser, tail);
+}
+
+uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint64_t serialise,
+                           uint64_t& end) {
+  // The link is held from when the head starts until the tail has passed: at least its own
+  // serialisation, longer if the tail is still arriving over a slower link upstream.
+  const uint64_t start_guess = link.calendar.earliest(head, static_cast<unsigned>(serialise));
+  const uint64_t hold = std::max(serialise, tail_ready > start_guess ? tail_ready - start_guess : 0);
+  const uint64_t start = hold == serialise ? start_guess : link.calendar.earliest(head, static_cast<unsigned>(hold));
+  const uint64_t held = std::max(serialise, tail_ready > start ? tail_ready - start : 0);
+  link.calendar.reserve(start, static_cast<unsigned>(held));
+  end = start + held;
+  LinkStats& s = link.stats;
+  s.busy_cycles += held;
+  s.wait_cycles += start - head;
+  s.peak_queue = std::max(s.peak_queue, ceil_div(start - head, serialise));
+  ++s.packets;
+  return start;
+}
+
+uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle) {
+  const uint64_t packets = packets_of(bytes);
+  uint64_t arrival = cycle;
+  for (uint64_t p = 0; p < packets; ++p) {
+    const uint64_t payload = p + 1 < packets ? params_.max_payload_bytes : bytes - p * params_.max_payload_bytes;
+    const uint64_t wire = payload + params_.header_bytes;
+    const uint64_t ser = serialisation(wire, params_.link_bytes_per_cycle);
+
+    Link& inj = links_[port_index(src, 0)];
+    uint64_t end = 0;
+    uint64_t head = traverse(inj, cycle, cycle, ser, end) + params_.router_latency;
+    inj.stats.bytes += wire;
+    uint64_t tail = end + params_.router_latency;
+    for (Coord here = src; here != dst;) {
+      const Dir d = routing_->next(here, dst);
+      const bool edge = is_die_edge(here, d);
+      const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
+      const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
+      Link& link = links_[link_index(here, d)];
+      head = traverse(link, head, tail, serialisation(wire, w), end) + lat;
+      link.stats.bytes += wire;
+      tail = end + lat;
+      here = step(here, d);
+    }
+    Link& ej = links_[port_index(dst, 1)];
+    traverse(ej, head, tail, ser, end);
+    ej.stats.bytes += wire;
+    arrival = std::max(arrival, end);
+  }
+  uint64_t& last = last_arrival_[static_cast<uint64_t>(node_index(src)) << 32 | node_index(dst)];
+  arrival = std::max(arrival, last);
+  last = arrival;
+  return arrival;
+}
+
+}  // namespace dojosim::hw

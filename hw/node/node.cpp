@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#include "hw/node/node.h"
+
+#include <fmt/format.h>
+
+#include "hw/machine/machine.h"
+
+namespace dojosim::hw {
+
+using sc_core::sc_time;
+using sc_core::SC_PS;
+
+namespace {
+constexpr unsigned kStackBytes = 64 * 1024;  // SystemC thread stack: the run loop is shallow
+}
+
+NodeModule::NodeModule(sc_core::sc_module_name name, Machine& machine, Coord at,
+                       const isa::CoreConfig& core)
+    : sc_module(name),
+      machine_(machine),
+      at_(at),
+      sram_(core.sram_bytes),
+      semaphores_(isa::kNumSemaphores, 0),
+      core_(core, sram_, semaphores_.data()),
+      waiting_(core.threads),
+      pending_output_(core.threads) {
+  SC_THREAD(run);
+  set_stack_size(kStackBytes);
+}
+
+uint64_t NodeModule::now_cycles() const {
+  const double period_ps = 1000.0 / core_.config().clock_ghz;
+  return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5);
+}
+
+void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes) {
+  started_ = threads;
+  for (unsigned i = 0; i < threads; ++i)
+    core_.start_thread(i, entry, (sram_.size() - i * stack_bytes) & ~uint64_t{15});
+}
+
+bool NodeModule::finished() const {
+  for (unsigned i = 0; i < started_; ++i)
+    if (core_.thread(i).status != isa::ThreadStatus::Exited) return false;
+  return true;
+}
+
+void NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
+  for (unsigned i = 0; i < started_; ++i) {
+    Waiting& w = waiting_[i];
+    if (w.kind == Waiting::Semaphore && w.id == sem && semaphores_[sem] >= w.count) {
+      w = {};
+      core_.thread(i).status = isa::ThreadStatus::Ready;
+      core_.wait_until(core_.thread(i), cycle, isa::StallCause::Semaphore);
+    }
+  }
+}
+
+void NodeModule::deliver(uint64_t cycle, uint64_t offset, const std::vector<uint8_t>& bytes,
+                         unsigned sem) {
+  sram_.write(offset, bytes.data(), bytes.size());
+  if (sem != 0) {
+    ++semaphores_[sem];
+    wake_semaphore(sem, cycle);
+  }
+  ev_wake.notify(sc_core::SC_ZERO_TIME);
+}
+
+void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
+  waiting_[thread] = {};
+  core_.thread(thread).status = isa::ThreadStatus::Ready;
+  core_.wait_until(core_.thread(thread), cycle, isa::StallCause::Barrier);
+  ev_wake.notify(sc_core::SC_ZERO_TIME);
+}
+
+void NodeModule::handle(unsigned i, const isa::RunResult& r) {
+  isa::ThreadState& t = core_.thread(i);
+  switch (r.event) {
+    case isa::Event::Budget:
+    case isa::Event::Exit: break;
+    case isa::Event::Trap:
+      machine_.trap(fmt::format("node ({},{}) thread {}: {}", at_.x, at_.y, i, core_.trap_message(t)));
+      break;
+    case isa::Event::Write: {
+      std::string& pending = pending_output_[i];
+      const size_t old = pending.size();
+      pending.resize(old + r.arg[2]);
+      sram_.read(r.arg[1], pending.data() + old, r.arg[2]);
+      size_t start = 0, nl;
+      while ((nl = pending.find('\n', start)) != std::string::npos) {
+        machine_.print(at_, i, pending.substr(start, nl - start + 1));
+        start = nl + 1;
+      }
+      pending.erase(0, start);
+      break;
+    }
+    case isa::Event::Signal: wake_semaphore(static_cast<unsigned>(r.arg[0]), core_.cycles(t)); break;
+    case isa::Event::Push:
+      machine_.push(*this, core_.cycles(t), r.arg[0], r.arg[1], r.arg[2], static_cast<unsigned>(r.arg[3]));
+      break;
+    case isa::Event::WaitSemaphore:
+      t.status = isa::ThreadStatus::Blocked;
+      waiting_[i] = {Waiting::Semaphore, r.arg[0], r.arg[1]};
+      break;
+    case isa::Event::Barrier:
+      t.status = isa::ThreadStatus::Blocked;
+      waiting_[i] = {Waiting::Barrier, r.arg[0], 0};
+      machine_.arrive_at_barrier(*this, i, static_cast<unsigned>(r.arg[0]), core_.cycles(t));
+      break;
+  }
+}
+
+void NodeModule::run() {
+  const uint64_t quantum = machine_.params().quantum;
+  const double period_ps = 1000.0 / core_.config().clock_ghz;
+  for (;;) {
+    const uint64_t now = now_cycles();
+    const uint64_t window_end = now + quantum;
+    bool any_ready = false, any_live = false;
+    // Rotating who goes first shares contended units fairly between SMT threads.
+    const unsigned first = static_cast<unsigned>(turn_++ % std::max(1u, started_));
+    for (unsigned k = 0; k < started_; ++k) {
+      const unsigned i = (first + k) % started_;
+      isa::ThreadState& t = core_.thread(i);
+      while (t.status == isa::ThreadStatus::Ready && core_.cycles(t) < window_end) {
+        handle(i, core_.run(t, UINT64_MAX, window_end));
+        if (t.status == isa::ThreadStatus::Trapped) return;
+      }
+      any_ready |= t.status == isa::ThreadStatus::Ready;
+      any_live |= t.status == isa::ThreadStatus::Ready || t.status == isa::ThreadStatus::Blocked;
+    }
+    if (!any_live) {
+      for (unsigned i = 0; i < started_; ++i)
+        if (!pending_output_[i].empty()) machine_.print(at_, i, pending_output_[i] + "\n");
+      machine_.node_finished();
+      return;
+    }
+    if (now > machine_.params().max_cycles) {
+      machine_.trap(fmt::format("cycle limit {} reached at node ({},{})", machine_.params().max_cycles, at_.x, at_.y));
+      return;
+    }
+    // Synchronise: after a quantum if a thread can run, else when something arrives.
+    if (any_ready)
+      wait(sc_time(static_cast<double>(quantum) * period_ps, SC_PS));
+    else
+      wait(ev_wake);
+  }
+}
+
+std::string NodeModule::waiting_report() const {
+  std::string report;
+  for (unsigned i = 0; i < started_; ++i) {
+    const Waiting& w = waiting_[i];
+    const isa::ThreadState& t = core_.thread(i);
+    if (w.kind == Waiting::Semaphore)
+      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits on semaphore {} (value {}, needs {})",
+                            at_.x, at_.y, i, t.pc, w.id, semaphores_[w.id], w.count);
+    else if (w.kind == Waiting::Barrier)
+      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits at barrier {}", at_.x, at_.y, i,
+                            t.pc - 4, w.id);
+  }
+  return report;
+}
+
+}  // namespace dojosim::hw

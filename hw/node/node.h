@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// A D1-like node as a SystemC module: the interpreter's core and threads, the node's lazily
+// allocated SRAM and its semaphores. One SC_THREAD per node runs all its hardware threads in
+// quanta (never a wait() per cycle) and hands pushes, barriers and output to the machine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+#include "hw/noc/geometry.h"
+#include "isa/interpreter.h"
+#include "isa/sram.h"
+
+namespace dojosim::hw {
+
+class Machine;
+
+class NodeModule : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(NodeModule);
+  NodeModule(sc_core::sc_module_name name, Machine& machine, Coord at, const isa::CoreConfig& core);
+
+  Coord at() const { return at_; }
+  isa::Core& core() { return core_; }
+  const isa::Core& core() const { return core_; }
+  isa::Sram& sram() { return sram_; }
+  uint64_t semaphore(unsigned i) const { return semaphores_[i]; }
+
+  // Before the simulation starts: threads 0..threads-1 start at `entry`.
+  void start(uint64_t entry, unsigned threads, uint64_t stack_bytes);
+
+  // From the machine's delivery process, at the arrival cycle.
+  void deliver(uint64_t cycle, uint64_t offset, const std::vector<uint8_t>& bytes, unsigned sem);
+  // From the machine when a barrier this node's thread waits at is complete.
+  void release_barrier(unsigned thread, uint64_t cycle);
+
+  bool finished() const;  // every started thread exited
+  // One line per waiting thread, for the deadlock report.
+  std::string waiting_report() const;
+
+  sc_core::sc_event ev_wake;  // a delivery or barrier release may have unblocked a thread
+
+ private:
+  struct Waiting {
+    enum Kind : uint8_t { None, Semaphore, Barrier } kind = None;
+    uint64_t id = 0, count = 0;
+  };
+  void run();  // the SC_THREAD
+  uint64_t now_cycles() const;
+  void wake_semaphore(unsigned sem, uint64_t cycle);
+  void handle(unsigned thread, const isa::RunResult& r);
+
+  Machine& machine_;
+  Coord at_;
+  isa::Sram sram_;
+  std::vector<uint64_t> semaphores_;
+  isa::Core core_;
+  std::vector<Waiting> waiting_;
+  std::vector<std::string> pending_output_;
+  unsigned started_ = 0;
+  uint64_t turn_ = 0;
+};
+
+}  // namespace dojosim::hw

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// The machine end to end: programs on every node of a mesh, pushes between nodes, barriers,
+// deadlock detection, and the peak of the matrix unit on every node. One machine per test
+// case (SystemC elaborates once per process; CTest runs each case in its own process).
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include "hw/machine/machine.h"
+#include "hw/node/node.h"
+#include "isa/assembler.h"
+
+using namespace dojosim;
+using namespace dojosim::hw;
+
+namespace {
+
+MachineParams mesh(int w, int h) {
+  MachineParams p;
+  p.width = w, p.height = h;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("every node pushes to its east neighbour and checks what its west one sent", "[machine]") {
+  std::ostringstream out;
+  Machine m(mesh(4, 3), &out);
+  m.load(isa::assemble(R"(
+    csrr s0, nodex
+    csrr s1, nodey
+    csrr s2, meshw
+    slli s3, s1, 8
+    or s3, s3, s0               # my id: y << 8 | x
+    la t0, outbox
+    sd s3, 0(t0)
+    addi t1, s2, -1
+    beq s0, t1, 1f              # the east column has nobody to push to
+    addi t2, s0, 1              # destination x
+    slli t2, t2, 48
+    slli t3, s1, 32
+    or t2, t2, t3
+    la t4, inbox
+    or t2, t2, t4               # global address of the neighbour's inbox
+    li t5, 8
+    push t2, t0, t5, 1
+1:  li a0, 0
+    beqz s0, 2f                 # the west column receives nothing
+    li t1, 1
+    swait 1, t1
+    la t4, inbox
+    ld t6, 0(t4)
+    addi s3, s3, -1             # what the west neighbour (x - 1, y) sent
+    sub a0, t6, s3
+    snez a0, a0
+2:  li a7, 93
+    ecall
+    .data
+    .align 3
+outbox: .dword 0
+inbox:  .dword 0
+  )", "east.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  for (const NodeResult& r : m.results()) {
+    INFO("node " << r.at.x << "," << r.at.y);
+    CHECK(r.exit_codes[0] == 0);
+  }
+  // The pushes crossed the links between columns.
+  CHECK(m.network().link_stats({0, 1}, Dir::East).bytes == 8);
+  CHECK(m.network().link_stats({3, 1}, Dir::East).bytes == 0);
+}
+
+TEST_CASE("a barrier across every node releases all of them together", "[machine]") {
+  Machine m(mesh(3, 3));
+  m.load(isa::assemble(R"(
+    csrr t0, nodeid
+    slli t0, t0, 6
+1:  addi t0, t0, -1             # node k works 64 k iterations before the barrier
+    bgtz t0, 1b
+    barrier 0
+    rdcycle a1
+    li a0, 0
+    li a7, 93
+    ecall
+  )", "barrier.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  // Every node leaves the barrier at the same cycle, after the slowest arrived.
+  uint64_t first = UINT64_MAX, last = 0;
+  for (const NodeResult& r : m.results()) {
+    const uint64_t leave = m.node(r.at)->core().thread(0).x[11];
+    first = std::min(first, leave), last = std::max(last, leave);
+  }
+  CHECK(first == last);
+  CHECK(first >= 8 * 64);
+}
+
+TEST_CASE("a machine-wide deadlock is reported with every waiting thread", "[machine][errors]") {
+  Machine m(mesh(2, 2));
+  m.load(isa::assemble("li t0, 1\n swait 7, t0\n li a7, 93\n ecall\n", "wait.s"));
+  REQUIRE(m.run() == MachineOutcome::Deadlock);
+  for (const char* node : {"(0,0)", "(1,0)", "(0,1)", "(1,1)"})
+    CHECK_THAT(m.message(), Catch::Contains(std::string("node ") + node + " thread 0 at pc 0x4 waits on semaphore 7 (value 0, needs 1)"));
+}
+
+TEST_CASE("a push to a node that does not exist stops the run with a report", "[machine][errors]") {
+  Machine m(mesh(2, 2));
+  m.load(isa::assemble("li t0, 0x0009000000000000\n li t1, 8\n push t0, zero, t1, 1\n li a7, 93\n ecall\n", "far.s"));
+  REQUIRE(m.run() == MachineOutcome::Trapped);
+  CHECK_THAT(m.message(), Catch::Contains("(node (9,0), offset 0x0): no usable node there"));
+}
+
+TEST_CASE("the matrix unit on every node runs at 95% of the machine's peak", "[machine][peak]") {
+  MachineParams p = mesh(4, 4);
+  Machine m(p);
+  std::string body = "la a0, tiles\n vle v1, 0(a0)\n vle v2, 64(a0)\n li t0, 100\n1:\n addi t0, t0, -1\n";
+  for (int i = 0; i < 64; ++i) body += " mma.bf16 acc" + std::to_string(i % 8) + ", v1, v2\n";
+  body += " bnez t0, 1b\n li a0, 0\n li a7, 93\n ecall\n .data\n .align 6\ntiles: .space 128\n";
+  m.load(isa::assemble(body, "peak.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  const double macs = 16.0 * 100 * 64 * p.core.matrix_m * p.core.matrix_n * p.core.matrix_k;
+  const double peak_macs_per_cycle = 16.0 * p.core.matrix_m * p.core.matrix_n * p.core.matrix_k;
+  const double utilisation = macs / (peak_macs_per_cycle * double(m.cycles()));
+  INFO("cycles " << m.cycles() << ", utilisation " << utilisation);
+  CHECK(utilisation >= 0.95);
+}
