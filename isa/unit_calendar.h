@@ -24,6 +24,8 @@ class UnitCalendar {
     uint64_t c = t < base_ ? base_ : t;
     if (occupancy == 1 && !busy(c)) return c;  // the common case: one free cycle
     for (;;) {
+      // Skip whole busy words: under saturation the backlog is long.
+      while (c < base_ + kWindow && bits_[(c % kWindow) / 64] == ~uint64_t{0}) c = (c | 63) + 1;
       unsigned run = 0;
       while (run < occupancy && !busy(c + run)) ++run;
       if (run == occupancy) return c;
