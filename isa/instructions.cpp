@@ -148,6 +148,14 @@ Decoded decode(uint32_t w) {
     case Format::Fixed:
       break;
   }
+  // Fields wider than what they name (accumulator 8..31, conversion part 4..31) make the
+  // word illegal, so that everything decoded also disassembles and re-assembles.
+  for (int i = 0; i < row->operand_count; ++i) {
+    const OperandKind k = row->operands[i];
+    if ((k == OperandKind::Acc && d.rd >= kNumAccs) || (k == OperandKind::Acc2 && d.rs2 >= kNumAccs) ||
+        (k == OperandKind::Part && d.rs2 > imm_range(k).max))
+      return Decoded{};
+  }
   return d;
 }
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Configures and builds dojosim. usage: scripts/build.sh [release|sanitize|fuzz]
+# Configures and builds dojosim. usage: scripts/build.sh [release|sanitize|fuzz] [target...]
 # Build directories: build/ (release, warnings as errors), build-sanitize/ (ASan + UBSan),
 # build-fuzz/ (clang, libFuzzer targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
+shift || true
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
 jobs=${JOBS:-$(nproc)}
 case "$kind" in
   release)  dir=build;          flags=(-DCMAKE_BUILD_TYPE=Release -DDOJOSIM_WERROR=ON) ;;
@@ -15,4 +18,4 @@ case "$kind" in
   *) echo "usage: scripts/build.sh [release|sanitize|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" "${flags[@]}" >/dev/null
-cmake --build "$dir" -j "$jobs"
+cmake --build "$dir" -j "$jobs" "${targets[@]}"

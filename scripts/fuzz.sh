@@ -16,7 +16,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=(fuzz_assembler fuzz_disasm fuzz_elf fuzz_exec); fi
 
 scripts/setup.sh
-scripts/build.sh fuzz
+scripts/build.sh fuzz "${targets[@]}" fuzz_seeds
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 failed=()

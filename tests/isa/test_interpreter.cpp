@@ -294,6 +294,10 @@ TEST_CASE("traps name the cause, pc, address and instruction", "[interp][errors]
       {"csrr a0, 0x7c0", isa::TrapCause::BadCsr, "CSR 0x7c0 does not exist"},
       {"vcvt.bf16.fp32 v1, v2, 3", isa::TrapCause::BadOperand, "part 3 is out of range"},
       {"li t0, 4\n vle v1, 0(t0)", isa::TrapCause::LoadMisaligned, "is not a multiple of 8"},
+      // Fields wider than what they name are illegal (found by fuzz_exec and fuzz_disasm).
+      {".word 0x00000c5b", isa::TrapCause::IllegalInstruction, "`.word 0x00000c5b`"},   // mzero acc24
+      {".word 0x058b500b", isa::TrapCause::IllegalInstruction, "`.word 0x058b500b`"},   // mst acc24
+      {".word 0x027332ab", isa::TrapCause::IllegalInstruction, "`.word 0x027332ab`"},   // part 7
   };
   for (const Case& c : cases) {
     INFO(c.program);
