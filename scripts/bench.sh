@@ -8,5 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-bench -j "${JOBS:-$(nproc)}" --target bench_interp
+cmake --build build-bench -j "${JOBS:-$(nproc)}" --target bench_interp bench_noc_traffic
 build-bench/bench/bench_interp "$@"
+echo
+build-bench/bench/bench_noc_traffic
