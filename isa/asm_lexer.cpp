@@ -251,8 +251,8 @@ class Lexer {
       case 'x': {
         unsigned v = 0;
         int n = 0;
-        while (n < 2 && digit_value(at(i_)) < 16)
-          v = v * 16 + static_cast<unsigned>(digit_value(src_[i_++])), ++n;
+        for (; n < 2 && digit_value(at(i_)) < 16; ++n)
+          v = v * 16 + static_cast<unsigned>(digit_value(src_[i_++]));
         if (n == 0) fail(loc_at(esc_pos, 2), "'\\x' needs hexadecimal digits");
         return static_cast<uint8_t>(v);
       }

@@ -14,11 +14,10 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <limits>
+#include <iterator>
 #include <map>
-#include <sstream>
 
 #include "isa/asm_expr.h"
 #include "isa/asm_forms.h"
@@ -167,7 +166,7 @@ struct Stmt {
   Form form;         // Instr
   std::vector<Operand> ops;
   std::string bytes;    // Bytes
-  uint8_t li_slot = 0;  // li: instructions reserved; only grows, so layout always settles
+  uint8_t li_slot = 0;  // li: instructions reserved; only grows, so li cannot make passes oscillate
 };
 
 using Range = std::pair<const Token*, const Token*>;
@@ -249,8 +248,12 @@ class Assembler {
     if (t.kind == Tok::Number) {
       if (!std::all_of(t.text.begin(), t.text.end(), [](char c) { return c >= '0' && c <= '9'; }))
         fail(t.loc, fmt::format("a label is a name or a decimal number, got {}", quote(t.text)));
-      sym = syms_.add_local(t.value, t.loc);
-      local_defs_[t.value].push_back({static_cast<int32_t>(stmts_.size()), sym});
+      // Decimal even with a leading 0, as `01b` reads it (the token's value would be octal).
+      uint64_t number = 0;
+      if (std::from_chars(t.text.data(), t.text.data() + t.text.size(), number).ec != std::errc{})
+        fail(t.loc, fmt::format("label number {} does not fit in 64 bits", quote(t.text)));
+      sym = syms_.add_local(number, t.loc);
+      local_defs_[number].push_back({static_cast<int32_t>(stmts_.size()), sym});
     } else {
       sym = syms_.intern(t.text);
       define(sym, t);
@@ -538,7 +541,9 @@ class Assembler {
   }
 
   // A float literal (decimal, hex float, inf, nan, optional sign) as `size` little-endian bytes:
-  // fp32 (4), fp64 (8) or bf16 (2), each rounded once from the literal to nearest even.
+  // fp32 (4), fp64 (8) or bf16 (2), rounded to nearest even. fp32 and fp64 round once from the
+  // literal; bf16 rounds its fp64 value, which differs only for a literal of more than 16
+  // significant digits lying within 2^-53 of a bf16 tie.
   void float_bytes(const Range& r, uint8_t size, std::string& out) {
     const Loc loc = loc_of(r.first, r.second);
     std::string_view t = text_of(r.first, r.second);
@@ -674,6 +679,10 @@ class Assembler {
     if (n > kMaxImageBytes - total_) {
       if (strict_)
         fail(at_->loc, fmt::format("the program would exceed {} MiB", kMaxImageBytes >> 20));
+      return false;
+    }
+    if (n > UINT64_MAX - pc()) {  // only with a text_base near 2^64
+      if (strict_) fail(at_->loc, "the program would run past the end of the address space");
       return false;
     }
     total_ += n;
@@ -956,9 +965,15 @@ class Assembler {
       case K::Sem1:
         d.rs1 = u8(immediate(k, op, name));
         return;
-      case K::Part:
-        d.rs2 = u8(immediate(k, op, name));
+      case K::Part: {
+        const int64_t part = immediate(k, op, name);
+        const InstrInfo& row = info(d.op);
+        if (part >= row.parts)
+          fail(op.loc, fmt::format("{} value {} is out of range 0..{} for {}", name, part,
+                                   row.parts - 1, row.mnemonic));
+        d.rs2 = u8(part);
         return;
+      }
       case K::Sem:
       case K::Group:
         d.rd = u8(immediate(k, op, name));
@@ -1097,12 +1112,17 @@ Program assemble(std::string_view source, std::string_view file_name, const AsmO
 }
 
 Program assemble_file(const std::string& path, const AsmOptions& opt) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw AsmError(path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno)));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw AsmError(path, 0, 0, "read error");
-  return assemble(ss.str(), path, opt);
+  // stdio rather than iostreams: reading a directory must fail (EISDIR), not give "".
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw AsmError(path, 0, 0, fmt::format("cannot open: {}", std::strerror(errno)));
+  std::string source;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) source.append(buf, n);
+  const int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err) throw AsmError(path, 0, 0, fmt::format("cannot read: {}", std::strerror(err)));
+  return assemble(source, path, opt);
 }
 
 }  // namespace dojosim::isa

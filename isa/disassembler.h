@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Disassembly driven by the instruction table. The text re-assembles to the same word when
 // assembled at the same pc (branch and jump targets are printed as absolute addresses).
+// NOTE: one exception: fence's pred/succ bits are ignored, as the interpreter ignores them, so
+// every fence disassembles as `fence` and re-assembles as `fence iorw, iorw` (0x0ff0000f).
 #pragma once
 
 #include <cstdint>

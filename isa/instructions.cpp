@@ -21,7 +21,7 @@ OperandKind parse_operand(std::string_view s) {
       {"shamt5", OperandKind::Shamt5}, {"uimm20", OperandKind::Uimm20}, {"mem", OperandKind::Mem},
       {"(rs1)", OperandKind::MemBase}, {"btarget", OperandKind::BTarget},
       {"jtarget", OperandKind::JTarget}, {"csr", OperandKind::Csr},   {"zimm5", OperandKind::Zimm5},
-      {"part", OperandKind::Part},     {"sem", OperandKind::Sem},       {"sem1", OperandKind::Sem1},
+      {"part2", OperandKind::Part}, {"part4", OperandKind::Part},     {"sem", OperandKind::Sem},       {"sem1", OperandKind::Sem1},
       {"group", OperandKind::Group},
   };
   for (const auto& [name, kind] : kNames)
@@ -31,10 +31,12 @@ OperandKind parse_operand(std::string_view s) {
 
 InstrInfo make_info(Op op, std::string_view mn, std::string_view ops, Encoding e, TimingClass tc,
                     std::string_view sem) {
-  InstrInfo info{op, mn, ops, e, tc, sem, {}, 0};
+  InstrInfo info{op, mn, ops, e, tc, sem, {}, 0, 0};
   while (!ops.empty()) {
     size_t comma = ops.find(',');
-    info.operands[info.operand_count++] = parse_operand(ops.substr(0, comma));
+    const std::string_view operand = ops.substr(0, comma);
+    info.operands[info.operand_count++] = parse_operand(operand);
+    if (operand.rfind("part", 0) == 0) info.parts = static_cast<uint8_t>(operand.back() - '0');
     ops = comma == std::string_view::npos ? std::string_view{} : ops.substr(comma + 1);
   }
   return info;
@@ -153,7 +155,7 @@ Decoded decode(uint32_t w) {
   for (int i = 0; i < row->operand_count; ++i) {
     const OperandKind k = row->operands[i];
     if ((k == OperandKind::Acc && d.rd >= kNumAccs) || (k == OperandKind::Acc2 && d.rs2 >= kNumAccs) ||
-        (k == OperandKind::Part && d.rs2 > imm_range(k).max))
+        (k == OperandKind::Part && d.rs2 >= row->parts))
       return Decoded{};
   }
   return d;

@@ -73,7 +73,7 @@ enum class OperandKind : uint8_t {
   MemBase,                     // (rs1)
   BTarget, JTarget,            // pc-relative targets, written as labels or offsets
   Csr, Zimm5,                  // CSR number in imm[11:0]; 5-bit immediate in the rs1 field
-  Part,                        // small immediate in the rs2 field
+  Part,                        // conversion part 0..parts-1 in the rs2 field ("part2", "part4")
   Sem, Sem1, Group,            // semaphore/group numbers in the rd / rs1 / rd field
 };
 constexpr int kMaxOperands = 4;
@@ -87,6 +87,7 @@ struct InstrInfo {
   std::string_view semantics;
   OperandKind operands[kMaxOperands];
   uint8_t operand_count;
+  uint8_t parts;  // conversions: how many parts the narrower format has ("part2", "part4")
 };
 
 const InstrInfo& info(Op op);

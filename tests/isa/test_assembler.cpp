@@ -8,6 +8,8 @@
 //  - robustness and speed: hostile input ends in AsmError; 10k lines assemble quickly.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -128,6 +130,8 @@ int64_t edge(OperandKind k, int variant) {
       return pick(0, 0xFFFFF, 0x12345);
     case K::Csr:
       return pick(0, 0xFFF, 0xC00);
+    case K::Part:
+      return pick(0, 1, 1);  // every conversion has at least parts 0 and 1
     default: {
       const ImmRange r = imm_range(k);
       return pick(r.min, r.max, r.align * 3);
@@ -449,15 +453,15 @@ const InsnCase kCustom[] = {
     {"vmv.x.bf16 ra, v1", ".insn r 0x2B, 1, 0x0a, x1, x1, x0", 0x140090ab},
     {"vmv.x.cfp8 a0, v8", ".insn r 0x2B, 2, 0x0a, x10, x8, x0", 0x1404252b},
     {"vmv v13, v15", ".insn r 0x2B, 0, 0x0b, x13, x15, x0", 0x160786ab},
-    {"vcvt.bf16.fp32 v14, v22, 3", ".insn r 0x2B, 3, 0x01, x14, x22, x3", 0x023b372b},
+    {"vcvt.bf16.fp32 v14, v22, 1", ".insn r 0x2B, 3, 0x01, x14, x22, x1", 0x021b372b},
     {"vcvt.cfp8.fp32 v15, v29, 1", ".insn r 0x2B, 3, 0x02, x15, x29, x1", 0x041eb7ab},
-    {"vcvt.cfp8.bf16 v16, v4, 2", ".insn r 0x2B, 3, 0x03, x16, x4, x2", 0x0622382b},
-    {"vcvt.fp32.bf16 v17, v11, 3", ".insn r 0x2B, 3, 0x04, x17, x11, x3", 0x0835b8ab},
+    {"vcvt.cfp8.bf16 v16, v4, 1", ".insn r 0x2B, 3, 0x03, x16, x4, x1", 0x0612382b},
+    {"vcvt.fp32.bf16 v17, v11, 1", ".insn r 0x2B, 3, 0x04, x17, x11, x1", 0x0815b8ab},
     {"vcvt.fp32.cfp8 v18, v18, 1", ".insn r 0x2B, 3, 0x05, x18, x18, x1", 0x0a19392b},
-    {"vcvt.bf16.cfp8 v19, v25, 2", ".insn r 0x2B, 3, 0x06, x19, x25, x2", 0x0c2cb9ab},
-    {"vcvt.bf16.fp32.sr v20, v0, 3", ".insn r 0x2B, 4, 0x01, x20, x0, x3", 0x02304a2b},
+    {"vcvt.bf16.cfp8 v19, v25, 1", ".insn r 0x2B, 3, 0x06, x19, x25, x1", 0x0c1cb9ab},
+    {"vcvt.bf16.fp32.sr v20, v0, 1", ".insn r 0x2B, 4, 0x01, x20, x0, x1", 0x02104a2b},
     {"vcvt.cfp8.fp32.sr v21, v7, 1", ".insn r 0x2B, 4, 0x02, x21, x7, x1", 0x0413caab},
-    {"vcvt.cfp8.bf16.sr v22, v14, 2", ".insn r 0x2B, 4, 0x03, x22, x14, x2", 0x06274b2b},
+    {"vcvt.cfp8.bf16.sr v22, v14, 1", ".insn r 0x2B, 4, 0x03, x22, x14, x1", 0x06174b2b},
     {"mzero acc5", ".insn r 0x5B, 0, 0x00, x5, x0, x0", 0x000002db},
     {"mma.bf16 acc6, v28, v29", ".insn r 0x5B, 1, 0x00, x6, x28, x29", 0x01de135b},
     {"mma.cfp8 acc7, v3, v10", ".insn r 0x5B, 2, 0x00, x7, x3, x10", 0x00a1a3db},
@@ -703,6 +707,7 @@ TEST_CASE("numeric local labels: 1b is the nearest before, 1f the nearest after"
       jal zero, 0x18
   )";
   CHECK(text_words(src) == text_words(expect));
+  CHECK(text_words("010: j 010b") == text_words("j 0"));  // decimal, despite the leading 0
   // Local labels are not exported.
   CHECK(assemble(src, "t.s").symbols.empty());
 }
@@ -951,7 +956,9 @@ TEST_CASE("error: immediates out of range give the value and the range", "[asm]"
   check_error("lw a0, 2048(sp)", 1, 8, "offset 2048 in mem is out of range -2048..2047");
   check_error("csrrw a0, 0x1000, a1", 1, 11, "csr value 4096 is out of range 0x0..0xfff");
   check_error("csrrwi a0, cycle, 32", 1, 19, "zimm5 value 32 is out of range 0..31");
-  check_error("vcvt.bf16.fp32 v0, v1, 4", 1, 24, "part value 4 is out of range 0..3");
+  check_error("vcvt.bf16.fp32 v0, v1, 4", 1, 24, "part2 value 4 is out of range 0..3");
+  check_error("vcvt.bf16.fp32 v0, v1, 2", 1, 24, "part2 value 2 is out of range 0..1 for vcvt.bf16.fp32");
+  check_error("vcvt.cfp8.fp32 v0, v1, 4", 1, 24, "part4 value 4 is out of range 0..3");
   check_error("push a0, a1, a2, 32", 1, 18, "sem value 32 is out of range 0..31");
   check_error("barrier -1", 1, 9, "group value -1 is out of range 0..31");
   check_error(".byte 256", 1, 7, "value 256 does not fit in 1 byte: allowed -128..255");
@@ -1042,6 +1049,13 @@ TEST_CASE("error: layouts that cannot settle and images that are too large", "[a
   check_error(".space 0x4000001", 1, 1, "the program would exceed 64 MiB");
   check_error(".data\n.byte 1\n.align 30", 3, 1, "the program would exceed 64 MiB");
   check_error(".bss\n.space 0x10000000", 2, 1, "the program would exceed 64 MiB");
+  try {
+    assemble("nop\nnop\nnop", "k.s", AsmOptions{~uint64_t{0} - 7});
+    FAIL("no error");
+  } catch (const AsmError& e) {
+    CHECK(e.line == 2);  // it would end at 2^64
+    CHECK(e.message == "the program would run past the end of the address space");
+  }
 }
 
 TEST_CASE("error: a file that cannot be read", "[asm]") {
@@ -1053,6 +1067,22 @@ TEST_CASE("error: a file that cannot be read", "[asm]") {
     CHECK(e.file == "/nonexistent/dir/prog.s");
     CHECK_THAT(std::string(e.what()), Catch::StartsWith("/nonexistent/dir/prog.s: cannot open"));
   }
+  try {
+    assemble_file(DOJOSIM_SOURCE_DIR);  // a directory
+    FAIL("no error");
+  } catch (const AsmError& e) {
+    CHECK(e.line == 0);
+    CHECK_THAT(e.message, Catch::StartsWith("cannot"));
+  }
+  // A file that exists assembles like the same text in memory.
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("dojosim_asm_test_" + std::to_string(std::random_device{}()) + ".s"))
+                               .string();
+  { std::ofstream(path) << "_start: li a0, 42\n ecall\n"; }
+  const Program p = assemble_file(path);
+  std::filesystem::remove(path);
+  CHECK(p.source_name == path);
+  CHECK(words_of(p.segments.at(0)) == text_words("li a0, 42\necall"));
 }
 
 // ---- robustness and speed ------------------------------------------------------------------
