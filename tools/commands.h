@@ -21,5 +21,6 @@ int cmd_exec(const std::vector<std::string>& args);
 int cmd_asm(const std::vector<std::string>& args);
 int cmd_disasm(const std::vector<std::string>& args);
 int cmd_doc(const std::vector<std::string>& args);
+int cmd_config(const std::vector<std::string>& args);
 
 }  // namespace dojosim::cli

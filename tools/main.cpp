@@ -20,6 +20,7 @@ constexpr Verb kVerbs[] = {
     {"asm", dojosim::cli::cmd_asm, "assemble a file and print its listing or write a binary"},
     {"disasm", dojosim::cli::cmd_disasm, "disassemble an ELF or a flat binary"},
     {"doc", dojosim::cli::cmd_doc, "print generated reference tables (dojosim doc isa)"},
+    {"config", dojosim::cli::cmd_config, "show the effective hardware config and derived figures"},
 };
 
 void usage() {

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+#include "hw/config/derived.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace dojosim::hw {
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0, kMiB = 1024.0 * 1024.0;
+constexpr double kNone = std::numeric_limits<double>::quiet_NaN();
+
+// Blocks (or SIMD ops) one node completes per cycle in timing class `tc`.
+double ops_per_cycle(const HardwareConfig& c, isa::TimingClass tc) {
+  const isa::ClassTiming& t = c.node.core.timing_params.of(tc);
+  return double(c.node.core.timing_params.unit_instances[static_cast<size_t>(t.unit)]) /
+         t.occupancy;
+}
+
+// Grid of dies and nodes for a scale.
+struct Grid {
+  uint32_t dies_x, dies_y, nodes_x, nodes_y;
+};
+
+Grid grid_of(const HardwareConfig& c, Scale scale) {
+  switch (scale) {
+    case Scale::Node:
+      return {1, 1, 1, 1};
+    case Scale::Die:
+      return {1, 1, c.die.nodes_x, c.die.nodes_y};
+    case Scale::Tile:
+      return {c.tile.dies_x, c.tile.dies_y, c.die.nodes_x, c.die.nodes_y};
+    case Scale::Machine:
+      break;
+  }
+  return {c.dies_wide(), c.dies_high(), c.die.nodes_x, c.die.nodes_y};
+}
+
+// Bandwidth across the cut before node column `cut` of an axis with `dies` dies of `nodes`
+// nodes, `rows` nodes (in `dies_across` dies) long the other way.
+double cut_gb_per_s(const HardwareConfig& c, uint32_t nodes, uint32_t rows_per_die,
+                    uint32_t dies_across, uint32_t cut) {
+  const double link = link_gb_per_s(c), rows = double(rows_per_die) * dies_across;
+  if (cut % nodes != 0) return rows * link;
+  return dies_across * std::min(c.die.edge_gb_per_s, rows_per_die * link);
+}
+
+double axis_bisection(const HardwareConfig& c, uint32_t dies, uint32_t nodes, uint32_t rows_per_die,
+                      uint32_t dies_across) {
+  const uint32_t width = dies * nodes;
+  if (width < 2) return std::numeric_limits<double>::infinity();
+  double best = cut_gb_per_s(c, nodes, rows_per_die, dies_across, width / 2);
+  for (uint32_t d : {dies / 2, (dies + 1) / 2}) {
+    const uint32_t cut = d * nodes;
+    if (cut > 0 && cut < width)
+      best = std::min(best, cut_gb_per_s(c, nodes, rows_per_die, dies_across, cut));
+  }
+  return best;
+}
+
+}  // namespace
+
+double peak_flop_per_cycle(const HardwareConfig& c, Precision p) {
+  const isa::CoreConfig& k = c.node.core;
+  const double block = double(k.matrix_m) * k.matrix_n * k.matrix_k;
+  switch (p) {
+    case Precision::Bf16:
+      return 2 * block * ops_per_cycle(c, isa::TimingClass::Matrix);
+    case Precision::Cfp8:
+      return 2 * (2 * block) * ops_per_cycle(c, isa::TimingClass::MatrixCfp8);
+    case Precision::Fp32:
+      break;
+  }
+  return 2.0 * (k.vlen_bytes / 4) * ops_per_cycle(c, isa::TimingClass::Simd);
+}
+
+uint64_t usable_nodes(const HardwareConfig& c, Scale scale) {
+  return scale == Scale::Node ? 1 : die_count(c, scale) * c.usable_nodes_per_die();
+}
+
+uint64_t die_count(const HardwareConfig& c, Scale scale) {
+  const Grid g = grid_of(c, scale);
+  return uint64_t{g.dies_x} * g.dies_y;
+}
+
+double peak_flops(const HardwareConfig& c, Precision p, Scale scale) {
+  return peak_flop_per_cycle(c, p) * c.node.core.clock_ghz * 1e9 * double(usable_nodes(c, scale));
+}
+
+uint64_t sram_bytes(const HardwareConfig& c, Scale scale) {
+  return usable_nodes(c, scale) * c.node.core.sram_bytes;
+}
+
+double link_gb_per_s(const HardwareConfig& c) {
+  return c.noc.link_bytes_per_cycle * c.node.core.clock_ghz;
+}
+
+double die_edge_link_bytes_per_cycle(const HardwareConfig& c, Dir edge) {
+  const uint32_t links = edge == Dir::North || edge == Dir::South ? c.die.nodes_x : c.die.nodes_y;
+  return std::min<double>(c.noc.link_bytes_per_cycle,
+                          c.die.edge_gb_per_s / links / c.node.core.clock_ghz);
+}
+
+double bisection_gb_per_s(const HardwareConfig& c, Scale scale) {
+  const Grid g = grid_of(c, scale);
+  const double x = axis_bisection(c, g.dies_x, g.nodes_x, g.nodes_y, g.dies_y);
+  const double y = axis_bisection(c, g.dies_y, g.nodes_y, g.nodes_x, g.dies_x);
+  const double b = std::min(x, y);
+  return std::isinf(b) ? 0.0 : b;
+}
+
+double off_tile_gb_per_s(const HardwareConfig& c) {
+  const double per_die_edge = std::min(c.tile.edge_gb_per_s, c.die.edge_gb_per_s);
+  return 2.0 * 2.0 * (c.tile.dies_x + c.tile.dies_y) * per_die_edge;
+}
+
+uint64_t host_dip_count(const HardwareConfig& c, Scale scale) {
+  if (scale == Scale::Machine) return c.host_dips().size();
+  if (scale == Scale::Tile) return uint64_t{c.tile.host.dips_per_edge} * c.tile.host.edges.size();
+  return 0;
+}
+
+double host_capacity_gib(const HardwareConfig& c, Scale scale) {
+  return double(host_dip_count(c, scale)) * c.tile.host.dip_capacity_gib;
+}
+
+double host_hbm_gb_per_s(const HardwareConfig& c, Scale scale) {
+  return double(host_dip_count(c, scale)) * c.tile.host.dip_gb_per_s;
+}
+
+double host_link_gb_per_s(const HardwareConfig& c, Scale scale) {
+  return double(host_dip_count(c, scale)) *
+         std::min(c.tile.host.dip_link_gb_per_s, c.tile.edge_gb_per_s);
+}
+
+uint64_t ns_to_cycles(const HardwareConfig& c, double ns) {
+  return static_cast<uint64_t>(std::ceil(ns * c.node.core.clock_ghz - 1e-9));
+}
+
+double peak_bf16_power_w(const HardwareConfig& c, Scale scale) {
+  const HardwareConfig::Energy& e = c.energy;
+  const double hz = c.node.core.clock_ghz * 1e9;
+  const double macs = peak_flop_per_cycle(c, Precision::Bf16) / 2;
+  const double read_bytes =
+      2.0 * c.node.core.vlen_bytes * ops_per_cycle(c, isa::TimingClass::Matrix);
+  const double per_node =
+      (macs * e.mac_bf16_pj + read_bytes * e.sram_read_pj_per_byte) * 1e-12 * hz +
+      e.static_w_per_node;
+  return per_node * double(usable_nodes(c, scale));
+}
+
+std::vector<DerivedFigure> derived_figures(const HardwareConfig& c) {
+  using P = Precision;
+  using L = Scale;
+  const double bf16 = peak_flop_per_cycle(c, P::Bf16), fp32 = peak_flop_per_cycle(c, P::Fp32);
+  const double hz = c.node.core.clock_ghz * 1e9;
+  const auto& k = c.node.core;
+  const auto& tp = k.timing_params;
+  const double load_ports = tp.unit_instances[static_cast<size_t>(isa::Unit::LoadPort)];
+  const double store_ports = tp.unit_instances[static_cast<size_t>(isa::Unit::StorePort)];
+  const double dma = c.node.dma.sram_port_bytes;
+  const double edge_dips = c.tile.host.dips_per_edge;
+  return {
+      {"node.peak_bf16", "peak bf16 matrix FLOP/s of one node", bf16 * hz / 1e9, "GFLOP/s", 1024, 0,
+       "1,024 GFLOP/s [AID21-EET]; 512 FLOP/cycle"},
+      {"node.peak_cfp8", "peak cfp8 matrix FLOP/s (same MAC rate as bf16)",
+       peak_flop_per_cycle(c, P::Cfp8) * hz / 1e9, "GFLOP/s", 1024, 0,
+       "\"1 TFLOP of BF16 or CFP8\" [AID21-SA]"},
+      {"node.peak_fp32", "peak fp32 SIMD FLOP/s (FMA = 2)", fp32 * hz / 1e9, "GFLOP/s", 64, 0,
+       "64 GFLOP/s [AID21-EET]"},
+      {"node.sram", "SRAM of one node", double(k.sram_bytes) / kMiB, "MiB", 1.25, 0,
+       "1.25 MB [HC34-U], read as MiB"},
+      {"node.sram_read", "SRAM read bandwidth: load ports + router/DMA read ports",
+       (load_ports * k.vlen_bytes + c.node.dma.sram_read_ports * dma) * k.clock_ghz, "GB/s", 400,
+       0.06, "400 GB/s [HC34-U]; 3 x 64 B ports, within ~5% (dojo-facts 1.3)"},
+      {"node.sram_write", "SRAM write bandwidth: store port + router/DMA write ports",
+       (store_ports * k.vlen_bytes + c.node.dma.sram_write_ports * dma) * k.clock_ghz, "GB/s", 270,
+       0.06, "270 GB/s [HC34-U]; 2 x 64 B ports, within ~5% (dojo-facts 1.3)"},
+      {"node.link", "one mesh link, one direction", link_gb_per_s(c), "GB/s", kNone, 0,
+       "derived: 64 B/cycle x 2 GHz [NOTES-SISI]"},
+      {"node.links_out", "all four links out of a node", 4 * link_gb_per_s(c), "GB/s", 512, 0,
+       "\"512 GB/s in each direction\" [AID21-SA], read as out vs in"},
+      {"node.hop_ns", "one hop", c.noc.router_latency_cycles / c.node.core.clock_ghz, "ns", kNone,
+       0, "1 cycle per hop [NOTES-SISI]"},
+      {"die.usable_nodes", "usable nodes of a die", double(usable_nodes(c, L::Die)), "count", 354,
+       0, "354 [HC34-U]"},
+      {"die.peak_bf16", "peak bf16/cfp8 of a die", peak_flops(c, P::Bf16, L::Die) / 1e12, "TFLOP/s",
+       362, 0.005, "362 TFLOP/s [MICRO23], three figures"},
+      {"die.peak_fp32", "peak fp32 of a die", peak_flops(c, P::Fp32, L::Die) / 1e12, "TFLOP/s",
+       22.6, 0.005, "22.6 TFLOP/s [AID21-EET] (HC34: 22)"},
+      {"die.sram", "SRAM of a die", double(sram_bytes(c, L::Die)) / kMiB, "MiB", 440, 0.01,
+       "440 MB [MICRO23] = 354 x 1.25, rounded"},
+      {"die.bisection", "bisection of a die, one direction", bisection_gb_per_s(c, L::Die), "GB/s",
+       kNone, 0, "none; AI Day's \"10 TB/s on-chip\" is not reproducible (dojo-facts 8 #2)"},
+      {"die.edge_link_ew", "per mesh link across an east/west die edge",
+       die_edge_link_bytes_per_cycle(c, Dir::East), "B/cycle", kNone, 0,
+       "derived: die.edge_gb_per_s shared by nodes_y links"},
+      {"die.edge_link_ns", "per mesh link across a north/south die edge",
+       die_edge_link_bytes_per_cycle(c, Dir::North), "B/cycle", kNone, 0,
+       "derived: die.edge_gb_per_s shared by nodes_x links"},
+      {"die.edge_latency", "die-edge crossing latency",
+       double(ns_to_cycles(c, c.die.edge_latency_ns)), "cycles", kNone, 0, "about 100 ns [CNC]"},
+      {"die.peak_bf16_power", "power at peak bf16 (energy table)", peak_bf16_power_w(c, L::Die),
+       "W", 400, 0.02, "400 W TDP [AID21-VC]: calibration target"},
+      {"tile.usable_nodes", "usable nodes of a tile", double(usable_nodes(c, L::Tile)), "count",
+       kNone, 0, "25 x 354 (derived)"},
+      {"tile.peak_bf16", "peak bf16/cfp8 of a tile", peak_flops(c, P::Bf16, L::Tile) / 1e15,
+       "PFLOP/s", 9, 0.01, "9 PFLOP/s [HC34-S]"},
+      {"tile.peak_fp32", "peak fp32 of a tile", peak_flops(c, P::Fp32, L::Tile) / 1e12, "TFLOP/s",
+       565, 0.005, "565 TFLOP/s [AID21-EET]"},
+      {"tile.sram", "SRAM of a tile", double(sram_bytes(c, L::Tile)) / kGiB, "GiB", 11, 0.025,
+       "11 GB [HC34-S], two figures"},
+      {"tile.bisection", "bisection of a tile, one direction", bisection_gb_per_s(c, L::Tile) / 1e3,
+       "TB/s", 10, 0, "10 TB/s [HC34-S] = 5 die edges x 2 TB/s"},
+      {"tile.off_tile", "out of the tile, both directions", off_tile_gb_per_s(c) / 1e3, "TB/s", 36,
+       0, "36 TB/s [HC34-S] = 4 edges x 5 dies x 900 GB/s x 2"},
+      {"tile.host_capacity_per_edge", "DIP memory on one tile edge",
+       edge_dips * c.tile.host.dip_capacity_gib, "GiB", 160, 0, "160 GB per tile edge [HC34-S]"},
+      {"tile.host_link_per_edge", "DIP links on one tile edge",
+       edge_dips * std::min(c.tile.host.dip_link_gb_per_s, c.tile.edge_gb_per_s) / 1e3, "TB/s", 4.5,
+       0, "4.5 TB/s per tile edge [HC34-S]"},
+      {"tile.host_capacity", "DIP memory of the tile (tile.host.edges)",
+       host_capacity_gib(c, L::Tile), "GiB", kNone, 0, "derived"},
+      {"tile.host_hbm", "DIP HBM bandwidth of the tile", host_hbm_gb_per_s(c, L::Tile) / 1e3,
+       "TB/s", kNone, 0, "derived: DIPs x 800 GB/s"},
+      {"tile.peak_bf16_power", "power at peak bf16 (energy table)",
+       peak_bf16_power_w(c, L::Tile) / 1e3, "kW", 10, 0.02,
+       "25 x 400 W D1 TDP (dojo-facts 8 #14; 15 kW with VRMs)"},
+      {"machine.nodes", "node positions simulated (machine.scope)", double(c.node_count()), "count",
+       kNone, 0, "derived"},
+      {"machine.usable_nodes", "usable nodes simulated", double(c.usable_nodes()), "count", kNone,
+       0, "derived"},
+      {"machine.host_dips", "DIPs attached to the simulated dies",
+       double(host_dip_count(c, L::Machine)), "count", kNone, 0, "derived"},
+  };
+}
+
+}  // namespace dojosim::hw

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+#include "hw/config/machine_params.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "hw/config/derived.h"
+
+namespace dojosim::hw {
+
+NocParams noc_params(const HardwareConfig& c) {
+  NocParams p;
+  p.link_bytes_per_cycle = c.noc.link_bytes_per_cycle;
+  p.router_latency = c.noc.router_latency_cycles;
+  p.max_payload_bytes = c.noc.max_packet_payload_bytes;
+  p.header_bytes = c.noc.packet_header_bytes;
+  p.routing = c.noc.routing;
+  p.die_w = static_cast<int>(c.die.nodes_x);
+  p.die_h = static_cast<int>(c.die.nodes_y);
+  const double share = std::min(die_edge_link_bytes_per_cycle(c, Dir::East),
+                                die_edge_link_bytes_per_cycle(c, Dir::North));
+  p.edge_link_bytes_per_cycle =
+      std::max<uint32_t>(1, static_cast<uint32_t>(std::floor(share + 1e-9)));
+  p.edge_latency = static_cast<uint32_t>(ns_to_cycles(c, c.die.edge_latency_ns));
+  return p;
+}
+
+MachineParams machine_params(const HardwareConfig& c) {
+  MachineParams m;
+  m.width = static_cast<int>(c.mesh_width());
+  m.height = static_cast<int>(c.mesh_height());
+  m.disabled = c.disabled_nodes();
+  m.core = c.core_config({0, 0});
+  m.noc = noc_params(c);
+  m.quantum = c.sim.quantum_cycles;
+  m.max_cycles = c.sim.max_cycles;
+  return m;
+}
+
+}  // namespace dojosim::hw
