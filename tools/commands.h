@@ -17,6 +17,7 @@ enum ExitStatus : int {
   kHung = 4,           // deadlock or cycle limit
 };
 
+int cmd_run(const std::vector<std::string>& args);
 int cmd_exec(const std::vector<std::string>& args);
 int cmd_asm(const std::vector<std::string>& args);
 int cmd_disasm(const std::vector<std::string>& args);

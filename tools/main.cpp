@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -9,6 +10,10 @@
 
 namespace {
 
+// Our output is the simulator's report; SystemC prints its banner before sc_main runs, so the
+// variable that silences it is set during static initialisation.
+const bool kQuietSystemC = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0) == 0;
+
 struct Verb {
   const char* name;
   int (*run)(const std::vector<std::string>&);
@@ -16,6 +21,7 @@ struct Verb {
 };
 
 constexpr Verb kVerbs[] = {
+    {"run", dojosim::cli::cmd_run, "run a program on every node of a die or tile (SystemC model)"},
     {"exec", dojosim::cli::cmd_exec, "run a program (assembly or RISC-V ELF) on one node"},
     {"asm", dojosim::cli::cmd_asm, "assemble a file and print its listing or write a binary"},
     {"disasm", dojosim::cli::cmd_disasm, "disassemble an ELF or a flat binary"},
@@ -32,7 +38,8 @@ void usage() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// libsystemc owns main() and calls sc_main(): the hardware model elaborates in this process.
+extern "C" int sc_main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
     return argc < 2 ? dojosim::cli::kUsage : dojosim::cli::kOk;
@@ -40,7 +47,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Verb& v : kVerbs)
     if (v.name == std::string_view(argv[1])) return v.run(args);
-  fmt::print(stderr, "dojosim: unknown verb '{}'; verbs are: exec, asm, disasm, doc (see dojosim --help)\n",
+  fmt::print(stderr, "dojosim: unknown verb '{}'; verbs are: run, exec, asm, disasm, doc, config (see dojosim --help)\n",
              argv[1]);
   return dojosim::cli::kUsage;
 }

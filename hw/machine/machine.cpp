@@ -61,6 +61,8 @@ Machine::Machine(const MachineParams& params, std::ostream* out)
       grid_[static_cast<size_t>(y) * params.width + x] = nodes_.back().get();
     }
   deliverer_ = std::make_unique<Deliverer>("deliverer", *this);
+  // The machine stops itself when every node is done; SystemC need not announce it.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   barriers_.resize(isa::kNumGroups);
 }
 

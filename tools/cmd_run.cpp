@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "hw/config/config_io.h"
+#include "hw/config/derived.h"
+#include "hw/config/machine_params.h"
+#include "hw/machine/machine.h"
+#include "hw/node/node.h"
+#include "isa/assembler.h"
+#include "isa/elf_loader.h"
+#include "isa/node_runner.h"
+#include "tools/commands.h"
+#include "tools/options.h"
+
+namespace dojosim::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+// FLOP a thread's matrix and SIMD instructions did, from its per-class counts.
+double thread_flop(const isa::ThreadState& t, const isa::CoreConfig& c) {
+  const double block = 2.0 * c.matrix_m * c.matrix_n * c.matrix_k;
+  const auto count = [&](isa::TimingClass k) { return double(t.class_counts[static_cast<size_t>(k)]); };
+  return count(isa::TimingClass::Matrix) * block + count(isa::TimingClass::MatrixCfp8) * 2 * block;
+}
+
+nlohmann::ordered_json link_json(const hw::LinkStats& s, uint64_t cycles) {
+  return {{"bytes", s.bytes},
+          {"packets", s.packets},
+          {"busy_cycles", s.busy_cycles},
+          {"utilisation", cycles ? double(s.busy_cycles) / double(cycles) : 0.0},
+          {"wait_cycles", s.wait_cycles},
+          {"peak_queue", s.peak_queue}};
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args) {
+  po::options_description opts(
+      "dojosim run --config FILE --program PROGRAM [options]\n"
+      "Builds the machine a config describes (a die or a whole tile), loads PROGRAM on every\n"
+      "usable node (each finds its part from its coordinates) and runs it to the end.\n\n"
+      "examples:\n"
+      "  dojosim run --config configs/tiny.yaml --program kernels/asm/neighbour_sum.s\n"
+      "  dojosim run --config configs/d1.yaml --program peak.s --set noc.routing=yx --json out.json\n\n"
+      "options");
+  std::string config_path, program, json_path;
+  std::vector<std::string> sets;
+  unsigned threads = 1;
+  opts.add_options()("help,h", "show this help")(
+      "config,c", po::value<std::string>(&config_path), "hardware config (configs/*.yaml)")(
+      "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
+      "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
+      "set", po::value<std::vector<std::string>>(&sets)->composing(),
+      "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
+      "json", po::value<std::string>(&json_path), "write the resolved config and statistics here");
+  po::positional_options_description pos;
+  po::variables_map vm;
+  if (!parse_options(args, opts, pos, vm, "run")) return kUsage;
+  if (vm.count("help")) {
+    std::cout << opts << "\n";
+    return kOk;
+  }
+  if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
+  if (program.empty()) return usage_error("run", "missing --program (an assembly or ELF file)");
+
+  try {
+    const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
+    const hw::HardwareConfig& config = loaded.config;
+    hw::MachineParams params = hw::machine_params(config);
+    if (threads < 1 || threads > params.core.threads)
+      return usage_error("run", fmt::format("--threads {}: a node has {} hardware threads", threads,
+                                            params.core.threads));
+    params.threads = threads;
+    const isa::Program image =
+        isa::is_elf_file(program) ? isa::load_elf(program) : isa::assemble_file(program);
+    hw::Machine machine(params, &std::cout);
+    machine.load(image);
+    const hw::MachineOutcome outcome = machine.run();
+
+    const uint64_t cycles = machine.cycles();
+    uint64_t instructions = 0;
+    double flop = 0;
+    bool nonzero = false;
+    for (const hw::NodeResult& r : machine.results()) {
+      instructions += r.instructions;
+      for (int64_t code : r.exit_codes) nonzero |= code != 0;
+      const hw::NodeModule* n = machine.node(r.at);
+      for (unsigned t = 0; t < threads; ++t) flop += thread_flop(n->core().thread(t), params.core);
+    }
+    const double seconds = double(cycles) / (params.core.clock_ghz * 1e9);
+    const double peak = hw::peak_flops(config, hw::Precision::Bf16, hw::Scale::Machine);
+    fmt::print("dojosim run: {} on {} ({}x{} mesh, {} nodes), {} thread{} per node\n", program,
+               config_path, params.width, params.height, machine.node_count(), threads,
+               threads == 1 ? "" : "s");
+    fmt::print("cycles {} ({:.3f} us at {:.1f} GHz), instructions {}\n", cycles, seconds * 1e6,
+               params.core.clock_ghz, instructions);
+    fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", flop,
+               seconds > 0 ? flop / seconds : 0.0, seconds > 0 ? 100.0 * flop / seconds / peak : 0.0, peak);
+
+    if (!json_path.empty()) {
+      nlohmann::ordered_json j;
+      j["config"] = hw::to_json(config);
+      j["result"] = {{"program", program}, {"cycles", cycles}, {"seconds", seconds},
+                     {"instructions", instructions}, {"flop", flop},
+                     {"percent_of_bf16_peak", seconds > 0 ? 100.0 * flop / seconds / peak : 0.0}};
+      auto& nodes = j["nodes"] = nlohmann::ordered_json::array();
+      for (const hw::NodeResult& r : machine.results())
+        nodes.push_back({{"x", r.at.x}, {"y", r.at.y}, {"instructions", r.instructions},
+                         {"cycles", r.cycles}, {"exit_codes", r.exit_codes}});
+      auto& links = j["links"] = nlohmann::ordered_json::array();
+      const hw::Network& net = machine.network();
+      for (int y = 0; y < net.height(); ++y)
+        for (int x = 0; x < net.width(); ++x)
+          for (int d = 0; d < hw::kDirCount; ++d) {
+            const hw::LinkStats& s = net.link_stats({x, y}, static_cast<hw::Dir>(d));
+            if (s.packets == 0) continue;
+            auto l = link_json(s, cycles);
+            l["from"] = {x, y};
+            l["dir"] = std::string(hw::dir_name(static_cast<hw::Dir>(d)));
+            links.push_back(l);
+          }
+      std::ofstream f(json_path);
+      f << j.dump(1) << "\n";
+      if (!f) return usage_error("run", fmt::format("cannot write '{}'", json_path));
+    }
+    switch (outcome) {
+      case hw::MachineOutcome::Finished: return nonzero ? kProgramFailed : kOk;
+      case hw::MachineOutcome::Trapped:
+        fmt::print(stderr, "dojosim run: {}\n", machine.message());
+        return kTrapped;
+      case hw::MachineOutcome::Deadlock:
+      case hw::MachineOutcome::CycleLimit:
+        fmt::print(stderr, "dojosim run: {}\n", machine.message());
+        return kHung;
+    }
+  } catch (const hw::ConfigError& e) {
+    fmt::print(stderr, "dojosim run: {}\n", e.what());
+  } catch (const isa::AsmError& e) {
+    fmt::print(stderr, "{}\n", e.what());
+  } catch (const isa::LoadError& e) {
+    fmt::print(stderr, "dojosim run: {}\n", e.what());
+  }
+  return kUsage;
+}
+
+}  // namespace dojosim::cli
