@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Regenerates the generated section of docs/isa.md from the instruction table.
+# Regenerates the generated parts of the docs: docs/isa.md from the instruction table,
+# docs/config.md and the figures of docs/hardware.md from the parameter table.
 # usage: scripts/gen-docs.sh [path/to/dojosim]   (default build/tools/dojosim)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,5 @@ awk -v b="$begin" -v e="$end" -v f="$tmp" '
   !skip { print }' docs/isa.md > docs/isa.md.new
 mv docs/isa.md.new docs/isa.md
 rm -f "$tmp"
+"$bin" config doc keys --update docs/config.md
+"$bin" config doc figures --update docs/hardware.md
