@@ -38,7 +38,10 @@ Coord destination(const std::string& pattern, Coord src, int n, std::mt19937_64&
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// The network model needs no SystemC, but dojosim::hw links libsystemc, which owns main().
+const bool kQuietSystemC = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0) == 0;
+
+extern "C" int sc_main(int argc, char** argv) {
   uint64_t packet_bytes = 64, cycles = 20000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--packet-bytes")) packet_bytes = std::strtoull(argv[i + 1], nullptr, 10);

@@ -11,9 +11,11 @@
 #include "hw/config/machine_params.h"
 #include "hw/machine/machine.h"
 #include "hw/node/node.h"
+#include "hw/stats/stats.h"
 #include "isa/assembler.h"
 #include "isa/elf_loader.h"
 #include "isa/node_runner.h"
+#include "isa/timing.h"
 #include "tools/commands.h"
 #include "tools/options.h"
 
@@ -28,15 +30,6 @@ double thread_flop(const isa::ThreadState& t, const isa::CoreConfig& c) {
   const double block = 2.0 * c.matrix_m * c.matrix_n * c.matrix_k;
   const auto count = [&](isa::TimingClass k) { return double(t.class_counts[static_cast<size_t>(k)]); };
   return count(isa::TimingClass::Matrix) * block + count(isa::TimingClass::MatrixCfp8) * 2 * block;
-}
-
-nlohmann::ordered_json link_json(const hw::LinkStats& s, uint64_t cycles) {
-  return {{"bytes", s.bytes},
-          {"packets", s.packets},
-          {"busy_cycles", s.busy_cycles},
-          {"utilisation", cycles ? double(s.busy_cycles) / double(cycles) : 0.0},
-          {"wait_cycles", s.wait_cycles},
-          {"peak_queue", s.peak_queue}};
 }
 
 }  // namespace
@@ -104,28 +97,26 @@ int cmd_run(const std::vector<std::string>& args) {
     fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", flop,
                seconds > 0 ? flop / seconds : 0.0, seconds > 0 ? 100.0 * flop / seconds / peak : 0.0, peak);
 
+    const hw::StatsNode stats = hw::collect_stats(machine, config);
+    fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n",
+               stats.value("energy_j"), stats.value("power_w"));
+    // Where every thread's cycles went, summed over all threads.
+    const double thread_cycles = stats.value("cycles");
+    const auto pct = [&](const char* stat) {
+      return thread_cycles > 0 ? 100.0 * stats.value(stat) / thread_cycles : 0.0;
+    };
+    std::string split = fmt::format("time split: issue {:.1f}%", pct("issue_cycles"));
+    for (int c = 0; c < isa::kStallCauseCount; ++c) {
+      const std::string_view name = isa::stall_cause_name(static_cast<isa::StallCause>(c));
+      split += fmt::format(", {} {:.1f}%", name, pct(("stall_" + std::string(name)).c_str()));
+    }
+    split += fmt::format(", other/drain {:.1f}%", pct("stall_other_drain"));
+    fmt::print("{}\n", split);
+
     if (!json_path.empty()) {
       nlohmann::ordered_json j;
       j["config"] = hw::to_json(config);
-      j["result"] = {{"program", program}, {"cycles", cycles}, {"seconds", seconds},
-                     {"instructions", instructions}, {"flop", flop},
-                     {"percent_of_bf16_peak", seconds > 0 ? 100.0 * flop / seconds / peak : 0.0}};
-      auto& nodes = j["nodes"] = nlohmann::ordered_json::array();
-      for (const hw::NodeResult& r : machine.results())
-        nodes.push_back({{"x", r.at.x}, {"y", r.at.y}, {"instructions", r.instructions},
-                         {"cycles", r.cycles}, {"exit_codes", r.exit_codes}});
-      auto& links = j["links"] = nlohmann::ordered_json::array();
-      const hw::Network& net = machine.network();
-      for (int y = 0; y < net.height(); ++y)
-        for (int x = 0; x < net.width(); ++x)
-          for (int d = 0; d < hw::kDirCount; ++d) {
-            const hw::LinkStats& s = net.link_stats({x, y}, static_cast<hw::Dir>(d));
-            if (s.packets == 0) continue;
-            auto l = link_json(s, cycles);
-            l["from"] = {x, y};
-            l["dir"] = std::string(hw::dir_name(static_cast<hw::Dir>(d)));
-            links.push_back(l);
-          }
+      j["stats"] = hw::to_json(stats);
       std::ofstream f(json_path);
       f << j.dump(1) << "\n";
       if (!f) return usage_error("run", fmt::format("cannot write '{}'", json_path));
