@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+#include "hw/config/config_io.h"
+#include "hw/config/machine_params.h"
 #include "hw/machine/machine.h"
 #include "hw/node/node.h"
 #include "isa/assembler.h"
@@ -122,4 +124,54 @@ TEST_CASE("the matrix unit on every node runs at 95% of the machine's peak", "[m
   const double utilisation = macs / (peak_macs_per_cycle * double(m.cycles()));
   INFO("cycles " << m.cycles() << ", utilisation " << utilisation);
   CHECK(utilisation >= 0.95);
+}
+
+TEST_CASE("a push between two dies crosses a die-edge link and pays its latency", "[machine]") {
+  // Two tiny dies side by side: an 8x4 mesh whose links between x = 3 and x = 4 are die edges.
+  const hw::LoadedConfig loaded = hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
+                                                  {"machine.scope=tile", "tile.dies_x=2", "tile.dies_y=1", "tile.host.dips_per_edge=1"});
+  MachineParams p = hw::machine_params(loaded.config);
+  REQUIRE(p.width == 8);
+  REQUIRE(p.height == 4);
+  REQUIRE(p.noc.edge_latency > 10 * p.noc.router_latency);
+  Machine m(p);
+  // Node (3,0) pushes 1 KiB to (4,0) and records when it issued; (4,0) records when it arrived.
+  m.load(isa::assemble(R"(
+    csrr s0, nodex
+    csrr s1, nodey
+    bnez s1, done
+    li t0, 3
+    beq s0, t0, send
+    li t0, 4
+    beq s0, t0, receive
+    j done
+send:
+    li a1, 0x0004000000000000
+    la t1, buf
+    or a1, a1, t1
+    li a2, 1024
+    rdcycle s2
+    push a1, t1, a2, 1
+    j done
+receive:
+    li t0, 1
+    swait 1, t0
+    rdcycle s2
+done:
+    li a0, 0
+    li a7, 93
+    ecall
+    .data
+    .align 6
+buf: .space 1024
+  )", "edge.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  const uint64_t sent = m.node({3, 0})->core().thread(0).x[18];
+  const uint64_t received = m.node({4, 0})->core().thread(0).x[18];
+  CHECK(m.network().is_die_edge({3, 0}, Dir::East));
+  CHECK(m.network().link_stats({3, 0}, Dir::East).bytes == 1024);
+  // At least the edge latency plus the serialisation of 1 KiB on the narrower edge link.
+  const uint64_t edge_ser = (1024 + p.noc.edge_link_bytes_per_cycle - 1) / p.noc.edge_link_bytes_per_cycle;
+  CHECK(received - sent >= p.noc.edge_latency + edge_ser);
+  CHECK(received - sent <= p.noc.edge_latency + edge_ser + 20);
 }
