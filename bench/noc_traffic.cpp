@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "hw/config/machine_params.h"
 #include "hw/noc/network.h"
 
 using namespace dojosim::hw;
@@ -48,7 +49,7 @@ extern "C" int sc_main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--cycles")) cycles = std::strtoull(argv[i + 1], nullptr, 10);
   }
   const int n = 8;
-  const NocParams params;
+  const NocParams params = noc_params(HardwareConfig{});  // one D1 die's network
   const uint64_t warmup = cycles / 5;
   fmt::print("8x8 mesh, {} B packets, link {} B/cycle, router latency {}, {} cycles ({} warm-up)\n",
              packet_bytes, params.link_bytes_per_cycle, params.router_latency, cycles, warmup);

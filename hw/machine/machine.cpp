@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ostream>
+#include <stdexcept>
 
 #include "hw/node/node.h"
 #include "isa/node_runner.h"
@@ -48,6 +49,8 @@ class Machine::Deliverer : public sc_core::sc_module {
 
 Machine::Machine(const MachineParams& params, std::ostream* out)
     : params_(params), out_(out), network_(std::make_unique<Network>(params.width, params.height, params.noc)) {
+  if (params.quantum == 0)  // a node would synchronise without advancing time, forever
+    throw std::invalid_argument("sim.quantum_cycles = 0: must be at least 1");
   grid_.assign(static_cast<size_t>(params.width) * params.height, nullptr);
   std::vector<bool> disabled(grid_.size(), false);
   for (Coord c : params.disabled) disabled[static_cast<size_t>(c.y) * params.width + c.x] = true;

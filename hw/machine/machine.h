@@ -29,13 +29,15 @@ namespace dojosim::hw {
 
 class NodeModule;
 
+// Hardware values come from hw::machine_params(config) (hw/config/machine_params.h), whose
+// defaults live in hw/config/params.def only; the run options below are the caller's.
 struct MachineParams {
-  int width = 4, height = 4;         // nodes, global mesh
+  int width = 0, height = 0;         // nodes, global mesh
   std::vector<Coord> disabled;       // positions without a usable node (their routers work)
   isa::CoreConfig core;              // every node's core (coordinates are filled in)
   NocParams noc;
-  uint64_t quantum = 1000;           // cycles a node may run ahead of SystemC time
-  uint64_t max_cycles = 10'000'000'000;
+  uint64_t quantum = 0;              // cycles a node may run ahead of SystemC time (>= 1)
+  uint64_t max_cycles = 0;
   uint64_t barrier_latency = 0;      // 0: twice the mesh diameter in router latencies
   unsigned threads = 1;              // threads started per node
   uint64_t stack_bytes = 16 * 1024;
@@ -51,6 +53,7 @@ struct NodeResult {
 
 class Machine {
  public:
+  // Throws std::invalid_argument for a mesh without nodes or a quantum of 0.
   explicit Machine(const MachineParams& params, std::ostream* out = nullptr);
   ~Machine();
 

@@ -26,17 +26,19 @@
 
 namespace dojosim::hw {
 
+// Filled by hw::noc_params(config) (hw/config/machine_params.h): the defaults live in
+// hw/config/params.def only. A zero width or an empty routing name is rejected by Network.
 struct NocParams {
-  uint32_t link_bytes_per_cycle = 64;
-  uint32_t router_latency = 1;
-  uint32_t max_payload_bytes = 1024;
+  uint32_t link_bytes_per_cycle = 0;
+  uint32_t router_latency = 0;
+  uint32_t max_payload_bytes = 0;
   uint32_t header_bytes = 0;
-  std::string routing = "xy";
+  std::string routing;
   // Dies tile the mesh in blocks of die_w x die_h nodes; links between blocks are die-edge
   // links. 0 means a single die.
   int die_w = 0, die_h = 0;
-  uint32_t edge_link_bytes_per_cycle = 64;
-  uint32_t edge_latency = 200;
+  uint32_t edge_link_bytes_per_cycle = 0;
+  uint32_t edge_latency = 0;
 };
 
 // Counters of one link; derived figures (utilisation, bandwidth) are computed at report time.

@@ -17,9 +17,11 @@ using namespace dojosim::hw;
 
 namespace {
 
+// The default config's nodes and network (one D1 die), cut down to a w x h mesh.
 MachineParams mesh(int w, int h) {
-  MachineParams p;
+  MachineParams p = hw::machine_params(hw::HardwareConfig{});
   p.width = w, p.height = h;
+  p.disabled.clear();
   return p;
 }
 

@@ -6,11 +6,15 @@
 
 #include <filesystem>
 
+#include "hw/config/machine_params.h"
 #include "hw/noc/network.h"
 
 using namespace dojosim::hw;
 
 namespace {
+
+// The network of the default config (one D1 die): the defaults live in params.def only.
+NocParams d1_noc() { return noc_params(HardwareConfig{}); }
 
 uint64_t formula(int hops, uint64_t bytes, const NocParams& p) {
   const uint64_t wire = bytes + p.header_bytes;
@@ -21,7 +25,7 @@ uint64_t formula(int hops, uint64_t bytes, const NocParams& p) {
 
 TEST_CASE("zero-load latency equals (hops + 1) * router latency + bytes / width for every pair", "[noc]") {
   for (uint32_t router_latency : {1u, 3u}) {
-    NocParams p;
+    NocParams p = d1_noc();
     p.router_latency = router_latency;
     p.header_bytes = 16;
     const int w = 6, h = 5;
@@ -41,7 +45,7 @@ TEST_CASE("zero-load latency equals (hops + 1) * router latency + bytes / width 
 }
 
 TEST_CASE("a long message streams its packets back to back", "[noc]") {
-  NocParams p;
+  NocParams p = d1_noc();
   Network net(4, 1, p);
   const uint64_t bytes = 64 * 1024;  // 64 packets of 1 KiB, 16 cycles each
   CHECK(net.send({0, 0}, {3, 0}, bytes, 0) == 63 * 16 + formula(3, 1024, p));
@@ -49,7 +53,7 @@ TEST_CASE("a long message streams its packets back to back", "[noc]") {
 
 TEST_CASE("one flow saturates a link at its configured width", "[noc]") {
   for (uint32_t width : {32u, 64u, 128u}) {
-    NocParams p;
+    NocParams p = d1_noc();
     p.link_bytes_per_cycle = width;
     Network net(4, 1, p);
     const uint64_t message = 4096, count = 400;
@@ -66,7 +70,7 @@ TEST_CASE("one flow saturates a link at its configured width", "[noc]") {
 }
 
 TEST_CASE("two flows through one link share it", "[noc]") {
-  NocParams p;
+  NocParams p = d1_noc();
   Network net(4, 2, p);
   // (0,0) -> (3,0) and (1,0) -> (2,0) both use the link (1,0) -> (2,0).
   const uint64_t message = 4096, count = 200;
@@ -84,7 +88,7 @@ TEST_CASE("two flows through one link share it", "[noc]") {
 }
 
 TEST_CASE("hot-spot traffic queues at the destination", "[noc]") {
-  NocParams p;
+  NocParams p = d1_noc();
   Network net(5, 5, p);
   const Coord hot{2, 2};
   uint64_t worst = 0;
@@ -99,7 +103,7 @@ TEST_CASE("hot-spot traffic queues at the destination", "[noc]") {
 }
 
 TEST_CASE("messages between a pair of nodes arrive in the order sent", "[noc]") {
-  NocParams p;
+  NocParams p = d1_noc();
   Network net(6, 6, p);
   uint64_t previous = 0;
   uint64_t t = 0;
@@ -115,7 +119,7 @@ TEST_CASE("messages between a pair of nodes arrive in the order sent", "[noc]") 
 }
 
 TEST_CASE("die-edge links bound flows between dies", "[noc]") {
-  NocParams p;
+  NocParams p = d1_noc();
   p.die_w = 4, p.die_h = 4;
   p.edge_link_bytes_per_cycle = 16;
   p.edge_latency = 200;
@@ -136,7 +140,7 @@ TEST_CASE("die-edge links bound flows between dies", "[noc]") {
 
 TEST_CASE("the same traffic gives identical statistics", "[noc]") {
   auto run = [] {
-    NocParams p;
+    NocParams p = d1_noc();
     Network net(8, 8, p);
     uint64_t seed = 12345, sum = 0;
     for (int i = 0; i < 5000; ++i) {
@@ -156,7 +160,7 @@ TEST_CASE("the same traffic gives identical statistics", "[noc]") {
 }
 
 TEST_CASE("routing: XY goes along x first, YX along y first, both minimal", "[noc]") {
-  NocParams p;
+  NocParams p = d1_noc();
   Network xy(5, 5, p);
   p.routing = "yx";
   Network yx(5, 5, p);
