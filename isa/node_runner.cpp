@@ -118,7 +118,7 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
   bool done = false;
   uint64_t turn = 0;
   while (!done) {
-    bool any_live = false, any_ran = false;
+    bool any_live = false;
     // Rotating who goes first shares contended units fairly between SMT threads.
     const unsigned first = static_cast<unsigned>(turn++ % options.threads);
     for (unsigned k = 0; k < options.threads && !done; ++k) {
@@ -128,7 +128,6 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
         const uint64_t budget = timing ? UINT64_MAX : options.quantum;
         if (timing && t.cycle >= window_end) break;
         const RunResult r = core_.run(t, budget, timing ? window_end : UINT64_MAX);
-        any_ran = true;
         switch (r.event) {
           case Event::Budget: break;
           case Event::Exit: break;
@@ -219,7 +218,6 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
       finish(RunOutcome::Deadlock, deadlock_report());
       break;
     }
-    (void)any_ran;
     window_end += options.quantum;
   }
   flush_output(options);
