@@ -680,6 +680,15 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         result.arg[0] = src, result.arg[1] = dst, result.arg[2] = len, result.arg[3] = d.rd;
         return result;
       }
+      case Op::PULL: {
+        const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
+        if (!sram_.contains(dst, len)) return trap(TrapCause::StoreOutOfRange, dst, "pull destination: " + range_detail(dst, len));
+        ++t.instret;
+        t.pc = next;
+        result.event = Event::Pull;
+        result.arg[0] = src, result.arg[1] = dst, result.arg[2] = len, result.arg[3] = d.rd;
+        return result;
+      }
       case Op::SWAIT: {
         const uint64_t need = x[d.rs1];
         uint64_t& s = semaphores_[d.rd];

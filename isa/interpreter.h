@@ -84,11 +84,12 @@ struct ThreadState {
   std::array<uint64_t, static_cast<size_t>(TimingClass::kCount)> class_counts{};
 };
 
-enum class Event : uint8_t { Budget, Exit, Trap, Write, Push, WaitSemaphore, Signal, Barrier };
+enum class Event : uint8_t { Budget, Exit, Trap, Write, Push, Pull, WaitSemaphore, Signal, Barrier };
 
 struct RunResult {
   Event event = Event::Budget;
   // Write: fd, buffer, length. Push: src, dst (global address), length, semaphore.
+  // Pull: src (global address), dst (local), length, semaphore.
   // WaitSemaphore: semaphore, count. Signal: semaphore. Barrier: group. Exit: code.
   uint64_t arg[4] = {};
 };

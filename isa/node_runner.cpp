@@ -138,26 +138,31 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
             break;
           case Event::Write: deliver_output(i, r.arg[0], r.arg[1], r.arg[2], options); break;
           case Event::Signal: wake_semaphore(r.arg[0], core_.cycles(t)); break;
-          case Event::Push: {
-            const uint64_t dst = r.arg[1], len = r.arg[2];
-            const uint64_t dst_x = (dst >> 48) & 0x7FFF, dst_y = (dst >> 32) & 0xFFFF;
-            const uint64_t offset = dst & 0xFFFFFFFFu;
-            if ((dst >> 63) || dst_x != config_.node_x || dst_y != config_.node_y ||
+          case Event::Push:
+          case Event::Pull: {
+            // A single node has no network and no host memory: only its own SRAM is reachable.
+            const bool push = r.event == Event::Push;
+            const uint64_t global = push ? r.arg[1] : r.arg[0], len = r.arg[2];
+            const uint64_t gx = (global >> 48) & 0x7FFF, gy = (global >> 32) & 0xFFFF;
+            const uint64_t offset = global & 0xFFFFFFFFu;
+            if ((global >> 63) || gx != config_.node_x || gy != config_.node_y ||
                 !sram_.contains(offset, len)) {
               t.status = ThreadStatus::Trapped;
-              t.trap = {TrapCause::BadOperand, t.pc - 4, sram_.load<uint32_t>(t.pc - 4), dst,
-                        fmt::format("push to global address 0x{:x} (node ({},{}), offset 0x{:x}, "
-                                    "{} bytes): a single-node run can only push into its own "
-                                    "SRAM [0, 0x{:x})",
-                                    dst, dst_x, dst_y, offset, len, sram_.size())};
+              t.trap = {TrapCause::BadOperand, t.pc - 4, sram_.load<uint32_t>(t.pc - 4), global,
+                        fmt::format("{} global address 0x{:x} ({}, {} bytes): a single-node run "
+                                    "can only reach its own SRAM [0, 0x{:x})",
+                                    push ? "push to" : "pull from", global,
+                                    (global >> 63) ? std::string("host memory")
+                                                   : fmt::format("node ({},{}), offset 0x{:x}", gx, gy, offset),
+                                    len, sram_.size())};
               finish(RunOutcome::Trapped, fmt::format("node ({},{}) thread {}: {}", config_.node_x,
                                                        config_.node_y, i, core_.trap_message(t)));
               done = true;
               break;
             }
             std::vector<uint8_t> bytes(len);  // a copy: source and destination may overlap
-            sram_.read(r.arg[0], bytes.data(), len);
-            sram_.write(offset, bytes.data(), len);
+            sram_.read(push ? r.arg[0] : offset, bytes.data(), len);
+            sram_.write(push ? offset : r.arg[1], bytes.data(), len);
             if (r.arg[3] != 0) {
               ++semaphores_[r.arg[3]];
               wake_semaphore(r.arg[3], core_.cycles(t));

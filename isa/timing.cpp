@@ -12,7 +12,7 @@ std::string_view unit_name(Unit u) {
 
 std::string_view stall_cause_name(StallCause c) {
   static constexpr std::string_view kNames[] = {"dependency", "sram_port", "unit_busy",
-                                                "semaphore", "barrier"};
+                                                "semaphore", "barrier", "dma_queue"};
   static_assert(std::size(kNames) == kStallCauseCount);
   return kNames[static_cast<size_t>(c)];
 }

@@ -28,7 +28,7 @@ struct ClassTiming {
 };
 
 // Why a thread did not issue in a cycle. Every cycle of a thread lands in exactly one bucket.
-enum class StallCause : uint8_t { Dependency, SramPort, UnitBusy, Semaphore, Barrier, kCount };
+enum class StallCause : uint8_t { Dependency, SramPort, UnitBusy, Semaphore, Barrier, DmaQueue, kCount };
 constexpr int kStallCauseCount = static_cast<int>(StallCause::kCount);
 std::string_view stall_cause_name(StallCause c);
 

@@ -25,6 +25,26 @@ NocParams noc_params(const HardwareConfig& c) {
   return p;
 }
 
+std::vector<DipParams> host_params(const HardwareConfig& c) {
+  std::vector<DipParams> out;
+  const int nx = static_cast<int>(c.die.nodes_x), ny = static_cast<int>(c.die.nodes_y);
+  const double clock = c.node.core.clock_ghz;
+  for (const DipPlace& place : c.host_dips()) {
+    DipParams d;
+    d.edge = place.edge;
+    // place.node is the middle of its die's edge; the DIP's link reaches the whole edge.
+    const bool vertical = place.edge == Dir::West || place.edge == Dir::East;
+    d.first = vertical ? Coord{place.node.x, place.node.y - ny / 2} : Coord{place.node.x - nx / 2, place.node.y};
+    d.last = vertical ? Coord{place.node.x, d.first.y + ny - 1} : Coord{d.first.x + nx - 1, place.node.y};
+    d.capacity = uint64_t{c.tile.host.dip_capacity_gib} << 30;
+    d.hbm_bytes_per_cycle = c.tile.host.dip_gb_per_s / clock;
+    d.link_bytes_per_cycle = std::min(c.tile.host.dip_link_gb_per_s, c.tile.edge_gb_per_s) / clock;
+    d.latency = ns_to_cycles(c, c.tile.host.latency_ns);
+    out.push_back(d);
+  }
+  return out;
+}
+
 MachineParams machine_params(const HardwareConfig& c) {
   MachineParams m;
   m.width = static_cast<int>(c.mesh_width());
@@ -32,6 +52,8 @@ MachineParams machine_params(const HardwareConfig& c) {
   m.disabled = c.disabled_nodes();
   m.core = c.core_config({0, 0});
   m.noc = noc_params(c);
+  m.host = host_params(c);
+  m.dma_queue_depth = c.node.dma.queue_depth;
   m.quantum = c.sim.quantum_cycles;
   m.max_cycles = c.sim.max_cycles;
   return m;

@@ -13,6 +13,8 @@ namespace dojosim::hw {
 // Die-edge links get the die edge's bandwidth shared by the links crossing it (the narrower of
 // the two orientations, whole bytes per cycle) and its latency in cycles.
 NocParams noc_params(const HardwareConfig& config);
+// The DIPs attached to the simulated dies (tile.host.*), in host-address order.
+std::vector<DipParams> host_params(const HardwareConfig& config);
 // The simulated mesh (machine.scope), every disabled position in it, the core, the network and
 // the simulation limits. Run options that are not hardware (threads started, stack size,
 // barrier latency) keep MachineParams' values for the caller to set.

@@ -41,16 +41,25 @@ class Machine::Deliverer : public sc_core::sc_module {
       // applied at once, at most a quantum late. That is the price of temporal decoupling.
       Delivery d = m_.deliveries_.top();
       m_.deliveries_.pop();
-      d.to->deliver(std::max(d.cycle, now), d.offset, d.bytes, d.sem);
+      if (d.to)
+        d.to->receive(d.offset, d.bytes);
+      else
+        m_.host_->write(d.offset, d.bytes.data(), d.bytes.size());
+      if (d.sem != 0) d.signal->signal(d.sem, std::max(d.cycle, now));
     }
   }
   Machine& m_;
 };
 
 Machine::Machine(const MachineParams& params, std::ostream* out)
-    : params_(params), out_(out), network_(std::make_unique<Network>(params.width, params.height, params.noc)) {
+    : params_(params),
+      out_(out),
+      network_(std::make_unique<Network>(params.width, params.height, params.noc)),
+      host_(std::make_unique<HostMemory>(params.host)) {
   if (params.quantum == 0)  // a node would synchronise without advancing time, forever
     throw std::invalid_argument("sim.quantum_cycles = 0: must be at least 1");
+  if (params.dma_queue_depth == 0)  // no DMA could ever start
+    throw std::invalid_argument("node.dma.queue_depth = 0: must be at least 1");
   grid_.assign(static_cast<size_t>(params.width) * params.height, nullptr);
   std::vector<bool> disabled(grid_.size(), false);
   for (Coord c : params.disabled) disabled[static_cast<size_t>(c.y) * params.width + c.x] = true;
@@ -113,24 +122,83 @@ void Machine::node_finished() {
   }
 }
 
-void Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t dst_global, uint64_t len,
-                   unsigned sem) {
-  const Coord dst{static_cast<int>((dst_global >> 48) & 0x7FFF), static_cast<int>((dst_global >> 32) & 0xFFFF)};
-  const uint64_t offset = dst_global & 0xFFFFFFFFu;
-  NodeModule* to = node(dst);
-  if ((dst_global >> 63) || !to || !to->sram().contains(offset, len)) {
-    const char* why = (dst_global >> 63) ? "host memory is not reachable in this machine"
-                      : !to ? "no usable node there"
-                            : "the range is outside its SRAM";
-    trap(fmt::format("node ({},{}): push of {} bytes to global address 0x{:x} (node ({},{}), offset 0x{:x}): {}",
-                     from.at().x, from.at().y, len, dst_global, dst.x, dst.y, offset, why));
-    return;
+Machine::Target Machine::resolve(uint64_t global, uint64_t len) const {
+  Target t;
+  if (global >> 63) {
+    t.offset = global & ~(uint64_t{1} << 63);
+    t.dip = host_->dip_of(t.offset, len, t.why);
+    return t;
   }
-  Delivery d{network_->send(from.at(), dst, len, cycle), delivery_seq_++, to, offset,
-             std::vector<uint8_t>(len), sem};
-  from.sram().read(src, d.bytes.data(), len);  // read at issue: the sender may reuse its buffer
+  const Coord at{static_cast<int>((global >> 48) & 0x7FFF), static_cast<int>((global >> 32) & 0xFFFF)};
+  t.offset = global & 0xFFFFFFFFu;
+  t.node = node(at);
+  if (!t.node)
+    t.why = fmt::format("node ({},{}) is not a usable node of this {}x{} mesh", at.x, at.y, params_.width, params_.height);
+  else if (!t.node->sram().contains(t.offset, len))
+    t.why = fmt::format("offset 0x{:x} + {} bytes is outside node ({},{})'s SRAM of 0x{:x} bytes", t.offset, len,
+                        at.x, at.y, t.node->sram().size());
+  return t;
+}
+
+void Machine::queue(Delivery d) {
+  d.seq = delivery_seq_++;
   deliveries_.push(std::move(d));
   deliverer_->ev_queued.notify(sc_core::SC_ZERO_TIME);
+}
+
+uint64_t Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t dst_global, uint64_t len,
+                       unsigned sem) {
+  const Target to = resolve(dst_global, len);
+  if (!to.why.empty()) {
+    trap(fmt::format("node ({},{}): push of {} bytes to global address 0x{:x}: {}", from.at().x, from.at().y, len,
+                     dst_global, to.why));
+    return 0;
+  }
+  std::vector<uint8_t> bytes(len);
+  from.sram().read(src, bytes.data(), len);  // read at issue: the sender may reuse its buffer
+  if (to.node) {
+    const uint64_t arrival = network_->send(from.at(), to.node->at(), len, cycle);
+    queue({arrival, 0, to.node, to.offset, std::move(bytes), to.node, sem});
+    return arrival;
+  }
+  // To host memory: over the mesh to the DIP's edge, then its link and HBM; the semaphore
+  // counts at the sender once the write is acknowledged.
+  const size_t dip = static_cast<size_t>(to.dip);
+  const Coord edge = host_->entry(dip, from.at());
+  const uint64_t at_edge = network_->send(from.at(), edge, len, cycle, Port::Sram, Port::HostIo);
+  const uint64_t done = host_->write_timing(dip, len, at_edge);
+  queue({done, 0, nullptr, to.offset, std::move(bytes), &from, sem});
+  return done;
+}
+
+uint64_t Machine::pull(NodeModule& into, uint64_t cycle, uint64_t src_global, uint64_t dst, uint64_t len,
+                       unsigned sem) {
+  const Target from = resolve(src_global, len);
+  if (!from.why.empty()) {
+    trap(fmt::format("node ({},{}): pull of {} bytes from global address 0x{:x}: {}", into.at().x, into.at().y,
+                     len, src_global, from.why));
+    return 0;
+  }
+  // A header-only request travels to the source; the data comes back behind it. The source
+  // is read at issue, as a push reads its buffer: programs order pulls with semaphores.
+  std::vector<uint8_t> bytes(len);
+  uint64_t arrival;
+  if (from.node) {
+    from.node->sram().read(from.offset, bytes.data(), len);
+    const uint64_t asked = network_->send(into.at(), from.node->at(), 0, cycle);
+    arrival = network_->send(from.node->at(), into.at(), len, asked);
+  } else {
+    host_->read(from.offset, bytes.data(), len);
+    const size_t dip = static_cast<size_t>(from.dip);
+    const Coord edge = host_->entry(dip, into.at());
+    const uint64_t asked = network_->send(into.at(), edge, 0, cycle, Port::Sram, Port::HostIo);
+    // The mesh carries the data as the DIP delivers it: no faster than the DIP's last byte.
+    const HostMemory::Span from_dip = host_->read_timing(dip, len, asked);
+    arrival = std::max(network_->send(edge, into.at(), len, from_dip.first, Port::HostIo, Port::Sram),
+                       from_dip.last + network_->zero_load_latency(edge, into.at(), 0));
+  }
+  queue({arrival, 0, &into, dst, std::move(bytes), &into, sem});
+  return arrival;
 }
 
 void Machine::arrive_at_barrier(NodeModule& from, unsigned thread, unsigned group, uint64_t cycle) {

@@ -21,6 +21,7 @@
 
 #include <systemc>
 
+#include "hw/host/host_memory.h"
 #include "hw/noc/network.h"
 #include "isa/interpreter.h"
 #include "isa/program.h"
@@ -36,6 +37,8 @@ struct MachineParams {
   std::vector<Coord> disabled;       // positions without a usable node (their routers work)
   isa::CoreConfig core;              // every node's core (coordinates are filled in)
   NocParams noc;
+  std::vector<DipParams> host;       // host memory, in address order (may be empty)
+  uint32_t dma_queue_depth = 0;      // DMAs a node may have in flight before the next waits
   uint64_t quantum = 0;              // cycles a node may run ahead of SystemC time (>= 1)
   uint64_t max_cycles = 0;
   uint64_t barrier_latency = 0;      // 0: twice the mesh diameter in router latencies
@@ -53,7 +56,7 @@ struct NodeResult {
 
 class Machine {
  public:
-  // Throws std::invalid_argument for a mesh without nodes or a quantum of 0.
+  // Throws std::invalid_argument for a mesh without nodes, a quantum or DMA queue of 0.
   explicit Machine(const MachineParams& params, std::ostream* out = nullptr);
   ~Machine();
 
@@ -64,24 +67,32 @@ class Machine {
   uint64_t cycles() const { return end_cycle_; }
   std::vector<NodeResult> results() const;
   const Network& network() const { return *network_; }
+  const HostMemory& host() const { return *host_; }
+  HostMemory& host() { return *host_; }
   const MachineParams& params() const { return params_; }
   NodeModule* node(Coord c) const;
   size_t node_count() const { return nodes_.size(); }
 
-  // Called by nodes.
-  void push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t dst_global, uint64_t len,
-            unsigned sem);
+  // Called by nodes. A DMA issued at `cycle`: returns the cycle it completes (its data is
+  // delivered, or a host write acknowledged), or 0 after reporting a bad address as a trap.
+  uint64_t push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t dst_global, uint64_t len,
+                unsigned sem);
+  uint64_t pull(NodeModule& into, uint64_t cycle, uint64_t src_global, uint64_t dst, uint64_t len,
+                unsigned sem);
   void arrive_at_barrier(NodeModule& from, unsigned thread, unsigned group, uint64_t cycle);
   void trap(const std::string& report);
   void node_finished();
   void print(Coord at, unsigned thread, const std::string& text);
 
  private:
+  // At `cycle`: `bytes` land at `offset` of `to`'s SRAM (host memory if `to` is null), then
+  // semaphore `sem` of `signal` (if any) counts one.
   struct Delivery {
     uint64_t cycle, seq;
     NodeModule* to;
     uint64_t offset;
     std::vector<uint8_t> bytes;
+    NodeModule* signal;
     unsigned sem;
     bool operator>(const Delivery& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
   };
@@ -93,10 +104,20 @@ class Machine {
   class Deliverer;
 
   std::string deadlock_report() const;
+  // Where a global address points: a node and SRAM offset, or host memory (node null, dip set).
+  struct Target {
+    NodeModule* node = nullptr;
+    int dip = -1;
+    uint64_t offset = 0;
+    std::string why;  // set when the range is unreachable
+  };
+  Target resolve(uint64_t global, uint64_t len) const;
+  void queue(Delivery d);
 
   MachineParams params_;
   std::ostream* out_;
   std::unique_ptr<Network> network_;
+  std::unique_ptr<HostMemory> host_;
   std::vector<std::unique_ptr<NodeModule>> nodes_;
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled
   std::unique_ptr<Deliverer> deliverer_;

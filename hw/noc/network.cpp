@@ -86,18 +86,25 @@ uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint6
   return start;
 }
 
-uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle) {
+uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from, Port to) {
   const uint64_t packets = packets_of(bytes);
-  uint64_t arrival = cycle;
+  uint64_t arrival = cycle, host_next = cycle;
   for (uint64_t p = 0; p < packets; ++p) {
     const uint64_t payload = p + 1 < packets ? params_.max_payload_bytes : bytes - p * params_.max_payload_bytes;
     const uint64_t wire = payload + params_.header_bytes;
     const uint64_t ser = serialisation(wire, params_.link_bytes_per_cycle);
 
-    Link& inj = links_[port_index(src, 0)];
-    uint64_t end = 0;
-    uint64_t head = traverse(inj, cycle, cycle, ser, end) + params_.router_latency;
-    inj.stats.bytes += wire;
+    // From the host I/O the packets come back to back at the link width, as through an
+    // idle injection link.
+    uint64_t end = host_next + ser;
+    uint64_t head = host_next;
+    host_next = end;
+    if (from == Port::Sram) {
+      Link& inj = links_[port_index(src, 0)];
+      head = traverse(inj, cycle, cycle, ser, end);
+      inj.stats.bytes += wire;
+    }
+    head += params_.router_latency;
     uint64_t tail = end + params_.router_latency;
     for (Coord here = src; here != dst;) {
       const Dir d = routing_->next(here, dst);
@@ -110,9 +117,13 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle) {
       tail = end + lat;
       here = step(here, d);
     }
-    Link& ej = links_[port_index(dst, 1)];
-    traverse(ej, head, tail, ser, end);
-    ej.stats.bytes += wire;
+    if (to == Port::Sram) {
+      Link& ej = links_[port_index(dst, 1)];
+      traverse(ej, head, tail, ser, end);
+      ej.stats.bytes += wire;
+    } else {
+      end = std::max(head + ser, tail);  // as if through an idle ejection link
+    }
     arrival = std::max(arrival, end);
   }
   uint64_t& last = last_arrival_[static_cast<uint64_t>(node_index(src)) << 32 | node_index(dst)];

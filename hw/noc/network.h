@@ -52,13 +52,19 @@ struct LinkStats {
 
 enum class LinkKind : uint8_t { Mesh, DieEdge, Injection, Ejection };
 
+// Where a message enters or leaves the mesh at its end node: that node's SRAM (through its
+// injection or ejection link), or the die edge's I/O to a DIP (which has its own link model).
+enum class Port : uint8_t { Sram, HostIo };
+
 class Network {
  public:
   Network(int width, int height, const NocParams& params);  // throws std::invalid_argument
 
   // Sends `bytes` from src to dst, injected no earlier than `cycle`; returns the cycle at
-  // which the last byte is in the destination's SRAM. Reserves every link on the route.
-  uint64_t send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle);
+  // which the last byte is in the destination's SRAM (or handed to the host I/O). Reserves
+  // every link on the route.
+  uint64_t send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from = Port::Sram,
+                Port to = Port::Sram);
 
   // What send() would return on an idle network: the documented formula.
   uint64_t zero_load_latency(Coord src, Coord dst, uint64_t bytes) const;

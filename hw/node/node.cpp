@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "hw/machine/machine.h"
 
 namespace dojosim::hw {
@@ -56,14 +59,27 @@ void NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
   }
 }
 
-void NodeModule::deliver(uint64_t cycle, uint64_t offset, const std::vector<uint8_t>& bytes,
-                         unsigned sem) {
+void NodeModule::receive(uint64_t offset, const std::vector<uint8_t>& bytes) {
   sram_.write(offset, bytes.data(), bytes.size());
-  if (sem != 0) {
-    ++semaphores_[sem];
-    wake_semaphore(sem, cycle);
-  }
+}
+
+void NodeModule::signal(unsigned sem, uint64_t cycle) {
+  ++semaphores_[sem];
+  wake_semaphore(sem, cycle);
   ev_wake.notify(sc_core::SC_ZERO_TIME);
+}
+
+uint64_t NodeModule::dma_slot(uint64_t cycle) {
+  const auto later = std::greater<uint64_t>();
+  while (!dma_done_.empty() && dma_done_.front() <= cycle) {
+    std::pop_heap(dma_done_.begin(), dma_done_.end(), later);
+    dma_done_.pop_back();
+  }
+  if (dma_done_.size() < machine_.params().dma_queue_depth) return cycle;
+  std::pop_heap(dma_done_.begin(), dma_done_.end(), later);
+  const uint64_t free_at = dma_done_.back();
+  dma_done_.pop_back();
+  return free_at;
 }
 
 void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
@@ -96,8 +112,16 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
     }
     case isa::Event::Signal: wake_semaphore(static_cast<unsigned>(r.arg[0]), core_.cycles(t)); break;
     case isa::Event::Push:
-      machine_.push(*this, core_.cycles(t), r.arg[0], r.arg[1], r.arg[2], static_cast<unsigned>(r.arg[3]));
+    case isa::Event::Pull: {
+      const uint64_t start = dma_slot(core_.cycles(t));
+      if (start > core_.cycles(t)) core_.wait_until(t, start, isa::StallCause::DmaQueue);
+      const unsigned sem = static_cast<unsigned>(r.arg[3]);
+      const uint64_t done = r.event == isa::Event::Push ? machine_.push(*this, start, r.arg[0], r.arg[1], r.arg[2], sem)
+                                                        : machine_.pull(*this, start, r.arg[0], r.arg[1], r.arg[2], sem);
+      dma_done_.push_back(done);
+      std::push_heap(dma_done_.begin(), dma_done_.end(), std::greater<uint64_t>());
       break;
+    }
     case isa::Event::WaitSemaphore:
       t.status = isa::ThreadStatus::Blocked;
       waiting_[i] = {Waiting::Semaphore, r.arg[0], r.arg[1]};

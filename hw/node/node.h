@@ -32,8 +32,10 @@ class NodeModule : public sc_core::sc_module {
   // Before the simulation starts: threads 0..threads-1 start at `entry`.
   void start(uint64_t entry, unsigned threads, uint64_t stack_bytes);
 
-  // From the machine's delivery process, at the arrival cycle.
-  void deliver(uint64_t cycle, uint64_t offset, const std::vector<uint8_t>& bytes, unsigned sem);
+  // From the machine's delivery process, at the arrival cycle: DMA data lands, then a
+  // semaphore counts one (which may wake a waiting thread).
+  void receive(uint64_t offset, const std::vector<uint8_t>& bytes);
+  void signal(unsigned sem, uint64_t cycle);
   // From the machine when a barrier this node's thread waits at is complete.
   void release_barrier(unsigned thread, uint64_t cycle);
 
@@ -52,6 +54,9 @@ class NodeModule : public sc_core::sc_module {
   uint64_t now_cycles() const;
   void wake_semaphore(unsigned sem, uint64_t cycle);
   void handle(unsigned thread, const isa::RunResult& r);
+  // The cycle a DMA the thread issues at `cycle` may start: a full queue (node.dma.queue_depth
+  // transfers in flight) makes it wait for the oldest to complete.
+  uint64_t dma_slot(uint64_t cycle);
 
   Machine& machine_;
   Coord at_;
@@ -59,6 +64,7 @@ class NodeModule : public sc_core::sc_module {
   std::vector<uint64_t> semaphores_;
   isa::Core core_;
   std::vector<Waiting> waiting_;
+  std::vector<uint64_t> dma_done_;  // completion cycles of DMAs in flight, a min-heap
   std::vector<std::string> pending_output_;
   unsigned started_ = 0;
   uint64_t turn_ = 0;

@@ -363,13 +363,45 @@ StatsNode collect_stats(const Machine& machine, const HardwareConfig& config) {
   top.add("seconds", "run time: cycles_max / clock", "s", seconds);
   for (const Coord d : die_order) die_ptrs.push_back(&dies[{d.x, d.y}]);
   add_sums(top, die_ptrs, not_summed, "the dies");
-  double j = 0;
+  // Host memory: one child per DIP attached to the simulated dies.
+  const HostMemory& host = machine.host();
+  uint64_t host_read = 0, host_written = 0;
+  double host_j = 0;
+  std::vector<StatsNode> dips;
+  for (size_t dip = 0; dip < host.dip_count(); ++dip) {
+    const DipStats& s = host.stats(dip);
+    const DipParams& p = host.dip(dip);
+    StatsNode d;
+    d.name = fmt::format("dip{}", dip);
+    d.description = fmt::format("DIP {} on the {} edge, reaching nodes ({},{})..({},{}); host addresses "
+                                "[0x{:x}, 0x{:x})",
+                                dip, dir_name(p.edge), p.first.x, p.first.y, p.last.x, p.last.y, dip * p.capacity,
+                                (dip + 1) * p.capacity);
+    d.add("bytes_read", "bytes DMA read from this DIP's HBM (pulls)", "bytes", s.bytes_read);
+    d.add("bytes_written", "bytes DMA wrote to this DIP's HBM (pushes)", "bytes", s.bytes_written);
+    d.add("requests", "DMA transfers served", "count", s.requests);
+    d.add("hbm_busy_cycles", "cycles the HBM was transferring", "cycles", s.hbm_busy_cycles);
+    d.add("wait_cycles", "cycles requests queued for the HBM, summed over requests", "cycles", s.wait_cycles);
+    d.add("utilisation", "hbm_busy_cycles / machine cycles x 100", "%",
+          end ? 100.0 * double(s.hbm_busy_cycles) / double(end) : 0.0);
+    d.add("bandwidth", "(bytes_read + bytes_written) / run seconds", "B/s",
+          double(s.bytes_read + s.bytes_written) * per_s);
+    const double dj = double(s.bytes_read + s.bytes_written) * e.host_memory_pj_per_byte * 1e-12;
+    d.add("energy_j", "(bytes_read + bytes_written) x energy.host_memory_pj_per_byte", "J", dj);
+    host_read += s.bytes_read, host_written += s.bytes_written, host_j += dj;
+    dips.push_back(std::move(d));
+  }
+  top.add("host_bytes_read", "bytes DMA read from host memory (all DIPs)", "bytes", host_read);
+  top.add("host_bytes_written", "bytes DMA wrote to host memory (all DIPs)", "bytes", host_written);
+  top.add("energy_host_j", "sum over the DIPs of energy_j", "J", host_j);
+  double j = host_j;
   for (const StatsNode* d : die_ptrs) j += d->value("energy_j");
-  top.add("energy_j", "sum over the dies of energy_j", "J", j);
+  top.add("energy_j", "sum over the dies of energy_j + energy_host_j", "J", j);
   top.add("power_w", "average power over the run: energy_j / seconds", "W", j * per_s);
   top.add("flop_per_s", "achieved matrix FLOP/s: (flop_bf16 + flop_cfp8) / seconds", "FLOP/s",
           (top.value("flop_bf16") + top.value("flop_cfp8")) * per_s);
   for (const Coord d : die_order) top.children.push_back(std::move(dies[{d.x, d.y}]));
+  for (StatsNode& d : dips) top.children.push_back(std::move(d));
   return top;
 }
 

@@ -66,6 +66,7 @@ W(MMA_CFP8, DOJO_MMA_CFP8(5, 6, 7))
 
 /* push and synchronisation */
 W(PUSH, dojo_push(n, p, n + 1, 5))
+W(PULL, dojo_pull(p, n, n + 1, 5))
 W(SWAIT, dojo_swait(5, n))
 W(SSIGNAL, dojo_ssignal(5, n))
 W(SREAD, *(volatile uint64_t*)p = dojo_sread(6))

@@ -71,7 +71,9 @@
 #define DOJO_F3_MMA_CFP8 2
 
 /* custom-3 funct3 (funct7 / funct2 0) */
-#define DOJO_F3_PUSH 0
+#define DOJO_F3_PUSH 0 /* funct2 0: push, 1: pull */
+#define DOJO_F2_PUSH 0
+#define DOJO_F2_PULL 1
 #define DOJO_F3_SWAIT 1
 #define DOJO_F3_SSIGNAL 2
 #define DOJO_F3_BARRIER 3
@@ -110,8 +112,9 @@
 #define DOJO_MMA_K 4 /* bf16; cfp8 uses 2K */
 #endif
 
-/* Global address of a push destination (see docs/isa.md): bit 63 host memory, bits 62:48
- * node x, bits 47:32 node y, bits 31:0 offset in that node's SRAM. */
+/* Global address of a push destination or pull source (see docs/isa.md): bit 63 set, host
+ * memory at bits 62:0; else bits 62:48 node x, bits 47:32 node y, bits 31:0 offset in that
+ * node's SRAM. */
 #define DOJO_GLOBAL_HOST_BIT (UINT64_C(1) << 63)
 
 /* ---- Building blocks --------------------------------------------------------------------
@@ -272,9 +275,17 @@ DOJO_INLINE uint64_t dojo_global_addr(uint32_t x, uint32_t y, uint32_t offset) {
  * semaphore SEM at the destination node is incremented (SEM 0: no signal). The push returns
  * at once; only the semaphore tells that the data is there. */
 #define dojo_push(dst_global, src, len, SEM)                                                \
-  __asm__ volatile(".insn r4 " DOJO_STR(DOJO_OPC_SYNC) ", " DOJO_STR(DOJO_F3_PUSH)          \
-                   ", 0, x%0, %1, %2, %3" ::"i"(SEM), "r"(src), "r"((uint64_t)(dst_global)), \
-                   "r"((uint64_t)(len)) : "memory")
+  __asm__ volatile(".insn r4 " DOJO_STR(DOJO_OPC_SYNC) ", " DOJO_STR(DOJO_F3_PUSH) ", "   \
+                   DOJO_STR(DOJO_F2_PUSH) ", x%0, %1, %2, %3" ::"i"(SEM), "r"(src),             \
+                   "r"((uint64_t)(dst_global)), "r"((uint64_t)(len)) : "memory")
+
+/* DMA `len` bytes from global address `src_global` (another node's SRAM, or host memory with
+ * DOJO_GLOBAL_HOST_BIT) to local `dst`; when all have arrived, local semaphore SEM is
+ * incremented (SEM 0: no signal). Returns at once, like dojo_push. */
+#define dojo_pull(dst, src_global, len, SEM)                                                \
+  __asm__ volatile(".insn r4 " DOJO_STR(DOJO_OPC_SYNC) ", " DOJO_STR(DOJO_F3_PUSH) ", "   \
+                   DOJO_STR(DOJO_F2_PULL) ", x%0, %1, %2, %3" ::"i"(SEM),                    \
+                   "r"((uint64_t)(src_global)), "r"(dst), "r"((uint64_t)(len)) : "memory")
 
 /* Wait until local semaphore SEM >= n, then subtract n. */
 #define dojo_swait(SEM, n)                                                                  \

@@ -110,7 +110,7 @@ TEST_CASE("a push to a node that does not exist stops the run with a report", "[
   Machine m(mesh(2, 2));
   m.load(isa::assemble("li t0, 0x0009000000000000\n li t1, 8\n push t0, zero, t1, 1\n li a7, 93\n ecall\n", "far.s"));
   REQUIRE(m.run() == MachineOutcome::Trapped);
-  CHECK_THAT(m.message(), Catch::Contains("(node (9,0), offset 0x0): no usable node there"));
+  CHECK_THAT(m.message(), Catch::Contains("push of 8 bytes to global address 0x9000000000000: node (9,0) is not a usable node of this 2x2 mesh"));
 }
 
 TEST_CASE("the matrix unit on every node runs at 95% of the machine's peak", "[machine][peak]") {

@@ -466,6 +466,7 @@ const InsnCase kCustom[] = {
     {"mma.bf16 acc6, v28, v29", ".insn r 0x5B, 1, 0x00, x6, x28, x29", 0x01de135b},
     {"mma.cfp8 acc7, v3, v10", ".insn r 0x5B, 2, 0x00, x7, x3, x10", 0x00a1a3db},
     {"push t5, t1, a2, 24", ".insn r4 0x7B, 0, 0, x24, x6, x30, x12", 0x61e30c7b},
+    {"pull t5, t1, a2, 24", ".insn r4 0x7B, 0, 1, x24, x6, x30, x12", 0x63e30c7b},
     {"swait 29, ra", ".insn r 0x7B, 1, 0x00, x29, x1, x0", 0x00009efb},
     {"ssignal 2, a7", ".insn r 0x7B, 2, 0x00, x2, x17, x0", 0x0008a17b},
     {"sread ra, 16", ".insn r 0x7B, 4, 0x00, x1, x16, x0", 0x000840fb},

@@ -634,7 +634,52 @@ TEST_CASE("push to another node is an error in a single-node run", "[interp][syn
   )" + std::string(kExit));
   REQUIRE(r.result.outcome == isa::RunOutcome::Trapped);
   CHECK_THAT(r.result.message, Catch::Contains("node (1,0), offset 0x0, 8 bytes"));
-  CHECK_THAT(r.result.message, Catch::Contains("can only push into its own SRAM"));
+  CHECK_THAT(r.result.message, Catch::Contains("push to global address"));
+  CHECK_THAT(r.result.message, Catch::Contains("can only reach its own SRAM"));
+}
+
+TEST_CASE("pull copies from the node's own SRAM and signals a local semaphore", "[interp][sync]") {
+  auto r = run_asm(R"(
+    la a0, src                 # global address of our own node (0,0): just the offset
+    la a1, dst
+    li a2, 16
+    pull a1, a0, a2, 3
+    li t0, 1
+    swait 3, t0
+    ld a3, 0(a1)
+    ld a4, 8(a1)
+    li a7, 93
+    li a0, 0
+    ecall
+    .data
+    .align 3
+src: .dword 0x3333, 0x4444
+dst: .dword 0, 0
+  )");
+  REQUIRE(r.result.outcome == isa::RunOutcome::Exited);
+  CHECK(r.x("a3") == 0x3333);
+  CHECK(r.x("a4") == 0x4444);
+}
+
+TEST_CASE("pull from host memory is an error in a single-node run", "[interp][sync][errors]") {
+  auto r = run_asm(R"(
+    li a0, 1
+    slli a0, a0, 63            # host address 0
+    li a2, 8
+    pull a1, a0, a2, 1
+  )" + std::string(kExit));
+  REQUIRE(r.result.outcome == isa::RunOutcome::Trapped);
+  CHECK_THAT(r.result.message, Catch::Contains("pull from global address 0x8000000000000000 (host memory, 8 bytes)"));
+}
+
+TEST_CASE("pull into a range outside SRAM traps at the instruction", "[interp][sync][errors]") {
+  auto r = run_asm(R"(
+    li a1, 0x7FFFFFF0
+    li a2, 64
+    pull a1, a0, a2, 1
+  )" + std::string(kExit));
+  REQUIRE(r.result.outcome == isa::RunOutcome::Trapped);
+  CHECK_THAT(r.result.message, Catch::Contains("pull destination"));
 }
 
 TEST_CASE("deadlock is detected and names who waits on what", "[interp][sync][errors]") {
