@@ -27,7 +27,7 @@ inline constexpr CsrInfo kCsrs[] = {
     {0x800, "fmtcfg", CsrAccess::ReadWrite,
      "cfp8 format of this thread: bits 5:0 exponent bias (0..63), bit 6 layout (0 = 1-4-3, 1 = 1-5-2); reset 7"},
     {0x801, "srseed", CsrAccess::ReadWrite,
-     "seed of this thread's stochastic-rounding generator; writing it restarts the sequence"},
+     "seed of this thread's stochastic-rounding generator; writing it restarts the sequence; reset 0, or with sim.seed a mix of (seed, node, thread)"},
     {0xCC0, "nodex", CsrAccess::ReadOnly, "x coordinate of this node in the machine's mesh"},
     {0xCC1, "nodey", CsrAccess::ReadOnly, "y coordinate of this node in the machine's mesh"},
     {0xCC2, "threadid", CsrAccess::ReadOnly, "hardware thread number within the node (0..threads-1)"},

@@ -234,6 +234,15 @@ void Core::set_fmtcfg(ThreadState& t, uint64_t value) {
   for (unsigned b = 0; b < 256; ++b) t.cfp8_lut[b] = cfp8_to_f32(static_cast<uint8_t>(b), t.cfp8);
 }
 
+uint64_t reset_srseed(const CoreConfig& c, unsigned thread) {
+  if (c.seed == 0) return 0;  // the documented reset value, as on a single node by default
+  // splitmix64 of (seed, node, thread): every thread of every node its own sequence.
+  uint64_t z = c.seed + 0x9E3779B97F4A7C15ull * (1 + ((uint64_t{c.node_y} << 32 | c.node_x) << 3 | thread));
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 void Core::start_thread(unsigned id, uint64_t pc, uint64_t sp, uint64_t start_cycle) {
   ThreadState& t = threads_.at(id);
   t = ThreadState{};
@@ -244,7 +253,8 @@ void Core::start_thread(unsigned id, uint64_t pc, uint64_t sp, uint64_t start_cy
   t.vregs.assign(size_t{kNumVRegs} * config_.vlen_bytes, 0);
   t.accs.assign(size_t{kNumAccs} * config_.matrix_m * config_.matrix_n, 0.0f);
   set_fmtcfg(t, kDefaultCfp8Bias(Cfp8Layout::E4M3));
-  t.rng.reseed(0);
+  t.srseed = reset_srseed(config_, id);
+  t.rng.reseed(t.srseed);
   t.cycle = start_cycle;
 }
 

@@ -32,10 +32,14 @@ struct CoreConfig {
   bool timing = true;
   TimingParams timing_params = TimingParams::d1_defaults();
   uint32_t node_x = 0, node_y = 0, mesh_w = 1, mesh_h = 1;
+  uint64_t seed = 0;  // the run's seed (sim.seed): each thread's srseed starts from it
 
   // Empty if valid; otherwise what is wrong, naming the parameter.
   std::string validate() const;
 };
+
+// The srseed a thread starts with: 0 when the seed is 0, else a mix of (seed, node, thread).
+uint64_t reset_srseed(const CoreConfig& config, unsigned thread);
 
 enum class ThreadStatus : uint8_t { Idle, Ready, Blocked, Exited, Trapped };
 

@@ -104,7 +104,7 @@ struct HardwareConfig {
 
   struct Sim {
     uint64_t quantum_cycles, max_cycles, seed;
-    bool timing, deadlock_check;
+    bool timing;
   } sim;
 
   struct Energy {

@@ -4,6 +4,7 @@
 // case (SystemC elaborates once per process; CTest runs each case in its own process).
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <sstream>
 
 #include "hw/config/config_io.h"
@@ -176,4 +177,26 @@ buf: .space 1024
   const uint64_t edge_ser = (1024 + p.noc.edge_link_bytes_per_cycle - 1) / p.noc.edge_link_bytes_per_cycle;
   CHECK(received - sent >= p.noc.edge_latency + edge_ser);
   CHECK(received - sent <= p.noc.edge_latency + edge_ser + 20);
+}
+
+TEST_CASE("sim.seed gives every thread its own stochastic-rounding seed", "[machine]") {
+  const hw::LoadedConfig loaded =
+      hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", {"sim.seed=12345"});
+  MachineParams p = hw::machine_params(loaded.config);
+  p.threads = 2;
+  Machine m(p);
+  m.load(isa::assemble("csrr a1, srseed\n li a0, 0\n li a7, 93\n ecall\n", "seed.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  std::set<uint64_t> seeds;
+  for (const NodeResult& r : m.results())
+    for (unsigned t = 0; t < 2; ++t) {
+      const uint64_t s = m.node(r.at)->core().thread(t).x[11];
+      CHECK(s == isa::reset_srseed(m.node(r.at)->core().config(), t));
+      seeds.insert(s);
+    }
+  CHECK(seeds.size() == 2 * m.node_count());  // all distinct
+  // Seed 0 keeps the documented reset value.
+  isa::CoreConfig zero = p.core;
+  zero.seed = 0;
+  CHECK(isa::reset_srseed(zero, 1) == 0);
 }
