@@ -4,6 +4,7 @@
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "hw/config/config_io.h"
@@ -12,6 +13,7 @@
 #include "hw/machine/machine.h"
 #include "hw/node/node.h"
 #include "hw/stats/stats.h"
+#include "hw/trace/trace.h"
 #include "isa/assembler.h"
 #include "isa/elf_loader.h"
 #include "isa/node_runner.h"
@@ -41,9 +43,12 @@ int cmd_run(const std::vector<std::string>& args) {
       "usable node (each finds its part from its coordinates) and runs it to the end.\n\n"
       "examples:\n"
       "  dojosim run --config configs/tiny.yaml --program kernels/asm/neighbour_sum.s\n"
-      "  dojosim run --config configs/d1.yaml --program peak.s --set noc.routing=yx --json out.json\n\n"
+      "  dojosim run --config configs/d1.yaml --program peak.s --set noc.routing=yx --json out.json\n"
+      "  dojosim run --config configs/tiny.yaml --program kernels/asm/ring_push.s --trace ring.json\n"
+      "  (open the trace in https://ui.perfetto.dev or chrome://tracing)\n\n"
       "options");
-  std::string config_path, program, json_path;
+  std::string config_path, program, json_path, trace_path;
+  uint64_t trace_limit = 0;
   std::vector<std::string> sets;
   unsigned threads = 1;
   opts.add_options()("help,h", "show this help")(
@@ -52,7 +57,11 @@ int cmd_run(const std::vector<std::string>& args) {
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
-      "json", po::value<std::string>(&json_path), "write the resolved config and statistics here");
+      "json", po::value<std::string>(&json_path), "write the resolved config and statistics here")(
+      "trace", po::value<std::string>(&trace_path),
+      "write a timeline (Chrome/Perfetto JSON: one track per node thread, per link, per DIP)")(
+      "trace-limit", po::value<uint64_t>(&trace_limit)->default_value(2000000),
+      "stop adding trace events after this many (the trace says it was cut)");
   po::positional_options_description pos;
   po::variables_map vm;
   if (!parse_options(args, opts, pos, vm, "run")) return kUsage;
@@ -75,7 +84,17 @@ int cmd_run(const std::vector<std::string>& args) {
         isa::is_elf_file(program) ? isa::load_elf(program) : isa::assemble_file(program);
     hw::Machine machine(params, &std::cout);
     machine.load(image);
+    std::unique_ptr<hw::TraceWriter> trace;
+    if (!trace_path.empty()) {
+      trace = std::make_unique<hw::TraceWriter>(trace_path, params.core.clock_ghz, params.width, trace_limit);
+      machine.set_trace(trace.get());
+    }
     const hw::MachineOutcome outcome = machine.run();
+    if (trace) {
+      fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
+                 trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
+      trace.reset();  // completes the file
+    }
 
     const uint64_t cycles = machine.cycles();
     uint64_t instructions = 0;
@@ -136,6 +155,8 @@ int cmd_run(const std::vector<std::string>& args) {
   } catch (const isa::AsmError& e) {
     fmt::print(stderr, "{}\n", e.what());
   } catch (const isa::LoadError& e) {
+    fmt::print(stderr, "dojosim run: {}\n", e.what());
+  } catch (const std::runtime_error& e) {  // an output file that cannot be written
     fmt::print(stderr, "dojosim run: {}\n", e.what());
   }
   return kUsage;

@@ -10,12 +10,6 @@
 
 namespace dojosim::hw {
 
-std::string_view dir_name(Dir d) {
-  static constexpr std::string_view kNames[] = {"east", "west", "north", "south"};
-  static_assert(std::size(kNames) == kDirCount);
-  return kNames[static_cast<size_t>(d)];
-}
-
 std::string_view scope_name(MachineScope s) {
   static constexpr std::string_view kNames[] = {"die", "tile"};
   static_assert(std::size(kNames) == static_cast<size_t>(MachineScope::kCount));

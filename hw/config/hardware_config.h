@@ -26,7 +26,6 @@ namespace dojosim::hw {
 enum class MachineScope : uint8_t { Die, Tile, kCount };
 std::string_view scope_name(MachineScope s);
 // Mesh directions name the edges of a die or of the tile: "east", "west", "north", "south".
-std::string_view dir_name(Dir d);
 
 // The names YAML accepts for an enum-valued parameter, in enum order.
 template <class E>

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "hw/node/node.h"
+#include "hw/trace/trace.h"
 #include "isa/node_runner.h"
 
 namespace dojosim::hw {
@@ -79,6 +80,11 @@ Machine::Machine(const MachineParams& params, std::ostream* out)
 }
 
 Machine::~Machine() = default;
+
+void Machine::set_trace(TraceWriter* trace) {
+  trace_ = trace;
+  network_->set_trace(trace);
+}
 
 NodeModule* Machine::node(Coord c) const {
   if (c.x < 0 || c.y < 0 || c.x >= params_.width || c.y >= params_.height) return nullptr;
@@ -158,6 +164,9 @@ uint64_t Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t 
   from.sram().read(src, bytes.data(), len);  // read at issue: the sender may reuse its buffer
   if (to.node) {
     const uint64_t arrival = network_->send(from.at(), to.node->at(), len, cycle);
+    if (trace_)
+      trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to ({},{})", len, to.node->at().x, to.node->at().y),
+                  cycle, arrival);
     queue({arrival, 0, to.node, to.offset, std::move(bytes), to.node, sem});
     return arrival;
   }
@@ -167,6 +176,10 @@ uint64_t Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t 
   const Coord edge = host_->entry(dip, from.at());
   const uint64_t at_edge = network_->send(from.at(), edge, len, cycle, Port::Sram, Port::HostIo);
   const uint64_t done = host_->write_timing(dip, len, at_edge);
+  if (trace_) {
+    trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to host 0x{:x}", len, to.offset), cycle, done);
+    trace_->dip_span(static_cast<unsigned>(dip), "write", len, at_edge, done);
+  }
   queue({done, 0, nullptr, to.offset, std::move(bytes), &from, sem});
   return done;
 }
@@ -196,7 +209,13 @@ uint64_t Machine::pull(NodeModule& into, uint64_t cycle, uint64_t src_global, ui
     const HostMemory::Span from_dip = host_->read_timing(dip, len, asked);
     arrival = std::max(network_->send(edge, into.at(), len, from_dip.first, Port::HostIo, Port::Sram),
                        from_dip.last + network_->zero_load_latency(edge, into.at(), 0));
+    if (trace_) trace_->dip_span(static_cast<unsigned>(dip), "read", len, asked, from_dip.last);
   }
+  if (trace_)
+    trace_->dma(into.at(), dma_count_++,
+                from.node ? fmt::format("pull {} B from ({},{})", len, from.node->at().x, from.node->at().y)
+                          : fmt::format("pull {} B from host 0x{:x}", len, from.offset),
+                cycle, arrival);
   queue({arrival, 0, &into, dst, std::move(bytes), &into, sem});
   return arrival;
 }

@@ -29,6 +29,7 @@
 namespace dojosim::hw {
 
 class NodeModule;
+class TraceWriter;
 
 // Hardware values come from hw::machine_params(config) (hw/config/machine_params.h), whose
 // defaults live in hw/config/params.def only; the run options below are the caller's.
@@ -67,6 +68,9 @@ class Machine {
   uint64_t cycles() const { return end_cycle_; }
   std::vector<NodeResult> results() const;
   const Network& network() const { return *network_; }
+  // Before run(): write a timeline trace (hw/trace/trace.h) to `trace`, which outlives the run.
+  void set_trace(TraceWriter* trace);
+  TraceWriter* trace() const { return trace_; }
   const HostMemory& host() const { return *host_; }
   HostMemory& host() { return *host_; }
   const MachineParams& params() const { return params_; }
@@ -118,6 +122,8 @@ class Machine {
   std::ostream* out_;
   std::unique_ptr<Network> network_;
   std::unique_ptr<HostMemory> host_;
+  TraceWriter* trace_ = nullptr;
+  uint64_t dma_count_ = 0;  // ids of DMAs in the trace
   std::vector<std::unique_ptr<NodeModule>> nodes_;
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled
   std::unique_ptr<Deliverer> deliverer_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <string_view>
 
 namespace dojosim::hw {
 
@@ -18,6 +19,12 @@ struct Coord {
 // The four mesh directions; y grows southwards, as rows of a die plot do.
 enum class Dir : uint8_t { East, West, North, South, kCount };
 constexpr int kDirCount = static_cast<int>(Dir::kCount);
+
+inline std::string_view dir_name(Dir d) {
+  constexpr std::string_view kNames[] = {"east", "west", "north", "south"};
+  static_assert(std::size(kNames) == kDirCount);
+  return kNames[static_cast<size_t>(d)];
+}
 
 inline Coord step(Coord c, Dir d) {
   switch (d) {

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "hw/trace/trace.h"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -69,7 +71,7 @@ uint64_t Network::zero_load_latency(Coord src, Coord dst, uint64_t bytes) const 
 }
 
 uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint64_t serialise,
-                           uint64_t& end) {
+                           uint64_t wire_bytes, uint64_t& end) {
   // The link is held from when the head starts until the tail has passed: at least its own
   // serialisation, longer if the tail is still arriving over a slower link upstream.
   const uint64_t start_guess = link.calendar.earliest(head, static_cast<unsigned>(serialise));
@@ -83,6 +85,16 @@ uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint6
   s.wait_cycles += start - head;
   s.peak_queue = std::max(s.peak_queue, ceil_div(start - head, serialise));
   ++s.packets;
+  s.bytes += wire_bytes;
+  if (trace_) {
+    const size_t index = static_cast<size_t>(&link - links_.data());
+    trace_->link_span(static_cast<int>(index), [&] {
+      const Coord at{static_cast<int>(index / 6 % width_), static_cast<int>(index / 6 / width_)};
+      const size_t port = index % 6;
+      return fmt::format("link ({},{}) {}", at.x, at.y,
+                         port < 4 ? std::string(dir_name(static_cast<Dir>(port))) : port == 4 ? "injection" : "ejection");
+    }, wire_bytes, start, end);
+  }
   return start;
 }
 
@@ -101,8 +113,7 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Por
     host_next = end;
     if (from == Port::Sram) {
       Link& inj = links_[port_index(src, 0)];
-      head = traverse(inj, cycle, cycle, ser, end);
-      inj.stats.bytes += wire;
+      head = traverse(inj, cycle, cycle, ser, wire, end);
     }
     head += params_.router_latency;
     uint64_t tail = end + params_.router_latency;
@@ -112,15 +123,13 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Por
       const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
       const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
       Link& link = links_[link_index(here, d)];
-      head = traverse(link, head, tail, serialisation(wire, w), end) + lat;
-      link.stats.bytes += wire;
+      head = traverse(link, head, tail, serialisation(wire, w), wire, end) + lat;
       tail = end + lat;
       here = step(here, d);
     }
     if (to == Port::Sram) {
       Link& ej = links_[port_index(dst, 1)];
-      traverse(ej, head, tail, ser, end);
-      ej.stats.bytes += wire;
+      traverse(ej, head, tail, ser, wire, end);
     } else {
       end = std::max(head + ser, tail);  // as if through an idle ejection link
     }

@@ -56,6 +56,8 @@ enum class LinkKind : uint8_t { Mesh, DieEdge, Injection, Ejection };
 // injection or ejection link), or the die edge's I/O to a DIP (which has its own link model).
 enum class Port : uint8_t { Sram, HostIo };
 
+class TraceWriter;
+
 class Network {
  public:
   Network(int width, int height, const NocParams& params);  // throws std::invalid_argument
@@ -74,6 +76,7 @@ class Network {
   int height() const { return height_; }
   const NocParams& params() const { return params_; }
   bool is_die_edge(Coord from, Dir d) const;
+  void set_trace(TraceWriter* trace) { trace_ = trace; }  // a span per packet per link
   const LinkStats& link_stats(Coord from, Dir d) const { return links_[link_index(from, d)].stats; }
   const LinkStats& injection_stats(Coord c) const { return links_[port_index(c, 0)].stats; }
   const LinkStats& ejection_stats(Coord c) const { return links_[port_index(c, 1)].stats; }
@@ -86,10 +89,10 @@ class Network {
   size_t node_index(Coord c) const { return static_cast<size_t>(c.y) * width_ + c.x; }
   size_t link_index(Coord from, Dir d) const { return node_index(from) * 6 + static_cast<size_t>(d); }
   size_t port_index(Coord c, int eject) const { return node_index(c) * 6 + 4 + eject; }
-  // Reserves `link` for a packet whose head arrives at `head` and whose tail cannot leave
-  // before `tail_ready`; returns the cycle it starts and sets `end`.
+  // Reserves `link` for a packet of `wire_bytes` whose head arrives at `head` and whose tail
+  // cannot leave before `tail_ready`; returns the cycle it starts and sets `end`.
   uint64_t traverse(Link& link, uint64_t head, uint64_t tail_ready, uint64_t serialise,
-                    uint64_t& end);
+                    uint64_t wire_bytes, uint64_t& end);
   uint64_t packets_of(uint64_t bytes) const;
 
   int width_, height_;
@@ -97,6 +100,7 @@ class Network {
   std::unique_ptr<Routing> routing_;
   std::vector<Link> links_;
   std::unordered_map<uint64_t, uint64_t> last_arrival_;  // per (src, dst): in-order delivery
+  TraceWriter* trace_ = nullptr;
 };
 
 }  // namespace dojosim::hw

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "hw/machine/machine.h"
+#include "hw/trace/trace.h"
 
 namespace dojosim::hw {
 
@@ -26,6 +27,7 @@ NodeModule::NodeModule(sc_core::sc_module_name name, Machine& machine, Coord at,
       semaphores_(isa::kNumSemaphores, 0),
       core_(core, sram_, semaphores_.data()),
       waiting_(core.threads),
+      span_start_(core.threads, 0),
       pending_output_(core.threads) {
   SC_THREAD(run);
   set_stack_size(kStackBytes);
@@ -48,6 +50,13 @@ bool NodeModule::finished() const {
   return true;
 }
 
+void NodeModule::trace_span(unsigned i, const std::string& name, uint64_t cycle) {
+  if (TraceWriter* trace = machine_.trace(); trace && cycle > span_start_[i]) {
+    trace->thread_span(at_, i, name, span_start_[i], cycle);
+    span_start_[i] = cycle;
+  }
+}
+
 void NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
   for (unsigned i = 0; i < started_; ++i) {
     Waiting& w = waiting_[i];
@@ -55,6 +64,7 @@ void NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
       w = {};
       core_.thread(i).status = isa::ThreadStatus::Ready;
       core_.wait_until(core_.thread(i), cycle, isa::StallCause::Semaphore);
+      if (machine_.trace()) trace_span(i, fmt::format("wait semaphore {}", sem), core_.cycles(core_.thread(i)));
     }
   }
 }
@@ -83,6 +93,7 @@ uint64_t NodeModule::dma_slot(uint64_t cycle) {
 }
 
 void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
+  if (machine_.trace()) trace_span(thread, fmt::format("barrier {}", waiting_[thread].id), cycle);
   waiting_[thread] = {};
   core_.thread(thread).status = isa::ThreadStatus::Ready;
   core_.wait_until(core_.thread(thread), cycle, isa::StallCause::Barrier);
@@ -92,9 +103,10 @@ void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
 void NodeModule::handle(unsigned i, const isa::RunResult& r) {
   isa::ThreadState& t = core_.thread(i);
   switch (r.event) {
-    case isa::Event::Budget:
-    case isa::Event::Exit: break;
+    case isa::Event::Budget: break;
+    case isa::Event::Exit: trace_span(i, "run", core_.cycles(t)); break;
     case isa::Event::Trap:
+      trace_span(i, "run", core_.cycles(t));
       machine_.trap(fmt::format("node ({},{}) thread {}: {}", at_.x, at_.y, i, core_.trap_message(t)));
       break;
     case isa::Event::Write: {
@@ -114,7 +126,11 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
     case isa::Event::Push:
     case isa::Event::Pull: {
       const uint64_t start = dma_slot(core_.cycles(t));
-      if (start > core_.cycles(t)) core_.wait_until(t, start, isa::StallCause::DmaQueue);
+      if (start > core_.cycles(t)) {
+        trace_span(i, "run", core_.cycles(t));
+        core_.wait_until(t, start, isa::StallCause::DmaQueue);
+        trace_span(i, "DMA queue full", start);
+      }
       const unsigned sem = static_cast<unsigned>(r.arg[3]);
       const uint64_t done = r.event == isa::Event::Push ? machine_.push(*this, start, r.arg[0], r.arg[1], r.arg[2], sem)
                                                         : machine_.pull(*this, start, r.arg[0], r.arg[1], r.arg[2], sem);
@@ -123,10 +139,12 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
       break;
     }
     case isa::Event::WaitSemaphore:
+      trace_span(i, "run", core_.cycles(t));
       t.status = isa::ThreadStatus::Blocked;
       waiting_[i] = {Waiting::Semaphore, r.arg[0], r.arg[1]};
       break;
     case isa::Event::Barrier:
+      trace_span(i, "run", core_.cycles(t));
       t.status = isa::ThreadStatus::Blocked;
       waiting_[i] = {Waiting::Barrier, r.arg[0], 0};
       machine_.arrive_at_barrier(*this, i, static_cast<unsigned>(r.arg[0]), core_.cycles(t));

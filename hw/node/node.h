@@ -54,6 +54,8 @@ class NodeModule : public sc_core::sc_module {
   uint64_t now_cycles() const;
   void wake_semaphore(unsigned sem, uint64_t cycle);
   void handle(unsigned thread, const isa::RunResult& r);
+  // Trace: closes thread i's current span as `name` at `cycle` and opens the next.
+  void trace_span(unsigned i, const std::string& name, uint64_t cycle);
   // The cycle a DMA the thread issues at `cycle` may start: a full queue (node.dma.queue_depth
   // transfers in flight) makes it wait for the oldest to complete.
   uint64_t dma_slot(uint64_t cycle);
@@ -64,6 +66,7 @@ class NodeModule : public sc_core::sc_module {
   std::vector<uint64_t> semaphores_;
   isa::Core core_;
   std::vector<Waiting> waiting_;
+  std::vector<uint64_t> span_start_;  // per thread: where its current trace span began
   std::vector<uint64_t> dma_done_;  // completion cycles of DMAs in flight, a min-heap
   std::vector<std::string> pending_output_;
   unsigned started_ = 0;
