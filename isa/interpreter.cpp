@@ -426,7 +426,10 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       page = sram_.decoded_page(pc);
     }
     Decoded& slot = page[(pc & Sram::kPageMask) >> 2];
-    if (slot.op == kUndecoded) slot = decode(sram_.load<uint32_t>(pc));
+    if (slot.op == kUndecoded) {
+      slot = decode(sram_.load<uint32_t>(pc));
+      sram_.note_decoded(pc);
+    }
     const Decoded d = slot;  // a copy: a store below may invalidate the slot
 
     if constexpr (kTiming) {

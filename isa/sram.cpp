@@ -14,8 +14,9 @@ void Sram::allocate(std::unique_ptr<Page>& slot) {
 }
 
 void Sram::invalidate_decoded(Page& p, uint64_t offset, uint64_t n) {
-  const uint64_t first = offset / 4, last = (offset + n - 1) / 4;
-  for (uint64_t w = first; w <= last && w < kWordsPerPage; ++w) p.decoded[w].op = kUndecoded;
+  const uint64_t first = std::max<uint64_t>(offset / 4, p.decoded_lo);
+  const uint64_t end = std::min<uint64_t>((offset + n - 1) / 4 + 1, p.decoded_hi);
+  for (uint64_t w = first; w < end; ++w) p.decoded[w].op = kUndecoded;
 }
 
 void Sram::read(uint64_t addr, void* dst, uint64_t n) const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -57,6 +58,14 @@ class Sram {
 
   // The decoded-instruction slots of the page holding `addr` (created on first use).
   Decoded* decoded_page(uint64_t addr);
+  // Records that the word at `addr` was decoded into its slot, so that writes elsewhere in the
+  // page (DMA into a buffer beside the code) need not walk its slots.
+  void note_decoded(uint64_t addr) {
+    Page& p = *pages_[addr >> kPageBits];
+    const uint32_t w = static_cast<uint32_t>((addr & kPageMask) >> 2);
+    p.decoded_lo = std::min(p.decoded_lo, w);
+    p.decoded_hi = std::max(p.decoded_hi, w + 1);
+  }
 
   uint64_t pages_allocated() const { return pages_allocated_; }
   uint64_t bytes_allocated() const { return pages_allocated_ * sizeof(Page); }
@@ -65,6 +74,7 @@ class Sram {
   struct Page {
     uint8_t bytes[kPageSize] = {};
     std::unique_ptr<Decoded[]> decoded;
+    uint32_t decoded_lo = kWordsPerPage, decoded_hi = 0;  // words ever decoded lie in [lo, hi)
   };
   Page& page_for_write(uint64_t addr) {
     auto& slot = pages_[addr >> kPageBits];

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 #include <ostream>
 #include <stdexcept>
 
@@ -33,20 +34,22 @@ class Machine::Deliverer : public sc_core::sc_module {
         continue;
       }
       const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5);
-      const Delivery& next = m_.deliveries_.top();
+      const Delivery& next = m_.deliveries_.front();
       if (next.cycle > now) {
         wait(sc_time(double(next.cycle - now) * period_ps, SC_PS), ev_queued);
         continue;
       }
       // NOTE: a delivery computed by a node running ahead may be due before `now`; it is
       // applied at once, at most a quantum late. That is the price of temporal decoupling.
-      Delivery d = m_.deliveries_.top();
-      m_.deliveries_.pop();
+      std::pop_heap(m_.deliveries_.begin(), m_.deliveries_.end(), std::greater<Delivery>());
+      Delivery d = std::move(m_.deliveries_.back());
+      m_.deliveries_.pop_back();
       if (d.to)
         d.to->receive(d.offset, d.bytes);
       else
         m_.host_->write(d.offset, d.bytes.data(), d.bytes.size());
       if (d.sem != 0) d.signal->signal(d.sem, std::max(d.cycle, now));
+      m_.spare_buffers_.push_back(std::move(d.bytes));
     }
   }
   Machine& m_;
@@ -146,9 +149,18 @@ Machine::Target Machine::resolve(uint64_t global, uint64_t len) const {
   return t;
 }
 
+std::vector<uint8_t> Machine::buffer(uint64_t len) {
+  if (spare_buffers_.empty()) return std::vector<uint8_t>(len);
+  std::vector<uint8_t> b = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  b.resize(len);
+  return b;
+}
+
 void Machine::queue(Delivery d) {
   d.seq = delivery_seq_++;
-  deliveries_.push(std::move(d));
+  deliveries_.push_back(std::move(d));
+  std::push_heap(deliveries_.begin(), deliveries_.end(), std::greater<Delivery>());
   deliverer_->ev_queued.notify(sc_core::SC_ZERO_TIME);
 }
 
@@ -160,7 +172,7 @@ uint64_t Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t 
                      dst_global, to.why));
     return 0;
   }
-  std::vector<uint8_t> bytes(len);
+  std::vector<uint8_t> bytes = buffer(len);
   from.sram().read(src, bytes.data(), len);  // read at issue: the sender may reuse its buffer
   if (to.node) {
     const uint64_t arrival = network_->send(from.at(), to.node->at(), len, cycle);
@@ -194,7 +206,7 @@ uint64_t Machine::pull(NodeModule& into, uint64_t cycle, uint64_t src_global, ui
   }
   // A header-only request travels to the source; the data comes back behind it. The source
   // is read at issue, as a push reads its buffer: programs order pulls with semaphores.
-  std::vector<uint8_t> bytes(len);
+  std::vector<uint8_t> bytes = buffer(len);
   uint64_t arrival;
   if (from.node) {
     from.node->sram().read(from.offset, bytes.data(), len);

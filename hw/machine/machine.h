@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
-#include <queue>
 #include <string>
 #include <vector>
 
@@ -117,6 +116,7 @@ class Machine {
   };
   Target resolve(uint64_t global, uint64_t len) const;
   void queue(Delivery d);
+  std::vector<uint8_t> buffer(uint64_t len);  // from spare_buffers_ when one is there
 
   MachineParams params_;
   std::ostream* out_;
@@ -127,7 +127,8 @@ class Machine {
   std::vector<std::unique_ptr<NodeModule>> nodes_;
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled
   std::unique_ptr<Deliverer> deliverer_;
-  std::priority_queue<Delivery, std::vector<Delivery>, std::greater<Delivery>> deliveries_;
+  std::vector<Delivery> deliveries_;  // a min-heap on (cycle, seq): pop_heap lets us move out
+  std::vector<std::vector<uint8_t>> spare_buffers_;  // delivered payloads, reused: no malloc per DMA
   uint64_t delivery_seq_ = 0;
   std::vector<Barrier> barriers_;
   unsigned running_nodes_ = 0, participants_ = 0;

@@ -27,6 +27,7 @@ Network::Network(int width, int height, const NocParams& params)
       params.max_payload_bytes == 0)
     throw std::invalid_argument("link widths and the packet payload must be at least 1 byte");
   links_.resize(static_cast<size_t>(width) * height * 6);
+  last_arrival_.resize(static_cast<size_t>(width) * height);
 }
 
 bool Network::is_die_edge(Coord from, Dir d) const {
@@ -135,7 +136,7 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Por
     }
     arrival = std::max(arrival, end);
   }
-  uint64_t& last = last_arrival_[static_cast<uint64_t>(node_index(src)) << 32 | node_index(dst)];
+  uint64_t& last = last_arrival_[node_index(src)][static_cast<uint32_t>(node_index(dst))];
   arrival = std::max(arrival, last);
   last = arrival;
   return arrival;

@@ -17,8 +17,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
+
+#include <boost/container/flat_map.hpp>
 
 #include "hw/noc/geometry.h"
 #include "hw/noc/routing.h"
@@ -99,7 +100,9 @@ class Network {
   NocParams params_;
   std::unique_ptr<Routing> routing_;
   std::vector<Link> links_;
-  std::unordered_map<uint64_t, uint64_t> last_arrival_;  // per (src, dst): in-order delivery
+  // Per source node, the last arrival at each destination it sent to: in-order delivery. A
+  // node talks to few others, so a small sorted vector beats a hash map here.
+  std::vector<boost::container::flat_map<uint32_t, uint64_t>> last_arrival_;
   TraceWriter* trace_ = nullptr;
 };
 
