@@ -340,7 +340,12 @@ void Core::issue(ThreadState& t, const Decoded& d) {
     const unsigned slot = u.dst.base + fields[u.dst.field];
     if (slot != 0) t.ready[slot] = start + ct.latency;
   }
-  if (u.acc_chain) t.acc_chain_ready[d.rd & 7] = start + ct.occupancy;
+  // An mma waits for the accumulator it adds into: an earlier mma's partial sum is
+  // forwarded after its occupancy; anything else writing it (mld, mzero) after its latency.
+  if (u.acc_chain)
+    t.acc_chain_ready[d.rd & 7] = start + ct.occupancy;
+  else if (u.dst.base == kAccBase)
+    t.acc_chain_ready[d.rd & 7] = start + ct.latency;
   ++t.class_counts[static_cast<size_t>(cost.cls)];
 }
 

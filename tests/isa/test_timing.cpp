@@ -92,6 +92,21 @@ TEST_CASE("cfp8 mma runs at the same MAC rate as bf16: twice the work in two cyc
   CHECK(r.thread().cycle <= 2 * 99 + 8);
 }
 
+TEST_CASE("an mma waits for an mld into its accumulator", "[timing][matrix]") {
+  // mld's latency must pass before the mma that adds into the loaded tile may start; mma
+  // after mma into one accumulator is pipelined (tested above).
+  const isa::TimingParams p = isa::TimingParams::d1_defaults();
+  const uint64_t acc_load = p.classes[static_cast<size_t>(isa::TimingClass::AccLoad)].latency;
+  const std::string data = "\n.data\n.align 6\nt: .space 256\n";
+  const std::string ready_v1 = "la a0, t\n vle v1, 0(a0)\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n";
+  // In-order issue: the rdcycle after the mma issues no earlier than the mma started.
+  auto loaded = run_asm(ready_v1 + "mld acc0, 0(a0)\n mma.bf16 acc0, v1, v1\n rdcycle s1\n" + kExit + data);
+  auto other = run_asm(ready_v1 + "mld acc1, 0(a0)\n mma.bf16 acc0, v1, v1\n rdcycle s1\n" + kExit + data);
+  // The dependent mma starts acc_load cycles after the mld; the independent one does not wait.
+  INFO("dependent mma issued by " << loaded.x("s1") << ", independent by " << other.x("s1"));
+  CHECK(loaded.x("s1") >= other.x("s1") + acc_load - 1);
+}
+
 TEST_CASE("timing off counts one cycle per instruction and gives the same results", "[timing]") {
   isa::CoreConfig off;
   off.timing = false;
