@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/tensor.h"
+
+#include <cstring>
+
+namespace dojosim::runtime {
+
+std::string_view dtype_name(DType t) {
+  switch (t) {
+    case DType::Fp32:
+      return "fp32";
+    case DType::Bf16:
+      return "bf16";
+    case DType::Cfp8:
+      return "cfp8";
+  }
+  return "?";
+}
+
+void encode(DType t, float x, isa::Cfp8Format f, uint8_t* out) {
+  using isa::Rounding;
+  switch (t) {
+    case DType::Fp32:
+      std::memcpy(out, &x, 4);
+      break;
+    case DType::Bf16: {
+      const uint16_t h = isa::f32_to_bf16(x, Rounding::NearestEven);
+      std::memcpy(out, &h, 2);
+      break;
+    }
+    case DType::Cfp8:
+      *out = isa::f32_to_cfp8(x, f, Rounding::NearestEven);
+      break;
+  }
+}
+
+float decode(DType t, const uint8_t* in, isa::Cfp8Format f) {
+  switch (t) {
+    case DType::Fp32: {
+      float x;
+      std::memcpy(&x, in, 4);
+      return x;
+    }
+    case DType::Bf16: {
+      uint16_t h;
+      std::memcpy(&h, in, 2);
+      return isa::bf16_to_f32(h);
+    }
+    case DType::Cfp8:
+      return isa::cfp8_to_f32(*in, f);
+  }
+  return 0.0f;
+}
+
+float quantize(DType t, float x, isa::Cfp8Format f) {
+  uint8_t bytes[4];
+  encode(t, x, f, bytes);
+  return decode(t, bytes, f);
+}
+
+Matrix quantized(const Matrix& m, DType t, isa::Cfp8Format f) {
+  Matrix q = m;
+  for (float& v : q.values) v = quantize(t, v, f);
+  return q;
+}
+
+}  // namespace dojosim::runtime
