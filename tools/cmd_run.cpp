@@ -20,6 +20,7 @@
 #include "isa/timing.h"
 #include "tools/commands.h"
 #include "tools/options.h"
+#include "tools/workload.h"
 
 namespace dojosim::cli {
 
@@ -45,15 +46,19 @@ int cmd_run(const std::vector<std::string>& args) {
       "  dojosim run --config configs/tiny.yaml --program kernels/asm/neighbour_sum.s\n"
       "  dojosim run --config configs/d1.yaml --program peak.s --set noc.routing=yx --json out.json\n"
       "  dojosim run --config configs/tiny.yaml --program kernels/asm/ring_push.s --trace ring.json\n"
+      "  dojosim run --config configs/d1.yaml --workload matmul:M=1024,N=1024,K=1024,dtype=bf16\n"
       "  (open the trace in https://ui.perfetto.dev or chrome://tracing)\n\n"
       "options");
-  std::string config_path, program, json_path, trace_path;
+  std::string config_path, program, workload, json_path, trace_path;
   uint64_t trace_limit = 0;
   std::vector<std::string> sets;
   unsigned threads = 1;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&config_path), "hardware config (configs/*.yaml)")(
       "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
+      "workload,w", po::value<std::string>(&workload),
+      "a runtime kernel instead of a program: matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32][,mapping=summa]"
+      "[,bias=1][,kchunk=N][,check=auto|exact|f64|off] (docs/runtime.md)")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
@@ -70,7 +75,22 @@ int cmd_run(const std::vector<std::string>& args) {
     return kOk;
   }
   if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
-  if (program.empty()) return usage_error("run", "missing --program (an assembly or ELF file)");
+  if (program.empty() == workload.empty())
+    return usage_error("run", "give one of --program (an assembly or ELF file) or --workload (e.g. matmul:M=512,N=512,K=512)");
+  if (!workload.empty()) {
+    try {
+      const WorkloadSpec spec = parse_workload(workload);
+      const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
+      return run_workload(spec, loaded, config_path, json_path);
+    } catch (const hw::ConfigError& e) {
+      fmt::print(stderr, "dojosim run: {}\n", e.what());
+    } catch (const std::invalid_argument& e) {
+      fmt::print(stderr, "dojosim run: --workload: {}\n", e.what());
+    } catch (const std::runtime_error& e) {
+      fmt::print(stderr, "dojosim run: {}\n", e.what());
+    }
+    return kUsage;
+  }
 
   try {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);

@@ -18,7 +18,8 @@
 namespace dojosim::runtime {
 namespace {
 
-constexpr unsigned kThreads = 2;  // 0 multiplies, 1 moves the chunks
+constexpr unsigned kThreads = 3;  // 0 multiplies; 1 and 2 move A's and B's chunks
+constexpr unsigned kPieces = 4;   // a chunk travels in pieces: forwarding overlaps arrival
 constexpr uint64_t kStackBytes = 8 * 1024;
 constexpr unsigned kSemA = 1, kSemB = 2;
 
@@ -51,6 +52,7 @@ std::string program_text(const MatmulSpec& first, const MatmulSpec& rest, const 
   for (unsigned a = 0; a < kArgCount; ++a) s += fmt::format("    .equ {}, {}\n", kArgNames[a], 8 * a);
   s += fmt::format("    .equ G, {}\n    .equ R, {}\n    .equ S, {}\n", plan.grid_cols, plan.grid_rows, plan.steps);
   s += fmt::format("    .equ SEMA, {}\n    .equ SEMB, {}\n", kSemA, kSemB);
+  s += fmt::format("    .equ PIECES, {}\n    .equ PIECES1, {}\n", kPieces, kPieces - 1);
   s += R"(
     .text
     .globl _start
@@ -62,7 +64,9 @@ _start:
     li      s0, 0                   # step
     ld      s5, MEMBER(s1)
     csrr    t0, threadid
-    bnez    t0, mover
+    li      t1, 1
+    beq     t0, t1, mover_A
+    bnez    t0, mover_B
 
 # ---- thread 0: after barrier s, chunk s is in place on every node: multiply it
 compute:
@@ -105,67 +109,111 @@ compute:
     bltu    s0, s4, compute
     j       exit
 
-# ---- thread 1: put chunk s in place on every node of the grid, then barrier s
-mover:
+# ---- thread 1: put A's chunk s in place on every grid node, then barrier s. The chunk
+# travels east around the grid row, from its owner, in PIECES pieces so that a node
+# forwards one piece while the next is still arriving.
+mover_A:
     beqz    s5, 8f
     andi    s6, s0, 1
     slli    s6, s6, 3
-    add     s6, s6, s1              # s6 + BUFx0: this step's buffer addresses
+    add     s6, s6, s1
+    ld      a0, BUFA0(s6)         # this step's buffer
     addi    t0, s0, 1
-    sltu    s7, t0, s4              # s7 = 0 on the last step (its chunks are the short ones)
-    # A: around the row, eastwards, from the owner
-    remu    t0, s0, s2
+    ld      a2, ABF(s1)
+    bltu    t0, s4, 1f
+    ld      a2, ABL(s1)            # the last step's chunk is the short one
+1:  addi    a2, a2, PIECES1
+    li      t0, PIECES
+    divu    a2, a2, t0
+    addi    a2, a2, 63
+    andi    a2, a2, -64              # piece size: a 64-byte multiple
+    remu    t0, s0, s2          # the owner's grid column
     ld      t1, COL(s1)
     addi    t2, t1, 1
-    remu    t2, t2, s2              # the east neighbour's grid column
-    sub     s8, t2, t0              # 0: the east neighbour is the owner, the chunk went round
-    ld      a2, ABF(s1)
-    bnez    s7, 1f
-    ld      a2, ABL(s1)
-1:  ld      a0, BUFA0(s6)
+    remu    t2, t2, s2          # the next node's
+    sub     s8, t2, t0               # 0: the next node is the owner: the chunk went round
     ld      t3, EAST(s1)
-    or      a1, t3, a0              # the same buffer at the east neighbour
-    bne     t0, t1, 2f
-    divu    t3, s0, s2              # the owner sends its own copy
+    or      a1, t3, a0               # the same buffer at the next node
+    bne     t0, t1, 3f
+    divu    t3, s0, s2          # the owner sends its own copy
     ld      t4, ABF(s1)
     mul     t3, t3, t4
     ld      a0, OWNA(s1)
     add     a0, a0, t3
-    beqz    s8, 3f
+    beqz    s8, 8f
+    li      s9, PIECES
+2:  push    a1, a0, a2, SEMA
+    add     a0, a0, a2
+    add     a1, a1, a2
+    addi    s9, s9, -1
+    bnez    s9, 2b
+    j       8f
+3:  li      s9, PIECES
+    li      t3, 1
+4:  swait   SEMA, t3
+    beqz    s8, 5f
     push    a1, a0, a2, SEMA
-    j       3f
-2:  li      t3, 1
-    swait   SEMA, t3
-    beqz    s8, 3f
-    push    a1, a0, a2, SEMA
-3:  # B: around the column, southwards, from the owner
-    remu    t0, s0, s3
+5:  add     a0, a0, a2
+    add     a1, a1, a2
+    addi    s9, s9, -1
+    bnez    s9, 4b
+8:  barrier 0
+    addi    s0, s0, 1
+    bltu    s0, s4, mover_A
+    j       exit
+
+# ---- thread 2: put B's chunk s in place on every grid node, then barrier s. The chunk
+# travels south around the grid column, from its owner, in PIECES pieces so that a node
+# forwards one piece while the next is still arriving.
+mover_B:
+    beqz    s5, 8f
+    andi    s6, s0, 1
+    slli    s6, s6, 3
+    add     s6, s6, s1
+    ld      a0, BUFB0(s6)         # this step's buffer
+    addi    t0, s0, 1
+    ld      a2, BBF(s1)
+    bltu    t0, s4, 1f
+    ld      a2, BBL(s1)            # the last step's chunk is the short one
+1:  addi    a2, a2, PIECES1
+    li      t0, PIECES
+    divu    a2, a2, t0
+    addi    a2, a2, 63
+    andi    a2, a2, -64              # piece size: a 64-byte multiple
+    remu    t0, s0, s3          # the owner's grid row
     ld      t1, ROW(s1)
     addi    t2, t1, 1
-    remu    t2, t2, s3
-    sub     s8, t2, t0
-    ld      a2, BBF(s1)
-    bnez    s7, 4f
-    ld      a2, BBL(s1)
-4:  ld      a0, BUFB0(s6)
+    remu    t2, t2, s3          # the next node's
+    sub     s8, t2, t0               # 0: the next node is the owner: the chunk went round
     ld      t3, SOUTH(s1)
-    or      a1, t3, a0
-    bne     t0, t1, 5f
-    divu    t3, s0, s3
+    or      a1, t3, a0               # the same buffer at the next node
+    bne     t0, t1, 3f
+    divu    t3, s0, s3          # the owner sends its own copy
     ld      t4, BBF(s1)
     mul     t3, t3, t4
     ld      a0, OWNB(s1)
     add     a0, a0, t3
     beqz    s8, 8f
-    push    a1, a0, a2, SEMB
+    li      s9, PIECES
+2:  push    a1, a0, a2, SEMB
+    add     a0, a0, a2
+    add     a1, a1, a2
+    addi    s9, s9, -1
+    bnez    s9, 2b
     j       8f
-5:  li      t3, 1
-    swait   SEMB, t3
-    beqz    s8, 8f
+3:  li      s9, PIECES
+    li      t3, 1
+4:  swait   SEMB, t3
+    beqz    s8, 5f
     push    a1, a0, a2, SEMB
+5:  add     a0, a0, a2
+    add     a1, a1, a2
+    addi    s9, s9, -1
+    bnez    s9, 4b
 8:  barrier 0
     addi    s0, s0, 1
-    bltu    s0, s4, mover
+    bltu    s0, s4, mover_B
+    j       exit
 
 exit:
     li      a0, 0
@@ -279,9 +327,11 @@ MeshMatmulResult run_matmul(const hw::HardwareConfig& config, DType dtype, const
   // The same addresses on every node: a forwarded chunk lands where the sender keeps its own.
   uint64_t at = align(program_end, 64);
   const auto take = [&](uint64_t bytes) { const uint64_t a = at; at = align(at + bytes, 64); return a; };
-  const uint64_t a0 = take(buf_a), a1 = take(buf_a), b0 = take(buf_b), b1 = take(buf_b);
+  // Pieces are whole 64-byte multiples: the last may run up to 64 bytes per piece past a chunk.
+  const uint64_t slack = 64 * kPieces;
+  const uint64_t a0 = take(buf_a + slack), a1 = take(buf_a + slack), b0 = take(buf_b + slack), b1 = take(buf_b + slack);
   const uint64_t c_addr = take(c_bytes), bias_addr = take(bias_bytes);
-  const uint64_t owned_a_addr = take(own_a), owned_b_addr = take(own_b);
+  const uint64_t owned_a_addr = take(own_a + slack), owned_b_addr = take(own_b + slack);
   plan.sram_high_water = at;
   const uint64_t limit = core.sram_bytes - kThreads * kStackBytes;
   if (at > limit)

@@ -6,8 +6,9 @@
 // without a disabled node, all columns); grid node (j, i) owns C's block (row block i, column
 // block j), and K is cut into S chunks. Chunk s of A's row block i starts at grid column
 // s mod G and travels east around the row, node to node; chunk s of B's column block j starts at
-// grid row s mod R and travels south around the column. Each node runs two threads: thread 1
-// receives and forwards chunk s+1 while thread 0 multiplies chunk s (double buffering), and a
+// grid row s mod R and travels south around the column, each in pieces so that a node forwards
+// one piece while the next arrives. Each node runs three threads: threads 1 and 2 receive and
+// forward A's and B's chunk s+1 while thread 0 multiplies chunk s (double buffering), and a
 // machine-wide barrier separates the steps. Shapes need not divide the grid: blocks differ by
 // at most one row or column, and the kernel pads to its tile shapes with zeros.
 //

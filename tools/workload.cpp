@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+#include "tools/workload.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <stdexcept>
+
+#include "runtime/mesh/mesh_matmul.h"
+#include "runtime/reference.h"
+#include "tools/commands.h"
+
+namespace dojosim::cli {
+namespace {
+
+uint32_t parse_size(const std::string& key, const std::string& value) {
+  size_t used = 0;
+  unsigned long v = 0;
+  try {
+    v = std::stoul(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != value.size() || v == 0 || v > (1ul << 20))
+    throw std::invalid_argument(fmt::format("{}={}: expected a whole number from 1 to {}", key, value, 1u << 20));
+  return static_cast<uint32_t>(v);
+}
+
+runtime::DType parse_dtype(const std::string& s) {
+  if (s == "bf16") return runtime::DType::Bf16;
+  if (s == "cfp8") return runtime::DType::Cfp8;
+  if (s == "fp32") return runtime::DType::Fp32;
+  throw std::invalid_argument(fmt::format("dtype={}: expected bf16, cfp8 or fp32", s));
+}
+
+// Uniform values in [-1, 1), the same for the same seed on every host.
+runtime::Matrix random_matrix(uint32_t rows, uint32_t cols, std::mt19937_64& rng) {
+  runtime::Matrix m(rows, cols);
+  for (float& v : m.values) v = static_cast<float>(static_cast<double>(rng() >> 11) * 0x1.0p-52 - 1.0);
+  return m;
+}
+
+std::string si(double v, const char* unit) {
+  const char* prefixes[] = {"", "k", "M", "G", "T", "P"};
+  int p = 0;
+  while (std::fabs(v) >= 1000 && p < 5) v /= 1000, ++p;
+  return fmt::format("{:.3g} {}{}", v, prefixes[p], unit);
+}
+
+}  // namespace
+
+WorkloadSpec parse_workload(const std::string& text) {
+  WorkloadSpec w;
+  const size_t colon = text.find(':');
+  w.kind = text.substr(0, colon);
+  if (w.kind != "matmul")
+    throw std::invalid_argument(fmt::format("workload '{}': expected matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32]"
+                                            "[,mapping=summa][,bias=1][,kchunk=N][,check=auto|exact|f64|off]", w.kind));
+  const std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
+  size_t start = 0;
+  while (start < rest.size()) {
+    size_t end = rest.find(',', start);
+    if (end == std::string::npos) end = rest.size();
+    const std::string item = rest.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument(fmt::format("'{}': expected key=value", item));
+    const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "M") w.m = parse_size(key, value);
+    else if (key == "N") w.n = parse_size(key, value);
+    else if (key == "K") w.k = parse_size(key, value);
+    else if (key == "dtype") w.dtype = (parse_dtype(value), value);
+    else if (key == "mapping") w.mapping = (runtime::parse_mapping(value), value);
+    else if (key == "kchunk") w.k_chunk = parse_size(key, value);
+    else if (key == "bias") {
+      if (value != "0" && value != "1") throw std::invalid_argument(fmt::format("bias={}: expected 0 or 1", value));
+      w.bias = value == "1";
+    } else if (key == "check") {
+      if (value != "auto" && value != "exact" && value != "f64" && value != "off")
+        throw std::invalid_argument(fmt::format("check={}: expected auto, exact, f64 or off", value));
+      w.check = value;
+    } else {
+      throw std::invalid_argument(fmt::format("'{}': unknown matmul parameter (M, N, K, dtype, mapping, bias, kchunk, check)", key));
+    }
+    start = end + 1;
+  }
+  if (!w.m || !w.n || !w.k) throw std::invalid_argument("matmul needs M, N and K, e.g. matmul:M=512,N=512,K=512");
+  return w;
+}
+
+int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const std::string& config_path,
+                 const std::string& json_path) {
+  const hw::HardwareConfig& config = loaded.config;
+  const runtime::DType dtype = parse_dtype(spec.dtype);
+  runtime::MeshMatmulOptions options;
+  options.mapping = runtime::parse_mapping(spec.mapping);
+  options.k_chunk = spec.k_chunk;
+  std::mt19937_64 rng(config.sim.seed);
+  runtime::MatmulOperands ops;
+  ops.a = random_matrix(spec.m, spec.k, rng);
+  ops.b = random_matrix(spec.k, spec.n, rng);
+  if (spec.bias) ops.bias = random_matrix(1, spec.n, rng).values;
+  const runtime::MatmulInit init = spec.bias ? runtime::MatmulInit::Bias : runtime::MatmulInit::Zero;
+
+  const runtime::MeshMatmulResult r = runtime::run_matmul(config, dtype, ops, init, options);
+  const runtime::MeshMatmulPlan& p = r.plan;
+  fmt::print("dojosim run: matmul {}x{}x{} {}{}, mapping {} on {} ({}x{} mesh)\n", spec.m, spec.n, spec.k,
+             spec.dtype, spec.bias ? " + bias" : "", spec.mapping, config_path, config.mesh_width(), config.mesh_height());
+  fmt::print("placement: {}x{} grid of nodes ({} nodes), C blocks of up to {}x{}, K in {} step{} of {}; "
+             "SRAM used per node {} of {}\n",
+             p.grid_rows, p.grid_cols, p.grid_rows * p.grid_cols, (spec.m + p.grid_rows - 1) / p.grid_rows,
+             (spec.n + p.grid_cols - 1) / p.grid_cols, p.steps, p.steps == 1 ? "" : "s", p.k_chunk,
+             si(double(p.sram_high_water), "B"), si(double(config.node.core.sram_bytes), "B"));
+  if (!r.ok) {
+    fmt::print(stderr, "dojosim run: {}\n", r.outcome);
+    return r.outcome.rfind("deadlock", 0) == 0 || r.outcome.rfind("cycle limit", 0) == 0 ? kHung : kTrapped;
+  }
+  const double pct = r.peak_flop_per_s > 0 ? 100.0 * r.flop_per_s / r.peak_flop_per_s : 0.0;
+  fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); {} at {}, {:.1f}% of the machine's {} peak {}\n", r.cycles,
+             r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"), si(r.flop_per_s, "FLOP/s"), pct, spec.dtype,
+             si(r.peak_flop_per_s, "FLOP/s"));
+  const auto share = [&](double v) { return r.total_cycles > 0 ? 100.0 * v / r.total_cycles : 0.0; };
+  fmt::print("time split (multiplying threads): compute {:.1f}%, waiting for data {:.1f}%, synchronisation {:.1f}%, "
+             "DMA queue {:.1f}%, host memory 0.0%, other {:.1f}%\n",
+             share(r.compute_cycles), share(r.wait_data_cycles), share(r.sync_cycles), share(r.dma_queue_cycles),
+             share(r.other_cycles));
+  fmt::print("traffic: mesh links {}, die-edge links {}, host memory {}\n", si(double(r.mesh_link_bytes), "B"),
+             si(double(r.die_edge_bytes), "B"), si(double(r.host_bytes), "B"));
+
+  // Checks: bit-exact against the reference in the kernel's order, and within the float64 bound.
+  const double work = double(spec.m) * spec.n * spec.k;
+  const bool exact = spec.check == "exact" || (spec.check == "auto" && work <= 0x1p30);
+  const bool f64 = spec.check == "f64" || exact;
+  bool passed = true;
+  nlohmann::ordered_json checks;
+  if (exact) {
+    const runtime::Matrix want = runtime::reference_matmul_exact(dtype, options.cfp8, init, ops, p.padded_k);
+    uint64_t bad = 0;
+    for (size_t i = 0; i < want.values.size(); ++i) bad += std::memcmp(&want.values[i], &r.c.values[i], 4) != 0;
+    fmt::print("check: bit-exact against the reference (same accumulation order): {} ({} of {} elements differ)\n",
+               bad ? "FAILED" : "ok", bad, want.values.size());
+    passed &= bad == 0;
+    checks["exact_mismatches"] = bad;
+  }
+  if (f64) {
+    const runtime::Reference64 want = runtime::reference_matmul_f64(dtype, options.cfp8, init, ops, p.padded_k);
+    double worst = 0;
+    uint64_t outside = 0;
+    for (uint32_t i = 0; i < spec.m; ++i)
+      for (uint32_t j = 0; j < spec.n; ++j) {
+        const double err = std::fabs(double(r.c.at(i, j)) - want.at(i, j));
+        const double bound = want.bound_at(i, j);
+        worst = std::max(worst, bound > 0 ? err / bound : (err > 0 ? INFINITY : 0.0));
+        outside += err > bound;
+      }
+    fmt::print("check: float64 reference: {} (worst error {:.3g} of its bound; {} elements outside)\n",
+               outside ? "FAILED" : "ok", worst, outside);
+    passed &= outside == 0;
+    checks["f64_worst_of_bound"] = worst;
+  }
+  if (!exact && !f64) fmt::print("check: skipped (check=exact or check=f64 to force)\n");
+  else if (!exact) fmt::print("check: bit-exact skipped above 2^30 multiply-adds (check=exact to force)\n");
+
+  if (!json_path.empty()) {
+    nlohmann::ordered_json j;
+    j["workload"] = {{"kind", spec.kind}, {"M", spec.m}, {"N", spec.n}, {"K", spec.k}, {"dtype", spec.dtype},
+                     {"mapping", spec.mapping}, {"bias", spec.bias}};
+    j["config"] = hw::to_json(config);
+    j["report"] = {{"cycles", r.cycles}, {"seconds", r.seconds}, {"flop", r.flop}, {"flop_per_s", r.flop_per_s},
+                   {"peak_flop_per_s", r.peak_flop_per_s}, {"utilisation_pct", pct},
+                   {"grid", {p.grid_rows, p.grid_cols}}, {"k_chunk", p.k_chunk}, {"steps", p.steps},
+                   {"sram_high_water_bytes", p.sram_high_water}, {"mesh_link_bytes", r.mesh_link_bytes},
+                   {"die_edge_link_bytes", r.die_edge_bytes}, {"host_bytes", r.host_bytes},
+                   {"compute_pct", share(r.compute_cycles)}, {"wait_data_pct", share(r.wait_data_cycles)},
+                   {"sync_pct", share(r.sync_cycles)}, {"checks", checks}};
+    std::ofstream f(json_path);
+    f << j.dump(1) << "\n";
+    if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", json_path));
+  }
+  return passed ? kOk : kProgramFailed;
+}
+
+}  // namespace dojosim::cli

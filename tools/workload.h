@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// `dojosim run --workload`: a kernel from the runtime instead of a program, e.g.
+//   matmul:M=4096,N=4096,K=4096,dtype=bf16
+// with its report (docs/runtime.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "hw/config/config_io.h"
+
+namespace dojosim::cli {
+
+struct WorkloadSpec {
+  std::string kind;  // "matmul"
+  uint32_t m = 0, n = 0, k = 0;
+  std::string dtype = "bf16", mapping = "summa", check = "auto";
+  bool bias = false;
+  uint32_t k_chunk = 0;
+};
+
+// Throws std::invalid_argument naming the bad field and what is expected.
+WorkloadSpec parse_workload(const std::string& text);
+
+// Runs it on the machine of `config`, prints the report; returns the exit status
+// (docs/cli.md: 0, 1 when a check fails, 3 trap, 4 deadlock or cycle limit).
+int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const std::string& config_path,
+                 const std::string& json_path);
+
+}  // namespace dojosim::cli
