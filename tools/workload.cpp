@@ -9,6 +9,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/mesh_matmul.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
@@ -50,15 +51,26 @@ std::string si(double v, const char* unit) {
   return fmt::format("{:.3g} {}{}", v, prefixes[p], unit);
 }
 
+runtime::Conv2dShape conv_shape(const WorkloadSpec& w) {
+  runtime::Conv2dShape s;
+  s.n = w.batch, s.h = w.h, s.w = w.w, s.c = w.c, s.k = w.out_channels, s.r = w.r, s.s = w.s;
+  s.stride_h = s.stride_w = w.stride;
+  s.pad_h = s.pad_w = w.pad;
+  s.dilation_h = s.dilation_w = w.dilation;
+  return s;
+}
+
 }  // namespace
 
 WorkloadSpec parse_workload(const std::string& text) {
   WorkloadSpec w;
   const size_t colon = text.find(':');
   w.kind = text.substr(0, colon);
-  if (w.kind != "matmul")
-    throw std::invalid_argument(fmt::format("workload '{}': expected matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32]"
-                                            "[,mapping=summa][,bias=1][,kchunk=N][,check=auto|exact|f64|off]", w.kind));
+  if (w.kind != "matmul" && w.kind != "conv2d")
+    throw std::invalid_argument(fmt::format(
+        "workload '{}': expected matmul:M=..,N=..,K=..[,...] or conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,...] "
+        "(docs/runtime.md)", w.kind));
+  const bool conv = w.kind == "conv2d";
   const std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
   size_t start = 0;
   while (start < rest.size()) {
@@ -68,10 +80,7 @@ WorkloadSpec parse_workload(const std::string& text) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos) throw std::invalid_argument(fmt::format("'{}': expected key=value", item));
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
-    if (key == "M") w.m = parse_size(key, value);
-    else if (key == "N") w.n = parse_size(key, value);
-    else if (key == "K") w.k = parse_size(key, value);
-    else if (key == "dtype") w.dtype = (parse_dtype(value), value);
+    if (key == "dtype") w.dtype = (parse_dtype(value), value);
     else if (key == "mapping") w.mapping = (runtime::parse_mapping(value), value);
     else if (key == "kchunk") w.k_chunk = parse_size(key, value);
     else if (key == "bias") {
@@ -81,12 +90,37 @@ WorkloadSpec parse_workload(const std::string& text) {
       if (value != "auto" && value != "exact" && value != "f64" && value != "off")
         throw std::invalid_argument(fmt::format("check={}: expected auto, exact, f64 or off", value));
       w.check = value;
+    } else if (!conv && key == "M") w.m = parse_size(key, value);
+    else if (!conv && key == "N") w.n = parse_size(key, value);
+    else if (!conv && key == "K") w.k = parse_size(key, value);
+    else if (conv && key == "N") w.batch = parse_size(key, value);
+    else if (conv && key == "H") w.h = parse_size(key, value);
+    else if (conv && key == "W") w.w = parse_size(key, value);
+    else if (conv && key == "C") w.c = parse_size(key, value);
+    else if (conv && key == "K") w.out_channels = parse_size(key, value);
+    else if (conv && key == "R") w.r = parse_size(key, value);
+    else if (conv && key == "S") w.s = parse_size(key, value);
+    else if (conv && key == "stride") w.stride = parse_size(key, value);
+    else if (conv && key == "dilation") w.dilation = parse_size(key, value);
+    else if (conv && key == "pad") {
+      w.pad = value == "0" ? 0 : parse_size(key, value);
     } else {
-      throw std::invalid_argument(fmt::format("'{}': unknown matmul parameter (M, N, K, dtype, mapping, bias, kchunk, check)", key));
+      throw std::invalid_argument(fmt::format(
+          "'{}': unknown {} parameter ({})", key, w.kind,
+          conv ? "N, H, W, C, K, R, S, stride, pad, dilation, dtype, mapping, bias, kchunk, check"
+               : "M, N, K, dtype, mapping, bias, kchunk, check"));
     }
     start = end + 1;
   }
-  if (!w.m || !w.n || !w.k) throw std::invalid_argument("matmul needs M, N and K, e.g. matmul:M=512,N=512,K=512");
+  if (!conv && (!w.m || !w.n || !w.k)) throw std::invalid_argument("matmul needs M, N and K, e.g. matmul:M=512,N=512,K=512");
+  if (conv && (!w.h || !w.w || !w.c || !w.out_channels || !w.r || !w.s))
+    throw std::invalid_argument("conv2d needs H, W, C, K, R and S, e.g. conv2d:N=1,H=14,W=14,C=64,K=64,R=3,S=3,pad=1");
+  if (conv) {
+    runtime::check_conv2d(conv_shape(w));
+    w.m = conv_shape(w).n * conv_shape(w).p() * conv_shape(w).q();
+    w.n = w.out_channels;
+    w.k = w.r * w.s * w.c;
+  }
   return w;
 }
 
@@ -98,16 +132,31 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   options.mapping = runtime::parse_mapping(spec.mapping);
   options.k_chunk = spec.k_chunk;
   std::mt19937_64 rng(config.sim.seed);
-  runtime::MatmulOperands ops;
-  ops.a = random_matrix(spec.m, spec.k, rng);
-  ops.b = random_matrix(spec.k, spec.n, rng);
+  const bool conv = spec.kind == "conv2d";
+  const runtime::Conv2dShape cs = conv ? conv_shape(spec) : runtime::Conv2dShape{};
+  runtime::MatmulOperands ops;  // matmul: A, B; conv2d: input and weights in ops.a and ops.b
+  if (conv) {
+    ops.a = random_matrix(1, cs.n * cs.h * cs.w * cs.c, rng);
+    ops.b = random_matrix(1, cs.r * cs.s * cs.c * cs.k, rng);
+  } else {
+    ops.a = random_matrix(spec.m, spec.k, rng);
+    ops.b = random_matrix(spec.k, spec.n, rng);
+  }
   if (spec.bias) ops.bias = random_matrix(1, spec.n, rng).values;
   const runtime::MatmulInit init = spec.bias ? runtime::MatmulInit::Bias : runtime::MatmulInit::Zero;
+  const std::vector<float>* bias = spec.bias ? &ops.bias : nullptr;
 
-  const runtime::MeshMatmulResult r = runtime::run_matmul(config, dtype, ops, init, options);
+  const runtime::MeshMatmulResult r =
+      conv ? runtime::run_conv2d(config, dtype, cs, ops.a.values, ops.b.values, bias, options)
+           : runtime::run_matmul(config, dtype, ops, init, options);
   const runtime::MeshMatmulPlan& p = r.plan;
-  fmt::print("dojosim run: matmul {}x{}x{} {}{}, mapping {} on {} ({}x{} mesh)\n", spec.m, spec.n, spec.k,
-             spec.dtype, spec.bias ? " + bias" : "", spec.mapping, config_path, config.mesh_width(), config.mesh_height());
+  const std::string what =
+      conv ? fmt::format("conv2d N={} H={} W={} C={} K={} R={} S={} stride {} pad {} dilation {} (im2col: matmul "
+                         "{}x{}x{})", cs.n, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, spec.stride, spec.pad, spec.dilation,
+                         spec.m, spec.n, spec.k)
+           : fmt::format("matmul {}x{}x{}", spec.m, spec.n, spec.k);
+  fmt::print("dojosim run: {} {}{}, mapping {} on {} ({}x{} mesh)\n", what, spec.dtype, spec.bias ? " + bias" : "",
+             spec.mapping, config_path, config.mesh_width(), config.mesh_height());
   fmt::print("placement: {}x{} grid of nodes ({} nodes), C blocks of up to {}x{}, K in {} step{} of {}; "
              "SRAM used per node {} of {}\n",
              p.grid_rows, p.grid_cols, p.grid_rows * p.grid_cols, (spec.m + p.grid_rows - 1) / p.grid_rows,
@@ -136,7 +185,9 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   bool passed = true;
   nlohmann::ordered_json checks;
   if (exact) {
-    const runtime::Matrix want = runtime::reference_matmul_exact(dtype, options.cfp8, init, ops, p.padded_k);
+    const runtime::Matrix want =
+        conv ? runtime::reference_conv2d_exact(dtype, options.cfp8, cs, ops.a.values, ops.b.values, bias, p.padded_k)
+             : runtime::reference_matmul_exact(dtype, options.cfp8, init, ops, p.padded_k);
     uint64_t bad = 0;
     for (size_t i = 0; i < want.values.size(); ++i) bad += std::memcmp(&want.values[i], &r.c.values[i], 4) != 0;
     fmt::print("check: bit-exact against the reference (same accumulation order): {} ({} of {} elements differ)\n",
@@ -145,7 +196,9 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     checks["exact_mismatches"] = bad;
   }
   if (f64) {
-    const runtime::Reference64 want = runtime::reference_matmul_f64(dtype, options.cfp8, init, ops, p.padded_k);
+    const runtime::Reference64 want =
+        conv ? runtime::reference_conv2d_f64(dtype, options.cfp8, cs, ops.a.values, ops.b.values, bias, p.padded_k)
+             : runtime::reference_matmul_f64(dtype, options.cfp8, init, ops, p.padded_k);
     double worst = 0;
     uint64_t outside = 0;
     for (uint32_t i = 0; i < spec.m; ++i)
@@ -167,6 +220,9 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     nlohmann::ordered_json j;
     j["workload"] = {{"kind", spec.kind}, {"M", spec.m}, {"N", spec.n}, {"K", spec.k}, {"dtype", spec.dtype},
                      {"mapping", spec.mapping}, {"bias", spec.bias}};
+    if (conv)
+      j["workload"]["conv2d"] = {{"N", cs.n}, {"H", cs.h}, {"W", cs.w}, {"C", cs.c}, {"K", cs.k}, {"R", cs.r},
+                                 {"S", cs.s}, {"stride", spec.stride}, {"pad", spec.pad}, {"dilation", spec.dilation}};
     j["config"] = hw::to_json(config);
     j["report"] = {{"cycles", r.cycles}, {"seconds", r.seconds}, {"flop", r.flop}, {"flop_per_s", r.flop_per_s},
                    {"peak_flop_per_s", r.peak_flop_per_s}, {"utilisation_pct", pct},

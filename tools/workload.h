@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `dojosim run --workload`: a kernel from the runtime instead of a program, e.g.
 //   matmul:M=4096,N=4096,K=4096,dtype=bf16
+//   conv2d:N=32,H=56,W=56,C=64,K=64,R=3,S=3,stride=1,pad=1
 // with its report (docs/runtime.md).
 #pragma once
 
@@ -12,8 +13,10 @@
 namespace dojosim::cli {
 
 struct WorkloadSpec {
-  std::string kind;  // "matmul"
-  uint32_t m = 0, n = 0, k = 0;
+  std::string kind;  // "matmul" or "conv2d"
+  uint32_t m = 0, n = 0, k = 0;  // matmul
+  uint32_t batch = 1, h = 0, w = 0, c = 0, out_channels = 0, r = 0, s = 0;  // conv2d
+  uint32_t stride = 1, pad = 0, dilation = 1;
   std::string dtype = "bf16", mapping = "summa", check = "auto";
   bool bias = false;
   uint32_t k_chunk = 0;
