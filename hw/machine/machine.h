@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -67,6 +68,12 @@ class Machine {
   uint64_t cycles() const { return end_cycle_; }
   std::vector<NodeResult> results() const;
   const Network& network() const { return *network_; }
+  // Before run(): `progress(cycle)` is called now and then (every few thousand node
+  // synchronisations) with the simulated cycle a node has reached; it must be cheap.
+  void set_progress(std::function<void(uint64_t)> progress) { progress_ = std::move(progress); }
+  void tick(uint64_t cycle) {
+    if (progress_ && ++ticks_ % 4096 == 0) progress_(cycle);
+  }
   // Before run(): write a timeline trace (hw/trace/trace.h) to `trace`, which outlives the run.
   void set_trace(TraceWriter* trace);
   TraceWriter* trace() const { return trace_; }
@@ -123,6 +130,8 @@ class Machine {
   std::unique_ptr<Network> network_;
   std::unique_ptr<HostMemory> host_;
   TraceWriter* trace_ = nullptr;
+  std::function<void(uint64_t)> progress_;
+  uint64_t ticks_ = 0;
   uint64_t dma_count_ = 0;  // ids of DMAs in the trace
   std::vector<std::unique_ptr<NodeModule>> nodes_;
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled

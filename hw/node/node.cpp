@@ -181,6 +181,7 @@ void NodeModule::run() {
       machine_.trap(fmt::format("cycle limit {} reached at node ({},{})", machine_.params().max_cycles, at_.x, at_.y));
       return;
     }
+    machine_.tick(now);
     // Synchronise: after a quantum if a thread can run, else when something arrives.
     if (any_ready)
       wait(sc_time(static_cast<double>(quantum) * period_ps, SC_PS));
