@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "runtime/mesh/conv2d.h"
+#include "runtime/mesh/estimate.h"
 #include "runtime/mesh/mesh_matmul.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
@@ -155,12 +156,18 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
                          "{}x{}x{})", cs.n, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, spec.stride, spec.pad, spec.dilation,
                          spec.m, spec.n, spec.k)
            : fmt::format("matmul {}x{}x{}", spec.m, spec.n, spec.k);
-  fmt::print("dojosim run: {} {}{}, mapping {} on {} ({}x{} mesh)\n", what, spec.dtype, spec.bias ? " + bias" : "",
-             spec.mapping, config_path, config.mesh_width(), config.mesh_height());
+  const std::string mapping(runtime::mapping_name(p.mapping));  // with auto: the one chosen
+  fmt::print("dojosim run: {} {}{}, mapping {}{} on {} ({}x{} mesh)\n", what, spec.dtype, spec.bias ? " + bias" : "",
+             mapping, spec.mapping == "auto" ? " (auto)" : "", config_path, config.mesh_width(), config.mesh_height());
+  const auto largest = [](const std::vector<uint32_t>& start) {
+    uint32_t most = 0;
+    for (size_t i = 0; i + 1 < start.size(); ++i) most = std::max(most, start[i + 1] - start[i]);
+    return most;
+  };
   fmt::print("placement: {}x{} grid of nodes ({} nodes), C blocks of up to {}x{}, K in {} step{} of {}; "
              "SRAM used per node {} of {}\n",
-             p.grid_rows, p.grid_cols, p.grid_rows * p.grid_cols, (spec.m + p.grid_rows - 1) / p.grid_rows,
-             (spec.n + p.grid_cols - 1) / p.grid_cols, p.steps, p.steps == 1 ? "" : "s", p.k_chunk,
+             p.grid_rows, p.grid_cols, p.nodes.size(), largest(p.row_start), largest(p.col_start), p.steps,
+             p.steps == 1 ? "" : "s", p.k_chunk,
              si(double(p.sram_high_water), "B"), si(double(config.node.core.sram_bytes), "B"));
   if (!r.ok) {
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
@@ -177,6 +184,22 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
              share(r.other_cycles));
   fmt::print("traffic: mesh links {}, die-edge links {}, host memory {}\n", si(double(r.mesh_link_bytes), "B"),
              si(double(r.die_edge_bytes), "B"), si(double(r.host_bytes), "B"));
+  fmt::print("estimate: {:.0f} cycles ({:+.1f}% of the run's); every mapping's:\n", r.estimate_cycles,
+             r.cycles ? 100.0 * (r.estimate_cycles - double(r.cycles)) / double(r.cycles) : 0.0);
+  nlohmann::ordered_json estimates = nlohmann::ordered_json::array();
+  for (const runtime::MatmulEstimate& e : r.estimates) {
+    const std::string name(runtime::mapping_name(e.mapping));
+    if (!e.fits)
+      fmt::print("  {:<7} does not fit: {}\n", name, e.why);
+    else
+      fmt::print("  {:<7} {:.0f} cycles: multiply {:.0f}, data movement not hidden {:.0f}, barriers {:.0f}; "
+                 "busiest link {}; SRAM {} on {} nodes\n",
+                 name, e.cycles, e.compute_cycles, e.exposed_cycles, e.sync_cycles, si(e.link_bytes, "B"),
+                 si(double(e.sram_bytes), "B"), e.nodes);
+    estimates.push_back({{"mapping", name}, {"fits", e.fits}, {"cycles", e.cycles}, {"compute_cycles", e.compute_cycles},
+                         {"exposed_cycles", e.exposed_cycles}, {"sync_cycles", e.sync_cycles},
+                         {"link_bytes", e.link_bytes}, {"sram_bytes", e.sram_bytes}, {"nodes", e.nodes}});
+  }
 
   // Checks: bit-exact against the reference in the kernel's order, and within the float64 bound.
   const double work = double(spec.m) * spec.n * spec.k;
@@ -185,9 +208,15 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   bool passed = true;
   nlohmann::ordered_json checks;
   if (exact) {
-    const runtime::Matrix want =
-        conv ? runtime::reference_conv2d_exact(dtype, options.cfp8, cs, ops.a.values, ops.b.values, bias, p.padded_k)
-             : runtime::reference_matmul_exact(dtype, options.cfp8, init, ops, p.padded_k);
+    // conv2d runs as the matmul of its im2col matrix and weight matrix: the same reference,
+    // in the order of the mapping that ran it.
+    runtime::MatmulOperands as_matmul;
+    if (conv) {
+      as_matmul.a = runtime::im2col(ops.a.values, cs);
+      as_matmul.b = runtime::conv2d_weight_matrix(ops.b.values, cs);
+      as_matmul.bias = ops.bias;
+    }
+    const runtime::Matrix want = runtime::reference_mesh_matmul_exact(dtype, options.cfp8, init, conv ? as_matmul : ops, p);
     uint64_t bad = 0;
     for (size_t i = 0; i < want.values.size(); ++i) bad += std::memcmp(&want.values[i], &r.c.values[i], 4) != 0;
     fmt::print("check: bit-exact against the reference (same accumulation order): {} ({} of {} elements differ)\n",
@@ -219,7 +248,7 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   if (!json_path.empty()) {
     nlohmann::ordered_json j;
     j["workload"] = {{"kind", spec.kind}, {"M", spec.m}, {"N", spec.n}, {"K", spec.k}, {"dtype", spec.dtype},
-                     {"mapping", spec.mapping}, {"bias", spec.bias}};
+                     {"mapping", mapping}, {"bias", spec.bias}};
     if (conv)
       j["workload"]["conv2d"] = {{"N", cs.n}, {"H", cs.h}, {"W", cs.w}, {"C", cs.c}, {"K", cs.k}, {"R", cs.r},
                                  {"S", cs.s}, {"stride", spec.stride}, {"pad", spec.pad}, {"dilation", spec.dilation}};
@@ -230,7 +259,8 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
                    {"sram_high_water_bytes", p.sram_high_water}, {"mesh_link_bytes", r.mesh_link_bytes},
                    {"die_edge_link_bytes", r.die_edge_bytes}, {"host_bytes", r.host_bytes},
                    {"compute_pct", share(r.compute_cycles)}, {"wait_data_pct", share(r.wait_data_cycles)},
-                   {"sync_pct", share(r.sync_cycles)}, {"checks", checks}};
+                   {"sync_pct", share(r.sync_cycles)}, {"estimate_cycles", r.estimate_cycles},
+                   {"estimates", estimates}, {"checks", checks}};
     std::ofstream f(json_path);
     f << j.dump(1) << "\n";
     if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", json_path));

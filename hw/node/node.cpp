@@ -57,7 +57,8 @@ void NodeModule::trace_span(unsigned i, const std::string& name, uint64_t cycle)
   }
 }
 
-void NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
+bool NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
+  bool woke = false;
   for (unsigned i = 0; i < started_; ++i) {
     Waiting& w = waiting_[i];
     if (w.kind == Waiting::Semaphore && w.id == sem && semaphores_[sem] >= w.count) {
@@ -65,8 +66,10 @@ void NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
       core_.thread(i).status = isa::ThreadStatus::Ready;
       core_.wait_until(core_.thread(i), cycle, isa::StallCause::Semaphore);
       if (machine_.trace()) trace_span(i, fmt::format("wait semaphore {}", sem), core_.cycles(core_.thread(i)));
+      woke = true;
     }
   }
+  return woke;
 }
 
 void NodeModule::receive(uint64_t offset, const std::vector<uint8_t>& bytes) {
@@ -75,8 +78,7 @@ void NodeModule::receive(uint64_t offset, const std::vector<uint8_t>& bytes) {
 
 void NodeModule::signal(unsigned sem, uint64_t cycle) {
   ++semaphores_[sem];
-  wake_semaphore(sem, cycle);
-  ev_wake.notify(sc_core::SC_ZERO_TIME);
+  if (wake_semaphore(sem, cycle)) ev_wake.notify(sc_core::SC_ZERO_TIME);
 }
 
 uint64_t NodeModule::dma_slot(uint64_t cycle) {
@@ -182,9 +184,11 @@ void NodeModule::run() {
       return;
     }
     machine_.tick(now);
-    // Synchronise: after a quantum if a thread can run, else when something arrives.
+    // Synchronise: after a quantum if a thread can run, else when something arrives. A
+    // delivery also ends the quantum early: a thread it wakes (say, one that forwards data)
+    // must run at the data's arrival, not up to a quantum later at every hop of a chain.
     if (any_ready)
-      wait(sc_time(static_cast<double>(quantum) * period_ps, SC_PS));
+      wait(sc_time(static_cast<double>(quantum) * period_ps, SC_PS), ev_wake);
     else
       wait(ev_wake);
   }

@@ -52,7 +52,7 @@ class NodeModule : public sc_core::sc_module {
   };
   void run();  // the SC_THREAD
   uint64_t now_cycles() const;
-  void wake_semaphore(unsigned sem, uint64_t cycle);
+  bool wake_semaphore(unsigned sem, uint64_t cycle);  // whether a thread woke
   void handle(unsigned thread, const isa::RunResult& r);
   // Trace: closes thread i's current span as `name` at `cycle` and opens the next.
   void trace_span(unsigned i, const std::string& name, uint64_t cycle);

@@ -1,18 +1,31 @@
 // SPDX-License-Identifier: MIT
 // matmul placed across the mesh: C (M x N, fp32) = A (M x K) * B (K x N) [+ bias], run on the
 // SystemC machine a hardware config describes, with the node kernel of runtime/matmul_kernel.h.
+// docs/runtime.md ("Matmul mappings") describes each mapping, its accumulation order and the
+// estimate that picks one.
 //
-// Mapping SUMMA (2D block, output-stationary): the usable nodes form an R x G grid (mesh rows
-// without a disabled node, all columns); grid node (j, i) owns C's block (row block i, column
-// block j), and K is cut into S chunks. Chunk s of A's row block i starts at grid column
-// s mod G and travels east around the row, node to node; chunk s of B's column block j starts at
-// grid row s mod R and travels south around the column, each in pieces so that a node forwards
-// one piece while the next arrives. Each node runs three threads: threads 1 and 2 receive and
-// forward A's and B's chunk s+1 while thread 0 multiplies chunk s (double buffering), and a
-// machine-wide barrier separates the steps. Shapes need not divide the grid: blocks differ by
-// at most one row or column, and the kernel pads to its tile shapes with zeros.
+// summa  2D block, output-stationary: the usable nodes form an R x G grid (mesh rows without a
+//        disabled node, all columns); grid node (i, j) owns C's block (row block i, column
+//        block j), and K is cut into S chunks. Chunk s of A's row block i starts at grid column
+//        s mod G and travels east around the row, node to node; chunk s of B's column block j
+//        starts at grid row s mod R and travels south around the column, each in pieces so that
+//        a node forwards one piece while the next arrives. Threads 1 and 2 receive and forward
+//        chunk s+1 while thread 0 multiplies chunk s (double buffering); a machine-wide barrier
+//        separates the steps.
+// 1d     SUMMA's program on a P x 1 grid: the P nodes (every usable node, in snake order, at
+//        most one per block row of C) each own M/P rows of A and C; chunk s of B travels around
+//        the ring of all P nodes.
+// cannon systolic shift on a q x q grid (q = min(grid rows, grid cols)); the host places the
+//        skewed blocks (node (i, j) starts with A(i, i+j mod q) and B(i+j mod q, j)); each step
+//        multiplies, while threads 1 and 2 shift the blocks of the next step one node west (A)
+//        and north (B), wrapping. K is cut into q equal blocks (zero padded).
+// ksplit K is cut over P nodes (snake order); each computes a partial C (M x N) of its K range,
+//        then a binary tree of pushes and vector adds reduces the partials onto the first node.
+// auto   the mapping with the smallest estimate (runtime/mesh/estimate.h) that fits in SRAM.
 //
-// One machine per process (SystemC elaborates once): run_matmul() once per process.
+// Shapes need not divide the grid: blocks differ by at most one row or column, and the kernel
+// pads to its tile shapes with zeros. One machine per process (SystemC elaborates once):
+// run_matmul() once per process.
 #pragma once
 
 #include <cstdint>
@@ -20,29 +33,57 @@
 #include <vector>
 
 #include "hw/config/hardware_config.h"
+#include "hw/noc/geometry.h"
 #include "runtime/matmul.h"
 #include "runtime/tensor.h"
 
 namespace dojosim::runtime {
 
-enum class MatmulMapping : uint8_t { Summa };
+enum class MatmulMapping : uint8_t { Summa, OneD, Cannon, KSplit, Auto };
+/// The concrete mappings (every one but Auto), in the order reports list them.
+constexpr MatmulMapping kMatmulMappings[] = {MatmulMapping::Summa, MatmulMapping::OneD,
+                                             MatmulMapping::Cannon, MatmulMapping::KSplit};
 std::string_view mapping_name(MatmulMapping m);
 MatmulMapping parse_mapping(const std::string& name);  // throws std::invalid_argument
 
 struct MeshMatmulOptions {
   MatmulMapping mapping = MatmulMapping::Summa;
-  uint32_t k_chunk = 0;  // K per step; 0: the default (128, rounded to the kernel's k unit)
+  uint32_t k_chunk =
+      0;  // K per step (summa, 1d); 0: the default (128, rounded to the kernel's k unit)
   isa::Cfp8Format cfp8{};
 };
 
 // How the work was placed, before it ran.
 struct MeshMatmulPlan {
-  uint32_t grid_rows = 0, grid_cols = 0;  // R x G nodes
-  std::vector<int> mesh_x, mesh_y;        // grid column j -> mesh x; grid row i -> mesh y
-  std::vector<uint32_t> row_start, col_start;  // R + 1 and G + 1 offsets into M and N
-  uint32_t k_chunk = 0, steps = 0;
-  uint32_t padded_k = 0;                  // K with the kernel's padding of the last chunk
-  uint64_t sram_high_water = 0;           // bytes of the busiest node's SRAM the plan uses
+  MatmulMapping mapping = MatmulMapping::Summa;  // never Auto: the one chosen
+  uint32_t grid_rows = 0, grid_cols = 0;         // R x G nodes (1d, ksplit: P x 1)
+  std::vector<hw::Coord> nodes;                  // grid node (i, j) at nodes[i * grid_cols + j]
+  std::vector<uint32_t> row_start, col_start;    // R + 1 and G + 1 offsets into M and N
+  // K ranges: step s (summa, 1d), block t (cannon) or node p (ksplit) covers
+  // [k_start[s], k_start[s + 1]) and is padded with zeros to k_padded[s] terms.
+  std::vector<uint32_t> k_start, k_padded;
+  uint32_t k_chunk = 0, steps = 0;  // K per step (the largest) and steps (barriers)
+  // The fp32 roundings of one element at most (the float64 bound's K): the padded K for
+  // summa, 1d and cannon; for ksplit the padded K of all ranges, which bounds the deepest
+  // range plus the reduction's additions.
+  uint32_t padded_k = 0;
+  uint32_t pieces = 1;           // a forwarded chunk travels in this many pieces
+  uint64_t sram_high_water = 0;  // bytes of the busiest node's SRAM the plan uses
+};
+
+// The analytical estimate of one mapping (runtime/mesh/estimate.h).
+struct MatmulEstimate {
+  MatmulMapping mapping = MatmulMapping::Summa;
+  bool fits = false;  // the plan exists and fits in SRAM
+  std::string why;    // when it does not fit: the planner's message
+  uint64_t nodes = 0, steps = 0;
+  double compute_cycles = 0;  // the busiest node's padded multiply-adds at its peak
+  double link_bytes = 0;      // bytes through the busiest link (or injection port)
+  double link_cycles = 0;     // ... at the link's bytes per cycle
+  double exposed_cycles = 0;  // data movement not hidden behind the multiply (fill, hops, pieces)
+  double sync_cycles = 0;     // steps x barrier latency
+  double cycles = 0;          // the prediction (docs/runtime.md: the model)
+  uint64_t sram_bytes = 0;    // the busiest node's SRAM
 };
 
 struct MeshMatmulResult {
@@ -54,17 +95,27 @@ struct MeshMatmulResult {
   double seconds = 0, flop = 0, flop_per_s = 0, peak_flop_per_s = 0;
   // Where the grid's compute threads' cycles went, summed over them: issuing and stalls of the
   // core (compute), waiting for a semaphore (data), at a barrier (sync), for the DMA queue.
-  double total_cycles = 0, compute_cycles = 0, wait_data_cycles = 0, sync_cycles = 0, dma_queue_cycles = 0, other_cycles = 0;
+  double total_cycles = 0, compute_cycles = 0, wait_data_cycles = 0, sync_cycles = 0,
+         dma_queue_cycles = 0, other_cycles = 0;
   uint64_t mesh_link_bytes = 0, die_edge_bytes = 0, host_bytes = 0;
+  double estimate_cycles = 0;             // the estimate of plan.mapping
+  std::vector<MatmulEstimate> estimates;  // every mapping's, in kMatmulMappings order
 };
 
 // Plans without running (the grid, the chunks and the SRAM each node needs); throws
-// std::invalid_argument naming what does not fit.
+// std::invalid_argument naming what does not fit. Auto plans the mapping choose_mapping() picks.
 MeshMatmulPlan plan_matmul(const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
                            const MeshMatmulOptions& options);
 
 // Builds the machine, places A and B (and the bias) in the nodes' SRAM, runs, reads C back.
-MeshMatmulResult run_matmul(const hw::HardwareConfig& config, DType dtype, const MatmulOperands& ops,
-                            MatmulInit init, const MeshMatmulOptions& options);
+MeshMatmulResult run_matmul(const hw::HardwareConfig& config, DType dtype,
+                            const MatmulOperands& ops, MatmulInit init,
+                            const MeshMatmulOptions& options);
+
+// C as the plan's mapping computes it, bit for bit: each element accumulated in fp32 over the
+// plan's K ranges in the mapping's order (docs/runtime.md), ksplit's partials added in its
+// reduction tree's order. For summa and 1d it equals reference_matmul_exact(.., plan.padded_k).
+Matrix reference_mesh_matmul_exact(DType dtype, isa::Cfp8Format f, MatmulInit init,
+                                   const MatmulOperands& ops, const MeshMatmulPlan& plan);
 
 }  // namespace dojosim::runtime
