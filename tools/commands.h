@@ -23,5 +23,6 @@ int cmd_asm(const std::vector<std::string>& args);
 int cmd_disasm(const std::vector<std::string>& args);
 int cmd_doc(const std::vector<std::string>& args);
 int cmd_config(const std::vector<std::string>& args);
+int cmd_sweep(const std::vector<std::string>& args);  // and `sweep merge`
 
 }  // namespace dojosim::cli

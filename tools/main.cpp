@@ -27,6 +27,7 @@ constexpr Verb kVerbs[] = {
     {"disasm", dojosim::cli::cmd_disasm, "disassemble an ELF or a flat binary"},
     {"doc", dojosim::cli::cmd_doc, "print generated reference tables (dojosim doc isa)"},
     {"config", dojosim::cli::cmd_config, "show the effective hardware config and derived figures"},
+    {"sweep", dojosim::cli::cmd_sweep, "run configs x workloads in parallel into a CSV/JSON table (and merge shards)"},
 };
 
 void usage() {
@@ -47,7 +48,7 @@ extern "C" int sc_main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 2, argv + argc);
   for (const Verb& v : kVerbs)
     if (v.name == std::string_view(argv[1])) return v.run(args);
-  fmt::print(stderr, "dojosim: unknown verb '{}'; verbs are: run, exec, asm, disasm, doc, config (see dojosim --help)\n",
+  fmt::print(stderr, "dojosim: unknown verb '{}'; verbs are: run, exec, asm, disasm, doc, config, sweep (see dojosim --help)\n",
              argv[1]);
   return dojosim::cli::kUsage;
 }

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+#include "tools/sweep/runner.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/process.hpp>
+#include <boost/process/extend.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <list>
+#include <memory>
+
+#include "tools/commands.h"
+
+namespace dojosim::sweep {
+
+namespace bp = boost::process;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The status word of a point, from `dojosim run`'s exit status (docs/cli.md).
+const char* status_name(int exit_code) {
+  switch (exit_code) {
+    case cli::kOk:
+      return "ok";
+    case cli::kProgramFailed:
+      return "program-failed";
+    case cli::kUsage:
+      return "input-error";
+    case cli::kTrapped:
+      return "trap";
+    case cli::kHung:
+      return "hung";
+    default:
+      return "crashed";
+  }
+}
+
+// Signals that stop a child from outside (Ctrl-C, Slurm's time limit, kill): not its failure.
+bool stopped_from_outside(int sig) {
+  return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGKILL;
+}
+
+// The error line of a log: its last line that is not indented (an indented line continues the
+// one above it, as in a deadlock report that lists every waiting thread), at most 300 characters.
+std::string error_line(const std::string& path) {
+  constexpr std::streamoff kTail = 1 << 20;
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return "";
+  f.seekg(0, std::ios::end);
+  const std::streamoff size = f.tellg();
+  const std::streamoff from = size > kTail ? size - kTail : 0;
+  f.seekg(from);
+  std::string tail(static_cast<size_t>(size - from), '\0');
+  f.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  std::string last, headline;
+  size_t start = 0;
+  while (start < tail.size()) {
+    size_t end = tail.find('\n', start);
+    if (end == std::string::npos) end = tail.size();
+    std::string line = tail.substr(start, end - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) {
+      last = line;
+      if (line[0] != ' ' && line[0] != '\t') headline = line;
+    }
+    start = end + 1;
+  }
+  std::string line = headline.empty()
+                         ? last.substr(std::min(last.find_first_not_of(" \t"), last.size()))
+                         : headline;
+  return line.size() > 300 ? line.substr(0, 297) + "..." : line;
+}
+
+// Reads the figures of a `dojosim run --json` file as {NAME: value}, from either shape:
+//   a program run: {"config", "stats": {name, description, "stats": {NAME: {"value", ...}},
+//                   "children"}}: the machine-level statistics;
+//   a --workload run: {"workload", "config", "report": {NAME: value, GROUP: {NAME: value}}}:
+//                   the report's numbers, a group's as GROUP.NAME.
+// NOTE: a program run's file holds every node and link after the machine's statistics
+// (megabytes for a die), which the sweep does not need: this SAX handler stops the parser at the
+// machine's "children", so a point costs the parent about a millisecond, not a full parse.
+class RunFigures : public nlohmann::json_sax<nlohmann::ordered_json> {
+ public:
+  nlohmann::ordered_json figures = nlohmann::ordered_json::object();
+
+  bool key(string_t& k) override {
+    if (depth_ == 2 && keys_[0] == "stats" && k == "children") return false;  // stop reading
+    keys_[depth_ - 1] = k;
+    return true;
+  }
+  bool start_object(std::size_t) override { return enter(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_object() override { return leave(); }
+  bool end_array() override { return leave(); }
+  bool null() override { return true; }
+  bool boolean(bool v) override { return value(v); }
+  bool number_integer(number_integer_t v) override { return value(v); }
+  bool number_unsigned(number_unsigned_t v) override { return value(v); }
+  bool number_float(number_float_t v, const string_t&) override { return value(v); }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool enter() {
+    ++depth_;
+    keys_.resize(std::max<size_t>(keys_.size(), depth_));
+    keys_[depth_ - 1].clear();  // array elements have no key
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+  bool value(nlohmann::ordered_json v) {
+    if (depth_ == 4 && keys_[0] == "stats" && keys_[1] == "stats" && keys_[3] == "value")
+      figures[keys_[2]] = std::move(v);  // stats -> stats -> NAME -> value
+    else if (depth_ == 2 && keys_[0] == "report" && !keys_[1].empty())
+      figures[keys_[1]] = std::move(v);  // report -> NAME
+    else if (depth_ == 3 && keys_[0] == "report" && !keys_[1].empty() && !keys_[2].empty())
+      figures[keys_[1] + "." + keys_[2]] = std::move(v);  // report -> GROUP -> NAME
+    return true;
+  }
+
+  size_t depth_ = 0;
+  std::vector<std::string> keys_;
+};
+
+// The figures of a point's JSON file, or null if it has none (the run failed early).
+nlohmann::ordered_json run_figures(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return nullptr;
+  RunFigures handler;
+  nlohmann::ordered_json::sax_parse(f, &handler);
+  return handler.figures.empty() ? nullptr : handler.figures;
+}
+
+std::string duration(double seconds) {
+  const long s = static_cast<long>(seconds + 0.5);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+class Pool {
+ public:
+  Pool(const Spec& spec, const std::vector<const Point*>& todo, const Manifest& manifest,
+       OutputDir& out, const RunOptions& options,
+       const std::function<std::string(const Record&)>& check)
+      : spec_(spec),
+        todo_(todo),
+        manifest_(manifest),
+        out_(out),
+        options_(options),
+        check_(check) {}
+
+  RunResult run() {
+    if (todo_.empty()) return result_;
+    start_ = Clock::now();
+    fill();
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      result_.signal = sig;
+      for (Job& j : jobs_) ::kill(j.child->id(), SIGTERM);
+      finish_if_done();
+    });
+    if (options_.progress) tick();
+    io_.run();
+    if (options_.progress) fmt::print(stderr, "\r\x1b[K");
+    return result_;
+  }
+
+ private:
+  struct Job {
+    const Point* point = nullptr;
+    std::unique_ptr<bp::child> child;
+    Clock::time_point start;
+  };
+
+  bool stopping() const { return result_.signal != 0 || !result_.stop_reason.empty(); }
+
+  void fill() {
+    while (!stopping() && jobs_.size() < options_.jobs && next_ < todo_.size())
+      launch(*todo_[next_++]);
+  }
+
+  std::string json_path(const Point& p) const { return out_.file("json/" + p.id + ".json"); }
+
+  void launch(const Point& p) {
+    const auto job = jobs_.emplace(jobs_.end());
+    job->point = &p;
+    job->start = Clock::now();
+    std::error_code ec;
+    fs::remove(json_path(p), ec);  // left by an earlier run that was killed
+    const pid_t parent = ::getpid();
+    job->child = std::make_unique<bp::child>(
+        options_.dojosim, bp::args(run_args(spec_, p, json_path(p))),
+        bp::std_out > out_.file("logs/" + p.id + ".out"),
+        bp::std_err > out_.file("logs/" + p.id + ".err"), bp::std_in < bp::null, io_,
+        // Deferred with post: the handler may run before make_unique has returned.
+        bp::on_exit([this, job](int, const std::error_code&) {
+          boost::asio::post(io_, [this, job] { done(job); });
+        }),
+        // A child must not outlive a sweep killed with -9: it would race its rerun for the logs.
+        bp::extend::on_exec_setup([parent](auto&) {
+          ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+          if (::getppid() != parent) ::_exit(127);
+        }));
+  }
+
+  void done(std::list<Job>::iterator job) {
+    const Point& p = *job->point;
+    const int status = job->child->native_exit_code();
+    const double wall = std::chrono::duration<double>(Clock::now() - job->start).count();
+    jobs_.erase(job);
+    if (WIFSIGNALED(status) && stopped_from_outside(WTERMSIG(status))) {
+      ++result_.interrupted;
+    } else {
+      record(p, status, wall);
+    }
+    fill();
+    finish_if_done();
+    if (options_.progress) draw();
+  }
+
+  void record(const Point& p, int status, double wall) {
+    Record r;
+    r["id"] = p.id;
+    r["index"] = p.index;
+    r["workload"] = spec_.workloads[p.workload].name;
+    r["axes"] = nlohmann::ordered_json::object();
+    for (size_t a = 0; a < spec_.axes.size(); ++a) r["axes"][spec_.axes[a].key] = p.values[a];
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::string state = WIFEXITED(status) ? status_name(code) : "crashed";
+    std::string error;
+    nlohmann::ordered_json stats = run_figures(json_path(p));
+    if (state != "ok") {
+      error = error_line(out_.file("logs/" + p.id + ".err"));
+      if (error.empty()) error = error_line(out_.file("logs/" + p.id + ".out"));
+      if (WIFSIGNALED(status))
+        error =
+            fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+      if (error.empty()) error = fmt::format("exit status {}", code);
+    } else if (stats.is_null()) {
+      state = "crashed";
+      error = fmt::format("no statistics in {}", json_path(p));
+    }
+    r["status"] = state;
+    r["exit_code"] = code;
+    r["error"] = error;
+    r["wall_seconds"] = std::round(wall * 1000) / 1000;
+    r["stats"] = stats.is_null() ? nlohmann::ordered_json::object() : stats;
+    if (!options_.keep_json) {
+      std::error_code ec;
+      fs::remove(json_path(p), ec);
+    }
+    out_.append(manifest_, r);
+    ++result_.recorded;
+    if (state != "ok") result_.failures.push_back(r);
+    if (result_.stop_reason.empty()) result_.stop_reason = check_(r);
+  }
+
+  void finish_if_done() {
+    if (!jobs_.empty() || (!stopping() && next_ < todo_.size())) return;
+    signals_.cancel();
+    timer_.cancel();
+  }
+
+  void tick() {
+    draw();
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) tick();
+    });
+  }
+
+  void draw() const {
+    const size_t done = options_.already_done + result_.recorded;
+    const size_t failed = options_.already_failed + result_.failures.size();
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    const size_t left =
+        todo_.size() - std::min(todo_.size(), result_.recorded + result_.interrupted);
+    const std::string eta =
+        result_.recorded ? duration(elapsed / double(result_.recorded) * double(left)) : "--:--";
+    const size_t total = std::max<size_t>(options_.total, 1);
+    const size_t filled = 30 * std::min(done, total) / total;
+    fmt::print(stderr, "\r[{}{}] {}/{} points, {} failed, {} running, ETA {}\x1b[K",
+               std::string(filled, '#'), std::string(30 - filled, '.'), done, options_.total,
+               failed, jobs_.size(), eta);
+  }
+
+  const Spec& spec_;
+  const std::vector<const Point*>& todo_;
+  const Manifest& manifest_;
+  OutputDir& out_;
+  const RunOptions& options_;
+  const std::function<std::string(const Record&)>& check_;
+
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
+  boost::asio::steady_timer timer_{io_};
+  std::list<Job> jobs_;  // a list: done() holds an iterator while others are added
+  size_t next_ = 0;
+  Clock::time_point start_;
+  RunResult result_;
+};
+
+}  // namespace
+
+RunResult run_points(const Spec& spec, const std::vector<const Point*>& todo,
+                     const Manifest& manifest, OutputDir& out, const RunOptions& options,
+                     const std::function<std::string(const Record&)>& check) {
+  return Pool(spec, todo, manifest, out, options, check).run();
+}
+
+}  // namespace dojosim::sweep
