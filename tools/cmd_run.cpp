@@ -20,7 +20,10 @@
 #include "isa/timing.h"
 #include "tools/commands.h"
 #include "tools/options.h"
+#include "tools/progress.h"
+#include "tools/report/mesh_svg.h"
 #include "tools/workload.h"
+#include "tools/workload_file.h"
 
 namespace dojosim::cli {
 
@@ -49,8 +52,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "  dojosim run --config configs/d1.yaml --workload matmul:M=1024,N=1024,K=1024,dtype=bf16\n"
       "  (open the trace in https://ui.perfetto.dev or chrome://tracing)\n\n"
       "options");
-  std::string config_path, program, workload, json_path, trace_path;
+  std::string config_path, program, workload, json_path, trace_path, svg_dir;
   uint64_t trace_limit = 0;
+  uint32_t batch = 1;
   std::vector<std::string> sets;
   unsigned threads = 1;
   opts.add_options()("help,h", "show this help")(
@@ -58,13 +62,18 @@ int cmd_run(const std::vector<std::string>& args) {
       "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
       "workload,w", po::value<std::string>(&workload),
       "a runtime kernel instead of a program: matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32][,mapping=summa]"
-      "[,bias=1][,kchunk=N][,check=auto|exact|f64|off] (docs/runtime.md)")(
+      "[,bias=1][,kchunk=N][,check=auto|exact|f64|off], conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,stride=..]"
+      "[,pad=..][,dilation=..][,...], or a workload file: workloads/resnet50.csv (SCALE-Sim topology), "
+      "workloads/transformer_block.yaml (docs/runtime.md)")(
+      "batch", po::value<uint32_t>(&batch)->default_value(1), "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
       "json", po::value<std::string>(&json_path), "write the resolved config and statistics here")(
       "trace", po::value<std::string>(&trace_path),
       "write a timeline (Chrome/Perfetto JSON: one track per node thread, per link, per DIP)")(
+      "svg", po::value<std::string>(&svg_dir),
+      "write utilisation.svg (per-node heat map), links.svg (link load) and roofline.svg here")(
       "trace-limit", po::value<uint64_t>(&trace_limit)->default_value(2000000),
       "stop adding trace events after this many (the trace says it was cut)");
   po::positional_options_description pos;
@@ -79,6 +88,7 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run", "give one of --program (an assembly or ELF file) or --workload (e.g. matmul:M=512,N=512,K=512)");
   if (!workload.empty()) {
     try {
+      if (is_workload_file(workload)) return run_workload_file(workload, batch, config_path, sets, json_path);
       const WorkloadSpec spec = parse_workload(workload);
       const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
       return run_workload(spec, loaded, config_path, json_path);
@@ -109,7 +119,10 @@ int cmd_run(const std::vector<std::string>& args) {
       trace = std::make_unique<hw::TraceWriter>(trace_path, params.core.clock_ghz, params.width, trace_limit);
       machine.set_trace(trace.get());
     }
+    Progress progress(fmt::format("dojosim run {}", program));
+    machine.set_progress([&](uint64_t cycle) { progress.update(cycle); });
     const hw::MachineOutcome outcome = machine.run();
+    progress.done();
     if (trace) {
       fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
                  trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
@@ -137,6 +150,10 @@ int cmd_run(const std::vector<std::string>& args) {
                seconds > 0 ? flop / seconds : 0.0, seconds > 0 ? 100.0 * flop / seconds / peak : 0.0, peak);
 
     const hw::StatsNode stats = hw::collect_stats(machine, config);
+    if (!svg_dir.empty()) {
+      report::write_run_svgs(svg_dir, stats, config);
+      fmt::print("plots: {0}/utilisation.svg, {0}/links.svg, {0}/roofline.svg\n", svg_dir);
+    }
     fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n",
                stats.value("energy_j"), stats.value("power_w"));
     // Where every thread's cycles went, summed over all threads.

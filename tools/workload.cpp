@@ -253,7 +253,7 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
       j["workload"]["conv2d"] = {{"N", cs.n}, {"H", cs.h}, {"W", cs.w}, {"C", cs.c}, {"K", cs.k}, {"R", cs.r},
                                  {"S", cs.s}, {"stride", spec.stride}, {"pad", spec.pad}, {"dilation", spec.dilation}};
     j["config"] = hw::to_json(config);
-    j["report"] = {{"cycles", r.cycles}, {"seconds", r.seconds}, {"flop", r.flop}, {"flop_per_s", r.flop_per_s},
+    j["report"] = {{"mapping", mapping}, {"cycles", r.cycles}, {"seconds", r.seconds}, {"flop", r.flop}, {"flop_per_s", r.flop_per_s},
                    {"peak_flop_per_s", r.peak_flop_per_s}, {"utilisation_pct", pct},
                    {"grid", {p.grid_rows, p.grid_cols}}, {"k_chunk", p.k_chunk}, {"steps", p.steps},
                    {"sram_high_water_bytes", p.sram_high_water}, {"mesh_link_bytes", r.mesh_link_bytes},
