@@ -132,7 +132,8 @@ mover_A:
     ld      a2, ABF(s1)
     bltu    t0, s4, 1f
     ld      a2, ABL(s1)            # the last step's chunk is the short one
-1:  addi    a2, a2, PIECES1
+1:  li      t0, PIECES1
+    add     a2, a2, t0
     li      t0, PIECES
     divu    a2, a2, t0
     addi    a2, a2, 63
@@ -185,7 +186,8 @@ mover_B:
     ld      a2, BBF(s1)
     bltu    t0, s4, 1f
     ld      a2, BBL(s1)            # the last step's chunk is the short one
-1:  addi    a2, a2, PIECES1
+1:  li      t0, PIECES1
+    add     a2, a2, t0
     li      t0, PIECES
     divu    a2, a2, t0
     addi    a2, a2, 63
