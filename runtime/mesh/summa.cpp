@@ -55,6 +55,70 @@ constexpr const char* kArgNames[] = {"MEMBER", "COL",   "ROW",   "EAST",  "SOUTH
                                      "OWNB",   "CBUF",  "BUFA0", "BUFA1", "BUFB0", "BUFB1", "BIAS"};
 static_assert(std::size(kArgNames) == kArgCount);
 
+// A mover thread's loop for operand X: put X's chunk s in place on every grid node, then
+// barrier s. `count` holds the ring's length, COORD and NEXT name the argument words of this
+// node's position along the ring and of the next node's global base.
+std::string mover_asm(char X, int thread, const char* dir, const char* line, const char* count, const char* coord,
+                      const char* COORD, const char* NEXT) {
+  return fmt::format(R"(# ---- thread {thread}: put {X}'s chunk s in place on every grid node, then barrier s. The chunk
+# travels {dir} around the grid {line}, from its owner, in PIECES pieces so that a node
+# forwards one piece while the next is still arriving.
+mover_{X}:
+    beqz    s5, 8f
+    andi    s6, s0, 1
+    slli    s6, s6, 3
+    add     s6, s6, s1
+    ld      a0, BUF{X}0(s6)         # this step's buffer
+    addi    t0, s0, 1
+    ld      a2, {X}BF(s1)
+    bltu    t0, s4, 1f
+    ld      a2, {X}BL(s1)            # the last step's chunk is the short one
+1:  li      t0, PIECES1
+    add     a2, a2, t0
+    li      t0, PIECES
+    divu    a2, a2, t0
+    addi    a2, a2, 63
+    andi    a2, a2, -64              # piece size: a 64-byte multiple
+    remu    t0, s0, {count}          # the owner's grid {coord}
+    ld      t1, {COORD}(s1)
+    addi    t2, t1, 1
+    remu    t2, t2, {count}          # the next node's
+    sub     s8, t2, t0               # 0: the next node is the owner: the chunk went round
+    ld      t3, {NEXT}(s1)
+    or      a1, t3, a0               # the same buffer at the next node
+    bne     t0, t1, 3f
+    divu    t3, s0, {count}          # the owner sends its own copy
+    ld      t4, {X}BF(s1)
+    mul     t3, t3, t4
+    ld      a0, OWN{X}(s1)
+    add     a0, a0, t3
+    beqz    s8, 8f
+    li      s9, PIECES
+2:  push    a1, a0, a2, SEM{X}
+    add     a0, a0, a2
+    add     a1, a1, a2
+    addi    s9, s9, -1
+    bnez    s9, 2b
+    j       8f
+3:  li      s9, PIECES
+    li      t3, 1
+4:  swait   SEM{X}, t3
+    beqz    s8, 5f
+    push    a1, a0, a2, SEM{X}
+5:  add     a0, a0, a2
+    add     a1, a1, a2
+    addi    s9, s9, -1
+    bnez    s9, 4b
+8:  barrier 0
+    addi    s0, s0, 1
+    bltu    s0, s4, mover_{X}
+    j       exit
+
+)", fmt::arg("X", X), fmt::arg("thread", thread), fmt::arg("dir", dir),
+                     fmt::arg("line", line), fmt::arg("count", count), fmt::arg("coord", coord),
+                     fmt::arg("COORD", COORD), fmt::arg("NEXT", NEXT));
+}
+
 // The SPMD program: both threads, and the two kernel routines (first step, later steps).
 std::string program_text(const MatmulSpec& first, const MatmulSpec& rest,
                          const isa::CoreConfig& core, const MeshMatmulPlan& plan) {
@@ -119,114 +183,10 @@ compute:
     bltu    s0, s4, compute
     j       exit
 
-# ---- thread 1: put A's chunk s in place on every grid node, then barrier s. The chunk
-# travels east around the grid row, from its owner, in PIECES pieces so that a node
-# forwards one piece while the next is still arriving.
-mover_A:
-    beqz    s5, 8f
-    andi    s6, s0, 1
-    slli    s6, s6, 3
-    add     s6, s6, s1
-    ld      a0, BUFA0(s6)         # this step's buffer
-    addi    t0, s0, 1
-    ld      a2, ABF(s1)
-    bltu    t0, s4, 1f
-    ld      a2, ABL(s1)            # the last step's chunk is the short one
-1:  li      t0, PIECES1
-    add     a2, a2, t0
-    li      t0, PIECES
-    divu    a2, a2, t0
-    addi    a2, a2, 63
-    andi    a2, a2, -64              # piece size: a 64-byte multiple
-    remu    t0, s0, s2          # the owner's grid column
-    ld      t1, COL(s1)
-    addi    t2, t1, 1
-    remu    t2, t2, s2          # the next node's
-    sub     s8, t2, t0               # 0: the next node is the owner: the chunk went round
-    ld      t3, EAST(s1)
-    or      a1, t3, a0               # the same buffer at the next node
-    bne     t0, t1, 3f
-    divu    t3, s0, s2          # the owner sends its own copy
-    ld      t4, ABF(s1)
-    mul     t3, t3, t4
-    ld      a0, OWNA(s1)
-    add     a0, a0, t3
-    beqz    s8, 8f
-    li      s9, PIECES
-2:  push    a1, a0, a2, SEMA
-    add     a0, a0, a2
-    add     a1, a1, a2
-    addi    s9, s9, -1
-    bnez    s9, 2b
-    j       8f
-3:  li      s9, PIECES
-    li      t3, 1
-4:  swait   SEMA, t3
-    beqz    s8, 5f
-    push    a1, a0, a2, SEMA
-5:  add     a0, a0, a2
-    add     a1, a1, a2
-    addi    s9, s9, -1
-    bnez    s9, 4b
-8:  barrier 0
-    addi    s0, s0, 1
-    bltu    s0, s4, mover_A
-    j       exit
-
-# ---- thread 2: put B's chunk s in place on every grid node, then barrier s. The chunk
-# travels south around the grid column, from its owner, in PIECES pieces so that a node
-# forwards one piece while the next is still arriving.
-mover_B:
-    beqz    s5, 8f
-    andi    s6, s0, 1
-    slli    s6, s6, 3
-    add     s6, s6, s1
-    ld      a0, BUFB0(s6)         # this step's buffer
-    addi    t0, s0, 1
-    ld      a2, BBF(s1)
-    bltu    t0, s4, 1f
-    ld      a2, BBL(s1)            # the last step's chunk is the short one
-1:  li      t0, PIECES1
-    add     a2, a2, t0
-    li      t0, PIECES
-    divu    a2, a2, t0
-    addi    a2, a2, 63
-    andi    a2, a2, -64              # piece size: a 64-byte multiple
-    remu    t0, s0, s3          # the owner's grid row
-    ld      t1, ROW(s1)
-    addi    t2, t1, 1
-    remu    t2, t2, s3          # the next node's
-    sub     s8, t2, t0               # 0: the next node is the owner: the chunk went round
-    ld      t3, SOUTH(s1)
-    or      a1, t3, a0               # the same buffer at the next node
-    bne     t0, t1, 3f
-    divu    t3, s0, s3          # the owner sends its own copy
-    ld      t4, BBF(s1)
-    mul     t3, t3, t4
-    ld      a0, OWNB(s1)
-    add     a0, a0, t3
-    beqz    s8, 8f
-    li      s9, PIECES
-2:  push    a1, a0, a2, SEMB
-    add     a0, a0, a2
-    add     a1, a1, a2
-    addi    s9, s9, -1
-    bnez    s9, 2b
-    j       8f
-3:  li      s9, PIECES
-    li      t3, 1
-4:  swait   SEMB, t3
-    beqz    s8, 5f
-    push    a1, a0, a2, SEMB
-5:  add     a0, a0, a2
-    add     a1, a1, a2
-    addi    s9, s9, -1
-    bnez    s9, 4b
-8:  barrier 0
-    addi    s0, s0, 1
-    bltu    s0, s4, mover_B
-    j       exit
-
+)";
+  s += mover_asm('A', 1, "east", "row", "s2", "column", "COL", "EAST");
+  s += mover_asm('B', 2, "south", "column", "s3", "row", "ROW", "SOUTH");
+  s += R"(
 exit:
     li      a0, 0
     li      a7, 93
