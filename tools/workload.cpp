@@ -84,6 +84,11 @@ WorkloadSpec parse_workload(const std::string& text) {
     if (key == "dtype") w.dtype = (parse_dtype(value), value);
     else if (key == "mapping") w.mapping = (runtime::parse_mapping(value), value);
     else if (key == "kchunk") w.k_chunk = parse_size(key, value);
+    else if (key == "placement") {
+      if (value != "auto" && value != "sram" && value != "host")
+        throw std::invalid_argument(fmt::format("placement={}: expected auto, sram or host", value));
+      w.placement = value;
+    }
     else if (key == "bias") {
       if (value != "0" && value != "1") throw std::invalid_argument(fmt::format("bias={}: expected 0 or 1", value));
       w.bias = value == "1";
@@ -108,8 +113,8 @@ WorkloadSpec parse_workload(const std::string& text) {
     } else {
       throw std::invalid_argument(fmt::format(
           "'{}': unknown {} parameter ({})", key, w.kind,
-          conv ? "N, H, W, C, K, R, S, stride, pad, dilation, dtype, mapping, bias, kchunk, check"
-               : "M, N, K, dtype, mapping, bias, kchunk, check"));
+          conv ? "N, H, W, C, K, R, S, stride, pad, dilation, dtype, mapping, placement, bias, kchunk, check"
+               : "M, N, K, dtype, mapping, placement, bias, kchunk, check"));
     }
     start = end + 1;
   }
@@ -132,6 +137,9 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   runtime::MeshMatmulOptions options;
   options.mapping = runtime::parse_mapping(spec.mapping);
   options.k_chunk = spec.k_chunk;
+  options.placement = spec.placement == "host"   ? runtime::OperandPlacement::Host
+                      : spec.placement == "sram" ? runtime::OperandPlacement::Sram
+                                                 : runtime::OperandPlacement::Auto;
   std::mt19937_64 rng(config.sim.seed);
   const bool conv = spec.kind == "conv2d";
   const runtime::Conv2dShape cs = conv ? conv_shape(spec) : runtime::Conv2dShape{};
@@ -165,10 +173,11 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     return most;
   };
   fmt::print("placement: {}x{} grid of nodes ({} nodes), C blocks of up to {}x{}, K in {} step{} of {}; "
-             "SRAM used per node {} of {}\n",
+             "SRAM used per node {} of {}; A and B {}\n",
              p.grid_rows, p.grid_cols, p.nodes.size(), largest(p.row_start), largest(p.col_start), p.steps,
              p.steps == 1 ? "" : "s", p.k_chunk,
-             si(double(p.sram_high_water), "B"), si(double(config.node.core.sram_bytes), "B"));
+             si(double(p.sram_high_water), "B"), si(double(config.node.core.sram_bytes), "B"),
+             p.operands_in_host ? "stream from host memory (the DIPs' HBM)" : "start in node SRAM");
   if (!r.ok) {
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
     return r.outcome.rfind("deadlock", 0) == 0 || r.outcome.rfind("cycle limit", 0) == 0 ? kHung : kTrapped;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "hw/config/machine_params.h"
 #include "runtime/matmul_kernel.h"
 #include "runtime/mesh/common.h"
 
@@ -87,7 +88,14 @@ MatmulEstimate estimate_matmul(const hw::HardwareConfig& config, DType dtype, Ma
         const double a = ring_cycles(blk.m * k * elem, plan.grid_cols, plan.pieces, link, hop);
         const double b =
             ring_cycles(k * blk.n * elem, plan.grid_rows, plan.pieces, link, one_d ? 2 * hop : hop);
-        move.push_back(std::max(a, b));
+        // From host memory the owners first pull the step's chunks, all from DIP 0, then ring.
+        double pull = 0;
+        if (plan.operands_in_host) {
+          const hw::DipParams dip = hw::host_params(config).front();
+          const double bytes = (plan.grid_rows * blk.m + plan.grid_cols * blk.n) * k * elem;
+          pull = double(dip.latency) + bytes / std::min(dip.hbm_bytes_per_cycle, dip.link_bytes_per_cycle);
+        }
+        move.push_back(pull + std::max(a, b));
         e.link_bytes += std::max(plan.grid_cols > 1 ? blk.m * k * elem : 0.0,
                                  plan.grid_rows > 1 ? k * blk.n * elem : 0.0);
       }

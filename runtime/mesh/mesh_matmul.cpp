@@ -78,6 +78,9 @@ MeshMatmulPlan plan_matmul(const hw::HardwareConfig& config, DType dtype, Matmul
                                             shape.m, shape.n, shape.k));
   MeshMatmulOptions o = options;
   if (o.mapping == MatmulMapping::Auto) o.mapping = choose_mapping(config, dtype, shape, options);
+  if (o.placement == OperandPlacement::Host && o.mapping != MatmulMapping::Summa)
+    throw std::invalid_argument(fmt::format("placement=host: only the summa mapping streams operands from host "
+                                            "memory, not {}", mapping_name(o.mapping)));
   return entry(o.mapping).plan(config, dtype, shape, o);
 }
 

@@ -46,8 +46,14 @@ constexpr MatmulMapping kMatmulMappings[] = {MatmulMapping::Summa, MatmulMapping
 std::string_view mapping_name(MatmulMapping m);
 MatmulMapping parse_mapping(const std::string& name);  // throws std::invalid_argument
 
+// Where A and B start: in the nodes' SRAM (each node holds the chunks it owns), or in host
+// memory (the DIPs' HBM), from which each chunk's owner pulls it on its step, so operands
+// larger than the mesh's SRAM fit (summa only). Auto: SRAM if it fits, else host memory.
+enum class OperandPlacement : uint8_t { Auto, Sram, Host };
+
 struct MeshMatmulOptions {
   MatmulMapping mapping = MatmulMapping::Summa;
+  OperandPlacement placement = OperandPlacement::Auto;
   uint32_t k_chunk =
       0;  // K per step (summa, 1d); 0: the default (128, rounded to the kernel's k unit)
   isa::Cfp8Format cfp8{};
@@ -69,6 +75,7 @@ struct MeshMatmulPlan {
   uint32_t padded_k = 0;
   uint32_t pieces = 1;           // a forwarded chunk travels in this many pieces
   uint64_t sram_high_water = 0;  // bytes of the busiest node's SRAM the plan uses
+  bool operands_in_host = false;  // A and B stream from host memory (OperandPlacement::Host)
 };
 
 // The analytical estimate of one mapping (runtime/mesh/estimate.h).

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "hw/config/machine_params.h"
 #include "hw/node/node.h"
 #include "runtime/layout.h"
 #include "runtime/matmul_kernel.h"
@@ -48,11 +49,14 @@ enum Arg : unsigned {
   kBufB0,
   kBufB1,
   kBias,
+  kHostA,  // host global address of this node's A chunks (its row's), 0: they are in SRAM
+  kHostB,  // of its B chunks (its column's)
   kArgCount
 };
 constexpr const char* kArgNames[] = {"MEMBER", "COL",   "ROW",   "EAST",  "SOUTH", "RBLK",  "CBLK",
                                      "KFULL",  "KLAST", "ABF",   "ABL",   "BBF",   "BBL",   "OWNA",
-                                     "OWNB",   "CBUF",  "BUFA0", "BUFA1", "BUFB0", "BUFB1", "BIAS"};
+                                     "OWNB",   "CBUF",  "BUFA0", "BUFA1", "BUFB0", "BUFB1", "BIAS",
+                                     "HOSTA",  "HOSTB"};
 static_assert(std::size(kArgNames) == kArgCount);
 
 // A mover thread's loop for operand X: put X's chunk s in place on every grid node, then
@@ -87,12 +91,25 @@ mover_{X}:
     ld      t3, {NEXT}(s1)
     or      a1, t3, a0               # the same buffer at the next node
     bne     t0, t1, 3f
-    divu    t3, s0, {count}          # the owner sends its own copy
+    ld      t3, HOST{X}(s1)
+    beqz    t3, 6f
+    ld      t4, {X}BF(s1)            # in host memory: the owner pulls chunk s into its buffer
+    mul     t4, t4, s0
+    add     t3, t3, t4               # chunk s is at HOST + s x (full chunk bytes)
+    ld      t5, {X}BF(s1)
+    addi    t6, s0, 1
+    bltu    t6, s4, 7f
+    ld      t5, {X}BL(s1)
+7:  pull    a0, t3, t5, SEM{X}
+    li      t4, 1
+    swait   SEM{X}, t4
+    j       9f
+6:  divu    t3, s0, {count}          # the owner sends its own copy
     ld      t4, {X}BF(s1)
     mul     t3, t3, t4
     ld      a0, OWN{X}(s1)
     add     a0, a0, t3
-    beqz    s8, 8f
+9:  beqz    s8, 8f
     li      s9, PIECES
 2:  push    a1, a0, a2, SEM{X}
     add     a0, a0, a2
@@ -153,6 +170,8 @@ compute:
     add     t2, t2, s1
     ld      a0, BUFA0(t2)           # the chunk's buffer ...
     bne     t0, t1, 1f
+    ld      t3, HOSTA(s1)
+    bnez    t3, 1f                  # (from host memory the owner pulls into the buffer too)
     divu    t0, s0, s2              # ... or the owner's own copy
     ld      t1, ABF(s1)
     mul     t0, t0, t1
@@ -162,6 +181,8 @@ compute:
     ld      t1, ROW(s1)
     ld      a1, BUFB0(t2)
     bne     t0, t1, 2f
+    ld      t3, HOSTB(s1)
+    bnez    t3, 2f
     divu    t0, s0, s3
     ld      t1, BBF(s1)
     mul     t0, t0, t1
@@ -209,13 +230,17 @@ struct Build {
   NodeProgram program;
   std::vector<NodePlan> nodes;  // per grid node, as plan.nodes
   uint64_t a0 = 0, a1 = 0, b0 = 0, b1 = 0, c = 0, bias = 0, owned_a = 0, owned_b = 0;
+  // With operands in host memory: where each grid row's A chunks and each column's B chunks
+  // start (host addresses; chunk s at + s x full chunk bytes).
+  std::vector<uint64_t> host_a, host_b;
 };
 
 Build build(const hw::HardwareConfig& config, DType dtype, MatmulShape shape, MatmulMapping mapping,
-            uint32_t k_chunk, MatmulInit init, const isa::Cfp8Format& cfp8) {
+            uint32_t k_chunk, MatmulInit init, const isa::Cfp8Format& cfp8, bool host) {
   Build b;
   MeshMatmulPlan& plan = b.plan;
   plan.mapping = mapping;
+  plan.operands_in_host = host;
   const isa::CoreConfig core = config.core_config({0, 0});
   if (mapping == MatmulMapping::Summa) {
     std::vector<int> xs, ys;
@@ -279,25 +304,48 @@ Build build(const hw::HardwareConfig& config, DType dtype, MatmulShape shape, Ma
   b.a0 = map.take(buf_a ? buf_a + slack : 0), b.a1 = map.take(buf_a ? buf_a + slack : 0);
   b.b0 = map.take(buf_b + slack), b.b1 = map.take(buf_b + slack);
   b.c = map.take(c_bytes), b.bias = map.take(bias_bytes);
-  b.owned_a = map.take(own_a + slack), b.owned_b = map.take(own_b + slack);
+  if (host) {
+    own_a = own_b = 0;  // owners pull their chunks from host memory into the buffers
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < R; ++i) b.host_a.push_back(at), at = align(at + uint64_t{S} * b.nodes[size_t{i} * G].full.a.bytes(), 64);
+    for (uint32_t j = 0; j < G; ++j) b.host_b.push_back(at), at = align(at + uint64_t{S} * b.nodes[j].full.b.bytes(), 64);
+    const std::vector<hw::DipParams> dips = hw::host_params(config);
+    if (dips.empty() || at > dips.front().capacity)
+      throw std::invalid_argument(fmt::format(
+          "matmul {}x{}x{} {}: operands in host memory need {} bytes in one DIP, and this machine has {}",
+          shape.m, shape.n, shape.k, dtype_name(dtype), at,
+          dips.empty() ? std::string("no DIP (tile.host.edges)") : fmt::format("{} bytes per DIP", dips.front().capacity)));
+  }
+  b.owned_a = map.take(own_a ? own_a + slack : 0), b.owned_b = map.take(own_b ? own_b + slack : 0);
   plan.sram_high_water = map.at;
   check_sram(config, dtype, shape, plan, kThreads, kStackBytes,
              mapping == MatmulMapping::Summa
-                 ? "A and B chunks twice, its C block, its own chunks"
+                 ? (host ? "A and B chunks twice, its C block" : "A and B chunks twice, its C block, its own chunks")
                  : "B chunks twice, its C rows, its A rows, its own B chunks");
   return b;
 }
 
 // The default K chunk is 128; 1d halves it (to the k unit) until its B chunks fit in SRAM.
+// summa's operands go to host memory when asked, or (auto) when they do not fit in SRAM.
 Build build_fitting(const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
                     const MeshMatmulOptions& options, MatmulInit init) {
-  if (options.k_chunk || options.mapping != MatmulMapping::OneD)
-    return build(config, dtype, shape, options.mapping, options.k_chunk ? options.k_chunk : 128,
-                 init, options.cfp8);
+  const bool summa = options.mapping == MatmulMapping::Summa;  // plan_matmul refused host for 1d
+  if (options.k_chunk || !(options.mapping == MatmulMapping::OneD)) {
+    const uint32_t k_chunk = options.k_chunk ? options.k_chunk : 128;
+    if (options.placement != OperandPlacement::Auto || !summa)
+      return build(config, dtype, shape, options.mapping, k_chunk, init, options.cfp8,
+                   options.placement == OperandPlacement::Host);
+    try {
+      return build(config, dtype, shape, options.mapping, k_chunk, init, options.cfp8, false);
+    } catch (const std::invalid_argument&) {
+      if (hw::host_params(config).empty()) throw;
+      return build(config, dtype, shape, options.mapping, k_chunk, init, options.cfp8, true);
+    }
+  }
   const uint32_t unit = k_unit(dtype, config.core_config({0, 0}));
   for (uint32_t k_chunk = 128;; k_chunk /= 2) {
     try {
-      return build(config, dtype, shape, options.mapping, k_chunk, init, options.cfp8);
+      return build(config, dtype, shape, options.mapping, k_chunk, init, options.cfp8, false);
     } catch (const std::invalid_argument&) {
       if (k_chunk / 2 < unit) throw;
     }
@@ -337,6 +385,8 @@ void run_summa(const hw::HardwareConfig& config, DType dtype, const MatmulOperan
       args[kOwnedA] = b.owned_a, args[kOwnedB] = b.owned_b, args[kC] = b.c;
       args[kBufA0] = b.a0, args[kBufA1] = b.a1, args[kBufB0] = b.b0, args[kBufB1] = b.b1,
       args[kBias] = b.bias;
+      const uint64_t host_bit = uint64_t{1} << 63;
+      if (plan.operands_in_host) args[kHostA] = host_bit | b.host_a[i], args[kHostB] = host_bit | b.host_b[j];
       node->sram().write(b.program.args, args, sizeof args);
       // Chunks this node owns: A's s = j, j + G, ... of its row block; B's s = i, i + R, ...
       for (uint32_t s = j, t = 0; s < S; s += G, ++t) {
@@ -346,7 +396,10 @@ void run_summa(const hw::HardwareConfig& config, DType dtype, const MatmulOperan
           for (uint32_t k = k0; k < k1; ++k) part.at(r - r0, k - k0) = ops.a.at(r, k);
         const std::vector<uint8_t> bytes =
             pack(part, s + 1 == S ? n.last.a : n.full.a, options.cfp8);
-        node->sram().write(b.owned_a + t * n.full.a.bytes(), bytes.data(), bytes.size());
+        if (!plan.operands_in_host)
+          node->sram().write(b.owned_a + t * n.full.a.bytes(), bytes.data(), bytes.size());
+        else  // the row's chunk s, packed once by its owner
+          machine.host().write(b.host_a[i] + uint64_t{s} * n.full.a.bytes(), bytes.data(), bytes.size());
       }
       for (uint32_t s = i, t = 0; s < S; s += R, ++t) {
         const uint32_t k0 = plan.k_start[s], k1 = plan.k_start[s + 1];
@@ -355,7 +408,10 @@ void run_summa(const hw::HardwareConfig& config, DType dtype, const MatmulOperan
           for (uint32_t c = c0; c < c1; ++c) part.at(k - k0, c - c0) = ops.b.at(k, c);
         const std::vector<uint8_t> bytes =
             pack(part, s + 1 == S ? n.last.b : n.full.b, options.cfp8);
-        node->sram().write(b.owned_b + t * n.full.b.bytes(), bytes.data(), bytes.size());
+        if (!plan.operands_in_host)
+          node->sram().write(b.owned_b + t * n.full.b.bytes(), bytes.data(), bytes.size());
+        else
+          machine.host().write(b.host_b[j] + uint64_t{s} * n.full.b.bytes(), bytes.data(), bytes.size());
       }
       if (init == MatmulInit::Bias) {
         const std::vector<float> bias(ops.bias.begin() + c0, ops.bias.begin() + c1);
