@@ -61,7 +61,7 @@ int cmd_run(const std::vector<std::string>& args) {
       "config,c", po::value<std::string>(&config_path), "hardware config (configs/*.yaml)")(
       "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
       "workload,w", po::value<std::string>(&workload),
-      "a runtime kernel instead of a program: matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32][,mapping=summa]"
+      "a runtime kernel instead of a program: matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32][,mapping=auto|summa|1d|1d-cols|cannon|ksplit][,placement=auto|sram|host]"
       "[,bias=1][,kchunk=N][,check=auto|exact|f64|off], conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,stride=..]"
       "[,pad=..][,dilation=..][,...], or a workload file: workloads/resnet50.csv (SCALE-Sim topology), "
       "workloads/transformer_block.yaml (docs/runtime.md)")(

@@ -59,6 +59,9 @@ uint32_t k_unit(DType dtype, const isa::CoreConfig& core) {
 uint32_t m_unit(DType dtype, const isa::CoreConfig& core) {
   return matmul_layout(dtype, {1, 1, 1}, core).c.rows;
 }
+uint32_t n_unit(DType dtype, const isa::CoreConfig& core) {
+  return matmul_layout(dtype, {1, 1, 1}, core).c.cols;
+}
 
 void chunk_k(MeshMatmulPlan& plan, uint32_t k, uint32_t k_chunk, uint32_t unit) {
   plan.k_chunk = round_up(std::min(k, k_chunk), unit);

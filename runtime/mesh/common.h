@@ -41,6 +41,7 @@ std::vector<hw::Coord> ring_of_nodes(const hw::HardwareConfig& config);
 // The kernel's k padding unit for dtype, and its smallest block of C's rows.
 uint32_t k_unit(DType dtype, const isa::CoreConfig& core);
 uint32_t m_unit(DType dtype, const isa::CoreConfig& core);
+uint32_t n_unit(DType dtype, const isa::CoreConfig& core);  // C's column padding
 
 // K cut into `parts` ranges of k_chunk (the last one shorter), each padded to the k unit.
 void chunk_k(MeshMatmulPlan& plan, uint32_t k, uint32_t k_chunk, uint32_t unit);

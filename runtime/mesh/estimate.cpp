@@ -79,13 +79,14 @@ MatmulEstimate estimate_matmul(const hw::HardwareConfig& config, DType dtype, Ma
   std::vector<double> compute, move;
   switch (plan.mapping) {
     case MatmulMapping::Summa:
-    case MatmulMapping::OneD: {
-      const bool one_d = plan.mapping == MatmulMapping::OneD;
+    case MatmulMapping::OneD:
+    case MatmulMapping::OneDCols: {
+      // On the rings of 1d and 1d-cols neighbours are up to two snake positions apart.
+      const bool one_d = plan.mapping == MatmulMapping::OneD, cols = plan.mapping == MatmulMapping::OneDCols;
       for (uint32_t s = 0; s < plan.steps; ++s) {
         const double k = plan.k_padded[s];
         compute.push_back(multiply(blk.m, blk.n, k));
-        // 1d's ring hops are two snake positions apart.
-        const double a = ring_cycles(blk.m * k * elem, plan.grid_cols, plan.pieces, link, hop);
+        const double a = ring_cycles(blk.m * k * elem, plan.grid_cols, plan.pieces, link, cols ? 2 * hop : hop);
         const double b =
             ring_cycles(k * blk.n * elem, plan.grid_rows, plan.pieces, link, one_d ? 2 * hop : hop);
         // From host memory the owners first pull the step's chunks, all from DIP 0, then ring.

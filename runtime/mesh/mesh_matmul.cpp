@@ -26,6 +26,7 @@ struct MappingEntry {
 constexpr MappingEntry kMappings[] = {
     {MatmulMapping::Summa, "summa", mesh::plan_summa, mesh::run_summa},
     {MatmulMapping::OneD, "1d", mesh::plan_summa, mesh::run_summa},
+    {MatmulMapping::OneDCols, "1d-cols", mesh::plan_summa, mesh::run_summa},
     {MatmulMapping::Cannon, "cannon", mesh::plan_cannon, mesh::run_cannon},
     {MatmulMapping::KSplit, "ksplit", mesh::plan_ksplit, mesh::run_ksplit},
     {MatmulMapping::Auto, "auto", nullptr, nullptr},
@@ -115,7 +116,8 @@ Matrix reference_mesh_matmul_exact(DType dtype, isa::Cfp8Format f, MatmulInit in
       float acc = init_value;
       switch (plan.mapping) {
         case MatmulMapping::Summa:
-        case MatmulMapping::OneD:  // steps in K order
+        case MatmulMapping::OneD:
+        case MatmulMapping::OneDCols:  // steps in K order
           for (size_t t = 0; t < ranges; ++t) acc = over_range(dtype, a, b, plan, t, i, j, acc);
           break;
         case MatmulMapping::Cannon: {  // block (bi, bj) starts at K block bi + bj mod q

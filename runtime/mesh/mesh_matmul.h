@@ -39,9 +39,13 @@
 
 namespace dojosim::runtime {
 
-enum class MatmulMapping : uint8_t { Summa, OneD, Cannon, KSplit, Auto };
+// OneD splits C's rows over a ring of all nodes (B's chunks travel; for conv2d: an
+// output-spatial split, each node a band of output pixels, its input windows halo included
+// placed by im2col); OneDCols splits C's columns (A's chunks travel; for conv2d: an
+// output-channel split).
+enum class MatmulMapping : uint8_t { Summa, OneD, OneDCols, Cannon, KSplit, Auto };
 /// The concrete mappings (every one but Auto), in the order reports list them.
-constexpr MatmulMapping kMatmulMappings[] = {MatmulMapping::Summa, MatmulMapping::OneD,
+constexpr MatmulMapping kMatmulMappings[] = {MatmulMapping::Summa, MatmulMapping::OneD, MatmulMapping::OneDCols,
                                              MatmulMapping::Cannon, MatmulMapping::KSplit};
 std::string_view mapping_name(MatmulMapping m);
 MatmulMapping parse_mapping(const std::string& name);  // throws std::invalid_argument

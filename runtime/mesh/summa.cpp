@@ -252,12 +252,14 @@ Build build(const hw::HardwareConfig& config, DType dtype, MatmulShape shape, Ma
       for (uint32_t j = 0; j < plan.grid_cols; ++j) plan.nodes.push_back({xs[j], ys[i]});
     plan.pieces = kSummaPieces;
   } else {
-    // At most one node per block of C's rows: a node with fewer rows pads them anyway.
+    // A ring of every node, split along C's rows (1d: a P x 1 grid) or columns (1d-cols:
+    // 1 x P); at most one node per block of the kernel's padding, which a node pads anyway.
     plan.nodes = ring_of_nodes(config);
-    plan.grid_rows = std::min<uint32_t>(static_cast<uint32_t>(plan.nodes.size()),
-                                        div_up(shape.m, m_unit(dtype, core)));
-    plan.grid_cols = 1;
-    plan.nodes.resize(plan.grid_rows);
+    const uint32_t ring = static_cast<uint32_t>(plan.nodes.size());
+    const bool rows = mapping == MatmulMapping::OneD;
+    plan.grid_rows = rows ? std::min(ring, div_up(shape.m, m_unit(dtype, core))) : 1;
+    plan.grid_cols = rows ? 1 : std::min(ring, div_up(shape.n, n_unit(dtype, core)));
+    plan.nodes.resize(size_t{plan.grid_rows} * plan.grid_cols);
   }
   const uint32_t R = plan.grid_rows, G = plan.grid_cols;
   plan.row_start = split(shape.m, R);
@@ -290,6 +292,9 @@ Build build(const hw::HardwareConfig& config, DType dtype, MatmulShape shape, Ma
   if (mapping == MatmulMapping::OneD) {
     buf_a = 0;  // A never travels
     plan.pieces = static_cast<uint32_t>(std::max<uint64_t>(kSummaPieces, buf_b / kRingPieceBytes));
+  } else if (mapping == MatmulMapping::OneDCols) {
+    buf_b = 0;  // B never travels
+    plan.pieces = static_cast<uint32_t>(std::max<uint64_t>(kSummaPieces, buf_a / kRingPieceBytes));
   }
 
   MatmulSpec first{dtype, init == MatmulInit::Bias ? MatmulInit::Bias : MatmulInit::Zero, false,
@@ -321,7 +326,8 @@ Build build(const hw::HardwareConfig& config, DType dtype, MatmulShape shape, Ma
   check_sram(config, dtype, shape, plan, kThreads, kStackBytes,
              mapping == MatmulMapping::Summa
                  ? (host ? "A and B chunks twice, its C block" : "A and B chunks twice, its C block, its own chunks")
-                 : "B chunks twice, its C rows, its A rows, its own B chunks");
+                 : mapping == MatmulMapping::OneD ? "B chunks twice, its C rows, its A rows, its own B chunks"
+                                                  : "A chunks twice, its C columns, its B columns, its own A chunks");
   return b;
 }
 
@@ -330,7 +336,8 @@ Build build(const hw::HardwareConfig& config, DType dtype, MatmulShape shape, Ma
 Build build_fitting(const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
                     const MeshMatmulOptions& options, MatmulInit init) {
   const bool summa = options.mapping == MatmulMapping::Summa;  // plan_matmul refused host for 1d
-  if (options.k_chunk || !(options.mapping == MatmulMapping::OneD)) {
+  const bool ring = options.mapping == MatmulMapping::OneD || options.mapping == MatmulMapping::OneDCols;
+  if (options.k_chunk || !ring) {
     const uint32_t k_chunk = options.k_chunk ? options.k_chunk : 128;
     if (options.placement != OperandPlacement::Auto || !summa)
       return build(config, dtype, shape, options.mapping, k_chunk, init, options.cfp8,
