@@ -133,7 +133,8 @@ int cmd_doc(const std::vector<std::string>& args) {
   }
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
     fmt::print("dojosim doc isa\nPrints the instruction, timing and CSR tables of docs/isa.md, "
-               "generated from the instruction table (scripts/gen-docs.sh splices them in).\n");
+               "generated from the instruction table (scripts/gen-docs.sh splices them in).\n\n"
+               "examples:\n  dojosim doc isa | less\n  dojosim doc isa | grep mma\n");
     return kOk;
   }
   return usage_error("doc", "expected 'isa'");

@@ -14,6 +14,7 @@
 #include "runtime/mesh/mesh_matmul.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
+#include "tools/progress.h"
 
 namespace dojosim::cli {
 namespace {
@@ -155,9 +156,23 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   const runtime::MatmulInit init = spec.bias ? runtime::MatmulInit::Bias : runtime::MatmulInit::Zero;
   const std::vector<float>* bias = spec.bias ? &ops.bias : nullptr;
 
+  // On a terminal, a progress line with an ETA from the chosen mapping's estimate.
+  const runtime::MatmulShape shape{spec.m, spec.n, spec.k};
+  double expected = 0;
+  try {
+    const runtime::MatmulMapping chosen = options.mapping == runtime::MatmulMapping::Auto
+                                              ? runtime::choose_mapping(config, dtype, shape, options)
+                                              : options.mapping;
+    expected = runtime::estimate_matmul(config, dtype, shape, chosen, options).cycles;
+  } catch (const std::invalid_argument&) {
+    // run_matmul reports why it cannot run
+  }
+  Progress progress(fmt::format("dojosim run {}", spec.kind), static_cast<uint64_t>(expected));
+  options.progress = [&](uint64_t cycle) { progress.update(cycle); };
   const runtime::MeshMatmulResult r =
       conv ? runtime::run_conv2d(config, dtype, cs, ops.a.values, ops.b.values, bias, options)
            : runtime::run_matmul(config, dtype, ops, init, options);
+  progress.done();
   const runtime::MeshMatmulPlan& p = r.plan;
   const std::string what =
       conv ? fmt::format("conv2d N={} H={} W={} C={} K={} R={} S={} stride {} pad {} dilation {} (im2col: matmul "

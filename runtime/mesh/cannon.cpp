@@ -197,6 +197,7 @@ void run_cannon(const hw::HardwareConfig& config, DType dtype, const MatmulOpera
   const auto at = [&](uint32_t i, uint32_t j) { return plan.nodes[size_t{i % q} * q + j % q]; };
 
   hw::Machine machine(machine_params_for(config, kThreads, kStackBytes));
+  if (options.progress) machine.set_progress(options.progress);
   machine.load(b.program.program);
   for (uint32_t i = 0; i < q; ++i)
     for (uint32_t j = 0; j < q; ++j) {

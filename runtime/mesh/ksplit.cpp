@@ -197,6 +197,7 @@ void run_ksplit(const hw::HardwareConfig& config, DType dtype, const MatmulOpera
   const uint32_t P = plan.grid_rows;
 
   hw::Machine machine(machine_params_for(config, kThreads, kStackBytes));
+  if (options.progress) machine.set_progress(options.progress);
   machine.load(b.program.program);
   for (uint32_t p = 0; p < P; ++p) {
     const MatmulLayout& l = b.layouts[p];

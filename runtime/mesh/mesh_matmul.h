@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,7 @@ struct MeshMatmulOptions {
   uint32_t k_chunk =
       0;  // K per step (summa, 1d); 0: the default (128, rounded to the kernel's k unit)
   isa::Cfp8Format cfp8{};
+  std::function<void(uint64_t cycle)> progress;  // hw::Machine::set_progress, during the run
 };
 
 // How the work was placed, before it ran.

@@ -374,6 +374,7 @@ void run_summa(const hw::HardwareConfig& config, DType dtype, const MatmulOperan
   const uint32_t R = plan.grid_rows, G = plan.grid_cols, S = plan.steps;
 
   hw::Machine machine(machine_params_for(config, kThreads, kStackBytes));
+  if (options.progress) machine.set_progress(options.progress);
   machine.load(b.program.program);
   for (uint32_t i = 0; i < R; ++i)
     for (uint32_t j = 0; j < G; ++j) {
