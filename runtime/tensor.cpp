@@ -64,4 +64,24 @@ Matrix quantized(const Matrix& m, DType t, isa::Cfp8Format f) {
   return q;
 }
 
+std::vector<float> nhwc_to_nchw(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w, uint32_t c) {
+  std::vector<float> out(v.size());
+  for (uint32_t b = 0; b < n; ++b)
+    for (uint32_t y = 0; y < h; ++y)
+      for (uint32_t x = 0; x < w; ++x)
+        for (uint32_t ch = 0; ch < c; ++ch)
+          out[((size_t{b} * c + ch) * h + y) * w + x] = v[((size_t{b} * h + y) * w + x) * c + ch];
+  return out;
+}
+
+std::vector<float> nchw_to_nhwc(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w, uint32_t c) {
+  std::vector<float> out(v.size());
+  for (uint32_t b = 0; b < n; ++b)
+    for (uint32_t y = 0; y < h; ++y)
+      for (uint32_t x = 0; x < w; ++x)
+        for (uint32_t ch = 0; ch < c; ++ch)
+          out[((size_t{b} * h + y) * w + x) * c + ch] = v[((size_t{b} * c + ch) * h + y) * w + x];
+  return out;
+}
+
 }  // namespace dojosim::runtime

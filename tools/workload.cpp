@@ -109,12 +109,16 @@ WorkloadSpec parse_workload(const std::string& text) {
     else if (conv && key == "S") w.s = parse_size(key, value);
     else if (conv && key == "stride") w.stride = parse_size(key, value);
     else if (conv && key == "dilation") w.dilation = parse_size(key, value);
+    else if (conv && key == "layout") {
+      if (value != "nhwc" && value != "nchw") throw std::invalid_argument(fmt::format("layout={}: expected nhwc or nchw", value));
+      w.nchw = value == "nchw";
+    }
     else if (conv && key == "pad") {
       w.pad = value == "0" ? 0 : parse_size(key, value);
     } else {
       throw std::invalid_argument(fmt::format(
           "'{}': unknown {} parameter ({})", key, w.kind,
-          conv ? "N, H, W, C, K, R, S, stride, pad, dilation, dtype, mapping, placement, bias, kchunk, check"
+          conv ? "N, H, W, C, K, R, S, stride, pad, dilation, layout, dtype, mapping, placement, bias, kchunk, check"
                : "M, N, K, dtype, mapping, placement, bias, kchunk, check"));
     }
     start = end + 1;
@@ -169,15 +173,19 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   }
   Progress progress(fmt::format("dojosim run {}", spec.kind), static_cast<uint64_t>(expected));
   options.progress = [&](uint64_t cycle) { progress.update(cycle); };
-  const runtime::MeshMatmulResult r =
-      conv ? runtime::run_conv2d(config, dtype, cs, ops.a.values, ops.b.values, bias, options)
-           : runtime::run_matmul(config, dtype, ops, init, options);
+  runtime::MeshMatmulResult r =
+      !conv        ? runtime::run_matmul(config, dtype, ops, init, options)
+      : spec.nchw ? runtime::run_conv2d(config, dtype, cs, runtime::nhwc_to_nchw(ops.a.values, cs.n, cs.h, cs.w, cs.c),
+                                         ops.b.values, bias, options, runtime::ActivationLayout::Nchw)
+                   : runtime::run_conv2d(config, dtype, cs, ops.a.values, ops.b.values, bias, options);
   progress.done();
+  // The checks below compare in NHWC: an NCHW output goes back to it.
+  if (spec.nchw) r.c.values = runtime::nchw_to_nhwc(r.c.values, cs.n, cs.p(), cs.q(), cs.k);
   const runtime::MeshMatmulPlan& p = r.plan;
   const std::string what =
-      conv ? fmt::format("conv2d N={} H={} W={} C={} K={} R={} S={} stride {} pad {} dilation {} (im2col: matmul "
-                         "{}x{}x{})", cs.n, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, spec.stride, spec.pad, spec.dilation,
-                         spec.m, spec.n, spec.k)
+      conv ? fmt::format("conv2d N={} H={} W={} C={} K={} R={} S={} stride {} pad {} dilation {}, {} (im2col: "
+                         "matmul {}x{}x{})", cs.n, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, spec.stride, spec.pad,
+                         spec.dilation, spec.nchw ? "NCHW" : "NHWC", spec.m, spec.n, spec.k)
            : fmt::format("matmul {}x{}x{}", spec.m, spec.n, spec.k);
   const std::string mapping(runtime::mapping_name(p.mapping));  // with auto: the one chosen
   fmt::print("dojosim run: {} {}{}, mapping {}{} on {} ({}x{} mesh)\n", what, spec.dtype, spec.bias ? " + bias" : "",

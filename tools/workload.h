@@ -17,6 +17,7 @@ struct WorkloadSpec {
   uint32_t m = 0, n = 0, k = 0;  // matmul
   uint32_t batch = 1, h = 0, w = 0, c = 0, out_channels = 0, r = 0, s = 0;  // conv2d
   uint32_t stride = 1, pad = 0, dilation = 1;
+  bool nchw = false;  // conv2d: activations in NCHW (default NHWC)
   std::string dtype = "bf16", mapping = "auto", check = "auto", placement = "auto";
   bool bias = false;
   uint32_t k_chunk = 0;

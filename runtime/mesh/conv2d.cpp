@@ -9,7 +9,8 @@ namespace dojosim::runtime {
 
 MeshMatmulResult run_conv2d(const hw::HardwareConfig& config, DType dtype, const Conv2dShape& shape,
                             const std::vector<float>& input, const std::vector<float>& weights,
-                            const std::vector<float>* bias, const MeshMatmulOptions& options) {
+                            const std::vector<float>* bias, const MeshMatmulOptions& options,
+                            ActivationLayout layout) {
   check_conv2d(shape);
   const size_t in = size_t{shape.n} * shape.h * shape.w * shape.c;
   const size_t wt = size_t{shape.r} * shape.s * shape.c * shape.k;
@@ -19,11 +20,15 @@ MeshMatmulResult run_conv2d(const hw::HardwareConfig& config, DType dtype, const
         "= {} x {} x {} x {} ({} expected){}",
         input.size(), shape.n, shape.h, shape.w, shape.c, in, weights.size(), shape.r, shape.s, shape.c,
         shape.k, wt, bias ? fmt::format(", {} bias values for K = {}", bias->size(), shape.k) : ""));
+  // The nodes work in NHWC; an NCHW input is reordered on the host, and so is the output.
+  const bool nchw = layout == ActivationLayout::Nchw;
   MatmulOperands ops;
-  ops.a = im2col(input, shape);
+  ops.a = im2col(nchw ? nchw_to_nhwc(input, shape.n, shape.h, shape.w, shape.c) : input, shape);
   ops.b = conv2d_weight_matrix(weights, shape);
   if (bias) ops.bias = *bias;
-  return run_matmul(config, dtype, ops, bias ? MatmulInit::Bias : MatmulInit::Zero, options);
+  MeshMatmulResult r = run_matmul(config, dtype, ops, bias ? MatmulInit::Bias : MatmulInit::Zero, options);
+  if (nchw) r.c.values = nhwc_to_nchw(r.c.values, shape.n, shape.p(), shape.q(), shape.k);
+  return r;
 }
 
 }  // namespace dojosim::runtime

@@ -13,10 +13,13 @@
 
 namespace dojosim::runtime {
 
-// input NHWC (n h w c), weights HWIO (r s c k), bias (k values) or nullptr. Throws
+// input in `layout` (NHWC: n h w c; NCHW: n c h w), weights HWIO (r s c k), bias (k values)
+// or nullptr; the result's C holds the output in the same layout (as an (N P Q) x K matrix's
+// values for NHWC, or N K P Q values in a matrix of that shape for NCHW). Throws
 // std::invalid_argument naming the value for a bad shape or sizes that do not match it.
 MeshMatmulResult run_conv2d(const hw::HardwareConfig& config, DType dtype, const Conv2dShape& shape,
                             const std::vector<float>& input, const std::vector<float>& weights,
-                            const std::vector<float>* bias, const MeshMatmulOptions& options);
+                            const std::vector<float>* bias, const MeshMatmulOptions& options,
+                            ActivationLayout layout = ActivationLayout::Nhwc);
 
 }  // namespace dojosim::runtime

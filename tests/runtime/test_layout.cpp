@@ -88,3 +88,18 @@ TEST_CASE("the bias operand repeats the bias in every row of a C tile", "[layout
   for (uint32_t r = 0; r < rows.rows; ++r)
     for (uint32_t c = 0; c < 20; ++c) REQUIRE(rows.at(r, c) == bias[c]);
 }
+
+TEST_CASE("NHWC and NCHW reorder activations and undo each other", "[layout]") {
+  // Value = its NHWC index; element (b, y, x, ch) of a 2 x 3 x 4 x 5 tensor.
+  const uint32_t n = 2, h = 3, w = 4, c = 5;
+  std::vector<float> nhwc(size_t{n} * h * w * c);
+  for (size_t i = 0; i < nhwc.size(); ++i) nhwc[i] = float(i);
+  const std::vector<float> nchw = runtime::nhwc_to_nchw(nhwc, n, h, w, c);
+  const auto at_nhwc = [&](uint32_t b, uint32_t y, uint32_t x, uint32_t ch) { return float(((b * h + y) * w + x) * c + ch); };
+  const auto at_nchw = [&](uint32_t b, uint32_t y, uint32_t x, uint32_t ch) { return nchw[((b * c + ch) * h + y) * w + x]; };
+  CHECK(at_nchw(0, 0, 0, 1) == at_nhwc(0, 0, 0, 1));
+  CHECK(at_nchw(1, 2, 3, 4) == at_nhwc(1, 2, 3, 4));
+  CHECK(at_nchw(1, 0, 2, 3) == at_nhwc(1, 0, 2, 3));
+  CHECK(nchw[1] == 5.0f);  // NCHW's second value is (0, 0, 1, 0): NHWC index 5
+  CHECK(runtime::nchw_to_nhwc(nchw, n, h, w, c) == nhwc);
+}
