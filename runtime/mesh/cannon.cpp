@@ -114,16 +114,7 @@ compute:
 )";
   s += mover("mover_A", "WEST", "BUFA0", "ABYTES", "SEMA");
   s += mover("mover_B", "NORTH", "BUFB0", "BBYTES", "SEMB");
-  s += R"(
-exit:
-    li      a0, 0
-    li      a7, 93
-    ecall
-)";
-  s += matmul_routine_asm(first, core, "matmul_first");
-  s += matmul_routine_asm(rest, core, "matmul_rest");
-  s += args_block(kArgCount);
-  return s;
+  return s + program_tail(first, &rest, core, kArgCount);
 }
 
 struct Build {

@@ -98,6 +98,14 @@ std::string args_block(unsigned count) {
   return "\n    .data\n    .align 3\nargs:\n    .space " + std::to_string(8 * count) + "\n";
 }
 
+std::string program_tail(const MatmulSpec& first, const MatmulSpec* rest, const isa::CoreConfig& core,
+                         unsigned arg_count) {
+  std::string s = "\nexit:\n    li      a0, 0\n    li      a7, 93\n    ecall\n";
+  s += matmul_routine_asm(first, core, "matmul_first");
+  if (rest) s += matmul_routine_asm(*rest, core, "matmul_rest");
+  return s + args_block(arg_count);
+}
+
 void check_sram(const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
                 const MeshMatmulPlan& plan, unsigned threads, uint64_t stack_bytes,
                 const char* what) {

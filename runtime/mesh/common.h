@@ -12,6 +12,7 @@
 #include "hw/machine/machine.h"
 #include "isa/program.h"
 #include "runtime/layout.h"
+#include "runtime/matmul_kernel.h"
 #include "runtime/mesh/mesh_matmul.h"
 
 namespace dojosim::runtime::mesh {
@@ -55,6 +56,10 @@ NodeProgram assemble_program(const std::string& text, const std::string& name);
 // ".equ NAME, offset" for each 8-byte argument, and the `args` block of `count` of them.
 std::string arg_equs(const char* const* names, unsigned count);
 std::string args_block(unsigned count);
+// How every mapping's program ends: the `exit` label (exit code 0), the kernel routines the
+// threads call (`matmul_first`, and `matmul_rest` unless null), and the `args` block.
+std::string program_tail(const MatmulSpec& first, const MatmulSpec* rest, const isa::CoreConfig& core,
+                         unsigned arg_count);
 
 // Hands out 64-byte aligned SRAM ranges from `at` up; the same on every node.
 struct SramMap {

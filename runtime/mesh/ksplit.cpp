@@ -120,15 +120,8 @@ _start:
 5:  barrier 0
     addi    s0, s0, 1
     j       2b
-
-exit:
-    li      a0, 0
-    li      a7, 93
-    ecall
 )";
-  s += matmul_routine_asm(first, core, "matmul_first");
-  s += args_block(kArgCount);
-  return s;
+  return s + program_tail(first, nullptr, core, kArgCount);
 }
 
 struct Build {

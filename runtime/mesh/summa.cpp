@@ -207,16 +207,7 @@ compute:
 )";
   s += mover_asm('A', 1, "east", "row", "s2", "column", "COL", "EAST");
   s += mover_asm('B', 2, "south", "column", "s3", "row", "ROW", "SOUTH");
-  s += R"(
-exit:
-    li      a0, 0
-    li      a7, 93
-    ecall
-)";
-  s += matmul_routine_asm(first, core, "matmul_first");
-  s += matmul_routine_asm(rest, core, "matmul_rest");
-  s += args_block(kArgCount);
-  return s;
+  return s + program_tail(first, &rest, core, kArgCount);
 }
 
 struct NodePlan {
