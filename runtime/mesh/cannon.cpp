@@ -224,16 +224,9 @@ void run_cannon(const hw::HardwareConfig& config, DType dtype, const MatmulOpera
       }
     }
 
-  const hw::MachineOutcome outcome = machine.run();
-  result.ok = outcome == hw::MachineOutcome::Finished;
-  result.outcome = result.ok ? "finished" : machine.message();
-  result.c = Matrix(shape.m, shape.n);
-  if (result.ok) {
-    std::vector<TiledLayout> c_layouts;
-    for (const MatmulLayout& l : b.layouts) c_layouts.push_back(l.c);
-    read_blocks(machine, plan, c_layouts, b.c, result.c);
-  }
-  collect_report(machine, config, dtype, shape, plan.nodes, result);
+  std::vector<TiledLayout> c_layouts;
+  for (const MatmulLayout& l : b.layouts) c_layouts.push_back(l.c);
+  run_and_collect(machine, config, dtype, shape, c_layouts, b.c, result);
 }
 
 }  // namespace dojosim::runtime::mesh

@@ -180,4 +180,14 @@ void collect_report(const hw::Machine& machine, const hw::HardwareConfig& config
   result.host_bytes = stats.counter("host_bytes_read") + stats.counter("host_bytes_written");
 }
 
+void run_and_collect(hw::Machine& machine, const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
+                     const std::vector<TiledLayout>& c_layouts, uint64_t c_addr, MeshMatmulResult& result) {
+  const hw::MachineOutcome outcome = machine.run();
+  result.ok = outcome == hw::MachineOutcome::Finished;
+  result.outcome = result.ok ? "finished" : machine.message();
+  result.c = Matrix(shape.m, shape.n);
+  if (result.ok) read_blocks(machine, result.plan, c_layouts, c_addr, result.c);
+  collect_report(machine, config, dtype, shape, result.plan.nodes, result);
+}
+
 }  // namespace dojosim::runtime::mesh

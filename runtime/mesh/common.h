@@ -89,6 +89,11 @@ void collect_report(const hw::Machine& machine, const hw::HardwareConfig& config
                     MatmulShape shape, const std::vector<hw::Coord>& compute_nodes,
                     MeshMatmulResult& result);
 
+// Runs a loaded machine to the end and fills result: ok and outcome, C read back with
+// read_blocks (when it finished) and the report. result.plan must already be set.
+void run_and_collect(hw::Machine& machine, const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
+                     const std::vector<TiledLayout>& c_layouts, uint64_t c_addr, MeshMatmulResult& result);
+
 // The mappings, one file each (summa.cpp holds summa and 1d, which share one program).
 // plan_*: the plan, SRAM included, for init zero; throws std::invalid_argument when it does
 // not fit. run_*: plans again for `init`, runs, fills result (c, plan, outcome, report).

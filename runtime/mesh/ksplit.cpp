@@ -232,12 +232,7 @@ void run_ksplit(const hw::HardwareConfig& config, DType dtype, const MatmulOpera
     }
   }
 
-  const hw::MachineOutcome outcome = machine.run();
-  result.ok = outcome == hw::MachineOutcome::Finished;
-  result.outcome = result.ok ? "finished" : machine.message();
-  result.c = Matrix(shape.m, shape.n);
-  if (result.ok) read_blocks(machine, plan, {b.layouts[0].c}, b.c, result.c);
-  collect_report(machine, config, dtype, shape, plan.nodes, result);
+  run_and_collect(machine, config, dtype, shape, {b.layouts[0].c}, b.c, result);
 }
 
 }  // namespace dojosim::runtime::mesh

@@ -419,16 +419,9 @@ void run_summa(const hw::HardwareConfig& config, DType dtype, const MatmulOperan
       }
     }
 
-  const hw::MachineOutcome outcome = machine.run();
-  result.ok = outcome == hw::MachineOutcome::Finished;
-  result.outcome = result.ok ? "finished" : machine.message();
-  result.c = Matrix(shape.m, shape.n);
-  if (result.ok) {
-    std::vector<TiledLayout> c_layouts;
-    for (const NodePlan& n : b.nodes) c_layouts.push_back(n.full.c);
-    read_blocks(machine, plan, c_layouts, b.c, result.c);
-  }
-  collect_report(machine, config, dtype, shape, plan.nodes, result);
+  std::vector<TiledLayout> c_layouts;
+  for (const NodePlan& n : b.nodes) c_layouts.push_back(n.full.c);
+  run_and_collect(machine, config, dtype, shape, c_layouts, b.c, result);
 }
 
 }  // namespace dojosim::runtime::mesh
