@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 
 #include "isa/csr.h"
 #include "isa/disassembler.h"
@@ -69,13 +70,47 @@ std::array<RegUse, kOpCount> build_reg_use() {
 
 }  // namespace
 
-// Everything the timing model needs about an op, gathered once per core so that issue()
-// reads one small record per instruction.
+// Everything the timing model needs about an op, gathered once per timing configuration so
+// that issue() reads one small record per instruction.
 struct Core::OpCost {
   RegUse use;
   ClassTiming timing;
   TimingClass cls;
 };
+
+namespace {
+
+bool same_timing(const TimingParams& a, const TimingParams& b) {
+  for (size_t i = 0; i < a.classes.size(); ++i)
+    if (a.classes[i].unit != b.classes[i].unit || a.classes[i].latency != b.classes[i].latency ||
+        a.classes[i].occupancy != b.classes[i].occupancy)
+      return false;
+  return a.unit_instances == b.unit_instances && a.issue_width == b.issue_width &&
+         a.taken_branch_penalty == b.taken_branch_penalty;
+}
+
+}  // namespace
+
+// The nodes of a machine share one table: thousands of private copies would each be cold in
+// the host's caches when their node runs again.
+std::shared_ptr<const Core::OpCost[]> Core::cost_table(const TimingParams& timing) {
+  static std::mutex mutex;
+  static std::vector<std::pair<TimingParams, std::weak_ptr<const OpCost[]>>> tables;
+  const std::lock_guard<std::mutex> lock(mutex);
+  for (auto& [params, table] : tables)
+    if (same_timing(params, timing))
+      if (auto shared = table.lock()) return shared;
+  const auto uses = build_reg_use();
+  std::shared_ptr<OpCost[]> costs(new OpCost[kOpCount]);
+  for (const InstrInfo* row = begin_table(); row != end_table(); ++row) {
+    const auto i = static_cast<size_t>(row->op);
+    costs[i] = {uses[i], timing.of(row->timing), row->timing};
+  }
+  tables.erase(std::remove_if(tables.begin(), tables.end(), [](const auto& e) { return e.second.expired(); }),
+               tables.end());
+  tables.emplace_back(timing, costs);
+  return costs;
+}
 
 namespace {
 
@@ -217,12 +252,7 @@ Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
   for (unsigned i = 0; i < threads_.size(); ++i) threads_[i].id = i;
   if (config_.timing)
     for (int u = 0; u < kUnitCount; ++u) units_[u].resize(config_.timing_params.unit_instances[u]);
-  const auto uses = build_reg_use();
-  costs_.reset(new OpCost[kOpCount]);
-  for (const InstrInfo* row = begin_table(); row != end_table(); ++row) {
-    const auto i = static_cast<size_t>(row->op);
-    costs_[i] = {uses[i], config_.timing_params.of(row->timing), row->timing};
-  }
+  costs_ = cost_table(config_.timing_params);
 }
 
 Core::~Core() = default;
@@ -260,9 +290,7 @@ void Core::start_thread(unsigned id, uint64_t pc, uint64_t sp, uint64_t start_cy
 
 uint64_t Core::cycles(const ThreadState& t) const {
   if (!config_.timing) return t.instret;
-  uint64_t end = t.cycle + (t.issue_cycles ? 1 : 0);
-  for (uint64_t r : t.ready) end = std::max(end, r);
-  return end;
+  return std::max(t.cycle + (t.issue_cycles ? 1 : 0), t.ready_max);
 }
 
 void Core::wait_until(ThreadState& t, uint64_t cycle, StallCause cause) {
@@ -338,7 +366,10 @@ void Core::issue(ThreadState& t, const Decoded& d) {
   unit->reserve(start, ct.occupancy);
   if (u.dst.base != 0xFF) {
     const unsigned slot = u.dst.base + fields[u.dst.field];
-    if (slot != 0) t.ready[slot] = start + ct.latency;
+    if (slot != 0) {
+      t.ready[slot] = start + ct.latency;
+      t.ready_max = std::max(t.ready_max, start + ct.latency);
+    }
   }
   // An mma waits for the accumulator it adds into: an earlier mma's partial sum is
   // forwarded after its occupancy; anything else writing it (mld, mzero) after its latency.

@@ -83,6 +83,7 @@ struct ThreadState {
   uint32_t issued_in_cycle = 0;
   uint64_t issue_cycles = 0;
   std::array<uint64_t, kScoreboardSlots> ready{};
+  uint64_t ready_max = 0;  // the latest result ever due: in flight even if its register was rewritten
   std::array<uint64_t, kNumAccs> acc_chain_ready{};
   std::array<uint64_t, kStallCauseCount> stalls{};
   std::array<uint64_t, static_cast<size_t>(TimingClass::kCount)> class_counts{};
@@ -137,7 +138,8 @@ class Core {
 
   struct OpCost;
   CoreConfig config_;
-  std::unique_ptr<OpCost[]> costs_;
+  static std::shared_ptr<const OpCost[]> cost_table(const TimingParams& timing);
+  std::shared_ptr<const OpCost[]> costs_;
   Sram& sram_;
   uint64_t* semaphores_;
   std::vector<ThreadState> threads_;

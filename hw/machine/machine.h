@@ -98,13 +98,19 @@ class Machine {
   // At `cycle`: `bytes` land at `offset` of `to`'s SRAM (host memory if `to` is null), then
   // semaphore `sem` of `signal` (if any) counts one.
   struct Delivery {
-    uint64_t cycle, seq;
+    uint64_t cycle;
     NodeModule* to;
     uint64_t offset;
     std::vector<uint8_t> bytes;
     NodeModule* signal;
     unsigned sem;
-    bool operator>(const Delivery& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+  };
+  // The heap orders small keys, not deliveries: on a tile thousands are in flight, and each
+  // push or pop then touches a few bytes per level instead of a whole delivery.
+  struct Due {
+    uint64_t cycle, seq;
+    uint32_t slot;  // in in_flight_
+    bool operator>(const Due& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
   };
   struct Barrier {
     unsigned arrived = 0;
@@ -136,7 +142,9 @@ class Machine {
   std::vector<std::unique_ptr<NodeModule>> nodes_;
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled
   std::unique_ptr<Deliverer> deliverer_;
-  std::vector<Delivery> deliveries_;  // a min-heap on (cycle, seq): pop_heap lets us move out
+  std::vector<Delivery> in_flight_;  // slots; free ones listed in free_slots_
+  std::vector<uint32_t> free_slots_;
+  std::vector<Due> due_;  // a min-heap on (cycle, seq): arrival order, ties in issue order
   std::vector<std::vector<uint8_t>> spare_buffers_;  // delivered payloads, reused: no malloc per DMA
   uint64_t delivery_seq_ = 0;
   std::vector<Barrier> barriers_;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <boost/container/flat_map.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "hw/noc/geometry.h"
 #include "hw/noc/routing.h"
@@ -101,8 +102,11 @@ class Network {
   std::unique_ptr<Routing> routing_;
   std::vector<Link> links_;
   // Per source node, the last arrival at each destination it sent to: in-order delivery. A
-  // node talks to few others, so a small sorted vector beats a hash map here.
-  std::vector<boost::container::flat_map<uint32_t, uint64_t>> last_arrival_;
+  // node talks to few others, so a small sorted vector beats a hash map here, and its first
+  // entries sit inline, not in a heap block of their own.
+  using LastArrivals = boost::container::flat_map<uint32_t, uint64_t, std::less<uint32_t>,
+                                                  boost::container::small_vector<std::pair<uint32_t, uint64_t>, 2>>;
+  std::vector<LastArrivals> last_arrival_;
   TraceWriter* trace_ = nullptr;
 };
 

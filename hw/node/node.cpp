@@ -14,23 +14,19 @@ namespace dojosim::hw {
 using sc_core::sc_time;
 using sc_core::SC_PS;
 
-namespace {
-constexpr unsigned kStackBytes = 64 * 1024;  // SystemC thread stack: the run loop is shallow
-}
-
 NodeModule::NodeModule(sc_core::sc_module_name name, Machine& machine, Coord at,
                        const isa::CoreConfig& core)
     : sc_module(name),
       machine_(machine),
       at_(at),
       sram_(core.sram_bytes),
-      semaphores_(isa::kNumSemaphores, 0),
       core_(core, sram_, semaphores_.data()),
       waiting_(core.threads),
       span_start_(core.threads, 0),
       pending_output_(core.threads) {
-  SC_THREAD(run);
-  set_stack_size(kStackBytes);
+  // A method, not a thread: a node's quantum runs on the simulator's own stack, so a machine
+  // of thousands of nodes keeps no stack per node and switches no coroutine per wake-up.
+  SC_METHOD(run);
 }
 
 uint64_t NodeModule::now_cycles() const {
@@ -156,42 +152,39 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
 
 void NodeModule::run() {
   const uint64_t quantum = machine_.params().quantum;
-  const double period_ps = 1000.0 / core_.config().clock_ghz;
-  for (;;) {
-    const uint64_t now = now_cycles();
-    const uint64_t window_end = now + quantum;
-    bool any_ready = false, any_live = false;
-    // Rotating who goes first shares contended units fairly between SMT threads.
-    const unsigned first = static_cast<unsigned>(turn_++ % std::max(1u, started_));
-    for (unsigned k = 0; k < started_; ++k) {
-      const unsigned i = (first + k) % started_;
-      isa::ThreadState& t = core_.thread(i);
-      while (t.status == isa::ThreadStatus::Ready && core_.cycles(t) < window_end) {
-        handle(i, core_.run(t, UINT64_MAX, window_end));
-        if (t.status == isa::ThreadStatus::Trapped) return;
-      }
-      any_ready |= t.status == isa::ThreadStatus::Ready;
-      any_live |= t.status == isa::ThreadStatus::Ready || t.status == isa::ThreadStatus::Blocked;
+  const uint64_t now = now_cycles();
+  const uint64_t window_end = now + quantum;
+  bool any_ready = false, any_live = false;
+  // Rotating who goes first shares contended units fairly between SMT threads.
+  const unsigned first = static_cast<unsigned>(turn_++ % std::max(1u, started_));
+  for (unsigned k = 0; k < started_; ++k) {
+    const unsigned i = (first + k) % started_;
+    isa::ThreadState& t = core_.thread(i);
+    while (t.status == isa::ThreadStatus::Ready && core_.cycles(t) < window_end) {
+      handle(i, core_.run(t, UINT64_MAX, window_end));
+      if (t.status == isa::ThreadStatus::Trapped) return;
     }
-    if (!any_live) {
-      for (unsigned i = 0; i < started_; ++i)
-        if (!pending_output_[i].empty()) machine_.print(at_, i, pending_output_[i] + "\n");
-      machine_.node_finished();
-      return;
-    }
-    if (now > machine_.params().max_cycles) {
-      machine_.trap(fmt::format("cycle limit {} reached at node ({},{})", machine_.params().max_cycles, at_.x, at_.y));
-      return;
-    }
-    machine_.tick(now);
-    // Synchronise: after a quantum if a thread can run, else when something arrives. A
-    // delivery also ends the quantum early: a thread it wakes (say, one that forwards data)
-    // must run at the data's arrival, not up to a quantum later at every hop of a chain.
-    if (any_ready)
-      wait(sc_time(static_cast<double>(quantum) * period_ps, SC_PS), ev_wake);
-    else
-      wait(ev_wake);
+    any_ready |= t.status == isa::ThreadStatus::Ready;
+    any_live |= t.status == isa::ThreadStatus::Ready || t.status == isa::ThreadStatus::Blocked;
   }
+  if (!any_live) {
+    for (unsigned i = 0; i < started_; ++i)
+      if (!pending_output_[i].empty()) machine_.print(at_, i, pending_output_[i] + "\n");
+    machine_.node_finished();
+    return;  // no next trigger: the method never runs again
+  }
+  if (now > machine_.params().max_cycles) {
+    machine_.trap(fmt::format("cycle limit {} reached at node ({},{})", machine_.params().max_cycles, at_.x, at_.y));
+    return;
+  }
+  machine_.tick(now);
+  // Synchronise: after a quantum if a thread can run, else when something arrives. A
+  // delivery also ends the quantum early: a thread it wakes (say, one that forwards data)
+  // must run at the data's arrival, not up to a quantum later at every hop of a chain.
+  if (any_ready)
+    next_trigger(sc_time(static_cast<double>(quantum) * 1000.0 / core_.config().clock_ghz, SC_PS), ev_wake);
+  else
+    next_trigger(ev_wake);
 }
 
 std::string NodeModule::waiting_report() const {

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // A D1-like node as a SystemC module: the interpreter's core and threads, the node's lazily
-// allocated SRAM and its semaphores. One SC_THREAD per node runs all its hardware threads in
-// quanta (never a wait() per cycle) and hands pushes, barriers and output to the machine.
+// allocated SRAM and its semaphores. One SC_METHOD per node runs all its hardware threads for
+// a quantum per call (never a wait() per cycle) and hands pushes, barriers and output to the
+// machine.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <boost/container/small_vector.hpp>
 #include <systemc>
 
 #include "hw/noc/geometry.h"
@@ -50,7 +53,7 @@ class NodeModule : public sc_core::sc_module {
     enum Kind : uint8_t { None, Semaphore, Barrier } kind = None;
     uint64_t id = 0, count = 0;
   };
-  void run();  // the SC_THREAD
+  void run();  // the SC_METHOD: one quantum, then the next trigger
   uint64_t now_cycles() const;
   bool wake_semaphore(unsigned sem, uint64_t cycle);  // whether a thread woke
   void handle(unsigned thread, const isa::RunResult& r);
@@ -63,11 +66,13 @@ class NodeModule : public sc_core::sc_module {
   Machine& machine_;
   Coord at_;
   isa::Sram sram_;
-  std::vector<uint64_t> semaphores_;
+  // What a wake-up touches is kept inside the module (not on the heap), so that a node cold in
+  // the host's caches costs few misses when it runs again.
+  std::array<uint64_t, isa::kNumSemaphores> semaphores_{};
   isa::Core core_;
-  std::vector<Waiting> waiting_;
+  boost::container::small_vector<Waiting, 4> waiting_;
   std::vector<uint64_t> span_start_;  // per thread: where its current trace span began
-  std::vector<uint64_t> dma_done_;  // completion cycles of DMAs in flight, a min-heap
+  boost::container::small_vector<uint64_t, 16> dma_done_;  // completion cycles of DMAs in flight, a min-heap
   std::vector<std::string> pending_output_;
   unsigned started_ = 0;
   uint64_t turn_ = 0;
