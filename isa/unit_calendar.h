@@ -8,7 +8,9 @@
 // order they are simulated in.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace dojosim::isa {
@@ -22,14 +24,11 @@ class UnitCalendar {
   // thread that far behind the others is rare and only loses accuracy, never correctness.
   uint64_t earliest(uint64_t t, unsigned occupancy) const {
     uint64_t c = t < base_ ? base_ : t;
-    if (occupancy == 1 && !busy(c)) return c;  // the common case: one free cycle
     for (;;) {
-      // Skip whole busy words: under saturation the backlog is long.
-      while (c < base_ + kWindow && bits_[(c % kWindow) / 64] == ~uint64_t{0}) c = (c | 63) + 1;
-      unsigned run = 0;
-      while (run < occupancy && !busy(c + run)) ++run;
-      if (run == occupancy) return c;
-      c += run + 1;
+      c = next_free(c);
+      const uint64_t busy_at = next_busy(c, c + occupancy);
+      if (busy_at == c + occupancy) return c;
+      c = busy_at + 1;
     }
   }
 
@@ -37,14 +36,34 @@ class UnitCalendar {
     if (start < base_) start = base_;
     const uint64_t end = start + occupancy;
     if (end > base_ + kWindow) slide_to(end - kWindow);
-    for (uint64_t c = start; c < end; ++c) bits_[(c % kWindow) / 64] |= bit(c);
+    if (start < base_) start = base_;  // longer than the window: only its last cycles are kept
+    // Whole words at a time: a link holds a packet for tens of cycles.
+    for (uint64_t c = start; c < end;) {
+      const uint64_t n = std::min<uint64_t>(64 - c % 64, end - c);
+      bits_[word(c)] |= (n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1) << (c % 64);
+      c += n;
+    }
   }
 
  private:
-  static uint64_t bit(uint64_t c) { return uint64_t{1} << (c % 64); }
-  bool busy(uint64_t c) const {
-    // Cycles past the window have not been reserved yet.
-    return c < base_ + kWindow && (bits_[(c % kWindow) / 64] & bit(c));
+  static size_t word(uint64_t c) { return (c % kWindow) / 64; }
+  // The first free cycle >= c (cycles past the window are free: not reserved yet).
+  uint64_t next_free(uint64_t c) const {
+    while (c < base_ + kWindow) {
+      const uint64_t free = ~bits_[word(c)] >> (c % 64);
+      if (free) return c + static_cast<unsigned>(__builtin_ctzll(free));
+      c = (c | 63) + 1;
+    }
+    return c;
+  }
+  // The first busy cycle in [c, limit), or limit if there is none.
+  uint64_t next_busy(uint64_t c, uint64_t limit) const {
+    while (c < limit && c < base_ + kWindow) {
+      const uint64_t busy = bits_[word(c)] >> (c % 64);
+      if (busy) return std::min(limit, c + static_cast<unsigned>(__builtin_ctzll(busy)));
+      c = (c | 63) + 1;
+    }
+    return limit;
   }
   // Forgets the cycles before new_base, in whole 64-cycle words (base_ stays word-aligned).
   void slide_to(uint64_t new_base) {
