@@ -404,8 +404,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
   const uint64_t sram_size = sram_.size();
   const uint32_t vlen = config_.vlen_bytes;
   const uint32_t mm = config_.matrix_m, mn = config_.matrix_n, mk = config_.matrix_k;
-  uint64_t page_base = ~uint64_t{0};
-  Decoded* page = nullptr;
+  uint64_t page_base = t.code_page_base;
+  Decoded* page = t.code_page;
   RunResult result;
   uint8_t tmp_a[kMaxVlen], tmp_b[kMaxVlen];
 
@@ -458,8 +458,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     if ((pc & ~Sram::kPageMask) != page_base) {
       if (pc & 3) return trap(TrapCause::FetchMisaligned, pc, fmt::format("pc 0x{:x} is not a multiple of 4", pc));
       if (pc >= sram_size) return trap(TrapCause::FetchOutOfRange, pc, range_detail(pc, 4));
-      page_base = pc & ~Sram::kPageMask;
-      page = sram_.decoded_page(pc);
+      page_base = t.code_page_base = pc & ~Sram::kPageMask;
+      page = t.code_page = sram_.decoded_page(pc);
     }
     Decoded& slot = page[(pc & Sram::kPageMask) >> 2];
     if (slot.op == kUndecoded) {

@@ -65,6 +65,10 @@ struct ThreadState {
   ThreadStatus status = ThreadStatus::Idle;
   uint64_t x[kNumXRegs] = {};
   uint64_t pc = 0;
+  // The decoded-instruction page of the last fetch: a thread resumed after a wait fetches
+  // again without walking the SRAM's page table (pages and their slots live as long as the core).
+  uint64_t code_page_base = ~uint64_t{0};
+  Decoded* code_page = nullptr;
   std::vector<uint8_t> vregs;  // kNumVRegs x vlen bytes
   std::vector<float> accs;     // kNumAccs x (M x N)
   uint64_t instret = 0;
