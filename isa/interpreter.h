@@ -61,17 +61,30 @@ struct Trap {
 constexpr int kVRegBase = 32, kAccBase = 64, kScoreboardSlots = 72;
 
 struct ThreadState {
+  // First what nearly every instruction or wake-up touches, packed into the first lines: on a
+  // tile of thousands of nodes a woken thread's state is cold in the host's caches.
   unsigned id = 0;
   ThreadStatus status = ThreadStatus::Idle;
-  uint64_t x[kNumXRegs] = {};
   uint64_t pc = 0;
   // The decoded-instruction page of the last fetch: a thread resumed after a wait fetches
   // again without walking the SRAM's page table (pages and their slots live as long as the core).
   uint64_t code_page_base = ~uint64_t{0};
   Decoded* code_page = nullptr;
+  uint64_t instret = 0;
+  // Timing: the cycle of the last issue, slots used in it, the latest result ever due (in
+  // flight even if its register was rewritten) and the cycles lost per cause.
+  uint64_t cycle = 0;
+  uint32_t issued_in_cycle = 0;
+  uint64_t issue_cycles = 0;
+  uint64_t ready_max = 0;
+  std::array<uint64_t, kStallCauseCount> stalls{};
+  uint64_t x[kNumXRegs] = {};
+  std::array<uint64_t, kScoreboardSlots> ready{};  // when each register's value is ready
+  std::array<uint64_t, kNumAccs> acc_chain_ready{};
+  std::array<uint64_t, static_cast<size_t>(TimingClass::kCount)> class_counts{};
+
   std::vector<uint8_t> vregs;  // kNumVRegs x vlen bytes
   std::vector<float> accs;     // kNumAccs x (M x N)
-  uint64_t instret = 0;
   int64_t exit_code = 0;
   Trap trap;
 
@@ -81,16 +94,6 @@ struct ThreadState {
   std::array<float, 256> cfp8_lut{};
   uint64_t srseed = 0;
   StochasticRng rng{0};
-
-  // Timing: the cycle of the last issue, slots used in it, and when each register is ready.
-  uint64_t cycle = 0;
-  uint32_t issued_in_cycle = 0;
-  uint64_t issue_cycles = 0;
-  std::array<uint64_t, kScoreboardSlots> ready{};
-  uint64_t ready_max = 0;  // the latest result ever due: in flight even if its register was rewritten
-  std::array<uint64_t, kNumAccs> acc_chain_ready{};
-  std::array<uint64_t, kStallCauseCount> stalls{};
-  std::array<uint64_t, static_cast<size_t>(TimingClass::kCount)> class_counts{};
 };
 
 enum class Event : uint8_t { Budget, Exit, Trap, Write, Push, Pull, WaitSemaphore, Signal, Barrier };

@@ -9,17 +9,19 @@
 # reference, measured in the same run: bench_payload_reference making only the copies of the
 # messages, in the machine's order, over as many nodes (bench/README.md).
 # A benchmark: it prints, it never fails on a number.
-# usage: scripts/bench-machine.sh   (builds build/ first)
+# usage: scripts/bench-machine.sh   (builds build/ first; DOJOSIM=path/to/dojosim measures
+#        another build, say an older commit's, against the same reference)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh release dojosim bench_payload_reference >/dev/null
+dojosim=${DOJOSIM:-build/tools/dojosim}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # One run: prints "seconds max-RSS-MB nodes cycles instructions".
 timed() {
-  /usr/bin/time -f '%e %M' -o "$work/time" build/tools/dojosim run "$@" >"$work/out"
+  /usr/bin/time -f '%e %M' -o "$work/time" "$dojosim" run "$@" >"$work/out"
   local nodes cycles instr
   nodes=$(grep -oE '[0-9]+ nodes' "$work/out" | head -1 | cut -d' ' -f1)
   cycles=$(grep -oE '^cycles [0-9]+' "$work/out" | cut -d' ' -f2)
