@@ -17,41 +17,6 @@ namespace dojosim::hw {
 using sc_core::sc_time;
 using sc_core::SC_PS;
 
-// Applies pushes at their arrival cycles: one method for the whole machine, triggered only
-// when a delivery is due or a new one is queued.
-class Machine::Deliverer : public sc_core::sc_module {
- public:
-  SC_HAS_PROCESS(Deliverer);
-  Deliverer(sc_core::sc_module_name name, Machine& m) : sc_module(name), m_(m) { SC_METHOD(run); }
-  sc_core::sc_event ev_queued;
-
- private:
-  void run() {
-    const double period_ps = 1000.0 / m_.params_.core.clock_ghz;
-    const uint64_t now = static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5);
-    // NOTE: a delivery computed by a node running ahead may be due before `now`; it is
-    // applied at once, at most a quantum late. That is the price of temporal decoupling.
-    while (!m_.due_.empty() && m_.due_.front().cycle <= now) {
-      std::pop_heap(m_.due_.begin(), m_.due_.end(), std::greater<Due>());
-      const uint32_t slot = m_.due_.back().slot;
-      m_.due_.pop_back();
-      Delivery d = std::move(m_.in_flight_[slot]);
-      m_.free_slots_.push_back(slot);
-      if (d.to)
-        d.to->receive(d.offset, d.bytes);
-      else
-        m_.host_->write(d.offset, d.bytes.data(), d.bytes.size());
-      if (d.sem != 0) d.signal->signal(d.sem, std::max(d.cycle, now));
-      m_.spare_buffers_.push_back(std::move(d.bytes));
-    }
-    if (m_.due_.empty())
-      next_trigger(ev_queued);
-    else
-      next_trigger(sc_time(double(m_.due_.front().cycle - now) * period_ps, SC_PS), ev_queued);
-  }
-  Machine& m_;
-};
-
 Machine::Machine(const MachineParams& params, std::ostream* out)
     : params_(params),
       out_(out),
@@ -73,7 +38,6 @@ Machine::Machine(const MachineParams& params, std::ostream* out)
       nodes_.push_back(std::make_unique<NodeModule>(fmt::format("node_{}_{}", x, y).c_str(), *this, Coord{x, y}, core));
       grid_[static_cast<size_t>(y) * params.width + x] = nodes_.back().get();
     }
-  deliverer_ = std::make_unique<Deliverer>("deliverer", *this);
   // The machine stops itself when every node is done; SystemC need not announce it.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   barriers_.resize(isa::kNumGroups);
@@ -154,21 +118,6 @@ std::vector<uint8_t> Machine::buffer(uint64_t len) {
   return b;
 }
 
-void Machine::queue(Delivery d) {
-  uint32_t slot;
-  if (free_slots_.empty()) {
-    slot = static_cast<uint32_t>(in_flight_.size());
-    in_flight_.push_back(std::move(d));
-  } else {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-    in_flight_[slot] = std::move(d);
-  }
-  due_.push_back({in_flight_[slot].cycle, delivery_seq_++, slot});
-  std::push_heap(due_.begin(), due_.end(), std::greater<Due>());
-  deliverer_->ev_queued.notify(sc_core::SC_ZERO_TIME);
-}
-
 uint64_t Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t dst_global, uint64_t len,
                        unsigned sem) {
   const Target to = resolve(dst_global, len);
@@ -184,7 +133,7 @@ uint64_t Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t 
     if (trace_)
       trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to ({},{})", len, to.node->at().x, to.node->at().y),
                   cycle, arrival);
-    queue({arrival, to.node, to.offset, std::move(bytes), to.node, sem});
+    to.node->accept({arrival, delivery_seq_++, false, sem, to.offset, std::move(bytes)});
     return arrival;
   }
   // To host memory: over the mesh to the DIP's edge, then its link and HBM; the semaphore
@@ -197,7 +146,7 @@ uint64_t Machine::push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t 
     trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to host 0x{:x}", len, to.offset), cycle, done);
     trace_->dip_span(static_cast<unsigned>(dip), "write", len, at_edge, done);
   }
-  queue({done, nullptr, to.offset, std::move(bytes), &from, sem});
+  from.accept({done, delivery_seq_++, true, sem, to.offset, std::move(bytes)});
   return done;
 }
 
@@ -233,7 +182,7 @@ uint64_t Machine::pull(NodeModule& into, uint64_t cycle, uint64_t src_global, ui
                 from.node ? fmt::format("pull {} B from ({},{})", len, from.node->at().x, from.node->at().y)
                           : fmt::format("pull {} B from host 0x{:x}", len, from.offset),
                 cycle, arrival);
-  queue({arrival, &into, dst, std::move(bytes), &into, sem});
+  into.accept({arrival, delivery_seq_++, false, sem, dst, std::move(bytes)});
   return arrival;
 }
 

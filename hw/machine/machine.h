@@ -9,7 +9,7 @@
 // Time: each node runs its threads ahead of SystemC time by up to a quantum (temporal
 // decoupling) and synchronises at quantum boundaries, or when all its threads wait. Pushes
 // reserve the network when issued and are delivered to the destination's SRAM and semaphore
-// at their arrival cycle by the machine's delivery process.
+// at their arrival cycle by the destination node itself (NodeModule::accept).
 #pragma once
 
 #include <cstdint>
@@ -93,31 +93,15 @@ class Machine {
   void trap(const std::string& report);
   void node_finished();
   void print(Coord at, unsigned thread, const std::string& text);
+  // A delivered payload's buffer, for the next DMA.
+  void recycle(std::vector<uint8_t> bytes) { spare_buffers_.push_back(std::move(bytes)); }
 
  private:
-  // At `cycle`: `bytes` land at `offset` of `to`'s SRAM (host memory if `to` is null), then
-  // semaphore `sem` of `signal` (if any) counts one.
-  struct Delivery {
-    uint64_t cycle;
-    NodeModule* to;
-    uint64_t offset;
-    std::vector<uint8_t> bytes;
-    NodeModule* signal;
-    unsigned sem;
-  };
-  // The heap orders small keys, not deliveries: on a tile thousands are in flight, and each
-  // push or pop then touches a few bytes per level instead of a whole delivery.
-  struct Due {
-    uint64_t cycle, seq;
-    uint32_t slot;  // in in_flight_
-    bool operator>(const Due& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
-  };
   struct Barrier {
     unsigned arrived = 0;
     uint64_t latest = 0;
     std::vector<std::pair<NodeModule*, unsigned>> waiting;
   };
-  class Deliverer;
 
   std::string deadlock_report() const;
   // Where a global address points: a node and SRAM offset, or host memory (node null, dip set).
@@ -128,7 +112,6 @@ class Machine {
     std::string why;  // set when the range is unreachable
   };
   Target resolve(uint64_t global, uint64_t len) const;
-  void queue(Delivery d);
   std::vector<uint8_t> buffer(uint64_t len);  // from spare_buffers_ when one is there
 
   MachineParams params_;
@@ -141,12 +124,8 @@ class Machine {
   uint64_t dma_count_ = 0;  // ids of DMAs in the trace
   std::vector<std::unique_ptr<NodeModule>> nodes_;
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled
-  std::unique_ptr<Deliverer> deliverer_;
-  std::vector<Delivery> in_flight_;  // slots; free ones listed in free_slots_
-  std::vector<uint32_t> free_slots_;
-  std::vector<Due> due_;  // a min-heap on (cycle, seq): arrival order, ties in issue order
   std::vector<std::vector<uint8_t>> spare_buffers_;  // delivered payloads, reused: no malloc per DMA
-  uint64_t delivery_seq_ = 0;
+  uint64_t delivery_seq_ = 0;  // issue order of DMAs, for deliveries due in the same cycle
   std::vector<Barrier> barriers_;
   unsigned running_nodes_ = 0, participants_ = 0;
   std::string message_;

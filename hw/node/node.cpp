@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <utility>
 
 #include "hw/machine/machine.h"
 #include "hw/trace/trace.h"
@@ -68,13 +69,11 @@ bool NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
   return woke;
 }
 
-void NodeModule::receive(uint64_t offset, const std::vector<uint8_t>& bytes) {
-  sram_.write(offset, bytes.data(), bytes.size());
-}
-
-void NodeModule::signal(unsigned sem, uint64_t cycle) {
-  ++semaphores_[sem];
-  if (wake_semaphore(sem, cycle)) ev_wake.notify(sc_core::SC_ZERO_TIME);
+void NodeModule::accept(Delivery d) {
+  const uint64_t now = now_cycles();
+  ev_wake_.notify(cycles_from_now(d.cycle > now ? d.cycle - now : 0));
+  incoming_.push_back(std::move(d));
+  std::push_heap(incoming_.begin(), incoming_.end(), std::greater<Delivery>());
 }
 
 uint64_t NodeModule::dma_slot(uint64_t cycle) {
@@ -95,7 +94,8 @@ void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
   waiting_[thread] = {};
   core_.thread(thread).status = isa::ThreadStatus::Ready;
   core_.wait_until(core_.thread(thread), cycle, isa::StallCause::Barrier);
-  ev_wake.notify(sc_core::SC_ZERO_TIME);
+  wake_pending_ = true;
+  ev_wake_.notify(sc_core::SC_ZERO_TIME);
 }
 
 void NodeModule::handle(unsigned i, const isa::RunResult& r) {
@@ -150,10 +150,43 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
   }
 }
 
+sc_time NodeModule::cycles_from_now(uint64_t cycles) const {
+  return sc_time(static_cast<double>(cycles) * 1000.0 / core_.config().clock_ghz, SC_PS);
+}
+
+void NodeModule::rearm(uint64_t now) {
+  if (!incoming_.empty()) ev_wake_.notify(cycles_from_now(incoming_.front().cycle - now));
+  if (resume_at_ == UINT64_MAX)
+    next_trigger(ev_wake_);
+  else
+    next_trigger(cycles_from_now(resume_at_ - now), ev_wake_);
+}
+
 void NodeModule::run() {
-  const uint64_t quantum = machine_.params().quantum;
   const uint64_t now = now_cycles();
-  const uint64_t window_end = now + quantum;
+  bool woke = std::exchange(wake_pending_, false);
+  // NOTE: a delivery computed by a node running ahead may be due before `now`; it is applied
+  // at once, at most a quantum late. That is the price of temporal decoupling.
+  while (!incoming_.empty() && incoming_.front().cycle <= now) {
+    std::pop_heap(incoming_.begin(), incoming_.end(), std::greater<Delivery>());
+    Delivery d = std::move(incoming_.back());
+    incoming_.pop_back();
+    if (d.to_host)
+      machine_.host().write(d.offset, d.bytes.data(), d.bytes.size());
+    else
+      sram_.write(d.offset, d.bytes.data(), d.bytes.size());
+    if (d.sem != 0) {
+      ++semaphores_[d.sem];
+      woke |= wake_semaphore(d.sem, std::max(d.cycle, now));
+    }
+    machine_.recycle(std::move(d.bytes));
+  }
+  if (finished_ || (!woke && now < resume_at_)) {  // nothing for the threads to do yet
+    rearm(now);
+    return;
+  }
+
+  const uint64_t window_end = now + machine_.params().quantum;
   bool any_ready = false, any_live = false;
   // Rotating who goes first shares contended units fairly between SMT threads.
   const unsigned first = static_cast<unsigned>(turn_++ % std::max(1u, started_));
@@ -170,8 +203,12 @@ void NodeModule::run() {
   if (!any_live) {
     for (unsigned i = 0; i < started_; ++i)
       if (!pending_output_[i].empty()) machine_.print(at_, i, pending_output_[i] + "\n");
+    finished_ = true;
     machine_.node_finished();
-    return;  // no next trigger: the method never runs again
+    // Data still in flight to this node lands all the same: the host may read it afterwards.
+    resume_at_ = UINT64_MAX;
+    rearm(now);
+    return;
   }
   if (now > machine_.params().max_cycles) {
     machine_.trap(fmt::format("cycle limit {} reached at node ({},{})", machine_.params().max_cycles, at_.x, at_.y));
@@ -179,12 +216,10 @@ void NodeModule::run() {
   }
   machine_.tick(now);
   // Synchronise: after a quantum if a thread can run, else when something arrives. A
-  // delivery also ends the quantum early: a thread it wakes (say, one that forwards data)
-  // must run at the data's arrival, not up to a quantum later at every hop of a chain.
-  if (any_ready)
-    next_trigger(sc_time(static_cast<double>(quantum) * 1000.0 / core_.config().clock_ghz, SC_PS), ev_wake);
-  else
-    next_trigger(ev_wake);
+  // delivery that wakes a thread ends the quantum early: the thread (say, one that forwards
+  // data) must run at the data's arrival, not up to a quantum later at every hop of a chain.
+  resume_at_ = any_ready ? window_end : UINT64_MAX;
+  rearm(now);
 }
 
 std::string NodeModule::waiting_report() const {

@@ -35,10 +35,21 @@ class NodeModule : public sc_core::sc_module {
   // Before the simulation starts: threads 0..threads-1 start at `entry`.
   void start(uint64_t entry, unsigned threads, uint64_t stack_bytes);
 
-  // From the machine's delivery process, at the arrival cycle: DMA data lands, then a
-  // semaphore counts one (which may wake a waiting thread).
-  void receive(uint64_t offset, const std::vector<uint8_t>& bytes);
-  void signal(unsigned sem, uint64_t cycle);
+  // A DMA's data and semaphore signal for this node, applied by the node itself at `cycle`:
+  // bytes into its SRAM at `offset`, or into host memory (a push of this node's to a DIP,
+  // acknowledged at `cycle`), then semaphore `sem` (if not 0) counts one. Applying them in the
+  // node's own activation, not in a machine-wide process, touches the node's state once per
+  // wake-up instead of twice.
+  struct Delivery {
+    uint64_t cycle = 0, seq = 0;  // seq: issue order, for arrivals in the same cycle
+    bool to_host = false;
+    unsigned sem = 0;
+    uint64_t offset = 0;
+    std::vector<uint8_t> bytes;
+    bool operator>(const Delivery& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+  };
+  // From the machine: queue `d` and wake this node at its cycle.
+  void accept(Delivery d);
   // From the machine when a barrier this node's thread waits at is complete.
   void release_barrier(unsigned thread, uint64_t cycle);
 
@@ -46,14 +57,17 @@ class NodeModule : public sc_core::sc_module {
   // One line per waiting thread, for the deadlock report.
   std::string waiting_report() const;
 
-  sc_core::sc_event ev_wake;  // a delivery or barrier release may have unblocked a thread
 
  private:
   struct Waiting {
     enum Kind : uint8_t { None, Semaphore, Barrier } kind = None;
     uint64_t id = 0, count = 0;
   };
-  void run();  // the SC_METHOD: one quantum, then the next trigger
+  void run();  // the SC_METHOD: due deliveries, then one quantum, then the next trigger
+  // Sets the next trigger: at resume_at_ or when ev_wake fires, with ev_wake notified for the
+  // next delivery due.
+  void rearm(uint64_t now);
+  sc_core::sc_time cycles_from_now(uint64_t cycles) const;
   uint64_t now_cycles() const;
   bool wake_semaphore(unsigned sem, uint64_t cycle);  // whether a thread woke
   void handle(unsigned thread, const isa::RunResult& r);
@@ -74,6 +88,13 @@ class NodeModule : public sc_core::sc_module {
   std::vector<uint64_t> span_start_;  // per thread: where its current trace span began
   boost::container::small_vector<uint64_t, 16> dma_done_;  // completion cycles of DMAs in flight, a min-heap
   std::vector<std::string> pending_output_;
+  boost::container::small_vector<Delivery, 2> incoming_;  // a min-heap on (cycle, seq)
+  // When the threads run next without a wake-up: the end of the current quantum, or never
+  // (every thread waits). A delivery that wakes no thread does not end the quantum early.
+  uint64_t resume_at_ = 0;
+  sc_core::sc_event ev_wake_;  // a delivery is due, or a barrier released a thread
+  bool wake_pending_ = false;  // a barrier released a thread since the last run
+  bool finished_ = false;      // every thread exited and the machine was told
   unsigned started_ = 0;
   uint64_t turn_ = 0;
 };
