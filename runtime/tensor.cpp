@@ -58,6 +58,13 @@ float quantize(DType t, float x, isa::Cfp8Format f) {
   return decode(t, bytes, f);
 }
 
+Matrix Matrix::block(uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) const {
+  Matrix b(r1 - r0, c1 - c0);
+  for (uint32_t r = r0; r < r1; ++r)
+    for (uint32_t c = c0; c < c1; ++c) b.at(r - r0, c - c0) = at(r, c);
+  return b;
+}
+
 Matrix quantized(const Matrix& m, DType t, isa::Cfp8Format f) {
   Matrix q = m;
   for (float& v : q.values) v = quantize(t, v, f);

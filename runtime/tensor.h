@@ -41,6 +41,8 @@ struct Matrix {
       : rows(r), cols(c), values(size_t{r} * c, fill) {}
   float& at(uint32_t r, uint32_t c) { return values[size_t{r} * cols + c]; }
   float at(uint32_t r, uint32_t c) const { return values[size_t{r} * cols + c]; }
+  /// Rows [r0, r1) and columns [c0, c1) as a matrix of their own.
+  Matrix block(uint32_t r0, uint32_t r1, uint32_t c0, uint32_t c1) const;
 };
 
 /// Activation layouts: NHWC (channels last: what im2col reads and the matmul writes) or NCHW.

@@ -184,7 +184,7 @@ void run_cannon(const hw::HardwareConfig& config, DType dtype, const MatmulOpera
   const MatmulShape shape = operand_shape(init, ops);
   const Build b = build(config, dtype, shape, init, options.cfp8);
   const MeshMatmulPlan& plan = result.plan = b.plan;
-  const uint32_t q = plan.grid_rows, kb = plan.k_chunk;
+  const uint32_t q = plan.grid_rows;
   const auto at = [&](uint32_t i, uint32_t j) { return plan.nodes[size_t{i % q} * q + j % q]; };
 
   hw::Machine machine(machine_params_for(config, kThreads, kStackBytes));
@@ -206,15 +206,10 @@ void run_cannon(const hw::HardwareConfig& config, DType dtype, const MatmulOpera
       args[kBufB1] = b.b1;
       args[kBias] = b.bias;
       node->sram().write(b.program.args, args, sizeof args);
-      // The skew: K block t = i + j mod q, zero past K.
+      // The skew: K block t = i + j mod q; pack() zero-fills the layout past K.
       const uint32_t t = (i + j) % q, k0 = plan.k_start[t], k1 = plan.k_start[t + 1];
-      Matrix a(r1 - r0, kb), bb(kb, c1 - c0);
-      for (uint32_t r = r0; r < r1; ++r)
-        for (uint32_t k = k0; k < k1; ++k) a.at(r - r0, k - k0) = ops.a.at(r, k);
-      for (uint32_t k = k0; k < k1; ++k)
-        for (uint32_t c = c0; c < c1; ++c) bb.at(k - k0, c - c0) = ops.b.at(k, c);
-      const std::vector<uint8_t> a_bytes = pack(a, l.a, options.cfp8),
-                                 b_bytes = pack(bb, l.b, options.cfp8);
+      const std::vector<uint8_t> a_bytes = pack(ops.a.block(r0, r1, k0, k1), l.a, options.cfp8),
+                                 b_bytes = pack(ops.b.block(k0, k1, c0, c1), l.b, options.cfp8);
       node->sram().write(b.a0, a_bytes.data(), a_bytes.size());
       node->sram().write(b.b0, b_bytes.data(), b_bytes.size());
       if (init == MatmulInit::Bias) {

@@ -215,13 +215,8 @@ void run_ksplit(const hw::HardwareConfig& config, DType dtype, const MatmulOpera
     args[kAddBytes] = align(l.c.bytes(), 4 * config.node.core.vlen_bytes);
     node->sram().write(b.program.args, args, sizeof args);
     const uint32_t k0 = plan.k_start[p], k1 = plan.k_start[p + 1];
-    Matrix a(shape.m, k1 - k0), bb(k1 - k0, shape.n);
-    for (uint32_t r = 0; r < shape.m; ++r)
-      for (uint32_t k = k0; k < k1; ++k) a.at(r, k - k0) = ops.a.at(r, k);
-    for (uint32_t k = k0; k < k1; ++k)
-      for (uint32_t c = 0; c < shape.n; ++c) bb.at(k - k0, c) = ops.b.at(k, c);
-    const std::vector<uint8_t> a_bytes = pack(a, l.a, options.cfp8),
-                               b_bytes = pack(bb, l.b, options.cfp8);
+    const std::vector<uint8_t> a_bytes = pack(ops.a.block(0, shape.m, k0, k1), l.a, options.cfp8),
+                               b_bytes = pack(ops.b.block(k0, k1, 0, shape.n), l.b, options.cfp8);
     node->sram().write(b.a, a_bytes.data(), a_bytes.size());
     node->sram().write(b.b, b_bytes.data(), b_bytes.size());
     if (init == MatmulInit::Bias) {

@@ -389,10 +389,7 @@ void run_summa(const hw::HardwareConfig& config, DType dtype, const MatmulOperan
       node->sram().write(b.program.args, args, sizeof args);
       // Chunks this node owns: A's s = j, j + G, ... of its row block; B's s = i, i + R, ...
       for (uint32_t s = j, t = 0; s < S; s += G, ++t) {
-        const uint32_t k0 = plan.k_start[s], k1 = plan.k_start[s + 1];
-        Matrix part(r1 - r0, k1 - k0);
-        for (uint32_t r = r0; r < r1; ++r)
-          for (uint32_t k = k0; k < k1; ++k) part.at(r - r0, k - k0) = ops.a.at(r, k);
+        const Matrix part = ops.a.block(r0, r1, plan.k_start[s], plan.k_start[s + 1]);
         const std::vector<uint8_t> bytes =
             pack(part, s + 1 == S ? n.last.a : n.full.a, options.cfp8);
         if (!plan.operands_in_host)
@@ -401,10 +398,7 @@ void run_summa(const hw::HardwareConfig& config, DType dtype, const MatmulOperan
           machine.host().write(b.host_a[i] + uint64_t{s} * n.full.a.bytes(), bytes.data(), bytes.size());
       }
       for (uint32_t s = i, t = 0; s < S; s += R, ++t) {
-        const uint32_t k0 = plan.k_start[s], k1 = plan.k_start[s + 1];
-        Matrix part(k1 - k0, c1 - c0);
-        for (uint32_t k = k0; k < k1; ++k)
-          for (uint32_t c = c0; c < c1; ++c) part.at(k - k0, c - c0) = ops.b.at(k, c);
+        const Matrix part = ops.b.block(plan.k_start[s], plan.k_start[s + 1], c0, c1);
         const std::vector<uint8_t> bytes =
             pack(part, s + 1 == S ? n.last.b : n.full.b, options.cfp8);
         if (!plan.operands_in_host)
