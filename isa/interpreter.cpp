@@ -78,19 +78,6 @@ struct Core::OpCost {
   TimingClass cls;
 };
 
-namespace {
-
-bool same_timing(const TimingParams& a, const TimingParams& b) {
-  for (size_t i = 0; i < a.classes.size(); ++i)
-    if (a.classes[i].unit != b.classes[i].unit || a.classes[i].latency != b.classes[i].latency ||
-        a.classes[i].occupancy != b.classes[i].occupancy)
-      return false;
-  return a.unit_instances == b.unit_instances && a.issue_width == b.issue_width &&
-         a.taken_branch_penalty == b.taken_branch_penalty;
-}
-
-}  // namespace
-
 // The nodes of a machine share one table: thousands of private copies would each be cold in
 // the host's caches when their node runs again.
 std::shared_ptr<const Core::OpCost[]> Core::cost_table(const TimingParams& timing) {
@@ -98,7 +85,7 @@ std::shared_ptr<const Core::OpCost[]> Core::cost_table(const TimingParams& timin
   static std::vector<std::pair<TimingParams, std::weak_ptr<const OpCost[]>>> tables;
   const std::lock_guard<std::mutex> lock(mutex);
   for (auto& [params, table] : tables)
-    if (same_timing(params, timing))
+    if (params == timing)
       if (auto shared = table.lock()) return shared;
   const auto uses = build_reg_use();
   std::shared_ptr<OpCost[]> costs(new OpCost[kOpCount]);

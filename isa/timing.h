@@ -26,6 +26,9 @@ struct ClassTiming {
   uint16_t latency;    // cycles from issue until the result can be used
   uint16_t occupancy;  // cycles the unit instance is busy
 };
+inline bool operator==(const ClassTiming& a, const ClassTiming& b) {
+  return a.unit == b.unit && a.latency == b.latency && a.occupancy == b.occupancy;
+}
 
 // Why a thread did not issue in a cycle. Every cycle of a thread lands in exactly one bucket.
 enum class StallCause : uint8_t { Dependency, SramPort, UnitBusy, Semaphore, Barrier, DmaQueue, kCount };
@@ -41,5 +44,9 @@ struct TimingParams {
   static TimingParams d1_defaults();
   const ClassTiming& of(TimingClass c) const { return classes[static_cast<size_t>(c)]; }
 };
+inline bool operator==(const TimingParams& a, const TimingParams& b) {
+  return a.classes == b.classes && a.unit_instances == b.unit_instances && a.issue_width == b.issue_width &&
+         a.taken_branch_penalty == b.taken_branch_penalty;
+}
 
 }  // namespace dojosim::isa

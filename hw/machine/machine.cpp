@@ -14,9 +14,6 @@
 
 namespace dojosim::hw {
 
-using sc_core::sc_time;
-using sc_core::SC_PS;
-
 Machine::Machine(const MachineParams& params, std::ostream* out)
     : params_(params),
       out_(out),

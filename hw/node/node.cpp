@@ -30,9 +30,10 @@ NodeModule::NodeModule(sc_core::sc_module_name name, Machine& machine, Coord at,
   SC_METHOD(run);
 }
 
+double NodeModule::period_ps() const { return 1000.0 / core_.config().clock_ghz; }
+
 uint64_t NodeModule::now_cycles() const {
-  const double period_ps = 1000.0 / core_.config().clock_ghz;
-  return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5);
+  return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps() + 0.5);
 }
 
 void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes) {
@@ -151,7 +152,7 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
 }
 
 sc_time NodeModule::cycles_from_now(uint64_t cycles) const {
-  return sc_time(static_cast<double>(cycles) * 1000.0 / core_.config().clock_ghz, SC_PS);
+  return sc_time(static_cast<double>(cycles) * period_ps(), SC_PS);
 }
 
 void NodeModule::rearm(uint64_t now) {

@@ -67,6 +67,7 @@ class NodeModule : public sc_core::sc_module {
   // Sets the next trigger: at resume_at_ or when ev_wake fires, with ev_wake notified for the
   // next delivery due.
   void rearm(uint64_t now);
+  double period_ps() const;
   sc_core::sc_time cycles_from_now(uint64_t cycles) const;
   uint64_t now_cycles() const;
   bool wake_semaphore(unsigned sem, uint64_t cycle);  // whether a thread woke
