@@ -52,8 +52,10 @@ NodeModule* Machine::node(Coord c) const {
   return grid_[static_cast<size_t>(c.y) * params_.width + c.x];
 }
 
-void Machine::load(const isa::Program& program) {
-  const uint64_t stacks = params_.threads * params_.stack_bytes;
+void Machine::load(const isa::Program& program, unsigned threads, uint64_t stack_bytes) {
+  if (threads == 0) threads = params_.threads;
+  if (stack_bytes == 0) stack_bytes = params_.stack_bytes;
+  const uint64_t stacks = threads * stack_bytes;
   for (auto& n : nodes_) {
     for (const isa::Segment& s : program.segments) {
       const uint64_t size = s.bytes.size() + s.zero_fill;
@@ -61,13 +63,14 @@ void Machine::load(const isa::Program& program) {
         throw isa::LoadError(fmt::format("{}: segment {} [0x{:x}, 0x{:x}) does not fit below the "
                                          "stacks of {} threads in a node's SRAM of 0x{:x} bytes",
                                          program.source_name, s.name, s.address, s.address + size,
-                                         params_.threads, n->sram().size()));
+                                         threads, n->sram().size()));
       n->sram().write(s.address, s.bytes.data(), s.bytes.size());
     }
-    n->start(program.entry, params_.threads, params_.stack_bytes);
+    n->start(program.entry, threads, stack_bytes);
   }
   running_nodes_ = static_cast<unsigned>(nodes_.size());
-  participants_ = running_nodes_ * params_.threads;
+  participants_ = running_nodes_ * threads;
+  threads_ = threads;
 }
 
 void Machine::print(Coord at, unsigned thread, const std::string& text) {
@@ -206,7 +209,7 @@ MachineOutcome Machine::run() {
   const double period_ps = 1000.0 / params_.core.clock_ghz;
   end_cycle_ = static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5);
   for (const auto& n : nodes_)
-    for (unsigned i = 0; i < params_.threads; ++i) end_cycle_ = std::max(end_cycle_, n->core().cycles(n->core().thread(i)));
+    for (unsigned i = 0; i < threads_; ++i) end_cycle_ = std::max(end_cycle_, n->core().cycles(n->core().thread(i)));
   if (!stopped_ && running_nodes_ > 0) {
     outcome_ = MachineOutcome::Deadlock;
     message_ = deadlock_report();
@@ -218,7 +221,7 @@ std::vector<NodeResult> Machine::results() const {
   std::vector<NodeResult> out;
   for (const auto& n : nodes_) {
     NodeResult r{n->at(), 0, 0, {}};
-    for (unsigned i = 0; i < params_.threads; ++i) {
+    for (unsigned i = 0; i < threads_; ++i) {
       const isa::ThreadState& t = n->core().thread(i);
       r.instructions += t.instret;
       r.cycles = std::max(r.cycles, n->core().cycles(t));

@@ -61,8 +61,16 @@ class Machine {
   explicit Machine(const MachineParams& params, std::ostream* out = nullptr);
   ~Machine();
 
-  void load(const isa::Program& program);  // on every usable node; throws isa::LoadError
+  // Loads `program` on every usable node and starts `threads` threads on each (0: the
+  // params' threads and stack_bytes). Throws isa::LoadError. A machine stays up: after a run
+  // that finished, load the next program(s) and run again; SRAM and host memory keep their
+  // contents, semaphores and barriers start from zero, and threads start at the cycle the
+  // previous run ended (phase_start()). After a trap or deadlock it throws std::logic_error.
+  void load(const isa::Program& program, unsigned threads = 0, uint64_t stack_bytes = 0);
+  // Runs until every started thread has exited and nothing is in flight (the phase's end),
+  // or a trap, deadlock or limit. May be called once per load().
   MachineOutcome run();
+  uint64_t phase_start() const { return phase_start_; }  // first cycle of the last run
 
   const std::string& message() const { return message_; }  // trap, deadlock or limit report
   uint64_t cycles() const { return end_cycle_; }
@@ -130,7 +138,8 @@ class Machine {
   unsigned running_nodes_ = 0, participants_ = 0;
   std::string message_;
   MachineOutcome outcome_ = MachineOutcome::Finished;
-  uint64_t end_cycle_ = 0;
+  uint64_t end_cycle_ = 0, phase_start_ = 0;
+  unsigned threads_ = 0;  // started per node by the last load()
   bool stopped_ = false;
 };
 
