@@ -184,6 +184,7 @@ int cmd_run(const std::vector<std::string>& args) {
         return kTrapped;
       case hw::MachineOutcome::Deadlock:
       case hw::MachineOutcome::CycleLimit:
+      case hw::MachineOutcome::TimeLimit:
         fmt::print(stderr, "dojosim run: {}\n", machine.message());
         return kHung;
     }

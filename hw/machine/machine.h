@@ -41,13 +41,14 @@ struct MachineParams {
   std::vector<DipParams> host;       // host memory, in address order (may be empty)
   uint32_t dma_queue_depth = 0;      // DMAs a node may have in flight before the next waits
   uint64_t quantum = 0;              // cycles a node may run ahead of SystemC time (>= 1)
-  uint64_t max_cycles = 0;
+  uint64_t max_cycles = 0;          // the run stops at this cycle with MachineOutcome::CycleLimit
+  double max_seconds = 0;            // wall-clock limit of one run() (0: none): MachineOutcome::TimeLimit
   uint64_t barrier_latency = 0;      // 0: twice the mesh diameter in router latencies
   unsigned threads = 1;              // threads started per node
   uint64_t stack_bytes = 16 * 1024;
 };
 
-enum class MachineOutcome : uint8_t { Finished, Trapped, Deadlock, CycleLimit };
+enum class MachineOutcome : uint8_t { Finished, Trapped, Deadlock, CycleLimit, TimeLimit };
 
 struct NodeResult {
   Coord at;
