@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 // A machine: a mesh of nodes (one die, or a tile of dies) built as SystemC modules over the
-// network model, running one program on every usable node (SPMD; a node finds its part from
-// its coordinates).
+// fabric (hw/machine/fabric.h: network, host memory, barriers), running one program on every
+// usable node (SPMD; a node finds its part from its coordinates).
 //
-// Lifecycle (one per process: SystemC elaborates once): construct from MachineParams ->
-// load(program) -> run() -> read results and statistics.
+// Lifecycle: construct from MachineParams -> load(program) -> run() -> read results, SRAM and
+// statistics -> load(next program) -> run() -> ... A machine stays up between runs: SRAM and
+// host memory keep their contents, so one op's output can be the next one's input. One
+// machine per process (SystemC elaborates once).
 //
 // Time: each node runs its threads ahead of SystemC time by up to a quantum (temporal
-// decoupling) and synchronises at quantum boundaries, or when all its threads wait. Pushes
-// reserve the network when issued and are delivered to the destination's SRAM and semaphore
-// at their arrival cycle by the destination node itself (NodeModule::accept).
+// decoupling) and synchronises at quantum boundaries, or when all its threads wait. What a
+// node asks of the world goes into its outbox; the fabric drains every outbox in a fixed
+// order, so results do not depend on the order in which nodes run (docs/hardware.md).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include <systemc>
 
 #include "hw/host/host_memory.h"
+#include "hw/machine/fabric.h"
 #include "hw/noc/network.h"
 #include "isa/interpreter.h"
 #include "isa/program.h"
@@ -46,9 +49,13 @@ struct MachineParams {
   uint64_t barrier_latency = 0;      // 0: twice the mesh diameter in router latencies
   unsigned threads = 1;              // threads started per node
   uint64_t stack_bytes = 16 * 1024;
+  // For the test that the order in which nodes run changes nothing: build (and so, in
+  // SystemC, schedule) the nodes in reverse order. Results must be identical.
+  bool reverse_node_order = false;
 };
 
 enum class MachineOutcome : uint8_t { Finished, Trapped, Deadlock, CycleLimit, TimeLimit };
+std::string_view outcome_name(MachineOutcome outcome);  // "finished", "trapped", "deadlock", ...
 
 struct NodeResult {
   Coord at;
@@ -63,85 +70,47 @@ class Machine {
   ~Machine();
 
   // Loads `program` on every usable node and starts `threads` threads on each (0: the
-  // params' threads and stack_bytes). Throws isa::LoadError. A machine stays up: after a run
-  // that finished, load the next program(s) and run again; SRAM and host memory keep their
-  // contents, semaphores and barriers start from zero, and threads start at the cycle the
-  // previous run ended (phase_start()). After a trap or deadlock it throws std::logic_error.
+  // params' threads and stack_bytes). Throws isa::LoadError. After a run that finished, load
+  // the next program and run again: SRAM and host memory keep their contents, semaphores and
+  // barriers start from zero, and threads start at the cycle the previous run ended
+  // (phase_start()). After a trap, deadlock or limit it throws std::logic_error.
   void load(const isa::Program& program, unsigned threads = 0, uint64_t stack_bytes = 0);
   // Runs until every started thread has exited and nothing is in flight (the phase's end),
-  // or a trap, deadlock or limit. May be called once per load().
+  // or a trap, deadlock or limit.
   MachineOutcome run();
   uint64_t phase_start() const { return phase_start_; }  // first cycle of the last run
 
   const std::string& message() const { return message_; }  // trap, deadlock or limit report
-  uint64_t cycles() const { return end_cycle_; }
+  uint64_t cycles() const { return end_cycle_; }            // the cycle the last run ended
+  unsigned threads() const { return threads_; }             // started per node by the last load
   std::vector<NodeResult> results() const;
-  const Network& network() const { return *network_; }
+  const Network& network() const { return fabric_->network(); }
   // Before run(): `progress(cycle)` is called now and then (every few thousand node
   // synchronisations) with the simulated cycle a node has reached; it must be cheap.
-  void set_progress(std::function<void(uint64_t)> progress) { progress_ = std::move(progress); }
-  void tick(uint64_t cycle) {
-    if (progress_ && ++ticks_ % 4096 == 0) progress_(cycle);
-  }
+  void set_progress(std::function<void(uint64_t)> progress) { fabric_->port().progress = std::move(progress); }
   // Before run(): write a timeline trace (hw/trace/trace.h) to `trace`, which outlives the run.
   void set_trace(TraceWriter* trace);
   TraceWriter* trace() const { return trace_; }
-  const HostMemory& host() const { return *host_; }
-  HostMemory& host() { return *host_; }
+  const HostMemory& host() const { return fabric_->host(); }
+  HostMemory& host() { return fabric_->host(); }
   const MachineParams& params() const { return params_; }
   NodeModule* node(Coord c) const;
   size_t node_count() const { return nodes_.size(); }
 
-  // Called by nodes. A DMA issued at `cycle`: returns the cycle it completes (its data is
-  // delivered, or a host write acknowledged), or 0 after reporting a bad address as a trap.
-  uint64_t push(NodeModule& from, uint64_t cycle, uint64_t src, uint64_t dst_global, uint64_t len,
-                unsigned sem);
-  uint64_t pull(NodeModule& into, uint64_t cycle, uint64_t src_global, uint64_t dst, uint64_t len,
-                unsigned sem);
-  void arrive_at_barrier(NodeModule& from, unsigned thread, unsigned group, uint64_t cycle);
-  void trap(const std::string& report);
-  void node_finished();
-  void print(Coord at, unsigned thread, const std::string& text);
-  // A delivered payload's buffer, for the next DMA.
-  void recycle(std::vector<uint8_t> bytes) { spare_buffers_.push_back(std::move(bytes)); }
-
  private:
-  struct Barrier {
-    unsigned arrived = 0;
-    uint64_t latest = 0;
-    std::vector<std::pair<NodeModule*, unsigned>> waiting;
-  };
-
   std::string deadlock_report() const;
-  // Where a global address points: a node and SRAM offset, or host memory (node null, dip set).
-  struct Target {
-    NodeModule* node = nullptr;
-    int dip = -1;
-    uint64_t offset = 0;
-    std::string why;  // set when the range is unreachable
-  };
-  Target resolve(uint64_t global, uint64_t len) const;
-  std::vector<uint8_t> buffer(uint64_t len);  // from spare_buffers_ when one is there
 
   MachineParams params_;
-  std::ostream* out_;
-  std::unique_ptr<Network> network_;
-  std::unique_ptr<HostMemory> host_;
+  std::unique_ptr<Fabric> fabric_;
   TraceWriter* trace_ = nullptr;
-  std::function<void(uint64_t)> progress_;
-  uint64_t ticks_ = 0;
-  uint64_t dma_count_ = 0;  // ids of DMAs in the trace
-  std::vector<std::unique_ptr<NodeModule>> nodes_;
+  std::vector<std::unique_ptr<NodeModule>> nodes_;  // in index order (y, then x)
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled
-  std::vector<std::vector<uint8_t>> spare_buffers_;  // delivered payloads, reused: no malloc per DMA
-  uint64_t delivery_seq_ = 0;  // issue order of DMAs, for deliveries due in the same cycle
-  std::vector<Barrier> barriers_;
-  unsigned running_nodes_ = 0, participants_ = 0;
   std::string message_;
   MachineOutcome outcome_ = MachineOutcome::Finished;
   uint64_t end_cycle_ = 0, phase_start_ = 0;
   unsigned threads_ = 0;  // started per node by the last load()
-  bool stopped_ = false;
+  bool loaded_ = false;   // a program waits for run()
+  bool dead_ = false;     // a run ended other than Finished
 };
 
 }  // namespace dojosim::hw

@@ -4,10 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <functional>
 #include <utility>
 
-#include "hw/machine/machine.h"
 #include "hw/trace/trace.h"
 
 namespace dojosim::hw {
@@ -15,31 +16,74 @@ namespace dojosim::hw {
 using sc_core::sc_time;
 using sc_core::SC_PS;
 
-NodeModule::NodeModule(sc_core::sc_module_name name, Machine& machine, Coord at,
-                       const isa::CoreConfig& core)
+void FabricPort::post(uint32_t node, uint64_t cycle) {
+  due.emplace_back(cycle, node);
+  std::push_heap(due.begin(), due.end(), std::greater<>());
+  // The drain at cycle + 1/2 sees every request issued up to `cycle`: nodes run at whole
+  // cycles only. An earlier pending notification wins, so the order of posts does not matter.
+  ev_drain->notify(sc_time((double(cycle) + 0.5) * period_ps, SC_PS) - sc_core::sc_time_stamp());
+}
+
+void FabricPort::tick(uint64_t cycle) {
+  if (++ticks_ % 4096 != 0) return;
+  if (progress) progress(cycle);
+  if (max_seconds > 0) {
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (now - started > max_seconds && !out_of_time) {
+      out_of_time = true;
+      sc_core::sc_pause();
+    }
+  }
+}
+
+NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index, const isa::CoreConfig& core,
+                       const NodeParams& params, FabricPort& port)
     : sc_module(name),
-      machine_(machine),
       at_(at),
+      index_(index),
+      params_(params),
+      port_(port),
       sram_(core.sram_bytes),
       core_(core, sram_, semaphores_.data()),
       waiting_(core.threads),
+      held_dma_(core.threads),
       span_start_(core.threads, 0),
       pending_output_(core.threads) {
   // A method, not a thread: a node's quantum runs on the simulator's own stack, so a machine
   // of thousands of nodes keeps no stack per node and switches no coroutine per wake-up.
   SC_METHOD(run);
+  dont_initialize();
+  sensitive << ev_wake_;
 }
 
-double NodeModule::period_ps() const { return 1000.0 / core_.config().clock_ghz; }
+uint64_t NodeModule::next_cycle() const {
+  return static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps())) + 1;
+}
 
 uint64_t NodeModule::now_cycles() const {
   return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps() + 0.5);
 }
 
-void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes) {
+sc_time NodeModule::until_cycle(uint64_t cycle) const {
+  const sc_time at(double(cycle) * period_ps(), SC_PS), now = sc_core::sc_time_stamp();
+  return at > now ? at - now : sc_core::SC_ZERO_TIME;
+}
+
+void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle) {
   started_ = threads;
-  for (unsigned i = 0; i < threads; ++i)
-    core_.start_thread(i, entry, (sram_.size() - i * stack_bytes) & ~uint64_t{15});
+  finished_ = threads == 0;
+  stopped_ = false;
+  semaphores_.fill(0);
+  std::fill(waiting_.begin(), waiting_.end(), Waiting{});
+  dma_done_.clear();
+  dma_untimed_ = 0;
+  for (unsigned i = 0; i < threads; ++i) {
+    core_.start_thread(i, entry, (sram_.size() - i * stack_bytes) & ~uint64_t{15}, cycle);
+    span_start_[i] = cycle;
+    pending_output_[i].clear();
+  }
+  resume_at_ = cycle;
+  ev_wake_.notify(until_cycle(cycle));
 }
 
 bool NodeModule::finished() const {
@@ -49,8 +93,8 @@ bool NodeModule::finished() const {
 }
 
 void NodeModule::trace_span(unsigned i, const std::string& name, uint64_t cycle) {
-  if (TraceWriter* trace = machine_.trace(); trace && cycle > span_start_[i]) {
-    trace->thread_span(at_, i, name, span_start_[i], cycle);
+  if (trace_ && cycle > span_start_[i]) {
+    trace_->thread_span(at_, i, name, span_start_[i], cycle);
     span_start_[i] = cycle;
   }
 }
@@ -63,50 +107,137 @@ bool NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
       w = {};
       core_.thread(i).status = isa::ThreadStatus::Ready;
       core_.wait_until(core_.thread(i), cycle, isa::StallCause::Semaphore);
-      if (machine_.trace()) trace_span(i, fmt::format("wait semaphore {}", sem), core_.cycles(core_.thread(i)));
+      if (trace_) trace_span(i, fmt::format("wait semaphore {}", sem), core_.cycles(core_.thread(i)));
       woke = true;
     }
   }
   return woke;
 }
 
-void NodeModule::accept(Delivery d) {
-  const uint64_t now = now_cycles();
-  ev_wake_.notify(cycles_from_now(d.cycle > now ? d.cycle - now : 0));
+// ---- from the fabric (half-cycle times)
+
+void NodeModule::deliver(Delivery d) {
+  ev_wake_.notify(until_cycle(d.cycle));
   incoming_.push_back(std::move(d));
   std::push_heap(incoming_.begin(), incoming_.end(), std::greater<Delivery>());
 }
 
-uint64_t NodeModule::dma_slot(uint64_t cycle) {
-  const auto later = std::greater<uint64_t>();
-  while (!dma_done_.empty() && dma_done_.front() <= cycle) {
-    std::pop_heap(dma_done_.begin(), dma_done_.end(), later);
-    dma_done_.pop_back();
-  }
-  if (dma_done_.size() < machine_.params().dma_queue_depth) return cycle;
-  std::pop_heap(dma_done_.begin(), dma_done_.end(), later);
-  const uint64_t free_at = dma_done_.back();
-  dma_done_.pop_back();
-  return free_at;
-}
-
 void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
-  if (machine_.trace()) trace_span(thread, fmt::format("barrier {}", waiting_[thread].id), cycle);
+  if (trace_) trace_span(thread, fmt::format("barrier {}", waiting_[thread].id), cycle);
   waiting_[thread] = {};
   core_.thread(thread).status = isa::ThreadStatus::Ready;
   core_.wait_until(core_.thread(thread), cycle, isa::StallCause::Barrier);
   wake_pending_ = true;
-  ev_wake_.notify(sc_core::SC_ZERO_TIME);
+  ev_wake_.notify(until_cycle(next_cycle()));
 }
 
-void NodeModule::handle(unsigned i, const isa::RunResult& r) {
+void NodeModule::dma_completed(uint64_t cycle) {
+  dma_done_.push_back(cycle);
+  std::push_heap(dma_done_.begin(), dma_done_.end(), std::greater<uint64_t>());
+  --dma_untimed_;
+  for (unsigned i = 0; i < started_; ++i)
+    if (waiting_[i].kind == Waiting::DmaQueue) {
+      wake_pending_ = true;
+      ev_wake_.notify(until_cycle(next_cycle()));
+      break;
+    }
+}
+
+// ---- the node's own activation (whole-cycle times)
+
+Request& NodeModule::add_request(Request::Kind kind, unsigned thread, uint64_t cycle, uint64_t now) {
+  Request& r = outbox_.emplace_back();
+  r.kind = kind;
+  r.thread = static_cast<uint8_t>(thread);
+  r.cycle = std::max(cycle, now);  // never before the drain that follows this activation
+  r.seq = seq_++;
+  return r;
+}
+
+std::vector<uint8_t> NodeModule::buffer(uint64_t len) {
+  if (spare_buffers_.empty()) return std::vector<uint8_t>(len);
+  std::vector<uint8_t> b = std::move(spare_buffers_.back());
+  spare_buffers_.pop_back();
+  b.resize(len);
+  return b;
+}
+
+void NodeModule::post() {
+  if (outbox_head_ > 0 && 2 * outbox_head_ >= outbox_.size()) {  // drop what the fabric took
+    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_head_));
+    outbox_sorted_ -= outbox_head_;
+    outbox_head_ = 0;
+  }
+  if (outbox_sorted_ == outbox_.size()) return;
+  // The threads ran one after another, so their requests are not in cycle order yet.
+  std::sort(outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_head_), outbox_.end());
+  outbox_sorted_ = outbox_.size();
+  const uint64_t head = outbox_[outbox_head_].cycle;
+  if (head < posted_cycle_) {
+    posted_cycle_ = head;
+    port_.post(index_, head);
+  }
+}
+
+void NodeModule::issue_dma(unsigned i, const isa::RunResult& r, uint64_t now) {
+  isa::ThreadState& t = core_.thread(i);
+  uint64_t start = core_.cycles(t);
+  const auto later = std::greater<uint64_t>();
+  while (!dma_done_.empty() && dma_done_.front() <= start) {
+    std::pop_heap(dma_done_.begin(), dma_done_.end(), later);
+    dma_done_.pop_back();
+  }
+  if (dma_done_.size() + dma_untimed_ >= params_.dma_queue_depth) {
+    if (dma_done_.empty()) {  // every slot is a transfer the fabric has not timed yet
+      trace_span(i, "run", start);
+      t.status = isa::ThreadStatus::Blocked;
+      waiting_[i] = {Waiting::DmaQueue, 0, 0};
+      held_dma_[i] = r;
+      return;
+    }
+    // A full queue: the DMA starts when the oldest transfer completes.
+    std::pop_heap(dma_done_.begin(), dma_done_.end(), later);
+    const uint64_t free_at = dma_done_.back();
+    dma_done_.pop_back();
+    if (free_at > start) {
+      trace_span(i, "run", start);
+      core_.wait_until(t, free_at, isa::StallCause::DmaQueue);
+      trace_span(i, "DMA queue full", free_at);
+      start = free_at;
+    }
+  }
+  const bool push = r.event == isa::Event::Push;
+  Request& q = add_request(push ? Request::Kind::Push : Request::Kind::Pull, i, start, now);
+  q.local = push ? r.arg[0] : r.arg[1];
+  q.global = push ? r.arg[1] : r.arg[0];
+  q.len = r.arg[2];
+  q.sem = static_cast<uint16_t>(r.arg[3]);
+  if (push) {
+    q.bytes = buffer(q.len);
+    sram_.read(q.local, q.bytes.data(), q.len);  // at issue: the sender may reuse its buffer
+  }
+  ++dma_untimed_;
+}
+
+void NodeModule::retry_dmas(uint64_t now) {
+  for (unsigned i = 0; i < started_; ++i) {
+    if (waiting_[i].kind != Waiting::DmaQueue || dma_done_.empty()) continue;
+    waiting_[i] = {};
+    core_.thread(i).status = isa::ThreadStatus::Ready;
+    issue_dma(i, held_dma_[i], now);
+  }
+}
+
+void NodeModule::handle(unsigned i, const isa::RunResult& r, uint64_t now) {
   isa::ThreadState& t = core_.thread(i);
   switch (r.event) {
     case isa::Event::Budget: break;
     case isa::Event::Exit: trace_span(i, "run", core_.cycles(t)); break;
     case isa::Event::Trap:
       trace_span(i, "run", core_.cycles(t));
-      machine_.trap(fmt::format("node ({},{}) thread {}: {}", at_.x, at_.y, i, core_.trap_message(t)));
+      add_request(Request::Kind::Trap, i, core_.cycles(t), now).text =
+          fmt::format("node ({},{}) thread {}: {}", at_.x, at_.y, i, core_.trap_message(t));
+      stopped_ = true;
       break;
     case isa::Event::Write: {
       std::string& pending = pending_output_[i];
@@ -115,7 +246,7 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
       sram_.read(r.arg[1], pending.data() + old, r.arg[2]);
       size_t start = 0, nl;
       while ((nl = pending.find('\n', start)) != std::string::npos) {
-        machine_.print(at_, i, pending.substr(start, nl - start + 1));
+        add_request(Request::Kind::Output, i, core_.cycles(t), now).text = pending.substr(start, nl - start + 1);
         start = nl + 1;
       }
       pending.erase(0, start);
@@ -123,20 +254,7 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
     }
     case isa::Event::Signal: wake_semaphore(static_cast<unsigned>(r.arg[0]), core_.cycles(t)); break;
     case isa::Event::Push:
-    case isa::Event::Pull: {
-      const uint64_t start = dma_slot(core_.cycles(t));
-      if (start > core_.cycles(t)) {
-        trace_span(i, "run", core_.cycles(t));
-        core_.wait_until(t, start, isa::StallCause::DmaQueue);
-        trace_span(i, "DMA queue full", start);
-      }
-      const unsigned sem = static_cast<unsigned>(r.arg[3]);
-      const uint64_t done = r.event == isa::Event::Push ? machine_.push(*this, start, r.arg[0], r.arg[1], r.arg[2], sem)
-                                                        : machine_.pull(*this, start, r.arg[0], r.arg[1], r.arg[2], sem);
-      dma_done_.push_back(done);
-      std::push_heap(dma_done_.begin(), dma_done_.end(), std::greater<uint64_t>());
-      break;
-    }
+    case isa::Event::Pull: issue_dma(i, r, now); break;
     case isa::Event::WaitSemaphore:
       trace_span(i, "run", core_.cycles(t));
       t.status = isa::ThreadStatus::Blocked;
@@ -146,80 +264,85 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r) {
       trace_span(i, "run", core_.cycles(t));
       t.status = isa::ThreadStatus::Blocked;
       waiting_[i] = {Waiting::Barrier, r.arg[0], 0};
-      machine_.arrive_at_barrier(*this, i, static_cast<unsigned>(r.arg[0]), core_.cycles(t));
+      add_request(Request::Kind::Barrier, i, core_.cycles(t), now).group = static_cast<uint32_t>(r.arg[0]);
       break;
   }
 }
 
-sc_time NodeModule::cycles_from_now(uint64_t cycles) const {
-  return sc_time(static_cast<double>(cycles) * period_ps(), SC_PS);
-}
-
 void NodeModule::rearm(uint64_t now) {
-  if (!incoming_.empty()) ev_wake_.notify(cycles_from_now(incoming_.front().cycle - now));
   if (resume_at_ == UINT64_MAX)
     next_trigger(ev_wake_);
   else
-    next_trigger(cycles_from_now(resume_at_ - now), ev_wake_);
+    next_trigger(until_cycle(std::max(resume_at_, now + 1)), ev_wake_);
 }
 
 void NodeModule::run() {
   const uint64_t now = now_cycles();
   bool woke = std::exchange(wake_pending_, false);
-  // NOTE: a delivery computed by a node running ahead may be due before `now`; it is applied
-  // at once, at most a quantum late. That is the price of temporal decoupling.
+  // NOTE: a delivery due while this node's threads ran ahead is applied when the node next
+  // runs, at most a quantum late for a thread that was running; a waiting thread resumes at
+  // the delivery's own cycle. That is the price of temporal decoupling.
   while (!incoming_.empty() && incoming_.front().cycle <= now) {
     std::pop_heap(incoming_.begin(), incoming_.end(), std::greater<Delivery>());
     Delivery d = std::move(incoming_.back());
     incoming_.pop_back();
-    if (d.to_host)
-      machine_.host().write(d.offset, d.bytes.data(), d.bytes.size());
-    else
-      sram_.write(d.offset, d.bytes.data(), d.bytes.size());
+    if (!d.bytes.empty()) sram_.write(d.offset, d.bytes.data(), d.bytes.size());
     if (d.sem != 0) {
       ++semaphores_[d.sem];
       woke |= wake_semaphore(d.sem, std::max(d.cycle, now));
     }
-    machine_.recycle(std::move(d.bytes));
+    if (d.bytes.capacity()) recycle(std::move(d.bytes));
   }
+  if (!incoming_.empty()) ev_wake_.notify(until_cycle(incoming_.front().cycle));
+  if (stopped_) return;  // the fabric stops the machine at the trap's drain
+  retry_dmas(now);
   if (finished_ || (!woke && now < resume_at_)) {  // nothing for the threads to do yet
+    post();
     rearm(now);
     return;
   }
 
-  const uint64_t window_end = now + machine_.params().quantum;
+  const uint64_t window_end = std::min(now + params_.quantum, params_.max_cycles);
   bool any_ready = false, any_live = false;
   // Rotating who goes first shares contended units fairly between SMT threads.
   const unsigned first = static_cast<unsigned>(turn_++ % std::max(1u, started_));
-  for (unsigned k = 0; k < started_; ++k) {
+  for (unsigned k = 0; k < started_ && !stopped_; ++k) {
     const unsigned i = (first + k) % started_;
     isa::ThreadState& t = core_.thread(i);
-    while (t.status == isa::ThreadStatus::Ready && core_.cycles(t) < window_end) {
-      handle(i, core_.run(t, UINT64_MAX, window_end));
-      if (t.status == isa::ThreadStatus::Trapped) return;
-    }
+    while (t.status == isa::ThreadStatus::Ready && core_.cycles(t) < window_end && !stopped_)
+      handle(i, core_.run(t, UINT64_MAX, window_end), now);
     any_ready |= t.status == isa::ThreadStatus::Ready;
     any_live |= t.status == isa::ThreadStatus::Ready || t.status == isa::ThreadStatus::Blocked;
   }
+  if (stopped_) {
+    post();
+    return;
+  }
   if (!any_live) {
     for (unsigned i = 0; i < started_; ++i)
-      if (!pending_output_[i].empty()) machine_.print(at_, i, pending_output_[i] + "\n");
+      if (!pending_output_[i].empty())
+        add_request(Request::Kind::Output, i, core_.cycles(core_.thread(i)), now).text = pending_output_[i] + "\n";
     finished_ = true;
-    machine_.node_finished();
+    finished_at_ = now;
     // Data still in flight to this node lands all the same: the host may read it afterwards.
     resume_at_ = UINT64_MAX;
+    post();
     rearm(now);
     return;
   }
-  if (now > machine_.params().max_cycles) {
-    machine_.trap(fmt::format("cycle limit {} reached at node ({},{})", machine_.params().max_cycles, at_.x, at_.y));
+  if (any_ready && window_end >= params_.max_cycles) {
+    add_request(Request::Kind::CycleLimit, 0, params_.max_cycles, now).text =
+        fmt::format("cycle limit {} reached at node ({},{})", params_.max_cycles, at_.x, at_.y);
+    stopped_ = true;
+    post();
     return;
   }
-  machine_.tick(now);
+  port_.tick(now);
   // Synchronise: after a quantum if a thread can run, else when something arrives. A
   // delivery that wakes a thread ends the quantum early: the thread (say, one that forwards
   // data) must run at the data's arrival, not up to a quantum later at every hop of a chain.
   resume_at_ = any_ready ? window_end : UINT64_MAX;
+  post();
   rearm(now);
 }
 
@@ -234,6 +357,9 @@ std::string NodeModule::waiting_report() const {
     else if (w.kind == Waiting::Barrier)
       report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits at barrier {}", at_.x, at_.y, i,
                             t.pc - 4, w.id);
+    else if (w.kind == Waiting::DmaQueue)
+      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits for a slot in its DMA queue", at_.x,
+                            at_.y, i, t.pc - 4);
   }
   return report;
 }

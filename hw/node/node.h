@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 // A D1-like node as a SystemC module: the interpreter's core and threads, the node's lazily
 // allocated SRAM and its semaphores. One SC_METHOD per node runs all its hardware threads for
-// a quantum per call (never a wait() per cycle) and hands pushes, barriers and output to the
-// machine.
+// a quantum per call (never a wait() per cycle). The node holds no reference to the machine:
+// it talks to the world through its outbox and inbox (hw/node/outbox.h).
+//
+// Contract with the fabric (hw/machine/fabric.h): a node runs only at whole-cycle times and
+// touches only its own state, its outbox and the FabricPort; the fabric runs only at
+// half-cycle times and is the only one to call the "from the fabric" members below.
 #pragma once
 
 #include <array>
@@ -14,88 +18,118 @@
 #include <systemc>
 
 #include "hw/noc/geometry.h"
+#include "hw/node/outbox.h"
 #include "isa/interpreter.h"
 #include "isa/sram.h"
 
 namespace dojosim::hw {
 
-class Machine;
+class TraceWriter;
+
+// What every node of a machine shares, from MachineParams.
+struct NodeParams {
+  uint64_t quantum = 1;         // cycles a node's threads run ahead of SystemC time
+  uint64_t max_cycles = UINT64_MAX;
+  uint32_t dma_queue_depth = 1;
+};
 
 class NodeModule : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(NodeModule);
-  NodeModule(sc_core::sc_module_name name, Machine& machine, Coord at, const isa::CoreConfig& core);
+  NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index, const isa::CoreConfig& core,
+             const NodeParams& params, FabricPort& port);
 
   Coord at() const { return at_; }
+  uint32_t index() const { return index_; }  // the node's rank in the fabric's fixed order
   isa::Core& core() { return core_; }
   const isa::Core& core() const { return core_; }
   isa::Sram& sram() { return sram_; }
+  const isa::Sram& sram() const { return sram_; }
   uint64_t semaphore(unsigned i) const { return semaphores_[i]; }
+  void set_trace(TraceWriter* trace) { trace_ = trace; }
 
-  // Before the simulation starts: threads 0..threads-1 start at `entry`.
-  void start(uint64_t entry, unsigned threads, uint64_t stack_bytes);
+  // Between runs: threads 0..threads-1 start at `entry` at `cycle`; semaphores start at 0.
+  void start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle);
 
-  // A DMA's data and semaphore signal for this node, applied by the node itself at `cycle`:
-  // bytes into its SRAM at `offset`, or into host memory (a push of this node's to a DIP,
-  // acknowledged at `cycle`), then semaphore `sem` (if not 0) counts one. Applying them in the
-  // node's own activation, not in a machine-wide process, touches the node's state once per
-  // wake-up instead of twice.
-  struct Delivery {
-    uint64_t cycle = 0, seq = 0;  // seq: issue order, for arrivals in the same cycle
-    bool to_host = false;
-    unsigned sem = 0;
-    uint64_t offset = 0;
-    std::vector<uint8_t> bytes;
-    bool operator>(const Delivery& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
-  };
-  // From the machine: queue `d` and wake this node at its cycle.
-  void accept(Delivery d);
-  // From the machine when a barrier this node's thread waits at is complete.
+  // ---- from the fabric
+  // Requests in issue-cycle order (cycle, seq); the fabric takes them from the front.
+  std::vector<Request>& outbox() { return outbox_; }
+  size_t& outbox_head() { return outbox_head_; }
+  uint64_t& posted_cycle() { return posted_cycle_; }  // the key of this node in FabricPort::due
+  // Queues `d` and wakes this node at its cycle.
+  void deliver(Delivery d);
+  // A barrier this node's thread waits at is complete: the thread resumes at `cycle`.
   void release_barrier(unsigned thread, uint64_t cycle);
+  // One of this node's DMAs completes at `cycle` (its data delivered, or a host write acknowledged).
+  void dma_completed(uint64_t cycle);
+  // A payload buffer of `len` bytes: from the delivered payloads that came back here, so a
+  // DMA costs no allocation once the node has seen a few.
+  std::vector<uint8_t> buffer(uint64_t len);
+  void recycle(std::vector<uint8_t> bytes) { spare_buffers_.push_back(std::move(bytes)); }
 
   bool finished() const;  // every started thread exited
+  uint64_t finished_at() const { return finished_at_; }  // the cycle the node saw it
   // One line per waiting thread, for the deadlock report.
   std::string waiting_report() const;
 
-
  private:
   struct Waiting {
-    enum Kind : uint8_t { None, Semaphore, Barrier } kind = None;
+    enum Kind : uint8_t { None, Semaphore, Barrier, DmaQueue } kind = None;
     uint64_t id = 0, count = 0;
   };
   void run();  // the SC_METHOD: due deliveries, then one quantum, then the next trigger
-  // Sets the next trigger: at resume_at_ or when ev_wake fires, with ev_wake notified for the
-  // next delivery due.
+  // Sets the next trigger: at resume_at_ or when ev_wake_ fires.
   void rearm(uint64_t now);
-  double period_ps() const;
-  sc_core::sc_time cycles_from_now(uint64_t cycles) const;
+  double period_ps() const { return 1000.0 / core_.config().clock_ghz; }
+  sc_core::sc_time until_cycle(uint64_t cycle) const;  // from now to the start of `cycle`
   uint64_t now_cycles() const;
+  uint64_t next_cycle() const;  // the first whole cycle after now (the fabric runs at halves)
   bool wake_semaphore(unsigned sem, uint64_t cycle);  // whether a thread woke
-  void handle(unsigned thread, const isa::RunResult& r);
+  // Runs thread i's request; false if the thread stopped (trapped).
+  void handle(unsigned thread, const isa::RunResult& r, uint64_t now);
+  // A DMA of thread i: issued now if the queue has room or a known completion frees a slot;
+  // else held until the fabric has drained the queue (retry_dmas()).
+  void issue_dma(unsigned thread, const isa::RunResult& r, uint64_t now);
+  void retry_dmas(uint64_t now);
+  Request& add_request(Request::Kind kind, unsigned thread, uint64_t cycle, uint64_t now);
+  void post();  // sorts new requests and tells the fabric when the first is due
   // Trace: closes thread i's current span as `name` at `cycle` and opens the next.
   void trace_span(unsigned i, const std::string& name, uint64_t cycle);
-  // The cycle a DMA the thread issues at `cycle` may start: a full queue (node.dma.queue_depth
-  // transfers in flight) makes it wait for the oldest to complete.
-  uint64_t dma_slot(uint64_t cycle);
 
-  Machine& machine_;
   Coord at_;
+  uint32_t index_;
+  NodeParams params_;
+  FabricPort& port_;
   isa::Sram sram_;
   // What a wake-up touches is kept inside the module (not on the heap), so that a node cold in
   // the host's caches costs few misses when it runs again.
   std::array<uint64_t, isa::kNumSemaphores> semaphores_{};
   isa::Core core_;
   boost::container::small_vector<Waiting, 4> waiting_;
-  std::vector<uint64_t> span_start_;  // per thread: where its current trace span began
-  boost::container::small_vector<uint64_t, 16> dma_done_;  // completion cycles of DMAs in flight, a min-heap
-  std::vector<std::string> pending_output_;
   boost::container::small_vector<Delivery, 2> incoming_;  // a min-heap on (cycle, seq)
+  // Completion cycles of DMAs in flight that the fabric has timed, a min-heap; and how many
+  // were issued and not yet timed.
+  boost::container::small_vector<uint64_t, 16> dma_done_;
+  uint32_t dma_untimed_ = 0;
+  std::vector<Request> outbox_;
+  size_t outbox_head_ = 0;          // requests before it were taken by the fabric
+  size_t outbox_sorted_ = 0;        // requests before it are in (cycle, seq) order
+  uint64_t posted_cycle_ = UINT64_MAX;
+  uint64_t seq_ = 0;
+  // A DMA held while the queue is full of untimed transfers, per thread.
+  boost::container::small_vector<isa::RunResult, 4> held_dma_;
+  std::vector<std::vector<uint8_t>> spare_buffers_;
+  std::vector<uint64_t> span_start_;  // per thread: where its current trace span began
+  std::vector<std::string> pending_output_;
+  TraceWriter* trace_ = nullptr;
   // When the threads run next without a wake-up: the end of the current quantum, or never
   // (every thread waits). A delivery that wakes no thread does not end the quantum early.
-  uint64_t resume_at_ = 0;
-  sc_core::sc_event ev_wake_;  // a delivery is due, or a barrier released a thread
-  bool wake_pending_ = false;  // a barrier released a thread since the last run
-  bool finished_ = false;      // every thread exited and the machine was told
+  uint64_t resume_at_ = UINT64_MAX;
+  sc_core::sc_event ev_wake_;  // a delivery is due, a barrier released a thread, a DMA was timed
+  bool wake_pending_ = false;  // a thread was released or a held DMA may go, since the last run
+  bool finished_ = true;       // every thread exited (or none started)
+  bool stopped_ = false;       // a thread trapped or hit the cycle limit: the node runs no more
+  uint64_t finished_at_ = 0;
   unsigned started_ = 0;
   uint64_t turn_ = 0;
 };

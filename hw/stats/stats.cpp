@@ -158,7 +158,7 @@ StatsNode collect_stats(const Machine& machine, const HardwareConfig& config) {
   const double hz = k.clock_ghz * 1e9;
   const double seconds = double(end) / hz;
   const double per_s = seconds > 0 ? 1.0 / seconds : 0.0;
-  const unsigned threads = machine.params().threads;
+  const unsigned threads = machine.threads();
   const uint64_t block_macs = uint64_t{k.matrix_m} * k.matrix_n * k.matrix_k;
   const uint64_t lanes = k.vlen_bytes / 4;
 

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+#include "hw/machine/fabric.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <ostream>
+
+#include "hw/machine/machine.h"
+#include "hw/node/node.h"
+#include "hw/trace/trace.h"
+#include "isa/global_address.h"
+
+namespace dojosim::hw {
+
+Fabric::Fabric(sc_core::sc_module_name name, const MachineParams& params, std::ostream* out)
+    : sc_module(name),
+      params_(params),
+      out_(out),
+      period_ps_(1000.0 / params.core.clock_ghz),
+      network_(std::make_unique<Network>(params.width, params.height, params.noc)),
+      host_(std::make_unique<HostMemory>(params.host)),
+      outcome_(MachineOutcome::Finished) {
+  port_.ev_drain = &ev_drain_;
+  port_.period_ps = period_ps_;
+  barriers_.resize(isa::kNumGroups);
+  SC_METHOD(drain);
+  dont_initialize();
+  sensitive << ev_drain_;
+}
+
+void Fabric::set_trace(TraceWriter* trace) {
+  trace_ = trace;
+  network_->set_trace(trace);
+}
+
+void Fabric::start_phase(unsigned participants) {
+  participants_ = participants;
+  for (Barrier& b : barriers_) b = {};
+}
+
+void Fabric::finish_phase() { apply_host_writes(UINT64_MAX); }
+
+void Fabric::stop(MachineOutcome outcome, std::string message) {
+  if (stopped_) return;
+  stopped_ = true;
+  outcome_ = outcome;
+  message_ = std::move(message);
+}
+
+void Fabric::apply_host_writes(uint64_t up_to) {
+  while (!host_writes_.empty() && host_writes_.front().cycle <= up_to) {
+    std::pop_heap(host_writes_.begin(), host_writes_.end(), std::greater<HostWrite>());
+    const HostWrite& w = host_writes_.back();
+    host_->write(w.address, w.bytes.data(), w.bytes.size());
+    host_writes_.pop_back();
+  }
+}
+
+Fabric::Target Fabric::resolve(uint64_t global, uint64_t len) const {
+  Target t;
+  if (isa::is_host_address(global)) {
+    t.offset = isa::host_offset(global);
+    t.dip = host_->dip_of(t.offset, len, t.why);
+    return t;
+  }
+  const Coord at{static_cast<int>(isa::global_x(global)), static_cast<int>(isa::global_y(global))};
+  t.offset = isa::global_offset(global);
+  if (at.x < params_.width && at.y < params_.height) t.node = grid_[static_cast<size_t>(at.y) * params_.width + at.x];
+  if (!t.node)
+    t.why = fmt::format("node ({},{}) is not a usable node of this {}x{} mesh", at.x, at.y, params_.width, params_.height);
+  else if (!t.node->sram().contains(t.offset, len))
+    t.why = fmt::format("offset 0x{:x} + {} bytes is outside node ({},{})'s SRAM of 0x{:x} bytes", t.offset, len,
+                        at.x, at.y, t.node->sram().size());
+  return t;
+}
+
+void Fabric::drain() {
+  const uint64_t cycle = static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps_));
+  apply_host_writes(cycle);  // before any pull of this cycle reads host memory
+  auto& due = port_.due;
+  const auto later = std::greater<>();
+  // A k-way merge of the outboxes: one request at a time from the node whose next one is
+  // first in (cycle, node index, sequence).
+  while (!due.empty() && due.front().first <= cycle && !stopped_) {
+    std::pop_heap(due.begin(), due.end(), later);
+    const auto [key, index] = due.back();
+    due.pop_back();
+    NodeModule& node = *grid_[index];
+    if (node.posted_cycle() != key) continue;  // stale: the node posted an earlier cycle since
+    std::vector<Request>& box = node.outbox();
+    size_t& head = node.outbox_head();
+    Request& r = box[head++];
+    serve(node, r);
+    if (head < box.size()) {
+      node.posted_cycle() = box[head].cycle;
+      due.emplace_back(box[head].cycle, index);
+      std::push_heap(due.begin(), due.end(), later);
+    } else {
+      node.posted_cycle() = UINT64_MAX;
+    }
+  }
+  if (stopped_) {
+    sc_core::sc_pause();
+    return;
+  }
+  if (!due.empty())
+    ev_drain_.notify(sc_core::sc_time((double(due.front().first) + 0.5) * period_ps_, sc_core::SC_PS) -
+                     sc_core::sc_time_stamp());
+}
+
+void Fabric::serve(NodeModule& from, Request& r) {
+  switch (r.kind) {
+    case Request::Kind::Push: push(from, r); break;
+    case Request::Kind::Pull: pull(from, r); break;
+    case Request::Kind::Barrier: arrive_at_barrier(from, r); break;
+    case Request::Kind::Output:
+      if (out_) *out_ << fmt::format("[{},{} t{}] ", from.at().x, from.at().y, r.thread) << r.text;
+      break;
+    case Request::Kind::Trap: stop(MachineOutcome::Trapped, std::move(r.text)); break;
+    case Request::Kind::CycleLimit: stop(MachineOutcome::CycleLimit, std::move(r.text)); break;
+  }
+}
+
+void Fabric::push(NodeModule& from, Request& r) {
+  const Target to = resolve(r.global, r.len);
+  if (!to.why.empty()) {
+    stop(MachineOutcome::Trapped, fmt::format("node ({},{}): push of {} bytes to global address 0x{:x}: {}",
+                                              from.at().x, from.at().y, r.len, r.global, to.why));
+    return;
+  }
+  if (to.node) {
+    const uint64_t arrival = network_->send(from.at(), to.node->at(), r.len, r.cycle);
+    if (trace_)
+      trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to ({},{})", r.len, to.node->at().x, to.node->at().y),
+                  r.cycle, arrival);
+    to.node->deliver({arrival, delivery_seq_++, r.sem, to.offset, std::move(r.bytes)});
+    from.dma_completed(arrival);
+    return;
+  }
+  // To host memory: over the mesh to the DIP's edge, then its link and HBM; the semaphore
+  // counts at the sender once the write is acknowledged.
+  const size_t dip = static_cast<size_t>(to.dip);
+  const Coord edge = host_->entry(dip, from.at());
+  const uint64_t at_edge = network_->send(from.at(), edge, r.len, r.cycle, Port::Sram, Port::HostIo);
+  const uint64_t done = host_->write_timing(dip, r.len, at_edge);
+  if (trace_) {
+    trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to host 0x{:x}", r.len, to.offset), r.cycle, done);
+    trace_->dip_span(static_cast<unsigned>(dip), "write", r.len, at_edge, done);
+  }
+  host_writes_.push_back({done, delivery_seq_++, to.offset, std::move(r.bytes)});
+  std::push_heap(host_writes_.begin(), host_writes_.end(), std::greater<HostWrite>());
+  if (r.sem) from.deliver({done, delivery_seq_++, r.sem, 0, {}});
+  from.dma_completed(done);
+}
+
+void Fabric::pull(NodeModule& into, Request& r) {
+  const Target from = resolve(r.global, r.len);
+  if (!from.why.empty()) {
+    stop(MachineOutcome::Trapped, fmt::format("node ({},{}): pull of {} bytes from global address 0x{:x}: {}",
+                                              into.at().x, into.at().y, r.len, r.global, from.why));
+    return;
+  }
+  // A header-only request travels to the source; the data comes back behind it. The source
+  // is read when the request is drained, in its issue cycle: programs order pulls with
+  // semaphores.
+  std::vector<uint8_t> bytes = into.buffer(r.len);
+  uint64_t arrival;
+  if (from.node) {
+    from.node->sram().read(from.offset, bytes.data(), r.len);
+    const uint64_t asked = network_->send(into.at(), from.node->at(), 0, r.cycle);
+    arrival = network_->send(from.node->at(), into.at(), r.len, asked);
+  } else {
+    host_->read(from.offset, bytes.data(), r.len);
+    const size_t dip = static_cast<size_t>(from.dip);
+    const Coord edge = host_->entry(dip, into.at());
+    const uint64_t asked = network_->send(into.at(), edge, 0, r.cycle, Port::Sram, Port::HostIo);
+    // The mesh carries the data as the DIP delivers it: no faster than the DIP's last byte.
+    const HostMemory::Span from_dip = host_->read_timing(dip, r.len, asked);
+    arrival = std::max(network_->send(edge, into.at(), r.len, from_dip.first, Port::HostIo, Port::Sram),
+                       from_dip.last + network_->zero_load_latency(edge, into.at(), 0));
+    if (trace_) trace_->dip_span(static_cast<unsigned>(dip), "read", r.len, asked, from_dip.last);
+  }
+  if (trace_)
+    trace_->dma(into.at(), dma_count_++,
+                from.node ? fmt::format("pull {} B from ({},{})", r.len, from.node->at().x, from.node->at().y)
+                          : fmt::format("pull {} B from host 0x{:x}", r.len, from.offset),
+                r.cycle, arrival);
+  into.deliver({arrival, delivery_seq_++, r.sem, r.local, std::move(bytes)});
+  into.dma_completed(arrival);
+}
+
+void Fabric::arrive_at_barrier(NodeModule& from, const Request& r) {
+  Barrier& b = barriers_[r.group];
+  b.waiting.emplace_back(&from, r.thread);
+  b.latest = std::max(b.latest, r.cycle);
+  if (b.waiting.size() < participants_) return;
+  const uint64_t latency = params_.barrier_latency
+                               ? params_.barrier_latency
+                               : 2 * uint64_t(params_.width + params_.height) * params_.noc.router_latency;
+  for (auto& [node, t] : b.waiting) node->release_barrier(t, b.latest + latency);
+  b = {};
+}
+
+}  // namespace dojosim::hw

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+// What a node and the fabric (hw/machine/fabric.h) hand each other. A node never calls the
+// machine: what its threads ask of the outside world (DMA pushes and pulls, barrier arrivals,
+// output, traps, the cycle limit) goes into its outbox, stamped with the cycle it was issued
+// and a per-node sequence number; what the world does to it (data and semaphore signals,
+// barrier releases, DMA completions) the fabric puts into its inbox. docs/hardware.md
+// ("The fabric") has the protocol and why it makes results independent of the order in which
+// nodes run.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <systemc>
+
+namespace dojosim::hw {
+
+// One request in a node's outbox.
+struct Request {
+  enum class Kind : uint8_t { Push, Pull, Barrier, Output, Trap, CycleLimit };
+  Kind kind = Kind::Push;
+  uint8_t thread = 0;
+  uint16_t sem = 0;    // push, pull: semaphore signalled when the data is there (0: none)
+  uint32_t group = 0;  // barrier: the group
+  uint64_t cycle = 0;  // when it was issued
+  uint64_t seq = 0;    // the node's issue order: ties of one node in one cycle
+  uint64_t local = 0;  // push: the source in this node's SRAM; pull: the destination
+  uint64_t global = 0; // push: the destination; pull: the source (isa/global_address.h)
+  uint64_t len = 0;
+  std::vector<uint8_t> bytes;  // push: the payload, read at issue (the sender may reuse its buffer)
+  std::string text;            // output: a line; trap: the report
+  bool operator<(const Request& o) const { return cycle != o.cycle ? cycle < o.cycle : seq < o.seq; }
+};
+
+// One entry of a node's inbox, applied by the node at `cycle`: `bytes` into its SRAM at
+// `offset` (none for a signal-only entry), then semaphore `sem` (if not 0) counts one.
+struct Delivery {
+  uint64_t cycle = 0, seq = 0;  // seq: the fabric's order, for entries due in the same cycle
+  unsigned sem = 0;
+  uint64_t offset = 0;
+  std::vector<uint8_t> bytes;
+  bool operator>(const Delivery& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+};
+
+// What a node tells the fabric besides its outbox: that it has requests from `cycle` on
+// (the fabric then drains at cycle + 1/2), and, outside simulated time, progress and the
+// wall-clock limit. Shared by every node of a partition; every operation on it commutes, so
+// the order in which nodes run cannot change what it holds.
+class FabricPort {
+ public:
+  // Keys (cycle, node index) of nodes whose outbox holds a request due at `cycle`: a min-heap
+  // that the fabric pops in order. Stale keys (a node re-posted an earlier cycle) are skipped.
+  std::vector<std::pair<uint64_t, uint32_t>> due;
+  sc_core::sc_event* ev_drain = nullptr;  // the fabric's
+  double period_ps = 0;
+
+  void post(uint32_t node, uint64_t cycle);
+  // Progress and the wall-clock limit, called now and then by running nodes.
+  void tick(uint64_t cycle);
+  std::function<void(uint64_t)> progress;
+  double max_seconds = 0;
+  double started = 0;       // wall-clock seconds at run() start
+  bool out_of_time = false;  // set by tick(); the machine then stops
+
+ private:
+  uint64_t ticks_ = 0;
+};
+
+}  // namespace dojosim::hw
