@@ -56,6 +56,7 @@ MachineParams machine_params(const HardwareConfig& c) {
   m.dma_queue_depth = c.node.dma.queue_depth;
   m.quantum = c.sim.quantum_cycles;
   m.max_cycles = c.sim.max_cycles;
+  m.reverse_node_order = c.sim.reverse_node_order;
   return m;
 }
 

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "hw/config/config_io.h"
 #include "hw/config/machine_params.h"
 #include "hw/machine/machine.h"
@@ -199,4 +201,100 @@ TEST_CASE("sim.seed gives every thread its own stochastic-rounding seed", "[mach
   isa::CoreConfig zero = p.core;
   zero.seed = 0;
   CHECK(isa::reset_srseed(zero, 1) == 0);
+}
+
+TEST_CASE("a machine stays up: a second program reads what the first left in SRAM", "[machine][resident]") {
+  Machine m(mesh(3, 2));
+  // Phase 1: every node writes its id to `slot` and pushes it into its east neighbour's inbox.
+  const isa::Program first = isa::assemble(R"(
+    csrr s0, nodex
+    csrr s1, nodey
+    csrr s2, meshw
+    csrr t5, nodeid
+    la t0, slot
+    sd t5, 0(t0)
+    addi t1, s2, -1
+    beq s0, t1, 1f
+    addi t2, s0, 1
+    slli t2, t2, 48
+    slli t3, s1, 32
+    or t2, t2, t3
+    la t4, inbox
+    or t2, t2, t4
+    li t6, 8
+    push t2, t0, t6, 1
+1:  beqz s0, 2f
+    li t1, 1
+    swait 1, t1
+2:  barrier 0
+    li a0, 0
+    li a7, 93
+    ecall
+    .data
+    .align 3
+slot:  .dword 0
+inbox: .dword 0
+  )", "first.s");
+  m.load(first);
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  const uint64_t first_end = m.cycles();
+  CHECK(first_end > 0);
+  // Phase 2, a different program whose data segment lies past phase 1's: semaphores and the
+  // barrier start from zero again (a swait on 1 would pass at once if they did not), and every
+  // node exits with (its west neighbour's id) - (what phase 1 left in its inbox).
+  const uint64_t slot = first.symbols.at("slot"), inbox = first.symbols.at("inbox");
+  m.load(isa::assemble(fmt::format(R"(
+    csrr s0, nodex
+    li a0, 0
+    beqz s0, 1f
+    li t0, {}
+    ld t1, 0(t0)                # phase 1's push, still in SRAM
+    li t0, {}
+    ld t2, 0(t0)                # my own id, written in phase 1
+    addi t2, t2, -1             # the west neighbour's id
+    sub a0, t1, t2
+1:  barrier 0
+    li t3, 0
+    sread t4, 1                 # semaphore 1 was counted up in phase 1: now it reads 0
+    or a0, a0, t4
+    li a7, 93
+    ecall
+  )", inbox, slot), "second.s"));
+  CHECK(m.phase_start() >= first_end);
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  CHECK(m.cycles() > m.phase_start());
+  for (const NodeResult& r : m.results()) {
+    INFO("node " << r.at.x << "," << r.at.y);
+    CHECK(r.exit_codes[0] == 0);
+    CHECK(r.cycles >= m.phase_start());  // threads started where phase 1 ended
+  }
+}
+
+TEST_CASE("a machine that trapped refuses the next program", "[machine][resident][errors]") {
+  Machine m(mesh(2, 1));
+  const isa::Program bad = isa::assemble("li t0, 0x0009000000000000\n li t1, 8\n push t0, zero, t1, 1\n li a7, 93\n ecall\n", "far.s");
+  m.load(bad);
+  REQUIRE(m.run() == MachineOutcome::Trapped);
+  CHECK_THROWS_WITH(m.load(bad), Catch::Contains("cannot load far.s: the previous run ended with trapped"));
+}
+
+TEST_CASE("sim.max_cycles stops the run at the limit, not a quantum later", "[machine][errors]") {
+  // 2500: in the middle of the third quantum of 1000.
+  MachineParams p = mesh(2, 2);
+  p.max_cycles = 2500;
+  Machine m(p);
+  m.load(isa::assemble("1: j 1b\n", "spin.s"));
+  REQUIRE(m.run() == MachineOutcome::CycleLimit);
+  CHECK(m.cycles() == 2500);
+  CHECK_THAT(m.message(), Catch::Contains("cycle limit 2500 reached at node (0,0)"));
+}
+
+TEST_CASE("sim.max_seconds stops a run that does not end", "[machine][errors]") {
+  MachineParams p = mesh(2, 2);
+  p.max_seconds = 0.2;
+  p.max_cycles = UINT64_MAX / 2;
+  Machine m(p);
+  m.load(isa::assemble("1: j 1b\n", "spin.s"));
+  REQUIRE(m.run() == MachineOutcome::TimeLimit);
+  CHECK_THAT(m.message(), Catch::Contains("time limit of 0.2 s (sim.max_seconds) reached at cycle"));
 }
