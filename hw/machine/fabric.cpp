@@ -119,6 +119,9 @@ void Fabric::serve(NodeModule& from, Request& r) {
     case Request::Kind::Output:
       if (out_) *out_ << fmt::format("[{},{} t{}] ", from.at().x, from.at().y, r.thread) << r.text;
       break;
+    case Request::Kind::TraceSpan:
+      if (trace_) trace_->thread_span(from.at(), r.thread, r.text, r.local, r.len);
+      break;
     case Request::Kind::Trap: stop(MachineOutcome::Trapped, std::move(r.text)); break;
     case Request::Kind::CycleLimit: stop(MachineOutcome::CycleLimit, std::move(r.text)); break;
   }

@@ -93,10 +93,14 @@ bool NodeModule::finished() const {
 }
 
 void NodeModule::trace_span(unsigned i, const std::string& name, uint64_t cycle) {
-  if (trace_ && cycle > span_start_[i]) {
-    trace_->thread_span(at_, i, name, span_start_[i], cycle);
-    span_start_[i] = cycle;
-  }
+  if (!trace_ || cycle <= span_start_[i]) return;
+  // Through the outbox, so that the fabric writes every node's spans in its fixed order and
+  // the trace file does not depend on the order in which nodes ran.
+  Request& r = add_request(Request::Kind::TraceSpan, i, cycle, now_cycles());
+  r.text = name;
+  r.local = span_start_[i];
+  r.len = cycle;
+  span_start_[i] = cycle;
 }
 
 bool NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
@@ -123,7 +127,11 @@ void NodeModule::deliver(Delivery d) {
 }
 
 void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
-  if (trace_) trace_span(thread, fmt::format("barrier {}", waiting_[thread].id), cycle);
+  // The fabric calls this while it drains: the span goes to the trace directly, in its order.
+  if (trace_ && cycle > span_start_[thread]) {
+    trace_->thread_span(at_, thread, fmt::format("barrier {}", waiting_[thread].id), span_start_[thread], cycle);
+    span_start_[thread] = cycle;
+  }
   waiting_[thread] = {};
   core_.thread(thread).status = isa::ThreadStatus::Ready;
   core_.wait_until(core_.thread(thread), cycle, isa::StallCause::Barrier);

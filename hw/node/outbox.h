@@ -19,7 +19,7 @@ namespace dojosim::hw {
 
 // One request in a node's outbox.
 struct Request {
-  enum class Kind : uint8_t { Push, Pull, Barrier, Output, Trap, CycleLimit };
+  enum class Kind : uint8_t { Push, Pull, Barrier, Output, Trap, CycleLimit, TraceSpan };
   Kind kind = Kind::Push;
   uint8_t thread = 0;
   uint16_t sem = 0;    // push, pull: semaphore signalled when the data is there (0: none)
@@ -30,7 +30,8 @@ struct Request {
   uint64_t global = 0; // push: the destination; pull: the source (isa/global_address.h)
   uint64_t len = 0;
   std::vector<uint8_t> bytes;  // push: the payload, read at issue (the sender may reuse its buffer)
-  std::string text;            // output: a line; trap: the report
+  std::string text;            // output: a line; trap: the report; trace span: its name
+                               // (a trace span runs from `local` to `len`)
   bool operator<(const Request& o) const { return cycle != o.cycle ? cycle < o.cycle : seq < o.seq; }
 };
 
