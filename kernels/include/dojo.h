@@ -114,7 +114,12 @@
 
 /* Global address of a push destination or pull source (see docs/isa.md): bit 63 set, host
  * memory at bits 62:0; else bits 62:48 node x, bits 47:32 node y, bits 31:0 offset in that
- * node's SRAM. */
+ * node's SRAM. These restate isa/global_address.h; tests/isa/test_global_address.cpp compiles
+ * this header on the host and fails if the two disagree. */
+#define DOJO_GLOBAL_X_SHIFT 48
+#define DOJO_GLOBAL_X_MASK 0x7FFF
+#define DOJO_GLOBAL_Y_SHIFT 32
+#define DOJO_GLOBAL_Y_MASK 0xFFFF
 #define DOJO_GLOBAL_HOST_BIT (UINT64_C(1) << 63)
 
 /* ---- Building blocks --------------------------------------------------------------------
@@ -268,7 +273,8 @@ extern "C" {
 
 /* Global address of `offset` in the SRAM of node (x, y). */
 DOJO_INLINE uint64_t dojo_global_addr(uint32_t x, uint32_t y, uint32_t offset) {
-  return ((uint64_t)(x & 0x7FFF) << 48) | ((uint64_t)(y & 0xFFFF) << 32) | offset;
+  return ((uint64_t)(x & DOJO_GLOBAL_X_MASK) << DOJO_GLOBAL_X_SHIFT) |
+         ((uint64_t)(y & DOJO_GLOBAL_Y_MASK) << DOJO_GLOBAL_Y_SHIFT) | offset;
 }
 
 /* DMA `len` bytes from local `src` to global address `dst_global`; when all have arrived,
