@@ -1092,6 +1092,36 @@ std::string format_what(const std::string& file, int line, int column, const std
   return out;
 }
 
+// Why the first bytes of a file are not text, or "" if they are: a NUL byte or bytes that are
+// not UTF-8. Only a prefix is looked at (a sequence cut by its end is fine); a stray byte
+// further on is left to the lexer, which points at its line.
+std::string not_text(std::string_view s) {
+  constexpr size_t kPrefix = 4096;
+  const size_t n = std::min(s.size(), kPrefix);
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = byte(i);
+    if (c == 0) return fmt::format("a NUL byte at offset {}", i);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c == 0xC0 || c == 0xC1 || c > 0xF4) len = 0;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    for (size_t k = 1; k < len && i + k < s.size(); ++k) {
+      if (i + k >= n) break;
+      const unsigned char d = byte(i + k);
+      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) len = 0;
+    }
+    if (len == 0 || (i + len > s.size()))
+      return fmt::format("byte 0x{:02x} at offset {} is not UTF-8", c, i);
+    i += len;
+  }
+  return {};
+}
+
 }  // namespace
 
 AsmError::AsmError(std::string file_, int line_, int column_, std::string message_,
@@ -1122,7 +1152,17 @@ Program assemble_file(const std::string& path, const AsmOptions& opt) {
   const int err = std::ferror(f) ? errno : 0;
   std::fclose(f);
   if (err) throw AsmError(path, 0, 0, fmt::format("cannot read: {}", std::strerror(err)));
-  return assemble(source, path, opt);
+  if (const std::string why = not_text(source); !why.empty())
+    throw AsmError(path, 0, 0, "not an ELF and not assembly text: " + why);
+  Program p = assemble(source, path, opt);
+  const bool has_code = std::any_of(p.segments.begin(), p.segments.end(),
+                                    [](const Segment& s) { return s.name == ".text"; });
+  if (!has_code)
+    throw AsmError(path, 0, 0,
+                   source.find_first_not_of(" \t\r\n") == std::string::npos
+                       ? "no instructions: the file is empty"
+                       : "no instructions: .text is empty, so a node would have nothing to run");
+  return p;
 }
 
 }  // namespace dojosim::isa
