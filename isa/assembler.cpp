@@ -166,7 +166,7 @@ struct Stmt {
   Form form;         // Instr
   std::vector<Operand> ops;
   std::string bytes;    // Bytes
-  uint8_t li_slot = 0;  // li: instructions reserved; only grows, so li cannot make passes oscillate
+  uint8_t li_slot = 0;  // li, la.global: instructions reserved; only grows, so passes cannot oscillate
 };
 
 using Range = std::pair<const Token*, const Token*>;
@@ -314,6 +314,11 @@ class Assembler {
     s.form = *form;
     for (int i = 0; i < form->operand_count(); ++i)
       s.ops.push_back(operand(form->arg(i), ops[static_cast<size_t>(i)], form->operand_name(i)));
+    if (form->macro && form->macro->macro == Macro::LaGlobal && s.ops[0].reg == s.ops[2].reg)
+      fail(s.ops[2].loc,
+           fmt::format("la.global writes rd before it reads yreg, so yreg must be another register "
+                       "than rd ({} is both); xreg may be rd",
+                       quote(xreg_abi_name(s.ops[0].reg))));
   }
 
   [[noreturn]] void unknown_mnemonic(const Token& m) {
@@ -993,6 +998,7 @@ class Assembler {
   void exec_macro(Stmt& s) {
     const uint64_t here = pc();
     const Macro m = s.form.macro->macro;
+    if (m == Macro::LaGlobal) return exec_la_global(s);
     if (m == Macro::Li) {
       LiStep steps[kMaxLiSteps];
       const auto v = value(s.ops[1].expr, here);
@@ -1033,6 +1039,38 @@ class Assembler {
       put_insn(Op::ADDI, rd, rd, lo);
     else
       put_insn(Op::JALR, m == Macro::Call ? kRa : 0, rd, lo);
+  }
+
+  // la.global rd, xreg, yreg, offset (asm_forms.h has the sequence). Its length depends on the
+  // offset, which may be defined further down, so it reserves room as li does.
+  void exec_la_global(Stmt& s) {
+    const Operand& off = s.ops[3];
+    const auto v = value(off.expr, pc());
+    const bool fits = v && static_cast<int64_t>(*v) >= 0 && *v <= UINT32_MAX;
+    if (strict_ && !fits)
+      fail(off.loc, fmt::format("offset {} is out of range 0..0xffffffff: la.global takes an "
+                                "offset in the node's SRAM, 32 bits",
+                                static_cast<int64_t>(v.value_or(0))));
+    AsmInsn steps[kMaxLaGlobalSteps];
+    const int n = la_global_sequence(s.ops[0].reg, s.ops[1].reg, s.ops[2].reg,
+                                     fits ? static_cast<uint32_t>(*v) : 0, steps);
+    if (!strict_) {
+      s.li_slot = static_cast<uint8_t>(std::max<int>(s.li_slot, n));
+      grow(4u * s.li_slot);
+      return;
+    }
+    check_instruction_alignment();
+    if (n > s.li_slot) fail(s.loc, "internal error: la.global grew after layout");
+    for (int i = 0; i < n; ++i) {
+      Decoded d;
+      d.op = steps[i].op;
+      d.rd = steps[i].rd;
+      d.rs1 = steps[i].rs1;
+      d.rs2 = steps[i].rs2;
+      d.imm = steps[i].imm;
+      put_le(encode(d), 4);
+    }
+    for (int i = n; i < s.li_slot; ++i) put_le(encode_nop(), 4);
   }
 
   Program program(std::string_view file_name) const {

@@ -619,6 +619,10 @@ const std::pair<const char*, const char*> kPseudo[] = {
     {"lla a0, 0x1ffff800", "auipc a0, 0x20000; addi a0, a0, -0x800"},
     {"call 0x1234", "auipc ra, 0x1; jalr ra, 0x234(ra)"},
     {"tail -0x1000", "auipc t1, 0xfffff; jalr zero, 0(t1)"},
+    // x masked into its field above y; y added; the node bits moved up, then the offset.
+    {"la.global a0, t0, t1, 0x1234",
+     "slli a0, t0, 49; srli a0, a0, 33; add a0, a0, t1; slli a0, a0, 33; srli a0, a0, 13; "
+     "addi a0, a0, 1; slli a0, a0, 12; addi a0, a0, 0x234"},
 };
 
 TEST_CASE("pseudo-instructions expand to the base instructions", "[asm]") {
