@@ -1153,6 +1153,7 @@ TEST_CASE("hostile input ends in AsmError, never a crash or a hang", "[asm]") {
                                   "addi",
                                   "li",
                                   "la",
+                                  "la.global",
                                   "call",
                                   "beq",
                                   "j",
