@@ -4,6 +4,8 @@
 #include <iterator>
 #include <unordered_map>
 
+#include "isa/global_address.h"
+
 namespace dojosim::isa::asm_detail {
 namespace {
 
@@ -63,6 +65,8 @@ constexpr MacroInfo kMacros[] = {
     {"lla",  "rd, symbol", Macro::La,   {Arg::XReg, Arg::Expr}, 2},
     {"call", "symbol",     Macro::Call, {Arg::Expr},            1},
     {"tail", "symbol",     Macro::Tail, {Arg::Expr},            1},
+    {"la.global", "rd, xreg, yreg, offset", Macro::LaGlobal,
+     {Arg::XReg, Arg::XReg, Arg::XReg, Arg::Expr}, 4},
 };
 // clang-format on
 
@@ -220,6 +224,45 @@ int li_sequence(uint64_t value, LiStep out[kMaxLiSteps]) {
   }
   int n = 0;
   load_const(value, out, n);
+  return n;
+}
+
+int la_global_sequence(uint8_t rd, uint8_t xreg, uint8_t yreg, uint32_t offset,
+                       AsmInsn out[kMaxLaGlobalSteps]) {
+  // The x and y fields sit side by side just below the host bit, above the offset.
+  static_assert(kGlobalXShift == kGlobalYShift + kGlobalYBits, "x lies right above y");
+  static_assert(kHostBitShift == kGlobalXShift + kGlobalXBits, "the host bit lies above x");
+  static_assert(kGlobalYShift == kGlobalOffsetBits, "the offset fills the bits below y");
+  constexpr int32_t kNodeBits = kGlobalXBits + kGlobalYBits;  // 31
+  int n = 0;
+  auto put = [&](Op op, uint8_t rs1, uint8_t rs2, int32_t imm) { out[n++] = {op, rd, rs1, rs2, imm}; };
+  put(Op::SLLI, xreg, 0, 64 - static_cast<int32_t>(kGlobalXBits));
+  put(Op::SRLI, rd, 0, 64 - kNodeBits);
+  put(Op::ADD, rd, yreg, 0);
+  put(Op::SLLI, rd, 0, 64 - kNodeBits);
+
+  // offset = sum of signed 12-bit chunks << 12 k, highest first: (((c2 << 12) + c1) << 12) + c0.
+  auto sext12 = [](int64_t v) { return ((v & 0xFFF) ^ 0x800) - 0x800; };
+  int64_t chunks[3];
+  int count = 0;
+  for (int64_t rest = offset;;) {
+    chunks[count++] = sext12(rest);
+    rest = (rest - chunks[count - 1]) >> 12;
+    if (rest == 0) break;
+  }
+  // The node bits now end at bit 63; the first chunk is added where they end at bit
+  // kGlobalYShift + 12 (count - 1) + kNodeBits - 1, and each later slli 12 moves them up.
+  const int32_t first = static_cast<int32_t>(kGlobalYShift) - 12 * (count - 1);
+  put(Op::SRLI, rd, 0, 64 - kNodeBits - first);
+  for (int k = count - 1; k >= 0; --k) {
+    if (chunks[k] != 0) put(Op::ADDI, rd, 0, static_cast<int32_t>(chunks[k]));
+    if (k > 0) {
+      if (out[n - 1].op == Op::SLLI && out[n - 1].rs1 == rd)
+        out[n - 1].imm += 12;  // a zero chunk: one longer shift
+      else
+        put(Op::SLLI, rd, 0, 12);
+    }
+  }
   return n;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Assembler internals: what a mnemonic may stand for. A form is a row of the instruction table,
 // an alias (a pseudo-instruction that is one table instruction with some fields fixed, itself a
-// row of a small table here), or a macro that needs code (li, la, call, tail). One mnemonic can
+// row of a small table here), or a macro that needs code (li, la, call, tail, la.global). One mnemonic can
 // have several forms told apart by operand count (`jal rd, target` and `jal target`).
 #pragma once
 
@@ -28,12 +28,12 @@ struct Alias {
   int32_t imm;
 };
 
-enum class Macro : uint8_t { Li, La, Call, Tail };
+enum class Macro : uint8_t { Li, La, Call, Tail, LaGlobal };
 struct MacroInfo {
   std::string_view mnemonic;
   std::string_view syntax;
   Macro macro;
-  Arg args[2];
+  Arg args[4];
   uint8_t count;
 };
 
@@ -68,5 +68,24 @@ struct LiStep {
 };
 constexpr int kMaxLiSteps = 8;
 int li_sequence(uint64_t value, LiStep out[kMaxLiSteps]);
+
+// la.global rd, xreg, yreg, offset: rd = the global address of SRAM `offset` in node
+// (xreg, yreg), in the encoding of isa/global_address.h, written with rd as the only scratch
+// register (so rd must not be yreg; it may be xreg):
+//   slli rd, xreg, 64-XB; srli rd, rd, 64-XB-YB   x, masked to its field, above a y field
+//   add  rd, rd, yreg                             y joins it
+//   slli rd, rd, 64-XB-YB; srli rd, rd, ...       drops anything above the x field (bit 63, the
+//                                                 host bit, is always 0) and moves up so that
+//   addi / slli 12 pairs                          the offset goes in 12 bits at a time
+// The result equals isa::global_address(x, y, offset) for y below 2^16 (every mesh
+// coordinate); a larger y carries into x, never into the host bit. Returns the count (5..10).
+struct AsmInsn {
+  Op op;  // SLLI, SRLI, ADD or ADDI
+  uint8_t rd, rs1, rs2;
+  int32_t imm;
+};
+constexpr int kMaxLaGlobalSteps = 10;
+int la_global_sequence(uint8_t rd, uint8_t xreg, uint8_t yreg, uint32_t offset,
+                       AsmInsn out[kMaxLaGlobalSteps]);
 
 }  // namespace dojosim::isa::asm_detail

@@ -166,7 +166,7 @@ struct Stmt {
   Form form;         // Instr
   std::vector<Operand> ops;
   std::string bytes;    // Bytes
-  uint8_t li_slot = 0;  // li: instructions reserved; only grows, so li cannot make passes oscillate
+  uint8_t li_slot = 0;  // li, la.global: instructions reserved; only grows, so passes cannot oscillate
 };
 
 using Range = std::pair<const Token*, const Token*>;
@@ -314,6 +314,11 @@ class Assembler {
     s.form = *form;
     for (int i = 0; i < form->operand_count(); ++i)
       s.ops.push_back(operand(form->arg(i), ops[static_cast<size_t>(i)], form->operand_name(i)));
+    if (form->macro && form->macro->macro == Macro::LaGlobal && s.ops[0].reg == s.ops[2].reg)
+      fail(s.ops[2].loc,
+           fmt::format("la.global writes rd before it reads yreg, so yreg must be another register "
+                       "than rd ({} is both); xreg may be rd",
+                       quote(xreg_abi_name(s.ops[0].reg))));
   }
 
   [[noreturn]] void unknown_mnemonic(const Token& m) {
@@ -993,6 +998,7 @@ class Assembler {
   void exec_macro(Stmt& s) {
     const uint64_t here = pc();
     const Macro m = s.form.macro->macro;
+    if (m == Macro::LaGlobal) return exec_la_global(s);
     if (m == Macro::Li) {
       LiStep steps[kMaxLiSteps];
       const auto v = value(s.ops[1].expr, here);
@@ -1033,6 +1039,38 @@ class Assembler {
       put_insn(Op::ADDI, rd, rd, lo);
     else
       put_insn(Op::JALR, m == Macro::Call ? kRa : 0, rd, lo);
+  }
+
+  // la.global rd, xreg, yreg, offset (asm_forms.h has the sequence). Its length depends on the
+  // offset, which may be defined further down, so it reserves room as li does.
+  void exec_la_global(Stmt& s) {
+    const Operand& off = s.ops[3];
+    const auto v = value(off.expr, pc());
+    const bool fits = v && static_cast<int64_t>(*v) >= 0 && *v <= UINT32_MAX;
+    if (strict_ && !fits)
+      fail(off.loc, fmt::format("offset {} is out of range 0..0xffffffff: la.global takes an "
+                                "offset in the node's SRAM, 32 bits",
+                                static_cast<int64_t>(v.value_or(0))));
+    AsmInsn steps[kMaxLaGlobalSteps];
+    const int n = la_global_sequence(s.ops[0].reg, s.ops[1].reg, s.ops[2].reg,
+                                     fits ? static_cast<uint32_t>(*v) : 0, steps);
+    if (!strict_) {
+      s.li_slot = static_cast<uint8_t>(std::max<int>(s.li_slot, n));
+      grow(4u * s.li_slot);
+      return;
+    }
+    check_instruction_alignment();
+    if (n > s.li_slot) fail(s.loc, "internal error: la.global grew after layout");
+    for (int i = 0; i < n; ++i) {
+      Decoded d;
+      d.op = steps[i].op;
+      d.rd = steps[i].rd;
+      d.rs1 = steps[i].rs1;
+      d.rs2 = steps[i].rs2;
+      d.imm = steps[i].imm;
+      put_le(encode(d), 4);
+    }
+    for (int i = n; i < s.li_slot; ++i) put_le(encode_nop(), 4);
   }
 
   Program program(std::string_view file_name) const {
@@ -1092,6 +1130,36 @@ std::string format_what(const std::string& file, int line, int column, const std
   return out;
 }
 
+// Why the first bytes of a file are not text, or "" if they are: a NUL byte or bytes that are
+// not UTF-8. Only a prefix is looked at (a sequence cut by its end is fine); a stray byte
+// further on is left to the lexer, which points at its line.
+std::string not_text(std::string_view s) {
+  constexpr size_t kPrefix = 4096;
+  const size_t n = std::min(s.size(), kPrefix);
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = byte(i);
+    if (c == 0) return fmt::format("a NUL byte at offset {}", i);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c == 0xC0 || c == 0xC1 || c > 0xF4) len = 0;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    for (size_t k = 1; k < len && i + k < s.size(); ++k) {
+      if (i + k >= n) break;
+      const unsigned char d = byte(i + k);
+      if (d < (k == 1 ? lo : 0x80) || d > (k == 1 ? hi : 0xBF)) len = 0;
+    }
+    if (len == 0 || (i + len > s.size()))
+      return fmt::format("byte 0x{:02x} at offset {} is not UTF-8", c, i);
+    i += len;
+  }
+  return {};
+}
+
 }  // namespace
 
 AsmError::AsmError(std::string file_, int line_, int column_, std::string message_,
@@ -1122,7 +1190,17 @@ Program assemble_file(const std::string& path, const AsmOptions& opt) {
   const int err = std::ferror(f) ? errno : 0;
   std::fclose(f);
   if (err) throw AsmError(path, 0, 0, fmt::format("cannot read: {}", std::strerror(err)));
-  return assemble(source, path, opt);
+  if (const std::string why = not_text(source); !why.empty())
+    throw AsmError(path, 0, 0, "not an ELF and not assembly text: " + why);
+  Program p = assemble(source, path, opt);
+  const bool has_code = std::any_of(p.segments.begin(), p.segments.end(),
+                                    [](const Segment& s) { return s.name == ".text"; });
+  if (!has_code)
+    throw AsmError(path, 0, 0,
+                   source.find_first_not_of(" \t\r\n") == std::string::npos
+                       ? "no instructions: the file is empty"
+                       : "no instructions: .text is empty, so a node would have nothing to run");
+  return p;
 }
 
 }  // namespace dojosim::isa

@@ -51,7 +51,12 @@ class AsmError : public std::runtime_error {
 /// holds every label and .equ/.set symbol except numeric local labels.
 Program assemble(std::string_view source, std::string_view file_name, const AsmOptions& = {});
 
-/// Reads and assembles a file; throws AsmError (line 0) if it cannot be read.
+/// Reads and assembles a program file: what `dojosim exec`, `run` and `asm` call for anything
+/// that is not an ELF. Throws AsmError with line 0 ("path: message") when the file cannot be
+/// read, when its first 4 KiB hold a NUL byte or bytes that are not UTF-8 ("not an ELF and not
+/// assembly text: ..."), and when it assembles to no instructions (an empty .text: a node
+/// would start at the text base with nothing to run). assemble() refuses neither: a snippet or
+/// a data image in memory need not be a program.
 Program assemble_file(const std::string& path, const AsmOptions& = {});
 
 }  // namespace dojosim::isa

@@ -10,6 +10,7 @@
 
 #include "isa/csr.h"
 #include "isa/disassembler.h"
+#include "isa/global_address.h"
 
 namespace dojosim::isa {
 namespace {
@@ -234,6 +235,20 @@ std::string CoreConfig::validate() const {
   return {};
 }
 
+void CoreConfig::set_disabled(const std::vector<std::pair<uint32_t, uint32_t>>& positions) {
+  std::vector<uint64_t> keys;
+  keys.reserve(positions.size());
+  for (const auto& [x, y] : positions) keys.push_back(uint64_t{y} << 32 | x);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  disabled = keys.empty() ? nullptr : std::make_shared<const std::vector<uint64_t>>(std::move(keys));
+}
+
+bool CoreConfig::node_usable(uint32_t x, uint32_t y) const {
+  if (x >= mesh_w || y >= mesh_h) return false;
+  return !disabled || !std::binary_search(disabled->begin(), disabled->end(), uint64_t{y} << 32 | x);
+}
+
 Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
     : config_(config), sram_(sram), semaphores_(semaphores), threads_(config.threads) {
   for (unsigned i = 0; i < threads_.size(); ++i) threads_[i].id = i;
@@ -296,6 +311,7 @@ bool Core::read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const {
     case 0xC02: value = t.instret; return true;
     case 0x800: value = t.fmtcfg; return true;
     case 0x801: value = t.srseed; return true;
+    case 0x802: value = t.nodeq; return true;
     case 0xCC0: value = config_.node_x; return true;
     case 0xCC1: value = config_.node_y; return true;
     case 0xCC2: value = t.id; return true;
@@ -308,6 +324,9 @@ bool Core::read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const {
       }));
       return true;
     case 0xCC7: value = config_.sram_bytes; return true;
+    case 0xCC8:
+      value = !is_host_address(t.nodeq) && config_.node_usable(global_x(t.nodeq), global_y(t.nodeq));
+      return true;
     default: return false;
   }
 }
@@ -600,6 +619,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
           if (d.op == Op::CSRRS || d.op == Op::CSRRSI) value = old | operand;
           if (d.op == Op::CSRRC || d.op == Op::CSRRCI) value = old & ~operand;
           if (csr == 0x800) set_fmtcfg(t, value);
+          if (csr == 0x802) t.nodeq = value;
           if (csr == 0x801) {
             t.srseed = value;
             t.rng.reseed(value);

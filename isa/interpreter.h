@@ -13,6 +13,7 @@
 #include <memory>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "isa/formats.h"
@@ -33,6 +34,15 @@ struct CoreConfig {
   TimingParams timing_params = TimingParams::d1_defaults();
   uint32_t node_x = 0, node_y = 0, mesh_w = 1, mesh_h = 1;
   uint64_t seed = 0;  // the run's seed (sim.seed): each thread's srseed starts from it
+  // Mesh positions without a usable node (die.disabled in every die), as y << 32 | x, sorted;
+  // what the nodeok CSR reads. Shared: every node's core holds a copy of this config, and a
+  // tile has thousands of nodes. Null means none.
+  std::shared_ptr<const std::vector<uint64_t>> disabled;
+
+  // Sets `disabled` from (x, y) pairs, in any order.
+  void set_disabled(const std::vector<std::pair<uint32_t, uint32_t>>& positions);
+  // True if (x, y) lies inside the mesh and is not disabled.
+  bool node_usable(uint32_t x, uint32_t y) const;
 
   // Empty if valid; otherwise what is wrong, naming the parameter.
   std::string validate() const;
@@ -94,6 +104,7 @@ struct ThreadState {
   std::array<float, 256> cfp8_lut{};
   uint64_t srseed = 0;
   StochasticRng rng{0};
+  uint64_t nodeq = 0;  // the nodeq CSR: which node nodeok answers for
 };
 
 enum class Event : uint8_t { Budget, Exit, Trap, Write, Push, Pull, WaitSemaphore, Signal, Barrier };

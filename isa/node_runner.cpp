@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <ostream>
 
+#include "isa/global_address.h"
+
 namespace dojosim::isa {
 
 NodeRunner::NodeRunner(const CoreConfig& config)
@@ -143,16 +145,16 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
             // A single node has no network and no host memory: only its own SRAM is reachable.
             const bool push = r.event == Event::Push;
             const uint64_t global = push ? r.arg[1] : r.arg[0], len = r.arg[2];
-            const uint64_t gx = (global >> 48) & 0x7FFF, gy = (global >> 32) & 0xFFFF;
-            const uint64_t offset = global & 0xFFFFFFFFu;
-            if ((global >> 63) || gx != config_.node_x || gy != config_.node_y ||
-                !sram_.contains(offset, len)) {
+            const bool host = is_host_address(global);
+            const uint32_t gx = global_x(global), gy = global_y(global);
+            const uint64_t offset = global_offset(global);
+            if (host || gx != config_.node_x || gy != config_.node_y || !sram_.contains(offset, len)) {
               t.status = ThreadStatus::Trapped;
               t.trap = {TrapCause::BadOperand, t.pc - 4, sram_.load<uint32_t>(t.pc - 4), global,
                         fmt::format("{} global address 0x{:x} ({}, {} bytes): a single-node run "
                                     "can only reach its own SRAM [0, 0x{:x})",
                                     push ? "push to" : "pull from", global,
-                                    (global >> 63) ? std::string("host memory")
+                                    host ? std::string("host memory")
                                                    : fmt::format("node ({},{}), offset 0x{:x}", gx, gy, offset),
                                     len, sram_.size())};
               finish(RunOutcome::Trapped, fmt::format("node ({},{}) thread {}: {}", config_.node_x,

@@ -51,6 +51,10 @@ MachineParams machine_params(const HardwareConfig& c) {
   m.height = static_cast<int>(c.mesh_height());
   m.disabled = c.disabled_nodes();
   m.core = c.core_config({0, 0});
+  // Programs ask the nodeok CSR which nodes they can push to: the same set the machine skips.
+  std::vector<std::pair<uint32_t, uint32_t>> disabled;
+  for (const Coord& d : m.disabled) disabled.emplace_back(uint32_t(d.x), uint32_t(d.y));
+  m.core.set_disabled(disabled);
   m.noc = noc_params(c);
   m.host = host_params(c);
   m.dma_queue_depth = c.node.dma.queue_depth;

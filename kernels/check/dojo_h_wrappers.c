@@ -88,5 +88,8 @@ R(fmtcfg, dojo_fmtcfg())
 R(srseed, dojo_srseed())
 KEEP void csrw_fmtcfg(uint64_t v) { dojo_set_fmtcfg(v); }
 KEEP void csrw_srseed(uint64_t v) { dojo_set_srseed(v); }
+R(nodeq, dojo_nodeq())
+R(nodeok, dojo_nodeok())
+KEEP void csrw_nodeq(uint64_t v) { dojo_set_nodeq(v); }
 
 int main(void) { return 0; }

@@ -84,6 +84,7 @@
 #define DOJO_CSR_INSTRET 0xC02
 #define DOJO_CSR_FMTCFG 0x800
 #define DOJO_CSR_SRSEED 0x801
+#define DOJO_CSR_NODEQ 0x802
 #define DOJO_CSR_NODEX 0xCC0
 #define DOJO_CSR_NODEY 0xCC1
 #define DOJO_CSR_THREADID 0xCC2
@@ -92,6 +93,7 @@
 #define DOJO_CSR_MESHH 0xCC5
 #define DOJO_CSR_NTHREADS 0xCC6
 #define DOJO_CSR_SRAMSIZE 0xCC7
+#define DOJO_CSR_NODEOK 0xCC8
 
 /* ecall numbers (a7) */
 #define DOJO_ECALL_WRITE 64
@@ -114,7 +116,12 @@
 
 /* Global address of a push destination or pull source (see docs/isa.md): bit 63 set, host
  * memory at bits 62:0; else bits 62:48 node x, bits 47:32 node y, bits 31:0 offset in that
- * node's SRAM. */
+ * node's SRAM. These restate isa/global_address.h; tests/isa/test_global_address.cpp compiles
+ * this header on the host and fails if the two disagree. */
+#define DOJO_GLOBAL_X_SHIFT 48
+#define DOJO_GLOBAL_X_MASK 0x7FFF
+#define DOJO_GLOBAL_Y_SHIFT 32
+#define DOJO_GLOBAL_Y_MASK 0xFFFF
 #define DOJO_GLOBAL_HOST_BIT (UINT64_C(1) << 63)
 
 /* ---- Building blocks --------------------------------------------------------------------
@@ -268,7 +275,8 @@ extern "C" {
 
 /* Global address of `offset` in the SRAM of node (x, y). */
 DOJO_INLINE uint64_t dojo_global_addr(uint32_t x, uint32_t y, uint32_t offset) {
-  return ((uint64_t)(x & 0x7FFF) << 48) | ((uint64_t)(y & 0xFFFF) << 32) | offset;
+  return ((uint64_t)(x & DOJO_GLOBAL_X_MASK) << DOJO_GLOBAL_X_SHIFT) |
+         ((uint64_t)(y & DOJO_GLOBAL_Y_MASK) << DOJO_GLOBAL_Y_SHIFT) | offset;
 }
 
 /* DMA `len` bytes from local `src` to global address `dst_global`; when all have arrived,
@@ -338,6 +346,18 @@ DOJO_INLINE void dojo_set_fmtcfg(uint64_t value) { DOJO_CSR_WRITE(DOJO_CSR_FMTCF
 /* Restarts this thread's stochastic-rounding sequence from `seed`. */
 DOJO_INLINE uint64_t dojo_srseed(void) { return DOJO_CSR_READ(DOJO_CSR_SRSEED); }
 DOJO_INLINE void dojo_set_srseed(uint64_t seed) { DOJO_CSR_WRITE(DOJO_CSR_SRSEED, seed); }
+
+/* Which nodes exist and are usable (a die has disabled positions, configs/d1.yaml six): write
+ * a global address to nodeq, and nodeok reads 1 if its node is in the mesh and usable, else 0.
+ * nodeq is this thread's own; the offset bits are ignored. */
+DOJO_INLINE uint64_t dojo_nodeq(void) { return DOJO_CSR_READ(DOJO_CSR_NODEQ); }
+DOJO_INLINE void dojo_set_nodeq(uint64_t global) { DOJO_CSR_WRITE(DOJO_CSR_NODEQ, global); }
+DOJO_INLINE uint64_t dojo_nodeok(void) { return DOJO_CSR_READ(DOJO_CSR_NODEOK); }
+/* 1 if node (x, y) is in the mesh and usable, so that a push to it cannot trap for its node. */
+DOJO_INLINE int dojo_node_usable(uint32_t x, uint32_t y) {
+  dojo_set_nodeq(dojo_global_addr(x, y, 0));
+  return (int)dojo_nodeok();
+}
 
 /* Global address of a local pointer, for pushes into this node's own SRAM. */
 DOJO_INLINE uint64_t dojo_local_global_addr(const void* p) {

@@ -619,6 +619,10 @@ const std::pair<const char*, const char*> kPseudo[] = {
     {"lla a0, 0x1ffff800", "auipc a0, 0x20000; addi a0, a0, -0x800"},
     {"call 0x1234", "auipc ra, 0x1; jalr ra, 0x234(ra)"},
     {"tail -0x1000", "auipc t1, 0xfffff; jalr zero, 0(t1)"},
+    // x masked into its field above y; y added; the node bits moved up, then the offset.
+    {"la.global a0, t0, t1, 0x1234",
+     "slli a0, t0, 49; srli a0, a0, 33; add a0, a0, t1; slli a0, a0, 33; srli a0, a0, 13; "
+     "addi a0, a0, 1; slli a0, a0, 12; addi a0, a0, 0x234"},
 };
 
 TEST_CASE("pseudo-instructions expand to the base instructions", "[asm]") {
@@ -1086,6 +1090,61 @@ TEST_CASE("error: a file that cannot be read", "[asm]") {
   CHECK(words_of(p.segments.at(0)) == text_words("li a0, 42\necall"));
 }
 
+namespace {
+// Writes `bytes` to a fresh temporary file, assembles it and returns the error's what().
+std::string assemble_file_error(const std::string& bytes, const std::string& name) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() /
+       ("dojosim_" + std::to_string(std::random_device{}()) + "_" + name))
+          .string();
+  { std::ofstream(path, std::ios::binary) << bytes; }
+  std::string what;
+  try {
+    assemble_file(path);
+  } catch (const AsmError& e) {
+    CHECK(e.line == 0);
+    CHECK(e.file == path);
+    what = e.what();
+  }
+  std::filesystem::remove(path);
+  REQUIRE_FALSE(what.empty());
+  CHECK_THAT(what, Catch::StartsWith(path + ": "));
+  return what.substr(path.size() + 2);
+}
+}  // namespace
+
+TEST_CASE("error: a program file with no instructions is refused, naming the file", "[asm]") {
+  CHECK(assemble_file_error("", "empty.s") == "no instructions: the file is empty");
+  CHECK(assemble_file_error("  \n\t\n", "blank.s") == "no instructions: the file is empty");
+  const std::string data_only = "no instructions: .text is empty, so a node would have nothing to run";
+  CHECK(assemble_file_error("# only a comment\n", "comment.s") == data_only);
+  CHECK(assemble_file_error(".data\nx: .word 1\n", "data.s") == data_only);
+  CHECK(assemble_file_error(".equ N, 4\n.bss\n.space N\n", "bss.s") == data_only);
+  // In memory the same texts assemble: snippets and data images are not programs to run.
+  CHECK(assemble("", "t.s").segments.empty());
+}
+
+TEST_CASE("error: a binary file is 'not an ELF and not assembly text', with the first bad byte",
+          "[asm]") {
+  using namespace std::string_literals;
+  CHECK(assemble_file_error("\x01\x02\x00\x03 nop"s, "nul.bin") ==
+        "not an ELF and not assembly text: a NUL byte at offset 2");
+  CHECK(assemble_file_error("nop\n\xff\xfe", "ff.bin") ==
+        "not an ELF and not assembly text: byte 0xff at offset 4 is not UTF-8");
+  // Overlong encodings, surrogates, stray continuation bytes and a sequence cut by the end.
+  CHECK_THAT(assemble_file_error("\xc0\xafnop", "overlong.bin"), Catch::EndsWith("byte 0xc0 at offset 0 is not UTF-8"));
+  CHECK_THAT(assemble_file_error("\xed\xa0\x80", "surrogate.bin"), Catch::EndsWith("byte 0xed at offset 0 is not UTF-8"));
+  CHECK_THAT(assemble_file_error("a\x80", "continuation.bin"), Catch::EndsWith("byte 0x80 at offset 1 is not UTF-8"));
+  CHECK_THAT(assemble_file_error("nop # \xe2\x82", "cut.bin"), Catch::EndsWith("byte 0xe2 at offset 6 is not UTF-8"));
+  // UTF-8 text (in a comment or a string) is text: it assembles.
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("dojosim_utf8_" + std::to_string(std::random_device{}()) + ".s"))
+                               .string();
+  { std::ofstream(path) << "# Grüße, 𝜋 ≈ 3.14\n_start: li a0, 0\n ecall\n .data\n .asciz \"µs\"\n"; }
+  CHECK_NOTHROW(assemble_file(path));
+  std::filesystem::remove(path);
+}
+
 // ---- robustness and speed ------------------------------------------------------------------
 
 TEST_CASE("hostile input ends in AsmError, never a crash or a hang", "[asm]") {
@@ -1094,6 +1153,7 @@ TEST_CASE("hostile input ends in AsmError, never a crash or a hang", "[asm]") {
                                   "addi",
                                   "li",
                                   "la",
+                                  "la.global",
                                   "call",
                                   "beq",
                                   "j",

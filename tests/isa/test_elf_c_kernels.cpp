@@ -22,6 +22,7 @@
 
 #include "isa/csr.h"
 #include "isa/elf_loader.h"
+#include "isa/global_address.h"
 #include "isa/instructions.h"
 #include "isa/node_runner.h"
 
@@ -494,6 +495,28 @@ std::vector<uint32_t> function_words(const Program& p, uint64_t addr) {
 }
 
 }  // namespace
+
+TEST_CASE("a C kernel skips disabled nodes with dojo_node_usable", "[elf][nodeok]") {
+  CoreConfig config;
+  config.mesh_w = 8;
+  config.mesh_h = 3;
+  config.node_x = 5;
+  config.node_y = 2;
+  // East of (5,2): 6 and 7 disabled, wrap to 0 disabled, 1 usable.
+  config.set_disabled({{6, 2}, {7, 2}, {0, 2}, {3, 2}, {6, 1}});
+  NodeRunner node(config);
+  node.load(load_elf(kernel_path("east_neighbour.elf")));
+  std::ostringstream out;
+  NodeRunOptions options;
+  options.out = &out;
+  const NodeRunResult r = node.run(options);
+  INFO(r.message);
+  REQUIRE(r.outcome == RunOutcome::Exited);
+  CHECK(r.threads[0].exit_code == 0);
+  CHECK(out.str() == fmt::format("[5,2 t0] east neighbour (1,2) after skipping 3 disabled, "
+                                 "global address 0x{:x}\n",
+                                 global_address(1, 2, 0x100)));
+}
 
 TEST_CASE("every dojo.h wrapper compiles to the instruction and fields of its table row", "[elf]") {
   const Program p = load_elf(kernel_path("dojo_h_wrappers.elf"));
