@@ -12,6 +12,7 @@
 #include "hw/config/machine_params.h"
 #include "hw/machine/machine.h"
 #include "hw/node/node.h"
+#include "hw/stats/run_report.h"
 #include "hw/stats/stats.h"
 #include "hw/trace/trace.h"
 #include "isa/assembler.h"
@@ -31,11 +32,20 @@ namespace po = boost::program_options;
 
 namespace {
 
-// FLOP a thread's matrix and SIMD instructions did, from its per-class counts.
-double thread_flop(const isa::ThreadState& t, const isa::CoreConfig& c) {
-  const double block = 2.0 * c.matrix_m * c.matrix_n * c.matrix_k;
-  const auto count = [&](isa::TimingClass k) { return double(t.class_counts[static_cast<size_t>(k)]); };
-  return count(isa::TimingClass::Matrix) * block + count(isa::TimingClass::MatrixCfp8) * 2 * block;
+// The run report (hw/stats/run_report.h) as the summary's lines (docs/outputs.md).
+void print_report(const hw::RunReport& r, double clock_ghz) {
+  fmt::print("cycles {} ({:.3f} us at {:.1f} GHz), instructions {}\n", r.cycles, r.seconds * 1e6, clock_ghz,
+             r.instructions);
+  fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", r.flop, r.flop_per_s,
+             r.utilisation_pct, r.peak_flop_per_s);
+  fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n", r.energy_j,
+             r.power_w);
+  // Where every thread's cycles went, summed over all threads.
+  std::string split = "time split:";
+  for (int b = 0; b < hw::kSplitBuckets; ++b)
+    split += fmt::format("{} {} {:.1f}%", b ? "," : "",
+                         b == hw::kSplitDrain ? std::string_view("other/drain") : hw::split_bucket_name(b), r.pct(b));
+  fmt::print("{}\n", split);
 }
 
 }  // namespace
@@ -129,56 +139,33 @@ int cmd_run(const std::vector<std::string>& args) {
       trace.reset();  // completes the file
     }
 
-    const uint64_t cycles = machine.cycles();
-    uint64_t instructions = 0;
-    double flop = 0;
-    bool nonzero = false;
-    for (const hw::NodeResult& r : machine.results()) {
-      instructions += r.instructions;
-      for (int64_t code : r.exit_codes) nonzero |= code != 0;
-      const hw::NodeModule* n = machine.node(r.at);
-      for (unsigned t = 0; t < threads; ++t) flop += thread_flop(n->core().thread(t), params.core);
-    }
-    const double seconds = double(cycles) / (params.core.clock_ghz * 1e9);
-    const double peak = hw::peak_flops(config, hw::Precision::Bf16, hw::Scale::Machine);
+    const hw::StatsNode stats = hw::collect_stats(machine, config);
+    const hw::RunReport report = hw::run_report(stats, config);
     fmt::print("dojosim run: {} on {} ({}x{} mesh, {} nodes), {} thread{} per node\n", program,
                config_path, params.width, params.height, machine.node_count(), threads,
                threads == 1 ? "" : "s");
-    fmt::print("cycles {} ({:.3f} us at {:.1f} GHz), instructions {}\n", cycles, seconds * 1e6,
-               params.core.clock_ghz, instructions);
-    fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", flop,
-               seconds > 0 ? flop / seconds : 0.0, seconds > 0 ? 100.0 * flop / seconds / peak : 0.0, peak);
+    print_report(report, params.core.clock_ghz);
 
-    const hw::StatsNode stats = hw::collect_stats(machine, config);
     if (!svg_dir.empty()) {
       report::write_run_svgs(svg_dir, stats, config);
       fmt::print("plots: {0}/utilisation.svg, {0}/links.svg, {0}/roofline.svg\n", svg_dir);
     }
-    fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n",
-               stats.value("energy_j"), stats.value("power_w"));
-    // Where every thread's cycles went, summed over all threads.
-    const double thread_cycles = stats.value("cycles");
-    const auto pct = [&](const char* stat) {
-      return thread_cycles > 0 ? 100.0 * stats.value(stat) / thread_cycles : 0.0;
-    };
-    std::string split = fmt::format("time split: issue {:.1f}%", pct("issue_cycles"));
-    for (int c = 0; c < isa::kStallCauseCount; ++c) {
-      const std::string_view name = isa::stall_cause_name(static_cast<isa::StallCause>(c));
-      split += fmt::format(", {} {:.1f}%", name, pct(("stall_" + std::string(name)).c_str()));
-    }
-    split += fmt::format(", other/drain {:.1f}%", pct("stall_other_drain"));
-    fmt::print("{}\n", split);
-
     if (!json_path.empty()) {
       nlohmann::ordered_json j;
       j["config"] = hw::to_json(config);
+      j["report"] = hw::to_json(report);
       j["stats"] = hw::to_json(stats);
       std::ofstream f(json_path);
       f << j.dump(1) << "\n";
       if (!f) return usage_error("run", fmt::format("cannot write '{}'", json_path));
     }
     switch (outcome) {
-      case hw::MachineOutcome::Finished: return nonzero ? kProgramFailed : kOk;
+      case hw::MachineOutcome::Finished: {
+        for (const hw::NodeResult& r : machine.results())
+          for (int64_t code : r.exit_codes)
+            if (code != 0) return kProgramFailed;
+        return kOk;
+      }
       case hw::MachineOutcome::Trapped:
         fmt::print(stderr, "dojosim run: {}\n", machine.message());
         return kTrapped;

@@ -107,7 +107,7 @@ int cmd_sweep_merge(const std::vector<std::string>& args) {
       "from different sweeps or disagree about a point.\n\n"
       "examples:\n"
       "  dojosim sweep merge out/all out/shard-0 out/shard-1 out/shard-2\n"
-      "  dojosim sweep merge out/all out/shard-* --plot cycles_max --x noc.link_bytes_per_cycle\n\n"
+      "  dojosim sweep merge out/all out/shard-* --plot cycles --x noc.link_bytes_per_cycle\n\n"
       "options");
   std::vector<std::string> dirs;
   PlotFlags plot_flags;
@@ -169,7 +169,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "or flags, 128+signal if interrupted.\n\n"
       "examples:\n"
       "  dojosim sweep noc.yaml -o out/noc -j 2                  # a spec: docs/sweep.md\n"
-      "  dojosim sweep noc.yaml -o out/noc --plot cycles_max --x noc.link_bytes_per_cycle --lines "
+      "  dojosim sweep noc.yaml -o out/noc --plot cycles --x noc.link_bytes_per_cycle --lines "
       "noc.routing\n"
       "  dojosim sweep noc.yaml -o out/shard-1 --shard 1/4      # on a cluster: docs/slurm.md\n"
       "  dojosim sweep noc.yaml --dry-run                       # list the points and their "
@@ -234,6 +234,7 @@ int cmd_sweep(const std::vector<std::string>& args) {
     options.dir = out_dir;
     options.shard = *shard;
     options.plot = *plot;
+    options.plot_from_flags = !plot_flags.y.empty();
     options.run.dojosim = fs::read_symlink("/proc/self/exe").string();
     options.run.jobs = jobs;
     options.run.keep_json = keep_json;

@@ -9,6 +9,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "hw/stats/run_report.h"
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/mesh_matmul.h"
@@ -60,6 +61,29 @@ runtime::Conv2dShape conv_shape(const WorkloadSpec& w) {
   s.pad_h = s.pad_w = w.pad;
   s.dilation_h = s.dilation_w = w.dilation;
   return s;
+}
+
+// The run report of a runtime result, which keeps the time split's groups only.
+hw::RunReport run_report_of(const runtime::MeshMatmulResult& r) {
+  hw::RunReport rep;
+  rep.from_tree = false;
+  rep.cycles = r.cycles;
+  rep.seconds = r.seconds;
+  rep.matrix_flop = rep.flop = r.flop;
+  rep.flop_per_s = r.flop_per_s;
+  rep.peak_flop_per_s = r.peak_flop_per_s;
+  rep.utilisation_pct = r.peak_flop_per_s > 0 ? 100.0 * r.flop_per_s / r.peak_flop_per_s : 0.0;
+  using C = isa::StallCause;
+  rep.split[hw::kSplitIssue] = static_cast<uint64_t>(r.compute_cycles);
+  rep.split[hw::split_bucket(C::Semaphore)] = static_cast<uint64_t>(r.wait_data_cycles);
+  rep.split[hw::split_bucket(C::Barrier)] = static_cast<uint64_t>(r.sync_cycles);
+  rep.split[hw::split_bucket(C::DmaQueue)] = static_cast<uint64_t>(r.dma_queue_cycles);
+  rep.split[hw::kSplitDrain] = static_cast<uint64_t>(r.other_cycles);
+  for (uint64_t b : rep.split) rep.thread_cycles += b;
+  rep.mesh_link_bytes = r.mesh_link_bytes;
+  rep.die_edge_link_bytes = r.die_edge_bytes;
+  rep.host_bytes = r.host_bytes;
+  return rep;
 }
 
 }  // namespace
@@ -205,15 +229,17 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
     return r.outcome.rfind("deadlock", 0) == 0 || r.outcome.rfind("cycle limit", 0) == 0 ? kHung : kTrapped;
   }
-  const double pct = r.peak_flop_per_s > 0 ? 100.0 * r.flop_per_s / r.peak_flop_per_s : 0.0;
+  const hw::RunReport report = run_report_of(r);
   fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); {} at {}, {:.1f}% of the machine's {} peak {}\n", r.cycles,
-             r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"), si(r.flop_per_s, "FLOP/s"), pct, spec.dtype,
-             si(r.peak_flop_per_s, "FLOP/s"));
-  const auto share = [&](double v) { return r.total_cycles > 0 ? 100.0 * v / r.total_cycles : 0.0; };
+             r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"), si(r.flop_per_s, "FLOP/s"),
+             report.utilisation_pct, spec.dtype, si(r.peak_flop_per_s, "FLOP/s"));
+  const auto share = [&](uint64_t v) {
+    return report.thread_cycles ? 100.0 * double(v) / double(report.thread_cycles) : 0.0;
+  };
   fmt::print("time split (multiplying threads): compute {:.1f}%, waiting for data {:.1f}%, synchronisation {:.1f}%, "
-             "DMA queue {:.1f}%, host memory 0.0%, other {:.1f}%\n",
-             share(r.compute_cycles), share(r.wait_data_cycles), share(r.sync_cycles), share(r.dma_queue_cycles),
-             share(r.other_cycles));
+             "DMA queue {:.1f}%, other {:.1f}%\n",
+             share(report.compute_cycles()), share(report.wait_data_cycles()), share(report.sync_cycles()),
+             share(report.dma_queue_cycles()), share(report.other_cycles()));
   fmt::print("traffic: mesh links {}, die-edge links {}, host memory {}\n", si(double(r.mesh_link_bytes), "B"),
              si(double(r.die_edge_bytes), "B"), si(double(r.host_bytes), "B"));
   fmt::print("estimate: {:.0f} cycles ({:+.1f}% of the run's); every mapping's:\n", r.estimate_cycles,
@@ -285,14 +311,17 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
       j["workload"]["conv2d"] = {{"N", cs.n}, {"H", cs.h}, {"W", cs.w}, {"C", cs.c}, {"K", cs.k}, {"R", cs.r},
                                  {"S", cs.s}, {"stride", spec.stride}, {"pad", spec.pad}, {"dilation", spec.dilation}};
     j["config"] = hw::to_json(config);
-    j["report"] = {{"mapping", mapping}, {"cycles", r.cycles}, {"seconds", r.seconds}, {"flop", r.flop}, {"flop_per_s", r.flop_per_s},
-                   {"peak_flop_per_s", r.peak_flop_per_s}, {"utilisation_pct", pct},
-                   {"grid", {p.grid_rows, p.grid_cols}}, {"k_chunk", p.k_chunk}, {"steps", p.steps},
-                   {"sram_high_water_bytes", p.sram_high_water}, {"mesh_link_bytes", r.mesh_link_bytes},
-                   {"die_edge_link_bytes", r.die_edge_bytes}, {"host_bytes", r.host_bytes},
-                   {"compute_pct", share(r.compute_cycles)}, {"wait_data_pct", share(r.wait_data_cycles)},
-                   {"sync_pct", share(r.sync_cycles)}, {"estimate_cycles", r.estimate_cycles},
-                   {"estimates", estimates}, {"checks", checks}};
+    // The run report every run's JSON shares (hw/stats/run_report.h), then the workload's own.
+    nlohmann::ordered_json rep = hw::to_json(report);
+    rep["mapping"] = mapping;
+    rep["grid"] = {p.grid_rows, p.grid_cols};
+    rep["k_chunk"] = p.k_chunk;
+    rep["steps"] = p.steps;
+    rep["sram_high_water_bytes"] = p.sram_high_water;
+    rep["estimate_cycles"] = r.estimate_cycles;
+    rep["estimates"] = estimates;
+    rep["checks"] = checks;
+    j["report"] = std::move(rep);
     std::ofstream f(json_path);
     f << j.dump(1) << "\n";
     if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", json_path));

@@ -85,11 +85,12 @@ std::string error_line(const std::string& path) {
   return line.size() > 300 ? line.substr(0, 297) + "..." : line;
 }
 
-// Reads the figures of a `dojosim run --json` file as {NAME: value}, from either shape:
-//   a program run: {"config", "stats": {name, description, "stats": {NAME: {"value", ...}},
-//                   "children"}}: the machine-level statistics;
-//   a --workload run: {"workload", "config", "report": {NAME: value, GROUP: {NAME: value}}}:
-//                   the report's numbers, a group's as GROUP.NAME.
+// Reads the figures of a `dojosim run --json` file as {NAME: value}. Every run's JSON has a
+// "report" (hw/stats/run_report.h: the same names for a program and a workload run) whose
+// numbers become NAME, a group's GROUP.NAME; a program run's machine-level statistics
+//   {"config", "report", "stats": {name, description, "stats": {NAME: {"value", ...}}, "children"}}
+// add the names the report does not have (the report's come first: its "cycles" is the run's,
+// the statistic "cycles" the threads' sum).
 // NOTE: a program run's file holds every node and link after the machine's statistics
 // (megabytes for a die), which the sweep does not need: this SAX handler stops the parser at the
 // machine's "children", so a point costs the parent about a millisecond, not a full parse.
@@ -130,7 +131,7 @@ class RunFigures : public nlohmann::json_sax<nlohmann::ordered_json> {
   }
   bool value(nlohmann::ordered_json v) {
     if (depth_ == 4 && keys_[0] == "stats" && keys_[1] == "stats" && keys_[3] == "value")
-      figures[keys_[2]] = std::move(v);  // stats -> stats -> NAME -> value
+      figures.emplace(keys_[2], std::move(v));  // stats -> stats -> NAME -> value, if new
     else if (depth_ == 2 && keys_[0] == "report" && !keys_[1].empty())
       figures[keys_[1]] = std::move(v);  // report -> NAME
     else if (depth_ == 3 && keys_[0] == "report" && !keys_[1].empty() && !keys_[2].empty())
@@ -272,7 +273,9 @@ class Pool {
     out_.append(manifest_, r);
     ++result_.recorded;
     if (state != "ok") result_.failures.push_back(r);
-    if (result_.stop_reason.empty()) result_.stop_reason = check_(r);
+    // Every record goes to check_ (the session keeps them all for results.csv); the first
+    // message stops the sweep.
+    if (std::string why = check_(r); result_.stop_reason.empty()) result_.stop_reason = std::move(why);
   }
 
   void finish_if_done() {

@@ -31,7 +31,7 @@ struct RunResult {
   std::string stop_reason;       // what `check` said, if it stopped the sweep
 };
 
-// Runs `todo` in order. Every record is appended to `out` and then passed to `check`; if that
+// Runs `todo` in order. Every record is appended to `out` and then passed to `check`; once that
 // returns a message, no more points start (running ones finish and are recorded) and the
 // message is returned in stop_reason. A point whose child is killed by SIGINT, SIGTERM, SIGHUP
 // or SIGKILL is not recorded: it was stopped, it did not fail, and the next run retries it.

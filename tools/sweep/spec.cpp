@@ -272,9 +272,10 @@ struct Reader {
 }  // namespace
 
 const std::vector<std::string>& default_metrics() {
-  static const std::vector<std::string> metrics{"cycles_max", "seconds",         "instructions",
-                                                "flop_per_s", "mesh_link_bytes", "energy_j",
-                                                "power_w"};
+  // Names of the run report (hw/stats/run_report.h), which program and workload runs share.
+  static const std::vector<std::string> metrics{
+      "cycles",          "seconds",  "instructions", "flop_per_s", "utilisation_pct",
+      "mesh_link_bytes", "energy_j", "power_w"};
   return metrics;
 }
 
