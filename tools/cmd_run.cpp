@@ -161,10 +161,21 @@ int cmd_run(const std::vector<std::string>& args) {
     }
     switch (outcome) {
       case hw::MachineOutcome::Finished: {
+        // Every thread that exited non-zero, by node and thread (the first few).
+        constexpr size_t kListed = 5;
+        std::vector<std::string> failed;
+        size_t count = 0;
         for (const hw::NodeResult& r : machine.results())
-          for (int64_t code : r.exit_codes)
-            if (code != 0) return kProgramFailed;
-        return kOk;
+          for (size_t t = 0; t < r.exit_codes.size(); ++t)
+            if (r.exit_codes[t] != 0 && ++count <= kListed)
+              failed.push_back(fmt::format("node ({},{}) thread {} exited with code {}", r.at.x, r.at.y, t,
+                                           r.exit_codes[t]));
+        if (count == 0) return kOk;
+        std::string line = failed.front();
+        for (size_t i = 1; i < failed.size(); ++i) line += "; " + failed[i];
+        if (count > failed.size()) line += fmt::format("; and {} more", count - failed.size());
+        fmt::print(stderr, "dojosim run: {}\n", line);
+        return kProgramFailed;
       }
       case hw::MachineOutcome::Trapped:
         fmt::print(stderr, "dojosim run: {}\n", machine.message());
