@@ -54,35 +54,14 @@ bool stopped_from_outside(int sig) {
   return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGKILL;
 }
 
-// The error line of a log: its last line that is not indented (an indented line continues the
-// one above it, as in a deadlock report that lists every waiting thread), at most 300 characters.
-std::string error_line(const std::string& path) {
-  constexpr std::streamoff kTail = 1 << 20;
+// The first megabyte of a log file ("" if there is none).
+std::string log_head(const std::string& path) {
+  constexpr size_t kHead = 1 << 20;
   std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  const std::streamoff from = size > kTail ? size - kTail : 0;
-  f.seekg(from);
-  std::string tail(static_cast<size_t>(size - from), '\0');
-  f.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  std::string last, headline;
-  size_t start = 0;
-  while (start < tail.size()) {
-    size_t end = tail.find('\n', start);
-    if (end == std::string::npos) end = tail.size();
-    std::string line = tail.substr(start, end - start);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) {
-      last = line;
-      if (line[0] != ' ' && line[0] != '\t') headline = line;
-    }
-    start = end + 1;
-  }
-  std::string line = headline.empty()
-                         ? last.substr(std::min(last.find_first_not_of(" \t"), last.size()))
-                         : headline;
-  return line.size() > 300 ? line.substr(0, 297) + "..." : line;
+  std::string head(kHead, '\0');
+  f.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(f.gcount(), 0)));
+  return head;
 }
 
 // Reads the figures of a `dojosim run --json` file as {NAME: value}. Every run's JSON has a
@@ -251,12 +230,12 @@ class Pool {
     std::string error;
     nlohmann::ordered_json stats = run_figures(json_path(p));
     if (state != "ok") {
-      error = error_line(out_.file("logs/" + p.id + ".err"));
-      if (error.empty()) error = error_line(out_.file("logs/" + p.id + ".out"));
+      // stderr holds the error (stdout the summary, whose last line is no error).
+      error = error_line(log_head(out_.file("logs/" + p.id + ".err")));
       if (WIFSIGNALED(status))
-        error =
-            fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-      if (error.empty()) error = fmt::format("exit status {}", code);
+        error = fmt::format("killed by signal {} ({}){}{}", WTERMSIG(status), strsignal(WTERMSIG(status)),
+                            error.empty() ? "" : ": ", error);
+      if (error.empty()) error = fmt::format("exit status {}, nothing on stderr (logs/{}.out)", code, p.id);
     } else if (stats.is_null()) {
       state = "crashed";
       error = fmt::format("no statistics in {}", json_path(p));
