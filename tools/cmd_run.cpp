@@ -21,6 +21,7 @@
 #include "isa/timing.h"
 #include "tools/commands.h"
 #include "tools/options.h"
+#include "tools/output_file.h"
 #include "tools/progress.h"
 #include "tools/report/mesh_svg.h"
 #include "tools/workload.h"
@@ -96,6 +97,9 @@ int cmd_run(const std::vector<std::string>& args) {
   if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
   if (program.empty() == workload.empty())
     return usage_error("run", "give one of --program (an assembly or ELF file) or --workload (e.g. matmul:M=512,N=512,K=512)");
+  // Output files are checked before the run: a typo in a folder costs a second, not the run.
+  if (!json_path.empty())
+    if (const std::string why = cannot_write(json_path); !why.empty()) return usage_error("run", why);
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload)) return run_workload_file(workload, batch, config_path, sets, json_path);
@@ -133,11 +137,6 @@ int cmd_run(const std::vector<std::string>& args) {
     machine.set_progress([&](uint64_t cycle) { progress.update(cycle); });
     const hw::MachineOutcome outcome = machine.run();
     progress.done();
-    if (trace) {
-      fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
-                 trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
-      trace.reset();  // completes the file
-    }
 
     const hw::StatsNode stats = hw::collect_stats(machine, config);
     const hw::RunReport report = hw::run_report(stats, config);
@@ -146,6 +145,15 @@ int cmd_run(const std::vector<std::string>& args) {
                threads == 1 ? "" : "s");
     print_report(report, params.core.clock_ghz);
 
+    int status = kOk;
+    if (trace) {
+      fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
+                 trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
+      if (const std::string why = trace->close(); !why.empty()) {
+        fmt::print(stderr, "dojosim run: {}\n", why);
+        status = kUsage;
+      }
+    }
     if (!svg_dir.empty()) {
       report::write_run_svgs(svg_dir, stats, config);
       fmt::print("plots: {0}/utilisation.svg, {0}/links.svg, {0}/roofline.svg\n", svg_dir);
@@ -155,10 +163,9 @@ int cmd_run(const std::vector<std::string>& args) {
       j["config"] = hw::to_json(config);
       j["report"] = hw::to_json(report);
       j["stats"] = hw::to_json(stats);
-      std::ofstream f(json_path);
-      f << j.dump(1) << "\n";
-      if (!f) return usage_error("run", fmt::format("cannot write '{}'", json_path));
+      write_file(json_path, j.dump(1) + "\n");
     }
+    if (status != kOk) return status;
     switch (outcome) {
       case hw::MachineOutcome::Finished: {
         // Every thread that exited non-zero, by node and thread (the first few).

@@ -15,6 +15,7 @@
 #include "runtime/mesh/mesh_matmul.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
+#include "tools/output_file.h"
 #include "tools/progress.h"
 
 namespace dojosim::cli {
@@ -322,9 +323,7 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     rep["estimates"] = estimates;
     rep["checks"] = checks;
     j["report"] = std::move(rep);
-    std::ofstream f(json_path);
-    f << j.dump(1) << "\n";
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", json_path));
+    write_file(json_path, j.dump(1) + "\n");
   }
   return passed ? kOk : kProgramFailed;
 }
