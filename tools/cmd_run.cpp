@@ -97,6 +97,10 @@ int cmd_run(const std::vector<std::string>& args) {
   if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
   if (program.empty() == workload.empty())
     return usage_error("run", "give one of --program (an assembly or ELF file) or --workload (e.g. matmul:M=512,N=512,K=512)");
+  if (!vm["batch"].defaulted() && !(!workload.empty() && is_workload_file(workload)))
+    return usage_error("run", fmt::format("--batch {}: only a topology CSV workload file has a batch "
+                                          "(a matmul has none; a conv2d takes N=)",
+                                          batch));
   // Output files are checked before the run: a typo in a folder costs a second, not the run.
   if (!json_path.empty())
     if (const std::string why = cannot_write(json_path); !why.empty()) return usage_error("run", why);

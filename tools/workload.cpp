@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -99,6 +100,7 @@ WorkloadSpec parse_workload(const std::string& text) {
         "(docs/runtime.md)", w.kind));
   const bool conv = w.kind == "conv2d";
   const std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
+  std::map<std::string, std::string> given;  // key -> value: a key given twice is an error
   size_t start = 0;
   while (start < rest.size()) {
     size_t end = rest.find(',', start);
@@ -107,6 +109,9 @@ WorkloadSpec parse_workload(const std::string& text) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos) throw std::invalid_argument(fmt::format("'{}': expected key=value", item));
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (const auto [before, fresh] = given.emplace(key, value); !fresh)
+      throw std::invalid_argument(
+          fmt::format("'{}' is given twice ({}={}, then {}={}): give it once", key, key, before->second, key, value));
     if (key == "dtype") w.dtype = (parse_dtype(value), value);
     else if (key == "mapping") w.mapping = (runtime::parse_mapping(value), value);
     else if (key == "kchunk") w.k_chunk = parse_size(key, value);
