@@ -20,6 +20,7 @@
 #include "isa/node_runner.h"
 #include "isa/timing.h"
 #include "tools/commands.h"
+#include "tools/host_memory.h"
 #include "tools/options.h"
 #include "tools/output_file.h"
 #include "tools/progress.h"
@@ -130,6 +131,15 @@ int cmd_run(const std::vector<std::string>& args) {
     params.threads = threads;
     const isa::Program image =
         isa::is_elf_file(program) ? isa::load_elf(program) : isa::assemble_file(program);
+    // A machine too large for the host is refused with the figure, before it is built.
+    const uint64_t nodes = hw::usable_nodes(config, hw::Scale::Machine);
+    if (const std::string why = host_memory_problem(
+            hw::host_bytes_estimate(config, threads, image.end_address()),
+            fmt::format("{} nodes, {} thread{} each", nodes, threads, threads == 1 ? "" : "s"));
+        !why.empty()) {
+      fmt::print(stderr, "dojosim run: {}\n", why);
+      return kOutOfMemory;
+    }
     hw::Machine machine(params, &std::cout);
     machine.load(image);
     std::unique_ptr<hw::TraceWriter> trace;

@@ -10,12 +10,14 @@
 #include <random>
 #include <stdexcept>
 
+#include "hw/config/derived.h"
 #include "hw/stats/run_report.h"
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/mesh_matmul.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
+#include "tools/host_memory.h"
 #include "tools/output_file.h"
 #include "tools/progress.h"
 
@@ -175,8 +177,24 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   options.placement = spec.placement == "host"   ? runtime::OperandPlacement::Host
                       : spec.placement == "sram" ? runtime::OperandPlacement::Sram
                                                  : runtime::OperandPlacement::Auto;
-  std::mt19937_64 rng(config.sim.seed);
   const bool conv = spec.kind == "conv2d";
+  // Whether it fits the machine, then the host, before any operand is built: a shape too large
+  // for either is refused in a moment, not after minutes and gigabytes of random numbers.
+  if (!conv) runtime::plan_matmul(config, dtype, runtime::MatmulShape{spec.m, spec.n, spec.k}, options);
+  {
+    // Host matrices (fp32), their quantised and SRAM copies, C and its copies, the references.
+    const double a = double(spec.m) * spec.k, b = double(spec.k) * spec.n, c = double(spec.m) * spec.n;
+    const double data = 8 * (a + b) + 12 * c + 16 * c;
+    const uint64_t need = hw::host_bytes_estimate(config, config.node.core.threads, 0, static_cast<uint64_t>(data));
+    if (const std::string why = host_memory_problem(
+            need, fmt::format("operands and results of {} {}x{}x{}: {}", spec.kind, spec.m, spec.n, spec.k,
+                              bytes_text(data)));
+        !why.empty()) {
+      fmt::print(stderr, "dojosim run: {}\n", why);
+      return kOutOfMemory;
+    }
+  }
+  std::mt19937_64 rng(config.sim.seed);
   const runtime::Conv2dShape cs = conv ? conv_shape(spec) : runtime::Conv2dShape{};
   runtime::MatmulOperands ops;  // matmul: A, B; conv2d: input and weights in ops.a and ops.b
   if (conv) {

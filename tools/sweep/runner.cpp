@@ -44,6 +44,10 @@ const char* status_name(int exit_code) {
       return "trap";
     case cli::kHung:
       return "hung";
+    case cli::kOutOfMemory:
+      return "out-of-memory";
+    case cli::kSimulatorError:
+      return "simulator-error";
     default:
       return "crashed";
   }
