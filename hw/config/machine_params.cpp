@@ -56,6 +56,7 @@ MachineParams machine_params(const HardwareConfig& c) {
   m.dma_queue_depth = c.node.dma.queue_depth;
   m.quantum = c.sim.quantum_cycles;
   m.max_cycles = c.sim.max_cycles;
+  m.max_seconds = c.sim.max_seconds;
   return m;
 }
 

@@ -194,7 +194,6 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 OutputDir::OutputDir(const std::string& dir) : dir_(dir) {
   std::error_code ec;
   fs::create_directories(dir_ + "/logs", ec);
-  fs::create_directories(dir_ + "/json", ec);
   if (ec) throw OutputError(fmt::format("cannot create {}: {}", dir_, ec.message()));
   lock_fd_ = ::open(file(".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0)

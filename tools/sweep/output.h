@@ -6,7 +6,7 @@
 //                   every run, a row appended as each point finishes
 //   summary.svg     the plot (summary_plot.h)
 //   logs/ID.out, logs/ID.err   what each point's `dojosim run` printed
-//   json/ID.json    its full statistics while it is read (kept with --keep-json)
+//   json/ID.json    its full statistics, with --keep-json (else logs/ID.json until it is read)
 // NOTE: a record reaches results.jsonl with one write() on an O_APPEND descriptor, then fsync,
 // so a sweep killed at any moment leaves whole lines plus at most one torn last line, which
 // the next run cuts off. That is what makes resume lose and duplicate nothing.

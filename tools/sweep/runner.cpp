@@ -155,6 +155,11 @@ class Pool {
 
   RunResult run() {
     if (todo_.empty()) return result_;
+    if (options_.keep_json) {
+      std::error_code ec;
+      fs::create_directories(out_.file("json"), ec);
+      if (ec) throw OutputError(fmt::format("cannot create {}: {}", out_.file("json"), ec.message()));
+    }
     start_ = Clock::now();
     fill();
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -174,6 +179,8 @@ class Pool {
     const Point* point = nullptr;
     std::unique_ptr<bp::child> child;
     Clock::time_point start;
+    std::unique_ptr<boost::asio::steady_timer> timeout;  // with RunOptions::timeout_seconds
+    bool timed_out = false;
   };
 
   bool stopping() const { return result_.signal != 0 || !result_.stop_reason.empty(); }
@@ -183,7 +190,11 @@ class Pool {
       launch(*todo_[next_++]);
   }
 
-  std::string json_path(const Point& p) const { return out_.file("json/" + p.id + ".json"); }
+  // The child's statistics: json/ID.json to keep, else beside its logs until they are read, so
+  // that no json/ folder appears without --keep-json.
+  std::string json_path(const Point& p) const {
+    return out_.file((options_.keep_json ? "json/" : "logs/") + p.id + ".json");
+  }
 
   void launch(const Point& p) {
     const auto job = jobs_.emplace(jobs_.end());
@@ -205,24 +216,38 @@ class Pool {
           ::prctl(PR_SET_PDEATHSIG, SIGKILL);
           if (::getppid() != parent) ::_exit(127);
         }));
+    if (options_.timeout_seconds > 0) {
+      job->timeout = std::make_unique<boost::asio::steady_timer>(io_);
+      job->timeout->expires_after(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(options_.timeout_seconds)));
+      job->timeout->async_wait([job](const boost::system::error_code& cancelled) {
+        if (cancelled || !job->child->running()) return;
+        job->timed_out = true;
+        ::kill(job->child->id(), SIGKILL);
+      });
+    }
   }
 
   void done(std::list<Job>::iterator job) {
     const Point& p = *job->point;
     const int status = job->child->native_exit_code();
     const double wall = std::chrono::duration<double>(Clock::now() - job->start).count();
+    const bool timed_out = job->timed_out;
+    if (job->timeout) job->timeout->cancel();
     jobs_.erase(job);
-    if (WIFSIGNALED(status) && stopped_from_outside(WTERMSIG(status))) {
+    if (!timed_out && WIFSIGNALED(status) && stopped_from_outside(WTERMSIG(status))) {
       ++result_.interrupted;
+      std::error_code ec;
+      fs::remove(json_path(p), ec);  // half written: the next run runs the point again
     } else {
-      record(p, status, wall);
+      record(p, status, wall, timed_out);
     }
     fill();
     finish_if_done();
     if (options_.progress) draw();
   }
 
-  void record(const Point& p, int status, double wall) {
+  void record(const Point& p, int status, double wall, bool timed_out) {
     Record r;
     r["id"] = p.id;
     r["index"] = p.index;
@@ -240,6 +265,10 @@ class Pool {
         error = fmt::format("killed by signal {} ({}){}{}", WTERMSIG(status), strsignal(WTERMSIG(status)),
                             error.empty() ? "" : ": ", error);
       if (error.empty()) error = fmt::format("exit status {}, nothing on stderr (logs/{}.out)", code, p.id);
+      if (timed_out) {
+        state = "timeout";
+        error = fmt::format("stopped after {} s, the point's timeout", options_.timeout_seconds);
+      }
     } else if (stats.is_null()) {
       state = "crashed";
       error = fmt::format("no statistics in {}", json_path(p));
@@ -249,7 +278,7 @@ class Pool {
     r["error"] = error;
     r["wall_seconds"] = std::round(wall * 1000) / 1000;
     r["stats"] = stats.is_null() ? nlohmann::ordered_json::object() : stats;
-    if (!options_.keep_json) {
+    if (!options_.keep_json || timed_out) {
       std::error_code ec;
       fs::remove(json_path(p), ec);
     }

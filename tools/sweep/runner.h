@@ -20,6 +20,7 @@ struct RunOptions {
   unsigned jobs = 1;
   bool keep_json = false;  // keep json/ID.json, the child's full statistics
   bool progress = false;   // draw a progress bar on stderr
+  double timeout_seconds = 0;  // a point running longer is stopped and recorded as "timeout"
   size_t already_done = 0, already_failed = 0, total = 0;  // of the shard, for the bar
 };
 
