@@ -102,6 +102,11 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run", fmt::format("--batch {}: only a topology CSV workload file has a batch "
                                           "(a matmul has none; a conv2d takes N=)",
                                           batch));
+  // NOTE: a workload run's machine lives inside the runtime, which returns its report but not
+  // the statistics tree the plots are drawn from: refused rather than silently ignored.
+  if (!workload.empty() && !svg_dir.empty())
+    return usage_error("run", "--svg draws a --program run's statistics; a --workload run does not keep "
+                              "them (its report is in --json)");
   // Output files are checked before the run: a typo in a folder costs a second, not the run.
   if (!json_path.empty())
     if (const std::string why = cannot_write(json_path); !why.empty()) return usage_error("run", why);
