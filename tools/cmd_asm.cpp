@@ -13,6 +13,7 @@
 #include "isa/reference_doc.h"
 #include "tools/commands.h"
 #include "tools/options.h"
+#include "tools/output_file.h"
 
 namespace dojosim::cli {
 
@@ -75,12 +76,13 @@ int cmd_asm(const std::vector<std::string>& args) {
     }
     std::vector<uint8_t> image(p.end_address(), 0);
     for (const auto& s : p.segments) std::copy(s.bytes.begin(), s.bytes.end(), image.begin() + s.address);
-    std::ofstream f(out, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
-    if (!f) return usage_error("asm", fmt::format("cannot write '{}'", out));
+    write_file(out, std::string_view(reinterpret_cast<const char*>(image.data()), image.size()));
     return kOk;
   } catch (const isa::AsmError& e) {
     fmt::print(stderr, "{}\n", e.what());
+    return kUsage;
+  } catch (const std::runtime_error& e) {  // the output file (a full disk)
+    fmt::print(stderr, "dojosim asm: {}\n", e.what());
     return kUsage;
   }
 }

@@ -12,6 +12,7 @@
 #include "hw/config/reference_doc.h"
 #include "tools/commands.h"
 #include "tools/options.h"
+#include "tools/output_file.h"
 
 namespace dojosim::cli {
 
@@ -166,9 +167,7 @@ int doc(const std::vector<std::string>& args) {
   try {
     const std::string updated =
         hw::splice_generated(doc_text.str(), "dojosim config doc " + what, text);
-    std::ofstream out(update);
-    out << updated;
-    if (!out) return usage_error("config doc", fmt::format("cannot write '{}'", update));
+    write_file(update, updated);
   } catch (const std::runtime_error& e) {
     return usage_error("config doc", fmt::format("{}: {}", update, e.what()));
   }

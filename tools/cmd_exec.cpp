@@ -66,12 +66,17 @@ int cmd_exec(const std::vector<std::string>& args) {
     fmt::print("{:>6}  {:<8} {:>5} {:>14} {:>14} {:>6}\n", "thread", "status", "exit",
                "instructions", "cycles", "IPC");
     static constexpr const char* kStatus[] = {"idle", "running", "waiting", "exited", "trapped"};
-    bool nonzero = false;
+    std::string nonzero;  // the threads that exited non-zero, for stderr
     for (const auto& t : r.threads) {
       const double ipc = t.cycles ? double(t.instructions) / double(t.cycles) : 0.0;
+      // Only an exited thread has an exit code; a trapped one's is in the report below.
+      const bool exited = t.status == isa::ThreadStatus::Exited;
       fmt::print("{:>6}  {:<8} {:>5} {:>14} {:>14} {:>6.2f}\n", t.id,
-                 kStatus[static_cast<int>(t.status)], t.exit_code, t.instructions, t.cycles, ipc);
-      nonzero |= t.status == isa::ThreadStatus::Exited && t.exit_code != 0;
+                 kStatus[static_cast<int>(t.status)], exited ? std::to_string(t.exit_code) : "-",
+                 t.instructions, t.cycles, ipc);
+      if (exited && t.exit_code != 0)
+        nonzero += fmt::format("{}thread {} exited with code {}", nonzero.empty() ? "" : "; ", t.id,
+                               t.exit_code);
     }
     fmt::print("total: {} instructions in {} cycles ({:.3f} us at {:.1f} GHz)\n", r.instructions,
                r.cycles, double(r.cycles) / (config.clock_ghz * 1e3), config.clock_ghz);
@@ -90,7 +95,10 @@ int cmd_exec(const std::vector<std::string>& args) {
       }
     }
     switch (r.outcome) {
-      case isa::RunOutcome::Exited: return nonzero ? kProgramFailed : kOk;
+      case isa::RunOutcome::Exited:
+        if (nonzero.empty()) return kOk;
+        fmt::print(stderr, "dojosim exec: {}\n", nonzero);
+        return kProgramFailed;
       case isa::RunOutcome::Trapped:
         fmt::print(stderr, "dojosim exec: {}\n", r.message);
         return kTrapped;

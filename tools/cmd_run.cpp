@@ -12,6 +12,7 @@
 #include "hw/config/machine_params.h"
 #include "hw/machine/machine.h"
 #include "hw/node/node.h"
+#include "hw/stats/run_report.h"
 #include "hw/stats/stats.h"
 #include "hw/trace/trace.h"
 #include "isa/assembler.h"
@@ -19,7 +20,9 @@
 #include "isa/node_runner.h"
 #include "isa/timing.h"
 #include "tools/commands.h"
+#include "tools/host_memory.h"
 #include "tools/options.h"
+#include "tools/output_file.h"
 #include "tools/progress.h"
 #include "tools/report/mesh_svg.h"
 #include "tools/workload.h"
@@ -31,11 +34,20 @@ namespace po = boost::program_options;
 
 namespace {
 
-// FLOP a thread's matrix and SIMD instructions did, from its per-class counts.
-double thread_flop(const isa::ThreadState& t, const isa::CoreConfig& c) {
-  const double block = 2.0 * c.matrix_m * c.matrix_n * c.matrix_k;
-  const auto count = [&](isa::TimingClass k) { return double(t.class_counts[static_cast<size_t>(k)]); };
-  return count(isa::TimingClass::Matrix) * block + count(isa::TimingClass::MatrixCfp8) * 2 * block;
+// The run report (hw/stats/run_report.h) as the summary's lines (docs/outputs.md).
+void print_report(const hw::RunReport& r, double clock_ghz) {
+  fmt::print("cycles {} ({:.3f} us at {:.1f} GHz), instructions {}\n", r.cycles, r.seconds * 1e6, clock_ghz,
+             r.instructions);
+  fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", r.flop, r.flop_per_s,
+             r.utilisation_pct, r.peak_flop_per_s);
+  fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n", r.energy_j,
+             r.power_w);
+  // Where every thread's cycles went, summed over all threads.
+  std::string split = "time split:";
+  for (int b = 0; b < hw::kSplitBuckets; ++b)
+    split += fmt::format("{} {} {:.1f}%", b ? "," : "",
+                         b == hw::kSplitDrain ? std::string_view("other/drain") : hw::split_bucket_name(b), r.pct(b));
+  fmt::print("{}\n", split);
 }
 
 }  // namespace
@@ -46,8 +58,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "Builds the machine a config describes (a die or a whole tile), loads PROGRAM on every\n"
       "usable node (each finds its part from its coordinates) and runs it to the end.\n\n"
       "examples:\n"
-      "  dojosim run --config configs/tiny.yaml --program kernels/asm/neighbour_sum.s\n"
-      "  dojosim run --config configs/d1.yaml --program peak.s --set noc.routing=yx --json out.json\n"
+      "  dojosim run --config configs/tiny.yaml --program kernels/asm/dot.s\n"
+      "  dojosim run --config configs/d1.yaml --program kernels/asm/peak_mma.s --set noc.routing=yx --json out.json\n"
       "  dojosim run --config configs/tiny.yaml --program kernels/asm/ring_push.s --trace ring.json\n"
       "  dojosim run --config configs/d1.yaml --workload matmul:M=1024,N=1024,K=1024,dtype=bf16\n"
       "  (open the trace in https://ui.perfetto.dev or chrome://tracing)\n\n"
@@ -86,6 +98,18 @@ int cmd_run(const std::vector<std::string>& args) {
   if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
   if (program.empty() == workload.empty())
     return usage_error("run", "give one of --program (an assembly or ELF file) or --workload (e.g. matmul:M=512,N=512,K=512)");
+  if (!vm["batch"].defaulted() && !(!workload.empty() && is_workload_file(workload)))
+    return usage_error("run", fmt::format("--batch {}: only a topology CSV workload file has a batch "
+                                          "(a matmul has none; a conv2d takes N=)",
+                                          batch));
+  // NOTE: a workload run's machine lives inside the runtime, which returns its report but not
+  // the statistics tree the plots are drawn from: refused rather than silently ignored.
+  if (!workload.empty() && !svg_dir.empty())
+    return usage_error("run", "--svg draws a --program run's statistics; a --workload run does not keep "
+                              "them (its report is in --json)");
+  // Output files are checked before the run: a typo in a folder costs a second, not the run.
+  if (!json_path.empty())
+    if (const std::string why = cannot_write(json_path); !why.empty()) return usage_error("run", why);
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload)) return run_workload_file(workload, batch, config_path, sets, json_path);
@@ -112,6 +136,15 @@ int cmd_run(const std::vector<std::string>& args) {
     params.threads = threads;
     const isa::Program image =
         isa::is_elf_file(program) ? isa::load_elf(program) : isa::assemble_file(program);
+    // A machine too large for the host is refused with the figure, before it is built.
+    const uint64_t nodes = hw::usable_nodes(config, hw::Scale::Machine);
+    if (const std::string why = host_memory_problem(
+            hw::host_bytes_estimate(config, threads, image.end_address()),
+            fmt::format("{} nodes, {} thread{} each", nodes, threads, threads == 1 ? "" : "s"));
+        !why.empty()) {
+      fmt::print(stderr, "dojosim run: {}\n", why);
+      return kOutOfMemory;
+    }
     hw::Machine machine(params, &std::cout);
     machine.load(image);
     std::unique_ptr<hw::TraceWriter> trace;
@@ -123,62 +156,53 @@ int cmd_run(const std::vector<std::string>& args) {
     machine.set_progress([&](uint64_t cycle) { progress.update(cycle); });
     const hw::MachineOutcome outcome = machine.run();
     progress.done();
-    if (trace) {
-      fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
-                 trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
-      trace.reset();  // completes the file
-    }
 
-    const uint64_t cycles = machine.cycles();
-    uint64_t instructions = 0;
-    double flop = 0;
-    bool nonzero = false;
-    for (const hw::NodeResult& r : machine.results()) {
-      instructions += r.instructions;
-      for (int64_t code : r.exit_codes) nonzero |= code != 0;
-      const hw::NodeModule* n = machine.node(r.at);
-      for (unsigned t = 0; t < threads; ++t) flop += thread_flop(n->core().thread(t), params.core);
-    }
-    const double seconds = double(cycles) / (params.core.clock_ghz * 1e9);
-    const double peak = hw::peak_flops(config, hw::Precision::Bf16, hw::Scale::Machine);
+    const hw::StatsNode stats = hw::collect_stats(machine, config);
+    const hw::RunReport report = hw::run_report(stats, config);
     fmt::print("dojosim run: {} on {} ({}x{} mesh, {} nodes), {} thread{} per node\n", program,
                config_path, params.width, params.height, machine.node_count(), threads,
                threads == 1 ? "" : "s");
-    fmt::print("cycles {} ({:.3f} us at {:.1f} GHz), instructions {}\n", cycles, seconds * 1e6,
-               params.core.clock_ghz, instructions);
-    fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", flop,
-               seconds > 0 ? flop / seconds : 0.0, seconds > 0 ? 100.0 * flop / seconds / peak : 0.0, peak);
+    print_report(report, params.core.clock_ghz);
 
-    const hw::StatsNode stats = hw::collect_stats(machine, config);
+    int status = kOk;
+    if (trace) {
+      fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
+                 trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
+      if (const std::string why = trace->close(); !why.empty()) {
+        fmt::print(stderr, "dojosim run: {}\n", why);
+        status = kUsage;
+      }
+    }
     if (!svg_dir.empty()) {
       report::write_run_svgs(svg_dir, stats, config);
       fmt::print("plots: {0}/utilisation.svg, {0}/links.svg, {0}/roofline.svg\n", svg_dir);
     }
-    fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n",
-               stats.value("energy_j"), stats.value("power_w"));
-    // Where every thread's cycles went, summed over all threads.
-    const double thread_cycles = stats.value("cycles");
-    const auto pct = [&](const char* stat) {
-      return thread_cycles > 0 ? 100.0 * stats.value(stat) / thread_cycles : 0.0;
-    };
-    std::string split = fmt::format("time split: issue {:.1f}%", pct("issue_cycles"));
-    for (int c = 0; c < isa::kStallCauseCount; ++c) {
-      const std::string_view name = isa::stall_cause_name(static_cast<isa::StallCause>(c));
-      split += fmt::format(", {} {:.1f}%", name, pct(("stall_" + std::string(name)).c_str()));
-    }
-    split += fmt::format(", other/drain {:.1f}%", pct("stall_other_drain"));
-    fmt::print("{}\n", split);
-
     if (!json_path.empty()) {
       nlohmann::ordered_json j;
       j["config"] = hw::to_json(config);
+      j["report"] = hw::to_json(report);
       j["stats"] = hw::to_json(stats);
-      std::ofstream f(json_path);
-      f << j.dump(1) << "\n";
-      if (!f) return usage_error("run", fmt::format("cannot write '{}'", json_path));
+      write_file(json_path, j.dump(1) + "\n");
     }
+    if (status != kOk) return status;
     switch (outcome) {
-      case hw::MachineOutcome::Finished: return nonzero ? kProgramFailed : kOk;
+      case hw::MachineOutcome::Finished: {
+        // Every thread that exited non-zero, by node and thread (the first few).
+        constexpr size_t kListed = 5;
+        std::vector<std::string> failed;
+        size_t count = 0;
+        for (const hw::NodeResult& r : machine.results())
+          for (size_t t = 0; t < r.exit_codes.size(); ++t)
+            if (r.exit_codes[t] != 0 && ++count <= kListed)
+              failed.push_back(fmt::format("node ({},{}) thread {} exited with code {}", r.at.x, r.at.y, t,
+                                           r.exit_codes[t]));
+        if (count == 0) return kOk;
+        std::string line = failed.front();
+        for (size_t i = 1; i < failed.size(); ++i) line += "; " + failed[i];
+        if (count > failed.size()) line += fmt::format("; and {} more", count - failed.size());
+        fmt::print(stderr, "dojosim run: {}\n", line);
+        return kProgramFailed;
+      }
       case hw::MachineOutcome::Trapped:
         fmt::print(stderr, "dojosim run: {}\n", machine.message());
         return kTrapped;

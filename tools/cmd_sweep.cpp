@@ -107,7 +107,7 @@ int cmd_sweep_merge(const std::vector<std::string>& args) {
       "from different sweeps or disagree about a point.\n\n"
       "examples:\n"
       "  dojosim sweep merge out/all out/shard-0 out/shard-1 out/shard-2\n"
-      "  dojosim sweep merge out/all out/shard-* --plot cycles_max --x noc.link_bytes_per_cycle\n\n"
+      "  dojosim sweep merge out/all out/shard-* --plot cycles --x noc.link_bytes_per_cycle\n\n"
       "options");
   std::vector<std::string> dirs;
   PlotFlags plot_flags;
@@ -168,16 +168,18 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "error and the sweep goes on. Exit status: 0 all points ok, 1 some point failed, 2 bad spec\n"
       "or flags, 128+signal if interrupted.\n\n"
       "examples:\n"
-      "  dojosim sweep noc.yaml -o out/noc -j 2                  # a spec: docs/sweep.md\n"
-      "  dojosim sweep noc.yaml -o out/noc --plot cycles_max --x noc.link_bytes_per_cycle --lines "
-      "noc.routing\n"
-      "  dojosim sweep noc.yaml -o out/shard-1 --shard 1/4      # on a cluster: docs/slurm.md\n"
-      "  dojosim sweep noc.yaml --dry-run                       # list the points and their "
+      "  dojosim sweep examples/05-sweep/noc_mapping.yaml -o out/noc -j 2   # a spec: docs/sweep.md\n"
+      "  dojosim sweep examples/05-sweep/noc_mapping.yaml -o out/noc --plot cycles --x "
+      "noc.link_bytes_per_cycle --lines workload\n"
+      "  dojosim sweep examples/05-sweep/noc_mapping.yaml -o out/shard-1 --shard 1/4   # on a "
+      "cluster: docs/slurm.md\n"
+      "  dojosim sweep examples/05-sweep/noc_mapping.yaml --dry-run   # the points and their "
       "commands\n\n"
       "options");
   std::string spec_path, out_dir, shard_flag;
   unsigned jobs = 1;
   bool keep_json = false, dry_run = false;
+  double timeout = 0;
   PlotFlags plot_flags;
   opts.add_options()("help,h", "show this help")("spec", po::value<std::string>(&spec_path),
                                                  "the sweep spec (YAML); also the first argument")(
@@ -188,7 +190,10 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "run only points with index mod N == I (default: from SLURM_ARRAY_TASK_ID/COUNT)")(
       "keep-json", po::bool_switch(&keep_json),
       "keep each point's full statistics in DIR/json/ID.json")(
-      "dry-run", po::bool_switch(&dry_run), "print the points and their commands, run nothing");
+      "dry-run", po::bool_switch(&dry_run), "print the points and their commands, run nothing")(
+      "timeout", po::value<double>(&timeout),
+      "stop a point after this many host seconds and record it as timeout (default: the spec's "
+      "timeout:, else none)");
   plot_flags.add_to(opts);
   po::positional_options_description pos;
   pos.add("spec", 1);
@@ -234,9 +239,13 @@ int cmd_sweep(const std::vector<std::string>& args) {
     options.dir = out_dir;
     options.shard = *shard;
     options.plot = *plot;
+    options.plot_from_flags = !plot_flags.y.empty();
     options.run.dojosim = fs::read_symlink("/proc/self/exe").string();
     options.run.jobs = jobs;
     options.run.keep_json = keep_json;
+    if (vm.count("timeout") && !(timeout > 0))
+      return usage_error("sweep", fmt::format("--timeout {}: expected host seconds above 0", timeout));
+    options.run.timeout_seconds = vm.count("timeout") ? timeout : spec.timeout_seconds;
     options.run.progress = ::isatty(STDERR_FILENO);
     const sweep::SessionResult r = sweep::run_session(spec, points, options);
     for (const std::string& w : r.warnings) fmt::print(stderr, "dojosim sweep: {}\n", w);

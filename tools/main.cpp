@@ -3,10 +3,13 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <new>
+#include <systemc>
 #include <string>
 #include <vector>
 
 #include "tools/commands.h"
+#include "tools/host_memory.h"
 
 namespace {
 
@@ -34,7 +37,7 @@ void usage() {
   fmt::print("usage: dojosim <verb> [options]   (dojosim <verb> --help for a verb's options)\n\n");
   for (const Verb& v : kVerbs) fmt::print("  {:<8} {}\n", v.name, v.summary);
   fmt::print("\nexit status: 0 ok, 1 program exited non-zero, 2 usage or input error, 3 trap, "
-             "4 deadlock or cycle limit\n");
+             "4 deadlock, cycle or time limit, 5 out of host memory, 6 simulator error\n");
 }
 
 }  // namespace
@@ -46,8 +49,24 @@ extern "C" int sc_main(int argc, char** argv) {
     return argc < 2 ? dojosim::cli::kUsage : dojosim::cli::kOk;
   }
   const std::vector<std::string> args(argv + 2, argv + argc);
-  for (const Verb& v : kVerbs)
-    if (v.name == std::string_view(argv[1])) return v.run(args);
+  dojosim::cli::exit_on_out_of_memory();
+  for (const Verb& v : kVerbs) {
+    if (v.name != std::string_view(argv[1])) continue;
+    // What escapes a verb is one line and a status, never SystemC's report dump. (Exceptions
+    // thrown inside SystemC processes reach here as an sc_report that wraps them.)
+    try {
+      return v.run(args);
+    } catch (const std::bad_alloc&) {
+      fmt::print(stderr, "dojosim {}: out of host memory ({})\n", v.name, dojosim::cli::host_memory_limit().what);
+      return dojosim::cli::kOutOfMemory;
+    } catch (const sc_core::sc_report& e) {
+      const std::string_view what = e.what();
+      fmt::print(stderr, "dojosim {}: simulator error: {}\n", v.name, what.substr(0, what.find('\n')));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "dojosim {}: internal error: {}\n", v.name, e.what());
+    }
+    return dojosim::cli::kSimulatorError;
+  }
   fmt::print(stderr, "dojosim: unknown verb '{}'; verbs are: run, exec, asm, disasm, doc, config, sweep (see dojosim --help)\n",
              argv[1]);
   return dojosim::cli::kUsage;

@@ -4,16 +4,21 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
 
+#include "hw/config/derived.h"
+#include "hw/stats/run_report.h"
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/mesh_matmul.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
+#include "tools/host_memory.h"
+#include "tools/output_file.h"
 #include "tools/progress.h"
 
 namespace dojosim::cli {
@@ -62,6 +67,29 @@ runtime::Conv2dShape conv_shape(const WorkloadSpec& w) {
   return s;
 }
 
+// The run report of a runtime result, which keeps the time split's groups only.
+hw::RunReport run_report_of(const runtime::MeshMatmulResult& r) {
+  hw::RunReport rep;
+  rep.from_tree = false;
+  rep.cycles = r.cycles;
+  rep.seconds = r.seconds;
+  rep.matrix_flop = rep.flop = r.flop;
+  rep.flop_per_s = r.flop_per_s;
+  rep.peak_flop_per_s = r.peak_flop_per_s;
+  rep.utilisation_pct = r.peak_flop_per_s > 0 ? 100.0 * r.flop_per_s / r.peak_flop_per_s : 0.0;
+  using C = isa::StallCause;
+  rep.split[hw::kSplitIssue] = static_cast<uint64_t>(r.compute_cycles);
+  rep.split[hw::split_bucket(C::Semaphore)] = static_cast<uint64_t>(r.wait_data_cycles);
+  rep.split[hw::split_bucket(C::Barrier)] = static_cast<uint64_t>(r.sync_cycles);
+  rep.split[hw::split_bucket(C::DmaQueue)] = static_cast<uint64_t>(r.dma_queue_cycles);
+  rep.split[hw::kSplitDrain] = static_cast<uint64_t>(r.other_cycles);
+  for (uint64_t b : rep.split) rep.thread_cycles += b;
+  rep.mesh_link_bytes = r.mesh_link_bytes;
+  rep.die_edge_link_bytes = r.die_edge_bytes;
+  rep.host_bytes = r.host_bytes;
+  return rep;
+}
+
 }  // namespace
 
 WorkloadSpec parse_workload(const std::string& text) {
@@ -74,6 +102,7 @@ WorkloadSpec parse_workload(const std::string& text) {
         "(docs/runtime.md)", w.kind));
   const bool conv = w.kind == "conv2d";
   const std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
+  std::map<std::string, std::string> given;  // key -> value: a key given twice is an error
   size_t start = 0;
   while (start < rest.size()) {
     size_t end = rest.find(',', start);
@@ -82,6 +111,9 @@ WorkloadSpec parse_workload(const std::string& text) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos) throw std::invalid_argument(fmt::format("'{}': expected key=value", item));
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (const auto [before, fresh] = given.emplace(key, value); !fresh)
+      throw std::invalid_argument(
+          fmt::format("'{}' is given twice ({}={}, then {}={}): give it once", key, key, before->second, key, value));
     if (key == "dtype") w.dtype = (parse_dtype(value), value);
     else if (key == "mapping") w.mapping = (runtime::parse_mapping(value), value);
     else if (key == "kchunk") w.k_chunk = parse_size(key, value);
@@ -145,8 +177,24 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   options.placement = spec.placement == "host"   ? runtime::OperandPlacement::Host
                       : spec.placement == "sram" ? runtime::OperandPlacement::Sram
                                                  : runtime::OperandPlacement::Auto;
-  std::mt19937_64 rng(config.sim.seed);
   const bool conv = spec.kind == "conv2d";
+  // Whether it fits the machine, then the host, before any operand is built: a shape too large
+  // for either is refused in a moment, not after minutes and gigabytes of random numbers.
+  if (!conv) runtime::plan_matmul(config, dtype, runtime::MatmulShape{spec.m, spec.n, spec.k}, options);
+  {
+    // Host matrices (fp32), their quantised and SRAM copies, C and its copies, the references.
+    const double a = double(spec.m) * spec.k, b = double(spec.k) * spec.n, c = double(spec.m) * spec.n;
+    const double data = 8 * (a + b) + 12 * c + 16 * c;
+    const uint64_t need = hw::host_bytes_estimate(config, config.node.core.threads, 0, static_cast<uint64_t>(data));
+    if (const std::string why = host_memory_problem(
+            need, fmt::format("operands and results of {} {}x{}x{}: {}", spec.kind, spec.m, spec.n, spec.k,
+                              bytes_text(data)));
+        !why.empty()) {
+      fmt::print(stderr, "dojosim run: {}\n", why);
+      return kOutOfMemory;
+    }
+  }
+  std::mt19937_64 rng(config.sim.seed);
   const runtime::Conv2dShape cs = conv ? conv_shape(spec) : runtime::Conv2dShape{};
   runtime::MatmulOperands ops;  // matmul: A, B; conv2d: input and weights in ops.a and ops.b
   if (conv) {
@@ -205,15 +253,17 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
     return r.outcome.rfind("deadlock", 0) == 0 || r.outcome.rfind("cycle limit", 0) == 0 ? kHung : kTrapped;
   }
-  const double pct = r.peak_flop_per_s > 0 ? 100.0 * r.flop_per_s / r.peak_flop_per_s : 0.0;
+  const hw::RunReport report = run_report_of(r);
   fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); {} at {}, {:.1f}% of the machine's {} peak {}\n", r.cycles,
-             r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"), si(r.flop_per_s, "FLOP/s"), pct, spec.dtype,
-             si(r.peak_flop_per_s, "FLOP/s"));
-  const auto share = [&](double v) { return r.total_cycles > 0 ? 100.0 * v / r.total_cycles : 0.0; };
+             r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"), si(r.flop_per_s, "FLOP/s"),
+             report.utilisation_pct, spec.dtype, si(r.peak_flop_per_s, "FLOP/s"));
+  const auto share = [&](uint64_t v) {
+    return report.thread_cycles ? 100.0 * double(v) / double(report.thread_cycles) : 0.0;
+  };
   fmt::print("time split (multiplying threads): compute {:.1f}%, waiting for data {:.1f}%, synchronisation {:.1f}%, "
-             "DMA queue {:.1f}%, host memory 0.0%, other {:.1f}%\n",
-             share(r.compute_cycles), share(r.wait_data_cycles), share(r.sync_cycles), share(r.dma_queue_cycles),
-             share(r.other_cycles));
+             "DMA queue {:.1f}%, other {:.1f}%\n",
+             share(report.compute_cycles()), share(report.wait_data_cycles()), share(report.sync_cycles()),
+             share(report.dma_queue_cycles()), share(report.other_cycles()));
   fmt::print("traffic: mesh links {}, die-edge links {}, host memory {}\n", si(double(r.mesh_link_bytes), "B"),
              si(double(r.die_edge_bytes), "B"), si(double(r.host_bytes), "B"));
   fmt::print("estimate: {:.0f} cycles ({:+.1f}% of the run's); every mapping's:\n", r.estimate_cycles,
@@ -285,17 +335,18 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
       j["workload"]["conv2d"] = {{"N", cs.n}, {"H", cs.h}, {"W", cs.w}, {"C", cs.c}, {"K", cs.k}, {"R", cs.r},
                                  {"S", cs.s}, {"stride", spec.stride}, {"pad", spec.pad}, {"dilation", spec.dilation}};
     j["config"] = hw::to_json(config);
-    j["report"] = {{"mapping", mapping}, {"cycles", r.cycles}, {"seconds", r.seconds}, {"flop", r.flop}, {"flop_per_s", r.flop_per_s},
-                   {"peak_flop_per_s", r.peak_flop_per_s}, {"utilisation_pct", pct},
-                   {"grid", {p.grid_rows, p.grid_cols}}, {"k_chunk", p.k_chunk}, {"steps", p.steps},
-                   {"sram_high_water_bytes", p.sram_high_water}, {"mesh_link_bytes", r.mesh_link_bytes},
-                   {"die_edge_link_bytes", r.die_edge_bytes}, {"host_bytes", r.host_bytes},
-                   {"compute_pct", share(r.compute_cycles)}, {"wait_data_pct", share(r.wait_data_cycles)},
-                   {"sync_pct", share(r.sync_cycles)}, {"estimate_cycles", r.estimate_cycles},
-                   {"estimates", estimates}, {"checks", checks}};
-    std::ofstream f(json_path);
-    f << j.dump(1) << "\n";
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", json_path));
+    // The run report every run's JSON shares (hw/stats/run_report.h), then the workload's own.
+    nlohmann::ordered_json rep = hw::to_json(report);
+    rep["mapping"] = mapping;
+    rep["grid"] = {p.grid_rows, p.grid_cols};
+    rep["k_chunk"] = p.k_chunk;
+    rep["steps"] = p.steps;
+    rep["sram_high_water_bytes"] = p.sram_high_water;
+    rep["estimate_cycles"] = r.estimate_cycles;
+    rep["estimates"] = estimates;
+    rep["checks"] = checks;
+    j["report"] = std::move(rep);
+    write_file(json_path, j.dump(1) + "\n");
   }
   return passed ? kOk : kProgramFailed;
 }

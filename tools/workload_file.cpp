@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "tools/commands.h"
+#include "tools/output_file.h"
 
 namespace dojosim::cli {
 namespace {
@@ -158,9 +159,7 @@ int run_workload_file(const std::string& path, uint32_t batch, const std::string
     j["workload_file"] = path;
     j["layers"] = rows;
     j["total"] = {{"cycles", total_cycles}, {"flop", total_flop}, {"utilisation_pct", pct}};
-    std::ofstream f(json_path);
-    f << j.dump(1) << "\n";
-    if (!f) throw std::runtime_error(fmt::format("cannot write '{}'", json_path));
+    write_file(json_path, j.dump(1) + "\n");
   }
   return status;
 }

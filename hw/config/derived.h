@@ -51,6 +51,16 @@ uint64_t ns_to_cycles(const HardwareConfig& c, double ns);  // rounded up
 // static power on top; the NoC idle.
 double peak_bf16_power_w(const HardwareConfig& c, Scale scale);
 
+// Host memory a simulation of `c` needs, estimated before anything is built, so that a machine
+// or workload too large for the host is refused with a figure rather than ending in
+// std::bad_alloc: the process's fixed part, every usable node's module and core with `threads`
+// threads each (measured on the tile preset, docs/outputs.md "Host memory"), the bytes
+// `per_node_bytes` each node's SRAM takes at least (a program image) and `data_bytes` the
+// caller adds (a workload's operands, results and references). SRAM a program touches later
+// is not known here.
+uint64_t host_bytes_estimate(const HardwareConfig& c, unsigned threads, uint64_t per_node_bytes = 0,
+                             uint64_t data_bytes = 0);
+
 struct DerivedFigure {
   std::string key;   // "die.peak_bf16"
   std::string what;  // one line: what it is

@@ -104,6 +104,7 @@ struct HardwareConfig {
   struct Sim {
     uint64_t quantum_cycles, max_cycles, seed;
     bool timing, reverse_node_order;
+    double max_seconds;
   } sim;
 
   struct Energy {

@@ -30,18 +30,32 @@ std::string quote(const std::string& s) {
 }  // namespace
 
 TraceWriter::TraceWriter(const std::string& path, double clock_ghz, int mesh_width, uint64_t max_events)
-    : file_(std::fopen(path.c_str(), "w")), clock_ghz_(clock_ghz), mesh_width_(mesh_width), max_events_(max_events) {
+    : file_(std::fopen(path.c_str(), "w")), path_(path), clock_ghz_(clock_ghz), mesh_width_(mesh_width), max_events_(max_events) {
   if (!file_) throw std::runtime_error(fmt::format("cannot write the trace {}: {}", path, std::strerror(errno)));
   std::fputs("{\"displayTimeUnit\": \"ns\", \"traceEvents\": [\n", file_);
 }
 
 TraceWriter::~TraceWriter() {
+  close();
+}
+
+std::string TraceWriter::close() {
+  if (!file_) return "";
   std::fprintf(file_, "\n], \"otherData\": {\"generator\": \"dojosim\", \"events\": %llu, \"truncated\": %s}}\n",
                static_cast<unsigned long long>(events_), truncated_ ? "true" : "false");
-  std::fclose(file_);
+  // A write error (a full disk) sticks to the stream; fclose flushes the rest and reports too.
+  const bool failed = std::ferror(file_) != 0;
+  const int flush_errno = std::fflush(file_) == 0 ? 0 : errno;
+  const bool closed = std::fclose(file_) == 0;
+  const int close_errno = errno;
+  file_ = nullptr;
+  if (!failed && !flush_errno && closed) return "";
+  const int why = flush_errno ? flush_errno : !closed ? close_errno : EIO;
+  return fmt::format("cannot write the trace {}: {}", path_, std::strerror(why));
 }
 
 bool TraceWriter::admit() {
+  if (!file_) return false;
   if (events_ < max_events_) return true;
   truncated_ = true;
   return false;

@@ -22,7 +22,10 @@ class TraceWriter {
  public:
   // Throws std::runtime_error naming the file if it cannot be written.
   TraceWriter(const std::string& path, double clock_ghz, int mesh_width, uint64_t max_events);
-  ~TraceWriter();  // completes the JSON
+  ~TraceWriter();  // completes the JSON (close(), its error unseen)
+  // Completes the JSON and closes the file: "" if every byte reached it, else the error
+  // ("cannot write the trace PATH: No space left on device"). Events after it are dropped.
+  std::string close();
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
 
@@ -53,6 +56,7 @@ class TraceWriter {
   int node_pid(Coord c) const { return 2 + c.y * mesh_width_ + c.x; }
 
   std::FILE* file_;
+  std::string path_;
   double clock_ghz_;
   int mesh_width_;
   uint64_t max_events_, events_ = 0;

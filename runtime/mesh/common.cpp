@@ -9,7 +9,7 @@
 #include "hw/config/derived.h"
 #include "hw/config/machine_params.h"
 #include "hw/node/node.h"
-#include "hw/stats/stats.h"
+#include "hw/stats/run_report.h"
 #include "isa/assembler.h"
 #include "runtime/matmul_kernel.h"
 
@@ -147,37 +147,29 @@ hw::MachineParams machine_params_for(const hw::HardwareConfig& config, unsigned 
 void collect_report(const hw::Machine& machine, const hw::HardwareConfig& config, DType dtype,
                     MatmulShape shape, const std::vector<hw::Coord>& compute_nodes,
                     MeshMatmulResult& result) {
-  result.cycles = machine.cycles();
-  // The report's figures, from the statistics tree (docs/outputs.md).
-  const hw::StatsNode stats = hw::collect_stats(machine, config);
-  result.seconds = stats.value("seconds");
-  result.flop = 2.0 * shape.m * shape.n * shape.k;
-  result.flop_per_s = result.seconds > 0 ? result.flop / result.seconds : 0;
-  const hw::Precision precision = dtype == DType::Bf16   ? hw::Precision::Bf16
-                                  : dtype == DType::Cfp8 ? hw::Precision::Cfp8
-                                                         : hw::Precision::Fp32;
-  result.peak_flop_per_s = hw::peak_flops(config, precision, hw::Scale::Machine);
-  for (const hw::Coord at : compute_nodes) {
-    const hw::NodeModule* node = machine.node(at);
-    const isa::ThreadState& t = node->core().thread(0);
-    const auto stall = [&](isa::StallCause c) { return double(t.stalls[static_cast<size_t>(c)]); };
-    result.compute_cycles += double(t.issue_cycles) + stall(isa::StallCause::Dependency) +
-                             stall(isa::StallCause::SramPort) + stall(isa::StallCause::UnitBusy);
-    result.wait_data_cycles += stall(isa::StallCause::Semaphore);
-    result.sync_cycles += stall(isa::StallCause::Barrier);
-    result.dma_queue_cycles += stall(isa::StallCause::DmaQueue);
-    result.total_cycles += double(node->core().cycles(t));
-  }
-  result.other_cycles =
-      std::max(0.0, result.total_cycles - result.compute_cycles - result.wait_data_cycles -
-                        result.sync_cycles - result.dma_queue_cycles);
-  for (const hw::StatsNode& die : stats.children) {
-    if (const hw::Stat* s = die.find("mesh_link_bytes"))
-      result.mesh_link_bytes += std::get<uint64_t>(s->value);
-    if (const hw::Stat* s = die.find("die_edge_link_bytes"))
-      result.die_edge_bytes += std::get<uint64_t>(s->value);
-  }
-  result.host_bytes = stats.counter("host_bytes_read") + stats.counter("host_bytes_written");
+  // One run report (hw/stats/run_report.h): the compute nodes' thread 0, the one multiplying.
+  hw::ReportScope scope;
+  scope.precision = dtype == DType::Bf16   ? hw::Precision::Bf16
+                    : dtype == DType::Cfp8 ? hw::Precision::Cfp8
+                                           : hw::Precision::Fp32;
+  scope.nodes = compute_nodes;
+  scope.thread = 0;
+  scope.work_flop = 2.0 * shape.m * shape.n * shape.k;
+  const hw::RunReport r = hw::run_report(hw::collect_stats(machine, config), config, scope);
+  result.cycles = r.cycles;
+  result.seconds = r.seconds;
+  result.flop = r.flop;
+  result.flop_per_s = r.flop_per_s;
+  result.peak_flop_per_s = r.peak_flop_per_s;
+  result.total_cycles = double(r.thread_cycles);
+  result.compute_cycles = double(r.compute_cycles());
+  result.wait_data_cycles = double(r.wait_data_cycles());
+  result.sync_cycles = double(r.sync_cycles());
+  result.dma_queue_cycles = double(r.dma_queue_cycles());
+  result.other_cycles = double(r.other_cycles());
+  result.mesh_link_bytes = r.mesh_link_bytes;
+  result.die_edge_bytes = r.die_edge_link_bytes;
+  result.host_bytes = r.host_bytes;
 }
 
 void run_and_collect(hw::Machine& machine, const hw::HardwareConfig& config, DType dtype, MatmulShape shape,

@@ -9,3 +9,5 @@ for f in utilisation links roofline; do
   echo "$f well-formed"
 done
 echo "cells $(grep -c 'class="node"' "$4/utilisation.svg") links $(grep -c 'class="link"' "$4/links.svg")"
+# The roofline's y ticks: at decades, in TFLOP/s (0.001, 0.01, ..., not 3.6e14 or 4.5e13).
+echo "roofline y ticks $(grep -o 'class="ytick"[^>]*>[^<]*<' "$4/roofline.svg" | sed 's/.*>\(.*\)</\1/' | tr '\n' ' ')"

@@ -210,7 +210,8 @@ TEST_CASE("the machine and network parameters are filled from the config", "[con
 TEST_CASE("the parameter table: unique keys, documented, defaults valid and in range", "[config]") {
   std::set<std::string> keys;
   const std::set<std::string> units = {"",     "cycles", "bytes", "B/cycle", "GHz", "ns",
-                                       "GB/s", "GiB",    "pJ",    "pJ/B",    "W",   "count"};
+                                       "GB/s", "GiB",    "pJ",    "pJ/B",    "W",   "count",
+                                       "s"};
   for (const ParamInfo& p : params()) {
     INFO(p.key);
     CHECK(keys.insert(p.key).second);
@@ -444,6 +445,15 @@ TEST_CASE("error: a key set twice in one file", "[config][errors]") {
         "test.yaml:3: noc.routing = yx: set twice in this file (first at line 2)");
 }
 
+TEST_CASE("error: a group written twice in one file is not merged silently", "[config][errors]") {
+  CHECK(errors_of("noc:\n  routing: yx\nsim:\n  seed: 1\nnoc:\n  router_latency_cycles: 2\n") ==
+        "test.yaml:5: noc = {router_latency_cycles: 2}: a second noc: in this file (first at line 1); "
+        "put its keys under one");
+  CHECK(errors_of("tile:\n  host:\n    latency_ns: 10\n  host:\n    dips_per_edge: 1\n") ==
+        "test.yaml:4: tile.host = {dips_per_edge: 1}: a second host: in this file (first at line 2); "
+        "put its keys under one");
+}
+
 TEST_CASE("error: a matrix block that does not fit the vector register (isa's check)",
           "[config][errors]") {
   CHECK(errors_of("node:\n  matrix_k: 16\n") ==
@@ -555,4 +565,14 @@ TEST_CASE("splice_generated replaces only the named block", "[config][docs]") {
   CHECK(splice_generated(doc, "x", "new\n") ==
         "a\n" + generated_begin("x") + "new\n" + generated_end() + "\nb\n");
   CHECK_THROWS(generated_block(doc, "y"));
+}
+
+TEST_CASE("sim.max_seconds and sim.max_cycles reach the machine's parameters", "[config]") {
+  const HardwareConfig defaults = load_config("").config;
+  CHECK(machine_params(defaults).max_seconds == 0);  // no wall-clock limit unless asked
+  CHECK(machine_params(defaults).max_cycles == 100000000);
+  const HardwareConfig c = load_config("", {"sim.max_seconds=2.5", "sim.max_cycles=1000"}).config;
+  CHECK(machine_params(c).max_seconds == 2.5);
+  CHECK(machine_params(c).max_cycles == 1000);
+  CHECK_THROWS_AS(load_config("", {"sim.max_seconds=-1"}), ConfigError);
 }

@@ -10,6 +10,8 @@
 #include "hw/config/config_io.h"
 #include "hw/config/machine_params.h"
 #include "hw/machine/machine.h"
+#include "hw/config/derived.h"
+#include "hw/stats/run_report.h"
 #include "hw/stats/stats.h"
 #include "isa/assembler.h"
 #include "isa/timing.h"
@@ -179,4 +181,67 @@ TEST_CASE("stats: counters, buckets, link bytes and energy of a small run", "[st
     if (c.contains("kind")) saw_link = true;
   }
   CHECK(saw_link);
+}
+
+TEST_CASE("run report: FLOP from the counters, a time split that sums for every scope, traffic",
+          "[stats][report]") {
+  const HardwareConfig config = load_config(DOJOSIM_SOURCE_DIR "/configs/tiny.yaml").config;
+  MachineParams params = machine_params(config);
+  params.threads = 2;
+  Machine m(params);
+  m.load(isa::assemble(kProgram, "t.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  const StatsNode top = collect_stats(m, config);
+  const auto& k = config.node.core;
+  const double block = double(k.matrix_m) * k.matrix_n * k.matrix_k;
+
+  const RunReport all = run_report(top, config);
+  CHECK(all.cycles == m.cycles());
+  CHECK(all.matrix_flop == 16 * 2 * 3 * 2 * block);  // 16 nodes x 2 threads x 3 mma
+  CHECK(all.flop == all.matrix_flop);
+  CHECK(all.flop_per_s == Approx(all.flop / all.seconds));
+  CHECK(all.peak_flop_per_s == peak_flops(config, Precision::Bf16, Scale::Machine));
+  CHECK(all.utilisation_pct == Approx(100 * all.flop_per_s / all.peak_flop_per_s));
+  CHECK(all.thread_cycles == top.counter("cycles"));
+  CHECK(all.energy_j == top.value("energy_j"));
+  CHECK(all.mesh_link_bytes == top.child("die(0,0)")->counter("mesh_link_bytes"));
+  CHECK(all.mesh_link_bytes > 0);
+
+  const auto sums = [](const RunReport& r) {
+    uint64_t s = 0;
+    for (uint64_t b : r.split) s += b;
+    CHECK(s == r.thread_cycles);
+    CHECK(r.compute_cycles() + r.wait_data_cycles() + r.sync_cycles() + r.dma_queue_cycles() +
+              r.other_cycles() ==
+          r.thread_cycles);
+    double pct = 0;
+    for (int b = 0; b < kSplitBuckets; ++b) pct += r.pct(b);
+    CHECK(pct == Approx(100));
+  };
+  sums(all);
+  CHECK(all.split[split_bucket(isa::StallCause::Semaphore)] > 0);  // node (2,1) waited
+
+  // Thread 0 of two nodes: the buckets of exactly those threads.
+  ReportScope scope;
+  scope.nodes = {{2, 1}, {0, 0}};
+  scope.thread = 0;
+  scope.work_flop = 1000;
+  const RunReport some = run_report(top, config, scope);
+  sums(some);
+  const StatsNode& die = *top.child("die(0,0)");
+  CHECK(some.thread_cycles == die.child("node(2,1)")->child("thread0")->counter("cycles") +
+                                  die.child("node(0,0)")->child("thread0")->counter("cycles"));
+  CHECK(some.flop == 1000);
+  CHECK(some.matrix_flop == all.matrix_flop);
+
+  // JSON: the names sweeps know, the split's groups and buckets.
+  const nlohmann::ordered_json j = to_json(all);
+  for (const std::string& name : report_names()) {
+    INFO(name);
+    const size_t dot = name.find('.');
+    CHECK((dot == std::string::npos ? j.contains(name)
+                                    : j[name.substr(0, dot)].contains(name.substr(dot + 1))));
+  }
+  CHECK(j["cycles"] == m.cycles());
+  CHECK(j["split_pct"].size() == size_t(kSplitBuckets));
 }

@@ -151,12 +151,16 @@ plot::Document roofline(const hw::StatsNode& stats, const hw::HardwareConfig& co
   axes.add("line").attr("x1", L).attr("y1", T).attr("x2", L).attr("y2", H - B).attr("stroke", "black");
   for (int e = -4; e <= 14; e += 2)
     axes.add("text").attr("x", px(std::ldexp(1.0, e)) - 8).attr("y", H - B + 14).text(fmt::format("2^{}", e));
-  for (int k = 0; k <= 6; ++k) {
-    const double f = peak / std::pow(8.0, k);
-    axes.add("text").attr("x", 4).attr("y", py(f) + 3).text(fmt::format("{:.2g}", f));
+  // y ticks at the decades inside the axis, labelled in TFLOP/s (1e12 FLOP/s = 1).
+  for (int e = static_cast<int>(std::ceil(y0 * std::log10(2.0)));
+       e <= static_cast<int>(std::floor(y1 * std::log10(2.0))); ++e) {
+    const double f = std::pow(10.0, e);
+    axes.add("line").attr("class", "ytick").attr("x1", L - 4).attr("y1", py(f)).attr("x2", L).attr("y2", py(f))
+        .attr("stroke", "black");
+    axes.add("text").attr("class", "ytick").attr("x", 4).attr("y", py(f) + 3).text(fmt::format("{:g}", f / 1e12));
   }
   axes.add("text").attr("x", (L + W - R) / 2 - 60).attr("y", H - 16).text("FLOP per byte through the network interfaces");
-  axes.add("text").attr("x", 4).attr("y", T - 8).text("FLOP/s");
+  axes.add("text").attr("x", 4).attr("y", T - 8).text("TFLOP/s");
   // The roofs: bandwidth x intensity up to the ridge, then the peak.
   const double ridge = peak / bw;
   plot::Element& roof = root.add("path").attr("class", "roof").attr("fill", "none").attr("stroke", "#1f77b4").attr("stroke-width", 2);

@@ -159,6 +159,26 @@ std::string csv_row(const Manifest& m, const Record& r) {
   return csv_line(fields);
 }
 
+std::string error_line(std::string_view log) {
+  size_t start = 0;
+  while (start < log.size()) {
+    size_t end = log.find('\n', start);
+    if (end == std::string_view::npos) end = log.size();
+    std::string_view line = log.substr(start, end - start);
+    start = end + 1;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    // A progress line is redrawn after \r: what a terminal would show is after the last one.
+    if (const size_t cr = line.rfind('\r'); cr != std::string_view::npos) line.remove_prefix(cr + 1);
+    if (line.empty() || line[0] == ' ' || line[0] == '\t') continue;
+    // SystemC's reports continue on "In file:" and "In process:" lines.
+    if (line.rfind("Warning", 0) == 0 || line.find(": warning:") != std::string_view::npos ||
+        line.rfind("In file:", 0) == 0 || line.rfind("In process:", 0) == 0)
+      continue;
+    return line.size() > 300 ? std::string(line.substr(0, 297)) + "..." : std::string(line);
+  }
+  return "";
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -174,7 +194,6 @@ void write_file_atomic(const std::string& path, const std::string& content) {
 OutputDir::OutputDir(const std::string& dir) : dir_(dir) {
   std::error_code ec;
   fs::create_directories(dir_ + "/logs", ec);
-  fs::create_directories(dir_ + "/json", ec);
   if (ec) throw OutputError(fmt::format("cannot create {}: {}", dir_, ec.message()));
   lock_fd_ = ::open(file(".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0)

@@ -6,7 +6,7 @@
 //                   every run, a row appended as each point finishes
 //   summary.svg     the plot (summary_plot.h)
 //   logs/ID.out, logs/ID.err   what each point's `dojosim run` printed
-//   json/ID.json    its full statistics while it is read (kept with --keep-json)
+//   json/ID.json    its full statistics, with --keep-json (else logs/ID.json until it is read)
 // NOTE: a record reaches results.jsonl with one write() on an O_APPEND descriptor, then fsync,
 // so a sweep killed at any moment leaves whole lines plus at most one torn last line, which
 // the next run cuts off. That is what makes resume lose and duplicate nothing.
@@ -56,6 +56,12 @@ std::vector<Record> read_records(const std::string& path, bool repair,
 // exit_code, the metrics, wall_seconds, error.
 std::string csv_header(const Manifest& m);
 std::string csv_row(const Manifest& m, const Record& r);
+
+// The error line of a point's stderr: its first line that is not indented (an indented line
+// continues the one above, as in a deadlock report listing every waiting thread, and so do
+// SystemC's "In file:" lines) and not a warning, at most 300 characters; "" if there is none. The first, because the first error
+// is the cause: a SystemC error dump says "Error: ... uncaught exception" and then "In file:".
+std::string error_line(std::string_view log);
 
 // `content` into a temporary file, fsync, rename over `path`: readers see the old or the new.
 void write_file_atomic(const std::string& path, const std::string& content);

@@ -44,6 +44,10 @@ const char* status_name(int exit_code) {
       return "trap";
     case cli::kHung:
       return "hung";
+    case cli::kOutOfMemory:
+      return "out-of-memory";
+    case cli::kSimulatorError:
+      return "simulator-error";
     default:
       return "crashed";
   }
@@ -54,42 +58,22 @@ bool stopped_from_outside(int sig) {
   return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGKILL;
 }
 
-// The error line of a log: its last line that is not indented (an indented line continues the
-// one above it, as in a deadlock report that lists every waiting thread), at most 300 characters.
-std::string error_line(const std::string& path) {
-  constexpr std::streamoff kTail = 1 << 20;
+// The first megabyte of a log file ("" if there is none).
+std::string log_head(const std::string& path) {
+  constexpr size_t kHead = 1 << 20;
   std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  f.seekg(0, std::ios::end);
-  const std::streamoff size = f.tellg();
-  const std::streamoff from = size > kTail ? size - kTail : 0;
-  f.seekg(from);
-  std::string tail(static_cast<size_t>(size - from), '\0');
-  f.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  std::string last, headline;
-  size_t start = 0;
-  while (start < tail.size()) {
-    size_t end = tail.find('\n', start);
-    if (end == std::string::npos) end = tail.size();
-    std::string line = tail.substr(start, end - start);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) {
-      last = line;
-      if (line[0] != ' ' && line[0] != '\t') headline = line;
-    }
-    start = end + 1;
-  }
-  std::string line = headline.empty()
-                         ? last.substr(std::min(last.find_first_not_of(" \t"), last.size()))
-                         : headline;
-  return line.size() > 300 ? line.substr(0, 297) + "..." : line;
+  std::string head(kHead, '\0');
+  f.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(std::max<std::streamsize>(f.gcount(), 0)));
+  return head;
 }
 
-// Reads the figures of a `dojosim run --json` file as {NAME: value}, from either shape:
-//   a program run: {"config", "stats": {name, description, "stats": {NAME: {"value", ...}},
-//                   "children"}}: the machine-level statistics;
-//   a --workload run: {"workload", "config", "report": {NAME: value, GROUP: {NAME: value}}}:
-//                   the report's numbers, a group's as GROUP.NAME.
+// Reads the figures of a `dojosim run --json` file as {NAME: value}. Every run's JSON has a
+// "report" (hw/stats/run_report.h: the same names for a program and a workload run) whose
+// numbers become NAME, a group's GROUP.NAME; a program run's machine-level statistics
+//   {"config", "report", "stats": {name, description, "stats": {NAME: {"value", ...}}, "children"}}
+// add the names the report does not have (the report's come first: its "cycles" is the run's,
+// the statistic "cycles" the threads' sum).
 // NOTE: a program run's file holds every node and link after the machine's statistics
 // (megabytes for a die), which the sweep does not need: this SAX handler stops the parser at the
 // machine's "children", so a point costs the parent about a millisecond, not a full parse.
@@ -130,7 +114,7 @@ class RunFigures : public nlohmann::json_sax<nlohmann::ordered_json> {
   }
   bool value(nlohmann::ordered_json v) {
     if (depth_ == 4 && keys_[0] == "stats" && keys_[1] == "stats" && keys_[3] == "value")
-      figures[keys_[2]] = std::move(v);  // stats -> stats -> NAME -> value
+      figures.emplace(keys_[2], std::move(v));  // stats -> stats -> NAME -> value, if new
     else if (depth_ == 2 && keys_[0] == "report" && !keys_[1].empty())
       figures[keys_[1]] = std::move(v);  // report -> NAME
     else if (depth_ == 3 && keys_[0] == "report" && !keys_[1].empty() && !keys_[2].empty())
@@ -171,6 +155,11 @@ class Pool {
 
   RunResult run() {
     if (todo_.empty()) return result_;
+    if (options_.keep_json) {
+      std::error_code ec;
+      fs::create_directories(out_.file("json"), ec);
+      if (ec) throw OutputError(fmt::format("cannot create {}: {}", out_.file("json"), ec.message()));
+    }
     start_ = Clock::now();
     fill();
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
@@ -190,6 +179,8 @@ class Pool {
     const Point* point = nullptr;
     std::unique_ptr<bp::child> child;
     Clock::time_point start;
+    std::unique_ptr<boost::asio::steady_timer> timeout;  // with RunOptions::timeout_seconds
+    bool timed_out = false;
   };
 
   bool stopping() const { return result_.signal != 0 || !result_.stop_reason.empty(); }
@@ -199,7 +190,11 @@ class Pool {
       launch(*todo_[next_++]);
   }
 
-  std::string json_path(const Point& p) const { return out_.file("json/" + p.id + ".json"); }
+  // The child's statistics: json/ID.json to keep, else beside its logs until they are read, so
+  // that no json/ folder appears without --keep-json.
+  std::string json_path(const Point& p) const {
+    return out_.file((options_.keep_json ? "json/" : "logs/") + p.id + ".json");
+  }
 
   void launch(const Point& p) {
     const auto job = jobs_.emplace(jobs_.end());
@@ -221,24 +216,38 @@ class Pool {
           ::prctl(PR_SET_PDEATHSIG, SIGKILL);
           if (::getppid() != parent) ::_exit(127);
         }));
+    if (options_.timeout_seconds > 0) {
+      job->timeout = std::make_unique<boost::asio::steady_timer>(io_);
+      job->timeout->expires_after(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(options_.timeout_seconds)));
+      job->timeout->async_wait([job](const boost::system::error_code& cancelled) {
+        if (cancelled || !job->child->running()) return;
+        job->timed_out = true;
+        ::kill(job->child->id(), SIGKILL);
+      });
+    }
   }
 
   void done(std::list<Job>::iterator job) {
     const Point& p = *job->point;
     const int status = job->child->native_exit_code();
     const double wall = std::chrono::duration<double>(Clock::now() - job->start).count();
+    const bool timed_out = job->timed_out;
+    if (job->timeout) job->timeout->cancel();
     jobs_.erase(job);
-    if (WIFSIGNALED(status) && stopped_from_outside(WTERMSIG(status))) {
+    if (!timed_out && WIFSIGNALED(status) && stopped_from_outside(WTERMSIG(status))) {
       ++result_.interrupted;
+      std::error_code ec;
+      fs::remove(json_path(p), ec);  // half written: the next run runs the point again
     } else {
-      record(p, status, wall);
+      record(p, status, wall, timed_out);
     }
     fill();
     finish_if_done();
     if (options_.progress) draw();
   }
 
-  void record(const Point& p, int status, double wall) {
+  void record(const Point& p, int status, double wall, bool timed_out) {
     Record r;
     r["id"] = p.id;
     r["index"] = p.index;
@@ -250,12 +259,16 @@ class Pool {
     std::string error;
     nlohmann::ordered_json stats = run_figures(json_path(p));
     if (state != "ok") {
-      error = error_line(out_.file("logs/" + p.id + ".err"));
-      if (error.empty()) error = error_line(out_.file("logs/" + p.id + ".out"));
+      // stderr holds the error (stdout the summary, whose last line is no error).
+      error = error_line(log_head(out_.file("logs/" + p.id + ".err")));
       if (WIFSIGNALED(status))
-        error =
-            fmt::format("killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
-      if (error.empty()) error = fmt::format("exit status {}", code);
+        error = fmt::format("killed by signal {} ({}){}{}", WTERMSIG(status), strsignal(WTERMSIG(status)),
+                            error.empty() ? "" : ": ", error);
+      if (error.empty()) error = fmt::format("exit status {}, nothing on stderr (logs/{}.out)", code, p.id);
+      if (timed_out) {
+        state = "timeout";
+        error = fmt::format("stopped after {} s, the point's timeout", options_.timeout_seconds);
+      }
     } else if (stats.is_null()) {
       state = "crashed";
       error = fmt::format("no statistics in {}", json_path(p));
@@ -265,14 +278,16 @@ class Pool {
     r["error"] = error;
     r["wall_seconds"] = std::round(wall * 1000) / 1000;
     r["stats"] = stats.is_null() ? nlohmann::ordered_json::object() : stats;
-    if (!options_.keep_json) {
+    if (!options_.keep_json || timed_out) {
       std::error_code ec;
       fs::remove(json_path(p), ec);
     }
     out_.append(manifest_, r);
     ++result_.recorded;
     if (state != "ok") result_.failures.push_back(r);
-    if (result_.stop_reason.empty()) result_.stop_reason = check_(r);
+    // Every record goes to check_ (the session keeps them all for results.csv); the first
+    // message stops the sweep.
+    if (std::string why = check_(r); result_.stop_reason.empty()) result_.stop_reason = std::move(why);
   }
 
   void finish_if_done() {

@@ -20,6 +20,7 @@ struct RunOptions {
   unsigned jobs = 1;
   bool keep_json = false;  // keep json/ID.json, the child's full statistics
   bool progress = false;   // draw a progress bar on stderr
+  double timeout_seconds = 0;  // a point running longer is stopped and recorded as "timeout"
   size_t already_done = 0, already_failed = 0, total = 0;  // of the shard, for the bar
 };
 
@@ -31,7 +32,7 @@ struct RunResult {
   std::string stop_reason;       // what `check` said, if it stopped the sweep
 };
 
-// Runs `todo` in order. Every record is appended to `out` and then passed to `check`; if that
+// Runs `todo` in order. Every record is appended to `out` and then passed to `check`; once that
 // returns a message, no more points start (running ones finish and are recorded) and the
 // message is returned in stop_reason. A point whose child is killed by SIGINT, SIGTERM, SIGHUP
 // or SIGKILL is not recorded: it was stopped, it did not fail, and the next run retries it.

@@ -3,32 +3,56 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
+#include "hw/stats/run_report.h"
 #include "tools/sweep/summary_plot.h"
 
 namespace dojosim::sweep {
 
 namespace {
 
-// What is wrong with the metrics the spec names (or the plot's) given a point that ran: each
-// must be one of its figures. "" if all are, or if the point has none. Default metrics are not
-// checked: a workload run's report has other names than a program run's statistics.
-std::string metric_problem(const Spec& spec, const PlotSpec& plot, const Record& r) {
+// Whether a workload entry runs a program (its JSON holds every machine statistic).
+bool runs_program(const Spec& spec, const std::string& workload) {
+  for (const Workload& w : spec.workloads)
+    if (w.name == workload)
+      for (const auto& [key, value] : w.keys)
+        if (key == "program") return true;
+  return false;
+}
+
+// What is wrong with a metric the spec names (or the plot's y), given a point that ran: "" if
+// nothing. A name of the run report (hw::report_names(): cycles, flop_per_s, energy_j, ...) is
+// always right; a run without it (a workload has no energy) gets an empty cell. Another name must
+// be one of the point's figures; on a workload point it may also be a statistic of the sweep's
+// program points. What is left is a typo, shown on the first point that ran, before more run.
+std::string metric_problem(const Spec& spec, const SessionOptions& options, const Record& r) {
   if (r.value("status", "") != "ok" || !r.contains("stats") || r["stats"].empty()) return "";
   const Record& stats = r["stats"];
-  const auto problem = [&](const std::string& name, int line, const char* key) {
-    std::string known;
-    for (const auto& [k, v] : stats.items()) known += (known.empty() ? "" : ", ") + k;
-    return fmt::format(
-        "{}{}: {}: {} is not a statistic of workload {}; it has {} (docs/outputs.md)", spec.path,
-        line ? fmt::format(":{}", line) : "", key, name, r.value("workload", "?"), known);
+  const std::string workload = r.value("workload", "?");
+  bool any_program = false;
+  for (const Workload& w : spec.workloads) any_program |= runs_program(spec, w.name);
+  const auto known = [&](const std::string& name) {
+    const auto& report = hw::report_names();
+    return std::find(report.begin(), report.end(), name) != report.end() || stats.contains(name) ||
+           (any_program && !runs_program(spec, workload));
+  };
+  const auto problem = [&](const std::string& name, const std::string& where) {
+    std::string names;
+    for (const auto& [k, v] : stats.items()) names += (names.empty() ? "" : ", ") + k;
+    return fmt::format("{}: {} is not a figure of workload {}; it has {} (docs/outputs.md)", where, name,
+                       workload, names);
   };
   if (spec.metrics_line > 0)
     for (const std::string& m : spec.metrics)
-      if (!stats.contains(m)) return problem(m, spec.metrics_line, "metrics");
-  if (!plot.empty() && !stats.contains(plot.y)) return problem(plot.y, spec.plot_line, "plot.y");
+      if (!known(m)) return problem(m, fmt::format("{}:{}: metrics", spec.path, spec.metrics_line));
+  const PlotSpec& plot = options.plot;
+  if (!plot.empty() && !known(plot.y))
+    return problem(plot.y, options.plot_from_flags
+                               ? std::string("--plot")
+                               : fmt::format("{}:{}: plot.y", spec.path, spec.plot_line));
   return "";
 }
 
@@ -88,7 +112,7 @@ SessionResult run_session(const Spec& spec, const std::vector<Point>& points,
     ++result.done_before;
     options.run.already_failed += it->second.value("status", "") != "ok";
     // A metric typo shows on a point that ran, before anything more runs.
-    if (result.error.empty()) result.error = metric_problem(spec, options.plot, it->second);
+    if (result.error.empty()) result.error = metric_problem(spec, options, it->second);
   }
   if (!result.error.empty()) return result;
   options.run.already_done = result.done_before;
@@ -97,7 +121,7 @@ SessionResult run_session(const Spec& spec, const std::vector<Point>& points,
   const auto start = std::chrono::steady_clock::now();
   result.run = run_points(spec, todo, manifest, out, options.run, [&](const Record& r) {
     recorded.emplace(id_of(r), r);
-    return metric_problem(spec, options.plot, r);
+    return metric_problem(spec, options, r);
   });
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.error = result.run.stop_reason;

@@ -18,6 +18,7 @@ struct SessionOptions {
   std::string dir;
   Shard shard;
   PlotSpec plot;   // empty: no plot
+  bool plot_from_flags = false;  // --plot, not the spec's plot: (an error blames the flag)
   RunOptions run;  // binary, jobs, keep_json, progress; the counts are filled in here
 };
 
@@ -28,7 +29,7 @@ struct SessionResult {
   RunResult run;              // this run: recorded, failures, interruptions
   double seconds = 0;
   std::vector<std::string> warnings;  // a torn line cut off, a duplicate record
-  std::string error;                  // set if the sweep had to stop: a metric that is no statistic
+  std::string error;                  // set if the sweep had to stop: a metric name that is a typo
 };
 
 // Throws OutputError if the directory is in use or holds a sweep of another base config.

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kTopKeys[] = {"base",      "sets",    "axes", "combine",
-                                    "workloads", "metrics", "plot"};
+                                    "workloads", "metrics", "plot", "timeout"};
 constexpr size_t kMaxAxisValues = 100000;  // a typo in a range should not eat the disk
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep = ", ") {
@@ -272,9 +272,10 @@ struct Reader {
 }  // namespace
 
 const std::vector<std::string>& default_metrics() {
-  static const std::vector<std::string> metrics{"cycles_max", "seconds",         "instructions",
-                                                "flop_per_s", "mesh_link_bytes", "energy_j",
-                                                "power_w"};
+  // Names of the run report (hw/stats/run_report.h), which program and workload runs share.
+  static const std::vector<std::string> metrics{
+      "cycles",          "seconds",  "instructions", "flop_per_s", "utilisation_pct",
+      "mesh_link_bytes", "energy_j", "power_w"};
   return metrics;
 }
 
@@ -344,6 +345,21 @@ Spec load_spec(const std::string& path) {
     r.read_workloads(top["workloads"], spec);
     if (top.count("metrics")) r.read_metrics(top["metrics"], spec);
     if (top.count("plot")) r.read_plot(top["plot"], spec);
+    if (top.count("timeout")) {
+      const YAML::Node& t = top["timeout"];
+      const std::string text = r.scalar(t, "timeout", "seconds, e.g. 600");
+      size_t used = 0;
+      double v = 0;
+      try {
+        v = std::stod(text, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != text.size() || !(v > 0))
+        r.fail(t, "timeout", fmt::format("'{}': expected host seconds above 0, e.g. 600", text));
+      spec.timeout_seconds = v;
+      spec.timeout_line = t.Mark().line + 1;
+    }
     r.check_base(top["base"], top.count("sets") ? top["sets"] : top["base"], spec);
     return spec;
   } catch (const YAML::Exception& e) {

@@ -65,6 +65,8 @@ struct Spec {
   int metrics_line = 0;              // where they were given, for messages (0: the default)
   PlotSpec plot;
   int plot_line = 0;
+  double timeout_seconds = 0;  // host seconds a point may run before it is stopped; 0: none
+  int timeout_line = 0;
   std::string config_hash;  // of the resolved base config with `sets`: results must not mix
 };
 

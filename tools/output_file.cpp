@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+#include "tools/output_file.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace dojosim::cli {
+
+namespace fs = std::filesystem;
+
+std::string cannot_write(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    if (fs::is_directory(path, ec)) return fmt::format("cannot write {}: it is a folder", path);
+    if (::access(path.c_str(), W_OK) != 0)
+      return fmt::format("cannot write {}: {}", path, std::strerror(errno));
+    return "";
+  }
+  const fs::path parent = fs::path(path).parent_path();
+  const std::string dir = parent.empty() ? "." : parent.string();
+  if (!fs::is_directory(dir, ec)) return fmt::format("cannot write {}: no such folder {}", path, dir);
+  if (::access(dir.c_str(), W_OK) != 0)
+    return fmt::format("cannot write {}: folder {}: {}", path, dir, std::strerror(errno));
+  return "";
+}
+
+void write_file(const std::string& path, std::string_view content) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  const bool written = std::fwrite(content.data(), 1, content.size(), f) == content.size() &&
+                       std::fflush(f) == 0;
+  const int write_errno = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed)
+    throw std::runtime_error(
+        fmt::format("cannot write {}: {}", path, std::strerror(written ? errno : write_errno)));
+}
+
+}  // namespace dojosim::cli

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT
+// Output files of the verbs (--json, -o, --svg): checked before a run where that is possible
+// (a missing folder fails in a second, not after an hour's run), and checked on close, so a
+// full disk (ENOSPC) or a write error is an error, never a silent exit 0.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace dojosim::cli {
+
+// "" if `path` can be written: its folder exists and is writable (and the file, if it exists,
+// is writable); else why not, naming the path ("cannot write out/x.json: no such folder out").
+std::string cannot_write(const std::string& path);
+
+// Writes `content` to `path` and closes it, every step checked. Throws std::runtime_error
+// "cannot write PATH: REASON".
+void write_file(const std::string& path, std::string_view content);
+
+}  // namespace dojosim::cli
