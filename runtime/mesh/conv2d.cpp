@@ -20,7 +20,9 @@ Conv2dKernel::Conv2dKernel(const hw::HardwareConfig& config, DType dtype, const 
                            uint64_t sram_from)
     : shape_(shape), layout_(layout) {
   MatmulProblem problem{dtype, matmul_shape(shape), bias ? MatmulInit::Bias : MatmulInit::Zero, options, sram_from};
-  matmul_ = find_mapping(options.mapping.name()).plan(config, problem);
+  if (options.mapping == MatmulMapping::Auto)
+    problem.options.mapping = choose_mapping(config, dtype, problem.shape, options);
+  matmul_ = find_mapping(problem.options.mapping.name()).plan(config, problem);
 }
 
 MatmulOperands Conv2dKernel::operands(const std::vector<float>& input, const std::vector<float>& weights,

@@ -32,7 +32,8 @@ class Conv2dKernel final : public Kernel {
  public:
   /// The matmul of the convolution: M = N P Q, N = K, K = R S C.
   static MatmulShape matmul_shape(const Conv2dShape& s);
-  /// Plans with options.mapping (not auto); throws std::invalid_argument as the mapping does.
+  /// Plans with options.mapping (auto: the estimate's choice); throws std::invalid_argument as
+  /// the mapping does.
   Conv2dKernel(const hw::HardwareConfig& config, DType dtype, const Conv2dShape& shape, bool bias,
                const MeshMatmulOptions& options, ActivationLayout layout, uint64_t sram_from = 0);
 

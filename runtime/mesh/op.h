@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The interface of an op on the mesh, and of a matmul mapping. Internal to runtime/mesh; the
-// public API is mesh_matmul.h, conv2d.h and executor.h.
+// The op interface of runtime/mesh: what an Executor (executor.h) runs, and what a matmul
+// mapping implements. Users of whole matmuls and convolutions want mesh_matmul.h and conv2d.h;
+// this is for running ops back to back on one machine and for writing a mapping.
 //
 // A Mapping (one file in runtime/mesh/mappings/, one line in runtime/mesh/mappings.def) is
 // stateless: plan() turns a problem (dtype, shape, init, options) into a PlannedMatmul, or

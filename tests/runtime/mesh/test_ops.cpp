@@ -49,27 +49,17 @@ struct Chain {
     MeshMatmulOptions o1;
     o1.mapping = parse_mapping("1d-cols");
     first = mesh::find_mapping("1d-cols").plan(config, {DType::Bf16, {M, N1, K1}, MatmulInit::Zero, o1});
+    // SRAM, each op above the one before: the first op's data, the second's, the relayout's.
     MeshMatmulOptions o2;
     o2.mapping = parse_mapping("ksplit");
     o2.k_chunk = N1 / first->plan().grid_cols;  // one of 1d-cols' column blocks per node
-    // Planned before the relayout only to know where A goes; planned again above it below.
-    const auto probe = mesh::find_mapping("ksplit").plan(config, {DType::Bf16, {M, N2, N1}, MatmulInit::Zero, o2});
-    const auto pairs = [&](const mesh::PlannedMatmul& to) {
-      const std::vector<mesh::Shard> c = first->shards(mesh::Operand::C), a = to.shards(mesh::Operand::A);
-      REQUIRE(c.size() == a.size());
-      std::vector<mesh::RelayoutPair> p;
-      for (size_t i = 0; i < c.size(); ++i) p.push_back({c[i], a[i]});
-      return p;
-    };
-    // The relayout's tables above the first op's data; the second op's data above those. The
-    // pairs name the second op's A, so plan it with the relayout's end known: the relayout's
-    // size does not depend on where A goes, only on the layouts.
-    const uint64_t from = first->data_end();
-    const mesh::RelayoutKernel sizing(config, pairs(*probe), from);
     second = mesh::find_mapping("ksplit").plan(
-        config, {DType::Bf16, {M, N2, N1}, MatmulInit::Zero, o2, sizing.data_end()});
-    relayout = std::make_unique<mesh::RelayoutKernel>(config, pairs(*second), from);
-    REQUIRE(relayout->data_end() <= second->data_begin());
+        config, {DType::Bf16, {M, N2, N1}, MatmulInit::Zero, o2, first->data_end()});
+    const std::vector<mesh::Shard> c = first->shards(mesh::Operand::C), a = second->shards(mesh::Operand::A);
+    REQUIRE(c.size() == a.size());
+    std::vector<mesh::RelayoutPair> pairs;
+    for (size_t i = 0; i < c.size(); ++i) pairs.push_back({c[i], a[i]});
+    relayout = std::make_unique<mesh::RelayoutKernel>(config, pairs, second->data_end());
   }
 };
 
@@ -134,7 +124,7 @@ TEST_CASE("two matmuls back to back in one machine: C stays in node SRAM and fee
   chain.first->place(machine, operands(a1, b1));
   chain.relayout->place(machine);
   chain.second->place(machine, operands(Matrix(), b2), mesh::Resident{true, false});
-  executor.keep(chain.relayout->data_begin(), chain.second->data_end());  // tables, then B2
+  executor.keep(chain.second->data_begin(), chain.relayout->data_end());  // B2, the tables
   REQUIRE(executor.run(*chain.first).outcome == "finished");
   for (const mesh::Shard& s : chain.first->shards(mesh::Operand::C))
     executor.keep(s.address, s.address + s.layout.bytes());
