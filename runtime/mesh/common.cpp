@@ -74,7 +74,7 @@ void chunk_k(MeshMatmulPlan& plan, uint32_t k, uint32_t k_chunk, uint32_t unit) 
 }
 
 NodeProgram assemble_program(const std::string& text, const std::string& name) {
-  NodeProgram p{isa::assemble(text, name), 0, 0};
+  NodeProgram p{isa::assemble(text, name), 0, 0, text};
   for (const isa::Segment& seg : p.program.segments)
     p.end = std::max(p.end, seg.address + seg.bytes.size() + seg.zero_fill);
   const auto args = p.program.symbols.find("args");

@@ -47,10 +47,12 @@ uint32_t n_unit(DType dtype, const isa::CoreConfig& core);  // C's column paddin
 // K cut into `parts` ranges of k_chunk (the last one shorter), each padded to the k unit.
 void chunk_k(MeshMatmulPlan& plan, uint32_t k, uint32_t k_chunk, uint32_t unit);
 
-// An assembled SPMD program, where its argument block sits and where its image ends.
+// An assembled SPMD program, its source text, where its argument block sits and where its
+// image ends.
 struct NodeProgram {
   isa::Program program;
   uint64_t args = 0, end = 0;
+  std::string text;
 };
 NodeProgram assemble_program(const std::string& text, const std::string& name);
 // How every mapping's program ends: the `exit` label (exit code 0) and the kernel routines the

@@ -123,8 +123,8 @@ void own_chunk(AsmWriter& w, char X, codegen::XReg into, codegen::XReg count, co
   }
   w.op("bne     t0, t1, {}", next);
   w.op("ld      t3, HOST{}(s1)", X);
-  w.op("bnez    t3, {}                  # (from host memory the owner pulls into the buffer too)", next);
-  w.op("divu    t0, s0, {}             # ... or the owner's own copy", count.name());
+  w.op("bnez    t3, {}  # (from host memory the owner pulls into the buffer too)", next);
+  w.op("divu    t0, s0, {}  # ... or the owner's own copy", count.name());
   w.op("ld      t1, {}BF(s1)", X);
   w.op("mul     t0, t0, t1");
   w.op("ld      {}, OWN{}(s1)", into.name(), X);

@@ -88,6 +88,16 @@ TEST_CASE("every mapping file in runtime/mesh/mappings is registered, and only t
                     "mapping 'systolic': expected one of summa, 1d, 1d-cols, cannon, ksplit, auto");
 }
 
+// The generated program reads like kernels/asm: named arguments and labels.
+TEST_CASE("generated programs name their arguments and the labels a reader follows", "[codegen]") {
+  Chain chain;
+  const std::string& text = chain.first->program().text;
+  CHECK(text.find(".equ BUFA0, 128") != std::string::npos);
+  CHECK(text.find("mover_A_relay:") != std::string::npos);
+  CHECK(text.find("1f") == std::string::npos);
+  CHECK(chain.relayout->program().text.find("convert_element:") != std::string::npos);
+}
+
 TEST_CASE("relayout turns each node's fp32 C block into the next op's bf16 A block, padding zero", "[relayout]") {
   Chain chain;
   Executor executor(chain.config);
