@@ -20,6 +20,43 @@ int64_t imm12(int64_t v, std::string_view what) {
   return v;
 }
 
+void AsmWriter::buffer_slot(XReg slot, XReg step, XReg args) {
+  op("andi    {}, {}, 1", slot.name(), step.name());
+  op("slli    {}, {}, 3", slot.name(), slot.name());
+  op("add     {}, {}, {}", slot.name(), slot.name(), args.name());
+}
+
+void AsmWriter::send_pieces(std::string_view prefix, XReg dst, XReg src, XReg piece, XReg pieces,
+                            std::string_view sem) {
+  label(fmt::format("{}_send_piece", prefix));
+  op("push    {}, {}, {}, {}", dst.name(), src.name(), piece.name(), sem);
+  op("add     {}, {}, {}", src.name(), src.name(), piece.name());
+  op("add     {}, {}, {}", dst.name(), dst.name(), piece.name());
+  op("addi    {}, {}, -1", pieces.name(), pieces.name());
+  op("bnez    {}, {}_send_piece", pieces.name(), prefix);
+}
+
+void AsmWriter::receive_pieces(std::string_view prefix, XReg dst, XReg src, XReg piece, XReg pieces,
+                               XReg forward, XReg one, std::string_view sem) {
+  op("li      {}, 1", one.name());
+  label(fmt::format("{}_receive_piece", prefix));
+  op("swait   {}, {}", sem, one.name());
+  op("beqz    {}, {}_next_piece", forward.name(), prefix);
+  op("push    {}, {}, {}, {}", dst.name(), src.name(), piece.name(), sem);
+  label(fmt::format("{}_next_piece", prefix));
+  op("add     {}, {}, {}", src.name(), src.name(), piece.name());
+  op("add     {}, {}, {}", dst.name(), dst.name(), piece.name());
+  op("addi    {}, {}, -1", pieces.name(), pieces.name());
+  op("bnez    {}, {}_receive_piece", pieces.name(), prefix);
+}
+
+void AsmWriter::exit_program() {
+  raw("\nexit:");
+  op("li      a0, 0");
+  op("li      a7, 93");
+  op("ecall");
+}
+
 ScalarOp op3(std::string_view mnemonic, XReg rd, XReg rs1, XReg rs2) {
   return {fmt::format("{} {}, {}, {}", mnemonic, rd.name(), rs1.name(), rs2.name()),
           static_cast<int>(rd.n),

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Small tools for generating node assembly: a text writer, and a queue that spreads scalar
-// bookkeeping (pointer arithmetic, counters) over the issue slots that a kernel's vector and
-// matrix instructions leave free, keeping program order.
+// Small tools for generating node assembly: a text writer with the snippets generated programs
+// share (double-buffer selection, forwarding a buffer in pieces, the exit), a per-node argument
+// block declared once, and a queue that spreads scalar bookkeeping (pointer arithmetic,
+// counters) over the issue slots that a kernel's vector and matrix instructions leave free,
+// keeping program order.
 //
 // Generators (runtime/matmul_kernel.cpp) emit a software-pipelined stream of mma/vfma and
 // loads, one "slot" per matrix or SIMD instruction; after each slot they call
@@ -13,8 +15,11 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dojosim::runtime::codegen {
 
@@ -24,7 +29,15 @@ struct XReg {
   std::string_view name() const;
 };
 
-/// Assembly text, one statement per line.
+/// The integer registers by ABI name.
+namespace reg {
+inline constexpr XReg zero{0}, ra{1}, sp{2}, t0{5}, t1{6}, t2{7}, s0{8}, s1{9}, a0{10}, a1{11},
+    a2{12}, a3{13}, a4{14}, a5{15}, a6{16}, a7{17}, s2{18}, s3{19}, s4{20}, s5{21}, s6{22},
+    s7{23}, s8{24}, s9{25}, s10{26}, s11{27}, t3{28}, t4{29}, t5{30}, t6{31};
+}  // namespace reg
+
+/// Assembly text, one statement per line, and the snippets generated programs share. A snippet
+/// names its labels after a `prefix` the caller gives, so a program can hold several.
 class AsmWriter {
  public:
   template <class... Args>
@@ -36,10 +49,59 @@ class AsmWriter {
   void label(std::string_view name) { text_ += fmt::format("{}:\n", name); }
   void comment(std::string_view c) { text_ += fmt::format("    # {}\n", c); }
   void raw(std::string_view line) { text_ += fmt::format("{}\n", line); }
+  void equ(std::string_view name, int64_t value) { op(".equ {}, {}", name, value); }
   const std::string& text() const { return text_; }
+
+  /// Double buffering: `slot` = `args` + 8 x (`step` mod 2), so that `ld rd, BUF0(slot)` reads
+  /// this step's buffer of a pair of argument words BUF0, BUF1 (and `xori slot, slot, 8` turns
+  /// it to the other one).
+  void buffer_slot(XReg slot, XReg step, XReg args);
+  /// Pushes `pieces` (a register) pieces of `piece` bytes from `src` to the global address `dst`,
+  /// each signalling semaphore `sem` there; advances src and dst; clobbers `pieces`.
+  void send_pieces(std::string_view prefix, XReg dst, XReg src, XReg piece, XReg pieces,
+                   std::string_view sem);
+  /// Waits for `pieces` pieces of `piece` bytes arriving at `src` (semaphore `sem`, one count
+  /// each) and, unless `forward` is 0, pushes each on to the global address `dst` as it arrives;
+  /// advances src and dst; clobbers `pieces` and `one`.
+  void receive_pieces(std::string_view prefix, XReg dst, XReg src, XReg piece, XReg pieces,
+                      XReg forward, XReg one, std::string_view sem);
+  /// The label `exit`: the thread ends with exit code 0.
+  void exit_program();
 
  private:
   std::string text_;
+};
+
+/// A generated program's per-node arguments, each declared once with its `.equ` name and how
+/// the host computes its value for a node (`Node` is the generator's description of one node).
+/// The program reads argument NAME with `ld rd, NAME(rs)`, rs holding the address of `args`;
+/// the host writes values(node) there after loading the program.
+template <class Node>
+class ArgBlock {
+ public:
+  struct Arg {
+    std::string name;
+    std::function<uint64_t(const Node&)> value;
+  };
+  ArgBlock(std::initializer_list<Arg> args) : args_(args) {}
+  /// `.equ NAME, offset` for every argument, in declaration order.
+  void declare(AsmWriter& w) const {
+    for (size_t i = 0; i < args_.size(); ++i) w.equ(args_[i].name, static_cast<int64_t>(8 * i));
+  }
+  /// The `args` label and its room in .data.
+  void reserve(AsmWriter& w) const {
+    w.raw("\n    .data\n    .align 3\nargs:");
+    w.op(".space {}", 8 * args_.size());
+  }
+  std::vector<uint64_t> values(const Node& node) const {
+    std::vector<uint64_t> v;
+    for (const Arg& a : args_) v.push_back(a.value(node));
+    return v;
+  }
+  size_t size() const { return args_.size(); }
+
+ private:
+  std::vector<Arg> args_;
 };
 
 /// Throws std::invalid_argument naming `what` unless v fits a 12-bit signed immediate.

@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "hw/config/derived.h"
-#include "hw/config/machine_params.h"
 #include "hw/node/node.h"
 #include "hw/stats/run_report.h"
 #include "isa/assembler.h"
@@ -20,10 +19,6 @@ std::vector<uint32_t> split(uint32_t total, uint32_t parts) {
   for (uint32_t p = 0; p <= parts; ++p)
     start[p] = static_cast<uint32_t>(uint64_t{total} * p / parts);
   return start;
-}
-
-uint64_t global_base(hw::Coord c) {
-  return uint64_t(uint32_t(c.x)) << 48 | uint64_t(uint32_t(c.y)) << 32;
 }
 
 void full_rows(const hw::HardwareConfig& config, std::vector<int>& xs, std::vector<int>& ys) {
@@ -79,7 +74,7 @@ void chunk_k(MeshMatmulPlan& plan, uint32_t k, uint32_t k_chunk, uint32_t unit) 
 }
 
 NodeProgram assemble_program(const std::string& text, const std::string& name) {
-  NodeProgram p{isa::assemble(text, name), 0, 0};
+  NodeProgram p{isa::assemble(text, name), 0, 0, text};
   for (const isa::Segment& seg : p.program.segments)
     p.end = std::max(p.end, seg.address + seg.bytes.size() + seg.zero_fill);
   const auto args = p.program.symbols.find("args");
@@ -88,22 +83,17 @@ NodeProgram assemble_program(const std::string& text, const std::string& name) {
   return p;
 }
 
-std::string arg_equs(const char* const* names, unsigned count) {
-  std::string s;
-  for (unsigned a = 0; a < count; ++a) s += fmt::format("    .equ {}, {}\n", names[a], 8 * a);
-  return s;
+void program_tail(codegen::AsmWriter& w, const MatmulSpec& first, const MatmulSpec* rest,
+                  const isa::CoreConfig& core) {
+  w.exit_program();
+  w.raw(matmul_routine_asm(first, core, "matmul_first"));
+  if (rest) w.raw(matmul_routine_asm(*rest, core, "matmul_rest"));
 }
 
-std::string args_block(unsigned count) {
-  return "\n    .data\n    .align 3\nargs:\n    .space " + std::to_string(8 * count) + "\n";
-}
-
-std::string program_tail(const MatmulSpec& first, const MatmulSpec* rest, const isa::CoreConfig& core,
-                         unsigned arg_count) {
-  std::string s = "\nexit:\n    li      a0, 0\n    li      a7, 93\n    ecall\n";
-  s += matmul_routine_asm(first, core, "matmul_first");
-  if (rest) s += matmul_routine_asm(*rest, core, "matmul_rest");
-  return s + args_block(arg_count);
+void refuse_host_placement(const MeshMatmulOptions& options) {
+  if (options.placement == OperandPlacement::Host)
+    throw std::invalid_argument(fmt::format("placement=host: only the summa mapping streams operands from host "
+                                            "memory, not {}", mapping_name(options.mapping)));
 }
 
 void check_sram(const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
@@ -117,31 +107,6 @@ void check_sram(const hw::HardwareConfig& config, DType dtype, MatmulShape shape
         "mapping does not do yet",
         shape.m, shape.n, shape.k, dtype_name(dtype), mapping_name(plan.mapping), plan.grid_rows,
         plan.grid_cols, plan.sram_high_water, what, limit));
-}
-
-void read_blocks(const hw::Machine& machine, const MeshMatmulPlan& plan,
-                 const std::vector<TiledLayout>& c_layouts, uint64_t c_addr, Matrix& c) {
-  const size_t across = plan.col_start.size() - 1;
-  std::vector<uint8_t> bytes;
-  for (size_t i = 0; i + 1 < plan.row_start.size(); ++i)
-    for (size_t j = 0; j < across; ++j) {
-      const TiledLayout& l = c_layouts[i * across + j];
-      const uint32_t r0 = plan.row_start[i], c0 = plan.col_start[j];
-      const uint32_t rows = plan.row_start[i + 1] - r0, cols = plan.col_start[j + 1] - c0;
-      bytes.resize(l.bytes());
-      machine.node(plan.nodes[i * across + j])->sram().read(c_addr, bytes.data(), bytes.size());
-      const Matrix block = unpack(bytes.data(), l, rows, cols);
-      for (uint32_t r = 0; r < rows; ++r)
-        for (uint32_t k = 0; k < cols; ++k) c.at(r0 + r, c0 + k) = block.at(r, k);
-    }
-}
-
-hw::MachineParams machine_params_for(const hw::HardwareConfig& config, unsigned threads,
-                                     uint64_t stack_bytes) {
-  hw::MachineParams params = hw::machine_params(config);
-  params.threads = threads;
-  params.stack_bytes = stack_bytes;
-  return params;
 }
 
 void collect_report(const hw::Machine& machine, const hw::HardwareConfig& config, DType dtype,
@@ -170,16 +135,6 @@ void collect_report(const hw::Machine& machine, const hw::HardwareConfig& config
   result.mesh_link_bytes = r.mesh_link_bytes;
   result.die_edge_bytes = r.die_edge_link_bytes;
   result.host_bytes = r.host_bytes;
-}
-
-void run_and_collect(hw::Machine& machine, const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
-                     const std::vector<TiledLayout>& c_layouts, uint64_t c_addr, MeshMatmulResult& result) {
-  const hw::MachineOutcome outcome = machine.run();
-  result.ok = outcome == hw::MachineOutcome::Finished;
-  result.outcome = result.ok ? "finished" : machine.message();
-  result.c = Matrix(shape.m, shape.n);
-  if (result.ok) read_blocks(machine, result.plan, c_layouts, c_addr, result.c);
-  collect_report(machine, config, dtype, shape, result.plan.nodes, result);
 }
 
 }  // namespace dojosim::runtime::mesh

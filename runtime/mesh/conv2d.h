@@ -6,9 +6,11 @@
 // are not written yet.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "runtime/mesh/mesh_matmul.h"
+#include "runtime/mesh/op.h"
 #include "runtime/reference.h"
 
 namespace dojosim::runtime {
@@ -22,4 +24,44 @@ MeshMatmulResult run_conv2d(const hw::HardwareConfig& config, DType dtype, const
                             const std::vector<float>* bias, const MeshMatmulOptions& options,
                             ActivationLayout layout = ActivationLayout::Nhwc);
 
+namespace mesh {
+
+/// conv2d as an op (op.h): a concrete matmul mapping's kernel on the im2col shape, placed from
+/// the convolution's input and weights and read back in its activation layout.
+class Conv2dKernel final : public Kernel {
+ public:
+  /// The matmul of the convolution: M = N P Q, N = K, K = R S C.
+  static MatmulShape matmul_shape(const Conv2dShape& s);
+  /// Plans with options.mapping (auto: the estimate's choice); throws std::invalid_argument as
+  /// the mapping does.
+  Conv2dKernel(const hw::HardwareConfig& config, DType dtype, const Conv2dShape& shape, bool bias,
+               const MeshMatmulOptions& options, ActivationLayout layout, uint64_t sram_from = 0);
+
+  const NodeProgram& program() const override { return matmul_->program(); }
+  unsigned threads() const override { return matmul_->threads(); }
+  uint64_t stack_bytes() const override { return matmul_->stack_bytes(); }
+  void write_args(hw::Machine& machine) const override { matmul_->write_args(machine); }
+  uint64_t data_begin() const override { return matmul_->data_begin(); }
+  uint64_t data_end() const override { return matmul_->data_end(); }
+
+  /// im2col of the input and the weight matrix (the operands the mapping multiplies).
+  MatmulOperands operands(const std::vector<float>& input, const std::vector<float>& weights,
+                          const std::vector<float>* bias) const;
+  void place(hw::Machine& machine, const std::vector<float>& input, const std::vector<float>& weights,
+             const std::vector<float>* bias) const;
+  /// The output, in the activation layout.
+  std::vector<float> read(const hw::Machine& machine) const;
+  /// The output as the mapping computes it, bit for bit, in the activation layout.
+  std::vector<float> reference(const std::vector<float>& input, const std::vector<float>& weights,
+                               const std::vector<float>* bias) const;
+  const PlannedMatmul& matmul() const { return *matmul_; }
+
+ private:
+  std::vector<float> to_layout(std::vector<float> nhwc) const;
+  Conv2dShape shape_;
+  ActivationLayout layout_;
+  std::unique_ptr<PlannedMatmul> matmul_;
+};
+
+}  // namespace mesh
 }  // namespace dojosim::runtime

@@ -24,13 +24,16 @@
 // auto   the mapping with the smallest estimate (runtime/mesh/estimate.h) that fits in SRAM.
 //
 // Shapes need not divide the grid: blocks differ by at most one row or column, and the kernel
-// pads to its tile shapes with zeros. One machine per process (SystemC elaborates once):
-// run_matmul() once per process.
+// pads to its tile shapes with zeros. run_matmul() builds a machine (an Executor,
+// runtime/mesh/executor.h) for one matmul; SystemC elaborates once per process, so it runs once
+// per process. Each mapping is one file in runtime/mesh/mappings/ (runtime/mesh/op.h).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hw/config/hardware_config.h"
@@ -40,15 +43,26 @@
 
 namespace dojosim::runtime {
 
-// OneD splits C's rows over a ring of all nodes (B's chunks travel; for conv2d: an
-// output-spatial split, each node a band of output pixels, its input windows halo included
-// placed by im2col); OneDCols splits C's columns (A's chunks travel; for conv2d: an
-// output-channel split).
-enum class MatmulMapping : uint8_t { Summa, OneD, OneDCols, Cannon, KSplit, Auto };
-/// The concrete mappings (every one but Auto), in the order reports list them.
-constexpr MatmulMapping kMatmulMappings[] = {MatmulMapping::Summa, MatmulMapping::OneD, MatmulMapping::OneDCols,
-                                             MatmulMapping::Cannon, MatmulMapping::KSplit};
-std::string_view mapping_name(MatmulMapping m);
+// A mapping, by the name it is registered under (runtime/mesh/mappings.def: summa, 1d,
+// 1d-cols, cannon, ksplit), or `auto`: the estimate chooses. 1d splits C's rows over a ring of
+// all nodes (B's chunks travel; for conv2d: an output-spatial split, each node a band of output
+// pixels, its input windows halo included placed by im2col); 1d-cols splits C's columns (A's
+// chunks travel; for conv2d: an output-channel split).
+class MatmulMapping {
+ public:
+  explicit MatmulMapping(std::string name) : name_(std::move(name)) {}
+  static const MatmulMapping Auto;
+  const std::string& name() const { return name_; }
+  bool operator==(const MatmulMapping& o) const { return name_ == o.name_; }
+  bool operator!=(const MatmulMapping& o) const { return name_ != o.name_; }
+
+ private:
+  std::string name_;
+};
+inline const MatmulMapping MatmulMapping::Auto{"auto"};
+/// The registered mappings (every one but auto), in the order reports list them.
+std::vector<MatmulMapping> matmul_mappings();
+std::string_view mapping_name(const MatmulMapping& m);
 MatmulMapping parse_mapping(const std::string& name);  // throws std::invalid_argument
 
 // Where A and B start: in the nodes' SRAM (each node holds the chunks it owns), or in host
@@ -57,7 +71,7 @@ MatmulMapping parse_mapping(const std::string& name);  // throws std::invalid_ar
 enum class OperandPlacement : uint8_t { Auto, Sram, Host };
 
 struct MeshMatmulOptions {
-  MatmulMapping mapping = MatmulMapping::Summa;
+  MatmulMapping mapping = MatmulMapping("summa");
   OperandPlacement placement = OperandPlacement::Auto;
   uint32_t k_chunk =
       0;  // K per step (summa, 1d); 0: the default (128, rounded to the kernel's k unit)
@@ -67,7 +81,7 @@ struct MeshMatmulOptions {
 
 // How the work was placed, before it ran.
 struct MeshMatmulPlan {
-  MatmulMapping mapping = MatmulMapping::Summa;  // never Auto: the one chosen
+  MatmulMapping mapping = MatmulMapping("summa");  // never Auto: the one chosen
   uint32_t grid_rows = 0, grid_cols = 0;         // R x G nodes (1d, ksplit: P x 1)
   std::vector<hw::Coord> nodes;                  // grid node (i, j) at nodes[i * grid_cols + j]
   std::vector<uint32_t> row_start, col_start;    // R + 1 and G + 1 offsets into M and N
@@ -86,7 +100,7 @@ struct MeshMatmulPlan {
 
 // The analytical estimate of one mapping (runtime/mesh/estimate.h).
 struct MatmulEstimate {
-  MatmulMapping mapping = MatmulMapping::Summa;
+  MatmulMapping mapping = MatmulMapping("summa");
   bool fits = false;  // the plan exists and fits in SRAM
   std::string why;    // when it does not fit: the planner's message
   uint64_t nodes = 0, steps = 0;
@@ -112,7 +126,7 @@ struct MeshMatmulResult {
          dma_queue_cycles = 0, other_cycles = 0;
   uint64_t mesh_link_bytes = 0, die_edge_bytes = 0, host_bytes = 0;
   double estimate_cycles = 0;             // the estimate of plan.mapping
-  std::vector<MatmulEstimate> estimates;  // every mapping's, in kMatmulMappings order
+  std::vector<MatmulEstimate> estimates;  // every mapping's, in matmul_mappings() order
 };
 
 // Plans without running (the grid, the chunks and the SRAM each node needs); throws
@@ -120,14 +134,16 @@ struct MeshMatmulResult {
 MeshMatmulPlan plan_matmul(const hw::HardwareConfig& config, DType dtype, MatmulShape shape,
                            const MeshMatmulOptions& options);
 
-// Builds the machine, places A and B (and the bias) in the nodes' SRAM, runs, reads C back.
+// Builds the machine (an Executor), places A and B (and the bias) in the nodes' SRAM or host
+// memory, runs, reads C back.
 MeshMatmulResult run_matmul(const hw::HardwareConfig& config, DType dtype,
                             const MatmulOperands& ops, MatmulInit init,
                             const MeshMatmulOptions& options);
 
 // C as the plan's mapping computes it, bit for bit: each element accumulated in fp32 over the
-// plan's K ranges in the mapping's order (docs/runtime.md), ksplit's partials added in its
-// reduction tree's order. For summa and 1d it equals reference_matmul_exact(.., plan.padded_k).
+// plan's K ranges in the mapping's order (docs/runtime.md; Mapping::reference), ksplit's
+// partials added in its reduction tree's order. For summa and 1d it equals
+// reference_matmul_exact(.., plan.padded_k).
 Matrix reference_mesh_matmul_exact(DType dtype, isa::Cfp8Format f, MatmulInit init,
                                    const MatmulOperands& ops, const MeshMatmulPlan& plan);
 

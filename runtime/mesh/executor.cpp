@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/mesh/executor.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "hw/config/machine_params.h"
+#include "runtime/mesh/common.h"
+
+namespace dojosim::runtime {
+
+namespace {
+
+hw::MachineParams params_for(const hw::HardwareConfig& config, unsigned threads, uint64_t stack_bytes) {
+  hw::MachineParams params = hw::machine_params(config);
+  if (threads) params.threads = threads;
+  if (stack_bytes) params.stack_bytes = stack_bytes;
+  return params;
+}
+
+}  // namespace
+
+Executor::Executor(const hw::HardwareConfig& config, unsigned threads, uint64_t stack_bytes)
+    : config_(config), machine_(std::make_unique<hw::Machine>(params_for(config, threads, stack_bytes))) {}
+
+Executor::~Executor() = default;
+
+void Executor::keep(uint64_t from, uint64_t to) {
+  kept_.emplace_back(from, to);
+}
+
+Executor::Run Executor::run(const mesh::Kernel& kernel) {
+  const mesh::NodeProgram& p = kernel.program();
+  for (const auto& [from, to] : kept_)
+    for (const isa::Segment& s : p.program.segments)
+      if (s.address < to && from < s.address + s.bytes.size() + s.zero_fill)
+        throw std::logic_error(fmt::format(
+            "{}: segment {} [0x{:x}, 0x{:x}) would overwrite resident SRAM [0x{:x}, 0x{:x})",
+            p.program.source_name, s.name, s.address, s.address + s.bytes.size() + s.zero_fill, from, to));
+  machine_->load(p.program, kernel.threads(), kernel.stack_bytes());
+  kernel.write_args(*machine_);
+  Run r;
+  r.ok = machine_->run() == hw::MachineOutcome::Finished;
+  r.outcome = r.ok ? "finished" : machine_->message();
+  r.start = machine_->phase_start();
+  r.cycles = machine_->cycles() - r.start;
+  return r;
+}
+
+void Executor::run_matmul(const mesh::PlannedMatmul& kernel, MeshMatmulResult& result) {
+  result.plan = kernel.plan();
+  const Run r = run(kernel);
+  result.ok = r.ok;
+  result.outcome = r.outcome;
+  const MatmulShape shape = kernel.problem().shape;
+  result.c = r.ok ? kernel.read(*machine_) : Matrix(shape.m, shape.n);
+  mesh::collect_report(*machine_, config_, kernel.problem().dtype, shape, result.plan.nodes, result);
+}
+
+}  // namespace dojosim::runtime

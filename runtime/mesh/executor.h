@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// An Executor owns one machine (hw::Machine) built for a hardware config and runs kernels
+// (runtime/mesh/op.h) on it one after another, the machine staying up between them: node SRAM
+// and host memory keep their contents, so a kernel's result can stay resident and feed the
+// next kernel without passing through the host.
+//
+// Per kernel, the caller places its operands (PlannedMatmul::place, on machine()), then run()
+// loads the kernel's program with its threads and stack, writes its per-node arguments and
+// runs it to its end; then the caller reads results back (PlannedMatmul::read) or leaves them
+// where the next kernel expects them. keep() marks SRAM that holds such resident data: run()
+// refuses a kernel whose program image would overwrite it.
+//
+// Each run starts at the cycle the previous one ended (hw::Machine::phase_start()); the
+// threads' counters restart at each load, network and link counters add up over the machine's
+// life. SystemC elaborates once per process: one Executor per process.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw/config/hardware_config.h"
+#include "hw/machine/machine.h"
+#include "runtime/mesh/mesh_matmul.h"
+#include "runtime/mesh/op.h"
+
+namespace dojosim::runtime {
+
+class Executor {
+ public:
+  /// `threads` and `stack_bytes` (0: the config's) are the machine's defaults; each kernel
+  /// loads with its own. NOTE: hw statistics (hw::collect_stats) count the default threads
+  /// per node, so a single-kernel run passes the kernel's.
+  explicit Executor(const hw::HardwareConfig& config, unsigned threads = 0, uint64_t stack_bytes = 0);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  const hw::HardwareConfig& config() const { return config_; }
+  hw::Machine& machine() { return *machine_; }
+  const hw::Machine& machine() const { return *machine_; }
+
+  /// SRAM [from, to) of every node holds data a later kernel reads, until release().
+  void keep(uint64_t from, uint64_t to);
+  void release() { kept_.clear(); }
+
+  /// How one run ended: ok, "finished" or the machine's trap / deadlock / limit report, and
+  /// its cycles (from the machine's phase_start() to the last thread's exit).
+  struct Run {
+    bool ok = false;
+    std::string outcome;
+    uint64_t start = 0, cycles = 0;
+  };
+  /// Loads the kernel's program, writes its arguments, runs it. Throws std::logic_error if the
+  /// program image overlaps kept SRAM (a kernel's data region is the planner's to place: give
+  /// it MatmulProblem::sram_from above what is kept).
+  Run run(const mesh::Kernel& kernel);
+
+  /// Runs a placed matmul and fills `result` as run_matmul() does: ok, outcome, C read back
+  /// when it finished, cycles and the report. Sets result.plan.
+  void run_matmul(const mesh::PlannedMatmul& kernel, MeshMatmulResult& result);
+
+ private:
+  hw::HardwareConfig config_;
+  std::unique_ptr<hw::Machine> machine_;
+  std::vector<std::pair<uint64_t, uint64_t>> kept_;
+};
+
+}  // namespace dojosim::runtime
