@@ -32,9 +32,9 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM = r"[-+]?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?"
 TOKEN = re.compile(r"(\.\.\.)|(~?)(" + NUM + r")|(\s+)|([^\s\d.~+-]+|[\s\S])")
-MARKER = re.compile(r"^<!-- output(\(slow\))?: (.*) -->$")
-FIGURES = re.compile(r"^<!-- figures: (.*) -->$")
-UNCHECKED = re.compile(r"^<!-- unchecked: .* -->$")
+MARKER = re.compile(r"^\s*<!-- output(\(slow\))?: (.*) -->$")
+FIGURES = re.compile(r"^\s*<!-- figures: (.*) -->$")
+UNCHECKED = re.compile(r"^\s*<!-- unchecked: .* -->$")
 HOST_FACTOR = 3.0
 
 
@@ -83,7 +83,7 @@ def parse(path, text):
     lines = text.split("\n")
     blocks, figures, problems = [], [], []
     i = 0
-    in_fence = False
+    in_fence = False  # or the backticks that opened the fence
     while i < len(lines):
         line = lines[i]
         m = MARKER.match(line)
@@ -113,14 +113,18 @@ def parse(path, text):
                 continue
             problems.append(f"{path}:{i + 1}: an output marker must be followed by a fenced block or a table")
         elif line.startswith("```"):
-            if not in_fence and line.strip() == "```":
-                prev = i - 1
-                while prev >= 0 and not lines[prev].strip():
-                    prev -= 1
-                if prev < 0 or not UNCHECKED.match(lines[prev]):
-                    problems.append(f"{path}:{i + 1}: a fence without a language quotes output: put "
-                                    "<!-- output: COMMAND --> (or <!-- unchecked: why -->) before it")
-            in_fence = not in_fence
+            ticks = len(line) - len(line.lstrip("`"))
+            if not in_fence:
+                in_fence = "`" * ticks
+                if line.strip() == in_fence:
+                    prev = i - 1
+                    while prev >= 0 and not lines[prev].strip():
+                        prev -= 1
+                    if prev < 0 or not UNCHECKED.match(lines[prev]):
+                        problems.append(f"{path}:{i + 1}: a fence without a language quotes output: put "
+                                        "<!-- output: COMMAND --> (or <!-- unchecked: why -->) before it")
+            elif line.strip() == "`" * ticks and ticks >= len(in_fence):
+                in_fence = False
         elif not in_fence:
             f = FIGURES.match(line)
             if f:
@@ -179,7 +183,7 @@ def check_block(block, output, lines, update, changes):
             new = fmt_like(q, p)
             new_line = new_line[:start] + new + new_line[end:]
             if not host:
-                changes.setdefault(norm(q), set()).add(new)
+                changes.setdefault(norm(q).lstrip("+-"), set()).add(new.lstrip("+-"))
         problems += line_problems
         if update and new_line != quoted:
             exact_copy = "..." not in quoted and "~" not in quoted
@@ -196,7 +200,7 @@ def check_file(real, build, update, slow, cache):
     quoted_figures = set()
     for block in blocks:
         for q in block.lines:
-            quoted_figures.update(norm(n) for n in numbers_of(q))
+            quoted_figures.update(norm(n).lstrip("+-") for n in numbers_of(q))
         if block.slow and not slow:
             continue
         key = block.command
@@ -210,15 +214,16 @@ def check_file(real, build, update, slow, cache):
         problems += check_block(block, output, lines, update, changes)
     for line_no, start, figs in figures:
         para = " ".join(lines[start:line_no])
-        para_figures = {norm(n) for n in numbers_of(para)}
+        para_figures = {norm(n).lstrip("+-") for n in numbers_of(para)}
         for fig in figs:
-            if norm(fig) not in para_figures:
+            if norm(fig).lstrip("+-") not in para_figures:
                 problems.append(f"{path}:{line_no + 1}: figure {fig} is not in the paragraph above")
-            if norm(fig) not in quoted_figures and norm(fig) not in changes:
+            key = norm(fig).lstrip("+-")
+            if key not in quoted_figures and key not in changes:
                 problems.append(f"{path}:{line_no + 1}: figure {fig} is not printed in any quoted "
                                 "block of this file")
-            elif norm(fig) in changes:
-                news = changes[norm(fig)]
+            elif key in changes:
+                news = changes[key]
                 problems.append(f"{path}:{line_no + 1}: figure {fig} in the text, printed {' or '.join(sorted(news))}")
                 if update and len(news) == 1:
                     new = next(iter(news))
