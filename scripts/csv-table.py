@@ -7,11 +7,14 @@ usage: scripts/csv-table.py pivot CSV ROW COLUMN VALUE [ROW_TITLE]
 
 pivot: one row per value of ROW, one column per value of COLUMN (both in file order), cells
 VALUE, or VALUE:SPEC with a format spec (utilisation_pct:.1f). rows: one line per CSV row,
-FORMAT a Python format string over the columns, e.g. '| {workload} | {cycles:,} |'. Integers print with thousands separators in pivot; numeric
+FORMAT has fields {EXPRESSION:SPEC}, EXPRESSION in Python over the columns (a name's
+non-word characters read as _, so noc.routing is noc_routing), SPEC a format spec, e.g.
+'| {workload} | {cycles:,} | {(estimate_cycles - cycles) / cycles * 100:+.1f}% |'. Integers print with thousands separators in pivot; numeric
 columns are converted to int or float before formatting. The HEADER of rows is printed as is,
 followed by a separator line. See examples/README.md ("Quoted output").
 """
 import csv
+import re
 import sys
 
 
@@ -53,7 +56,9 @@ def main(argv):
         print(header)
         print("|" + "---|" * (header.count("|") - 1))
         for r in data:
-            print(fmt.format(**{k: number(v) for k, v in r.items()}))
+            names = {re.sub(r"\W", "_", k): number(v) for k, v in r.items()}
+            print(re.sub(r"\{([^{}:]+)(?::([^{}]*))?\}",
+                         lambda m: format(eval(m.group(1), {}, names), m.group(2) or ""), fmt))
         return 0
     print(__doc__, file=sys.stderr)
     return 2
