@@ -56,8 +56,19 @@ extern "C" int sc_main(int argc, char** argv) {
   fmt::print("offered load = injected bytes per node per cycle / link width\n\n");
   fmt::print("{:<10} {:>8} {:>14} {:>14} {:>12}\n", "pattern", "load", "avg latency", "p99 latency",
              "accepted");
+  // Steps of 0.01 up to 0.2 (transpose saturates at 1/7, hot-spot near 0.078) and from 0.4 to
+  // 0.5 (uniform, 0.5), else of 0.1: a saturation point is read off the grid, so the grid must
+  // be fine where it lies.
+  std::vector<double> loads;
+  for (int i = 1; i <= 20; ++i) loads.push_back(i / 100.0);
+  loads.push_back(0.3);
+  for (int i = 40; i <= 50; i += 2) loads.push_back(i / 100.0);
+  for (int i = 6; i <= 10; ++i) loads.push_back(i / 10.0);
   for (const std::string pattern : {"uniform", "transpose", "hotspot"}) {
-    for (double load : {0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0}) {
+    // Saturation: the highest load before the first whose average latency exceeds twice the
+    // lowest load's (the zero-load latency, near enough).
+    double zero_load = 0, saturation = 0, next = 0, next_latency = 0;
+    for (double load : loads) {
       std::mt19937_64 rng(42);
       const double rate = load * params.link_bytes_per_cycle / double(packet_bytes);  // packets/cycle/node
       std::vector<Injection> injections;
@@ -87,10 +98,15 @@ extern "C" int sc_main(int argc, char** argv) {
       for (uint64_t l : latencies) sum += double(l);
       const int senders = pattern == "transpose" ? n * n - n : n * n;
       const double accepted = double(delivered_bytes) / (double(cycles) * senders * params.link_bytes_per_cycle);
-      fmt::print("{:<10} {:>8.2f} {:>14.1f} {:>14} {:>12.3f}\n", pattern, load, sum / double(latencies.size()),
+      const double average = sum / double(latencies.size());
+      fmt::print("{:<10} {:>8.2f} {:>14.1f} {:>14} {:>12.3f}\n", pattern, load, average,
                  latencies[latencies.size() * 99 / 100], accepted);
+      if (zero_load == 0) zero_load = average;
+      if (next == 0 && average <= 2 * zero_load) saturation = load;
+      else if (next == 0) next = load, next_latency = average;
     }
-    fmt::print("\n");
+    fmt::print("{}: saturates between offered load {:.2f} and {:.2f} (average latency {:.1f} there, "
+               "{:.1f} at the lowest load)\n\n", pattern, saturation, next, next_latency, zero_load);
   }
   return 0;
 }

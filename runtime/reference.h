@@ -4,7 +4,10 @@
 // Bit-exact references compute exactly what the kernels compute, in the same order: for every
 // element of C, one fp32 rounding per k, in increasing k over the padded K (the padding adds
 // +0 products), starting from the initial value:
-//   bf16, cfp8: c = c + a*b   (the product of two bf16 or cfp8 values is exact in fp32)
+//   bf16, cfp8: c = c + a*b   (a*b in fp32: exact for every cfp8 pair and for bf16 products
+//                              of 0 or in fp32's normal range; a bf16 product below 2^-126
+//                              that is not a multiple of 2^-149 is rounded first, one above
+//                              2^128 overflows. docs/runtime-kernels.md)
 //   fp32:       c = fma(a, b, c)
 // which is the matrix unit's order (isa/interpreter.cpp, mma: k order within a block, blocks in
 // k order) and the SIMD unit's (one vfma.fp32 per k). Register blocking and the order in which
@@ -66,6 +69,12 @@ Matrix conv2d_weight_matrix(const std::vector<float>& weights, const Conv2dShape
 
 /// Bit-exact conv2d of a kernel that runs the matmul kernel on im2col(input) and the weight
 /// matrix: output (n*p*q) x k, i.e. NHWC. Accumulation order: k = (i, j, ch) lexicographic.
+/// NOTE: that is one kernel call's order over the whole K, which across the mesh is SUMMA's
+/// and 1d's (K chunks in order). mapping=auto often picks another mapping for convolutions
+/// (Cannon for the tutorial's layer on tiny and for 24 of ResNet-50's 54 layers at batch 32 on
+/// d1), whose K order differs; a mesh run is
+/// checked against reference_mesh_matmul_exact() on im2col(input) and the weight matrix with
+/// its plan (runtime/mesh/mesh_matmul.h), as tools/workload.cpp does, not against this.
 Matrix reference_conv2d_exact(DType dtype, isa::Cfp8Format f, const Conv2dShape& s,
                               const std::vector<float>& input, const std::vector<float>& weights,
                               const std::vector<float>* bias, uint32_t padded_k);

@@ -13,6 +13,7 @@ packages=(
   qemu-user-static                                  # reference for the differential tests
   clang libclang-rt-14-dev                          # libFuzzer and sanitizer runtimes
   libxml2-utils                                     # xmllint: tests check the SVG plots are well-formed XML
+  python3                                           # scripts/quoted.py: quoted run output in texts is checked
 )
 
 missing=()
