@@ -755,10 +755,12 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
           return result;
         }
         s -= need;
+        if constexpr (kTiming) wait_until(t, semaphore_raised_at_[d.rd], StallCause::Semaphore);
         break;
       }
       case Op::SSIGNAL: {
         semaphores_[d.rd] += x[d.rs1];
+        if constexpr (kTiming) semaphore_raised(d.rd, cycles(t));
         ++t.instret;
         t.pc = next;
         result.event = Event::Signal;

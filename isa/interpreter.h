@@ -9,6 +9,7 @@
 // Nothing is allocated while run() executes.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <cstdint>
@@ -144,6 +145,14 @@ class Core {
   // The thread's cycle count: with timing off, its instruction count.
   uint64_t cycles(const ThreadState& t) const;
 
+  // Semaphore `sem` was raised at `cycle` (a delivery; `ssignal` records its own). A thread
+  // behind that cycle that takes the semaphore resumes at it: SMT threads and deliveries run
+  // out of step within a quantum, and a wait must not pass before the signal it needed.
+  void semaphore_raised(unsigned sem, uint64_t cycle) {
+    semaphore_raised_at_[sem] = std::max(semaphore_raised_at_[sem], cycle);
+  }
+  void reset_semaphores_raised() { semaphore_raised_at_.fill(0); }
+
   // "trap at pc 0x...: <what> in `<disassembly>`" — without the node/thread prefix.
   std::string trap_message(const ThreadState& t) const;
 
@@ -160,6 +169,9 @@ class Core {
   std::shared_ptr<const OpCost[]> costs_;
   Sram& sram_;
   uint64_t* semaphores_;
+  // Per semaphore: the latest cycle it was raised. Taking it costs no more than this bound:
+  // the value may have sufficed earlier, but the owners do not keep a history.
+  std::array<uint64_t, kNumSemaphores> semaphore_raised_at_{};
   std::vector<ThreadState> threads_;
   // Per unit: its instances' busy cycles, shared by the threads (SMT). Allocated only for
   // the instances the config has, and only with timing on.

@@ -167,6 +167,7 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
             sram_.write(push ? offset : r.arg[1], bytes.data(), len);
             if (r.arg[3] != 0) {
               ++semaphores_[r.arg[3]];
+              core_.semaphore_raised(static_cast<unsigned>(r.arg[3]), core_.cycles(t));
               wake_semaphore(r.arg[3], core_.cycles(t));
             }
             break;

@@ -251,7 +251,7 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
              p.operands_in_host ? "stream from host memory (the DIPs' HBM)" : "start in node SRAM");
   if (!r.ok) {
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
-    return r.outcome.rfind("deadlock", 0) == 0 || r.outcome.rfind("cycle limit", 0) == 0 ? kHung : kTrapped;
+    return r.ended == hw::MachineOutcome::Trapped ? kTrapped : kHung;
   }
   const hw::RunReport report = run_report_of(r);
   fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); {} at {}, {:.1f}% of the machine's {} peak {}\n", r.cycles,

@@ -22,6 +22,7 @@
 #include <systemc>
 
 #include "hw/host/host_memory.h"
+#include "hw/machine/outcome.h"
 #include "hw/noc/network.h"
 #include "hw/node/outbox.h"
 
@@ -30,7 +31,6 @@ namespace dojosim::hw {
 class NodeModule;
 class TraceWriter;
 struct MachineParams;
-enum class MachineOutcome : uint8_t;
 
 class Fabric : public sc_core::sc_module {
  public:

@@ -25,6 +25,7 @@
 
 #include "hw/host/host_memory.h"
 #include "hw/machine/fabric.h"
+#include "hw/machine/outcome.h"
 #include "hw/noc/network.h"
 #include "isa/interpreter.h"
 #include "isa/program.h"
@@ -53,9 +54,6 @@ struct MachineParams {
   // SystemC, schedule) the nodes in reverse order. Results must be identical.
   bool reverse_node_order = false;
 };
-
-enum class MachineOutcome : uint8_t { Finished, Trapped, Deadlock, CycleLimit, TimeLimit };
-std::string_view outcome_name(MachineOutcome outcome);  // "finished", "trapped", "deadlock", ...
 
 struct NodeResult {
   Coord at;

@@ -74,6 +74,7 @@ void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, u
   finished_ = threads == 0;
   stopped_ = false;
   semaphores_.fill(0);
+  core_.reset_semaphores_raised();
   std::fill(waiting_.begin(), waiting_.end(), Waiting{});
   dma_done_.clear();
   dma_untimed_ = 0;
@@ -297,6 +298,7 @@ void NodeModule::run() {
     if (!d.bytes.empty()) sram_.write(d.offset, d.bytes.data(), d.bytes.size());
     if (d.sem != 0) {
       ++semaphores_[d.sem];
+      core_.semaphore_raised(d.sem, d.cycle);
       woke |= wake_semaphore(d.sem, std::max(d.cycle, now));
     }
     if (d.bytes.capacity()) recycle(std::move(d.bytes));
@@ -319,8 +321,12 @@ void NodeModule::run() {
     isa::ThreadState& t = core_.thread(i);
     while (t.status == isa::ThreadStatus::Ready && core_.cycles(t) < window_end && !stopped_)
       handle(i, core_.run(t, UINT64_MAX, window_end), now);
-    any_ready |= t.status == isa::ThreadStatus::Ready;
-    any_live |= t.status == isa::ThreadStatus::Ready || t.status == isa::ThreadStatus::Blocked;
+  }
+  // Read after all threads ran: a later thread in the rotation may have woken an earlier one.
+  for (unsigned i = 0; i < started_; ++i) {
+    const isa::ThreadStatus s = core_.thread(i).status;
+    any_ready |= s == isa::ThreadStatus::Ready;
+    any_live |= s == isa::ThreadStatus::Ready || s == isa::ThreadStatus::Blocked;
   }
   if (stopped_) {
     post();

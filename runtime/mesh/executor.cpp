@@ -41,7 +41,8 @@ Executor::Run Executor::run(const mesh::Kernel& kernel) {
   machine_->load(p.program, kernel.threads(), kernel.stack_bytes());
   kernel.write_args(*machine_);
   Run r;
-  r.ok = machine_->run() == hw::MachineOutcome::Finished;
+  r.ended = machine_->run();
+  r.ok = r.ended == hw::MachineOutcome::Finished;
   r.outcome = r.ok ? "finished" : machine_->message();
   r.start = machine_->phase_start();
   r.cycles = machine_->cycles() - r.start;
@@ -52,6 +53,7 @@ void Executor::run_matmul(const mesh::PlannedMatmul& kernel, MeshMatmulResult& r
   result.plan = kernel.plan();
   const Run r = run(kernel);
   result.ok = r.ok;
+  result.ended = r.ended;
   result.outcome = r.outcome;
   const MatmulShape shape = kernel.problem().shape;
   result.c = r.ok ? kernel.read(*machine_) : Matrix(shape.m, shape.n);

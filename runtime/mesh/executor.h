@@ -49,6 +49,7 @@ class Executor {
   /// its cycles (from the machine's phase_start() to the last thread's exit).
   struct Run {
     bool ok = false;
+    hw::MachineOutcome ended = hw::MachineOutcome::Finished;
     std::string outcome;
     uint64_t start = 0, cycles = 0;
   };

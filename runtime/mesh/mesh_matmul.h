@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "hw/config/hardware_config.h"
+#include "hw/machine/outcome.h"
 #include "hw/noc/geometry.h"
 #include "runtime/matmul.h"
 #include "runtime/tensor.h"
@@ -116,7 +117,8 @@ struct MatmulEstimate {
 struct MeshMatmulResult {
   Matrix c;  // M x N
   MeshMatmulPlan plan;
-  std::string outcome;  // "finished", or the machine's trap / deadlock report
+  hw::MachineOutcome ended = hw::MachineOutcome::Finished;
+  std::string outcome;  // "finished", or the machine's trap / deadlock / limit report
   bool ok = false;
   uint64_t cycles = 0;
   double seconds = 0, flop = 0, flop_per_s = 0, peak_flop_per_s = 0;

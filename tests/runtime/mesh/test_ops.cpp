@@ -111,7 +111,7 @@ TEST_CASE("relayout turns each node's fp32 C block into the next op's bf16 A blo
   }
   chain.relayout->place(machine);
   const Executor::Run run = executor.run(*chain.relayout);
-  REQUIRE(run.outcome == "finished");
+  REQUIRE(run.ended == hw::MachineOutcome::Finished);
   const Matrix want = mesh::RelayoutKernel::reference(c, DType::Bf16);
   for (const mesh::Shard& s : chain.second->shards(mesh::Operand::A)) {
     std::vector<uint8_t> got(s.layout.bytes());
@@ -121,10 +121,8 @@ TEST_CASE("relayout turns each node's fp32 C block into the next op's bf16 A blo
   }
 }
 
-// NOTE: needs the resident machine (a second Machine::run() on one machine); hidden until then:
-// run it with `test_runtime_mesh [resident]`.
 TEST_CASE("two matmuls back to back in one machine: C stays in node SRAM and feeds the next as A",
-          "[.][resident]") {
+          "[resident]") {
   Chain chain;
   const Matrix a1 = test::random_matrix(Chain::M, Chain::K1, 1), b1 = test::random_matrix(Chain::K1, Chain::N1, 2),
                b2 = test::random_matrix(Chain::N1, Chain::N2, 3);
@@ -135,14 +133,14 @@ TEST_CASE("two matmuls back to back in one machine: C stays in node SRAM and fee
   chain.relayout->place(machine);
   chain.second->place(machine, operands(Matrix(), b2), mesh::Resident{true, false});
   executor.keep(chain.second->data_begin(), chain.relayout->data_end());  // B2, the tables
-  REQUIRE(executor.run(*chain.first).outcome == "finished");
+  REQUIRE(executor.run(*chain.first).ended == hw::MachineOutcome::Finished);
   for (const mesh::Shard& s : chain.first->shards(mesh::Operand::C))
     executor.keep(s.address, s.address + s.layout.bytes());
-  REQUIRE(executor.run(*chain.relayout).outcome == "finished");
+  REQUIRE(executor.run(*chain.relayout).ended == hw::MachineOutcome::Finished);
   executor.release();
   executor.keep(chain.second->data_begin(), chain.second->data_end());
   const Executor::Run last = executor.run(*chain.second);
-  REQUIRE(last.outcome == "finished");
+  REQUIRE(last.ended == hw::MachineOutcome::Finished);
   CHECK(last.start > 0);  // it ran after the others, on the same machine
 
   const Matrix c1 = reference_mesh_matmul_exact(DType::Bf16, {}, MatmulInit::Zero, operands(a1, b1), chain.first->plan());
