@@ -72,7 +72,7 @@ MatmulMapping parse_mapping(const std::string& name);  // throws std::invalid_ar
 enum class OperandPlacement : uint8_t { Auto, Sram, Host };
 
 struct MeshMatmulOptions {
-  MatmulMapping mapping = MatmulMapping("summa");
+  MatmulMapping mapping = MatmulMapping::Auto;  // as the CLI's default
   OperandPlacement placement = OperandPlacement::Auto;
   uint32_t k_chunk =
       0;  // K per step (summa, 1d); 0: the default (128, rounded to the kernel's k unit)
