@@ -45,7 +45,8 @@ const bool kQuietSystemC = setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0) =
 extern "C" int sc_main(int argc, char** argv) {
   uint64_t packet_bytes = 64, cycles = 20000;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--packet-bytes")) packet_bytes = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--packet-bytes"))
+      packet_bytes = std::strtoull(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--cycles")) cycles = std::strtoull(argv[i + 1], nullptr, 10);
   }
   const int n = 8;
@@ -70,16 +71,19 @@ extern "C" int sc_main(int argc, char** argv) {
     double zero_load = 0, saturation = 0, next = 0, next_latency = 0;
     for (double load : loads) {
       std::mt19937_64 rng(42);
-      const double rate = load * params.link_bytes_per_cycle / double(packet_bytes);  // packets/cycle/node
+      const double rate =
+          load * params.link_bytes_per_cycle / double(packet_bytes);  // packets/cycle/node
       std::vector<Injection> injections;
       for (int y = 0; y < n; ++y)
         for (int x = 0; x < n; ++x) {
           const Coord src{x, y};
           if (pattern == "transpose" && x == y) continue;  // the diagonal sends to itself
           // Bernoulli injection with probability `rate` per cycle (rate <= 1 here).
-          const uint64_t threshold = static_cast<uint64_t>(std::min(rate, 1.0) * 9007199254740992.0);
+          const uint64_t threshold =
+              static_cast<uint64_t>(std::min(rate, 1.0) * 9007199254740992.0);
           for (uint64_t c = 0; c < cycles; ++c)
-            if ((rng() >> 11) < threshold) injections.push_back({c, src, destination(pattern, src, n, rng)});
+            if ((rng() >> 11) < threshold)
+              injections.push_back({c, src, destination(pattern, src, n, rng)});
         }
       std::stable_sort(injections.begin(), injections.end(),
                        [](const Injection& a, const Injection& b) { return a.cycle < b.cycle; });
@@ -97,7 +101,8 @@ extern "C" int sc_main(int argc, char** argv) {
       double sum = 0;
       for (uint64_t l : latencies) sum += double(l);
       const int senders = pattern == "transpose" ? n * n - n : n * n;
-      const double accepted = double(delivered_bytes) / (double(cycles) * senders * params.link_bytes_per_cycle);
+      const double accepted =
+          double(delivered_bytes) / (double(cycles) * senders * params.link_bytes_per_cycle);
       const double average = sum / double(latencies.size());
       fmt::print("{:<10} {:>8.2f} {:>14.1f} {:>14} {:>12.3f}\n", pattern, load, average,
                  latencies[latencies.size() * 99 / 100], accepted);
@@ -105,8 +110,10 @@ extern "C" int sc_main(int argc, char** argv) {
       if (next == 0 && average <= 2 * zero_load) saturation = load;
       else if (next == 0) next = load, next_latency = average;
     }
-    fmt::print("{}: saturates between offered load {:.2f} and {:.2f} (average latency {:.1f} there, "
-               "{:.1f} at the lowest load)\n\n", pattern, saturation, next, next_latency, zero_load);
+    fmt::print(
+        "{}: saturates between offered load {:.2f} and {:.2f} (average latency {:.1f} there, "
+        "{:.1f} at the lowest load)\n\n",
+        pattern, saturation, next, next_latency, zero_load);
   }
   return 0;
 }

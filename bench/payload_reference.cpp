@@ -72,7 +72,8 @@ int main(int argc, char** argv) {
   }
   uint64_t checksum = 0;
   double best = 1e300;
-  for (int rep = 0; rep < 3; ++rep) best = std::min(best, run_once(nodes, bytes, rounds, batch, checksum));
+  for (int rep = 0; rep < 3; ++rep)
+    best = std::min(best, run_once(nodes, bytes, rounds, batch, checksum));
   std::printf("ns_per_node_round %.1f (checksum %llu)\n", 1e9 * best / (double(nodes) * rounds),
               static_cast<unsigned long long>(checksum));
   return 0;

@@ -235,7 +235,9 @@ int la_global_sequence(uint8_t rd, uint8_t xreg, uint8_t yreg, uint32_t offset,
   static_assert(kGlobalYShift == kGlobalOffsetBits, "the offset fills the bits below y");
   constexpr int32_t kNodeBits = kGlobalXBits + kGlobalYBits;  // 31
   int n = 0;
-  auto put = [&](Op op, uint8_t rs1, uint8_t rs2, int32_t imm) { out[n++] = {op, rd, rs1, rs2, imm}; };
+  auto put = [&](Op op, uint8_t rs1, uint8_t rs2, int32_t imm) {
+    out[n++] = {op, rd, rs1, rs2, imm};
+  };
   put(Op::SLLI, xreg, 0, 64 - static_cast<int32_t>(kGlobalXBits));
   put(Op::SRLI, rd, 0, 64 - kNodeBits);
   put(Op::ADD, rd, yreg, 0);

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Assembler internals: what a mnemonic may stand for. A form is a row of the instruction table,
 // an alias (a pseudo-instruction that is one table instruction with some fields fixed, itself a
-// row of a small table here), or a macro that needs code (li, la, call, tail, la.global). One mnemonic can
-// have several forms told apart by operand count (`jal rd, target` and `jal target`).
+// row of a small table here), or a macro that needs code (li, la, call, tail, la.global). One
+// mnemonic can have several forms told apart by operand count (`jal rd, target` and `jal target`).
 #pragma once
 
 #include <cstdint>

@@ -166,7 +166,8 @@ struct Stmt {
   Form form;         // Instr
   std::vector<Operand> ops;
   std::string bytes;    // Bytes
-  uint8_t li_slot = 0;  // li, la.global: instructions reserved; only grows, so passes cannot oscillate
+  uint8_t li_slot =
+      0;  // li, la.global: instructions reserved; only grows, so passes cannot oscillate
 };
 
 using Range = std::pair<const Token*, const Token*>;

@@ -14,14 +14,18 @@ using namespace enc;
 
 OperandKind parse_operand(std::string_view s) {
   static const std::pair<std::string_view, OperandKind> kNames[] = {
-      {"rd", OperandKind::Rd},         {"rs1", OperandKind::Rs1},       {"rs2", OperandKind::Rs2},
-      {"rs3", OperandKind::Rs3},       {"vd", OperandKind::Vd},         {"vs1", OperandKind::Vs1},
-      {"vs2", OperandKind::Vs2},       {"vs3", OperandKind::Vs3},       {"acc", OperandKind::Acc},
-      {"acc2", OperandKind::Acc2},     {"imm12", OperandKind::Imm12},   {"shamt6", OperandKind::Shamt6},
-      {"shamt5", OperandKind::Shamt5}, {"uimm20", OperandKind::Uimm20}, {"mem", OperandKind::Mem},
-      {"(rs1)", OperandKind::MemBase}, {"btarget", OperandKind::BTarget},
-      {"jtarget", OperandKind::JTarget}, {"csr", OperandKind::Csr},   {"zimm5", OperandKind::Zimm5},
-      {"part2", OperandKind::Part}, {"part4", OperandKind::Part},     {"sem", OperandKind::Sem},       {"sem1", OperandKind::Sem1},
+      {"rd", OperandKind::Rd},           {"rs1", OperandKind::Rs1},
+      {"rs2", OperandKind::Rs2},         {"rs3", OperandKind::Rs3},
+      {"vd", OperandKind::Vd},           {"vs1", OperandKind::Vs1},
+      {"vs2", OperandKind::Vs2},         {"vs3", OperandKind::Vs3},
+      {"acc", OperandKind::Acc},         {"acc2", OperandKind::Acc2},
+      {"imm12", OperandKind::Imm12},     {"shamt6", OperandKind::Shamt6},
+      {"shamt5", OperandKind::Shamt5},   {"uimm20", OperandKind::Uimm20},
+      {"mem", OperandKind::Mem},         {"(rs1)", OperandKind::MemBase},
+      {"btarget", OperandKind::BTarget}, {"jtarget", OperandKind::JTarget},
+      {"csr", OperandKind::Csr},         {"zimm5", OperandKind::Zimm5},
+      {"part2", OperandKind::Part},      {"part4", OperandKind::Part},
+      {"sem", OperandKind::Sem},         {"sem1", OperandKind::Sem1},
       {"group", OperandKind::Group},
   };
   for (const auto& [name, kind] : kNames)
@@ -154,7 +158,8 @@ Decoded decode(uint32_t w) {
   // word illegal, so that everything decoded also disassembles and re-assembles.
   for (int i = 0; i < row->operand_count; ++i) {
     const OperandKind k = row->operands[i];
-    if ((k == OperandKind::Acc && d.rd >= kNumAccs) || (k == OperandKind::Acc2 && d.rs2 >= kNumAccs) ||
+    if ((k == OperandKind::Acc && d.rd >= kNumAccs) ||
+        (k == OperandKind::Acc2 && d.rs2 >= kNumAccs) ||
         (k == OperandKind::Part && d.rs2 >= row->parts))
       return Decoded{};
   }

@@ -27,9 +27,15 @@ constexpr Encoding R(uint32_t op, uint32_t f3, uint32_t f7) {
 constexpr Encoding R4(uint32_t op, uint32_t f3, uint32_t f2) {
   return {op | f3 << 12 | f2 << 25, kOpMask | kF3Mask | 0x3u << 25, Format::R4};
 }
-constexpr Encoding I(uint32_t op, uint32_t f3) { return {op | f3 << 12, kOpMask | kF3Mask, Format::I}; }
-constexpr Encoding S(uint32_t op, uint32_t f3) { return {op | f3 << 12, kOpMask | kF3Mask, Format::S}; }
-constexpr Encoding B(uint32_t op, uint32_t f3) { return {op | f3 << 12, kOpMask | kF3Mask, Format::B}; }
+constexpr Encoding I(uint32_t op, uint32_t f3) {
+  return {op | f3 << 12, kOpMask | kF3Mask, Format::I};
+}
+constexpr Encoding S(uint32_t op, uint32_t f3) {
+  return {op | f3 << 12, kOpMask | kF3Mask, Format::S};
+}
+constexpr Encoding B(uint32_t op, uint32_t f3) {
+  return {op | f3 << 12, kOpMask | kF3Mask, Format::B};
+}
 constexpr Encoding U(uint32_t op) { return {op, kOpMask, Format::U}; }
 constexpr Encoding J(uint32_t op) { return {op, kOpMask, Format::J}; }
 constexpr Encoding SH6(uint32_t op, uint32_t f3, uint32_t f6) {

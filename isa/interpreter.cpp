@@ -94,7 +94,8 @@ std::shared_ptr<const Core::OpCost[]> Core::cost_table(const TimingParams& timin
     const auto i = static_cast<size_t>(row->op);
     costs[i] = {uses[i], timing.of(row->timing), row->timing};
   }
-  tables.erase(std::remove_if(tables.begin(), tables.end(), [](const auto& e) { return e.second.expired(); }),
+  tables.erase(std::remove_if(tables.begin(), tables.end(),
+                              [](const auto& e) { return e.second.expired(); }),
                tables.end());
   tables.emplace_back(timing, costs);
   return costs;
@@ -152,7 +153,8 @@ void vbinary(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint8_t* 
   uint8_t* out = vreg(d.rd);
   for (uint32_t i = 0; i < vlen / kLaneBytes<L>; ++i) {
     const float c = get_lane<L>(out, i, t);
-    set_lane<L>(out, i, fn(get_lane<L>(ta, i, t), get_lane<L>(tb, i, t), c), t, Rounding::NearestEven);
+    set_lane<L>(out, i, fn(get_lane<L>(ta, i, t), get_lane<L>(tb, i, t), c), t,
+                Rounding::NearestEven);
   }
 }
 
@@ -191,14 +193,24 @@ bool vconvert(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint32_t
   if (d.rs2 >= parts) return false;
   switch (d.op) {
     case Op::VCVT_BF16_F32: convert_lanes<Lane::F32, Lane::BF16>(t, vreg, d, ta, vlen, rne); break;
-    case Op::VCVT_BF16_F32_SR: convert_lanes<Lane::F32, Lane::BF16>(t, vreg, d, ta, vlen, sr); break;
+    case Op::VCVT_BF16_F32_SR:
+      convert_lanes<Lane::F32, Lane::BF16>(t, vreg, d, ta, vlen, sr);
+      break;
     case Op::VCVT_CFP8_F32: convert_lanes<Lane::F32, Lane::CFP8>(t, vreg, d, ta, vlen, rne); break;
-    case Op::VCVT_CFP8_F32_SR: convert_lanes<Lane::F32, Lane::CFP8>(t, vreg, d, ta, vlen, sr); break;
-    case Op::VCVT_CFP8_BF16: convert_lanes<Lane::BF16, Lane::CFP8>(t, vreg, d, ta, vlen, rne); break;
-    case Op::VCVT_CFP8_BF16_SR: convert_lanes<Lane::BF16, Lane::CFP8>(t, vreg, d, ta, vlen, sr); break;
+    case Op::VCVT_CFP8_F32_SR:
+      convert_lanes<Lane::F32, Lane::CFP8>(t, vreg, d, ta, vlen, sr);
+      break;
+    case Op::VCVT_CFP8_BF16:
+      convert_lanes<Lane::BF16, Lane::CFP8>(t, vreg, d, ta, vlen, rne);
+      break;
+    case Op::VCVT_CFP8_BF16_SR:
+      convert_lanes<Lane::BF16, Lane::CFP8>(t, vreg, d, ta, vlen, sr);
+      break;
     case Op::VCVT_F32_BF16: convert_lanes<Lane::BF16, Lane::F32>(t, vreg, d, ta, vlen, rne); break;
     case Op::VCVT_F32_CFP8: convert_lanes<Lane::CFP8, Lane::F32>(t, vreg, d, ta, vlen, rne); break;
-    case Op::VCVT_BF16_CFP8: convert_lanes<Lane::CFP8, Lane::BF16>(t, vreg, d, ta, vlen, rne); break;
+    case Op::VCVT_BF16_CFP8:
+      convert_lanes<Lane::CFP8, Lane::BF16>(t, vreg, d, ta, vlen, rne);
+      break;
     default: return false;
   }
   return true;
@@ -241,12 +253,14 @@ void CoreConfig::set_disabled(const std::vector<std::pair<uint32_t, uint32_t>>& 
   for (const auto& [x, y] : positions) keys.push_back(uint64_t{y} << 32 | x);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  disabled = keys.empty() ? nullptr : std::make_shared<const std::vector<uint64_t>>(std::move(keys));
+  disabled =
+      keys.empty() ? nullptr : std::make_shared<const std::vector<uint64_t>>(std::move(keys));
 }
 
 bool CoreConfig::node_usable(uint32_t x, uint32_t y) const {
   if (x >= mesh_w || y >= mesh_h) return false;
-  return !disabled || !std::binary_search(disabled->begin(), disabled->end(), uint64_t{y} << 32 | x);
+  return !disabled ||
+         !std::binary_search(disabled->begin(), disabled->end(), uint64_t{y} << 32 | x);
 }
 
 Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
@@ -269,7 +283,8 @@ void Core::set_fmtcfg(ThreadState& t, uint64_t value) {
 uint64_t reset_srseed(const CoreConfig& c, unsigned thread) {
   if (c.seed == 0) return 0;  // the documented reset value, as on a single node by default
   // splitmix64 of (seed, node, thread): every thread of every node its own sequence.
-  uint64_t z = c.seed + 0x9E3779B97F4A7C15ull * (1 + ((uint64_t{c.node_y} << 32 | c.node_x) << 3 | thread));
+  uint64_t z =
+      c.seed + 0x9E3779B97F4A7C15ull * (1 + ((uint64_t{c.node_y} << 32 | c.node_x) << 3 | thread));
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
@@ -319,13 +334,14 @@ bool Core::read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const {
     case 0xCC4: value = config_.mesh_w; return true;
     case 0xCC5: value = config_.mesh_h; return true;
     case 0xCC6:
-      value = static_cast<uint64_t>(std::count_if(threads_.begin(), threads_.end(), [](const ThreadState& o) {
-        return o.status != ThreadStatus::Idle;
-      }));
+      value = static_cast<uint64_t>(
+          std::count_if(threads_.begin(), threads_.end(),
+                        [](const ThreadState& o) { return o.status != ThreadStatus::Idle; }));
       return true;
     case 0xCC7: value = config_.sram_bytes; return true;
     case 0xCC8:
-      value = !is_host_address(t.nodeq) && config_.node_usable(global_x(t.nodeq), global_y(t.nodeq));
+      value =
+          !is_host_address(t.nodeq) && config_.node_usable(global_x(t.nodeq), global_y(t.nodeq));
       return true;
     default: return false;
   }
@@ -431,7 +447,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     return result;
   };
   auto range_detail = [&](uint64_t addr, uint64_t n) {
-    return fmt::format("address 0x{:x} (+{} bytes) is outside SRAM [0, 0x{:x})", addr, n, sram_size);
+    return fmt::format("address 0x{:x} (+{} bytes) is outside SRAM [0, 0x{:x})", addr, n,
+                       sram_size);
   };
   auto align_detail = [&](uint64_t addr, uint64_t align) {
     return fmt::format("address 0x{:x} is not a multiple of {}", addr, align);
@@ -462,7 +479,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
 
   for (;;) {
     if ((pc & ~Sram::kPageMask) != page_base) {
-      if (pc & 3) return trap(TrapCause::FetchMisaligned, pc, fmt::format("pc 0x{:x} is not a multiple of 4", pc));
+      if (pc & 3)
+        return trap(TrapCause::FetchMisaligned, pc,
+                    fmt::format("pc 0x{:x} is not a multiple of 4", pc));
       if (pc >= sram_size) return trap(TrapCause::FetchOutOfRange, pc, range_detail(pc, 4));
       page_base = t.code_page_base = pc & ~Sram::kPageMask;
       page = t.code_page = sram_.decoded_page(pc);
@@ -492,8 +511,14 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       }
       case Op::BEQ: if (x[d.rs1] == x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
       case Op::BNE: if (x[d.rs1] != x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
-      case Op::BLT: if (static_cast<int64_t>(x[d.rs1]) < static_cast<int64_t>(x[d.rs2])) next = pc + static_cast<int64_t>(d.imm); break;
-      case Op::BGE: if (static_cast<int64_t>(x[d.rs1]) >= static_cast<int64_t>(x[d.rs2])) next = pc + static_cast<int64_t>(d.imm); break;
+      case Op::BLT:
+        if (static_cast<int64_t>(x[d.rs1]) < static_cast<int64_t>(x[d.rs2]))
+          next = pc + static_cast<int64_t>(d.imm);
+        break;
+      case Op::BGE:
+        if (static_cast<int64_t>(x[d.rs1]) >= static_cast<int64_t>(x[d.rs2]))
+          next = pc + static_cast<int64_t>(d.imm);
+        break;
       case Op::BLTU: if (x[d.rs1] < x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
       case Op::BGEU: if (x[d.rs1] >= x[d.rs2]) next = pc + static_cast<int64_t>(d.imm); break;
       case Op::LB: DOJO_LOAD(int8_t, static_cast<uint64_t>) break;
@@ -509,21 +534,29 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::SD: DOJO_STORE(uint64_t) break;
       case Op::ADDI: x[d.rd] = x[d.rs1] + static_cast<int64_t>(d.imm); break;
       case Op::SLTI: x[d.rd] = static_cast<int64_t>(x[d.rs1]) < d.imm; break;
-      case Op::SLTIU: x[d.rd] = x[d.rs1] < static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
+      case Op::SLTIU:
+        x[d.rd] = x[d.rs1] < static_cast<uint64_t>(static_cast<int64_t>(d.imm));
+        break;
       case Op::XORI: x[d.rd] = x[d.rs1] ^ static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
       case Op::ORI: x[d.rd] = x[d.rs1] | static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
       case Op::ANDI: x[d.rd] = x[d.rs1] & static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
       case Op::SLLI: x[d.rd] = x[d.rs1] << d.imm; break;
       case Op::SRLI: x[d.rd] = x[d.rs1] >> d.imm; break;
-      case Op::SRAI: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(x[d.rs1]) >> d.imm); break;
+      case Op::SRAI:
+        x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(x[d.rs1]) >> d.imm);
+        break;
       case Op::ADD: x[d.rd] = x[d.rs1] + x[d.rs2]; break;
       case Op::SUB: x[d.rd] = x[d.rs1] - x[d.rs2]; break;
       case Op::SLL: x[d.rd] = x[d.rs1] << (x[d.rs2] & 63); break;
-      case Op::SLT: x[d.rd] = static_cast<int64_t>(x[d.rs1]) < static_cast<int64_t>(x[d.rs2]); break;
+      case Op::SLT:
+        x[d.rd] = static_cast<int64_t>(x[d.rs1]) < static_cast<int64_t>(x[d.rs2]);
+        break;
       case Op::SLTU: x[d.rd] = x[d.rs1] < x[d.rs2]; break;
       case Op::XOR: x[d.rd] = x[d.rs1] ^ x[d.rs2]; break;
       case Op::SRL: x[d.rd] = x[d.rs1] >> (x[d.rs2] & 63); break;
-      case Op::SRA: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(x[d.rs1]) >> (x[d.rs2] & 63)); break;
+      case Op::SRA:
+        x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(x[d.rs1]) >> (x[d.rs2] & 63));
+        break;
       case Op::OR: x[d.rd] = x[d.rs1] | x[d.rs2]; break;
       case Op::AND: x[d.rd] = x[d.rs1] & x[d.rs2]; break;
       case Op::FENCE: case Op::FENCE_I: break;
@@ -541,7 +574,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         if (call == kEcallWrite) {
           const uint64_t fd = x[10], buf = x[11], len = x[12];
           if (fd != 1 && fd != 2)
-            return trap(TrapCause::BadEcall, 0, fmt::format("write to fd {}: only 1 (stdout) and 2 (stderr) exist", fd));
+            return trap(TrapCause::BadEcall, 0,
+                        fmt::format("write to fd {}: only 1 (stdout) and 2 (stderr) exist", fd));
           if (!sram_.contains(buf, len))
             return trap(TrapCause::BadEcall, buf, "write buffer: " + range_detail(buf, len));
           x[10] = len;
@@ -551,39 +585,64 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
           result.arg[0] = fd, result.arg[1] = buf, result.arg[2] = len;
           return result;
         }
-        return trap(TrapCause::BadEcall, 0, fmt::format("a7 = {}: supported are 93 (exit) and 64 (write)", call));
+        return trap(TrapCause::BadEcall, 0,
+                    fmt::format("a7 = {}: supported are 93 (exit) and 64 (write)", call));
       }
       case Op::EBREAK: return trap(TrapCause::Breakpoint, 0, "");
       case Op::ADDIW: x[d.rd] = sext32(x[d.rs1] + static_cast<int64_t>(d.imm)); break;
       case Op::SLLIW: x[d.rd] = sext32(x[d.rs1] << d.imm); break;
       case Op::SRLIW: x[d.rd] = sext32(static_cast<uint32_t>(x[d.rs1]) >> d.imm); break;
-      case Op::SRAIW: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(x[d.rs1]) >> d.imm)); break;
+      case Op::SRAIW:
+        x[d.rd] =
+            static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(x[d.rs1]) >> d.imm));
+        break;
       case Op::ADDW: x[d.rd] = sext32(x[d.rs1] + x[d.rs2]); break;
       case Op::SUBW: x[d.rd] = sext32(x[d.rs1] - x[d.rs2]); break;
       case Op::SLLW: x[d.rd] = sext32(x[d.rs1] << (x[d.rs2] & 31)); break;
       case Op::SRLW: x[d.rd] = sext32(static_cast<uint32_t>(x[d.rs1]) >> (x[d.rs2] & 31)); break;
-      case Op::SRAW: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(x[d.rs1]) >> (x[d.rs2] & 31))); break;
+      case Op::SRAW:
+        x[d.rd] = static_cast<uint64_t>(
+            static_cast<int64_t>(static_cast<int32_t>(x[d.rs1]) >> (x[d.rs2] & 31)));
+        break;
       // ---- M
       case Op::MUL: x[d.rd] = x[d.rs1] * x[d.rs2]; break;
-      case Op::MULH: x[d.rd] = static_cast<uint64_t>((static_cast<__int128>(static_cast<int64_t>(x[d.rs1])) * static_cast<int64_t>(x[d.rs2])) >> 64); break;
-      case Op::MULHSU: x[d.rd] = static_cast<uint64_t>((static_cast<__int128>(static_cast<int64_t>(x[d.rs1])) * static_cast<__int128>(static_cast<unsigned __int128>(x[d.rs2]))) >> 64); break;
-      case Op::MULHU: x[d.rd] = static_cast<uint64_t>((static_cast<unsigned __int128>(x[d.rs1]) * x[d.rs2]) >> 64); break;
+      case Op::MULH:
+        x[d.rd] = static_cast<uint64_t>((static_cast<__int128>(static_cast<int64_t>(x[d.rs1])) *
+                                         static_cast<int64_t>(x[d.rs2])) >>
+                                        64);
+        break;
+      case Op::MULHSU:
+        x[d.rd] = static_cast<uint64_t>(
+            (static_cast<__int128>(static_cast<int64_t>(x[d.rs1])) *
+             static_cast<__int128>(static_cast<unsigned __int128>(x[d.rs2]))) >>
+            64);
+        break;
+      case Op::MULHU:
+        x[d.rd] =
+            static_cast<uint64_t>((static_cast<unsigned __int128>(x[d.rs1]) * x[d.rs2]) >> 64);
+        break;
       case Op::DIV: {
         const auto a = static_cast<int64_t>(x[d.rs1]), b = static_cast<int64_t>(x[d.rs2]);
-        x[d.rd] = b == 0 ? ~uint64_t{0} : (a == INT64_MIN && b == -1) ? static_cast<uint64_t>(a) : static_cast<uint64_t>(a / b);
+        x[d.rd] = b == 0                        ? ~uint64_t{0}
+                  : (a == INT64_MIN && b == -1) ? static_cast<uint64_t>(a)
+                                                : static_cast<uint64_t>(a / b);
         break;
       }
       case Op::DIVU: x[d.rd] = x[d.rs2] == 0 ? ~uint64_t{0} : x[d.rs1] / x[d.rs2]; break;
       case Op::REM: {
         const auto a = static_cast<int64_t>(x[d.rs1]), b = static_cast<int64_t>(x[d.rs2]);
-        x[d.rd] = b == 0 ? static_cast<uint64_t>(a) : (a == INT64_MIN && b == -1) ? 0 : static_cast<uint64_t>(a % b);
+        x[d.rd] = b == 0                        ? static_cast<uint64_t>(a)
+                  : (a == INT64_MIN && b == -1) ? 0
+                                                : static_cast<uint64_t>(a % b);
         break;
       }
       case Op::REMU: x[d.rd] = x[d.rs2] == 0 ? x[d.rs1] : x[d.rs1] % x[d.rs2]; break;
       case Op::MULW: x[d.rd] = sext32(x[d.rs1] * x[d.rs2]); break;
       case Op::DIVW: {
         const auto a = static_cast<int32_t>(x[d.rs1]), b = static_cast<int32_t>(x[d.rs2]);
-        x[d.rd] = b == 0 ? ~uint64_t{0} : (a == INT32_MIN && b == -1) ? sext32(static_cast<uint32_t>(a)) : sext32(static_cast<uint32_t>(a / b));
+        x[d.rd] = b == 0                        ? ~uint64_t{0}
+                  : (a == INT32_MIN && b == -1) ? sext32(static_cast<uint32_t>(a))
+                                                : sext32(static_cast<uint32_t>(a / b));
         break;
       }
       case Op::DIVUW: {
@@ -593,7 +652,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       }
       case Op::REMW: {
         const auto a = static_cast<int32_t>(x[d.rs1]), b = static_cast<int32_t>(x[d.rs2]);
-        x[d.rd] = b == 0 ? sext32(static_cast<uint32_t>(a)) : (a == INT32_MIN && b == -1) ? 0 : sext32(static_cast<uint32_t>(a % b));
+        x[d.rd] = b == 0                        ? sext32(static_cast<uint32_t>(a))
+                  : (a == INT32_MIN && b == -1) ? 0
+                                                : sext32(static_cast<uint32_t>(a % b));
         break;
       }
       case Op::REMUW: {
@@ -640,7 +701,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::VLSE8: case Op::VLSE16: case Op::VLSE32:
       case Op::VSSE8: case Op::VSSE16: case Op::VSSE32: {
         const bool store = d.op == Op::VSSE8 || d.op == Op::VSSE16 || d.op == Op::VSSE32;
-        const uint32_t width = (d.op == Op::VLSE8 || d.op == Op::VSSE8) ? 1 : (d.op == Op::VLSE16 || d.op == Op::VSSE16) ? 2 : 4;
+        const uint32_t width = (d.op == Op::VLSE8 || d.op == Op::VSSE8)     ? 1
+                               : (d.op == Op::VLSE16 || d.op == Op::VSSE16) ? 2
+                                                                            : 4;
         const uint64_t base = x[d.rs1], stride = x[d.rs2];
         uint8_t* v = vreg(d.rd);
         for (uint32_t i = 0; i < vlen / width; ++i) {
@@ -664,18 +727,42 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         break;
       }
       // ---- vector arithmetic
-#define DOJO_VBINARY(OPNAME, EXPR)                                                            \
-  case Op::OPNAME##_F32: vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { (void)c; return EXPR; }); break; \
-  case Op::OPNAME##_BF16: vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { (void)c; return EXPR; }); break; \
-  case Op::OPNAME##_CFP8: vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { (void)c; return EXPR; }); break;
-      DOJO_VBINARY(VADD, a + b)
-      DOJO_VBINARY(VSUB, a - b)
-      DOJO_VBINARY(VMUL, a * b)
-      DOJO_VBINARY(VMIN, fmin_num(a, b))
-      DOJO_VBINARY(VMAX, fmax_num(a, b))
-      case Op::VFMA_F32: vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { return std::fma(a, b, c); }); break;
-      case Op::VFMA_BF16: vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { return std::fma(a, b, c); }); break;
-      case Op::VFMA_CFP8: vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { return std::fma(a, b, c); }); break;
+#define DOJO_VBINARY(OPNAME, EXPR)                                                      \
+  case Op::OPNAME##_F32:                                                                \
+    vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) {  \
+      (void)c;                                                                          \
+      return EXPR;                                                                      \
+    });                                                                                 \
+    break;                                                                              \
+  case Op::OPNAME##_BF16:                                                               \
+    vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { \
+      (void)c;                                                                          \
+      return EXPR;                                                                      \
+    });                                                                                 \
+    break;                                                                              \
+  case Op::OPNAME##_CFP8:                                                               \
+    vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { \
+      (void)c;                                                                          \
+      return EXPR;                                                                      \
+    });                                                                                 \
+    break;
+        DOJO_VBINARY(VADD, a + b)
+        DOJO_VBINARY(VSUB, a - b)
+        DOJO_VBINARY(VMUL, a * b)
+        DOJO_VBINARY(VMIN, fmin_num(a, b))
+        DOJO_VBINARY(VMAX, fmax_num(a, b))
+      case Op::VFMA_F32:
+        vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen,
+                           [](float a, float b, float c) { return std::fma(a, b, c); });
+        break;
+      case Op::VFMA_BF16:
+        vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen,
+                            [](float a, float b, float c) { return std::fma(a, b, c); });
+        break;
+      case Op::VFMA_CFP8:
+        vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen,
+                            [](float a, float b, float c) { return std::fma(a, b, c); });
+        break;
 #undef DOJO_VBINARY
       case Op::VREDSUM_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 0); break;
       case Op::VREDSUM_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 0); break;
@@ -693,7 +780,12 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         for (uint32_t i = 0; i < vlen; i += width) std::memcpy(v + i, &value, width);
         break;
       }
-      case Op::VMVXS_F32: { uint32_t w; std::memcpy(&w, vreg(d.rs1), 4); x[d.rd] = sext32(w); break; }
+      case Op::VMVXS_F32: {
+        uint32_t w;
+        std::memcpy(&w, vreg(d.rs1), 4);
+        x[d.rd] = sext32(w);
+        break;
+      }
       case Op::VMVXS_BF16: { uint16_t h; std::memcpy(&h, vreg(d.rs1), 2); x[d.rd] = h; break; }
       case Op::VMVXS_CFP8: x[d.rd] = vreg(d.rs1)[0]; break;
       case Op::VMV: std::memmove(vreg(d.rd), vreg(d.rs1), vlen); break;
@@ -702,7 +794,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::VCVT_CFP8_BF16: case Op::VCVT_CFP8_BF16_SR:
       case Op::VCVT_F32_BF16: case Op::VCVT_F32_CFP8: case Op::VCVT_BF16_CFP8: {
         if (!vconvert(t, d, vreg, tmp_a, vlen))
-          return trap(TrapCause::BadOperand, 0, fmt::format("part {} is out of range for this conversion", d.rs2));
+          return trap(TrapCause::BadOperand, 0,
+                      fmt::format("part {} is out of range for this conversion", d.rs2));
         break;
       }
       // ---- matrix unit
@@ -714,8 +807,10 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         const bool bf16 = d.op == Op::MMA_BF16;
         const uint32_t kk = bf16 ? mk : 2 * mk;
         float a[kMaxVlen], b[kMaxVlen];
-        for (uint32_t i = 0; i < mm * kk; ++i) a[i] = bf16 ? get_lane<Lane::BF16>(va, i, t) : get_lane<Lane::CFP8>(va, i, t);
-        for (uint32_t i = 0; i < kk * mn; ++i) b[i] = bf16 ? get_lane<Lane::BF16>(vb, i, t) : get_lane<Lane::CFP8>(vb, i, t);
+        for (uint32_t i = 0; i < mm * kk; ++i)
+          a[i] = bf16 ? get_lane<Lane::BF16>(va, i, t) : get_lane<Lane::CFP8>(va, i, t);
+        for (uint32_t i = 0; i < kk * mn; ++i)
+          b[i] = bf16 ? get_lane<Lane::BF16>(vb, i, t) : get_lane<Lane::CFP8>(vb, i, t);
         // Products of bf16 or cfp8 values are exact in fp32; sums round once per k, in k order.
         // Loop order i, k, j: every c[i][j] still adds its products in k order (the
         // documented order), and the j loop vectorises on the host.
@@ -729,7 +824,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       // ---- push and synchronisation
       case Op::PUSH: {
         const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
-        if (!sram_.contains(src, len)) return trap(TrapCause::LoadOutOfRange, src, "push source: " + range_detail(src, len));
+        if (!sram_.contains(src, len))
+          return trap(TrapCause::LoadOutOfRange, src, "push source: " + range_detail(src, len));
         ++t.instret;
         t.pc = next;
         result.event = Event::Push;
@@ -738,7 +834,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       }
       case Op::PULL: {
         const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
-        if (!sram_.contains(dst, len)) return trap(TrapCause::StoreOutOfRange, dst, "pull destination: " + range_detail(dst, len));
+        if (!sram_.contains(dst, len))
+          return trap(TrapCause::StoreOutOfRange, dst,
+                      "pull destination: " + range_detail(dst, len));
         ++t.instret;
         t.pc = next;
         result.event = Event::Pull;

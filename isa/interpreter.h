@@ -108,7 +108,17 @@ struct ThreadState {
   uint64_t nodeq = 0;  // the nodeq CSR: which node nodeok answers for
 };
 
-enum class Event : uint8_t { Budget, Exit, Trap, Write, Push, Pull, WaitSemaphore, Signal, Barrier };
+enum class Event : uint8_t {
+  Budget,
+  Exit,
+  Trap,
+  Write,
+  Push,
+  Pull,
+  WaitSemaphore,
+  Signal,
+  Barrier
+};
 
 struct RunResult {
   Event event = Event::Budget;

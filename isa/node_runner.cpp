@@ -72,9 +72,10 @@ std::string NodeRunner::deadlock_report() const {
     const Waiting& w = waiting_[i];
     const ThreadState& t = core_.thread(i);
     if (w.kind == Waiting::Semaphore)
-      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits on semaphore {} "
-                            "(value {}, needs {})",
-                            config_.node_x, config_.node_y, i, t.pc, w.id, semaphores_[w.id], w.count);
+      report += fmt::format(
+          "\n  node ({},{}) thread {} at pc 0x{:x} waits on semaphore {} "
+          "(value {}, needs {})",
+          config_.node_x, config_.node_y, i, t.pc, w.id, semaphores_[w.id], w.count);
     else if (w.kind == Waiting::Barrier)
       report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits at barrier {} "
                             "({} of {} threads arrived; exited threads never arrive)",
@@ -148,15 +149,17 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
             const bool host = is_host_address(global);
             const uint32_t gx = global_x(global), gy = global_y(global);
             const uint64_t offset = global_offset(global);
-            if (host || gx != config_.node_x || gy != config_.node_y || !sram_.contains(offset, len)) {
+            if (host || gx != config_.node_x || gy != config_.node_y ||
+                !sram_.contains(offset, len)) {
               t.status = ThreadStatus::Trapped;
-              t.trap = {TrapCause::BadOperand, t.pc - 4, sram_.load<uint32_t>(t.pc - 4), global,
-                        fmt::format("{} global address 0x{:x} ({}, {} bytes): a single-node run "
-                                    "can only reach its own SRAM [0, 0x{:x})",
-                                    push ? "push to" : "pull from", global,
-                                    host ? std::string("host memory")
-                                                   : fmt::format("node ({},{}), offset 0x{:x}", gx, gy, offset),
-                                    len, sram_.size())};
+              t.trap = {
+                  TrapCause::BadOperand, t.pc - 4, sram_.load<uint32_t>(t.pc - 4), global,
+                  fmt::format("{} global address 0x{:x} ({}, {} bytes): a single-node run "
+                              "can only reach its own SRAM [0, 0x{:x})",
+                              push ? "push to" : "pull from", global,
+                              host ? std::string("host memory")
+                                   : fmt::format("node ({},{}), offset 0x{:x}", gx, gy, offset),
+                              len, sram_.size())};
               finish(RunOutcome::Trapped, fmt::format("node ({},{}) thread {}: {}", config_.node_x,
                                                        config_.node_y, i, core_.trap_message(t)));
               done = true;
@@ -185,7 +188,10 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
             for (unsigned j = 0; j < options.threads; ++j) {
               const ThreadState& o = core_.thread(j);
               if (o.status == ThreadStatus::Exited) { all = false; break; }
-              if (waiting_[j].kind != Waiting::Barrier || waiting_[j].id != r.arg[0]) { all = false; break; }
+              if (waiting_[j].kind != Waiting::Barrier || waiting_[j].id != r.arg[0]) {
+                all = false;
+                break;
+              }
               release = std::max(release, core_.cycles(o));
             }
             if (all)

@@ -50,9 +50,10 @@ std::string reference_markdown() {
   out += "\n| unit | instances |\n|---|---|\n";
   for (int u = 0; u < kUnitCount; ++u)
     out += fmt::format("| {} | {} |\n", unit_name(static_cast<Unit>(u)), p.unit_instances[u]);
-  out += fmt::format("\nIssue width per thread: {} instructions per cycle. Taken-branch penalty: {} "
-                     "cycles (a taken branch always ends the cycle's issue group).\n",
-                     p.issue_width, p.taken_branch_penalty);
+  out += fmt::format(
+      "\nIssue width per thread: {} instructions per cycle. Taken-branch penalty: {} "
+      "cycles (a taken branch always ends the cycle's issue group).\n",
+      p.issue_width, p.taken_branch_penalty);
   out += "\n### CSRs\n\n| number | name | access | meaning |\n|---|---|---|---|\n";
   for (const CsrInfo& c : kCsrs)
     out += fmt::format("| 0x{:03x} | `{}` | {} | {} |\n", c.number, c.name,

@@ -4,8 +4,9 @@
 namespace dojosim::isa {
 
 std::string_view unit_name(Unit u) {
-  static constexpr std::string_view kNames[] = {"alu",  "load_port", "store_port", "muldiv", "branch",
-                                                "simd", "matrix",    "dma",        "sync",   "system"};
+  static constexpr std::string_view kNames[] = {"alu",    "load_port", "store_port", "muldiv",
+                                                "branch", "simd",      "matrix",     "dma",
+                                                "sync",   "system"};
   static_assert(std::size(kNames) == kUnitCount);
   return kNames[static_cast<size_t>(u)];
 }

@@ -16,7 +16,19 @@
 
 namespace dojosim::isa {
 
-enum class Unit : uint8_t { Alu, LoadPort, StorePort, MulDiv, Branch, Simd, Matrix, Dma, Sync, System, kCount };
+enum class Unit : uint8_t {
+  Alu,
+  LoadPort,
+  StorePort,
+  MulDiv,
+  Branch,
+  Simd,
+  Matrix,
+  Dma,
+  Sync,
+  System,
+  kCount
+};
 std::string_view unit_name(Unit u);
 constexpr int kUnitCount = static_cast<int>(Unit::kCount);
 constexpr int kMaxUnitInstances = 4;
@@ -31,7 +43,15 @@ inline bool operator==(const ClassTiming& a, const ClassTiming& b) {
 }
 
 // Why a thread did not issue in a cycle. Every cycle of a thread lands in exactly one bucket.
-enum class StallCause : uint8_t { Dependency, SramPort, UnitBusy, Semaphore, Barrier, DmaQueue, kCount };
+enum class StallCause : uint8_t {
+  Dependency,
+  SramPort,
+  UnitBusy,
+  Semaphore,
+  Barrier,
+  DmaQueue,
+  kCount
+};
 constexpr int kStallCauseCount = static_cast<int>(StallCause::kCount);
 std::string_view stall_cause_name(StallCause c);
 
@@ -45,8 +65,8 @@ struct TimingParams {
   const ClassTiming& of(TimingClass c) const { return classes[static_cast<size_t>(c)]; }
 };
 inline bool operator==(const TimingParams& a, const TimingParams& b) {
-  return a.classes == b.classes && a.unit_instances == b.unit_instances && a.issue_width == b.issue_width &&
-         a.taken_branch_penalty == b.taken_branch_penalty;
+  return a.classes == b.classes && a.unit_instances == b.unit_instances &&
+         a.issue_width == b.issue_width && a.taken_branch_penalty == b.taken_branch_penalty;
 }
 
 }  // namespace dojosim::isa

@@ -71,7 +71,8 @@ Matrix quantized(const Matrix& m, DType t, isa::Cfp8Format f) {
   return q;
 }
 
-std::vector<float> nhwc_to_nchw(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w, uint32_t c) {
+std::vector<float> nhwc_to_nchw(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w,
+                                uint32_t c) {
   std::vector<float> out(v.size());
   for (uint32_t b = 0; b < n; ++b)
     for (uint32_t y = 0; y < h; ++y)
@@ -81,7 +82,8 @@ std::vector<float> nhwc_to_nchw(const std::vector<float>& v, uint32_t n, uint32_
   return out;
 }
 
-std::vector<float> nchw_to_nhwc(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w, uint32_t c) {
+std::vector<float> nchw_to_nhwc(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w,
+                                uint32_t c) {
   std::vector<float> out(v.size());
   for (uint32_t b = 0; b < n; ++b)
     for (uint32_t y = 0; y < h; ++y)

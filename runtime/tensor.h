@@ -48,8 +48,10 @@ struct Matrix {
 /// Activation layouts: NHWC (channels last: what im2col reads and the matmul writes) or NCHW.
 enum class ActivationLayout : uint8_t { Nhwc, Nchw };
 /// n x h x w x c values (NHWC) reordered to n x c x h x w (NCHW), and back.
-std::vector<float> nhwc_to_nchw(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w, uint32_t c);
-std::vector<float> nchw_to_nhwc(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w, uint32_t c);
+std::vector<float> nhwc_to_nchw(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w,
+                                uint32_t c);
+std::vector<float> nchw_to_nhwc(const std::vector<float>& v, uint32_t n, uint32_t h, uint32_t w,
+                                uint32_t c);
 
 /// Every value of m quantized to t.
 Matrix quantized(const Matrix& m, DType t, isa::Cfp8Format f);

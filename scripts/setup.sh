@@ -12,6 +12,7 @@ packages=(
   gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf  # C kernels
   qemu-user-static                                  # reference for the differential tests
   clang libclang-rt-14-dev                          # libFuzzer and sanitizer runtimes
+  clang-format                                      # scripts/format-check.sh: the style, on changed lines
   libxml2-utils                                     # xmllint: tests check the SVG plots are well-formed XML
   python3                                           # scripts/quoted.py: quoted run output in texts is checked
 )

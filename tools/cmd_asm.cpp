@@ -75,7 +75,8 @@ int cmd_asm(const std::vector<std::string>& args) {
       return kOk;
     }
     std::vector<uint8_t> image(p.end_address(), 0);
-    for (const auto& s : p.segments) std::copy(s.bytes.begin(), s.bytes.end(), image.begin() + s.address);
+    for (const auto& s : p.segments)
+      std::copy(s.bytes.begin(), s.bytes.end(), image.begin() + s.address);
     write_file(out, std::string_view(reinterpret_cast<const char*>(image.data()), image.size()));
     return kOk;
   } catch (const isa::AsmError& e) {

@@ -186,8 +186,10 @@ int cmd_config(const std::vector<std::string>& args) {
         "dojosim config doc keys|figures [--update FILE]\n"
         "(dojosim config <show|doc> --help for options; keys in docs/config.md)\n\n"
         "examples:\n"
-        "  dojosim config show --config configs/tile.yaml          # every key and the derived figures\n"
-        "  dojosim config show --config configs/d1.yaml --set noc.link_bytes_per_cycle=128 --json\n");
+        "  dojosim config show --config configs/tile.yaml          # every key and the derived "
+        "figures\n"
+        "  dojosim config show --config configs/d1.yaml --set noc.link_bytes_per_cycle=128 "
+        "--json\n");
     return kOk;
   }
   return usage_error(kVerb, args.empty() ? "expected show or doc"

@@ -85,7 +85,8 @@ int cmd_exec(const std::vector<std::string>& args) {
         const isa::ThreadState& ts = node.core().thread(t.id);
         fmt::print("thread {}: issue cycles {}", t.id, ts.issue_cycles);
         for (int c = 0; c < isa::kStallCauseCount; ++c)
-          fmt::print(", {} {}", isa::stall_cause_name(static_cast<isa::StallCause>(c)), ts.stalls[c]);
+          fmt::print(", {} {}", isa::stall_cause_name(static_cast<isa::StallCause>(c)),
+                     ts.stalls[c]);
         fmt::print("\n  instructions by class:");
         for (size_t c = 0; c < ts.class_counts.size(); ++c)
           if (ts.class_counts[c])

@@ -36,17 +36,19 @@ namespace {
 
 // The run report (hw/stats/run_report.h) as the summary's lines (docs/outputs.md).
 void print_report(const hw::RunReport& r, double clock_ghz) {
-  fmt::print("cycles {} ({:.3f} us at {:.1f} GHz), instructions {}\n", r.cycles, r.seconds * 1e6, clock_ghz,
-             r.instructions);
-  fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", r.flop, r.flop_per_s,
-             r.utilisation_pct, r.peak_flop_per_s);
-  fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n", r.energy_j,
-             r.power_w);
+  fmt::print("cycles {} ({:.3f} us at {:.1f} GHz), instructions {}\n", r.cycles, r.seconds * 1e6,
+             clock_ghz, r.instructions);
+  fmt::print("matrix FLOP {:.4g}: {:.4g} FLOP/s, {:.1f}% of the bf16 peak {:.4g} FLOP/s\n", r.flop,
+             r.flop_per_s, r.utilisation_pct, r.peak_flop_per_s);
+  fmt::print("energy {:.4g} J, average power {:.1f} W over the run (estimate, docs/outputs.md)\n",
+             r.energy_j, r.power_w);
   // Where every thread's cycles went, summed over all threads.
   std::string split = "time split:";
   for (int b = 0; b < hw::kSplitBuckets; ++b)
-    split += fmt::format("{} {} {:.1f}%", b ? "," : "",
-                         b == hw::kSplitDrain ? std::string_view("other/drain") : hw::split_bucket_name(b), r.pct(b));
+    split += fmt::format(
+        "{} {} {:.1f}%", b ? "," : "",
+        b == hw::kSplitDrain ? std::string_view("other/drain") : hw::split_bucket_name(b),
+        r.pct(b));
   fmt::print("{}\n", split);
 }
 
@@ -59,8 +61,10 @@ int cmd_run(const std::vector<std::string>& args) {
       "usable node (each finds its part from its coordinates) and runs it to the end.\n\n"
       "examples:\n"
       "  dojosim run --config configs/tiny.yaml --program kernels/asm/dot.s\n"
-      "  dojosim run --config configs/d1.yaml --program kernels/asm/peak_mma.s --set noc.routing=yx --json out.json\n"
-      "  dojosim run --config configs/tiny.yaml --program kernels/asm/ring_push.s --trace ring.json\n"
+      "  dojosim run --config configs/d1.yaml --program kernels/asm/peak_mma.s --set "
+      "noc.routing=yx --json out.json\n"
+      "  dojosim run --config configs/tiny.yaml --program kernels/asm/ring_push.s --trace "
+      "ring.json\n"
       "  dojosim run --config configs/d1.yaml --workload matmul:M=1024,N=1024,K=1024,dtype=bf16\n"
       "  (open the trace in https://ui.perfetto.dev or chrome://tracing)\n\n"
       "options");
@@ -69,15 +73,20 @@ int cmd_run(const std::vector<std::string>& args) {
   uint32_t batch = 1;
   std::vector<std::string> sets;
   unsigned threads = 1;
-  opts.add_options()("help,h", "show this help")(
-      "config,c", po::value<std::string>(&config_path), "hardware config (configs/*.yaml)")(
+  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(&config_path),
+                                                 "hardware config (configs/*.yaml)")(
       "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
       "workload,w", po::value<std::string>(&workload),
-      "a runtime kernel instead of a program: matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32][,mapping=auto|summa|1d|1d-cols|cannon|ksplit][,placement=auto|sram|host]"
-      "[,bias=1][,kchunk=N][,check=auto|exact|f64|off], conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,stride=..]"
-      "[,pad=..][,dilation=..][,...], or a workload file: workloads/resnet50.csv (SCALE-Sim topology), "
+      "a runtime kernel instead of a program: "
+      "matmul:M=..,N=..,K=..[,dtype=bf16|cfp8|fp32][,mapping=auto|summa|1d|1d-cols|cannon|ksplit][,"
+      "placement=auto|sram|host]"
+      "[,bias=1][,kchunk=N][,check=auto|exact|f64|off], "
+      "conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,stride=..]"
+      "[,pad=..][,dilation=..][,...], or a workload file: workloads/resnet50.csv (SCALE-Sim "
+      "topology), "
       "workloads/transformer_block.yaml (docs/runtime.md)")(
-      "batch", po::value<uint32_t>(&batch)->default_value(1), "images per layer of a topology CSV workload file")(
+      "batch", po::value<uint32_t>(&batch)->default_value(1),
+      "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
@@ -97,22 +106,28 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
   if (program.empty() == workload.empty())
-    return usage_error("run", "give one of --program (an assembly or ELF file) or --workload (e.g. matmul:M=512,N=512,K=512)");
+    return usage_error("run",
+                       "give one of --program (an assembly or ELF file) or --workload (e.g. "
+                       "matmul:M=512,N=512,K=512)");
   if (!vm["batch"].defaulted() && !(!workload.empty() && is_workload_file(workload)))
-    return usage_error("run", fmt::format("--batch {}: only a topology CSV workload file has a batch "
-                                          "(a matmul has none; a conv2d takes N=)",
-                                          batch));
+    return usage_error("run",
+                       fmt::format("--batch {}: only a topology CSV workload file has a batch "
+                                   "(a matmul has none; a conv2d takes N=)",
+                                   batch));
   // NOTE: a workload run's machine lives inside the runtime, which returns its report but not
   // the statistics tree the plots are drawn from: refused rather than silently ignored.
   if (!workload.empty() && !svg_dir.empty())
-    return usage_error("run", "--svg draws a --program run's statistics; a --workload run does not keep "
-                              "them (its report is in --json)");
+    return usage_error("run",
+                       "--svg draws a --program run's statistics; a --workload run does not keep "
+                       "them (its report is in --json)");
   // Output files are checked before the run: a typo in a folder costs a second, not the run.
   if (!json_path.empty())
-    if (const std::string why = cannot_write(json_path); !why.empty()) return usage_error("run", why);
+    if (const std::string why = cannot_write(json_path); !why.empty())
+      return usage_error("run", why);
   if (!workload.empty()) {
     try {
-      if (is_workload_file(workload)) return run_workload_file(workload, batch, config_path, sets, json_path);
+      if (is_workload_file(workload))
+        return run_workload_file(workload, batch, config_path, sets, json_path);
       const WorkloadSpec spec = parse_workload(workload);
       const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
       return run_workload(spec, loaded, config_path, json_path);
@@ -149,7 +164,8 @@ int cmd_run(const std::vector<std::string>& args) {
     machine.load(image);
     std::unique_ptr<hw::TraceWriter> trace;
     if (!trace_path.empty()) {
-      trace = std::make_unique<hw::TraceWriter>(trace_path, params.core.clock_ghz, params.width, trace_limit);
+      trace = std::make_unique<hw::TraceWriter>(trace_path, params.core.clock_ghz, params.width,
+                                                trace_limit);
       machine.set_trace(trace.get());
     }
     Progress progress(fmt::format("dojosim run {}", program));
@@ -194,8 +210,8 @@ int cmd_run(const std::vector<std::string>& args) {
         for (const hw::NodeResult& r : machine.results())
           for (size_t t = 0; t < r.exit_codes.size(); ++t)
             if (r.exit_codes[t] != 0 && ++count <= kListed)
-              failed.push_back(fmt::format("node ({},{}) thread {} exited with code {}", r.at.x, r.at.y, t,
-                                           r.exit_codes[t]));
+              failed.push_back(fmt::format("node ({},{}) thread {} exited with code {}", r.at.x,
+                                           r.at.y, t, r.exit_codes[t]));
         if (count == 0) return kOk;
         std::string line = failed.front();
         for (size_t i = 1; i < failed.size(); ++i) line += "; " + failed[i];

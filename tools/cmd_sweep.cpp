@@ -168,7 +168,8 @@ int cmd_sweep(const std::vector<std::string>& args) {
       "error and the sweep goes on. Exit status: 0 all points ok, 1 some point failed, 2 bad spec\n"
       "or flags, 128+signal if interrupted.\n\n"
       "examples:\n"
-      "  dojosim sweep examples/05-sweep/noc_mapping.yaml -o out/noc -j 2   # a spec: docs/sweep.md\n"
+      "  dojosim sweep examples/05-sweep/noc_mapping.yaml -o out/noc -j 2   # a spec: "
+      "docs/sweep.md\n"
       "  dojosim sweep examples/05-sweep/noc_mapping.yaml -o out/noc --plot cycles --x "
       "noc.link_bytes_per_cycle --lines workload\n"
       "  dojosim sweep examples/05-sweep/noc_mapping.yaml -o out/shard-1 --shard 1/4   # on a "
@@ -244,7 +245,8 @@ int cmd_sweep(const std::vector<std::string>& args) {
     options.run.jobs = jobs;
     options.run.keep_json = keep_json;
     if (vm.count("timeout") && !(timeout > 0))
-      return usage_error("sweep", fmt::format("--timeout {}: expected host seconds above 0", timeout));
+      return usage_error("sweep",
+                         fmt::format("--timeout {}: expected host seconds above 0", timeout));
     options.run.timeout_seconds = vm.count("timeout") ? timeout : spec.timeout_seconds;
     options.run.progress = ::isatty(STDERR_FILENO);
     const sweep::SessionResult r = sweep::run_session(spec, points, options);

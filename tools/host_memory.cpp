@@ -62,7 +62,8 @@ HostMemoryLimit host_memory_limit() {
     const uint64_t used = address_space_used();
     const uint64_t left = as.rlim_cur > used ? as.rlim_cur - used : 0;
     l.bytes = left;
-    what = fmt::format("RLIMIT_AS {} ({} left)", bytes_text(double(as.rlim_cur)), bytes_text(double(left)));
+    what = fmt::format("RLIMIT_AS {} ({} left)", bytes_text(double(as.rlim_cur)),
+                       bytes_text(double(left)));
   }
   if (const uint64_t avail = mem_available(); avail > 0) {
     l.bytes = std::min(l.bytes, avail);
@@ -75,8 +76,8 @@ HostMemoryLimit host_memory_limit() {
 std::string host_memory_problem(uint64_t need, const std::string& what) {
   const HostMemoryLimit l = host_memory_limit();
   if (need <= l.bytes) return "";
-  return fmt::format("this run needs about {} of host memory ({}); the limit is {} ({})", bytes_text(double(need)),
-                     what, bytes_text(double(l.bytes)), l.what);
+  return fmt::format("this run needs about {} of host memory ({}); the limit is {} ({})",
+                     bytes_text(double(need)), what, bytes_text(double(l.bytes)), l.what);
 }
 
 void exit_on_out_of_memory() {

@@ -30,7 +30,8 @@ constexpr Verb kVerbs[] = {
     {"disasm", dojosim::cli::cmd_disasm, "disassemble an ELF or a flat binary"},
     {"doc", dojosim::cli::cmd_doc, "print generated reference tables (dojosim doc isa)"},
     {"config", dojosim::cli::cmd_config, "show the effective hardware config and derived figures"},
-    {"sweep", dojosim::cli::cmd_sweep, "run configs x workloads in parallel into a CSV/JSON table (and merge shards)"},
+    {"sweep", dojosim::cli::cmd_sweep,
+     "run configs x workloads in parallel into a CSV/JSON table (and merge shards)"},
 };
 
 void usage() {
@@ -57,17 +58,21 @@ extern "C" int sc_main(int argc, char** argv) {
     try {
       return v.run(args);
     } catch (const std::bad_alloc&) {
-      fmt::print(stderr, "dojosim {}: out of host memory ({})\n", v.name, dojosim::cli::host_memory_limit().what);
+      fmt::print(stderr, "dojosim {}: out of host memory ({})\n", v.name,
+                 dojosim::cli::host_memory_limit().what);
       return dojosim::cli::kOutOfMemory;
     } catch (const sc_core::sc_report& e) {
       const std::string_view what = e.what();
-      fmt::print(stderr, "dojosim {}: simulator error: {}\n", v.name, what.substr(0, what.find('\n')));
+      fmt::print(stderr, "dojosim {}: simulator error: {}\n", v.name,
+                 what.substr(0, what.find('\n')));
     } catch (const std::exception& e) {
       fmt::print(stderr, "dojosim {}: internal error: {}\n", v.name, e.what());
     }
     return dojosim::cli::kSimulatorError;
   }
-  fmt::print(stderr, "dojosim: unknown verb '{}'; verbs are: run, exec, asm, disasm, doc, config, sweep (see dojosim --help)\n",
+  fmt::print(stderr,
+             "dojosim: unknown verb '{}'; verbs are: run, exec, asm, disasm, doc, config, sweep "
+             "(see dojosim --help)\n",
              argv[1]);
   return dojosim::cli::kUsage;
 }

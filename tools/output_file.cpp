@@ -24,7 +24,8 @@ std::string cannot_write(const std::string& path) {
   }
   const fs::path parent = fs::path(path).parent_path();
   const std::string dir = parent.empty() ? "." : parent.string();
-  if (!fs::is_directory(dir, ec)) return fmt::format("cannot write {}: no such folder {}", path, dir);
+  if (!fs::is_directory(dir, ec))
+    return fmt::format("cannot write {}: no such folder {}", path, dir);
   if (::access(dir.c_str(), W_OK) != 0)
     return fmt::format("cannot write {}: folder {}: {}", path, dir, std::strerror(errno));
   return "";

@@ -27,13 +27,15 @@ class Progress {
     last_ = now;
     const double secs = std::chrono::duration<double>(now - start_).count();
     std::string line = what_ + ": " + std::to_string(cycle) + " cycles";
-    if (secs > 0) line += ", " + std::to_string(static_cast<uint64_t>(double(cycle) / secs)) + " cycles/s";
+    if (secs > 0)
+      line += ", " + std::to_string(static_cast<uint64_t>(double(cycle) / secs)) + " cycles/s";
     if (expected_ > 0 && cycle > 0) {
       const double f = std::min(1.0, double(cycle) / double(expected_));
       const int filled = static_cast<int>(f * 24);
       line += " [" + std::string(filled, '#') + std::string(24 - filled, '.') + "] ";
       line += std::to_string(static_cast<int>(100 * f)) + "%";
-      if (f > 0.01) line += ", about " + std::to_string(static_cast<int>(secs * (1 - f) / f)) + " s left";
+      if (f > 0.01)
+        line += ", about " + std::to_string(static_cast<int>(secs * (1 - f) / f)) + " s left";
     }
     std::fprintf(stderr, "\r%-100s", line.c_str());
     drawn_ = true;

@@ -33,7 +33,8 @@ uint32_t parse_size(const std::string& key, const std::string& value) {
     used = 0;
   }
   if (used != value.size() || v == 0 || v > (1ul << 20))
-    throw std::invalid_argument(fmt::format("{}={}: expected a whole number from 1 to {}", key, value, 1u << 20));
+    throw std::invalid_argument(
+        fmt::format("{}={}: expected a whole number from 1 to {}", key, value, 1u << 20));
   return static_cast<uint32_t>(v);
 }
 
@@ -47,7 +48,8 @@ runtime::DType parse_dtype(const std::string& s) {
 // Uniform values in [-1, 1), the same for the same seed on every host.
 runtime::Matrix random_matrix(uint32_t rows, uint32_t cols, std::mt19937_64& rng) {
   runtime::Matrix m(rows, cols);
-  for (float& v : m.values) v = static_cast<float>(static_cast<double>(rng() >> 11) * 0x1.0p-52 - 1.0);
+  for (float& v : m.values)
+    v = static_cast<float>(static_cast<double>(rng() >> 11) * 0x1.0p-52 - 1.0);
   return m;
 }
 
@@ -97,9 +99,11 @@ WorkloadSpec parse_workload(const std::string& text) {
   const size_t colon = text.find(':');
   w.kind = text.substr(0, colon);
   if (w.kind != "matmul" && w.kind != "conv2d")
-    throw std::invalid_argument(fmt::format(
-        "workload '{}': expected matmul:M=..,N=..,K=..[,...] or conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,...] "
-        "(docs/runtime.md)", w.kind));
+    throw std::invalid_argument(
+        fmt::format("workload '{}': expected matmul:M=..,N=..,K=..[,...] or "
+                    "conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,...] "
+                    "(docs/runtime.md)",
+                    w.kind));
   const bool conv = w.kind == "conv2d";
   const std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
   std::map<std::string, std::string> given;  // key -> value: a key given twice is an error
@@ -109,25 +113,30 @@ WorkloadSpec parse_workload(const std::string& text) {
     if (end == std::string::npos) end = rest.size();
     const std::string item = rest.substr(start, end - start);
     const size_t eq = item.find('=');
-    if (eq == std::string::npos) throw std::invalid_argument(fmt::format("'{}': expected key=value", item));
+    if (eq == std::string::npos)
+      throw std::invalid_argument(fmt::format("'{}': expected key=value", item));
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     if (const auto [before, fresh] = given.emplace(key, value); !fresh)
       throw std::invalid_argument(
-          fmt::format("'{}' is given twice ({}={}, then {}={}): give it once", key, key, before->second, key, value));
+          fmt::format("'{}' is given twice ({}={}, then {}={}): give it once", key, key,
+                      before->second, key, value));
     if (key == "dtype") w.dtype = (parse_dtype(value), value);
     else if (key == "mapping") w.mapping = (runtime::parse_mapping(value), value);
     else if (key == "kchunk") w.k_chunk = parse_size(key, value);
     else if (key == "placement") {
       if (value != "auto" && value != "sram" && value != "host")
-        throw std::invalid_argument(fmt::format("placement={}: expected auto, sram or host", value));
+        throw std::invalid_argument(
+            fmt::format("placement={}: expected auto, sram or host", value));
       w.placement = value;
     }
     else if (key == "bias") {
-      if (value != "0" && value != "1") throw std::invalid_argument(fmt::format("bias={}: expected 0 or 1", value));
+      if (value != "0" && value != "1")
+        throw std::invalid_argument(fmt::format("bias={}: expected 0 or 1", value));
       w.bias = value == "1";
     } else if (key == "check") {
       if (value != "auto" && value != "exact" && value != "f64" && value != "off")
-        throw std::invalid_argument(fmt::format("check={}: expected auto, exact, f64 or off", value));
+        throw std::invalid_argument(
+            fmt::format("check={}: expected auto, exact, f64 or off", value));
       w.check = value;
     } else if (!conv && key == "M") w.m = parse_size(key, value);
     else if (!conv && key == "N") w.n = parse_size(key, value);
@@ -142,22 +151,26 @@ WorkloadSpec parse_workload(const std::string& text) {
     else if (conv && key == "stride") w.stride = parse_size(key, value);
     else if (conv && key == "dilation") w.dilation = parse_size(key, value);
     else if (conv && key == "layout") {
-      if (value != "nhwc" && value != "nchw") throw std::invalid_argument(fmt::format("layout={}: expected nhwc or nchw", value));
+      if (value != "nhwc" && value != "nchw")
+        throw std::invalid_argument(fmt::format("layout={}: expected nhwc or nchw", value));
       w.nchw = value == "nchw";
     }
     else if (conv && key == "pad") {
       w.pad = value == "0" ? 0 : parse_size(key, value);
     } else {
-      throw std::invalid_argument(fmt::format(
-          "'{}': unknown {} parameter ({})", key, w.kind,
-          conv ? "N, H, W, C, K, R, S, stride, pad, dilation, layout, dtype, mapping, placement, bias, kchunk, check"
-               : "M, N, K, dtype, mapping, placement, bias, kchunk, check"));
+      throw std::invalid_argument(
+          fmt::format("'{}': unknown {} parameter ({})", key, w.kind,
+                      conv ? "N, H, W, C, K, R, S, stride, pad, dilation, layout, dtype, mapping, "
+                             "placement, bias, kchunk, check"
+                           : "M, N, K, dtype, mapping, placement, bias, kchunk, check"));
     }
     start = end + 1;
   }
-  if (!conv && (!w.m || !w.n || !w.k)) throw std::invalid_argument("matmul needs M, N and K, e.g. matmul:M=512,N=512,K=512");
+  if (!conv && (!w.m || !w.n || !w.k))
+    throw std::invalid_argument("matmul needs M, N and K, e.g. matmul:M=512,N=512,K=512");
   if (conv && (!w.h || !w.w || !w.c || !w.out_channels || !w.r || !w.s))
-    throw std::invalid_argument("conv2d needs H, W, C, K, R and S, e.g. conv2d:N=1,H=14,W=14,C=64,K=64,R=3,S=3,pad=1");
+    throw std::invalid_argument(
+        "conv2d needs H, W, C, K, R and S, e.g. conv2d:N=1,H=14,W=14,C=64,K=64,R=3,S=3,pad=1");
   if (conv) {
     runtime::check_conv2d(conv_shape(w));
     w.m = conv_shape(w).n * conv_shape(w).p() * conv_shape(w).q();
@@ -167,8 +180,8 @@ WorkloadSpec parse_workload(const std::string& text) {
   return w;
 }
 
-int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const std::string& config_path,
-                 const std::string& json_path) {
+int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
+                 const std::string& config_path, const std::string& json_path) {
   const hw::HardwareConfig& config = loaded.config;
   const runtime::DType dtype = parse_dtype(spec.dtype);
   runtime::MeshMatmulOptions options;
@@ -180,15 +193,18 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   const bool conv = spec.kind == "conv2d";
   // Whether it fits the machine, then the host, before any operand is built: a shape too large
   // for either is refused in a moment, not after minutes and gigabytes of random numbers.
-  if (!conv) runtime::plan_matmul(config, dtype, runtime::MatmulShape{spec.m, spec.n, spec.k}, options);
+  if (!conv)
+    runtime::plan_matmul(config, dtype, runtime::MatmulShape{spec.m, spec.n, spec.k}, options);
   {
     // Host matrices (fp32), their quantised and SRAM copies, C and its copies, the references.
-    const double a = double(spec.m) * spec.k, b = double(spec.k) * spec.n, c = double(spec.m) * spec.n;
+    const double a = double(spec.m) * spec.k, b = double(spec.k) * spec.n,
+                 c = double(spec.m) * spec.n;
     const double data = 8 * (a + b) + 12 * c + 16 * c;
-    const uint64_t need = hw::host_bytes_estimate(config, config.node.core.threads, 0, static_cast<uint64_t>(data));
+    const uint64_t need =
+        hw::host_bytes_estimate(config, config.node.core.threads, 0, static_cast<uint64_t>(data));
     if (const std::string why = host_memory_problem(
-            need, fmt::format("operands and results of {} {}x{}x{}: {}", spec.kind, spec.m, spec.n, spec.k,
-                              bytes_text(data)));
+            need, fmt::format("operands and results of {} {}x{}x{}: {}", spec.kind, spec.m, spec.n,
+                              spec.k, bytes_text(data)));
         !why.empty()) {
       fmt::print(stderr, "dojosim run: {}\n", why);
       return kOutOfMemory;
@@ -205,16 +221,18 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     ops.b = random_matrix(spec.k, spec.n, rng);
   }
   if (spec.bias) ops.bias = random_matrix(1, spec.n, rng).values;
-  const runtime::MatmulInit init = spec.bias ? runtime::MatmulInit::Bias : runtime::MatmulInit::Zero;
+  const runtime::MatmulInit init =
+      spec.bias ? runtime::MatmulInit::Bias : runtime::MatmulInit::Zero;
   const std::vector<float>* bias = spec.bias ? &ops.bias : nullptr;
 
   // On a terminal, a progress line with an ETA from the chosen mapping's estimate.
   const runtime::MatmulShape shape{spec.m, spec.n, spec.k};
   double expected = 0;
   try {
-    const runtime::MatmulMapping chosen = options.mapping == runtime::MatmulMapping::Auto
-                                              ? runtime::choose_mapping(config, dtype, shape, options)
-                                              : options.mapping;
+    const runtime::MatmulMapping chosen =
+        options.mapping == runtime::MatmulMapping::Auto
+            ? runtime::choose_mapping(config, dtype, shape, options)
+            : options.mapping;
     expected = runtime::estimate_matmul(config, dtype, shape, chosen, options).cycles;
   } catch (const std::invalid_argument&) {
     // run_matmul reports why it cannot run
@@ -222,51 +240,63 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
   Progress progress(fmt::format("dojosim run {}", spec.kind), static_cast<uint64_t>(expected));
   options.progress = [&](uint64_t cycle) { progress.update(cycle); };
   runtime::MeshMatmulResult r =
-      !conv        ? runtime::run_matmul(config, dtype, ops, init, options)
-      : spec.nchw ? runtime::run_conv2d(config, dtype, cs, runtime::nhwc_to_nchw(ops.a.values, cs.n, cs.h, cs.w, cs.c),
-                                         ops.b.values, bias, options, runtime::ActivationLayout::Nchw)
-                   : runtime::run_conv2d(config, dtype, cs, ops.a.values, ops.b.values, bias, options);
+      !conv ? runtime::run_matmul(config, dtype, ops, init, options)
+      : spec.nchw
+          ? runtime::run_conv2d(config, dtype, cs,
+                                runtime::nhwc_to_nchw(ops.a.values, cs.n, cs.h, cs.w, cs.c),
+                                ops.b.values, bias, options, runtime::ActivationLayout::Nchw)
+          : runtime::run_conv2d(config, dtype, cs, ops.a.values, ops.b.values, bias, options);
   progress.done();
   // The checks below compare in NHWC: an NCHW output goes back to it.
   if (spec.nchw) r.c.values = runtime::nchw_to_nhwc(r.c.values, cs.n, cs.p(), cs.q(), cs.k);
   const runtime::MeshMatmulPlan& p = r.plan;
   const std::string what =
-      conv ? fmt::format("conv2d N={} H={} W={} C={} K={} R={} S={} stride {} pad {} dilation {}, {} (im2col: "
-                         "matmul {}x{}x{})", cs.n, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, spec.stride, spec.pad,
-                         spec.dilation, spec.nchw ? "NCHW" : "NHWC", spec.m, spec.n, spec.k)
+      conv ? fmt::format(
+                 "conv2d N={} H={} W={} C={} K={} R={} S={} stride {} pad {} dilation {}, {} "
+                 "(im2col: "
+                 "matmul {}x{}x{})",
+                 cs.n, cs.h, cs.w, cs.c, cs.k, cs.r, cs.s, spec.stride, spec.pad, spec.dilation,
+                 spec.nchw ? "NCHW" : "NHWC", spec.m, spec.n, spec.k)
            : fmt::format("matmul {}x{}x{}", spec.m, spec.n, spec.k);
   const std::string mapping(runtime::mapping_name(p.mapping));  // with auto: the one chosen
-  fmt::print("dojosim run: {} {}{}, mapping {}{} on {} ({}x{} mesh)\n", what, spec.dtype, spec.bias ? " + bias" : "",
-             mapping, spec.mapping == "auto" ? " (auto)" : "", config_path, config.mesh_width(), config.mesh_height());
+  fmt::print("dojosim run: {} {}{}, mapping {}{} on {} ({}x{} mesh)\n", what, spec.dtype,
+             spec.bias ? " + bias" : "", mapping, spec.mapping == "auto" ? " (auto)" : "",
+             config_path, config.mesh_width(), config.mesh_height());
   const auto largest = [](const std::vector<uint32_t>& start) {
     uint32_t most = 0;
     for (size_t i = 0; i + 1 < start.size(); ++i) most = std::max(most, start[i + 1] - start[i]);
     return most;
   };
-  fmt::print("placement: {}x{} grid of nodes ({} nodes), C blocks of up to {}x{}, K in {} step{} of {}; "
-             "SRAM used per node {} of {}; A and B {}\n",
-             p.grid_rows, p.grid_cols, p.nodes.size(), largest(p.row_start), largest(p.col_start), p.steps,
-             p.steps == 1 ? "" : "s", p.k_chunk,
-             si(double(p.sram_high_water), "B"), si(double(config.node.core.sram_bytes), "B"),
-             p.operands_in_host ? "stream from host memory (the DIPs' HBM)" : "start in node SRAM");
+  fmt::print(
+      "placement: {}x{} grid of nodes ({} nodes), C blocks of up to {}x{}, K in {} step{} of {}; "
+      "SRAM used per node {} of {}; A and B {}\n",
+      p.grid_rows, p.grid_cols, p.nodes.size(), largest(p.row_start), largest(p.col_start), p.steps,
+      p.steps == 1 ? "" : "s", p.k_chunk, si(double(p.sram_high_water), "B"),
+      si(double(config.node.core.sram_bytes), "B"),
+      p.operands_in_host ? "stream from host memory (the DIPs' HBM)" : "start in node SRAM");
   if (!r.ok) {
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
     return r.ended == hw::MachineOutcome::Trapped ? kTrapped : kHung;
   }
   const hw::RunReport report = run_report_of(r);
-  fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); {} at {}, {:.1f}% of the machine's {} peak {}\n", r.cycles,
-             r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"), si(r.flop_per_s, "FLOP/s"),
-             report.utilisation_pct, spec.dtype, si(r.peak_flop_per_s, "FLOP/s"));
+  fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); {} at {}, {:.1f}% of the machine's {} peak {}\n",
+             r.cycles, r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"),
+             si(r.flop_per_s, "FLOP/s"), report.utilisation_pct, spec.dtype,
+             si(r.peak_flop_per_s, "FLOP/s"));
   const auto share = [&](uint64_t v) {
     return report.thread_cycles ? 100.0 * double(v) / double(report.thread_cycles) : 0.0;
   };
-  fmt::print("time split (multiplying threads): compute {:.1f}%, waiting for data {:.1f}%, synchronisation {:.1f}%, "
-             "DMA queue {:.1f}%, other {:.1f}%\n",
-             share(report.compute_cycles()), share(report.wait_data_cycles()), share(report.sync_cycles()),
-             share(report.dma_queue_cycles()), share(report.other_cycles()));
-  fmt::print("traffic: mesh links {}, die-edge links {}, host memory {}\n", si(double(r.mesh_link_bytes), "B"),
-             si(double(r.die_edge_bytes), "B"), si(double(r.host_bytes), "B"));
-  fmt::print("estimate: {:.0f} cycles ({:+.1f}% of the run's); every mapping's:\n", r.estimate_cycles,
+  fmt::print(
+      "time split (multiplying threads): compute {:.1f}%, waiting for data {:.1f}%, "
+      "synchronisation {:.1f}%, "
+      "DMA queue {:.1f}%, other {:.1f}%\n",
+      share(report.compute_cycles()), share(report.wait_data_cycles()), share(report.sync_cycles()),
+      share(report.dma_queue_cycles()), share(report.other_cycles()));
+  fmt::print("traffic: mesh links {}, die-edge links {}, host memory {}\n",
+             si(double(r.mesh_link_bytes), "B"), si(double(r.die_edge_bytes), "B"),
+             si(double(r.host_bytes), "B"));
+  fmt::print("estimate: {:.0f} cycles ({:+.1f}% of the run's); every mapping's:\n",
+             r.estimate_cycles,
              r.cycles ? 100.0 * (r.estimate_cycles - double(r.cycles)) / double(r.cycles) : 0.0);
   nlohmann::ordered_json estimates = nlohmann::ordered_json::array();
   for (const runtime::MatmulEstimate& e : r.estimates) {
@@ -274,13 +304,21 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
     if (!e.fits)
       fmt::print("  {:<7} does not fit: {}\n", name, e.why);
     else
-      fmt::print("  {:<7} {:.0f} cycles: multiply {:.0f}, data movement not hidden {:.0f}, barriers {:.0f}; "
-                 "busiest link {}; SRAM {} on {} nodes\n",
-                 name, e.cycles, e.compute_cycles, e.exposed_cycles, e.sync_cycles, si(e.link_bytes, "B"),
-                 si(double(e.sram_bytes), "B"), e.nodes);
-    estimates.push_back({{"mapping", name}, {"fits", e.fits}, {"cycles", e.cycles}, {"compute_cycles", e.compute_cycles},
-                         {"exposed_cycles", e.exposed_cycles}, {"sync_cycles", e.sync_cycles},
-                         {"link_bytes", e.link_bytes}, {"sram_bytes", e.sram_bytes}, {"nodes", e.nodes}});
+      fmt::print(
+          "  {:<7} {:.0f} cycles: multiply {:.0f}, data movement not hidden {:.0f}, barriers "
+          "{:.0f}; "
+          "busiest link {}; SRAM {} on {} nodes\n",
+          name, e.cycles, e.compute_cycles, e.exposed_cycles, e.sync_cycles, si(e.link_bytes, "B"),
+          si(double(e.sram_bytes), "B"), e.nodes);
+    estimates.push_back({{"mapping", name},
+                         {"fits", e.fits},
+                         {"cycles", e.cycles},
+                         {"compute_cycles", e.compute_cycles},
+                         {"exposed_cycles", e.exposed_cycles},
+                         {"sync_cycles", e.sync_cycles},
+                         {"link_bytes", e.link_bytes},
+                         {"sram_bytes", e.sram_bytes},
+                         {"nodes", e.nodes}});
   }
 
   // Checks: bit-exact against the reference in the kernel's order, and within the float64 bound.
@@ -298,17 +336,22 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
       as_matmul.b = runtime::conv2d_weight_matrix(ops.b.values, cs);
       as_matmul.bias = ops.bias;
     }
-    const runtime::Matrix want = runtime::reference_mesh_matmul_exact(dtype, options.cfp8, init, conv ? as_matmul : ops, p);
+    const runtime::Matrix want =
+        runtime::reference_mesh_matmul_exact(dtype, options.cfp8, init, conv ? as_matmul : ops, p);
     uint64_t bad = 0;
-    for (size_t i = 0; i < want.values.size(); ++i) bad += std::memcmp(&want.values[i], &r.c.values[i], 4) != 0;
-    fmt::print("check: bit-exact against the reference (same accumulation order): {} ({} of {} elements differ)\n",
-               bad ? "FAILED" : "ok", bad, want.values.size());
+    for (size_t i = 0; i < want.values.size(); ++i)
+      bad += std::memcmp(&want.values[i], &r.c.values[i], 4) != 0;
+    fmt::print(
+        "check: bit-exact against the reference (same accumulation order): {} ({} of {} elements "
+        "differ)\n",
+        bad ? "FAILED" : "ok", bad, want.values.size());
     passed &= bad == 0;
     checks["exact_mismatches"] = bad;
   }
   if (f64) {
     const runtime::Reference64 want =
-        conv ? runtime::reference_conv2d_f64(dtype, options.cfp8, cs, ops.a.values, ops.b.values, bias, p.padded_k)
+        conv ? runtime::reference_conv2d_f64(dtype, options.cfp8, cs, ops.a.values, ops.b.values,
+                                             bias, p.padded_k)
              : runtime::reference_matmul_f64(dtype, options.cfp8, init, ops, p.padded_k);
     double worst = 0;
     uint64_t outside = 0;
@@ -319,21 +362,26 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const
         worst = std::max(worst, bound > 0 ? err / bound : (err > 0 ? INFINITY : 0.0));
         outside += err > bound;
       }
-    fmt::print("check: float64 reference: {} (worst error {:.3g} of its bound; {} elements outside)\n",
-               outside ? "FAILED" : "ok", worst, outside);
+    fmt::print(
+        "check: float64 reference: {} (worst error {:.3g} of its bound; {} elements outside)\n",
+        outside ? "FAILED" : "ok", worst, outside);
     passed &= outside == 0;
     checks["f64_worst_of_bound"] = worst;
   }
   if (!exact && !f64) fmt::print("check: skipped (check=exact or check=f64 to force)\n");
-  else if (!exact) fmt::print("check: bit-exact skipped above 2^30 multiply-adds (check=exact to force)\n");
+  else if (!exact)
+    fmt::print("check: bit-exact skipped above 2^30 multiply-adds (check=exact to force)\n");
 
   if (!json_path.empty()) {
     nlohmann::ordered_json j;
-    j["workload"] = {{"kind", spec.kind}, {"M", spec.m}, {"N", spec.n}, {"K", spec.k}, {"dtype", spec.dtype},
-                     {"mapping", mapping}, {"bias", spec.bias}};
+    j["workload"] = {{"kind", spec.kind},   {"M", spec.m},        {"N", spec.n},      {"K", spec.k},
+                     {"dtype", spec.dtype}, {"mapping", mapping}, {"bias", spec.bias}};
     if (conv)
-      j["workload"]["conv2d"] = {{"N", cs.n}, {"H", cs.h}, {"W", cs.w}, {"C", cs.c}, {"K", cs.k}, {"R", cs.r},
-                                 {"S", cs.s}, {"stride", spec.stride}, {"pad", spec.pad}, {"dilation", spec.dilation}};
+      j["workload"]["conv2d"] = {{"N", cs.n},       {"H", cs.h},
+                                 {"W", cs.w},       {"C", cs.c},
+                                 {"K", cs.k},       {"R", cs.r},
+                                 {"S", cs.s},       {"stride", spec.stride},
+                                 {"pad", spec.pad}, {"dilation", spec.dilation}};
     j["config"] = hw::to_json(config);
     // The run report every run's JSON shares (hw/stats/run_report.h), then the workload's own.
     nlohmann::ordered_json rep = hw::to_json(report);

@@ -28,7 +28,7 @@ WorkloadSpec parse_workload(const std::string& text);
 
 // Runs it on the machine of `config`, prints the report; returns the exit status
 // (docs/cli.md: 0, 1 when a check fails, 3 trap, 4 deadlock or cycle limit).
-int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded, const std::string& config_path,
-                 const std::string& json_path);
+int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
+                 const std::string& config_path, const std::string& json_path);
 
 }  // namespace dojosim::cli

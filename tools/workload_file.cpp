@@ -39,17 +39,22 @@ std::vector<Layer> read_topology_csv(const std::string& path, uint32_t batch) {
     std::stringstream ss(line);
     for (std::string cell; std::getline(ss, cell, ',');) f.push_back(trim(cell));
     while (!f.empty() && f.back().empty()) f.pop_back();  // SCALE-Sim rows end with a comma
-    if (number == 1 && !f.empty() && f[0].find("Layer") != std::string::npos) continue;  // the header
+    if (number == 1 && !f.empty() && f[0].find("Layer") != std::string::npos)
+      continue;  // the header
     if (f.size() != 8)
-      throw std::invalid_argument(fmt::format("{}:{}: {} fields; expected 8: Layer name, IFMAP Height, IFMAP "
-                                              "Width, Filter Height, Filter Width, Channels, Num Filter, Strides",
-                                              path, number, f.size()));
+      throw std::invalid_argument(
+          fmt::format("{}:{}: {} fields; expected 8: Layer name, IFMAP Height, IFMAP "
+                      "Width, Filter Height, Filter Width, Channels, Num Filter, Strides",
+                      path, number, f.size()));
     for (size_t i = 1; i < 8; ++i)
       if (f[i].empty() || f[i].find_first_not_of("0123456789") != std::string::npos || f[i] == "0")
-        throw std::invalid_argument(fmt::format("{}:{}: field {} is '{}'; expected a whole number of at least 1",
-                                                path, number, i + 1, f[i]));
-    layers.push_back({f[0], fmt::format("conv2d:N={},H={},W={},R={},S={},C={},K={},stride={}", batch, f[1], f[2], f[3],
-                                        f[4], f[5], f[6], f[7]), 1});
+        throw std::invalid_argument(
+            fmt::format("{}:{}: field {} is '{}'; expected a whole number of at least 1", path,
+                        number, i + 1, f[i]));
+    layers.push_back({f[0],
+                      fmt::format("conv2d:N={},H={},W={},R={},S={},C={},K={},stride={}", batch,
+                                  f[1], f[2], f[3], f[4], f[5], f[6], f[7]),
+                      1});
   }
   if (layers.empty()) throw std::invalid_argument(fmt::format("{}: no layers", path));
   return layers;
@@ -64,12 +69,16 @@ std::vector<Layer> read_yaml(const std::string& path) {
   } catch (const YAML::Exception& e) {
     throw std::invalid_argument(fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
   }
-  const auto where = [&](const YAML::Node& n) { return fmt::format("{}:{}", path, n.Mark().line + 1); };
+  const auto where = [&](const YAML::Node& n) {
+    return fmt::format("{}:{}", path, n.Mark().line + 1);
+  };
   if (!root.IsMap() || !root["layers"] || !root["layers"].IsSequence())
-    throw std::invalid_argument(fmt::format("{}: expected a map with `layers:`, a list of {{name, workload, repeat}}", path));
+    throw std::invalid_argument(fmt::format(
+        "{}: expected a map with `layers:`, a list of {{name, workload, repeat}}", path));
   for (const auto& kv : root)
     if (kv.first.as<std::string>() != "layers")
-      throw std::invalid_argument(fmt::format("{}: unknown key '{}'; expected layers", where(kv.first), kv.first.as<std::string>()));
+      throw std::invalid_argument(fmt::format("{}: unknown key '{}'; expected layers",
+                                              where(kv.first), kv.first.as<std::string>()));
   std::vector<Layer> layers;
   for (const YAML::Node& n : root["layers"]) {
     if (!n.IsMap() || !n["name"] || !n["workload"])
@@ -86,10 +95,12 @@ std::vector<Layer> read_yaml(const std::string& path) {
           l.repeat = 0;
         }
         if (l.repeat == 0)
-          throw std::invalid_argument(fmt::format("{}: repeat = {}; expected a whole number of at least 1", where(kv.second),
-                                                  kv.second.as<std::string>()));
+          throw std::invalid_argument(
+              fmt::format("{}: repeat = {}; expected a whole number of at least 1",
+                          where(kv.second), kv.second.as<std::string>()));
       } else {
-        throw std::invalid_argument(fmt::format("{}: unknown key '{}'; expected name, workload, repeat", where(kv.first), key));
+        throw std::invalid_argument(fmt::format(
+            "{}: unknown key '{}'; expected name, workload, repeat", where(kv.first), key));
       }
     }
     layers.push_back(l);
@@ -113,20 +124,24 @@ int run_workload_file(const std::string& path, uint32_t batch, const std::string
   namespace bp = boost::process;
   const std::vector<Layer> layers = read_workload_file(path, batch);
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  const std::filesystem::path tmp = std::filesystem::temp_directory_path() / fmt::format("dojosim-layers-{}", getpid());
+  const std::filesystem::path tmp =
+      std::filesystem::temp_directory_path() / fmt::format("dojosim-layers-{}", getpid());
   std::filesystem::create_directories(tmp);
   fmt::print("dojosim run: {} ({} layers) on {}\n", path, layers.size(), config_path);
-  fmt::print("{:<16} {:>6} {:>12} {:>10} {:>8} {:>8}  {}\n", "layer", "repeat", "cycles", "TFLOP/s", "% peak",
-             "mapping", "workload");
+  fmt::print("{:<16} {:>6} {:>12} {:>10} {:>8} {:>8}  {}\n", "layer", "repeat", "cycles", "TFLOP/s",
+             "% peak", "mapping", "workload");
   double total_cycles = 0, total_flop = 0, peak = 0, clock_hz = 0;
   int status = kOk;
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   for (size_t i = 0; i < layers.size(); ++i) {
     const Layer& l = layers[i];
-    const std::string out = (tmp / fmt::format("{}.json", i)).string(), log = (tmp / fmt::format("{}.log", i)).string();
-    std::vector<std::string> args = {"run", "--config", config_path, "--workload", l.workload + ",check=off", "--json", out};
+    const std::string out = (tmp / fmt::format("{}.json", i)).string(),
+                      log = (tmp / fmt::format("{}.log", i)).string();
+    std::vector<std::string> args = {
+        "run", "--config", config_path, "--workload", l.workload + ",check=off", "--json", out};
     for (const std::string& s : sets) args.insert(args.end(), {"--set", s});
-    const int code = bp::system(bp::exe = self, bp::args = args, bp::std_out > log, bp::std_err > log);
+    const int code =
+        bp::system(bp::exe = self, bp::args = args, bp::std_out > log, bp::std_err > log);
     if (code != kOk) {
       std::ifstream in(log);
       std::string last, line;
@@ -134,7 +149,8 @@ int run_workload_file(const std::string& path, uint32_t batch, const std::string
         if (!trim(line).empty()) last = line;
       fmt::print("{:<16} {:>6} failed (exit {}): {}\n", l.name, l.repeat, code, last);
       if (status == kOk) status = code;
-      rows.push_back({{"layer", l.name}, {"workload", l.workload}, {"exit", code}, {"error", last}});
+      rows.push_back(
+          {{"layer", l.name}, {"workload", l.workload}, {"exit", code}, {"error", last}});
       continue;
     }
     std::ifstream in(out);
@@ -145,15 +161,18 @@ int run_workload_file(const std::string& path, uint32_t batch, const std::string
     if (seconds > 0) clock_hz = cycles / seconds;
     total_cycles += cycles * l.repeat;
     total_flop += flop * l.repeat;
-    fmt::print("{:<16} {:>6} {:>12} {:>10.1f} {:>7.1f}% {:>8}  {}\n", l.name, l.repeat, static_cast<uint64_t>(cycles),
-               double(r["flop_per_s"]) / 1e12, double(r["utilisation_pct"]), r.value("mapping", "?"), l.workload);
-    rows.push_back({{"layer", l.name}, {"workload", l.workload}, {"repeat", l.repeat}, {"report", r}});
+    fmt::print("{:<16} {:>6} {:>12} {:>10.1f} {:>7.1f}% {:>8}  {}\n", l.name, l.repeat,
+               static_cast<uint64_t>(cycles), double(r["flop_per_s"]) / 1e12,
+               double(r["utilisation_pct"]), r.value("mapping", "?"), l.workload);
+    rows.push_back(
+        {{"layer", l.name}, {"workload", l.workload}, {"repeat", l.repeat}, {"report", r}});
   }
   std::filesystem::remove_all(tmp);
   const double seconds = clock_hz > 0 ? total_cycles / clock_hz : 0;
   const double pct = seconds > 0 && peak > 0 ? 100.0 * total_flop / seconds / peak : 0;
-  fmt::print("{:<16} {:>6} {:>12} {:>10.1f} {:>7.1f}% {:>8}  (layers one after another)\n", "total", "", 
-             static_cast<uint64_t>(total_cycles), seconds > 0 ? total_flop / seconds / 1e12 : 0.0, pct, "");
+  fmt::print("{:<16} {:>6} {:>12} {:>10.1f} {:>7.1f}% {:>8}  (layers one after another)\n", "total",
+             "", static_cast<uint64_t>(total_cycles),
+             seconds > 0 ? total_flop / seconds / 1e12 : 0.0, pct, "");
   if (!json_path.empty()) {
     nlohmann::ordered_json j;
     j["workload_file"] = path;

@@ -158,7 +158,8 @@ uint64_t host_bytes_estimate(const HardwareConfig& c, unsigned threads, uint64_t
   constexpr uint64_t kSramPage = 4096;  // isa::Sram allocates its pages as they are written
   const uint64_t pages = (per_node_bytes + kSramPage - 1) / kSramPage * kSramPage;
   const uint64_t nodes = usable_nodes(c, Scale::Machine);
-  return kProcess + nodes * (kPerNode + uint64_t{threads > 1 ? threads - 1 : 0} * kPerThread + pages) +
+  return kProcess +
+         nodes * (kPerNode + uint64_t{threads > 1 ? threads - 1 : 0} * kPerThread + pages) +
          data_bytes;
 }
 

@@ -130,9 +130,10 @@ struct Reader {
         // yaml-cpp keeps both of two equal keys in a map: a second "noc:" would merge silently.
         const auto [first, fresh] = seen.emplace(key + ":", at.line);
         if (!fresh) {
-          problem(at, key, render(it->second),
-                  fmt::format("a second {}: in this file (first at line {}); put its keys under one",
-                              name, first->second));
+          problem(
+              at, key, render(it->second),
+              fmt::format("a second {}: in this file (first at line {}); put its keys under one",
+                          name, first->second));
           continue;
         }
         if (it->second.IsNull()) continue;  // "node:" with nothing under it

@@ -34,8 +34,10 @@ std::vector<DipParams> host_params(const HardwareConfig& c) {
     d.edge = place.edge;
     // place.node is the middle of its die's edge; the DIP's link reaches the whole edge.
     const bool vertical = place.edge == Dir::West || place.edge == Dir::East;
-    d.first = vertical ? Coord{place.node.x, place.node.y - ny / 2} : Coord{place.node.x - nx / 2, place.node.y};
-    d.last = vertical ? Coord{place.node.x, d.first.y + ny - 1} : Coord{d.first.x + nx - 1, place.node.y};
+    d.first = vertical ? Coord{place.node.x, place.node.y - ny / 2}
+                       : Coord{place.node.x - nx / 2, place.node.y};
+    d.last = vertical ? Coord{place.node.x, d.first.y + ny - 1}
+                      : Coord{d.first.x + nx - 1, place.node.y};
     d.capacity = uint64_t{c.tile.host.dip_capacity_gib} << 30;
     d.hbm_bytes_per_cycle = c.tile.host.dip_gb_per_s / clock;
     d.link_bytes_per_cycle = std::min(c.tile.host.dip_link_gb_per_s, c.tile.edge_gb_per_s) / clock;

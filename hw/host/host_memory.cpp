@@ -40,8 +40,10 @@ int HostMemory::dip_of(uint64_t addr, uint64_t len, std::string& why) const {
                       "stays inside one DIP)", k, base + dips_[k].capacity);
     return -1;
   }
-  why = dips_.empty() ? std::string("this machine has no host memory (no DIP on the simulated dies: tile.host.edges)")
-                      : fmt::format("host memory ends at 0x{:x} ({} DIPs)", base, dips_.size());
+  why = dips_.empty()
+            ? std::string(
+                  "this machine has no host memory (no DIP on the simulated dies: tile.host.edges)")
+            : fmt::format("host memory ends at 0x{:x} ({} DIPs)", base, dips_.size());
   return -1;
 }
 
@@ -68,7 +70,8 @@ HostMemory::Span HostMemory::read_timing(size_t k, uint64_t bytes, uint64_t cycl
   Servers& s = servers_[k];
   const uint64_t start = std::max(hbm_start + dips_[k].latency, s.link_out_free);
   // The link streams what the HBM delivers: the last byte leaves after both are through.
-  s.link_out_free = std::max(start + busy(bytes, dips_[k].link_bytes_per_cycle), hbm_end + dips_[k].latency);
+  s.link_out_free =
+      std::max(start + busy(bytes, dips_[k].link_bytes_per_cycle), hbm_end + dips_[k].latency);
   stats_[k].bytes_read += bytes;
   return {start, s.link_out_free};
 }

@@ -68,17 +68,20 @@ Fabric::Target Fabric::resolve(uint64_t global, uint64_t len) const {
   }
   const Coord at{static_cast<int>(isa::global_x(global)), static_cast<int>(isa::global_y(global))};
   t.offset = isa::global_offset(global);
-  if (at.x < params_.width && at.y < params_.height) t.node = grid_[static_cast<size_t>(at.y) * params_.width + at.x];
+  if (at.x < params_.width && at.y < params_.height)
+    t.node = grid_[static_cast<size_t>(at.y) * params_.width + at.x];
   if (!t.node)
-    t.why = fmt::format("node ({},{}) is not a usable node of this {}x{} mesh", at.x, at.y, params_.width, params_.height);
+    t.why = fmt::format("node ({},{}) is not a usable node of this {}x{} mesh", at.x, at.y,
+                        params_.width, params_.height);
   else if (!t.node->sram().contains(t.offset, len))
-    t.why = fmt::format("offset 0x{:x} + {} bytes is outside node ({},{})'s SRAM of 0x{:x} bytes", t.offset, len,
-                        at.x, at.y, t.node->sram().size());
+    t.why = fmt::format("offset 0x{:x} + {} bytes is outside node ({},{})'s SRAM of 0x{:x} bytes",
+                        t.offset, len, at.x, at.y, t.node->sram().size());
   return t;
 }
 
 void Fabric::drain() {
-  const uint64_t cycle = static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps_));
+  const uint64_t cycle =
+      static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps_));
   apply_host_writes(cycle);  // before any pull of this cycle reads host memory
   auto& due = port_.due;
   const auto later = std::greater<>();
@@ -107,8 +110,9 @@ void Fabric::drain() {
     return;
   }
   if (!due.empty())
-    ev_drain_.notify(sc_core::sc_time((double(due.front().first) + 0.5) * period_ps_, sc_core::SC_PS) -
-                     sc_core::sc_time_stamp());
+    ev_drain_.notify(
+        sc_core::sc_time((double(due.front().first) + 0.5) * period_ps_, sc_core::SC_PS) -
+        sc_core::sc_time_stamp());
 }
 
 void Fabric::serve(NodeModule& from, Request& r) {
@@ -130,14 +134,16 @@ void Fabric::serve(NodeModule& from, Request& r) {
 void Fabric::push(NodeModule& from, Request& r) {
   const Target to = resolve(r.global, r.len);
   if (!to.why.empty()) {
-    stop(MachineOutcome::Trapped, fmt::format("node ({},{}): push of {} bytes to global address 0x{:x}: {}",
-                                              from.at().x, from.at().y, r.len, r.global, to.why));
+    stop(MachineOutcome::Trapped,
+         fmt::format("node ({},{}): push of {} bytes to global address 0x{:x}: {}", from.at().x,
+                     from.at().y, r.len, r.global, to.why));
     return;
   }
   if (to.node) {
     const uint64_t arrival = network_->send(from.at(), to.node->at(), r.len, r.cycle);
     if (trace_)
-      trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to ({},{})", r.len, to.node->at().x, to.node->at().y),
+      trace_->dma(from.at(), dma_count_++,
+                  fmt::format("push {} B to ({},{})", r.len, to.node->at().x, to.node->at().y),
                   r.cycle, arrival);
     to.node->deliver({arrival, delivery_seq_++, r.sem, to.offset, std::move(r.bytes)});
     from.dma_completed(arrival);
@@ -147,10 +153,12 @@ void Fabric::push(NodeModule& from, Request& r) {
   // counts at the sender once the write is acknowledged.
   const size_t dip = static_cast<size_t>(to.dip);
   const Coord edge = host_->entry(dip, from.at());
-  const uint64_t at_edge = network_->send(from.at(), edge, r.len, r.cycle, Port::Sram, Port::HostIo);
+  const uint64_t at_edge =
+      network_->send(from.at(), edge, r.len, r.cycle, Port::Sram, Port::HostIo);
   const uint64_t done = host_->write_timing(dip, r.len, at_edge);
   if (trace_) {
-    trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to host 0x{:x}", r.len, to.offset), r.cycle, done);
+    trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to host 0x{:x}", r.len, to.offset),
+                r.cycle, done);
     trace_->dip_span(static_cast<unsigned>(dip), "write", r.len, at_edge, done);
   }
   host_writes_.push_back({done, delivery_seq_++, to.offset, std::move(r.bytes)});
@@ -162,8 +170,9 @@ void Fabric::push(NodeModule& from, Request& r) {
 void Fabric::pull(NodeModule& into, Request& r) {
   const Target from = resolve(r.global, r.len);
   if (!from.why.empty()) {
-    stop(MachineOutcome::Trapped, fmt::format("node ({},{}): pull of {} bytes from global address 0x{:x}: {}",
-                                              into.at().x, into.at().y, r.len, r.global, from.why));
+    stop(MachineOutcome::Trapped,
+         fmt::format("node ({},{}): pull of {} bytes from global address 0x{:x}: {}", into.at().x,
+                     into.at().y, r.len, r.global, from.why));
     return;
   }
   // A header-only request travels to the source; the data comes back behind it. The source
@@ -182,13 +191,15 @@ void Fabric::pull(NodeModule& into, Request& r) {
     const uint64_t asked = network_->send(into.at(), edge, 0, r.cycle, Port::Sram, Port::HostIo);
     // The mesh carries the data as the DIP delivers it: no faster than the DIP's last byte.
     const HostMemory::Span from_dip = host_->read_timing(dip, r.len, asked);
-    arrival = std::max(network_->send(edge, into.at(), r.len, from_dip.first, Port::HostIo, Port::Sram),
-                       from_dip.last + network_->zero_load_latency(edge, into.at(), 0));
+    arrival =
+        std::max(network_->send(edge, into.at(), r.len, from_dip.first, Port::HostIo, Port::Sram),
+                 from_dip.last + network_->zero_load_latency(edge, into.at(), 0));
     if (trace_) trace_->dip_span(static_cast<unsigned>(dip), "read", r.len, asked, from_dip.last);
   }
   if (trace_)
     trace_->dma(into.at(), dma_count_++,
-                from.node ? fmt::format("pull {} B from ({},{})", r.len, from.node->at().x, from.node->at().y)
+                from.node ? fmt::format("pull {} B from ({},{})", r.len, from.node->at().x,
+                                        from.node->at().y)
                           : fmt::format("pull {} B from host 0x{:x}", r.len, from.offset),
                 r.cycle, arrival);
   into.deliver({arrival, delivery_seq_++, r.sem, r.local, std::move(bytes)});
@@ -200,9 +211,9 @@ void Fabric::arrive_at_barrier(NodeModule& from, const Request& r) {
   b.waiting.emplace_back(&from, r.thread);
   b.latest = std::max(b.latest, r.cycle);
   if (b.waiting.size() < participants_) return;
-  const uint64_t latency = params_.barrier_latency
-                               ? params_.barrier_latency
-                               : 2 * uint64_t(params_.width + params_.height) * params_.noc.router_latency;
+  const uint64_t latency = params_.barrier_latency ? params_.barrier_latency
+                                                   : 2 * uint64_t(params_.width + params_.height) *
+                                                         params_.noc.router_latency;
   for (auto& [node, t] : b.waiting) node->release_barrier(t, b.latest + latency);
   b = {};
 }

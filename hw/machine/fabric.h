@@ -70,7 +70,9 @@ class Fabric : public sc_core::sc_module {
   struct HostWrite {
     uint64_t cycle = 0, seq = 0, address = 0;
     std::vector<uint8_t> bytes;
-    bool operator>(const HostWrite& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+    bool operator>(const HostWrite& o) const {
+      return cycle != o.cycle ? cycle > o.cycle : seq > o.seq;
+    }
   };
 
   void drain();  // the SC_METHOD, at cycle + 1/2

@@ -44,15 +44,17 @@ Machine::Machine(const MachineParams& params, std::ostream* out) : params_(param
     const int x = static_cast<int>(i % params.width), y = static_cast<int>(i / params.width);
     isa::CoreConfig core = params.core;
     core.node_x = static_cast<uint32_t>(x), core.node_y = static_cast<uint32_t>(y);
-    core.mesh_w = static_cast<uint32_t>(params.width), core.mesh_h = static_cast<uint32_t>(params.height);
-    grid_[i] = new NodeModule(fmt::format("node_{}_{}", x, y).c_str(), Coord{x, y}, static_cast<uint32_t>(i), core,
-                              node_params, fabric_->port());
+    core.mesh_w = static_cast<uint32_t>(params.width),
+    core.mesh_h = static_cast<uint32_t>(params.height);
+    grid_[i] = new NodeModule(fmt::format("node_{}_{}", x, y).c_str(), Coord{x, y},
+                              static_cast<uint32_t>(i), core, node_params, fabric_->port());
   }
   for (NodeModule* n : grid_)
     if (n) nodes_.emplace_back(n);
   fabric_->attach(grid_);
   // The machine stops itself when every node is done; SystemC need not announce it.
-  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO,
+                                          sc_core::SC_DO_NOTHING);
 }
 
 Machine::~Machine() = default;
@@ -79,16 +81,18 @@ void Machine::load(const isa::Program& program, unsigned threads, uint64_t stack
     for (const isa::Segment& s : program.segments) {
       const uint64_t size = s.bytes.size() + s.zero_fill;
       if (!n->sram().contains(s.address, size) || s.address + size > n->sram().size() - stacks)
-        throw isa::LoadError(fmt::format("{}: segment {} [0x{:x}, 0x{:x}) does not fit below the "
-                                         "stacks of {} threads in a node's SRAM of 0x{:x} bytes",
-                                         program.source_name, s.name, s.address, s.address + size, threads,
-                                         n->sram().size()));
+        throw isa::LoadError(fmt::format(
+            "{}: segment {} [0x{:x}, 0x{:x}) does not fit below the "
+            "stacks of {} threads in a node's SRAM of 0x{:x} bytes",
+            program.source_name, s.name, s.address, s.address + size, threads, n->sram().size()));
     }
   // After the last thread, data in flight may have landed later: the next run starts then.
   const double period_ps = 1000.0 / params_.core.clock_ghz;
-  phase_start_ = std::max(end_cycle_, static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5));
+  phase_start_ = std::max(
+      end_cycle_, static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5));
   for (auto& n : nodes_) {
-    for (const isa::Segment& s : program.segments) n->sram().write(s.address, s.bytes.data(), s.bytes.size());
+    for (const isa::Segment& s : program.segments)
+      n->sram().write(s.address, s.bytes.data(), s.bytes.size());
     n->start(program.entry, threads, stack_bytes, phase_start_);
   }
   threads_ = threads;
@@ -106,7 +110,8 @@ MachineOutcome Machine::run() {
   if (!loaded_) throw std::logic_error("machine: run() without a program loaded");
   loaded_ = false;
   FabricPort& port = fabric_->port();
-  port.started = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  port.started =
+      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   sc_core::sc_start();
   fabric_->finish_phase();
 
@@ -114,14 +119,16 @@ MachineOutcome Machine::run() {
   uint64_t end = phase_start_;
   for (const auto& n : nodes_) {
     end = std::max(end, n->finished_at());
-    for (unsigned i = 0; i < threads_; ++i) end = std::max(end, n->core().cycles(n->core().thread(i)));
+    for (unsigned i = 0; i < threads_; ++i)
+      end = std::max(end, n->core().cycles(n->core().thread(i)));
   }
   end_cycle_ = end;
   bool all_finished = true;
   for (const auto& n : nodes_) all_finished &= n->finished();
   if (port.out_of_time) {
     outcome_ = MachineOutcome::TimeLimit;
-    message_ = fmt::format("time limit of {} s (sim.max_seconds) reached at cycle {}", params_.max_seconds, end);
+    message_ = fmt::format("time limit of {} s (sim.max_seconds) reached at cycle {}",
+                           params_.max_seconds, end);
   } else if (fabric_->stopped()) {
     outcome_ = fabric_->outcome();
     message_ = fabric_->message();

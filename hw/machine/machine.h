@@ -46,7 +46,7 @@ struct MachineParams {
   uint32_t dma_queue_depth = 0;      // DMAs a node may have in flight before the next waits
   uint64_t quantum = 0;              // cycles a node may run ahead of SystemC time (>= 1)
   uint64_t max_cycles = 0;          // the run stops at this cycle with MachineOutcome::CycleLimit
-  double max_seconds = 0;            // wall-clock limit of one run() (0: none): MachineOutcome::TimeLimit
+  double max_seconds = 0;  // wall-clock limit of one run() (0: none): MachineOutcome::TimeLimit
   uint64_t barrier_latency = 0;      // 0: twice the mesh diameter in router latencies
   unsigned threads = 1;              // threads started per node
   uint64_t stack_bytes = 16 * 1024;
@@ -85,7 +85,9 @@ class Machine {
   const Network& network() const { return fabric_->network(); }
   // Before run(): `progress(cycle)` is called now and then (every few thousand node
   // synchronisations) with the simulated cycle a node has reached; it must be cheap.
-  void set_progress(std::function<void(uint64_t)> progress) { fabric_->port().progress = std::move(progress); }
+  void set_progress(std::function<void(uint64_t)> progress) {
+    fabric_->port().progress = std::move(progress);
+  }
   // Before run(): write a timeline trace (hw/trace/trace.h) to `trace`, which outlives the run.
   void set_trace(TraceWriter* trace);
   TraceWriter* trace() const { return trace_; }

@@ -13,7 +13,9 @@ namespace {
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 // A packet holds a link for at least one cycle, even a header-less signal-only one.
-uint64_t serialisation(uint64_t wire_bytes, uint64_t width) { return std::max<uint64_t>(1, ceil_div(wire_bytes, width)); }
+uint64_t serialisation(uint64_t wire_bytes, uint64_t width) {
+  return std::max<uint64_t>(1, ceil_div(wire_bytes, width));
+}
 
 }  // namespace
 
@@ -22,7 +24,8 @@ Network::Network(int width, int height, const NocParams& params)
   if (width < 1 || height < 1)
     throw std::invalid_argument(fmt::format("mesh {}x{}: needs at least one node", width, height));
   if (!routing_)
-    throw std::invalid_argument(fmt::format("noc.routing = {}: not a routing policy", params.routing));
+    throw std::invalid_argument(
+        fmt::format("noc.routing = {}: not a routing policy", params.routing));
   if (params.link_bytes_per_cycle == 0 || params.edge_link_bytes_per_cycle == 0 ||
       params.max_payload_bytes == 0)
     throw std::invalid_argument("link widths and the packet payload must be at least 1 byte");
@@ -33,7 +36,8 @@ Network::Network(int width, int height, const NocParams& params)
 bool Network::is_die_edge(Coord from, Dir d) const {
   const Coord to = step(from, d);
   if (params_.die_w <= 0 || params_.die_h <= 0) return false;
-  return from.x / params_.die_w != to.x / params_.die_w || from.y / params_.die_h != to.y / params_.die_h;
+  return from.x / params_.die_w != to.x / params_.die_w ||
+         from.y / params_.die_h != to.y / params_.die_h;
 }
 
 std::vector<Coord> Network::route(Coord src, Coord dst) const {
@@ -52,8 +56,10 @@ uint64_t Network::zero_load_latency(Coord src, Coord dst, uint64_t bytes) const 
   // injection link, so the message's tail leaves after all of them have serialised.
   const uint64_t packets = packets_of(bytes);
   const uint64_t last = bytes - (packets - 1) * params_.max_payload_bytes;
-  const uint64_t full_ser = serialisation(params_.max_payload_bytes + params_.header_bytes, params_.link_bytes_per_cycle);
-  const uint64_t last_ser = serialisation(last + params_.header_bytes, params_.link_bytes_per_cycle);
+  const uint64_t full_ser =
+      serialisation(params_.max_payload_bytes + params_.header_bytes, params_.link_bytes_per_cycle);
+  const uint64_t last_ser =
+      serialisation(last + params_.header_bytes, params_.link_bytes_per_cycle);
   uint64_t head = (packets - 1) * full_ser;  // when the last packet starts injecting
   uint64_t tail = head + last_ser;
   head += params_.router_latency, tail += params_.router_latency;
@@ -76,8 +82,10 @@ uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint6
   // The link is held from when the head starts until the tail has passed: at least its own
   // serialisation, longer if the tail is still arriving over a slower link upstream.
   const uint64_t start_guess = link.calendar.earliest(head, static_cast<unsigned>(serialise));
-  const uint64_t hold = std::max(serialise, tail_ready > start_guess ? tail_ready - start_guess : 0);
-  const uint64_t start = hold == serialise ? start_guess : link.calendar.earliest(head, static_cast<unsigned>(hold));
+  const uint64_t hold =
+      std::max(serialise, tail_ready > start_guess ? tail_ready - start_guess : 0);
+  const uint64_t start =
+      hold == serialise ? start_guess : link.calendar.earliest(head, static_cast<unsigned>(hold));
   const uint64_t held = std::max(serialise, tail_ready > start ? tail_ready - start : 0);
   link.calendar.reserve(start, static_cast<unsigned>(held));
   end = start + held;
@@ -93,7 +101,9 @@ uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint6
       const Coord at{static_cast<int>(index / 6 % width_), static_cast<int>(index / 6 / width_)};
       const size_t port = index % 6;
       return fmt::format("link ({},{}) {}", at.x, at.y,
-                         port < 4 ? std::string(dir_name(static_cast<Dir>(port))) : port == 4 ? "injection" : "ejection");
+                         port < 4    ? std::string(dir_name(static_cast<Dir>(port)))
+                         : port == 4 ? "injection"
+                                     : "ejection");
     }, wire_bytes, start, end);
   }
   return start;
@@ -103,7 +113,8 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Por
   const uint64_t packets = packets_of(bytes);
   uint64_t arrival = cycle, host_next = cycle;
   for (uint64_t p = 0; p < packets; ++p) {
-    const uint64_t payload = p + 1 < packets ? params_.max_payload_bytes : bytes - p * params_.max_payload_bytes;
+    const uint64_t payload =
+        p + 1 < packets ? params_.max_payload_bytes : bytes - p * params_.max_payload_bytes;
     const uint64_t wire = payload + params_.header_bytes;
     const uint64_t ser = serialisation(wire, params_.link_bytes_per_cycle);
 

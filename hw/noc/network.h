@@ -91,7 +91,9 @@ class Network {
     isa::UnitCalendar calendar;
   };
   size_t node_index(Coord c) const { return static_cast<size_t>(c.y) * width_ + c.x; }
-  size_t link_index(Coord from, Dir d) const { return node_index(from) * 6 + static_cast<size_t>(d); }
+  size_t link_index(Coord from, Dir d) const {
+    return node_index(from) * 6 + static_cast<size_t>(d);
+  }
   size_t port_index(Coord c, int eject) const { return node_index(c) * 6 + 4 + eject; }
   // Reserves `link` for a packet of `wire_bytes` whose head arrives at `head` and whose tail
   // cannot leave before `tail_ready`; returns the cycle it starts and sets `end`.
@@ -106,8 +108,9 @@ class Network {
   // Per source node, the last arrival at each destination it sent to: in-order delivery. A
   // node talks to few others, so a small sorted vector beats a hash map here, and its first
   // entries sit inline, not in a heap block of their own.
-  using LastArrivals = boost::container::flat_map<uint32_t, uint64_t, std::less<uint32_t>,
-                                                  boost::container::small_vector<std::pair<uint32_t, uint64_t>, 2>>;
+  using LastArrivals =
+      boost::container::flat_map<uint32_t, uint64_t, std::less<uint32_t>,
+                                 boost::container::small_vector<std::pair<uint32_t, uint64_t>, 2>>;
   std::vector<LastArrivals> last_arrival_;
   TraceWriter* trace_ = nullptr;
 };

@@ -28,7 +28,8 @@ void FabricPort::tick(uint64_t cycle) {
   if (++ticks_ % 4096 != 0) return;
   if (progress) progress(cycle);
   if (max_seconds > 0) {
-    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    const double now =
+        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     if (now - started > max_seconds && !out_of_time) {
       out_of_time = true;
       sc_core::sc_pause();
@@ -36,8 +37,8 @@ void FabricPort::tick(uint64_t cycle) {
   }
 }
 
-NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index, const isa::CoreConfig& core,
-                       const NodeParams& params, FabricPort& port)
+NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index,
+                       const isa::CoreConfig& core, const NodeParams& params, FabricPort& port)
     : sc_module(name),
       at_(at),
       index_(index),
@@ -112,7 +113,8 @@ bool NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
       w = {};
       core_.thread(i).status = isa::ThreadStatus::Ready;
       core_.wait_until(core_.thread(i), cycle, isa::StallCause::Semaphore);
-      if (trace_) trace_span(i, fmt::format("wait semaphore {}", sem), core_.cycles(core_.thread(i)));
+      if (trace_)
+        trace_span(i, fmt::format("wait semaphore {}", sem), core_.cycles(core_.thread(i)));
       woke = true;
     }
   }
@@ -130,7 +132,8 @@ void NodeModule::deliver(Delivery d) {
 void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
   // The fabric calls this while it drains: the span goes to the trace directly, in its order.
   if (trace_ && cycle > span_start_[thread]) {
-    trace_->thread_span(at_, thread, fmt::format("barrier {}", waiting_[thread].id), span_start_[thread], cycle);
+    trace_->thread_span(at_, thread, fmt::format("barrier {}", waiting_[thread].id),
+                        span_start_[thread], cycle);
     span_start_[thread] = cycle;
   }
   waiting_[thread] = {};
@@ -154,7 +157,8 @@ void NodeModule::dma_completed(uint64_t cycle) {
 
 // ---- the node's own activation (whole-cycle times)
 
-Request& NodeModule::add_request(Request::Kind kind, unsigned thread, uint64_t cycle, uint64_t now) {
+Request& NodeModule::add_request(Request::Kind kind, unsigned thread, uint64_t cycle,
+                                 uint64_t now) {
   Request& r = outbox_.emplace_back();
   r.kind = kind;
   r.thread = static_cast<uint8_t>(thread);
@@ -255,13 +259,16 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r, uint64_t now) {
       sram_.read(r.arg[1], pending.data() + old, r.arg[2]);
       size_t start = 0, nl;
       while ((nl = pending.find('\n', start)) != std::string::npos) {
-        add_request(Request::Kind::Output, i, core_.cycles(t), now).text = pending.substr(start, nl - start + 1);
+        add_request(Request::Kind::Output, i, core_.cycles(t), now).text =
+            pending.substr(start, nl - start + 1);
         start = nl + 1;
       }
       pending.erase(0, start);
       break;
     }
-    case isa::Event::Signal: wake_semaphore(static_cast<unsigned>(r.arg[0]), core_.cycles(t)); break;
+    case isa::Event::Signal:
+      wake_semaphore(static_cast<unsigned>(r.arg[0]), core_.cycles(t));
+      break;
     case isa::Event::Push:
     case isa::Event::Pull: issue_dma(i, r, now); break;
     case isa::Event::WaitSemaphore:
@@ -273,7 +280,8 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r, uint64_t now) {
       trace_span(i, "run", core_.cycles(t));
       t.status = isa::ThreadStatus::Blocked;
       waiting_[i] = {Waiting::Barrier, r.arg[0], 0};
-      add_request(Request::Kind::Barrier, i, core_.cycles(t), now).group = static_cast<uint32_t>(r.arg[0]);
+      add_request(Request::Kind::Barrier, i, core_.cycles(t), now).group =
+          static_cast<uint32_t>(r.arg[0]);
       break;
   }
 }
@@ -335,7 +343,8 @@ void NodeModule::run() {
   if (!any_live) {
     for (unsigned i = 0; i < started_; ++i)
       if (!pending_output_[i].empty())
-        add_request(Request::Kind::Output, i, core_.cycles(core_.thread(i)), now).text = pending_output_[i] + "\n";
+        add_request(Request::Kind::Output, i, core_.cycles(core_.thread(i)), now).text =
+            pending_output_[i] + "\n";
     finished_ = true;
     finished_at_ = now;
     // Data still in flight to this node lands all the same: the host may read it afterwards.
@@ -366,14 +375,16 @@ std::string NodeModule::waiting_report() const {
     const Waiting& w = waiting_[i];
     const isa::ThreadState& t = core_.thread(i);
     if (w.kind == Waiting::Semaphore)
-      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits on semaphore {} (value {}, needs {})",
-                            at_.x, at_.y, i, t.pc, w.id, semaphores_[w.id], w.count);
+      report += fmt::format(
+          "\n  node ({},{}) thread {} at pc 0x{:x} waits on semaphore {} (value {}, needs {})",
+          at_.x, at_.y, i, t.pc, w.id, semaphores_[w.id], w.count);
     else if (w.kind == Waiting::Barrier)
-      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits at barrier {}", at_.x, at_.y, i,
-                            t.pc - 4, w.id);
+      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits at barrier {}", at_.x,
+                            at_.y, i, t.pc - 4, w.id);
     else if (w.kind == Waiting::DmaQueue)
-      report += fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits for a slot in its DMA queue", at_.x,
-                            at_.y, i, t.pc - 4);
+      report +=
+          fmt::format("\n  node ({},{}) thread {} at pc 0x{:x} waits for a slot in its DMA queue",
+                      at_.x, at_.y, i, t.pc - 4);
   }
   return report;
 }

@@ -60,7 +60,8 @@ class NodeModule : public sc_core::sc_module {
   void deliver(Delivery d);
   // A barrier this node's thread waits at is complete: the thread resumes at `cycle`.
   void release_barrier(unsigned thread, uint64_t cycle);
-  // One of this node's DMAs completes at `cycle` (its data delivered, or a host write acknowledged).
+  // One of this node's DMAs completes at `cycle` (its data delivered, or a host write
+  // acknowledged).
   void dma_completed(uint64_t cycle);
   // A payload buffer of `len` bytes: from the delivered payloads that came back here, so a
   // DMA costs no allocation once the node has seen a few.

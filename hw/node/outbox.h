@@ -32,7 +32,9 @@ struct Request {
   std::vector<uint8_t> bytes;  // push: the payload, read at issue (the sender may reuse its buffer)
   std::string text;            // output: a line; trap: the report; trace span: its name
                                // (a trace span runs from `local` to `len`)
-  bool operator<(const Request& o) const { return cycle != o.cycle ? cycle < o.cycle : seq < o.seq; }
+  bool operator<(const Request& o) const {
+    return cycle != o.cycle ? cycle < o.cycle : seq < o.seq;
+  }
 };
 
 // One entry of a node's inbox, applied by the node at `cycle`: `bytes` into its SRAM at
@@ -42,7 +44,9 @@ struct Delivery {
   unsigned sem = 0;
   uint64_t offset = 0;
   std::vector<uint8_t> bytes;
-  bool operator>(const Delivery& o) const { return cycle != o.cycle ? cycle > o.cycle : seq > o.seq; }
+  bool operator>(const Delivery& o) const {
+    return cycle != o.cycle ? cycle > o.cycle : seq > o.seq;
+  }
 };
 
 // What a node tells the fabric besides its outbox: that it has requests from `cycle` on

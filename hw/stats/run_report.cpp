@@ -57,7 +57,8 @@ RunReport run_report(const StatsNode& machine, const HardwareConfig& config,
   r.host_bytes = machine.counter("host_bytes_read") + machine.counter("host_bytes_written");
   if (scope.nodes.empty() && scope.thread < 0) add_split(r, machine);
   for (const StatsNode& die : machine.children) {
-    if (const Stat* s = die.find("mesh_link_bytes")) r.mesh_link_bytes += std::get<uint64_t>(s->value);
+    if (const Stat* s = die.find("mesh_link_bytes"))
+      r.mesh_link_bytes += std::get<uint64_t>(s->value);
     if (const Stat* s = die.find("die_edge_link_bytes"))
       r.die_edge_link_bytes += std::get<uint64_t>(s->value);
     if (scope.nodes.empty() && scope.thread < 0) continue;
@@ -119,7 +120,8 @@ const std::vector<std::string>& report_names() {
         n.push_back(it.key());
         continue;
       }
-      for (auto sub = it->cbegin(); sub != it->cend(); ++sub) n.push_back(it.key() + "." + sub.key());
+      for (auto sub = it->cbegin(); sub != it->cend(); ++sub)
+        n.push_back(it.key() + "." + sub.key());
     }
     return n;
   }();

@@ -373,15 +373,17 @@ StatsNode collect_stats(const Machine& machine, const HardwareConfig& config) {
     const DipParams& p = host.dip(dip);
     StatsNode d;
     d.name = fmt::format("dip{}", dip);
-    d.description = fmt::format("DIP {} on the {} edge, reaching nodes ({},{})..({},{}); host addresses "
-                                "[0x{:x}, 0x{:x})",
-                                dip, dir_name(p.edge), p.first.x, p.first.y, p.last.x, p.last.y, dip * p.capacity,
-                                (dip + 1) * p.capacity);
+    d.description = fmt::format(
+        "DIP {} on the {} edge, reaching nodes ({},{})..({},{}); host addresses "
+        "[0x{:x}, 0x{:x})",
+        dip, dir_name(p.edge), p.first.x, p.first.y, p.last.x, p.last.y, dip * p.capacity,
+        (dip + 1) * p.capacity);
     d.add("bytes_read", "bytes DMA read from this DIP's HBM (pulls)", "bytes", s.bytes_read);
     d.add("bytes_written", "bytes DMA wrote to this DIP's HBM (pushes)", "bytes", s.bytes_written);
     d.add("requests", "DMA transfers served", "count", s.requests);
     d.add("hbm_busy_cycles", "cycles the HBM was transferring", "cycles", s.hbm_busy_cycles);
-    d.add("wait_cycles", "cycles requests queued for the HBM, summed over requests", "cycles", s.wait_cycles);
+    d.add("wait_cycles", "cycles requests queued for the HBM, summed over requests", "cycles",
+          s.wait_cycles);
     d.add("utilisation", "hbm_busy_cycles / machine cycles x 100", "%",
           end ? 100.0 * double(s.hbm_busy_cycles) / double(end) : 0.0);
     d.add("bandwidth", "(bytes_read + bytes_written) / run seconds", "B/s",

@@ -29,7 +29,8 @@ class TraceWriter {
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
 
-  void thread_span(Coord node, unsigned thread, const std::string& name, uint64_t begin, uint64_t end);
+  void thread_span(Coord node, unsigned thread, const std::string& name, uint64_t begin,
+                   uint64_t end);
   // A DMA from issue to completion, on its node's "dma" track; `id` unique in the run.
   void dma(Coord node, uint64_t id, const std::string& name, uint64_t begin, uint64_t end);
   // A packet holding a link; `link` numbers the track, `name` is called once to name it.
@@ -50,7 +51,9 @@ class TraceWriter {
   bool admit();  // false once max_events were written
   void event(const std::string& json);
   void span(int pid, int tid, const std::string& name, uint64_t begin, uint64_t end);
-  bool named(int pid, int tid) const { return named_.count(uint64_t(uint32_t(pid)) << 32 | uint32_t(tid)) != 0; }
+  bool named(int pid, int tid) const {
+    return named_.count(uint64_t(uint32_t(pid)) << 32 | uint32_t(tid)) != 0;
+  }
   void name_track(int pid, int tid, const std::string& process, const std::string& thread);
   double us(uint64_t cycle) const { return double(cycle) / (clock_ghz_ * 1000.0); }
   int node_pid(Coord c) const { return 2 + c.y * mesh_width_ + c.x; }

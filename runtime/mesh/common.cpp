@@ -92,8 +92,10 @@ void program_tail(codegen::AsmWriter& w, const MatmulSpec& first, const MatmulSp
 
 void refuse_host_placement(const MeshMatmulOptions& options) {
   if (options.placement == OperandPlacement::Host)
-    throw std::invalid_argument(fmt::format("placement=host: only the summa mapping streams operands from host "
-                                            "memory, not {}", mapping_name(options.mapping)));
+    throw std::invalid_argument(
+        fmt::format("placement=host: only the summa mapping streams operands from host "
+                    "memory, not {}",
+                    mapping_name(options.mapping)));
 }
 
 void check_sram(const hw::HardwareConfig& config, DType dtype, MatmulShape shape,

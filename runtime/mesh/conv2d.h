@@ -47,8 +47,8 @@ class Conv2dKernel final : public Kernel {
   /// im2col of the input and the weight matrix (the operands the mapping multiplies).
   MatmulOperands operands(const std::vector<float>& input, const std::vector<float>& weights,
                           const std::vector<float>* bias) const;
-  void place(hw::Machine& machine, const std::vector<float>& input, const std::vector<float>& weights,
-             const std::vector<float>* bias) const;
+  void place(hw::Machine& machine, const std::vector<float>& input,
+             const std::vector<float>& weights, const std::vector<float>* bias) const;
   /// The output, in the activation layout.
   std::vector<float> read(const hw::Machine& machine) const;
   /// The output as the mapping computes it, bit for bit, in the activation layout.

@@ -23,9 +23,11 @@ double EstimateModel::multiply(double m, double n, double k) const {
   return kCallCycles + 2 * m * n * k / peak_flops_per_cycle(dtype, core);
 }
 
-double EstimateModel::ring_cycles(double bytes, uint32_t ring, uint32_t pieces, double hop_cycles) const {
+double EstimateModel::ring_cycles(double bytes, uint32_t ring, uint32_t pieces,
+                                  double hop_cycles) const {
   if (ring <= 1) return 0;
-  return (ring - 2.0 + pieces) * std::ceil(bytes / pieces / 64) * 64 / link + (ring - 1) * hop_cycles;
+  return (ring - 2.0 + pieces) * std::ceil(bytes / pieces / 64) * 64 / link +
+         (ring - 1) * hop_cycles;
 }
 
 }  // namespace mesh

@@ -12,7 +12,8 @@ namespace dojosim::runtime {
 
 namespace {
 
-hw::MachineParams params_for(const hw::HardwareConfig& config, unsigned threads, uint64_t stack_bytes) {
+hw::MachineParams params_for(const hw::HardwareConfig& config, unsigned threads,
+                             uint64_t stack_bytes) {
   hw::MachineParams params = hw::machine_params(config);
   if (threads) params.threads = threads;
   if (stack_bytes) params.stack_bytes = stack_bytes;
@@ -22,7 +23,8 @@ hw::MachineParams params_for(const hw::HardwareConfig& config, unsigned threads,
 }  // namespace
 
 Executor::Executor(const hw::HardwareConfig& config, unsigned threads, uint64_t stack_bytes)
-    : config_(config), machine_(std::make_unique<hw::Machine>(params_for(config, threads, stack_bytes))) {}
+    : config_(config),
+      machine_(std::make_unique<hw::Machine>(params_for(config, threads, stack_bytes))) {}
 
 Executor::~Executor() = default;
 
@@ -37,7 +39,8 @@ Executor::Run Executor::run(const mesh::Kernel& kernel) {
       if (s.address < to && from < s.address + s.bytes.size() + s.zero_fill)
         throw std::logic_error(fmt::format(
             "{}: segment {} [0x{:x}, 0x{:x}) would overwrite resident SRAM [0x{:x}, 0x{:x})",
-            p.program.source_name, s.name, s.address, s.address + s.bytes.size() + s.zero_fill, from, to));
+            p.program.source_name, s.name, s.address, s.address + s.bytes.size() + s.zero_fill,
+            from, to));
   machine_->load(p.program, kernel.threads(), kernel.stack_bytes());
   kernel.write_args(*machine_);
   Run r;
@@ -57,7 +60,8 @@ void Executor::run_matmul(const mesh::PlannedMatmul& kernel, MeshMatmulResult& r
   result.outcome = r.outcome;
   const MatmulShape shape = kernel.problem().shape;
   result.c = r.ok ? kernel.read(*machine_) : Matrix(shape.m, shape.n);
-  mesh::collect_report(*machine_, config_, kernel.problem().dtype, shape, result.plan.nodes, result);
+  mesh::collect_report(*machine_, config_, kernel.problem().dtype, shape, result.plan.nodes,
+                       result);
 }
 
 }  // namespace dojosim::runtime

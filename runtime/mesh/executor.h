@@ -32,7 +32,8 @@ class Executor {
   /// `threads` and `stack_bytes` (0: the config's) are the machine's defaults; each kernel
   /// loads with its own. NOTE: hw statistics (hw::collect_stats) count the default threads
   /// per node, so a single-kernel run passes the kernel's.
-  explicit Executor(const hw::HardwareConfig& config, unsigned threads = 0, uint64_t stack_bytes = 0);
+  explicit Executor(const hw::HardwareConfig& config, unsigned threads = 0,
+                    uint64_t stack_bytes = 0);
   ~Executor();
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;

@@ -14,7 +14,8 @@ namespace dojosim::runtime {
 
 std::vector<MatmulMapping> matmul_mappings() {
   std::vector<MatmulMapping> all;
-  for (const mesh::MappingEntry& e : mesh::mapping_registry()) all.emplace_back(std::string(e.name));
+  for (const mesh::MappingEntry& e : mesh::mapping_registry())
+    all.emplace_back(std::string(e.name));
   return all;
 }
 
@@ -43,7 +44,9 @@ MeshMatmulPlan plan_matmul(const hw::HardwareConfig& config, DType dtype, Matmul
   check_shape(shape);
   MeshMatmulOptions o = options;
   if (o.mapping == MatmulMapping::Auto) o.mapping = choose_mapping(config, dtype, shape, options);
-  return mesh::find_mapping(o.mapping.name()).plan(config, {dtype, shape, MatmulInit::Zero, o})->plan();
+  return mesh::find_mapping(o.mapping.name())
+      .plan(config, {dtype, shape, MatmulInit::Zero, o})
+      ->plan();
 }
 
 MeshMatmulResult run_matmul(const hw::HardwareConfig& config, DType dtype,

@@ -55,7 +55,8 @@ Matrix read_shards(const hw::Machine& machine, const std::vector<Shard>& shards,
   return c;
 }
 
-void PlannedMatmul::place(hw::Machine& machine, const MatmulOperands& ops, Resident resident) const {
+void PlannedMatmul::place(hw::Machine& machine, const MatmulOperands& ops,
+                          Resident resident) const {
   const isa::Cfp8Format f = problem_.options.cfp8;
   if (!resident.a)
     for (const Shard& s : shards(Operand::A)) write_shard(machine, s, ops.a, f);
@@ -70,7 +71,9 @@ Matrix PlannedMatmul::read(const hw::Machine& machine) const {
 
 float ReferenceInputs::over_range(size_t t, uint32_t i, uint32_t j, float acc) const {
   // One element's fp32 accumulation, as the node kernel does it: a * b is exact for bf16, cfp8.
-  const auto term = [&](float x, float y) { return dtype == DType::Fp32 ? std::fma(x, y, acc) : acc + x * y; };
+  const auto term = [&](float x, float y) {
+    return dtype == DType::Fp32 ? std::fma(x, y, acc) : acc + x * y;
+  };
   const uint32_t k0 = plan.k_start[t], k1 = plan.k_start[t + 1];
   for (uint32_t k = k0; k < k1; ++k) acc = term(a.at(i, k), b.at(k, j));
   for (uint32_t k = k1 - k0; k < plan.k_padded[t]; ++k) acc = term(0.0f, 0.0f);

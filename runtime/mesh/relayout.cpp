@@ -28,8 +28,11 @@ const codegen::ArgBlock<Node>& args() {
 
 std::string program_text(DType to) {
   codegen::AsmWriter w;
-  w.raw("# Relayout: clear the destination (its padding must read as zero), then convert each run of\n"
-        "# elements contiguous in both layouts, fp32 to " + std::string(dtype_name(to)) + ".");
+  w.raw(
+      "# Relayout: clear the destination (its padding must read as zero), then convert each run "
+      "of\n"
+      "# elements contiguous in both layouts, fp32 to " +
+      std::string(dtype_name(to)) + ".");
   args().declare(w);
   w.raw(R"(
     .text
@@ -83,23 +86,29 @@ RelayoutKernel::RelayoutKernel(const hw::HardwareConfig& config, std::vector<Rel
   if (pairs.empty()) throw std::invalid_argument("relayout: no node to convert");
   const DType to = pairs.front().to.layout.dtype;
   if (to != DType::Fp32 && to != DType::Bf16)
-    throw std::invalid_argument(fmt::format("relayout: to {}: expected fp32 or bf16", dtype_name(to)));
+    throw std::invalid_argument(
+        fmt::format("relayout: to {}: expected fp32 or bf16", dtype_name(to)));
   std::set<std::pair<int, int>> nodes;
   uint64_t table_bytes = 0;
   for (const RelayoutPair& p : pairs) {
     const Shard &f = p.from, &t = p.to;
     if (f.in_host || t.in_host || f.node.x != t.node.x || f.node.y != t.node.y || f.r0 != t.r0 ||
-        f.r1 != t.r1 || f.c0 != t.c0 || f.c1 != t.c1 || f.layout.dtype != DType::Fp32 || t.layout.dtype != to)
-      throw std::invalid_argument(fmt::format(
-          "relayout at node ({},{}): from and to must be fp32 and {} parts of the same rows and columns "
-          "in that node's SRAM", f.node.x, f.node.y, dtype_name(to)));
+        f.r1 != t.r1 || f.c0 != t.c0 || f.c1 != t.c1 || f.layout.dtype != DType::Fp32 ||
+        t.layout.dtype != to)
+      throw std::invalid_argument(
+          fmt::format("relayout at node ({},{}): from and to must be fp32 and {} parts of the same "
+                      "rows and columns "
+                      "in that node's SRAM",
+                      f.node.x, f.node.y, dtype_name(to)));
     if (!nodes.insert({f.node.x, f.node.y}).second)
-      throw std::invalid_argument(fmt::format("relayout: node ({},{}) named twice", f.node.x, f.node.y));
+      throw std::invalid_argument(
+          fmt::format("relayout: node ({},{}) named twice", f.node.x, f.node.y));
     NodeWork& n = work_.emplace_back(NodeWork{p, {}});
     const uint64_t to_bytes = element_bytes(to);
     for (uint32_t r = 0; r < f.r1 - f.r0; ++r)
       for (uint32_t c = 0; c < f.c1 - f.c0; ++c) {
-        const uint64_t src = f.address + f.layout.offset(r, c), dst = t.address + t.layout.offset(r, c);
+        const uint64_t src = f.address + f.layout.offset(r, c),
+                       dst = t.address + t.layout.offset(r, c);
         Run* last = n.runs.empty() ? nullptr : &n.runs.back();
         if (last && last->from + 4 * last->count == src && last->to + to_bytes * last->count == dst)
           ++last->count;
@@ -114,19 +123,22 @@ RelayoutKernel::RelayoutKernel(const hw::HardwareConfig& config, std::vector<Rel
   end_ = map.at;
   const uint64_t limit = config.node.core.sram_bytes - threads() * stack_bytes();
   if (end_ > limit)
-    throw std::invalid_argument(fmt::format("relayout: its run tables end at SRAM byte {}, past the {} below the stack",
-                                            end_, limit));
+    throw std::invalid_argument(fmt::format(
+        "relayout: its run tables end at SRAM byte {}, past the {} below the stack", end_, limit));
 }
 
 void RelayoutKernel::place(hw::Machine& machine) const {
   for (const NodeWork& n : work_)
-    machine.node(n.pair.from.node)->sram().write(table_, n.runs.data(), n.runs.size() * sizeof(Run));
+    machine.node(n.pair.from.node)
+        ->sram()
+        .write(table_, n.runs.data(), n.runs.size() * sizeof(Run));
 }
 
 void RelayoutKernel::write_args(hw::Machine& machine) const {
   for (const NodeWork& n : work_) {
     const Shard& t = n.pair.to;
-    const std::vector<uint64_t> v = args().values({t.address, t.address + t.layout.bytes(), table_, n.runs.size()});
+    const std::vector<uint64_t> v =
+        args().values({t.address, t.address + t.layout.bytes(), table_, n.runs.size()});
     machine.node(t.node)->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
   }
 }

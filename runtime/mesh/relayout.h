@@ -28,7 +28,8 @@ class RelayoutKernel final : public Kernel {
  public:
   /// At most one pair per node; `from` fp32, `to` fp32 or bf16, both in node SRAM. The run
   /// tables go at or above sram_from. Throws std::invalid_argument naming what does not suit.
-  RelayoutKernel(const hw::HardwareConfig& config, std::vector<RelayoutPair> pairs, uint64_t sram_from = 0);
+  RelayoutKernel(const hw::HardwareConfig& config, std::vector<RelayoutPair> pairs,
+                 uint64_t sram_from = 0);
 
   const NodeProgram& program() const override { return program_; }
   unsigned threads() const override { return 1; }

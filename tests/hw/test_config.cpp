@@ -447,11 +447,13 @@ TEST_CASE("error: a key set twice in one file", "[config][errors]") {
 
 TEST_CASE("error: a group written twice in one file is not merged silently", "[config][errors]") {
   CHECK(errors_of("noc:\n  routing: yx\nsim:\n  seed: 1\nnoc:\n  router_latency_cycles: 2\n") ==
-        "test.yaml:5: noc = {router_latency_cycles: 2}: a second noc: in this file (first at line 1); "
+        "test.yaml:5: noc = {router_latency_cycles: 2}: a second noc: in this file (first at line "
+        "1); "
         "put its keys under one");
-  CHECK(errors_of("tile:\n  host:\n    latency_ns: 10\n  host:\n    dips_per_edge: 1\n") ==
-        "test.yaml:4: tile.host = {dips_per_edge: 1}: a second host: in this file (first at line 2); "
-        "put its keys under one");
+  CHECK(
+      errors_of("tile:\n  host:\n    latency_ns: 10\n  host:\n    dips_per_edge: 1\n") ==
+      "test.yaml:4: tile.host = {dips_per_edge: 1}: a second host: in this file (first at line 2); "
+      "put its keys under one");
 }
 
 TEST_CASE("error: a matrix block that does not fit the vector register (isa's check)",

@@ -29,7 +29,8 @@ uint64_t reg(const Machine& m, Coord at, int r) { return m.node(at)->core().thre
 DipParams dip(uint64_t capacity, double hbm, double link, uint64_t latency) {
   DipParams d;
   d.first = {0, 0}, d.last = {0, 3};
-  d.capacity = capacity, d.hbm_bytes_per_cycle = hbm, d.link_bytes_per_cycle = link, d.latency = latency;
+  d.capacity = capacity, d.hbm_bytes_per_cycle = hbm, d.link_bytes_per_cycle = link,
+  d.latency = latency;
   return d;
 }
 
@@ -250,7 +251,9 @@ buf: .space 1024
   return m.node({0, 0})->core().thread(0);
 }
 
-uint64_t dma_stall(const isa::ThreadState& t) { return t.stalls[static_cast<size_t>(isa::StallCause::DmaQueue)]; }
+uint64_t dma_stall(const isa::ThreadState& t) {
+  return t.stalls[static_cast<size_t>(isa::StallCause::DmaQueue)];
+}
 
 }  // namespace
 
@@ -271,13 +274,15 @@ TEST_CASE("a DMA queue deeper than the pushes never stalls", "[host][machine]") 
   CHECK(t.x[18] < 40);
 }
 
-TEST_CASE("a host address beyond the last DIP stops the run with a report", "[host][machine][errors]") {
+TEST_CASE("a host address beyond the last DIP stops the run with a report",
+          "[host][machine][errors]") {
   Machine m(machine_params(tiny()));
   m.load(isa::assemble("li a1, 0x80000FFFFFFFFFF0\n la a0, b\n li a2, 64\n pull a0, a1, a2, 1\n"
                        " li a7, 93\n ecall\n .data\nb: .space 64\n", "far.s"));
   REQUIRE(m.run() == MachineOutcome::Trapped);
-  CHECK_THAT(m.message(), Catch::Contains("pull of 64 bytes from global address 0x80000ffffffffff0: "
-                                          "host memory ends at 0x800000000 (1 DIPs)"));
+  CHECK_THAT(m.message(),
+             Catch::Contains("pull of 64 bytes from global address 0x80000ffffffffff0: "
+                             "host memory ends at 0x800000000 (1 DIPs)"));
 }
 
 TEST_CASE("a push to host memory on a die without a DIP stops the run", "[host][machine][errors]") {

@@ -30,7 +30,8 @@ MachineParams mesh(int w, int h) {
 
 }  // namespace
 
-TEST_CASE("every node pushes to its east neighbour and checks what its west one sent", "[machine]") {
+TEST_CASE("every node pushes to its east neighbour and checks what its west one sent",
+          "[machine]") {
   std::ostringstream out;
   Machine m(mesh(4, 3), &out);
   m.load(isa::assemble(R"(
@@ -106,20 +107,26 @@ TEST_CASE("a machine-wide deadlock is reported with every waiting thread", "[mac
   m.load(isa::assemble("li t0, 1\n swait 7, t0\n li a7, 93\n ecall\n", "wait.s"));
   REQUIRE(m.run() == MachineOutcome::Deadlock);
   for (const char* node : {"(0,0)", "(1,0)", "(0,1)", "(1,1)"})
-    CHECK_THAT(m.message(), Catch::Contains(std::string("node ") + node + " thread 0 at pc 0x4 waits on semaphore 7 (value 0, needs 1)"));
+    CHECK_THAT(m.message(),
+               Catch::Contains(std::string("node ") + node +
+                               " thread 0 at pc 0x4 waits on semaphore 7 (value 0, needs 1)"));
 }
 
 TEST_CASE("a push to a node that does not exist stops the run with a report", "[machine][errors]") {
   Machine m(mesh(2, 2));
-  m.load(isa::assemble("li t0, 0x0009000000000000\n li t1, 8\n push t0, zero, t1, 1\n li a7, 93\n ecall\n", "far.s"));
+  m.load(isa::assemble(
+      "li t0, 0x0009000000000000\n li t1, 8\n push t0, zero, t1, 1\n li a7, 93\n ecall\n",
+      "far.s"));
   REQUIRE(m.run() == MachineOutcome::Trapped);
-  CHECK_THAT(m.message(), Catch::Contains("push of 8 bytes to global address 0x9000000000000: node (9,0) is not a usable node of this 2x2 mesh"));
+  CHECK_THAT(m.message(), Catch::Contains("push of 8 bytes to global address 0x9000000000000: node "
+                                          "(9,0) is not a usable node of this 2x2 mesh"));
 }
 
 TEST_CASE("the matrix unit on every node runs at 95% of the machine's peak", "[machine][peak]") {
   MachineParams p = mesh(4, 4);
   Machine m(p);
-  std::string body = "la a0, tiles\n vle v1, 0(a0)\n vle v2, 64(a0)\n li t0, 100\n1:\n addi t0, t0, -1\n";
+  std::string body =
+      "la a0, tiles\n vle v1, 0(a0)\n vle v2, 64(a0)\n li t0, 100\n1:\n addi t0, t0, -1\n";
   for (int i = 0; i < 64; ++i) body += " mma.bf16 acc" + std::to_string(i % 8) + ", v1, v2\n";
   body += " bnez t0, 1b\n li a0, 0\n li a7, 93\n ecall\n .data\n .align 6\ntiles: .space 128\n";
   m.load(isa::assemble(body, "peak.s"));
@@ -133,8 +140,9 @@ TEST_CASE("the matrix unit on every node runs at 95% of the machine's peak", "[m
 
 TEST_CASE("a push between two dies crosses a die-edge link and pays its latency", "[machine]") {
   // Two tiny dies side by side: an 8x4 mesh whose links between x = 3 and x = 4 are die edges.
-  const hw::LoadedConfig loaded = hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
-                                                  {"machine.scope=tile", "tile.dies_x=2", "tile.dies_y=1", "tile.host.dips_per_edge=1"});
+  const hw::LoadedConfig loaded = hw::load_config(
+      std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
+      {"machine.scope=tile", "tile.dies_x=2", "tile.dies_y=1", "tile.host.dips_per_edge=1"});
   MachineParams p = hw::machine_params(loaded.config);
   REQUIRE(p.width == 8);
   REQUIRE(p.height == 4);
@@ -176,7 +184,8 @@ buf: .space 1024
   CHECK(m.network().is_die_edge({3, 0}, Dir::East));
   CHECK(m.network().link_stats({3, 0}, Dir::East).bytes == 1024);
   // At least the edge latency plus the serialisation of 1 KiB on the narrower edge link.
-  const uint64_t edge_ser = (1024 + p.noc.edge_link_bytes_per_cycle - 1) / p.noc.edge_link_bytes_per_cycle;
+  const uint64_t edge_ser =
+      (1024 + p.noc.edge_link_bytes_per_cycle - 1) / p.noc.edge_link_bytes_per_cycle;
   CHECK(received - sent >= p.noc.edge_latency + edge_ser);
   CHECK(received - sent <= p.noc.edge_latency + edge_ser + 20);
 }
@@ -203,7 +212,8 @@ TEST_CASE("sim.seed gives every thread its own stochastic-rounding seed", "[mach
   CHECK(isa::reset_srseed(zero, 1) == 0);
 }
 
-TEST_CASE("a machine stays up: a second program reads what the first left in SRAM", "[machine][resident]") {
+TEST_CASE("a machine stays up: a second program reads what the first left in SRAM",
+          "[machine][resident]") {
   Machine m(mesh(3, 2));
   // Phase 1: every node writes its id to `slot` and pushes it into its east neighbour's inbox.
   const isa::Program first = isa::assemble(R"(
@@ -272,10 +282,12 @@ inbox: .dword 0
 
 TEST_CASE("a machine that trapped refuses the next program", "[machine][resident][errors]") {
   Machine m(mesh(2, 1));
-  const isa::Program bad = isa::assemble("li t0, 0x0009000000000000\n li t1, 8\n push t0, zero, t1, 1\n li a7, 93\n ecall\n", "far.s");
+  const isa::Program bad = isa::assemble(
+      "li t0, 0x0009000000000000\n li t1, 8\n push t0, zero, t1, 1\n li a7, 93\n ecall\n", "far.s");
   m.load(bad);
   REQUIRE(m.run() == MachineOutcome::Trapped);
-  CHECK_THROWS_WITH(m.load(bad), Catch::Contains("cannot load far.s: the previous run ended with trapped"));
+  CHECK_THROWS_WITH(m.load(bad),
+                    Catch::Contains("cannot load far.s: the previous run ended with trapped"));
 }
 
 TEST_CASE("sim.max_cycles stops the run at the limit, not a quantum later", "[machine][errors]") {
@@ -296,7 +308,8 @@ TEST_CASE("sim.max_seconds stops a run that does not end", "[machine][errors]") 
   Machine m(p);
   m.load(isa::assemble("1: j 1b\n", "spin.s"));
   REQUIRE(m.run() == MachineOutcome::TimeLimit);
-  CHECK_THAT(m.message(), Catch::Contains("time limit of 0.2 s (sim.max_seconds) reached at cycle"));
+  CHECK_THAT(m.message(),
+             Catch::Contains("time limit of 0.2 s (sim.max_seconds) reached at cycle"));
 }
 
 // Two SMT threads of one node run out of step within a quantum; a semaphore between them must
@@ -323,7 +336,8 @@ const char* kSignalAfterSpin = R"(
 )";
 }  // namespace
 
-TEST_CASE("a wait on the same node passes no earlier than the signal it took", "[machine][semaphore]") {
+TEST_CASE("a wait on the same node passes no earlier than the signal it took",
+          "[machine][semaphore]") {
   MachineParams p = mesh(1, 1);
   p.threads = 2;
   Machine m(p);
@@ -337,7 +351,8 @@ TEST_CASE("a wait on the same node passes no earlier than the signal it took", "
   CHECK(passed >= signalled);
 }
 
-TEST_CASE("a thread woken by a later thread in the rotation that then exits still runs", "[machine][semaphore]") {
+TEST_CASE("a thread woken by a later thread in the rotation that then exits still runs",
+          "[machine][semaphore]") {
   MachineParams p = mesh(1, 1);
   p.threads = 2;
   Machine m(p);

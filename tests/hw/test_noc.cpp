@@ -18,12 +18,14 @@ NocParams d1_noc() { return noc_params(HardwareConfig{}); }
 
 uint64_t formula(int hops, uint64_t bytes, const NocParams& p) {
   const uint64_t wire = bytes + p.header_bytes;
-  return uint64_t(hops + 1) * p.router_latency + std::max<uint64_t>(1, (wire + p.link_bytes_per_cycle - 1) / p.link_bytes_per_cycle);
+  return uint64_t(hops + 1) * p.router_latency +
+         std::max<uint64_t>(1, (wire + p.link_bytes_per_cycle - 1) / p.link_bytes_per_cycle);
 }
 
 }  // namespace
 
-TEST_CASE("zero-load latency equals (hops + 1) * router latency + bytes / width for every pair", "[noc]") {
+TEST_CASE("zero-load latency equals (hops + 1) * router latency + bytes / width for every pair",
+          "[noc]") {
   for (uint32_t router_latency : {1u, 3u}) {
     NocParams p = d1_noc();
     p.router_latency = router_latency;
@@ -84,7 +86,8 @@ TEST_CASE("two flows through one link share it", "[noc]") {
   CHECK(double(std::max(end_a, end_b)) >= 1.98 * alone);
   CHECK(double(std::max(end_a, end_b)) <= 2.05 * alone);
   CHECK(double(std::min(end_a, end_b)) >= 1.9 * alone);
-  CHECK(net.link_stats({1, 0}, Dir::East).busy_cycles == 2 * message * count / p.link_bytes_per_cycle);
+  CHECK(net.link_stats({1, 0}, Dir::East).busy_cycles ==
+        2 * message * count / p.link_bytes_per_cycle);
 }
 
 TEST_CASE("hot-spot traffic queues at the destination", "[noc]") {
@@ -95,7 +98,9 @@ TEST_CASE("hot-spot traffic queues at the destination", "[noc]") {
   for (int round = 0; round < 10; ++round)
     for (int y = 0; y < 5; ++y)
       for (int x = 0; x < 5; ++x)
-        if (Coord{x, y} != hot) worst = std::max(worst, net.send({x, y}, hot, 1024, 0) - formula(manhattan({x, y}, hot), 1024, p));
+        if (Coord{x, y} != hot)
+          worst = std::max(
+              worst, net.send({x, y}, hot, 1024, 0) - formula(manhattan({x, y}, hot), 1024, p));
   // 240 KiB through one ejection port of 64 B/cycle take 3,840 cycles: most packets wait.
   CHECK(worst >= 3000);
   CHECK(net.ejection_stats(hot).peak_queue >= 100);
@@ -145,7 +150,8 @@ TEST_CASE("the same traffic gives identical statistics", "[noc]") {
     uint64_t seed = 12345, sum = 0;
     for (int i = 0; i < 5000; ++i) {
       seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-      const Coord s{int(seed >> 33) % 8, int(seed >> 40) % 8}, d{int(seed >> 47) % 8, int(seed >> 54) % 8};
+      const Coord s{int(seed >> 33) % 8, int(seed >> 40) % 8},
+          d{int(seed >> 47) % 8, int(seed >> 54) % 8};
       sum += net.send(s, d, (seed >> 20) % 2048, uint64_t(i) * 3);
     }
     std::vector<uint64_t> stats{sum};
@@ -178,7 +184,8 @@ TEST_CASE("every routing policy file is registered", "[noc]") {
   // A policy that compiles but is not in the registry would only fail when someone names it.
   const auto names = routing_names();
   int files = 0;
-  for (const auto& f : std::filesystem::directory_iterator(std::string(DOJOSIM_SOURCE_DIR) + "/hw/noc/routing")) {
+  for (const auto& f :
+       std::filesystem::directory_iterator(std::string(DOJOSIM_SOURCE_DIR) + "/hw/noc/routing")) {
     const std::string stem = f.path().stem().string();
     if (f.path().extension() != ".cpp") continue;
     ++files;

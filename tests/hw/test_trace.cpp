@@ -52,7 +52,8 @@ buf: .space 2048
 )";
 
 nlohmann::json run_traced(const std::string& path, uint64_t limit) {
-  const HardwareConfig c = load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
+  const HardwareConfig c =
+      load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
   const MachineParams p = machine_params(c);
   Machine m(p);
   m.load(isa::assemble(kProgram, "trace.s"));
@@ -67,7 +68,8 @@ nlohmann::json run_traced(const std::string& path, uint64_t limit) {
 
 }  // namespace
 
-TEST_CASE("a trace has named tracks for threads, links and DIPs and the spans of the run", "[trace]") {
+TEST_CASE("a trace has named tracks for threads, links and DIPs and the spans of the run",
+          "[trace]") {
   const nlohmann::json j = run_traced("trace_full.json", 1000000);
   REQUIRE(j.contains("traceEvents"));
   CHECK(j["otherData"]["truncated"] == false);
@@ -76,8 +78,10 @@ TEST_CASE("a trace has named tracks for threads, links and DIPs and the spans of
   for (const auto& e : j["traceEvents"]) {
     const std::string ph = e["ph"];
     REQUIRE(e.contains("pid"));
-    if (ph == "M" && e["name"] == "process_name") processes.insert(e["args"]["name"].get<std::string>());
-    if (ph == "M" && e["name"] == "thread_name") tracks.insert(e["args"]["name"].get<std::string>());
+    if (ph == "M" && e["name"] == "process_name")
+      processes.insert(e["args"]["name"].get<std::string>());
+    if (ph == "M" && e["name"] == "thread_name")
+      tracks.insert(e["args"]["name"].get<std::string>());
     if (ph == "X") {
       REQUIRE(e["dur"].get<double>() >= 0);
       REQUIRE(e["ts"].get<double>() >= 0);
@@ -90,7 +94,8 @@ TEST_CASE("a trace has named tracks for threads, links and DIPs and the spans of
   CHECK(processes.count("node (0,0)") == 1);
   CHECK(processes.count("node (1,0)") == 1);
   CHECK(processes.count("network") == 1);
-  for (const char* t : {"thread 0", "dma", "link (0,0) east", "link (0,0) injection", "link (1,0) ejection", "DIP 0 HBM"})
+  for (const char* t : {"thread 0", "dma", "link (0,0) east", "link (0,0) injection",
+                        "link (1,0) ejection", "DIP 0 HBM"})
     CHECK(tracks.count(t) == 1);
   CHECK(node1_spans.count("run") == 1);
   CHECK(node1_spans.count("wait semaphore 1") == 1);

@@ -962,7 +962,8 @@ TEST_CASE("error: immediates out of range give the value and the range", "[asm]"
   check_error("csrrw a0, 0x1000, a1", 1, 11, "csr value 4096 is out of range 0x0..0xfff");
   check_error("csrrwi a0, cycle, 32", 1, 19, "zimm5 value 32 is out of range 0..31");
   check_error("vcvt.bf16.fp32 v0, v1, 4", 1, 24, "part2 value 4 is out of range 0..3");
-  check_error("vcvt.bf16.fp32 v0, v1, 2", 1, 24, "part2 value 2 is out of range 0..1 for vcvt.bf16.fp32");
+  check_error("vcvt.bf16.fp32 v0, v1, 2", 1, 24,
+              "part2 value 2 is out of range 0..1 for vcvt.bf16.fp32");
   check_error("vcvt.cfp8.fp32 v0, v1, 4", 1, 24, "part4 value 4 is out of range 0..3");
   check_error("push a0, a1, a2, 32", 1, 18, "sem value 32 is out of range 0..31");
   check_error("barrier -1", 1, 9, "group value -1 is out of range 0..31");
@@ -1116,7 +1117,8 @@ std::string assemble_file_error(const std::string& bytes, const std::string& nam
 TEST_CASE("error: a program file with no instructions is refused, naming the file", "[asm]") {
   CHECK(assemble_file_error("", "empty.s") == "no instructions: the file is empty");
   CHECK(assemble_file_error("  \n\t\n", "blank.s") == "no instructions: the file is empty");
-  const std::string data_only = "no instructions: .text is empty, so a node would have nothing to run";
+  const std::string data_only =
+      "no instructions: .text is empty, so a node would have nothing to run";
   CHECK(assemble_file_error("# only a comment\n", "comment.s") == data_only);
   CHECK(assemble_file_error(".data\nx: .word 1\n", "data.s") == data_only);
   CHECK(assemble_file_error(".equ N, 4\n.bss\n.space N\n", "bss.s") == data_only);
@@ -1132,15 +1134,22 @@ TEST_CASE("error: a binary file is 'not an ELF and not assembly text', with the 
   CHECK(assemble_file_error("nop\n\xff\xfe", "ff.bin") ==
         "not an ELF and not assembly text: byte 0xff at offset 4 is not UTF-8");
   // Overlong encodings, surrogates, stray continuation bytes and a sequence cut by the end.
-  CHECK_THAT(assemble_file_error("\xc0\xafnop", "overlong.bin"), Catch::EndsWith("byte 0xc0 at offset 0 is not UTF-8"));
-  CHECK_THAT(assemble_file_error("\xed\xa0\x80", "surrogate.bin"), Catch::EndsWith("byte 0xed at offset 0 is not UTF-8"));
-  CHECK_THAT(assemble_file_error("a\x80", "continuation.bin"), Catch::EndsWith("byte 0x80 at offset 1 is not UTF-8"));
-  CHECK_THAT(assemble_file_error("nop # \xe2\x82", "cut.bin"), Catch::EndsWith("byte 0xe2 at offset 6 is not UTF-8"));
+  CHECK_THAT(assemble_file_error("\xc0\xafnop", "overlong.bin"),
+             Catch::EndsWith("byte 0xc0 at offset 0 is not UTF-8"));
+  CHECK_THAT(assemble_file_error("\xed\xa0\x80", "surrogate.bin"),
+             Catch::EndsWith("byte 0xed at offset 0 is not UTF-8"));
+  CHECK_THAT(assemble_file_error("a\x80", "continuation.bin"),
+             Catch::EndsWith("byte 0x80 at offset 1 is not UTF-8"));
+  CHECK_THAT(assemble_file_error("nop # \xe2\x82", "cut.bin"),
+             Catch::EndsWith("byte 0xe2 at offset 6 is not UTF-8"));
   // UTF-8 text (in a comment or a string) is text: it assembles.
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("dojosim_utf8_" + std::to_string(std::random_device{}()) + ".s"))
                                .string();
-  { std::ofstream(path) << "# Grüße, 𝜋 ≈ 3.14\n_start: li a0, 0\n ecall\n .data\n .asciz \"µs\"\n"; }
+  {
+    std::ofstream(path) << "# Grüße, 𝜋 ≈ 3.14\n_start: li a0, 0\n ecall\n"
+                        << " .data\n .asciz \"µs\"\n";
+  }
   CHECK_NOTHROW(assemble_file(path));
   std::filesystem::remove(path);
 }

@@ -51,7 +51,8 @@ TEST_CASE("dojo.h read as C++ states the same field constants as isa/global_addr
   STATIC_REQUIRE(DOJO_GLOBAL_X_MASK == kGlobalXMask);
   STATIC_REQUIRE(DOJO_GLOBAL_Y_MASK == kGlobalYMask);
   STATIC_REQUIRE(DOJO_GLOBAL_HOST_BIT == kHostBit);
-  for (const Case& c : kCases) CHECK(dojo_global_addr(c.x, c.y, c.offset) == global_address(c.x, c.y, c.offset));
+  for (const Case& c : kCases)
+    CHECK(dojo_global_addr(c.x, c.y, c.offset) == global_address(c.x, c.y, c.offset));
 }
 
 TEST_CASE("global_x, global_y and global_offset invert global_address within the field widths",

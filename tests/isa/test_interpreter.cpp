@@ -286,18 +286,22 @@ TEST_CASE("traps name the cause, pc, address and instruction", "[interp][errors]
       {"li t0, 0x200000\n jr t0", isa::TrapCause::FetchOutOfRange,
        "instruction fetch outside SRAM at pc 0x200000"},
       {"li t0, 0x102\n jr t0", isa::TrapCause::FetchMisaligned,
-       "misaligned instruction fetch at pc 0x4: jump target 0x102 is not a multiple of 4 in `jalr zero, 0(t0)`"},
+       "misaligned instruction fetch at pc 0x4: jump target 0x102 is not a multiple of 4 in `jalr "
+       "zero, 0(t0)`"},
       {"ebreak", isa::TrapCause::Breakpoint, "breakpoint at pc 0x0 in `ebreak`"},
-      {"li a7, 1\n ecall", isa::TrapCause::BadEcall, "a7 = 1: supported are 93 (exit) and 64 (write)"},
+      {"li a7, 1\n ecall", isa::TrapCause::BadEcall,
+       "a7 = 1: supported are 93 (exit) and 64 (write)"},
       {"li a0, 3\n li a7, 64\n ecall", isa::TrapCause::BadEcall, "write to fd 3"},
       {"csrw cycle, a0", isa::TrapCause::BadCsr, "CSR cycle is read-only"},
       {"csrr a0, 0x7c0", isa::TrapCause::BadCsr, "CSR 0x7c0 does not exist"},
-      {".word 0x023130ab", isa::TrapCause::IllegalInstruction, "`.word 0x023130ab`"},  // part 3 of 2
+      {".word 0x023130ab", isa::TrapCause::IllegalInstruction,
+       "`.word 0x023130ab`"},  // part 3 of 2
       {"li t0, 4\n vle v1, 0(t0)", isa::TrapCause::LoadMisaligned, "is not a multiple of 8"},
       // Fields wider than what they name are illegal (found by fuzz_exec and fuzz_disasm).
-      {".word 0x00000c5b", isa::TrapCause::IllegalInstruction, "`.word 0x00000c5b`"},   // mzero acc24
-      {".word 0x058b500b", isa::TrapCause::IllegalInstruction, "`.word 0x058b500b`"},   // mst acc24
-      {".word 0x027332ab", isa::TrapCause::IllegalInstruction, "`.word 0x027332ab`"},   // part 7
+      {".word 0x00000c5b", isa::TrapCause::IllegalInstruction,
+       "`.word 0x00000c5b`"},  // mzero acc24
+      {".word 0x058b500b", isa::TrapCause::IllegalInstruction, "`.word 0x058b500b`"},  // mst acc24
+      {".word 0x027332ab", isa::TrapCause::IllegalInstruction, "`.word 0x027332ab`"},  // part 7
   };
   for (const Case& c : cases) {
     INFO(c.program);
@@ -475,13 +479,15 @@ out: .space 256
     CHECK(isa::bf16_to_f32(r.mem<uint16_t>(out + 2 * i)) == float(i + 1));
   for (int i = 0; i < 16; ++i) {
     CHECK(r.mem<float>(out + 64 + 4 * i) == float(i + 17));
-    const float c = isa::cfp8_to_f32(isa::f32_to_cfp8(float(i + 1), e4m3, isa::Rounding::NearestEven), e4m3);
+    const float c =
+        isa::cfp8_to_f32(isa::f32_to_cfp8(float(i + 1), e4m3, isa::Rounding::NearestEven), e4m3);
     CHECK(r.mem<float>(out + 128 + 4 * i) == c);
     CHECK(isa::bf16_to_f32(r.mem<uint16_t>(out + 192 + 2 * i)) == c);
   }
 }
 
-TEST_CASE("stochastic rounding is reproducible from srseed and unbiased in the mean", "[interp][vector]") {
+TEST_CASE("stochastic rounding is reproducible from srseed and unbiased in the mean",
+          "[interp][vector]") {
   const std::string program = R"(
     li t0, 7
     csrw srseed, t0
@@ -669,7 +675,8 @@ TEST_CASE("pull from host memory is an error in a single-node run", "[interp][sy
     pull a1, a0, a2, 1
   )" + std::string(kExit));
   REQUIRE(r.result.outcome == isa::RunOutcome::Trapped);
-  CHECK_THAT(r.result.message, Catch::Contains("pull from global address 0x8000000000000000 (host memory, 8 bytes)"));
+  CHECK_THAT(r.result.message,
+             Catch::Contains("pull from global address 0x8000000000000000 (host memory, 8 bytes)"));
 }
 
 TEST_CASE("pull into a range outside SRAM traps at the instruction", "[interp][sync][errors]") {
@@ -697,7 +704,8 @@ TEST_CASE("deadlock is detected and names who waits on what", "[interp][sync][er
     ecall
   )", {}, o);
   REQUIRE(r.result.outcome == isa::RunOutcome::Deadlock);
-  CHECK_THAT(r.result.message, Catch::Contains("thread 0 at pc 0xc waits on semaphore 3 (value 0, needs 2)"));
+  CHECK_THAT(r.result.message,
+             Catch::Contains("thread 0 at pc 0xc waits on semaphore 3 (value 0, needs 2)"));
   CHECK_THAT(r.result.message, Catch::Contains("thread 1 at pc 0x18 waits at barrier 4"));
 }
 
@@ -727,7 +735,8 @@ TEST_CASE("a runaway program stops at the cycle limit", "[interp][errors]") {
   }
 }
 
-TEST_CASE("a program that overlaps the thread stacks is rejected before it runs", "[interp][errors]") {
+TEST_CASE("a program that overlaps the thread stacks is rejected before it runs",
+          "[interp][errors]") {
   isa::NodeRunner node({});
   isa::Program p;
   p.source_name = "big.s";
@@ -737,5 +746,6 @@ TEST_CASE("a program that overlaps the thread stacks is rejected before it runs"
   o.threads = 2;
   CHECK_THROWS_WITH(node.run(o), Catch::Contains("stacks of 2 threads"));
   p.segments[0].address = 0x13fff0;
-  CHECK_THROWS_WITH(node.load(p), Catch::Contains("big.s: segment .data [0x13fff0, 0x148ff0) does not fit"));
+  CHECK_THROWS_WITH(node.load(p),
+                    Catch::Contains("big.s: segment .data [0x13fff0, 0x148ff0) does not fit"));
 }

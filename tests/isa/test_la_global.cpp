@@ -78,7 +78,8 @@ TEST_CASE("la.global's expansion is 5 to 10 instructions and takes rd = xreg", "
   CHECK(asm_detail::la_global_sequence(10, 5, 6, 0x12345678, out) == 10);
   CHECK(asm_detail::la_global_sequence(10, 5, 6, 0x01000000, out) == 7);  // zero chunks: slli 24
   // rd may be xreg: x is read by the first instruction only.
-  const auto run = run_asm("li t0, 9\nli t1, 4\nla.global t0, t0, t1, 0x40\nli a0, 0\nli a7, 93\necall\n");
+  const auto run =
+      run_asm("li t0, 9\nli t1, 4\nla.global t0, t0, t1, 0x40\nli a0, 0\nli a7, 93\necall\n");
   CHECK(run.x("t0") == global_address(9, 4, 0x40));
 }
 

@@ -27,9 +27,10 @@ CoreConfig mesh_4x3_with_two_disabled() {
 
 // Asks nodeok about `global` on a node of `config`; returns what it read.
 uint64_t nodeok_for(uint64_t global, const CoreConfig& config) {
-  const auto run = run_asm(fmt::format("li t0, {}\ncsrw nodeq, t0\ncsrr a1, nodeok\ncsrr a2, nodeq\n{}",
-                                       static_cast<int64_t>(global), kExit),
-                           config);
+  const auto run =
+      run_asm(fmt::format("li t0, {}\ncsrw nodeq, t0\ncsrr a1, nodeok\ncsrr a2, nodeq\n{}",
+                          static_cast<int64_t>(global), kExit),
+              config);
   REQUIRE(run.result.outcome == RunOutcome::Exited);
   CHECK(run.x("a2") == global);  // nodeq reads back what was written, all 64 bits
   return run.x("a1");
@@ -98,12 +99,14 @@ TEST_CASE("nodeq is per thread and starts at 0, and nodeok is read-only", "[csr]
   CHECK(run.x("a1", 1) == global_address(2, 0, 0));
   CHECK(run.x("a2", 1) == 0);
 
-  const auto bad = run_asm(std::string("li t0, 1\ncsrw nodeok, t0\n") + kExit, mesh_4x3_with_two_disabled());
+  const auto bad =
+      run_asm(std::string("li t0, 1\ncsrw nodeok, t0\n") + kExit, mesh_4x3_with_two_disabled());
   CHECK(bad.result.outcome == RunOutcome::Trapped);
   CHECK_THAT(bad.result.message, Catch::Contains("CSR nodeok is read-only"));
 }
 
-TEST_CASE("the nodeq and nodeok CSRs are in the CSR list the assembler and docs use", "[csr][nodeok]") {
+TEST_CASE("the nodeq and nodeok CSRs are in the CSR list the assembler and docs use",
+          "[csr][nodeok]") {
   const CsrInfo* q = find_csr("nodeq");
   const CsrInfo* ok = find_csr("nodeok");
   REQUIRE(q);
@@ -138,6 +141,7 @@ TEST_CASE("kernels/asm/east_ring.s passes a message around each row's usable nod
     INFO(r.message);
     REQUIRE(r.outcome == RunOutcome::Exited);
     CHECK(r.threads[0].exit_code == 0);
-    CHECK(out.str() == fmt::format("[{},1 t0] east neighbour ({},1) after skipping 7 disabled\n", x, x));
+    CHECK(out.str() ==
+          fmt::format("[{},1 t0] east neighbour ({},1) after skipping 7 disabled\n", x, x));
   }
 }

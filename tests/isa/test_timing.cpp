@@ -58,7 +58,8 @@ TEST_CASE("vector loads are limited by the two SRAM load ports", "[timing]") {
   CHECK(t.cycle <= n / 2 + 8);
 }
 
-TEST_CASE("an unrolled matrix-unit loop reaches at least 95% of the node's peak", "[timing][matrix]") {
+TEST_CASE("an unrolled matrix-unit loop reaches at least 95% of the node's peak",
+          "[timing][matrix]") {
   // 8 accumulators, one mma per cycle: 256 MAC = 512 FLOP per cycle is the configured peak.
   std::string body = R"(
     la a0, tiles
@@ -84,7 +85,8 @@ TEST_CASE("an unrolled matrix-unit loop reaches at least 95% of the node's peak"
   CHECK(utilisation <= 1.0);
 }
 
-TEST_CASE("cfp8 mma runs at the same MAC rate as bf16: twice the work in two cycles", "[timing][matrix]") {
+TEST_CASE("cfp8 mma runs at the same MAC rate as bf16: twice the work in two cycles",
+          "[timing][matrix]") {
   std::string body = "la a0, t\nvle v1, 0(a0)\n";
   for (int i = 0; i < 100; ++i) body += "mma.cfp8 acc" + std::to_string(i % 8) + ", v1, v1\n";
   auto r = run_asm(body + kExit + "\n.data\n.align 6\nt: .space 64\n");
@@ -98,10 +100,13 @@ TEST_CASE("an mma waits for an mld into its accumulator", "[timing][matrix]") {
   const isa::TimingParams p = isa::TimingParams::d1_defaults();
   const uint64_t acc_load = p.classes[static_cast<size_t>(isa::TimingClass::AccLoad)].latency;
   const std::string data = "\n.data\n.align 6\nt: .space 256\n";
-  const std::string ready_v1 = "la a0, t\n vle v1, 0(a0)\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n";
+  const std::string ready_v1 =
+      "la a0, t\n vle v1, 0(a0)\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n nop\n";
   // In-order issue: the rdcycle after the mma issues no earlier than the mma started.
-  auto loaded = run_asm(ready_v1 + "mld acc0, 0(a0)\n mma.bf16 acc0, v1, v1\n rdcycle s1\n" + kExit + data);
-  auto other = run_asm(ready_v1 + "mld acc1, 0(a0)\n mma.bf16 acc0, v1, v1\n rdcycle s1\n" + kExit + data);
+  auto loaded =
+      run_asm(ready_v1 + "mld acc0, 0(a0)\n mma.bf16 acc0, v1, v1\n rdcycle s1\n" + kExit + data);
+  auto other =
+      run_asm(ready_v1 + "mld acc1, 0(a0)\n mma.bf16 acc0, v1, v1\n rdcycle s1\n" + kExit + data);
   // The dependent mma starts acc_load cycles after the mld; the independent one does not wait.
   INFO("dependent mma issued by " << loaded.x("s1") << ", independent by " << other.x("s1"));
   CHECK(loaded.x("s1") >= other.x("s1") + acc_load - 1);

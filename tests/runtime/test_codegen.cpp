@@ -13,7 +13,8 @@ struct Node {
 };
 }  // namespace
 
-TEST_CASE("an argument block gives .equ offsets and per-node values in declaration order", "[codegen]") {
+TEST_CASE("an argument block gives .equ offsets and per-node values in declaration order",
+          "[codegen]") {
   const ArgBlock<Node> args = {
       {"MEMBER", [](const Node&) { return 1; }},
       {"ID", [](const Node& n) { return n.id; }},

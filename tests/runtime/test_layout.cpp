@@ -95,8 +95,12 @@ TEST_CASE("NHWC and NCHW reorder activations and undo each other", "[layout]") {
   std::vector<float> nhwc(size_t{n} * h * w * c);
   for (size_t i = 0; i < nhwc.size(); ++i) nhwc[i] = float(i);
   const std::vector<float> nchw = runtime::nhwc_to_nchw(nhwc, n, h, w, c);
-  const auto at_nhwc = [&](uint32_t b, uint32_t y, uint32_t x, uint32_t ch) { return float(((b * h + y) * w + x) * c + ch); };
-  const auto at_nchw = [&](uint32_t b, uint32_t y, uint32_t x, uint32_t ch) { return nchw[((b * c + ch) * h + y) * w + x]; };
+  const auto at_nhwc = [&](uint32_t b, uint32_t y, uint32_t x, uint32_t ch) {
+    return float(((b * h + y) * w + x) * c + ch);
+  };
+  const auto at_nchw = [&](uint32_t b, uint32_t y, uint32_t x, uint32_t ch) {
+    return nchw[((b * c + ch) * h + y) * w + x];
+  };
   CHECK(at_nchw(0, 0, 0, 1) == at_nhwc(0, 0, 0, 1));
   CHECK(at_nchw(1, 2, 3, 4) == at_nhwc(1, 2, 3, 4));
   CHECK(at_nchw(1, 0, 2, 3) == at_nhwc(1, 0, 2, 3));

@@ -27,6 +27,7 @@ plot::Document roofline(const hw::StatsNode& stats, const hw::HardwareConfig& co
 
 // Writes the three as utilisation.svg, links.svg and roofline.svg in `dir` (created if
 // missing); throws std::runtime_error naming a path that cannot be written.
-void write_run_svgs(const std::string& dir, const hw::StatsNode& stats, const hw::HardwareConfig& config);
+void write_run_svgs(const std::string& dir, const hw::StatsNode& stats,
+                    const hw::HardwareConfig& config);
 
 }  // namespace dojosim::report

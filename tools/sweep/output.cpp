@@ -168,7 +168,8 @@ std::string error_line(std::string_view log) {
     start = end + 1;
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     // A progress line is redrawn after \r: what a terminal would show is after the last one.
-    if (const size_t cr = line.rfind('\r'); cr != std::string_view::npos) line.remove_prefix(cr + 1);
+    if (const size_t cr = line.rfind('\r'); cr != std::string_view::npos)
+      line.remove_prefix(cr + 1);
     if (line.empty() || line[0] == ' ' || line[0] == '\t') continue;
     // SystemC's reports continue on "In file:" and "In process:" lines.
     if (line.rfind("Warning", 0) == 0 || line.find(": warning:") != std::string_view::npos ||

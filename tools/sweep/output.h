@@ -59,8 +59,9 @@ std::string csv_row(const Manifest& m, const Record& r);
 
 // The error line of a point's stderr: its first line that is not indented (an indented line
 // continues the one above, as in a deadlock report listing every waiting thread, and so do
-// SystemC's "In file:" lines) and not a warning, at most 300 characters; "" if there is none. The first, because the first error
-// is the cause: a SystemC error dump says "Error: ... uncaught exception" and then "In file:".
+// SystemC's "In file:" lines) and not a warning, at most 300 characters; "" if there is none. The
+// first, because the first error is the cause: a SystemC error dump says "Error: ... uncaught
+// exception" and then "In file:".
 std::string error_line(std::string_view log);
 
 // `content` into a temporary file, fsync, rename over `path`: readers see the old or the new.

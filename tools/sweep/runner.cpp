@@ -158,7 +158,8 @@ class Pool {
     if (options_.keep_json) {
       std::error_code ec;
       fs::create_directories(out_.file("json"), ec);
-      if (ec) throw OutputError(fmt::format("cannot create {}: {}", out_.file("json"), ec.message()));
+      if (ec)
+        throw OutputError(fmt::format("cannot create {}: {}", out_.file("json"), ec.message()));
     }
     start_ = Clock::now();
     fill();
@@ -262,9 +263,10 @@ class Pool {
       // stderr holds the error (stdout the summary, whose last line is no error).
       error = error_line(log_head(out_.file("logs/" + p.id + ".err")));
       if (WIFSIGNALED(status))
-        error = fmt::format("killed by signal {} ({}){}{}", WTERMSIG(status), strsignal(WTERMSIG(status)),
-                            error.empty() ? "" : ": ", error);
-      if (error.empty()) error = fmt::format("exit status {}, nothing on stderr (logs/{}.out)", code, p.id);
+        error = fmt::format("killed by signal {} ({}){}{}", WTERMSIG(status),
+                            strsignal(WTERMSIG(status)), error.empty() ? "" : ": ", error);
+      if (error.empty())
+        error = fmt::format("exit status {}, nothing on stderr (logs/{}.out)", code, p.id);
       if (timed_out) {
         state = "timeout";
         error = fmt::format("stopped after {} s, the point's timeout", options_.timeout_seconds);
@@ -287,7 +289,8 @@ class Pool {
     if (state != "ok") result_.failures.push_back(r);
     // Every record goes to check_ (the session keeps them all for results.csv); the first
     // message stops the sweep.
-    if (std::string why = check_(r); result_.stop_reason.empty()) result_.stop_reason = std::move(why);
+    if (std::string why = check_(r); result_.stop_reason.empty())
+      result_.stop_reason = std::move(why);
   }
 
   void finish_if_done() {

@@ -42,8 +42,8 @@ std::string metric_problem(const Spec& spec, const SessionOptions& options, cons
   const auto problem = [&](const std::string& name, const std::string& where) {
     std::string names;
     for (const auto& [k, v] : stats.items()) names += (names.empty() ? "" : ", ") + k;
-    return fmt::format("{}: {} is not a figure of workload {}; it has {} (docs/outputs.md)", where, name,
-                       workload, names);
+    return fmt::format("{}: {} is not a figure of workload {}; it has {} (docs/outputs.md)", where,
+                       name, workload, names);
   };
   if (spec.metrics_line > 0)
     for (const std::string& m : spec.metrics)

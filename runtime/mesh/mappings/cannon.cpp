@@ -48,11 +48,16 @@ class CannonKernel final : public PlannedMatmul {
 
  private:
   void place_bias(hw::Machine& machine, const std::vector<float>& bias) const override;
-  std::string program_text(const MatmulSpec& first, const MatmulSpec& rest, const isa::CoreConfig& core) const;
+  std::string program_text(const MatmulSpec& first, const MatmulSpec& rest,
+                           const isa::CoreConfig& core) const;
   uint32_t q() const { return plan_.grid_rows; }
-  hw::Coord at(uint32_t i, uint32_t j) const { return plan_.nodes[size_t{i % q()} * q() + j % q()]; }
+  hw::Coord at(uint32_t i, uint32_t j) const {
+    return plan_.nodes[size_t{i % q()} * q() + j % q()];
+  }
   const MatmulLayout& layout(uint32_t i, uint32_t j) const { return layouts_[size_t{i} * q() + j]; }
-  static uint64_t global(hw::Coord c) { return isa::global_address(uint32_t(c.x), uint32_t(c.y), 0); }
+  static uint64_t global(hw::Coord c) {
+    return isa::global_address(uint32_t(c.x), uint32_t(c.y), 0);
+  }
 
   NodeProgram program_;
   std::vector<MatmulLayout> layouts_;  // per grid node
@@ -181,13 +186,15 @@ CannonKernel::CannonKernel(const hw::HardwareConfig& config, const MatmulProblem
     for (uint32_t j = 0; j < q; ++j) {
       const uint32_t m = plan.row_start[i + 1] - plan.row_start[i],
                      n = plan.col_start[j + 1] - plan.col_start[j];
-      const MatmulLayout& l = layouts_.emplace_back(matmul_layout(dtype, {m, n, plan.k_chunk}, core));
+      const MatmulLayout& l =
+          layouts_.emplace_back(matmul_layout(dtype, {m, n, plan.k_chunk}, core));
       buf_a = std::max(buf_a, l.a.bytes());
       buf_b = std::max(buf_b, l.b.bytes());
       c_bytes = std::max(c_bytes, l.c.bytes());
       bias_bytes = std::max(bias_bytes, l.bias.bytes());
     }
-  const MatmulSpec first{dtype, problem.init == MatmulInit::Bias ? MatmulInit::Bias : MatmulInit::Zero,
+  const MatmulSpec first{dtype,
+                         problem.init == MatmulInit::Bias ? MatmulInit::Bias : MatmulInit::Zero,
                          false, problem.options.cfp8};
   const MatmulSpec rest{dtype, MatmulInit::Accumulate, false, problem.options.cfp8};
   program_ = assemble_program(program_text(first, rest, core), "cannon.s");
@@ -195,7 +202,8 @@ CannonKernel::CannonKernel(const hw::HardwareConfig& config, const MatmulProblem
   a0_ = map.take(buf_a), a1_ = map.take(buf_a), b0_ = map.take(buf_b), b1_ = map.take(buf_b);
   c_ = map.take(c_bytes), bias_ = map.take(bias_bytes);
   plan.sram_high_water = map.at;
-  check_sram(config, dtype, shape, plan, kThreads, kStackBytes, "A and B blocks twice, its C block");
+  check_sram(config, dtype, shape, plan, kThreads, kStackBytes,
+             "A and B blocks twice, its C block");
 }
 
 void CannonKernel::write_args(hw::Machine& machine) const {
@@ -253,7 +261,8 @@ class Cannon final : public Mapping {
     for (uint32_t s = 0; s < plan.steps; ++s) {
       t.compute.push_back(e.multiply(e.block_m, e.block_n, k));
       // A one hop west and B one hop north, on different links; the wrap takes q - 1 hops.
-      const double bytes = s == 0 || plan.grid_rows == 1 ? 0 : std::max(e.block_m, e.block_n) * k * e.elem;
+      const double bytes =
+          s == 0 || plan.grid_rows == 1 ? 0 : std::max(e.block_m, e.block_n) * k * e.elem;
       t.move.push_back(bytes / e.link + (s ? (plan.grid_rows - 1) * e.hop : 0));
       t.link_bytes += bytes;
     }

@@ -111,7 +111,8 @@ std::string KSplitKernel::program_text(const MatmulSpec& first, const isa::CoreC
   AsmWriter w;
   args().declare(w);
   w.equ("ROUNDS", plan_.steps), w.equ("SEMR", kSemR);
-  for (unsigned v = 1; v <= 4; ++v) w.equ(fmt::format("V{}", v), v * core.vlen_bytes);  // vector offsets
+  for (unsigned v = 1; v <= 4; ++v)
+    w.equ(fmt::format("V{}", v), v * core.vlen_bytes);  // vector offsets
   w.raw(R"(
     .text
     .globl _start
@@ -210,13 +211,15 @@ KSplitKernel::KSplitKernel(const hw::HardwareConfig& config, const MatmulProblem
     plan.k_padded.push_back(round_up(len, unit));
     plan.padded_k += plan.k_padded.back();
     plan.k_chunk = std::max(plan.k_chunk, len);
-    const MatmulLayout& l = layouts_.emplace_back(matmul_layout(dtype, {shape.m, shape.n, len}, core));
+    const MatmulLayout& l =
+        layouts_.emplace_back(matmul_layout(dtype, {shape.m, shape.n, len}, core));
     buf_a = std::max(buf_a, l.a.bytes());
     buf_b = std::max(buf_b, l.b.bytes());
     c_bytes = std::max(c_bytes, l.c.bytes());
     bias_bytes = std::max(bias_bytes, l.bias.bytes());
   }
-  const MatmulSpec first{dtype, problem.init == MatmulInit::Bias ? MatmulInit::Bias : MatmulInit::Zero,
+  const MatmulSpec first{dtype,
+                         problem.init == MatmulInit::Bias ? MatmulInit::Bias : MatmulInit::Zero,
                          false, problem.options.cfp8};
   program_ = assemble_program(program_text(first, core), "ksplit.s");
   SramMap map(program_, problem.sram_from);
@@ -232,7 +235,9 @@ KSplitKernel::KSplitKernel(const hw::HardwareConfig& config, const MatmulProblem
 void KSplitKernel::write_args(hw::Machine& machine) const {
   for (uint32_t p = 0; p < plan_.grid_rows; ++p) {
     const std::vector<uint64_t> v = args().values({*this, p});
-    machine.node(plan_.nodes[p])->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
+    machine.node(plan_.nodes[p])
+        ->sram()
+        .write(program_.args, v.data(), v.size() * sizeof(uint64_t));
   }
 }
 

@@ -65,9 +65,15 @@ class SummaKernel final : public PlannedMatmul {
   void place_bias(hw::Machine& machine, const std::vector<float>& bias) const override;
   std::string program_text(const MatmulSpec& first, const MatmulSpec& rest,
                            const isa::CoreConfig& core) const;
-  const NodePlan& node(uint32_t i, uint32_t j) const { return nodes_[size_t{i} * plan_.grid_cols + j]; }
-  hw::Coord at(uint32_t i, uint32_t j) const { return plan_.nodes[size_t{i} * plan_.grid_cols + j]; }
-  static uint64_t global(hw::Coord c) { return isa::global_address(uint32_t(c.x), uint32_t(c.y), 0); }
+  const NodePlan& node(uint32_t i, uint32_t j) const {
+    return nodes_[size_t{i} * plan_.grid_cols + j];
+  }
+  hw::Coord at(uint32_t i, uint32_t j) const {
+    return plan_.nodes[size_t{i} * plan_.grid_cols + j];
+  }
+  static uint64_t global(hw::Coord c) {
+    return isa::global_address(uint32_t(c.x), uint32_t(c.y), 0);
+  }
 
   NodeProgram program_;
   std::vector<NodePlan> nodes_;  // per grid node, as plan_.nodes
@@ -103,8 +109,10 @@ const codegen::ArgBlock<GridNode>& SummaKernel::args() {
       {"BUFB1", [](N n) { return n.k.b1_; }},
       {"BIAS", [](N n) { return n.k.bias_; }},
       // The host address of this node's A chunks (its row's), 0: they are in SRAM.
-      {"HOSTA", [](N n) { return n.k.plan_.operands_in_host ? isa::host_address(n.k.host_a_[n.i]) : 0; }},
-      {"HOSTB", [](N n) { return n.k.plan_.operands_in_host ? isa::host_address(n.k.host_b_[n.j]) : 0; }},
+      {"HOSTA",
+       [](N n) { return n.k.plan_.operands_in_host ? isa::host_address(n.k.host_a_[n.i]) : 0; }},
+      {"HOSTB",
+       [](N n) { return n.k.plan_.operands_in_host ? isa::host_address(n.k.host_b_[n.j]) : 0; }},
   };
   return block;
 }
@@ -138,10 +146,12 @@ void mover(AsmWriter& w, char X, int thread, const char* dir, const char* line, 
            const char* coord, const char* COORD, const char* NEXT) {
   const std::string l = fmt::format("mover_{}", X);
   const std::string c(count.name());
-  w.raw(fmt::format("\n# ---- thread {}: put {}'s chunk s in place on every grid node, then barrier s. The chunk\n"
-                    "# travels {} around the grid {}, from its owner, in PIECES pieces so that a node\n"
-                    "# forwards one piece while the next is still arriving.",
-                    thread, X, dir, line));
+  w.raw(fmt::format(
+      "\n# ---- thread {}: put {}'s chunk s in place on every grid node, then barrier s. The "
+      "chunk\n"
+      "# travels {} around the grid {}, from its owner, in PIECES pieces so that a node\n"
+      "# forwards one piece while the next is still arriving.",
+      thread, X, dir, line));
   w.label(l);
   w.op("beqz    s5, {}_barrier", l);
   w.buffer_slot(reg::s6, reg::s0, reg::s1);
@@ -167,7 +177,8 @@ void mover(AsmWriter& w, char X, int thread, const char* dir, const char* line, 
   w.op("bne     t0, t1, {}_relay", l);
   w.op("ld      t3, HOST{}(s1)", X);
   w.op("beqz    t3, {}_own_copy", l);
-  w.op("ld      t4, {}BF(s1)            # in host memory: the owner pulls chunk s into its buffer", X);
+  w.op("ld      t4, {}BF(s1)            # in host memory: the owner pulls chunk s into its buffer",
+       X);
   w.op("mul     t4, t4, s0");
   w.op("add     t3, t3, t4               # chunk s is at HOST + s x (full chunk bytes)");
   w.op("ld      t5, {}BF(s1)", X);
@@ -321,7 +332,8 @@ SummaKernel::SummaKernel(const hw::HardwareConfig& config, const MatmulProblem& 
     plan.pieces = static_cast<uint32_t>(std::max<uint64_t>(kSummaPieces, buf_a / kRingPieceBytes));
   }
 
-  const MatmulSpec first{dtype, problem.init == MatmulInit::Bias ? MatmulInit::Bias : MatmulInit::Zero,
+  const MatmulSpec first{dtype,
+                         problem.init == MatmulInit::Bias ? MatmulInit::Bias : MatmulInit::Zero,
                          false, problem.options.cfp8};
   const MatmulSpec rest{dtype, MatmulInit::Accumulate, false, problem.options.cfp8};
   program_ = assemble_program(program_text(first, rest, core), plan.mapping.name() + ".s");
@@ -342,19 +354,21 @@ SummaKernel::SummaKernel(const hw::HardwareConfig& config, const MatmulProblem& 
       host_b_.push_back(at), at = align(at + uint64_t{S} * node(0, j).full.b.bytes(), 64);
     const std::vector<hw::DipParams> dips = hw::host_params(config);
     if (dips.empty() || at > dips.front().capacity)
-      throw std::invalid_argument(fmt::format(
-          "matmul {}x{}x{} {}: operands in host memory need {} bytes in one DIP, and this machine has {}",
-          shape.m, shape.n, shape.k, dtype_name(dtype), at,
-          dips.empty() ? std::string("no DIP (tile.host.edges)")
-                       : fmt::format("{} bytes per DIP", dips.front().capacity)));
+      throw std::invalid_argument(
+          fmt::format("matmul {}x{}x{} {}: operands in host memory need {} bytes in one DIP, and "
+                      "this machine has {}",
+                      shape.m, shape.n, shape.k, dtype_name(dtype), at,
+                      dips.empty() ? std::string("no DIP (tile.host.edges)")
+                                   : fmt::format("{} bytes per DIP", dips.front().capacity)));
   }
   owned_a_ = map.take(own_a ? own_a + slack : 0), owned_b_ = map.take(own_b ? own_b + slack : 0);
   plan.sram_high_water = map.at;
   check_sram(config, dtype, shape, plan, kThreads, kStackBytes,
-             grid == Grid::Summa
-                 ? (host ? "A and B chunks twice, its C block" : "A and B chunks twice, its C block, its own chunks")
-             : grid == Grid::Rows ? "B chunks twice, its C rows, its A rows, its own B chunks"
-                                  : "A chunks twice, its C columns, its B columns, its own A chunks");
+             grid == Grid::Summa ? (host ? "A and B chunks twice, its C block"
+                                         : "A and B chunks twice, its C block, its own chunks")
+             : grid == Grid::Rows
+                 ? "B chunks twice, its C rows, its A rows, its own B chunks"
+                 : "A chunks twice, its C columns, its B columns, its own A chunks");
 }
 
 void SummaKernel::write_args(hw::Machine& machine) const {
@@ -380,14 +394,18 @@ std::vector<Shard> SummaKernel::shards(Operand which) const {
       // In host memory each row's (column's) chunk s is packed once, by its owner.
       if (which == Operand::A)
         for (uint32_t s = j, t = 0; s < S; s += G, ++t)
-          out.push_back({at(i, j),
-                         host ? host_a_[i] + uint64_t{s} * n.full.a.bytes() : owned_a_ + t * n.full.a.bytes(),
-                         s + 1 == S ? n.last.a : n.full.a, r0, r1, plan.k_start[s], plan.k_start[s + 1], host});
+          out.push_back(
+              {at(i, j),
+               host ? host_a_[i] + uint64_t{s} * n.full.a.bytes() : owned_a_ + t * n.full.a.bytes(),
+               s + 1 == S ? n.last.a : n.full.a, r0, r1, plan.k_start[s], plan.k_start[s + 1],
+               host});
       if (which == Operand::B)
         for (uint32_t s = i, t = 0; s < S; s += R, ++t)
-          out.push_back({at(i, j),
-                         host ? host_b_[j] + uint64_t{s} * n.full.b.bytes() : owned_b_ + t * n.full.b.bytes(),
-                         s + 1 == S ? n.last.b : n.full.b, plan.k_start[s], plan.k_start[s + 1], c0, c1, host});
+          out.push_back(
+              {at(i, j),
+               host ? host_b_[j] + uint64_t{s} * n.full.b.bytes() : owned_b_ + t * n.full.b.bytes(),
+               s + 1 == S ? n.last.b : n.full.b, plan.k_start[s], plan.k_start[s + 1], c0, c1,
+               host});
     }
   return out;
 }
@@ -451,7 +469,8 @@ class SummaFamily final : public Mapping {
       if (plan.operands_in_host) {
         const hw::DipParams dip = hw::host_params(e.config).front();
         const double bytes = (plan.grid_rows * e.block_m + plan.grid_cols * e.block_n) * k * e.elem;
-        pull = double(dip.latency) + bytes / std::min(dip.hbm_bytes_per_cycle, dip.link_bytes_per_cycle);
+        pull = double(dip.latency) +
+               bytes / std::min(dip.hbm_bytes_per_cycle, dip.link_bytes_per_cycle);
       }
       t.move.push_back(pull + std::max(a, b));
       t.link_bytes += std::max(plan.grid_cols > 1 ? e.block_m * k * e.elem : 0.0,

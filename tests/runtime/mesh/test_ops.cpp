@@ -48,14 +48,16 @@ struct Chain {
   Chain() {
     MeshMatmulOptions o1;
     o1.mapping = parse_mapping("1d-cols");
-    first = mesh::find_mapping("1d-cols").plan(config, {DType::Bf16, {M, N1, K1}, MatmulInit::Zero, o1});
+    first = mesh::find_mapping("1d-cols").plan(config,
+                                               {DType::Bf16, {M, N1, K1}, MatmulInit::Zero, o1});
     // SRAM, each op above the one before: the first op's data, the second's, the relayout's.
     MeshMatmulOptions o2;
     o2.mapping = parse_mapping("ksplit");
     o2.k_chunk = N1 / first->plan().grid_cols;  // one of 1d-cols' column blocks per node
     second = mesh::find_mapping("ksplit").plan(
         config, {DType::Bf16, {M, N2, N1}, MatmulInit::Zero, o2, first->data_end()});
-    const std::vector<mesh::Shard> c = first->shards(mesh::Operand::C), a = second->shards(mesh::Operand::A);
+    const std::vector<mesh::Shard> c = first->shards(mesh::Operand::C),
+                                   a = second->shards(mesh::Operand::A);
     REQUIRE(c.size() == a.size());
     std::vector<mesh::RelayoutPair> pairs;
     for (size_t i = 0; i < c.size(); ++i) pairs.push_back({c[i], a[i]});
@@ -65,7 +67,8 @@ struct Chain {
 
 }  // namespace
 
-TEST_CASE("every mapping file in runtime/mesh/mappings is registered, and only those", "[registry]") {
+TEST_CASE("every mapping file in runtime/mesh/mappings is registered, and only those",
+          "[registry]") {
   // A mapping that compiles but is not in mappings.def would only fail when someone names it.
   const auto& registry = mesh::mapping_registry();
   std::set<std::string> files, names;
@@ -75,8 +78,8 @@ TEST_CASE("every mapping file in runtime/mesh/mappings is registered, and only t
     CHECK(mapping_name(parse_mapping(std::string(e.name))) == e.name);
   }
   int count = 0;
-  for (const auto& f :
-       std::filesystem::directory_iterator(std::string(DOJOSIM_SOURCE_DIR) + "/runtime/mesh/mappings")) {
+  for (const auto& f : std::filesystem::directory_iterator(std::string(DOJOSIM_SOURCE_DIR) +
+                                                           "/runtime/mesh/mappings")) {
     if (f.path().extension() != ".cpp") continue;
     ++count;
     INFO(f.path().string());
@@ -98,12 +101,14 @@ TEST_CASE("generated programs name their arguments and the labels a reader follo
   CHECK(chain.relayout->program().text.find("convert_element:") != std::string::npos);
 }
 
-TEST_CASE("relayout turns each node's fp32 C block into the next op's bf16 A block, padding zero", "[relayout]") {
+TEST_CASE("relayout turns each node's fp32 C block into the next op's bf16 A block, padding zero",
+          "[relayout]") {
   Chain chain;
   Executor executor(chain.config);
   hw::Machine& machine = executor.machine();
   const Matrix c = test::random_matrix(Chain::M, Chain::N1, 7);
-  for (const mesh::Shard& s : chain.first->shards(mesh::Operand::C)) mesh::write_shard(machine, s, c, {});
+  for (const mesh::Shard& s : chain.first->shards(mesh::Operand::C))
+    mesh::write_shard(machine, s, c, {});
   // Stale bytes where A goes: the relayout must clear the padding.
   for (const mesh::Shard& s : chain.second->shards(mesh::Operand::A)) {
     const std::vector<uint8_t> stale(s.layout.bytes(), 0xab);
@@ -124,7 +129,8 @@ TEST_CASE("relayout turns each node's fp32 C block into the next op's bf16 A blo
 TEST_CASE("two matmuls back to back in one machine: C stays in node SRAM and feeds the next as A",
           "[resident]") {
   Chain chain;
-  const Matrix a1 = test::random_matrix(Chain::M, Chain::K1, 1), b1 = test::random_matrix(Chain::K1, Chain::N1, 2),
+  const Matrix a1 = test::random_matrix(Chain::M, Chain::K1, 1),
+               b1 = test::random_matrix(Chain::K1, Chain::N1, 2),
                b2 = test::random_matrix(Chain::N1, Chain::N2, 3);
   Executor executor(chain.config);
   hw::Machine& machine = executor.machine();
@@ -143,8 +149,10 @@ TEST_CASE("two matmuls back to back in one machine: C stays in node SRAM and fee
   REQUIRE(last.ended == hw::MachineOutcome::Finished);
   CHECK(last.start > 0);  // it ran after the others, on the same machine
 
-  const Matrix c1 = reference_mesh_matmul_exact(DType::Bf16, {}, MatmulInit::Zero, operands(a1, b1), chain.first->plan());
+  const Matrix c1 = reference_mesh_matmul_exact(DType::Bf16, {}, MatmulInit::Zero, operands(a1, b1),
+                                                chain.first->plan());
   const Matrix a2 = mesh::RelayoutKernel::reference(c1, DType::Bf16);
-  const Matrix want = reference_mesh_matmul_exact(DType::Bf16, {}, MatmulInit::Zero, operands(a2, b2), chain.second->plan());
+  const Matrix want = reference_mesh_matmul_exact(DType::Bf16, {}, MatmulInit::Zero,
+                                                  operands(a2, b2), chain.second->plan());
   test::require_bit_exact(chain.second->read(machine), want);
 }
