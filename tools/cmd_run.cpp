@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "hw/config/config_io.h"
 #include "hw/config/derived.h"
@@ -72,7 +74,7 @@ int cmd_run(const std::vector<std::string>& args) {
   uint64_t trace_limit = 0;
   uint32_t batch = 1;
   std::vector<std::string> sets;
-  unsigned threads = 1;
+  unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(&config_path),
                                                  "hardware config (configs/*.yaml)")(
       "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
@@ -88,6 +90,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "batch", po::value<uint32_t>(&batch)->default_value(1),
       "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
+      "host-threads", po::value<unsigned>(&host_threads),
+      "host threads that run the simulation (default: all cores; results do not depend on it): "
+      "--set sim.host_threads=N")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
       "json", po::value<std::string>(&json_path), "write the resolved config and statistics here")(
@@ -105,6 +110,14 @@ int cmd_run(const std::vector<std::string>& args) {
     return kOk;
   }
   if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
+  if (vm.count("host-threads")) {
+    const unsigned most = 4 * std::max(1u, std::thread::hardware_concurrency());
+    if (host_threads == 0 || host_threads > most)
+      return usage_error("run", fmt::format("--host-threads {}: give 1 to {} (4 x this host's "
+                                            "cores); leave it out for all cores",
+                                            host_threads, most));
+    sets.push_back(fmt::format("sim.host_threads={}", host_threads));
+  }
   if (program.empty() == workload.empty())
     return usage_error("run",
                        "give one of --program (an assembly or ELF file) or --workload (e.g. "
@@ -233,6 +246,8 @@ int cmd_run(const std::vector<std::string>& args) {
   } catch (const isa::AsmError& e) {
     fmt::print(stderr, "{}\n", e.what());
   } catch (const isa::LoadError& e) {
+    fmt::print(stderr, "dojosim run: {}\n", e.what());
+  } catch (const std::invalid_argument& e) {  // a machine the config cannot build
     fmt::print(stderr, "dojosim run: {}\n", e.what());
   } catch (const std::runtime_error& e) {  // an output file that cannot be written
     fmt::print(stderr, "dojosim run: {}\n", e.what());

@@ -63,6 +63,7 @@ MachineParams machine_params(const HardwareConfig& c) {
   m.quantum = c.sim.quantum_cycles;
   m.max_cycles = c.sim.max_cycles;
   m.reverse_node_order = c.sim.reverse_node_order;
+  m.host_threads = c.sim.host_threads;
   m.max_seconds = c.sim.max_seconds;
   return m;
 }

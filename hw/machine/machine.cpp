@@ -7,7 +7,9 @@
 #include <chrono>
 #include <ostream>
 #include <stdexcept>
+#include <thread>
 
+#include "hw/machine/scheduler.h"
 #include "hw/node/node.h"
 #include "hw/trace/trace.h"
 #include "isa/node_runner.h"
@@ -32,6 +34,15 @@ Machine::Machine(const MachineParams& params, std::ostream* out) : params_(param
     throw std::invalid_argument("node.dma.queue_depth = 0: must be at least 1");
   fabric_ = std::make_unique<Fabric>("fabric", params_, out);
   fabric_->port().max_seconds = params.max_seconds;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (params.host_threads > 4 * cores)  // more only costs: each round wakes every thread
+    throw std::invalid_argument(
+        fmt::format("sim.host_threads = {}: at most {} (4 x this host's {} cores); 0: all cores",
+                    params.host_threads, 4 * cores, cores));
+  const unsigned host_threads = params.host_threads ? params.host_threads : cores;
+  scheduler_ = std::make_unique<NodeScheduler>("scheduler", 1000.0 / params.core.clock_ghz,
+                                               host_threads, fabric_->port());
+  fabric_->port().waker = scheduler_.get();
   const size_t cells = static_cast<size_t>(params.width) * params.height;
   grid_.assign(cells, nullptr);
   std::vector<bool> disabled(cells, false);
@@ -52,6 +63,7 @@ Machine::Machine(const MachineParams& params, std::ostream* out) : params_(param
   for (NodeModule* n : grid_)
     if (n) nodes_.emplace_back(n);
   fabric_->attach(grid_);
+  scheduler_->attach(grid_);
   // The machine stops itself when every node is done; SystemC need not announce it.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO,
                                           sc_core::SC_DO_NOTHING);

@@ -33,6 +33,7 @@
 namespace dojosim::hw {
 
 class NodeModule;
+class NodeScheduler;
 class TraceWriter;
 
 // Hardware values come from hw::machine_params(config) (hw/config/machine_params.h), whose
@@ -53,6 +54,8 @@ struct MachineParams {
   // For the test that the order in which nodes run changes nothing: build (and so, in
   // SystemC, schedule) the nodes in reverse order. Results must be identical.
   bool reverse_node_order = false;
+  // Host threads that run the nodes (0: all the host's cores); results do not depend on it.
+  unsigned host_threads = 1;
 };
 
 struct NodeResult {
@@ -83,6 +86,7 @@ class Machine {
   unsigned threads() const { return threads_; }             // started per node by the last load
   std::vector<NodeResult> results() const;
   const Network& network() const { return fabric_->network(); }
+  const NodeScheduler& scheduler() const { return *scheduler_; }
   // Before run(): `progress(cycle)` is called now and then (every few thousand node
   // synchronisations) with the simulated cycle a node has reached; it must be cheap.
   void set_progress(std::function<void(uint64_t)> progress) {
@@ -102,6 +106,7 @@ class Machine {
 
   MachineParams params_;
   std::unique_ptr<Fabric> fabric_;
+  std::unique_ptr<NodeScheduler> scheduler_;
   TraceWriter* trace_ = nullptr;
   std::vector<std::unique_ptr<NodeModule>> nodes_;  // in index order (y, then x)
   std::vector<NodeModule*> grid_;  // width x height, nullptr where disabled

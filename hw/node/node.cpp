@@ -24,8 +24,10 @@ void FabricPort::post(uint32_t node, uint64_t cycle) {
   ev_drain->notify(sc_time((double(cycle) + 0.5) * period_ps, SC_PS) - sc_core::sc_time_stamp());
 }
 
-void FabricPort::tick(uint64_t cycle) {
-  if (++ticks_ % 4096 != 0) return;
+void FabricPort::tick(uint64_t cycle, uint64_t activations) {
+  const uint64_t before = ticks_;
+  ticks_ += activations;
+  if (before / 4096 == ticks_ / 4096) return;
   if (progress) progress(cycle);
   if (max_seconds > 0) {
     const double now =
@@ -49,25 +51,10 @@ NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index,
       waiting_(core.threads),
       held_dma_(core.threads),
       span_start_(core.threads, 0),
-      pending_output_(core.threads) {
-  // A method, not a thread: a node's quantum runs on the simulator's own stack, so a machine
-  // of thousands of nodes keeps no stack per node and switches no coroutine per wake-up.
-  SC_METHOD(run);
-  dont_initialize();
-  sensitive << ev_wake_;
-}
+      pending_output_(core.threads) {}
 
 uint64_t NodeModule::next_cycle() const {
   return static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps())) + 1;
-}
-
-uint64_t NodeModule::now_cycles() const {
-  return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps() + 0.5);
-}
-
-sc_time NodeModule::until_cycle(uint64_t cycle) const {
-  const sc_time at(double(cycle) * period_ps(), SC_PS), now = sc_core::sc_time_stamp();
-  return at > now ? at - now : sc_core::SC_ZERO_TIME;
 }
 
 void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle) {
@@ -85,7 +72,7 @@ void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, u
     pending_output_[i].clear();
   }
   resume_at_ = cycle;
-  ev_wake_.notify(until_cycle(cycle));
+  port_.waker->wake(index_, cycle);
 }
 
 bool NodeModule::finished() const {
@@ -98,7 +85,7 @@ void NodeModule::trace_span(unsigned i, const std::string& name, uint64_t cycle)
   if (!trace_ || cycle <= span_start_[i]) return;
   // Through the outbox, so that the fabric writes every node's spans in its fixed order and
   // the trace file does not depend on the order in which nodes ran.
-  Request& r = add_request(Request::Kind::TraceSpan, i, cycle, now_cycles());
+  Request& r = add_request(Request::Kind::TraceSpan, i, cycle, now_);
   r.text = name;
   r.local = span_start_[i];
   r.len = cycle;
@@ -124,7 +111,7 @@ bool NodeModule::wake_semaphore(unsigned sem, uint64_t cycle) {
 // ---- from the fabric (half-cycle times)
 
 void NodeModule::deliver(Delivery d) {
-  ev_wake_.notify(until_cycle(d.cycle));
+  port_.waker->wake(index_, d.cycle);
   incoming_.push_back(std::move(d));
   std::push_heap(incoming_.begin(), incoming_.end(), std::greater<Delivery>());
 }
@@ -140,7 +127,7 @@ void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
   core_.thread(thread).status = isa::ThreadStatus::Ready;
   core_.wait_until(core_.thread(thread), cycle, isa::StallCause::Barrier);
   wake_pending_ = true;
-  ev_wake_.notify(until_cycle(next_cycle()));
+  port_.waker->wake(index_, next_cycle());
 }
 
 void NodeModule::dma_completed(uint64_t cycle) {
@@ -150,7 +137,7 @@ void NodeModule::dma_completed(uint64_t cycle) {
   for (unsigned i = 0; i < started_; ++i)
     if (waiting_[i].kind == Waiting::DmaQueue) {
       wake_pending_ = true;
-      ev_wake_.notify(until_cycle(next_cycle()));
+      port_.waker->wake(index_, next_cycle());
       break;
     }
 }
@@ -188,8 +175,12 @@ void NodeModule::post() {
   const uint64_t head = outbox_[outbox_head_].cycle;
   if (head < posted_cycle_) {
     posted_cycle_ = head;
-    port_.post(index_, head);
+    publish_ = true;
   }
+}
+
+void NodeModule::publish() {
+  if (std::exchange(publish_, false)) port_.post(index_, posted_cycle_);
 }
 
 void NodeModule::issue_dma(unsigned i, const isa::RunResult& r, uint64_t now) {
@@ -287,14 +278,12 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r, uint64_t now) {
 }
 
 void NodeModule::rearm(uint64_t now) {
-  if (resume_at_ == UINT64_MAX)
-    next_trigger(ev_wake_);
-  else
-    next_trigger(until_cycle(std::max(resume_at_, now + 1)), ev_wake_);
+  next_resume_ = resume_at_ == UINT64_MAX ? UINT64_MAX : std::max(resume_at_, now + 1);
 }
 
-void NodeModule::run() {
-  const uint64_t now = now_cycles();
+void NodeModule::activate(uint64_t now) {
+  now_ = now;
+  next_resume_ = UINT64_MAX;  // unless rearm() says otherwise: only when woken
   bool woke = std::exchange(wake_pending_, false);
   // NOTE: a delivery due while this node's threads ran ahead is applied when the node next
   // runs, at most a quantum late for a thread that was running; a waiting thread resumes at
@@ -311,7 +300,7 @@ void NodeModule::run() {
     }
     if (d.bytes.capacity()) recycle(std::move(d.bytes));
   }
-  if (!incoming_.empty()) ev_wake_.notify(until_cycle(incoming_.front().cycle));
+  inbox_wake_ = incoming_.empty() ? UINT64_MAX : incoming_.front().cycle;
   if (stopped_) return;  // the fabric stops the machine at the trap's drain
   retry_dmas(now);
   if (finished_ || (!woke && now < resume_at_)) {  // nothing for the threads to do yet
@@ -360,7 +349,6 @@ void NodeModule::run() {
     post();
     return;
   }
-  port_.tick(now);
   // Synchronise: after a quantum if a thread can run, else when something arrives. A
   // delivery that wakes a thread ends the quantum early: the thread (say, one that forwards
   // data) must run at the data's arrival, not up to a quantum later at every hop of a chain.

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 // A D1-like node as a SystemC module: the interpreter's core and threads, the node's lazily
-// allocated SRAM and its semaphores. One SC_METHOD per node runs all its hardware threads for
-// a quantum per call (never a wait() per cycle). The node holds no reference to the machine:
-// it talks to the world through its outbox and inbox (hw/node/outbox.h).
+// allocated SRAM and its semaphores. The machine's scheduler (hw/machine/scheduler.h) runs all
+// its hardware threads for up to a quantum per activation (never a wait() per cycle). The node
+// holds no reference to the machine: it talks to the world through its outbox and inbox
+// (hw/node/outbox.h).
 //
 // Contract with the fabric (hw/machine/fabric.h): a node runs only at whole-cycle times and
-// touches only its own state, its outbox and the FabricPort; the fabric runs only at
+// during activate() touches only its own state and its outbox; the fabric runs only at
 // half-cycle times and is the only one to call the "from the fabric" members below.
 #pragma once
 
@@ -35,7 +36,6 @@ struct NodeParams {
 
 class NodeModule : public sc_core::sc_module {
  public:
-  SC_HAS_PROCESS(NodeModule);
   NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index, const isa::CoreConfig& core,
              const NodeParams& params, FabricPort& port);
 
@@ -50,6 +50,17 @@ class NodeModule : public sc_core::sc_module {
 
   // Between runs: threads 0..threads-1 start at `entry` at `cycle`; semaphores start at 0.
   void start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle);
+
+  // ---- from the scheduler (hw/machine/scheduler.h), at whole cycles
+  // Runs the node at `now`: due deliveries, then its threads for up to a quantum. Touches only
+  // this node's state (requests wait in its outbox), so the nodes due in one cycle may run in
+  // parallel. Afterwards, one node at a time: publish() tells the fabric of new requests;
+  // resume_cycle() is when the node runs next by itself (UINT64_MAX: only when woken), and
+  // inbox_wake() the cycle of the next delivery in its inbox (UINT64_MAX: none).
+  void activate(uint64_t now);
+  void publish();
+  uint64_t resume_cycle() const { return next_resume_; }
+  uint64_t inbox_wake() const { return inbox_wake_; }
 
   // ---- from the fabric
   // Requests in issue-cycle order (cycle, seq); the fabric takes them from the front.
@@ -78,12 +89,9 @@ class NodeModule : public sc_core::sc_module {
     enum Kind : uint8_t { None, Semaphore, Barrier, DmaQueue } kind = None;
     uint64_t id = 0, count = 0;
   };
-  void run();  // the SC_METHOD: due deliveries, then one quantum, then the next trigger
-  // Sets the next trigger: at resume_at_ or when ev_wake_ fires.
+  // Sets resume_cycle(): resume_at_, no earlier than the next cycle.
   void rearm(uint64_t now);
   double period_ps() const { return 1000.0 / core_.config().clock_ghz; }
-  sc_core::sc_time until_cycle(uint64_t cycle) const;  // from now to the start of `cycle`
-  uint64_t now_cycles() const;
   uint64_t next_cycle() const;  // the first whole cycle after now (the fabric runs at halves)
   bool wake_semaphore(unsigned sem, uint64_t cycle);  // whether a thread woke
   // Runs thread i's request; false if the thread stopped (trapped).
@@ -126,7 +134,9 @@ class NodeModule : public sc_core::sc_module {
   // When the threads run next without a wake-up: the end of the current quantum, or never
   // (every thread waits). A delivery that wakes no thread does not end the quantum early.
   uint64_t resume_at_ = UINT64_MAX;
-  sc_core::sc_event ev_wake_;  // a delivery is due, a barrier released a thread, a DMA was timed
+  uint64_t now_ = 0;  // the cycle of the current activation
+  uint64_t next_resume_ = UINT64_MAX, inbox_wake_ = UINT64_MAX;  // see activate()
+  bool publish_ = false;       // the outbox's head moved earlier: the fabric must hear of it
   bool wake_pending_ = false;  // a thread was released or a held DMA may go, since the last run
   bool finished_ = true;       // every thread exited (or none started)
   bool stopped_ = false;       // a thread trapped or hit the cycle limit: the node runs no more

@@ -49,6 +49,16 @@ struct Delivery {
   }
 };
 
+// Runs nodes: a node asks to run at a cycle (a delivery, a barrier release, a new program);
+// the machine's scheduler (hw/machine/scheduler.h) runs it at the earliest cycle asked for.
+class NodeWaker {
+ public:
+  virtual void wake(uint32_t node, uint64_t cycle) = 0;
+
+ protected:
+  ~NodeWaker() = default;
+};
+
 // What a node tells the fabric besides its outbox: that it has requests from `cycle` on
 // (the fabric then drains at cycle + 1/2), and, outside simulated time, progress and the
 // wall-clock limit. Shared by every node of a partition; every operation on it commutes, so
@@ -62,8 +72,10 @@ class FabricPort {
   double period_ps = 0;
 
   void post(uint32_t node, uint64_t cycle);
-  // Progress and the wall-clock limit, called now and then by running nodes.
-  void tick(uint64_t cycle);
+  // Progress and the wall-clock limit, called by the scheduler after `activations` node
+  // activations that reached `cycle`.
+  void tick(uint64_t cycle, uint64_t activations);
+  NodeWaker* waker = nullptr;  // the scheduler's
   std::function<void(uint64_t)> progress;
   double max_seconds = 0;
   double started = 0;       // wall-clock seconds at run() start

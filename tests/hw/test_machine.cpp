@@ -2,16 +2,16 @@
 // The machine end to end: programs on every node of a mesh, pushes between nodes, barriers,
 // deadlock detection, and the peak of the matrix unit on every node. One machine per test
 // case (SystemC elaborates once per process; CTest runs each case in its own process).
-#include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "hw/config/config_io.h"
 #include "hw/config/machine_params.h"
 #include "hw/machine/machine.h"
+#include "hw/machine/scheduler.h"
 #include "hw/node/node.h"
 #include "isa/assembler.h"
 
@@ -378,4 +378,24 @@ TEST_CASE("a thread woken by a later thread in the rotation that then exits stil
   REQUIRE(m.run() == MachineOutcome::Finished);  // was a deadlock: the woken thread was missed
   const isa::Core& core = m.node({0, 0})->core();
   CHECK(core.thread(0).x[11] >= core.thread(1).x[11]);
+}
+
+TEST_CASE("nodes due in the same cycle run on several host threads", "[machine][parallel]") {
+  MachineParams p = mesh(8, 8);
+  p.host_threads = 3;
+  Machine m(p);
+  m.load(isa::assemble(R"(
+    li t0, 2000
+1:  addi t0, t0, -1
+    bnez t0, 1b
+    li a0, 0
+    li a7, 93
+    ecall
+  )",
+                       "spin.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  CHECK(m.scheduler().host_threads() == 3);
+  // 64 nodes wake together at every quantum: those rounds go to the pool.
+  CHECK(m.scheduler().parallel_rounds() > 0);
+  CHECK(m.scheduler().parallel_rounds() <= m.scheduler().rounds());
 }

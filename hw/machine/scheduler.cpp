@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+#include "hw/machine/scheduler.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "hw/node/node.h"
+
+namespace dojosim::hw {
+
+// Host threads that run a batch of independent calls: the caller takes part, so `threads`
+// host threads in all. Workers sleep between batches.
+class HostPool {
+ public:
+  explicit HostPool(unsigned threads) {
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~HostPool() {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      quit_ = true;
+    }
+    start_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  // Calls fn(k) for every k in [0, n) and returns when all are done; rethrows the first
+  // exception a call threw.
+  void run(size_t n, const std::function<void(size_t)>& fn) {
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      fn_ = &fn;
+      n_ = n;
+      next_.store(0, std::memory_order_relaxed);
+      busy_ = static_cast<unsigned>(workers_.size());
+      ++generation_;
+    }
+    start_.notify_all();
+    drain();
+    std::unique_lock<std::mutex> lock(m_);
+    done_.wait(lock, [this] { return busy_ == 0; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+  }
+
+ private:
+  void drain() {
+    for (size_t k; (k = next_.fetch_add(1, std::memory_order_relaxed)) < n_;) {
+      try {
+        (*fn_)(k);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+  }
+  void work() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        start_.wait(lock, [&] { return quit_ || generation_ != seen; });
+        if (quit_) return;
+        seen = generation_;
+      }
+      drain();
+      std::lock_guard<std::mutex> lock(m_);
+      if (--busy_ == 0) done_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex m_;
+  std::condition_variable start_, done_;
+  uint64_t generation_ = 0;
+  const std::function<void(size_t)>* fn_ = nullptr;
+  size_t n_ = 0;
+  std::atomic<size_t> next_{0};
+  unsigned busy_ = 0;
+  bool quit_ = false;
+  std::exception_ptr error_;
+};
+
+NodeScheduler::NodeScheduler(sc_core::sc_module_name name, double period_ps, unsigned host_threads,
+                             FabricPort& port)
+    : sc_module(name),
+      period_ps_(period_ps),
+      host_threads_(std::max(1u, host_threads)),
+      port_(port) {
+  if (host_threads_ > 1) pool_ = std::make_unique<HostPool>(host_threads_);
+  SC_METHOD(round);
+  dont_initialize();
+  sensitive << ev_wake_;
+}
+
+NodeScheduler::~NodeScheduler() = default;
+
+void NodeScheduler::attach(std::vector<NodeModule*> nodes) {
+  nodes_ = std::move(nodes);
+  due_.assign(nodes_.size(), Due{});
+}
+
+uint64_t NodeScheduler::now_cycles() const {
+  return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps_ + 0.5);
+}
+
+sc_core::sc_time NodeScheduler::until_cycle(uint64_t cycle) const {
+  const sc_core::sc_time at(double(cycle) * period_ps_, sc_core::SC_PS),
+      now = sc_core::sc_time_stamp();
+  return at > now ? at - now : sc_core::SC_ZERO_TIME;
+}
+
+void NodeScheduler::book(uint32_t node) {
+  const uint64_t at = due_[node].at();
+  if (at == UINT64_MAX) return;
+  heap_.emplace_back(at, node);
+  std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+}
+
+void NodeScheduler::wake(uint32_t node, uint64_t cycle) {
+  Due& d = due_[node];
+  if (cycle >= d.wake) return;  // an earlier wake-up is pending and covers this one
+  d.wake = cycle;
+  book(node);
+  ev_wake_.notify(until_cycle(cycle));
+}
+
+void NodeScheduler::round() {
+  const uint64_t now = now_cycles();
+  const auto later = std::greater<>();
+  batch_.clear();
+  while (!heap_.empty() && heap_.front().first <= now) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const auto [cycle, node] = heap_.back();
+    heap_.pop_back();
+    Due& d = due_[node];
+    if (d.at() != cycle) continue;  // stale
+    // This activation answers every wake-up up to now and replaces the resume cycle; a
+    // wake-up still ahead stays pending.
+    if (d.wake <= now) d.wake = UINT64_MAX;
+    d.resume = UINT64_MAX;
+    batch_.push_back(node);
+  }
+  std::sort(batch_.begin(), batch_.end());
+  // Small batches are not worth waking the workers for.
+  if (pool_ && batch_.size() >= 2 * size_t{host_threads_}) {
+    pool_->run(batch_.size(), [&](size_t k) { nodes_[batch_[k]]->activate(now); });
+    ++parallel_rounds_;
+  } else {
+    for (uint32_t node : batch_) nodes_[node]->activate(now);
+  }
+  ++rounds_;
+  for (uint32_t node : batch_) {  // in index order: the fabric's keys do not depend on threads
+    NodeModule& n = *nodes_[node];
+    n.publish();
+    Due& d = due_[node];
+    d.resume = n.resume_cycle();
+    d.wake = std::min(d.wake, n.inbox_wake());
+    book(node);
+  }
+  port_.tick(now, batch_.size());
+  while (!heap_.empty() && due_[heap_.front().second].at() != heap_.front().first) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    heap_.pop_back();
+  }
+  if (heap_.empty())
+    next_trigger(ev_wake_);
+  else
+    next_trigger(until_cycle(heap_.front().first), ev_wake_);
+}
+
+}  // namespace dojosim::hw
