@@ -140,12 +140,13 @@ int cmd_doc(const std::vector<std::string>& args) {
     return kOk;
   }
   if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    fmt::print("dojosim doc isa|graph-ops\nPrints the instruction, timing and CSR tables of "
-               "docs/isa.md, generated from the instruction table, or the op reference of "
-               "docs/graphs.md, generated from runtime/graph/ops.def (scripts/gen-docs.sh "
-               "splices them in).\n\n"
-               "examples:\n  dojosim doc isa | less\n  dojosim doc isa | grep mma\n"
-               "  dojosim doc graph-ops\n");
+    fmt::print(
+        "dojosim doc isa|graph-ops\nPrints the instruction, timing and CSR tables of "
+        "docs/isa.md, generated from the instruction table, or the op reference of "
+        "docs/graphs.md, generated from runtime/graph/ops.def (scripts/gen-docs.sh "
+        "splices them in).\n\n"
+        "examples:\n  dojosim doc isa | less\n  dojosim doc isa | grep mma\n"
+        "  dojosim doc graph-ops\n");
     return kOk;
   }
   return usage_error("doc", "expected 'isa' or 'graph-ops'");

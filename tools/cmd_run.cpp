@@ -116,8 +116,7 @@ int cmd_run(const std::vector<std::string>& args) {
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
   if (vm.count("plan") && !graph_file)
     return usage_error("run", "--plan is for a graph workload (--workload FILE.graph.yaml)");
-  if (!vm["batch"].defaulted() &&
-      !(!workload.empty() && is_workload_file(workload) && !graph_file))
+  if (!vm["batch"].defaulted() && !(!workload.empty() && is_workload_file(workload) && !graph_file))
     return usage_error("run",
                        fmt::format("--batch {}: only a topology CSV workload file has a batch "
                                    "(a matmul has none; a conv2d takes N=)",

@@ -22,8 +22,12 @@ std::string joined(const Names& names) {
 
 }  // namespace
 
-std::string_view dtype_name(DType t) { return kDTypes[static_cast<size_t>(t)]; }
-std::string_view role_name(Role r) { return kRoles[static_cast<size_t>(r)]; }
+std::string_view dtype_name(DType t) {
+  return kDTypes[static_cast<size_t>(t)];
+}
+std::string_view role_name(Role r) {
+  return kRoles[static_cast<size_t>(r)];
+}
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (size_t i = 0; i < kDTypes.size(); ++i)
@@ -37,15 +41,22 @@ std::optional<Role> parse_role(std::string_view name) {
   return std::nullopt;
 }
 
-std::string dtype_names() { return joined(kDTypes); }
-std::string role_names() { return joined(kRoles); }
+std::string dtype_names() {
+  return joined(kDTypes);
+}
+std::string role_names() {
+  return joined(kRoles);
+}
 
 uint32_t element_bytes(DType t) {
   switch (t) {
     case DType::Fp32:
-    case DType::Int32: return 4;
-    case DType::Bf16: return 2;
-    case DType::Cfp8: return 1;
+    case DType::Int32:
+      return 4;
+    case DType::Bf16:
+      return 2;
+    case DType::Cfp8:
+      return 1;
   }
   return 0;
 }
@@ -54,7 +65,9 @@ bool is_source(Role r) {
   return r == Role::Input || r == Role::Weight || r == Role::OptimizerState;
 }
 
-std::string shape_string(const Shape& s) { return fmt::format("[{}]", fmt::join(s, ", ")); }
+std::string shape_string(const Shape& s) {
+  return fmt::format("[{}]", fmt::join(s, ", "));
+}
 
 int64_t element_count(const Shape& s) {
   int64_t n = 1;

@@ -15,7 +15,8 @@ namespace dojosim::runtime::graph {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 constexpr const char* kGraphKeys = "version, name, tensors, ops";
@@ -29,7 +30,8 @@ constexpr const char* kOpKeys = "name, type, inputs, outputs, attributes";
 std::string unknown_key(const std::string& key, const char* keys) {
   std::vector<std::string> names;
   std::stringstream ss(keys);
-  for (std::string k; std::getline(ss, k, ',');) names.push_back(k.substr(k.find_first_not_of(' ')));
+  for (std::string k; std::getline(ss, k, ',');)
+    names.push_back(k.substr(k.find_first_not_of(' ')));
   const std::string near = nearest_name(key, names);
   return fmt::format("unknown key '{}'{}; expected {}", key,
                      near.empty() ? "" : fmt::format(" (did you mean {}?)", near), keys);
@@ -106,19 +108,20 @@ AttrValue yaml_attr(const std::string& source, const std::string& key, const YAM
 }
 
 Shape yaml_shape(const std::string& source, const YAML::Node& n) {
-  if (!n.IsSequence()) fail(yaml_where(source, n), "shape should be a list of sizes, [] for a scalar");
+  if (!n.IsSequence())
+    fail(yaml_where(source, n), "shape should be a list of sizes, [] for a scalar");
   Shape s;
   for (const YAML::Node& e : n) {
     int64_t v = 0;
-    if (!yaml_int(e, v)) fail(yaml_where(source, e), fmt::format("size '{}' is not a whole number", e.Scalar()));
+    if (!yaml_int(e, v))
+      fail(yaml_where(source, e), fmt::format("size '{}' is not a whole number", e.Scalar()));
     s.push_back(v);
   }
   return s;
 }
 
 Graph from_yaml(const YAML::Node& root, const std::string& source) {
-  if (!root.IsMap())
-    fail(source, fmt::format("expected a map with {}", kGraphKeys));
+  if (!root.IsMap()) fail(source, fmt::format("expected a map with {}", kGraphKeys));
   Graph g;
   g.source = source;
   bool has_version = false;
@@ -128,7 +131,8 @@ Graph from_yaml(const YAML::Node& root, const std::string& source) {
     if (key == "version") {
       int64_t n = 0;
       const bool is_int = yaml_int(v, n);
-      g.version = version_of(yaml_where(source, v), true, is_int, n, v.IsScalar() ? v.Scalar() : "?");
+      g.version =
+          version_of(yaml_where(source, v), true, is_int, n, v.IsScalar() ? v.Scalar() : "?");
       has_version = true;
     } else if (key == "name") {
       g.name = scalar(source, v, "name");
@@ -140,22 +144,29 @@ Graph from_yaml(const YAML::Node& root, const std::string& source) {
   }
   if (!has_version) version_of(source, false, false, 0, "");
   for (const YAML::Node& t : root["tensors"]) {
-    if (!t.IsMap()) fail(yaml_where(source, t), fmt::format("a tensor is a map of {}", kTensorKeys));
+    if (!t.IsMap())
+      fail(yaml_where(source, t), fmt::format("a tensor is a map of {}", kTensorKeys));
     Tensor tensor;
     tensor.origin = yaml_where(source, t);
     bool has[3] = {};
     for (const auto& kv : t) {
       const std::string key = kv.first.as<std::string>();
       const std::string where = yaml_where(source, kv.second);
-      if (key == "name") tensor.name = scalar(source, kv.second, "name"), has[0] = true;
-      else if (key == "shape") tensor.shape = yaml_shape(source, kv.second), has[1] = true;
-      else if (key == "dtype") tensor.dtype = dtype_of(where, scalar(source, kv.second, "dtype")), has[2] = true;
-      else if (key == "role") tensor.role = role_of(where, scalar(source, kv.second, "role"));
-      else fail(yaml_where(source, kv.first), unknown_key(key, kTensorKeys));
+      if (key == "name")
+        tensor.name = scalar(source, kv.second, "name"), has[0] = true;
+      else if (key == "shape")
+        tensor.shape = yaml_shape(source, kv.second), has[1] = true;
+      else if (key == "dtype")
+        tensor.dtype = dtype_of(where, scalar(source, kv.second, "dtype")), has[2] = true;
+      else if (key == "role")
+        tensor.role = role_of(where, scalar(source, kv.second, "role"));
+      else
+        fail(yaml_where(source, kv.first), unknown_key(key, kTensorKeys));
     }
     const char* need[] = {"name", "shape", "dtype"};
     for (int k = 0; k < 3; ++k)
-      if (!has[k]) fail(tensor.origin, fmt::format("a tensor needs {} (and may give role)", need[k]));
+      if (!has[k])
+        fail(tensor.origin, fmt::format("a tensor needs {} (and may give role)", need[k]));
     g.tensors.push_back(tensor);
   }
   for (const YAML::Node& o : root["ops"]) {
@@ -165,10 +176,14 @@ Graph from_yaml(const YAML::Node& root, const std::string& source) {
     bool has[2] = {};
     for (const auto& kv : o) {
       const std::string key = kv.first.as<std::string>();
-      if (key == "name") op.name = scalar(source, kv.second, "name"), has[0] = true;
-      else if (key == "type") op.type = scalar(source, kv.second, "type"), has[1] = true;
-      else if (key == "inputs") op.inputs = names(source, kv.second, "inputs");
-      else if (key == "outputs") op.outputs = names(source, kv.second, "outputs");
+      if (key == "name")
+        op.name = scalar(source, kv.second, "name"), has[0] = true;
+      else if (key == "type")
+        op.type = scalar(source, kv.second, "type"), has[1] = true;
+      else if (key == "inputs")
+        op.inputs = names(source, kv.second, "inputs");
+      else if (key == "outputs")
+        op.outputs = names(source, kv.second, "outputs");
       else if (key == "attributes") {
         if (!kv.second.IsMap())
           fail(yaml_where(source, kv.second), "attributes should be a map of name: value");
@@ -180,7 +195,8 @@ Graph from_yaml(const YAML::Node& root, const std::string& source) {
         fail(yaml_where(source, kv.first), unknown_key(key, kOpKeys));
       }
     }
-    if (!has[0] || !has[1]) fail(op.origin, fmt::format("an op needs {}", has[0] ? "type" : "name"));
+    if (!has[0] || !has[1])
+      fail(op.origin, fmt::format("an op needs {}", has[0] ? "type" : "name"));
     g.ops.push_back(op);
   }
   return g;
@@ -216,7 +232,8 @@ AttrValue json_attr(const std::string& where, const std::string& key, const Json
     }
     return list;
   }
-  fail(where, fmt::format("attribute {} should be a number, a word or a list of whole numbers", key));
+  fail(where,
+       fmt::format("attribute {} should be a number, a word or a list of whole numbers", key));
 }
 
 Graph from_json(const Json& root, const std::string& source) {
@@ -227,7 +244,8 @@ Graph from_json(const Json& root, const std::string& source) {
     if (key == "version")
       g.version = version_of(source, true, v.is_number_integer(),
                              v.is_number_integer() ? v.get<int64_t>() : 0, v.dump());
-    else if (key == "name") g.name = json_word(source, v, "name");
+    else if (key == "name")
+      g.name = json_word(source, v, "name");
     else if (key == "tensors" || key == "ops") {
       if (!v.is_array()) fail(source, fmt::format("{} should be a list", key));
     } else {
@@ -244,19 +262,25 @@ Graph from_json(const Json& root, const std::string& source) {
     Tensor tensor;
     tensor.origin = where;
     for (const auto& [key, v] : t.items()) {
-      if (key == "name") tensor.name = json_word(where, v, "name");
+      if (key == "name")
+        tensor.name = json_word(where, v, "name");
       else if (key == "shape") {
         if (!v.is_array()) fail(where, "shape should be a list of sizes, [] for a scalar");
         for (const Json& d : v) {
-          if (!d.is_number_integer()) fail(where, fmt::format("size {} is not a whole number", d.dump()));
+          if (!d.is_number_integer())
+            fail(where, fmt::format("size {} is not a whole number", d.dump()));
           tensor.shape.push_back(d.get<int64_t>());
         }
-      } else if (key == "dtype") tensor.dtype = dtype_of(where, json_word(where, v, "dtype"));
-      else if (key == "role") tensor.role = role_of(where, json_word(where, v, "role"));
-      else fail(where, unknown_key(key, kTensorKeys));
+      } else if (key == "dtype")
+        tensor.dtype = dtype_of(where, json_word(where, v, "dtype"));
+      else if (key == "role")
+        tensor.role = role_of(where, json_word(where, v, "role"));
+      else
+        fail(where, unknown_key(key, kTensorKeys));
     }
     for (const char* need : {"name", "shape", "dtype"})
-      if (!t.contains(need)) fail(where, fmt::format("a tensor needs {} (and may give role)", need));
+      if (!t.contains(need))
+        fail(where, fmt::format("a tensor needs {} (and may give role)", need));
     g.tensors.push_back(tensor);
   }
   const Json& ops = root.contains("ops") ? root["ops"] : none;
@@ -267,10 +291,14 @@ Graph from_json(const Json& root, const std::string& source) {
     Op op;
     op.origin = where;
     for (const auto& [key, v] : o.items()) {
-      if (key == "name") op.name = json_word(where, v, "name");
-      else if (key == "type") op.type = json_word(where, v, "type");
-      else if (key == "inputs") op.inputs = json_names(where, v, "inputs");
-      else if (key == "outputs") op.outputs = json_names(where, v, "outputs");
+      if (key == "name")
+        op.name = json_word(where, v, "name");
+      else if (key == "type")
+        op.type = json_word(where, v, "type");
+      else if (key == "inputs")
+        op.inputs = json_names(where, v, "inputs");
+      else if (key == "outputs")
+        op.outputs = json_names(where, v, "outputs");
       else if (key == "attributes") {
         if (!v.is_object()) fail(where, "attributes should be an object of name: value");
         for (const auto& [name, a] : v.items()) op.attributes[name] = json_attr(where, name, a);

@@ -10,7 +10,7 @@
 namespace dojosim::runtime::graph {
 
 #define DOJOSIM_GRAPH_OP(name, inputs, outputs, shape_doc, flop_doc, attributes) \
-  std::vector<Shape> shape_##name(const OpContext&);                            \
+  std::vector<Shape> shape_##name(const OpContext&);                             \
   double flop_##name(const OpContext&, const std::vector<Shape>&);
 #include "runtime/graph/ops.def"
 #undef DOJOSIM_GRAPH_OP
@@ -35,12 +35,18 @@ const OpSpec* find_op(std::string_view name) {
 
 std::string_view attr_type_name(AttrType t) {
   switch (t) {
-    case AttrType::Int: return "int";
-    case AttrType::Float: return "float";
-    case AttrType::Bool: return "bool";
-    case AttrType::Ints: return "ints";
-    case AttrType::Int2: return "int2";
-    case AttrType::Word: return "word";
+    case AttrType::Int:
+      return "int";
+    case AttrType::Float:
+      return "float";
+    case AttrType::Bool:
+      return "bool";
+    case AttrType::Ints:
+      return "ints";
+    case AttrType::Int2:
+      return "int2";
+    case AttrType::Word:
+      return "word";
   }
   return "?";
 }
@@ -70,10 +76,18 @@ char kind_at(std::string_view letters, size_t i) {
 
 }  // namespace
 
-size_t OpSpec::min_inputs() const { return count_min(inputs); }
-size_t OpSpec::min_outputs() const { return count_min(outputs); }
-char OpSpec::input_kind(size_t i) const { return kind_at(inputs, i); }
-char OpSpec::output_kind(size_t i) const { return kind_at(outputs, i); }
+size_t OpSpec::min_inputs() const {
+  return count_min(inputs);
+}
+size_t OpSpec::min_outputs() const {
+  return count_min(outputs);
+}
+char OpSpec::input_kind(size_t i) const {
+  return kind_at(inputs, i);
+}
+char OpSpec::output_kind(size_t i) const {
+  return kind_at(outputs, i);
+}
 
 const AttrSpec* OpSpec::find_attribute(std::string_view attr) const {
   for (const AttrSpec& a : attributes)
@@ -109,11 +123,14 @@ std::string nearest_name(std::string_view name, const std::vector<std::string>& 
 
 bool attr_value_fits(const AttrSpec& spec, const AttrValue& v) {
   switch (spec.type) {
-    case AttrType::Int: return std::holds_alternative<int64_t>(v);
+    case AttrType::Int:
+      return std::holds_alternative<int64_t>(v);
     case AttrType::Float:
       return std::holds_alternative<double>(v) || std::holds_alternative<int64_t>(v);
-    case AttrType::Bool: return std::holds_alternative<bool>(v);
-    case AttrType::Ints: return std::holds_alternative<std::vector<int64_t>>(v);
+    case AttrType::Bool:
+      return std::holds_alternative<bool>(v);
+    case AttrType::Ints:
+      return std::holds_alternative<std::vector<int64_t>>(v);
     case AttrType::Int2:
       return std::holds_alternative<int64_t>(v) ||
              (std::holds_alternative<std::vector<int64_t>>(v) &&
@@ -129,11 +146,16 @@ bool attr_value_fits(const AttrSpec& spec, const AttrValue& v) {
 
 std::string attr_expected(const AttrSpec& spec) {
   switch (spec.type) {
-    case AttrType::Int: return "a whole number";
-    case AttrType::Float: return "a number";
-    case AttrType::Bool: return "true or false";
-    case AttrType::Ints: return "a list of whole numbers";
-    case AttrType::Int2: return "a whole number or a list of two [h, w]";
+    case AttrType::Int:
+      return "a whole number";
+    case AttrType::Float:
+      return "a number";
+    case AttrType::Bool:
+      return "true or false";
+    case AttrType::Ints:
+      return "a list of whole numbers";
+    case AttrType::Int2:
+      return "a whole number or a list of two [h, w]";
     case AttrType::Word: {
       std::string s;
       for (const std::string& w : spec.words()) s += (s.empty() ? "" : " or ") + w;
@@ -146,10 +168,14 @@ std::string attr_expected(const AttrSpec& spec) {
 AttrValue attr_default(const AttrSpec& spec) {
   const std::string text(spec.default_text);
   switch (spec.type) {
-    case AttrType::Int: return int64_t{std::strtoll(text.c_str(), nullptr, 10)};
-    case AttrType::Float: return std::strtod(text.c_str(), nullptr);
-    case AttrType::Bool: return text == "true";
-    case AttrType::Word: return text;
+    case AttrType::Int:
+      return int64_t{std::strtoll(text.c_str(), nullptr, 10)};
+    case AttrType::Float:
+      return std::strtod(text.c_str(), nullptr);
+    case AttrType::Bool:
+      return text == "true";
+    case AttrType::Word:
+      return text;
     case AttrType::Ints:
     case AttrType::Int2: {
       if (text.empty() || text[0] != '[') return int64_t{std::strtoll(text.c_str(), nullptr, 10)};
@@ -191,7 +217,9 @@ double OpContext::float_attr(std::string_view name) const {
   const AttrValue v = attr(name);
   return std::holds_alternative<int64_t>(v) ? double(std::get<int64_t>(v)) : std::get<double>(v);
 }
-bool OpContext::bool_attr(std::string_view name) const { return std::get<bool>(attr(name)); }
+bool OpContext::bool_attr(std::string_view name) const {
+  return std::get<bool>(attr(name));
+}
 std::string OpContext::word_attr(std::string_view name) const {
   return std::get<std::string>(attr(name));
 }
@@ -200,8 +228,7 @@ std::vector<int64_t> OpContext::ints_attr(std::string_view name) const {
 }
 std::vector<int64_t> OpContext::int2_attr(std::string_view name) const {
   const AttrValue v = attr(name);
-  if (std::holds_alternative<int64_t>(v))
-    return {std::get<int64_t>(v), std::get<int64_t>(v)};
+  if (std::holds_alternative<int64_t>(v)) return {std::get<int64_t>(v), std::get<int64_t>(v)};
   return std::get<std::vector<int64_t>>(v);
 }
 
@@ -237,14 +264,14 @@ std::string op_reference_markdown() {
   for (const OpSpec& s : op_table())
     md += fmt::format("| `{}` | {} | {} | {} | {} |\n", s.name, letters_doc(s.inputs),
                       letters_doc(s.outputs), md_escape(s.shape_doc), md_escape(s.flop_doc));
-  md += "\nAttributes (`attributes:` of an op; a default of - means required):\n\n"
-        "| op | attribute | type | default | meaning |\n"
-        "|---|---|---|---|---|\n";
+  md +=
+      "\nAttributes (`attributes:` of an op; a default of - means required):\n\n"
+      "| op | attribute | type | default | meaning |\n"
+      "|---|---|---|---|---|\n";
   for (const OpSpec& s : op_table())
     for (const AttrSpec& a : s.attributes)
       md += fmt::format("| `{}` | `{}` | {} | {} | {} |\n", s.name, a.name, attr_type_name(a.type),
-                        a.required() ? "-" : fmt::format("`{}`", a.default_text),
-                        md_escape(a.doc));
+                        a.required() ? "-" : fmt::format("`{}`", a.default_text), md_escape(a.doc));
   return md;
 }
 

@@ -12,17 +12,22 @@
 namespace dojosim::runtime::graph {
 namespace {
 
-const Tensor& in(const OpContext& c, size_t i) { return *c.inputs[i]; }
-const Shape& shape(const OpContext& c, size_t i) { return c.inputs[i]->shape; }
+const Tensor& in(const OpContext& c, size_t i) {
+  return *c.inputs[i];
+}
+const Shape& shape(const OpContext& c, size_t i) {
+  return c.inputs[i]->shape;
+}
 
-[[noreturn]] void fail(const std::string& what) { throw ShapeError(what); }
+[[noreturn]] void fail(const std::string& what) {
+  throw ShapeError(what);
+}
 
 std::string described(const Tensor& t) {
   return fmt::format("'{}' {}", t.name, shape_string(t.shape));
 }
 
-void need_rank(const OpContext& c, size_t i, size_t min_rank, size_t max_rank,
-               const char* form) {
+void need_rank(const OpContext& c, size_t i, size_t min_rank, size_t max_rank, const char* form) {
   const size_t r = shape(c, i).size();
   if (r < min_rank || r > max_rank)
     fail(fmt::format("input {} has rank {}; expected {}", described(in(c, i)), r, form));
@@ -36,9 +41,13 @@ size_t axis_index(int64_t axis, size_t rank, const char* attr) {
   return static_cast<size_t>(axis < 0 ? axis + r : axis);
 }
 
-double elements(const Shape& s) { return static_cast<double>(element_count(s)); }
+double elements(const Shape& s) {
+  return static_cast<double>(element_count(s));
+}
 
-Shape same_as_first(const OpContext& c) { return shape(c, 0); }
+Shape same_as_first(const OpContext& c) {
+  return shape(c, 0);
+}
 
 // The last axis of input i is [d] where d is the last axis of x (bias, norm parameters).
 void need_vector(const OpContext& c, size_t i, int64_t d, const char* what) {
@@ -163,17 +172,37 @@ Shape broadcast(const OpContext& c) {
 
 }  // namespace
 
-std::vector<Shape> shape_add(const OpContext& c) { return {broadcast(c)}; }
-std::vector<Shape> shape_sub(const OpContext& c) { return {broadcast(c)}; }
-std::vector<Shape> shape_mul(const OpContext& c) { return {broadcast(c)}; }
-double flop_add(const OpContext&, const std::vector<Shape>& out) { return elements(out[0]); }
-double flop_sub(const OpContext&, const std::vector<Shape>& out) { return elements(out[0]); }
-double flop_mul(const OpContext&, const std::vector<Shape>& out) { return elements(out[0]); }
+std::vector<Shape> shape_add(const OpContext& c) {
+  return {broadcast(c)};
+}
+std::vector<Shape> shape_sub(const OpContext& c) {
+  return {broadcast(c)};
+}
+std::vector<Shape> shape_mul(const OpContext& c) {
+  return {broadcast(c)};
+}
+double flop_add(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
+}
+double flop_sub(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
+}
+double flop_mul(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
+}
 
-std::vector<Shape> shape_relu(const OpContext& c) { return {same_as_first(c)}; }
-std::vector<Shape> shape_gelu(const OpContext& c) { return {same_as_first(c)}; }
-std::vector<Shape> shape_silu(const OpContext& c) { return {same_as_first(c)}; }
-double flop_relu(const OpContext&, const std::vector<Shape>& out) { return elements(out[0]); }
+std::vector<Shape> shape_relu(const OpContext& c) {
+  return {same_as_first(c)};
+}
+std::vector<Shape> shape_gelu(const OpContext& c) {
+  return {same_as_first(c)};
+}
+std::vector<Shape> shape_silu(const OpContext& c) {
+  return {same_as_first(c)};
+}
+double flop_relu(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
+}
 double flop_gelu(const OpContext&, const std::vector<Shape>& out) {
   return 8 * elements(out[0]);
 }
@@ -216,9 +245,10 @@ std::vector<Shape> shape_softmax(const OpContext& c) {
   const size_t rank = shape(c, 0).size();
   const size_t axis = axis_index(c.int_attr("axis"), rank, "axis");
   if (c.bool_attr("causal") && (axis != rank - 1 || rank < 2))
-    fail(fmt::format("causal softmax of {} along axis {}: causal needs the last axis of a "
-                     "tensor of rank 2 or more ([..., Sq, Sk])",
-                     described(in(c, 0)), c.int_attr("axis")));
+    fail(
+        fmt::format("causal softmax of {} along axis {}: causal needs the last axis of a "
+                    "tensor of rank 2 or more ([..., Sq, Sk])",
+                    described(in(c, 0)), c.int_attr("axis")));
   return {same_as_first(c)};
 }
 double flop_softmax(const OpContext&, const std::vector<Shape>& out) {
@@ -234,8 +264,8 @@ Shape pool_shape(const OpContext& c) {
              pad = c.int2_attr("padding");
   if (k[0] < 1 || k[1] < 1) fail("kernel must be at least 1");
   if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1])
-    fail(fmt::format("padding [{}, {}] is more than half the kernel [{}, {}]", pad[0], pad[1],
-                     k[0], k[1]));
+    fail(fmt::format("padding [{}, {}] is more than half the kernel [{}, {}]", pad[0], pad[1], k[0],
+                     k[1]));
   return {x[0], window_out(x[1], pad[0], k[0], stride[0], "H", in(c, 0)),
           window_out(x[2], pad[1], k[1], stride[1], "W", in(c, 0)), x[3]};
 }
@@ -247,8 +277,12 @@ double pool_flop(const OpContext& c, const std::vector<Shape>& out) {
 
 }  // namespace
 
-std::vector<Shape> shape_max_pool(const OpContext& c) { return {pool_shape(c)}; }
-std::vector<Shape> shape_avg_pool(const OpContext& c) { return {pool_shape(c)}; }
+std::vector<Shape> shape_max_pool(const OpContext& c) {
+  return {pool_shape(c)};
+}
+std::vector<Shape> shape_avg_pool(const OpContext& c) {
+  return {pool_shape(c)};
+}
 double flop_max_pool(const OpContext& c, const std::vector<Shape>& out) {
   return pool_flop(c, out);
 }
@@ -270,7 +304,9 @@ std::vector<Shape> shape_embedding(const OpContext& c) {
   o.push_back(shape(c, 1)[1]);
   return {o};
 }
-double flop_embedding(const OpContext&, const std::vector<Shape>&) { return 0; }
+double flop_embedding(const OpContext&, const std::vector<Shape>&) {
+  return 0;
+}
 
 std::vector<Shape> shape_reshape(const OpContext& c) {
   Shape o = c.ints_attr("shape");
@@ -280,9 +316,10 @@ std::vector<Shape> shape_reshape(const OpContext& c) {
     if (o[i] == -1 && unknown == o.size()) {
       unknown = i;
     } else if (o[i] < 1) {
-      fail(fmt::format("shape {} has {} at axis {}; expected sizes of at least 1 and at most "
-                       "one -1",
-                       shape_string(o), o[i], i));
+      fail(
+          fmt::format("shape {} has {} at axis {}; expected sizes of at least 1 and at most "
+                      "one -1",
+                      shape_string(o), o[i], i));
     } else {
       known *= o[i];
     }
@@ -294,7 +331,9 @@ std::vector<Shape> shape_reshape(const OpContext& c) {
                      shape_string(c.ints_attr("shape")), element_count(o)));
   return {o};
 }
-double flop_reshape(const OpContext&, const std::vector<Shape>&) { return 0; }
+double flop_reshape(const OpContext&, const std::vector<Shape>&) {
+  return 0;
+}
 
 std::vector<Shape> shape_transpose(const OpContext& c) {
   const Shape& x = shape(c, 0);
@@ -312,7 +351,9 @@ std::vector<Shape> shape_transpose(const OpContext& c) {
   for (int64_t p : perm) o.push_back(x[size_t(p)]);
   return {o};
 }
-double flop_transpose(const OpContext&, const std::vector<Shape>&) { return 0; }
+double flop_transpose(const OpContext&, const std::vector<Shape>&) {
+  return 0;
+}
 
 std::vector<Shape> shape_concat(const OpContext& c) {
   Shape o = shape(c, 0);
@@ -332,7 +373,9 @@ std::vector<Shape> shape_concat(const OpContext& c) {
   }
   return {o};
 }
-double flop_concat(const OpContext&, const std::vector<Shape>&) { return 0; }
+double flop_concat(const OpContext&, const std::vector<Shape>&) {
+  return 0;
+}
 
 std::vector<Shape> shape_split(const OpContext& c) {
   need_rank(c, 0, 1, 8, "at least one axis");
@@ -364,7 +407,9 @@ std::vector<Shape> shape_split(const OpContext& c) {
   }
   return out;
 }
-double flop_split(const OpContext&, const std::vector<Shape>&) { return 0; }
+double flop_split(const OpContext&, const std::vector<Shape>&) {
+  return 0;
+}
 
 std::vector<Shape> shape_softmax_cross_entropy(const OpContext& c) {
   need_rank(c, 0, 1, 8, "[..., C]");

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <set>
@@ -12,7 +13,9 @@
 namespace dojosim::runtime::graph {
 namespace {
 
-std::string prefix(const Origin& origin) { return origin.empty() ? "" : origin + ": "; }
+std::string prefix(const Origin& origin) {
+  return origin.empty() ? "" : origin + ": ";
+}
 
 [[noreturn]] void tensor_error(const Tensor& t, const std::string& what) {
   throw GraphError(fmt::format("{}tensor '{}': {}", prefix(t.origin), t.name, what));
@@ -22,7 +25,9 @@ std::string prefix(const Origin& origin) { return origin.empty() ? "" : origin +
   throw GraphError(fmt::format("{}op '{}' ({}): {}", prefix(op.origin), op.name, op.type, what));
 }
 
-std::string at(const Origin& origin) { return origin.empty() ? "" : " at " + origin; }
+std::string at(const Origin& origin) {
+  return origin.empty() ? "" : " at " + origin;
+}
 
 bool valid_name(const std::string& n) {
   if (n.empty()) return false;
@@ -116,12 +121,16 @@ std::string find_cycle(const Graph& g, const std::map<std::string, size_t>& prod
       const size_t j = p->second;
       if (state[j] == 1) {
         // Each op on the stack reads what the one above it produces, so from the top down
-        // to j the names follow the data, and j's output feeds the top.
+        // to j the ops follow the data, and j's output feeds the top. Told from the first op
+        // in the file.
+        std::vector<size_t> ring;
         for (size_t k = stack.size(); k-- > 0;) {
-          cycle += g.ops[stack[k]].name + " -> ";
+          ring.push_back(stack[k]);
           if (stack[k] == j) break;
         }
-        cycle += g.ops[op].name;
+        std::rotate(ring.begin(), std::min_element(ring.begin(), ring.end()), ring.end());
+        for (size_t k : ring) cycle += g.ops[k].name + " -> ";
+        cycle += g.ops[ring.front()].name;
       } else if (state[j] == 0) {
         state[j] = 1;
         stack.push_back(j);
@@ -211,17 +220,17 @@ Analysis validate(const Graph& g) {
     for (size_t k = 0; k < op.outputs.size(); ++k) {
       const Tensor& t = *tensors[op.outputs[k]];
       if (t.shape != facts.outputs[k])
-        op_error(op, fmt::format("output '{}' is declared {}{}; the op produces {}", t.name,
-                                 shape_string(t.shape), at(t.origin),
-                                 shape_string(facts.outputs[k])));
+        op_error(op,
+                 fmt::format("output '{}' is declared {}{}; the op produces {}", t.name,
+                             shape_string(t.shape), at(t.origin), shape_string(facts.outputs[k])));
       const char kind = spec.output_kind(k);
       const DType first = context.inputs[0]->dtype;
       if (kind == 's' && t.dtype != first)
-        op_error(op, fmt::format("output '{}' is {}; {} keeps the dtype of its input ({})",
-                                 t.name, dtype_name(t.dtype), op.type, dtype_name(first)));
+        op_error(op, fmt::format("output '{}' is {}; {} keeps the dtype of its input ({})", t.name,
+                                 dtype_name(t.dtype), op.type, dtype_name(first)));
       if (kind == 'f' && t.dtype == DType::Int32)
-        op_error(op, fmt::format("output '{}' is int32; {} produces a float type", t.name,
-                                 op.type));
+        op_error(op,
+                 fmt::format("output '{}' is int32; {} produces a float type", t.name, op.type));
       available.insert(t.name);
     }
     analysis.ops.push_back(std::move(facts));
