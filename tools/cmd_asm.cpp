@@ -11,6 +11,7 @@
 #include "isa/elf_loader.h"
 #include "isa/node_runner.h"
 #include "isa/reference_doc.h"
+#include "runtime/graph/op_table.h"
 #include "tools/commands.h"
 #include "tools/options.h"
 #include "tools/output_file.h"
@@ -134,13 +135,21 @@ int cmd_doc(const std::vector<std::string>& args) {
     fmt::print("{}", isa::reference_markdown());
     return kOk;
   }
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    fmt::print("dojosim doc isa\nPrints the instruction, timing and CSR tables of docs/isa.md, "
-               "generated from the instruction table (scripts/gen-docs.sh splices them in).\n\n"
-               "examples:\n  dojosim doc isa | less\n  dojosim doc isa | grep mma\n");
+  if (args.size() == 1 && args[0] == "graph-ops") {
+    fmt::print("{}", runtime::graph::op_reference_markdown());
     return kOk;
   }
-  return usage_error("doc", "expected 'isa'");
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    fmt::print(
+        "dojosim doc isa|graph-ops\nPrints the instruction, timing and CSR tables of "
+        "docs/isa.md, generated from the instruction table, or the op reference of "
+        "docs/graphs.md, generated from runtime/graph/ops.def (scripts/gen-docs.sh "
+        "splices them in).\n\n"
+        "examples:\n  dojosim doc isa | less\n  dojosim doc isa | grep mma\n"
+        "  dojosim doc graph-ops\n");
+    return kOk;
+  }
+  return usage_error("doc", "expected 'isa' or 'graph-ops'");
 }
 
 }  // namespace dojosim::cli

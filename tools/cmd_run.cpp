@@ -21,6 +21,7 @@
 #include "isa/elf_loader.h"
 #include "isa/node_runner.h"
 #include "isa/timing.h"
+#include "runtime/graph/io.h"
 #include "tools/commands.h"
 #include "tools/host_memory.h"
 #include "tools/options.h"
@@ -29,6 +30,7 @@
 #include "tools/report/mesh_svg.h"
 #include "tools/workload.h"
 #include "tools/workload_file.h"
+#include "tools/workload_graph.h"
 
 namespace dojosim::cli {
 
@@ -86,7 +88,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,stride=..]"
       "[,pad=..][,dilation=..][,...], or a workload file: workloads/resnet50.csv (SCALE-Sim "
       "topology), "
-      "workloads/transformer_block.yaml (docs/runtime.md)")(
+      "workloads/transformer_block.yaml (docs/runtime.md), or a graph: "
+      "workloads/gpt2_block.graph.yaml (docs/graphs.md; needs --plan for now)")(
+      "plan", "a graph workload: load, validate and print its summary; no simulation")(
       "batch", po::value<uint32_t>(&batch)->default_value(1),
       "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
@@ -122,7 +126,10 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run",
                        "give one of --program (an assembly or ELF file) or --workload (e.g. "
                        "matmul:M=512,N=512,K=512)");
-  if (!vm["batch"].defaulted() && !(!workload.empty() && is_workload_file(workload)))
+  const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
+  if (vm.count("plan") && !graph_file)
+    return usage_error("run", "--plan is for a graph workload (--workload FILE.graph.yaml)");
+  if (!vm["batch"].defaulted() && !(!workload.empty() && is_workload_file(workload) && !graph_file))
     return usage_error("run",
                        fmt::format("--batch {}: only a topology CSV workload file has a batch "
                                    "(a matmul has none; a conv2d takes N=)",
@@ -137,6 +144,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!json_path.empty())
     if (const std::string why = cannot_write(json_path); !why.empty())
       return usage_error("run", why);
+  if (graph_file) return run_graph_file(workload, vm.count("plan") > 0, config_path, sets);
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))
