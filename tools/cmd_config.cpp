@@ -11,6 +11,7 @@
 #include "hw/config/derived.h"
 #include "hw/config/reference_doc.h"
 #include "tools/commands.h"
+#include "tools/data_files.h"
 #include "tools/options.h"
 #include "tools/output_file.h"
 
@@ -97,8 +98,9 @@ int show(const std::vector<std::string>& args) {
   std::string file;
   std::vector<std::string> overrides;
   bool json = false, yaml = false;
-  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(&file),
-                                                 "YAML config (default: the built-in D1 die)")(
+  opts.add_options()("help,h", "show this help")(
+      "config,c", po::value<std::string>(&file),
+      "YAML config, or a name in configs/ (d1, tile, tiny); default: the built-in D1 die")(
       "set,s", po::value<std::vector<std::string>>(&overrides)->composing(),
       "override one key, e.g. noc.routing=yx (repeatable; applied after the file)")(
       "json", po::bool_switch(&json), "print config and derived figures as JSON")(
@@ -111,6 +113,11 @@ int show(const std::vector<std::string>& args) {
     return kOk;
   }
   if (json && yaml) return usage_error("config show", "--json and --yaml: choose one");
+  try {
+    if (!file.empty()) file = find_data_file(DataKind::Config, file);  // d1: configs/d1.yaml
+  } catch (const std::runtime_error& e) {
+    return usage_error("config show", e.what());
+  }
   try {
     const hw::LoadedConfig loaded = hw::load_config(file, overrides);
     if (json)

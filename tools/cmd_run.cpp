@@ -23,6 +23,7 @@
 #include "isa/timing.h"
 #include "runtime/graph/io.h"
 #include "tools/commands.h"
+#include "tools/data_files.h"
 #include "tools/host_memory.h"
 #include "tools/options.h"
 #include "tools/output_file.h"
@@ -77,8 +78,9 @@ int cmd_run(const std::vector<std::string>& args) {
   uint32_t batch = 1;
   std::vector<std::string> sets;
   unsigned threads = 1, host_threads = 0;
-  opts.add_options()("help,h", "show this help")("config,c", po::value<std::string>(&config_path),
-                                                 "hardware config (configs/*.yaml)")(
+  opts.add_options()("help,h", "show this help")(
+      "config,c", po::value<std::string>(&config_path),
+      "hardware config: a YAML file, or a name in configs/ (d1, tile, tiny)")(
       "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
       "workload,w", po::value<std::string>(&workload),
       "a runtime kernel instead of a program: "
@@ -126,6 +128,19 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run",
                        "give one of --program (an assembly or ELF file) or --workload (e.g. "
                        "matmul:M=512,N=512,K=512)");
+  // Configs and workload files named by bare name come from configs/ and workloads/ (data_files.h).
+  try {
+    config_path = find_data_file(DataKind::Config, config_path);
+    if (is_workload_file(workload))
+      workload = find_data_file(DataKind::Workload, workload);
+    else if (!workload.empty() && workload.find(':') == std::string::npos)
+      // `--workload transformer_block` if there is such a file, else an op for parse_workload
+      if (const std::string file = try_find_data_file(DataKind::Workload, workload); !file.empty())
+        workload = file;
+  } catch (const std::runtime_error& e) {
+    fmt::print(stderr, "dojosim run: {}\n", e.what());
+    return kUsage;
+  }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
   if (vm.count("plan") && !graph_file)
     return usage_error("run", "--plan is for a graph workload (--workload FILE.graph.yaml)");
