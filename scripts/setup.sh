@@ -15,6 +15,7 @@ packages=(
   clang-format                                      # scripts/format-check.sh: the style, on changed lines
   libxml2-utils                                     # xmllint: tests check the SVG plots are well-formed XML
   python3                                           # scripts/quoted.py: quoted run output in texts is checked
+  pybind11-dev python3-dev python3-numpy python3-pytest  # the Python package (python/) and its tests
 )
 
 missing=()

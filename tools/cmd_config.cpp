@@ -43,47 +43,6 @@ void print_text(const hw::LoadedConfig& loaded) {
                std::isnan(f.published) ? "-" : fmt::format("{:g}", f.published), f.source);
 }
 
-nlohmann::ordered_json to_json(const hw::LoadedConfig& loaded,
-                               const std::vector<std::string>& overrides) {
-  const hw::HardwareConfig& c = loaded.config;
-  const hw::HardwareConfig defaults;
-  nlohmann::ordered_json params = nlohmann::ordered_json::array();
-  const nlohmann::ordered_json values = hw::to_json(c), default_values = hw::to_json(defaults);
-  for (const hw::ParamInfo& p : hw::params()) {
-    const auto at = loaded.origins.find(p.key);
-    const nlohmann::ordered_json::json_pointer ptr("/" + [&] {
-      std::string s = p.key;
-      for (char& ch : s)
-        if (ch == '.') ch = '/';
-      return s;
-    }());
-    params.push_back(
-        {{"key", p.key},
-         {"value", values.at(ptr)},
-         {"unit", p.unit},
-         {"default", default_values.at(ptr)},
-         {"differs", hw::differs_from_default(p, c)},
-         {"set_at", at == loaded.origins.end() ? nlohmann::ordered_json(nullptr)
-                                               : nlohmann::ordered_json(at->second.str())},
-         {"status", hw::status_name(p.status)}});
-  }
-  nlohmann::ordered_json figures = nlohmann::ordered_json::array();
-  for (const hw::DerivedFigure& f : hw::derived_figures(c))
-    figures.push_back({{"key", f.key},
-                       {"what", f.what},
-                       {"value", f.value},
-                       {"unit", f.unit},
-                       {"published", std::isnan(f.published) ? nlohmann::ordered_json(nullptr)
-                                                             : nlohmann::ordered_json(f.published)},
-                       {"tolerance", f.tolerance},
-                       {"source", f.source}});
-  return {{"files", loaded.files},
-          {"overrides", overrides},
-          {"config", values},
-          {"parameters", params},
-          {"derived", figures}};
-}
-
 int show(const std::vector<std::string>& args) {
   po::options_description opts(
       "dojosim config show [--config FILE] [--set KEY=VALUE ...] [--json | --yaml]\n"
@@ -121,7 +80,7 @@ int show(const std::vector<std::string>& args) {
   try {
     const hw::LoadedConfig loaded = hw::load_config(file, overrides);
     if (json)
-      fmt::print("{}\n", to_json(loaded, overrides).dump(2));
+      fmt::print("{}\n", hw::show_json(loaded, overrides).dump(2));
     else if (yaml)
       fmt::print("{}", hw::write_yaml(loaded.config));
     else

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <map>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <stdexcept>
@@ -15,6 +15,7 @@
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/mesh_matmul.h"
+#include "runtime/mesh/report.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
 #include "tools/host_memory.h"
@@ -67,29 +68,6 @@ runtime::Conv2dShape conv_shape(const WorkloadSpec& w) {
   s.pad_h = s.pad_w = w.pad;
   s.dilation_h = s.dilation_w = w.dilation;
   return s;
-}
-
-// The run report of a runtime result, which keeps the time split's groups only.
-hw::RunReport run_report_of(const runtime::MeshMatmulResult& r) {
-  hw::RunReport rep;
-  rep.from_tree = false;
-  rep.cycles = r.cycles;
-  rep.seconds = r.seconds;
-  rep.matrix_flop = rep.flop = r.flop;
-  rep.flop_per_s = r.flop_per_s;
-  rep.peak_flop_per_s = r.peak_flop_per_s;
-  rep.utilisation_pct = r.peak_flop_per_s > 0 ? 100.0 * r.flop_per_s / r.peak_flop_per_s : 0.0;
-  using C = isa::StallCause;
-  rep.split[hw::kSplitIssue] = static_cast<uint64_t>(r.compute_cycles);
-  rep.split[hw::split_bucket(C::Semaphore)] = static_cast<uint64_t>(r.wait_data_cycles);
-  rep.split[hw::split_bucket(C::Barrier)] = static_cast<uint64_t>(r.sync_cycles);
-  rep.split[hw::split_bucket(C::DmaQueue)] = static_cast<uint64_t>(r.dma_queue_cycles);
-  rep.split[hw::kSplitDrain] = static_cast<uint64_t>(r.other_cycles);
-  for (uint64_t b : rep.split) rep.thread_cycles += b;
-  rep.mesh_link_bytes = r.mesh_link_bytes;
-  rep.die_edge_link_bytes = r.die_edge_bytes;
-  rep.host_bytes = r.host_bytes;
-  return rep;
 }
 
 }  // namespace
@@ -278,7 +256,7 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
     return r.ended == hw::MachineOutcome::Trapped ? kTrapped : kHung;
   }
-  const hw::RunReport report = run_report_of(r);
+  const hw::RunReport report = runtime::run_report(r);
   fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); {} at {}, {:.1f}% of the machine's {} peak {}\n",
              r.cycles, r.seconds * 1e6, config.node.core.clock_ghz, si(r.flop, "FLOP"),
              si(r.flop_per_s, "FLOP/s"), report.utilisation_pct, spec.dtype,
@@ -298,7 +276,6 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
   fmt::print("estimate: {:.0f} cycles ({:+.1f}% of the run's); every mapping's:\n",
              r.estimate_cycles,
              r.cycles ? 100.0 * (r.estimate_cycles - double(r.cycles)) / double(r.cycles) : 0.0);
-  nlohmann::ordered_json estimates = nlohmann::ordered_json::array();
   for (const runtime::MatmulEstimate& e : r.estimates) {
     const std::string name(runtime::mapping_name(e.mapping));
     if (!e.fits)
@@ -310,15 +287,6 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
           "busiest link {}; SRAM {} on {} nodes\n",
           name, e.cycles, e.compute_cycles, e.exposed_cycles, e.sync_cycles, si(e.link_bytes, "B"),
           si(double(e.sram_bytes), "B"), e.nodes);
-    estimates.push_back({{"mapping", name},
-                         {"fits", e.fits},
-                         {"cycles", e.cycles},
-                         {"compute_cycles", e.compute_cycles},
-                         {"exposed_cycles", e.exposed_cycles},
-                         {"sync_cycles", e.sync_cycles},
-                         {"link_bytes", e.link_bytes},
-                         {"sram_bytes", e.sram_bytes},
-                         {"nodes", e.nodes}});
   }
 
   // Checks: bit-exact against the reference in the kernel's order, and within the float64 bound.
@@ -384,14 +352,7 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
                                  {"pad", spec.pad}, {"dilation", spec.dilation}};
     j["config"] = hw::to_json(config);
     // The run report every run's JSON shares (hw/stats/run_report.h), then the workload's own.
-    nlohmann::ordered_json rep = hw::to_json(report);
-    rep["mapping"] = mapping;
-    rep["grid"] = {p.grid_rows, p.grid_cols};
-    rep["k_chunk"] = p.k_chunk;
-    rep["steps"] = p.steps;
-    rep["sram_high_water_bytes"] = p.sram_high_water;
-    rep["estimate_cycles"] = r.estimate_cycles;
-    rep["estimates"] = estimates;
+    nlohmann::ordered_json rep = runtime::report_json(r);
     rep["checks"] = checks;
     j["report"] = std::move(rep);
     write_file(json_path, j.dump(1) + "\n");

@@ -82,6 +82,12 @@ std::string format_value(const ParamInfo& p, const HardwareConfig& config);
 // Whether the parameter differs from its default.
 bool differs_from_default(const ParamInfo& p, const HardwareConfig& config);
 
+// What `dojosim config show --json` prints: {"files", "overrides", "config" (to_json),
+// "parameters": [{key, value, unit, default, differs, set_at, status}],
+// "derived": [{key, what, value, unit, published, tolerance, source}]}.
+nlohmann::ordered_json show_json(const LoadedConfig& loaded,
+                                 const std::vector<std::string>& overrides);
+
 // The valid key or key group nearest to `key` by edit distance (transpositions count one).
 std::string nearest_key(std::string_view key);
 

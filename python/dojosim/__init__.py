@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: MIT
+"""dojosim: the simulator of Dojo-style training hardware, from Python (docs/python.md).
+
+    import numpy as np, dojosim
+    cfg = dojosim.load_config("configs/tiny.yaml", set=["noc.routing=yx"])
+    c, report = dojosim.matmul(a, b, config=cfg, dtype="bf16")   # a, b: numpy float32
+    y, report = dojosim.conv2d(x, w, config=cfg, pad=1)
+    records = dojosim.sweep("examples/05-sweep/noc_mapping.yaml", "out/noc", jobs=2)
+
+Every simulation runs in a child process of its own (SystemC builds one machine per process),
+so a notebook can call these as often as it likes. Bad arguments raise ValueError (or
+TypeError for a wrong array type) with the simulator's message; a bad config raises
+dojosim.ConfigError, a ValueError.
+"""
+import json
+import os
+import subprocess
+
+from . import _dojosim
+
+__all__ = ["Config", "ConfigError", "SweepSpecError", "load_config", "matmul", "conv2d",
+           "quantize", "mappings", "sweep", "sweep_points", "DTYPES"]
+
+ConfigError = _dojosim.ConfigError
+SweepSpecError = _dojosim.SweepSpecError
+DTYPES = ("bf16", "cfp8", "fp32")
+
+
+def _overrides(set):
+    """`set` as a list of "key=value": a dict, a list of strings or None."""
+    if set is None:
+        return []
+    if isinstance(set, dict):
+        return ["{}={}".format(k, _yaml_value(v)) for k, v in set.items()]
+    if isinstance(set, str):
+        return [set]
+    return [str(s) for s in set]
+
+
+def _yaml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_yaml_value(x) for x in v) + "]"
+    return str(v)
+
+
+class Config:
+    """A hardware config: a YAML file (configs/*.yaml; None: the built-in D1 die) and
+    `--set`-style overrides applied after it, loaded and validated at once.
+
+    values      every parameter, nested by key path ({"noc": {"routing": "xy", ...}, ...})
+    parameters  [{key, value, unit, default, differs, set_at, status}] as `dojosim config show`
+    derived     {key: {what, value, unit, published, tolerance, source}}: peak FLOP/s, SRAM, ...
+    files       the YAML files read (bases first)
+    """
+
+    def __init__(self, path=None, set=None):
+        self.path = None if path is None else os.fspath(path)
+        self.overrides = _overrides(set)
+        shown = json.loads(_dojosim.config_json(self.path or "", self.overrides))
+        self.files = shown["files"]
+        self.values = shown["config"]
+        self.parameters = shown["parameters"]
+        self.derived = {f["key"]: {k: v for k, v in f.items() if k != "key"}
+                        for f in shown["derived"]}
+
+    def __getitem__(self, key):
+        """The value of one parameter by its dotted key: cfg["noc.link_bytes_per_cycle"]."""
+        for p in self.parameters:
+            if p["key"] == key:
+                return p["value"]
+        raise KeyError(key)
+
+    def with_overrides(self, set):
+        """A new Config: this one with more overrides after its own."""
+        return Config(self.path, self.overrides + _overrides(set))
+
+    def yaml(self):
+        """The resolved config as YAML, loadable as a config file (`config show --yaml`)."""
+        return _dojosim.config_yaml(self.path or "", self.overrides)
+
+    def __repr__(self):
+        return "dojosim.Config({!r}, set={!r})".format(self.path, self.overrides)
+
+
+def load_config(path=None, set=None):
+    """The config at `path` (None: the built-in D1 die) with `set` overrides ("key=value"
+    strings or a dict). Raises ConfigError naming the file, line, key and what was allowed."""
+    return Config(path, set)
+
+
+def _config(config):
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    return Config(config)
+
+
+def matmul(a, b, bias=None, *, config=None, dtype="bf16", mapping="auto", placement="auto",
+           k_chunk=0, cfp8_layout="e4m3", cfp8_bias=None):
+    """C = a @ b (+ bias) on the machine of `config`, as `dojosim run --workload matmul:...`.
+
+    a (M, K), b (K, N), bias (N,): numpy float32, quantised to `dtype` (bf16, cfp8 or fp32; round
+    to nearest even, cfp8 saturating, in `cfp8_layout` e4m3 or e5m2 with `cfp8_bias`, default
+    the layout's) as the nodes store them; C is float32, accumulated in fp32 on the nodes.
+    mapping: "auto" (the estimate's choice) or one of mappings(); placement: auto, sram, host.
+    Returns (C, report): the report is the JSON "report" of `dojosim run --json`
+    (docs/outputs.md): cycles, flop_per_s, utilisation_pct, the time split, traffic, mapping,
+    grid, estimates. The run happens in a child process.
+    """
+    c = _config(config)
+    result, report = _dojosim.matmul(c.path or "", c.overrides, a, b, bias, dtype, mapping,
+                                     placement, int(k_chunk), cfp8_layout,
+                                     -1 if cfp8_bias is None else int(cfp8_bias))
+    return result, json.loads(report)
+
+
+def conv2d(x, w, bias=None, *, stride=1, pad=0, dilation=1, layout="nhwc", config=None,
+           dtype="bf16", mapping="auto", placement="auto", k_chunk=0, cfp8_layout="e4m3",
+           cfp8_bias=None):
+    """A 2-D convolution on the machine of `config`, as `dojosim run --workload conv2d:...`
+    (im2col + a matmul mapping; docs/runtime.md).
+
+    x: (N, H, W, C) for layout "nhwc", (N, C, H, W) for "nchw"; w: (R, S, C, K) (HWIO);
+    bias: (K,); all numpy float32, quantised as in matmul(). stride, pad, dilation: a whole
+    number or a pair (height, width). Returns (y, report) with y (N, P, Q, K) for nhwc or
+    (N, K, P, Q) for nchw, float32.
+    """
+    c = _config(config)
+    result, report = _dojosim.conv2d(c.path or "", c.overrides, x, w, bias, stride, pad, dilation,
+                                     layout, dtype, mapping, placement, int(k_chunk), cfp8_layout,
+                                     -1 if cfp8_bias is None else int(cfp8_bias))
+    return result, json.loads(report)
+
+
+def quantize(x, dtype, cfp8_layout="e4m3", cfp8_bias=None):
+    """The values a node stores for float32 `x` in `dtype`: the rounding matmul and conv2d
+    apply to their inputs (docs/formats.md)."""
+    return _dojosim.quantize(x, dtype, cfp8_layout, -1 if cfp8_bias is None else int(cfp8_bias))
+
+
+def mappings():
+    """The matmul mappings by name: "auto", then every registered one (docs/runtime.md)."""
+    return _dojosim.mappings()
+
+
+def sweep_points(spec):
+    """The points of a sweep spec (docs/sweep.md) without running them: {"spec", "base",
+    "metrics", "points": [{index, id, workload, axes, describe}]}. Raises SweepSpecError naming
+    the spec file, line and key."""
+    return json.loads(_dojosim.sweep_points(os.fspath(spec)))
+
+
+def sweep(spec, out, jobs=1, timeout=None):
+    """Runs a sweep spec into the output directory `out` (resumed if it holds the same sweep),
+    `jobs` points at a time, with the `dojosim sweep` command line, and returns its records in
+    point order: dicts {id, index, workload, axes, status, exit_code, error, wall_seconds,
+    stats: {metric: value}} (docs/sweep.md). A point that fails is a record whose status says
+    why; a bad spec raises SweepSpecError, a sweep that cannot run RuntimeError."""
+    spec = os.fspath(spec)
+    out = os.fspath(out)
+    sweep_points(spec)  # a bad spec raises here, with the C++ message
+    cli = os.environ.get("DOJOSIM_CLI", _dojosim.cli_path)
+    cmd = [cli, "sweep", spec, "-o", out, "-j", str(int(jobs))]
+    if timeout is not None:
+        cmd += ["--timeout", str(timeout)]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if done.returncode not in (0, 1):
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[0] if lines else
+                           "dojosim sweep exited with status {}".format(done.returncode))
+    with open(os.path.join(out, "results.jsonl")) as f:
+        records = [json.loads(line) for line in f if line.endswith("\n")]
+    return sorted(records, key=lambda r: r["index"])
+
+
+# Graphs (issue 17, with the workload graph format of docs/graphs.md): `run_graph(graph,
+# config=...)` taking a graph file or object belongs here, beside matmul and conv2d, once the
+# graph format and its runtime exist.
