@@ -72,7 +72,9 @@ std::string points_hash(const std::vector<Point>& points) {
 }
 
 std::vector<std::string> run_args(const Spec& spec, const Point& p, const std::string& json_path) {
-  std::vector<std::string> args{"run", "--config", spec.base};
+  // Points run side by side, so each takes one host thread unless the spec says otherwise
+  // (a later --set wins); results do not depend on it (docs/parallel.md).
+  std::vector<std::string> args{"run", "--config", spec.base, "--set", "sim.host_threads=1"};
   for (const std::string& s : spec.sets) args.insert(args.end(), {"--set", s});
   for (size_t a = 0; a < spec.axes.size(); ++a)
     args.insert(args.end(), {"--set", spec.axes[a].key + "=" + p.values[a]});
