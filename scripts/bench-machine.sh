@@ -10,7 +10,9 @@
 # messages, in the machine's order, over as many nodes (bench/README.md).
 # A benchmark: it prints, it never fails on a number.
 # usage: scripts/bench-machine.sh   (builds build/ first; DOJOSIM=path/to/dojosim measures
-#        another build, say an older commit's, against the same reference)
+#        another build, say an older commit's, against the same reference; DOJOSIM_SET=KEY=VALUE
+#        adds one --set, e.g. DOJOSIM_SET=sim.host_threads=1 to compare one host thread with a
+#        build that had no others)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -21,7 +23,8 @@ trap 'rm -rf "$work"' EXIT
 
 # One run: prints "seconds max-RSS-MB nodes cycles instructions".
 timed() {
-  /usr/bin/time -f '%e %M' -o "$work/time" "$dojosim" run "$@" >"$work/out"
+  /usr/bin/time -f '%e %M' -o "$work/time" "$dojosim" run "$@" ${DOJOSIM_SET:+--set "$DOJOSIM_SET"} \
+    >"$work/out"
   local nodes cycles instr
   nodes=$(grep -oE '[0-9]+ nodes' "$work/out" | head -1 | cut -d' ' -f1)
   cycles=$(grep -oE '^cycles [0-9]+' "$work/out" | cut -d' ' -f2)
