@@ -97,7 +97,7 @@ int cmd_run(const std::vector<std::string>& args) {
       "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
       "host-threads", po::value<unsigned>(&host_threads),
-      "host threads that run the simulation (default: all cores; results do not depend on it): "
+      "host threads that run the simulation (default 1; results do not depend on it): "
       "--set sim.host_threads=N")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
@@ -120,7 +120,7 @@ int cmd_run(const std::vector<std::string>& args) {
     const unsigned most = 4 * std::max(1u, std::thread::hardware_concurrency());
     if (host_threads == 0 || host_threads > most)
       return usage_error("run", fmt::format("--host-threads {}: give 1 to {} (4 x this host's "
-                                            "cores); leave it out for all cores",
+                                            "cores); --set sim.host_threads=0 for all cores",
                                             host_threads, most));
     sets.push_back(fmt::format("sim.host_threads={}", host_threads));
   }
