@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "hw/noc/network.h"
 #include "hw/noc/routing.h"
 #include "isa/node_runner.h"
 

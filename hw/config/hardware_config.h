@@ -74,6 +74,9 @@ struct HardwareConfig {
     uint32_t max_packet_payload_bytes;
     uint32_t packet_header_bytes;
     std::string routing;  // a name in hw/noc's registry (routing_names())
+    std::string router;   // a name of router_names()
+    uint32_t vcs;
+    uint32_t vc_buffer_flits;
   } noc;
 
   struct Die {

@@ -15,6 +15,9 @@ NocParams noc_params(const HardwareConfig& c) {
   p.max_payload_bytes = c.noc.max_packet_payload_bytes;
   p.header_bytes = c.noc.packet_header_bytes;
   p.routing = c.noc.routing;
+  p.router = c.noc.router;
+  p.vcs = c.noc.vcs;
+  p.vc_buffer_flits = c.noc.vc_buffer_flits;
   p.die_w = static_cast<int>(c.die.nodes_x);
   p.die_h = static_cast<int>(c.die.nodes_y);
   const double share = std::min(die_edge_link_bytes_per_cycle(c, Dir::East),

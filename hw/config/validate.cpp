@@ -141,6 +141,16 @@ struct Checker {
                             "(from {}), e.g. {}",
                             link, where("noc.link_bytes_per_cycle"),
                             std::max(link, payload / link * link)));
+    // The input_queued router forwards a packet only when the next VC can take all of it.
+    const uint64_t flits = (uint64_t{payload} + c.noc.packet_header_bytes + link - 1) / link;
+    if (c.noc.router == "input_queued" && c.noc.vc_buffer_flits < flits)
+      report_on({"noc.vc_buffer_flits", "noc.router", "noc.max_packet_payload_bytes",
+                 "noc.packet_header_bytes", "noc.link_bytes_per_cycle"},
+                "noc.vc_buffer_flits",
+                fmt::format("must hold a whole packet with noc.router = input_queued (virtual "
+                            "cut-through): at least {} flits, from noc.max_packet_payload_bytes "
+                            "= {} + noc.packet_header_bytes = {} over {} B flits",
+                            flits, payload, c.noc.packet_header_bytes, link));
   }
 
   void host_memory() {

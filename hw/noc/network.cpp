@@ -19,6 +19,10 @@ uint64_t serialisation(uint64_t wire_bytes, uint64_t width) {
 
 }  // namespace
 
+std::vector<std::string> router_names() {
+  return {"ideal", "input_queued"};
+}
+
 Network::Network(int width, int height, const NocParams& params)
     : width_(width), height_(height), params_(params), routing_(make_routing(params.routing)) {
   if (width < 1 || height < 1)
@@ -29,6 +33,21 @@ Network::Network(int width, int height, const NocParams& params)
   if (params.link_bytes_per_cycle == 0 || params.edge_link_bytes_per_cycle == 0 ||
       params.max_payload_bytes == 0)
     throw std::invalid_argument("link widths and the packet payload must be at least 1 byte");
+  if (params.router == "input_queued") {
+    const uint64_t flits = serialisation(uint64_t{params.max_payload_bytes} + params.header_bytes,
+                                         params.link_bytes_per_cycle);
+    if (params.vcs < 1 || params.vcs > 255)
+      throw std::invalid_argument(
+          fmt::format("noc.vcs = {}: must be in [1, 255] virtual channels", params.vcs));
+    if (params.vc_buffer_flits < flits)
+      throw std::invalid_argument(fmt::format(
+          "noc.vc_buffer_flits = {}: must hold a whole packet of {} flits (virtual cut-through)",
+          params.vc_buffer_flits, flits));
+    make_routers();
+  } else if (params.router != "ideal") {
+    throw std::invalid_argument(fmt::format(
+        "noc.router = {}: not a router model; expected one of ideal, input_queued", params.router));
+  }
   links_.resize(static_cast<size_t>(width) * height * 6);
   last_arrival_.resize(static_cast<size_t>(width) * height);
 }
@@ -89,6 +108,13 @@ uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint6
   const uint64_t held = std::max(serialise, tail_ready > start ? tail_ready - start : 0);
   link.calendar.reserve(start, static_cast<unsigned>(held));
   end = start + held;
+  account(link, head, start, held, serialise, wire_bytes);
+  return start;
+}
+
+void Network::account(Link& link, uint64_t head, uint64_t start, uint64_t held, uint64_t serialise,
+                      uint64_t wire_bytes) {
+  const uint64_t end = start + held;
   LinkStats& s = link.stats;
   s.busy_cycles += held;
   s.wait_cycles += start - head;
@@ -106,7 +132,6 @@ uint64_t Network::traverse(Link& link, uint64_t head, uint64_t tail_ready, uint6
                                      : "ejection");
     }, wire_bytes, start, end);
   }
-  return start;
 }
 
 uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from, Port to) {
@@ -116,41 +141,47 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Por
     const uint64_t payload =
         p + 1 < packets ? params_.max_payload_bytes : bytes - p * params_.max_payload_bytes;
     const uint64_t wire = payload + params_.header_bytes;
-    const uint64_t ser = serialisation(wire, params_.link_bytes_per_cycle);
-
-    // From the host I/O the packets come back to back at the link width, as through an
-    // idle injection link.
-    uint64_t end = host_next + ser;
-    uint64_t head = host_next;
-    host_next = end;
-    if (from == Port::Sram) {
-      Link& inj = links_[port_index(src, 0)];
-      head = traverse(inj, cycle, cycle, ser, wire, end);
-    }
-    head += params_.router_latency;
-    uint64_t tail = end + params_.router_latency;
-    for (Coord here = src; here != dst;) {
-      const Dir d = routing_->next(here, dst);
-      const bool edge = is_die_edge(here, d);
-      const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
-      const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
-      Link& link = links_[link_index(here, d)];
-      head = traverse(link, head, tail, serialisation(wire, w), wire, end) + lat;
-      tail = end + lat;
-      here = step(here, d);
-    }
-    if (to == Port::Sram) {
-      Link& ej = links_[port_index(dst, 1)];
-      traverse(ej, head, tail, ser, wire, end);
-    } else {
-      end = std::max(head + ser, tail);  // as if through an idle ejection link
-    }
-    arrival = std::max(arrival, end);
+    arrival =
+        std::max(arrival, routers_ ? send_packet_iq(src, dst, wire, cycle, host_next, from, to)
+                                   : send_packet_ideal(src, dst, wire, cycle, host_next, from, to));
   }
   uint64_t& last = last_arrival_[node_index(src)][static_cast<uint32_t>(node_index(dst))];
   arrival = std::max(arrival, last);
   last = arrival;
   return arrival;
+}
+
+uint64_t Network::send_packet_ideal(Coord src, Coord dst, uint64_t wire, uint64_t cycle,
+                                    uint64_t& host_next, Port from, Port to) {
+  const uint64_t ser = serialisation(wire, params_.link_bytes_per_cycle);
+  // From the host I/O the packets come back to back at the link width, as through an
+  // idle injection link.
+  uint64_t end = host_next + ser;
+  uint64_t head = host_next;
+  host_next = end;
+  if (from == Port::Sram) {
+    Link& inj = links_[port_index(src, 0)];
+    head = traverse(inj, cycle, cycle, ser, wire, end);
+  }
+  head += params_.router_latency;
+  uint64_t tail = end + params_.router_latency;
+  for (Coord here = src; here != dst;) {
+    const Dir d = routing_->next(here, dst);
+    const bool edge = is_die_edge(here, d);
+    const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
+    const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
+    Link& link = links_[link_index(here, d)];
+    head = traverse(link, head, tail, serialisation(wire, w), wire, end) + lat;
+    tail = end + lat;
+    here = step(here, d);
+  }
+  if (to == Port::Sram) {
+    Link& ej = links_[port_index(dst, 1)];
+    traverse(ej, head, tail, ser, wire, end);
+  } else {
+    end = std::max(head + ser, tail);  // as if through an idle ejection link
+  }
+  return end;
 }
 
 }  // namespace dojosim::hw

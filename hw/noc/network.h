@@ -12,6 +12,19 @@
 // B / width cycles behind). A die-edge link takes edge_latency instead of router_latency,
 // and the tail then trails by the serialisation of the narrowest link on the way.
 // Messages between one pair of nodes arrive in the order sent.
+//
+// Two router models (noc.router; docs/hardware.md "Router models"):
+// - ideal: each link is a first-come-first-served server with unlimited buffers in front of
+//   it (an ideal output-queued router); the calendars above are the whole model.
+// - input_queued: each router also has five input ports (four neighbours and the local
+//   injection port) with `vcs` virtual channels of `vc_buffer_flits` flits each. A packet
+//   crosses a router's switch only in cycles when both its input port and its output port are
+//   free (one flit per input and per output per cycle: a crossbar without speedup), leaves its
+//   VC in FIFO order (head-of-line blocking), and enters the next router's VC only when that VC
+//   has credits for all its flits (virtual cut-through: a VC holds at least one whole packet),
+//   so a full buffer delays the sender, back to the DMA that injects. Still no process per
+//   router: the same reservations, computed when the fabric sends, in its deterministic order.
+//   Its zero-load latency is the formula above, router_latency being the pipeline depth.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +54,25 @@ struct NocParams {
   int die_w = 0, die_h = 0;
   uint32_t edge_link_bytes_per_cycle = 0;
   uint32_t edge_latency = 0;
+  std::string router;            // a name of router_names()
+  uint32_t vcs = 0;              // input_queued: virtual channels per input port
+  uint32_t vc_buffer_flits = 0;  // input_queued: flits of link width one VC holds
+};
+
+// The router models noc.router may name.
+std::vector<std::string> router_names();
+
+// One packet crossing one router of the input_queued model (Network::set_hop_log): what the
+// tests check port exclusivity and credit accounting against. Ports are Dir values; 4 is the
+// local port (injection for in_port, ejection for out_port).
+struct HopRecord {
+  Coord at;
+  uint8_t in_port = 0, out_port = 0, vc = 0;
+  uint64_t arrive = 0;  // cycle the head is written into the input VC; flit j at arrive + j
+  uint64_t depart = 0;  // cycle the head crosses the switch; both ports held [depart, +hold)
+  uint32_t hold = 0;    // flit j leaves the VC at depart + j, the last at depart + hold - 1
+  uint32_t flits = 0;
+  bool to_host = false;  // ejected to the host I/O: no output port reserved
 };
 
 // Counters of one link; derived figures (utilisation, bandwidth) are computed at report time.
@@ -79,6 +111,7 @@ class Network {
   const NocParams& params() const { return params_; }
   bool is_die_edge(Coord from, Dir d) const;
   void set_trace(TraceWriter* trace) { trace_ = trace; }  // a span per packet per link
+  void set_hop_log(std::vector<HopRecord>* log) { hop_log_ = log; }  // input_queued only
   const LinkStats& link_stats(Coord from, Dir d) const { return links_[link_index(from, d)].stats; }
   const LinkStats& injection_stats(Coord c) const { return links_[port_index(c, 0)].stats; }
   const LinkStats& ejection_stats(Coord c) const { return links_[port_index(c, 1)].stats; }
@@ -99,7 +132,17 @@ class Network {
   // cannot leave before `tail_ready`; returns the cycle it starts and sets `end`.
   uint64_t traverse(Link& link, uint64_t head, uint64_t tail_ready, uint64_t serialise,
                     uint64_t wire_bytes, uint64_t& end);
+  // Counts a packet of `wire_bytes` held on `link` over [start, start + held), its head
+  // having arrived at `head`.
+  void account(Link& link, uint64_t head, uint64_t start, uint64_t held, uint64_t serialise,
+               uint64_t wire_bytes);
   uint64_t packets_of(uint64_t bytes) const;
+  // One packet through the ideal and the input_queued model; returns when its tail is in.
+  uint64_t send_packet_ideal(Coord src, Coord dst, uint64_t wire, uint64_t cycle,
+                             uint64_t& host_next, Port from, Port to);
+  uint64_t send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t cycle, uint64_t& host_next,
+                          Port from, Port to);  // input_queued.cpp
+  void make_routers();                          // input_queued.cpp
 
   int width_, height_;
   NocParams params_;
@@ -113,6 +156,13 @@ class Network {
                                  boost::container::small_vector<std::pair<uint32_t, uint64_t>, 2>>;
   std::vector<LastArrivals> last_arrival_;
   TraceWriter* trace_ = nullptr;
+  // The input_queued model's routers (input_queued.cpp); null for the ideal model.
+  struct Routers;
+  struct RoutersDeleter {
+    void operator()(Routers* r) const;
+  };
+  std::unique_ptr<Routers, RoutersDeleter> routers_;
+  std::vector<HopRecord>* hop_log_ = nullptr;
 };
 
 }  // namespace dojosim::hw

@@ -368,6 +368,25 @@ TEST_CASE("error: an unknown routing policy lists the registered ones", "[config
         "test.yaml:1: noc.routing = west_first: expected one of xy, yx");
 }
 
+TEST_CASE("error: router parameters out of range name the key, the value and the range",
+          "[config][errors]") {
+  CHECK(errors_of("noc: {router: wormhole}") ==
+        "test.yaml:1: noc.router = wormhole: expected one of ideal, input_queued");
+  CHECK(errors_of("noc: {router: input_queued, vcs: 0}") ==
+        "test.yaml:1: noc.vcs = 0: must be in [1, 16]");
+  CHECK(errors_of("noc: {router: input_queued, vc_buffer_flits: 0}") ==
+        "test.yaml:1: noc.vc_buffer_flits = 0: must be in [1, 1024]");
+  // The pipeline depth is noc.router_latency_cycles, in both models.
+  CHECK(errors_of("noc: {router: input_queued, router_latency_cycles: 1001}") ==
+        "test.yaml:1: noc.router_latency_cycles = 1001: must be in [1, 1000] cycles");
+  // Virtual cut-through: a VC holds a whole packet (1 KiB of 64 B flits by default).
+  CHECK(errors_of("noc:\n  router: input_queued\n  vc_buffer_flits: 8\n") ==
+        "test.yaml:3: noc.vc_buffer_flits = 8: must hold a whole packet with noc.router = "
+        "input_queued (virtual cut-through): at least 16 flits, from "
+        "noc.max_packet_payload_bytes = 1024 + noc.packet_header_bytes = 0 over 64 B flits");
+  CHECK(errors_of("noc: {vc_buffer_flits: 8}").empty());  // unused by the ideal router
+}
+
 TEST_CASE("error: a bad extends path, and an extends cycle", "[config][errors]") {
   CHECK_THAT(errors_of("extends: nothere.yaml\nnoc: {routing: yx}\n"),
              StartsWith("test.yaml:1: extends = nothere.yaml: cannot read ") &&
@@ -518,7 +537,7 @@ TEST_CASE("write_yaml then read gives an identical config", "[config]") {
           else if constexpr (std::is_floating_point_v<T>)
             v = v / 3.0 + 0.1;
           else if constexpr (std::is_same_v<T, std::string>)
-            v = "yx";
+            v = p.choices ? p.choices().back() : "yx";  // a registered name, not the default
           else if constexpr (std::is_same_v<T, Coord>)
             v = {v.x + 1, v.y + 2};
           else if constexpr (std::is_same_v<T, std::vector<Coord>>)

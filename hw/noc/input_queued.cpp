@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: MIT
+// The input_queued router model (network.h; docs/hardware.md "Router models"): input ports
+// with virtual channels and credit-based flow control, as reservations computed per packet.
+//
+// A packet is followed router by router, in the fabric's order (cycle, node, sequence). In
+// each router its head is written into a VC of the input port it arrives on and may cross the
+// switch router_latency - 1 cycles later (the pipeline: route, VC and switch allocation), no
+// earlier than the previous packet of its VC has left (FIFO), and no earlier than the VC it
+// takes in the next router has a credit for each of its flits (a credit comes back the cycle
+// after the flit that held the slot left). It then takes the first cycles from there at which
+// its input port and its output port are both free, holding both for its flits: one flit per
+// input and per output per cycle. It arrives in the next router one cycle later (a die-edge
+// link: edge_latency - router_latency + 1 later).
+//
+// Policies: switch allocation is first come, first served in the fabric's order (an earlier
+// request keeps the cycles it took; a later one takes the free cycles left, possibly earlier
+// ones); VC allocation takes the VC of the next input port that can accept the packet
+// soonest, ties going round-robin from the VC after the one taken last at that port.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "hw/noc/network.h"
+
+namespace dojosim::hw {
+namespace {
+
+constexpr unsigned kPorts = 5;  // the four directions and the local port
+constexpr unsigned kLocal = 4;
+
+unsigned opposite(Dir d) {
+  switch (d) {
+    case Dir::East:
+      return static_cast<unsigned>(Dir::West);
+    case Dir::West:
+      return static_cast<unsigned>(Dir::East);
+    case Dir::North:
+      return static_cast<unsigned>(Dir::South);
+    default:
+      return static_cast<unsigned>(Dir::North);
+  }
+}
+
+uint64_t ceil_div(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
+
+// The first t >= from at which `a` and `b` (if any) are both free for the packet's hold: its
+// serialisation, longer while its tail is still arriving (`tail_ready`).
+uint64_t earliest_pair(const isa::UnitCalendar& a, const isa::UnitCalendar* b, uint64_t t,
+                       uint64_t serialise, uint64_t tail_ready, unsigned& hold) {
+  for (;;) {
+    const auto h = static_cast<unsigned>(std::max(serialise, tail_ready > t ? tail_ready - t : 0));
+    uint64_t u = a.earliest(t, h);
+    if (u == t && b) u = b->earliest(t, h);
+    if (u == t) {
+      hold = h;
+      return t;
+    }
+    t = u;
+  }
+}
+
+}  // namespace
+
+struct Network::Routers {
+  struct Vc {
+    uint64_t entered = 0;    // flits ever written into the VC
+    uint64_t left = 0;       // flits ever gone from it
+    uint64_t last_in = 0;    // cycle the last packet's head was sent into it
+    uint64_t free_from = 0;  // cycle after the last packet's tail left it
+  };
+  unsigned vcs, depth;
+  std::vector<isa::UnitCalendar> in_ports;  // node * kPorts + port
+  std::vector<Vc> vc;                       // (node * kPorts + port) * vcs + v
+  std::vector<uint64_t> departures;         // per VC, the cycles its last `depth` flits left
+  std::vector<uint8_t> next_vc;             // per port, where the round-robin starts
+
+  Vc& at(size_t port, unsigned v) { return vc[port * vcs + v]; }
+
+  // The earliest cycle a packet of `flits` may start into VC v of `port`: every flit finds a
+  // free slot (the one `depth` flits earlier has left, and its credit is back) and the VC's
+  // packets stay in order.
+  uint64_t credit_bound(size_t port, unsigned v, unsigned flits) {
+    const Vc& c = at(port, v);
+    const uint64_t* ring = &departures[(port * vcs + v) * depth];
+    uint64_t bound = c.last_in;
+    for (unsigned j = 0; j < flits; ++j) {
+      const uint64_t slot = c.entered + j;
+      if (slot < depth) continue;
+      const uint64_t credit = ring[(slot - depth) % depth] + 1;  // flit j sent at start + j
+      if (credit > j) bound = std::max(bound, credit - j);
+    }
+    return bound;
+  }
+
+  unsigned choose_vc(size_t port, unsigned flits, uint64_t& bound) {
+    unsigned best = next_vc[port] % vcs;
+    bound = credit_bound(port, best, flits);
+    for (unsigned k = 1; k < vcs; ++k) {
+      const unsigned v = (next_vc[port] + k) % vcs;
+      const uint64_t b = credit_bound(port, v, flits);
+      if (b < bound) best = v, bound = b;
+    }
+    next_vc[port] = static_cast<uint8_t>((best + 1) % vcs);
+    return best;
+  }
+
+  void enter(size_t port, unsigned v, uint64_t start, unsigned flits) {
+    Vc& c = at(port, v);
+    c.last_in = start;
+    c.entered += flits;
+  }
+
+  void leave(size_t port, unsigned v, uint64_t depart, unsigned hold, unsigned flits) {
+    Vc& c = at(port, v);
+    uint64_t* ring = &departures[(port * vcs + v) * depth];
+    for (unsigned j = 0; j < flits; ++j)
+      ring[(c.left + j) % depth] = j + 1 < flits ? depart + j : depart + hold - 1;
+    c.left += flits;
+    c.free_from = depart + hold;
+  }
+};
+
+void Network::RoutersDeleter::operator()(Routers* r) const {
+  delete r;
+}
+
+void Network::make_routers() {
+  const size_t ports = static_cast<size_t>(width_) * height_ * kPorts;
+  auto* r = new Routers;
+  routers_.reset(r);
+  r->vcs = params_.vcs;
+  r->depth = params_.vc_buffer_flits;
+  r->in_ports.resize(ports);
+  r->vc.resize(ports * r->vcs);
+  r->departures.resize(ports * r->vcs * r->depth);
+  r->next_vc.resize(ports);
+}
+
+uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t cycle,
+                                 uint64_t& host_next, Port from, Port to) {
+  Routers& r = *routers_;
+  const uint64_t latency = params_.router_latency;
+  const uint64_t ser = std::max<uint64_t>(1, ceil_div(wire, params_.link_bytes_per_cycle));
+  const auto flits = static_cast<unsigned>(ser);
+
+  // Into a VC of the source router's local port: through the injection link (the DMA's SRAM
+  // read port), or from the host I/O back to back.
+  size_t port = node_index(src) * kPorts + kLocal;
+  uint64_t bound = 0;
+  unsigned vc = r.choose_vc(port, flits, bound);
+  uint64_t start, end;
+  if (from == Port::Sram) {
+    Link& inj = links_[port_index(src, 0)];
+    start = inj.calendar.earliest(std::max(cycle, bound), flits);
+    inj.calendar.reserve(start, flits);
+    account(inj, cycle, start, ser, ser, wire);
+  } else {
+    start = std::max(host_next, bound);
+    host_next = start + ser;
+  }
+  end = start + ser;
+  r.enter(port, vc, start, flits);
+  uint64_t arrive = start + 1;    // the head is in the input VC
+  uint64_t tail = end + latency;  // the tail cannot leave the router before this
+  unsigned in = kLocal;
+  for (Coord here = src;;) {
+    const bool last = here == dst;
+    Dir d = Dir::East;
+    Link* out_link = nullptr;
+    uint64_t width = params_.link_bytes_per_cycle, hop = latency;
+    if (!last) {
+      d = routing_->next(here, dst);
+      if (is_die_edge(here, d))
+        width = params_.edge_link_bytes_per_cycle, hop = params_.edge_latency;
+      out_link = &links_[link_index(here, d)];
+    } else if (to == Port::Sram) {
+      out_link = &links_[port_index(dst, 1)];
+    }
+    const uint64_t out_ser = std::max<uint64_t>(1, ceil_div(wire, width));
+    const uint64_t ready = arrive + latency - 1;
+    uint64_t lb = std::max(ready, r.at(port, vc).free_from);
+    size_t next_port = 0;
+    unsigned next_vc = 0;
+    if (!last) {
+      next_port = node_index(step(here, d)) * kPorts + opposite(d);
+      uint64_t credit = 0;
+      next_vc = r.choose_vc(next_port, flits, credit);
+      lb = std::max(lb, credit);
+    }
+    unsigned hold = 0;
+    const uint64_t t = earliest_pair(r.in_ports[port], out_link ? &out_link->calendar : nullptr, lb,
+                                     out_ser, tail, hold);
+    r.in_ports[port].reserve(t, hold);
+    if (out_link) {
+      out_link->calendar.reserve(t, hold);
+      account(*out_link, ready, t, hold, out_ser, wire);
+    }
+    r.leave(port, vc, t, hold, flits);
+    if (hop_log_)
+      hop_log_->push_back({here, static_cast<uint8_t>(in),
+                           static_cast<uint8_t>(last ? kLocal : static_cast<unsigned>(d)),
+                           static_cast<uint8_t>(vc), arrive, t, hold, flits,
+                           last && to == Port::HostIo});
+    if (last) return t + hold;
+    r.enter(next_port, next_vc, t, flits);
+    // The head leaves the next router's pipeline `hop` cycles after this switch traversal.
+    arrive = t + std::max<uint64_t>(1, hop + 1 > latency ? hop + 1 - latency : 1);
+    tail = t + hold + std::max(latency, hop);
+    port = next_port, vc = next_vc, in = opposite(d);
+    here = step(here, d);
+  }
+}
+
+}  // namespace dojosim::hw
