@@ -103,7 +103,7 @@ struct HardwareConfig {
 
   struct Sim {
     uint64_t quantum_cycles, max_cycles, seed;
-    bool timing, reverse_node_order;
+    bool timing, values, reverse_node_order;
     double max_seconds;
   } sim;
 

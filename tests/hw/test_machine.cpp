@@ -2,12 +2,11 @@
 // The machine end to end: programs on every node of a mesh, pushes between nodes, barriers,
 // deadlock detection, and the peak of the matrix unit on every node. One machine per test
 // case (SystemC elaborates once per process; CTest runs each case in its own process).
-#include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "hw/config/config_io.h"
 #include "hw/config/machine_params.h"
