@@ -69,6 +69,78 @@ std::array<RegUse, kOpCount> build_reg_use() {
   return table;
 }
 
+// Timing only (CoreConfig::values false): what an op does with x registers whose values were
+// not computed. Fields as in Decoded: bit 1 rs1, 2 rs2, 3 rs3.
+struct ValueRule {
+  uint8_t must_know = 0;  // fields whose x register must hold a computed value
+  uint8_t propagate = 0;  // fields whose unknown bit flows into rd
+  enum class Rd : uint8_t { Keep, Known, Propagate, Unknown } rd = ValueRule::Rd::Keep;
+  bool skip = false;  // vector or matrix arithmetic: not executed
+};
+
+std::array<ValueRule, kOpCount> build_value_rules() {
+  std::array<ValueRule, kOpCount> table{};
+  constexpr uint8_t kRs1 = 1 << 1, kRs2 = 1 << 2, kRs3 = 1 << 3;
+  for (const InstrInfo* row = begin_table(); row != end_table(); ++row) {
+    ValueRule& r = table[static_cast<size_t>(row->op)];
+    bool has_rd = false;
+    uint8_t x_sources = 0;
+    for (int i = 0; i < row->operand_count; ++i) {
+      switch (row->operands[i]) {
+        case OperandKind::Rd:
+          has_rd = true;
+          break;
+        case OperandKind::Rs1:
+        case OperandKind::Mem:
+        case OperandKind::MemBase:
+          x_sources |= kRs1;
+          break;
+        case OperandKind::Rs2:
+          x_sources |= kRs2;
+          break;
+        case OperandKind::Rs3:
+          x_sources |= kRs3;
+          break;
+        default:
+          break;
+      }
+    }
+    switch (row->timing) {
+      case TimingClass::Alu:
+      case TimingClass::Mul:
+      case TimingClass::Div:
+        r.propagate = x_sources;
+        if (has_rd) r.rd = x_sources ? ValueRule::Rd::Propagate : ValueRule::Rd::Known;
+        break;
+      case TimingClass::Simd:
+      case TimingClass::SimdReduce:
+      case TimingClass::Matrix:
+      case TimingClass::MatrixCfp8:
+      case TimingClass::AccMove:
+        r.skip = true;
+        if (has_rd) r.rd = ValueRule::Rd::Unknown;  // vmv.x: a lane of a skipped register
+        break;
+      case TimingClass::Convert:
+        break;  // skipped inside its case: a bad part still traps
+      case TimingClass::Store:
+        r.must_know = kRs1;
+        break;  // the stored value may be unknown
+      case TimingClass::Load:
+        r.must_know = kRs1;
+        break;  // rd: what memory holds, in the loop
+      case TimingClass::System:
+        break;  // ecall: its argument registers, checked in the loop
+      default:
+        // Branches, jumps, loads, vector and accumulator memory, CSRs, DMA, semaphores: every
+        // x source is an address, a target, a length, a count or a CSR value.
+        r.must_know = x_sources;
+        if (has_rd) r.rd = ValueRule::Rd::Known;
+        break;
+    }
+  }
+  return table;
+}
+
 }  // namespace
 
 // Everything the timing model needs about an op, gathered once per timing configuration so
@@ -184,13 +256,19 @@ void convert_lanes(ThreadState& t, VReg vreg, const Decoded& d, uint8_t* ta, uin
     set_lane<To>(out, dst_off + i, get_lane<From>(ta, src_off + i, t), t, r);
 }
 
+// Whether the part number of a conversion exists for its pair of formats.
+bool conversion_part_ok(const Decoded& d) {
+  const unsigned parts =
+      (d.op == Op::VCVT_CFP8_F32 || d.op == Op::VCVT_CFP8_F32_SR || d.op == Op::VCVT_F32_CFP8) ? 4
+                                                                                               : 2;
+  return d.rs2 < parts;
+}
+
 // False if the part number does not exist for this pair of formats.
 template <class VReg>
 bool vconvert(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint32_t vlen) {
   const Rounding rne = Rounding::NearestEven, sr = Rounding::Stochastic;
-  const unsigned parts = (d.op == Op::VCVT_CFP8_F32 || d.op == Op::VCVT_CFP8_F32_SR ||
-                          d.op == Op::VCVT_F32_CFP8) ? 4 : 2;
-  if (d.rs2 >= parts) return false;
+  if (!conversion_part_ok(d)) return false;
   switch (d.op) {
     case Op::VCVT_BF16_F32: convert_lanes<Lane::F32, Lane::BF16>(t, vreg, d, ta, vlen, rne); break;
     case Op::VCVT_BF16_F32_SR:
@@ -220,10 +298,18 @@ bool vconvert(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint32_t
 
 std::string_view trap_cause_name(TrapCause c) {
   static constexpr std::string_view kNames[] = {
-      "illegal instruction", "misaligned instruction fetch", "instruction fetch outside SRAM",
-      "misaligned load",     "load outside SRAM",            "misaligned store",
-      "store outside SRAM",  "breakpoint",                   "unsupported ecall",
-      "illegal CSR access",  "bad operand"};
+      "illegal instruction",
+      "misaligned instruction fetch",
+      "instruction fetch outside SRAM",
+      "misaligned load",
+      "load outside SRAM",
+      "misaligned store",
+      "store outside SRAM",
+      "breakpoint",
+      "unsupported ecall",
+      "illegal CSR access",
+      "bad operand",
+      "value not computed in timing-only mode (sim.values = off)"};
   return kNames[static_cast<size_t>(c)];
 }
 
@@ -269,6 +355,34 @@ Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
   if (config_.timing)
     for (int u = 0; u < kUnitCount; ++u) units_[u].resize(config_.timing_params.unit_instances[u]);
   costs_ = cost_table(config_.timing_params);
+  if (!config_.values)
+    unknown_mem_.resize((config_.sram_bytes + Sram::kPageSize - 1) / Sram::kPageSize);
+}
+
+void Core::mark_memory(uint64_t addr, uint64_t n, bool unknown) {
+  const uint64_t first = unknown ? addr / 4 : (addr + 3) / 4;
+  const uint64_t end = unknown ? (addr + n + 3) / 4 : (addr + n) / 4;
+  for (uint64_t w = first; w < end; ++w) {
+    auto& block = unknown_mem_[w / kUnknownWordsPerBlock];
+    if (!block) {
+      if (!unknown) continue;
+      block = std::make_unique<uint64_t[]>(kUnknownWordsPerBlock / 64);
+    }
+    const uint64_t i = w % kUnknownWordsPerBlock, bit = uint64_t{1} << (i % 64);
+    if (unknown)
+      block[i / 64] |= bit;
+    else
+      block[i / 64] &= ~bit;
+  }
+}
+
+bool Core::memory_unknown(uint64_t addr, uint64_t n) const {
+  for (uint64_t w = addr / 4; w < (addr + n + 3) / 4; ++w) {
+    const auto& block = unknown_mem_[w / kUnknownWordsPerBlock];
+    const uint64_t i = w % kUnknownWordsPerBlock;
+    if (block && (block[i / 64] >> (i % 64) & 1)) return true;
+  }
+  return false;
 }
 
 Core::~Core() = default;
@@ -404,8 +518,11 @@ void Core::issue(ThreadState& t, const Decoded& d) {
 
 RunResult Core::run(ThreadState& t, uint64_t max_instructions, uint64_t until_cycle) {
   if (max_instructions == 0) return {};
-  return config_.timing ? run_loop<true>(t, max_instructions, until_cycle)
-                        : run_loop<false>(t, max_instructions, until_cycle);
+  if (config_.values)
+    return config_.timing ? run_loop<true, true>(t, max_instructions, until_cycle)
+                          : run_loop<false, true>(t, max_instructions, until_cycle);
+  return config_.timing ? run_loop<true, false>(t, max_instructions, until_cycle)
+                        : run_loop<false, false>(t, max_instructions, until_cycle);
 }
 
 std::string Core::trap_message(const ThreadState& t) const {
@@ -419,7 +536,9 @@ std::string Core::trap_message(const ThreadState& t) const {
   return msg;
 }
 
-template <bool kTiming>
+// NOTE: kValues false is timing-only mode (docs/timing.md). Its checks are compiled into that
+// instantiation only: the normal loop has no extra branch per instruction.
+template <bool kTiming, bool kValues>
 RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) {
   uint64_t* const x = t.x;
   uint64_t pc = t.pc;
@@ -430,6 +549,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
   Decoded* page = t.code_page;
   RunResult result;
   uint8_t tmp_a[kMaxVlen], tmp_b[kMaxVlen];
+  static const std::array<ValueRule, kOpCount> value_rules = build_value_rules();
 
   auto vreg = [&](unsigned r) { return t.vregs.data() + size_t{r} * vlen; };
   auto acc = [&](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
@@ -464,17 +584,22 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     return (addr & (align - 1)) == 0 && addr <= sram_size - n && n <= sram_size;
   };
 
-#define DOJO_LOAD(T, conv)                                                        \
-  {                                                                               \
-    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                   \
-    if (!mem_ok(a, sizeof(T), sizeof(T))) return bad_mem(false, a, sizeof(T), sizeof(T)); \
-    x[d.rd] = conv(sram_.load<T>(a));                                             \
+#define DOJO_LOAD(T, conv)                                                                 \
+  {                                                                                        \
+    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                             \
+    if (!mem_ok(a, sizeof(T), sizeof(T))) return bad_mem(false, a, sizeof(T), sizeof(T));  \
+    x[d.rd] = conv(sram_.load<T>(a));                                                      \
+    if constexpr (!kValues) {                                                              \
+      const uint32_t bit = uint32_t{1} << d.rd;                                            \
+      t.unknown_x = memory_unknown(a, sizeof(T)) ? t.unknown_x | bit : t.unknown_x & ~bit; \
+    }                                                                                      \
   }
-#define DOJO_STORE(T)                                                             \
-  {                                                                               \
-    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                   \
+#define DOJO_STORE(T)                                                                    \
+  {                                                                                      \
+    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                           \
     if (!mem_ok(a, sizeof(T), sizeof(T))) return bad_mem(true, a, sizeof(T), sizeof(T)); \
-    sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                  \
+    sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                         \
+    if constexpr (!kValues) mark_memory(a, sizeof(T), t.unknown_x >> d.rs2 & 1);         \
   }
 
   for (;;) {
@@ -498,6 +623,29 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     }
 
     uint64_t next = pc + 4;
+    bool skip = false;  // timing only: vector or matrix arithmetic, not executed
+    if constexpr (!kValues) {
+      const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
+      const uint8_t fields[4] = {d.rd, d.rs1, d.rs2, d.rs3};
+      uint32_t needed = 0;
+      for (int f = 1; f < 4; ++f)
+        if (vr.must_know >> f & 1) needed |= uint32_t{1} << fields[f];
+      if (d.op == Op::ECALL)  // a7, and a0 (exit code) or a0..a2 (write)
+        needed |= uint32_t{1} << 17 | (x[17] == kEcallExit    ? 1u << 10
+                                       : x[17] == kEcallWrite ? 7u << 10
+                                                              : 0);
+      if (const uint32_t unknown = needed & t.unknown_x & ~1u) {
+        const unsigned r = static_cast<unsigned>(__builtin_ctz(unknown));
+        return trap(TrapCause::ValueUnknown, 0,
+                    fmt::format("x{} ({}) holds a value derived from vector state that is not "
+                                "computed; a branch, jump, address, DMA operand, semaphore count, "
+                                "CSR write or ecall argument cannot use it (run with values on)",
+                                r, xreg_abi_name(r)));
+      }
+      skip = vr.skip;
+    }
+    // NOTE: a goto over the switch, not an `if` around it: the normal loop stays as it was.
+    if (!kValues && skip) goto executed;
     switch (d.op) {
       // ---- RV64I
       case Op::LUI: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
@@ -695,7 +843,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         const bool store = d.op == Op::VSE;
         if (!mem_ok(a, vlen, 8)) return bad_mem(store, a, vlen, 8);
         if (store) sram_.write(a, vreg(d.rs2), vlen);
-        else sram_.read(a, vreg(d.rd), vlen);
+        else if (kValues)
+          sram_.read(a, vreg(d.rd), vlen);
+        if (!kValues && store) mark_memory(a, vlen, true);
         break;
       }
       case Op::VLSE8: case Op::VLSE16: case Op::VLSE32:
@@ -713,7 +863,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         for (uint32_t i = 0; i < vlen / width; ++i) {
           const uint64_t a = base + i * stride;
           if (store) sram_.write(a, v + i * width, width);
-          else sram_.read(a, v + i * width, width);
+          else if (kValues)
+            sram_.read(a, v + i * width, width);
+          if (!kValues && store) mark_memory(a, width, true);
         }
         break;
       }
@@ -723,7 +875,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         const uint64_t n = uint64_t{4} * mm * mn;
         if (!mem_ok(a, n, 4)) return bad_mem(store, a, n, 4);
         if (store) sram_.write(a, acc(d.rs2), n);
-        else sram_.read(a, acc(d.rd), n);
+        else if (kValues)
+          sram_.read(a, acc(d.rd), n);
+        if (!kValues && store) mark_memory(a, n, true);
         break;
       }
       // ---- vector arithmetic
@@ -793,7 +947,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_F32_SR:
       case Op::VCVT_CFP8_BF16: case Op::VCVT_CFP8_BF16_SR:
       case Op::VCVT_F32_BF16: case Op::VCVT_F32_CFP8: case Op::VCVT_BF16_CFP8: {
-        if (!vconvert(t, d, vreg, tmp_a, vlen))
+        if (kValues ? !vconvert(t, d, vreg, tmp_a, vlen) : !conversion_part_ok(d))
           return trap(TrapCause::BadOperand, 0,
                       fmt::format("part {} is out of range for this conversion", d.rs2));
         break;
@@ -875,6 +1029,29 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       }
       case Op::kInvalid:
       default: return trap(TrapCause::IllegalInstruction, 0, "no instruction has this encoding");
+    }
+  executed:
+    if constexpr (!kValues) {
+      const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
+      const uint32_t bit = uint32_t{1} << d.rd;
+      switch (vr.rd) {
+        case ValueRule::Rd::Keep:
+          break;
+        case ValueRule::Rd::Known:
+          t.unknown_x &= ~bit;
+          break;
+        case ValueRule::Rd::Unknown:
+          x[d.rd] = 0;  // deterministic: what a skipped vmv.x leaves
+          t.unknown_x |= bit;
+          break;
+        case ValueRule::Rd::Propagate: {
+          const bool unknown = ((vr.propagate & 2) && (t.unknown_x >> d.rs1 & 1)) ||
+                               ((vr.propagate & 4) && (t.unknown_x >> d.rs2 & 1));
+          t.unknown_x = unknown ? t.unknown_x | bit : t.unknown_x & ~bit;
+          break;
+        }
+      }
+      t.unknown_x &= ~1u;
     }
     x[0] = 0;
     if (next != pc + 4 && (next & 3))

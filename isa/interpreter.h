@@ -32,6 +32,9 @@ struct CoreConfig {
   uint32_t threads = 4;           // SMT threads (published: 4)
   double clock_ghz = 2.0;         // published: 2 GHz; only for reporting time
   bool timing = true;
+  // false: timing only (sim.values = off): vector and matrix arithmetic is skipped, everything
+  // else runs, and cycles and statistics equal the full run's (docs/timing.md).
+  bool values = true;
   TimingParams timing_params = TimingParams::d1_defaults();
   uint32_t node_x = 0, node_y = 0, mesh_w = 1, mesh_h = 1;
   uint64_t seed = 0;  // the run's seed (sim.seed): each thread's srseed starts from it
@@ -55,8 +58,20 @@ uint64_t reset_srseed(const CoreConfig& config, unsigned thread);
 enum class ThreadStatus : uint8_t { Idle, Ready, Blocked, Exited, Trapped };
 
 enum class TrapCause : uint8_t {
-  IllegalInstruction, FetchMisaligned, FetchOutOfRange, LoadMisaligned, LoadOutOfRange,
-  StoreMisaligned, StoreOutOfRange, Breakpoint, BadEcall, BadCsr, BadOperand,
+  IllegalInstruction,
+  FetchMisaligned,
+  FetchOutOfRange,
+  LoadMisaligned,
+  LoadOutOfRange,
+  StoreMisaligned,
+  StoreOutOfRange,
+  Breakpoint,
+  BadEcall,
+  BadCsr,
+  BadOperand,
+  // Timing only: a branch, jump, address, DMA operand, semaphore count, CSR write or ecall
+  // argument needs an x register whose value came from skipped vector state.
+  ValueUnknown,
 };
 std::string_view trap_cause_name(TrapCause c);
 
@@ -106,6 +121,9 @@ struct ThreadState {
   uint64_t srseed = 0;
   StochasticRng rng{0};
   uint64_t nodeq = 0;  // the nodeq CSR: which node nodeok answers for
+  // Timing only (CoreConfig::values false): bit r set when x[r] derives from vector state
+  // that was not computed. Unused with values on.
+  uint32_t unknown_x = 0;
 };
 
 enum class Event : uint8_t {
@@ -167,7 +185,7 @@ class Core {
   std::string trap_message(const ThreadState& t) const;
 
  private:
-  template <bool kTiming>
+  template <bool kTiming, bool kValues>
   RunResult run_loop(ThreadState& t, uint64_t max_instructions, uint64_t until_cycle);
   void issue(ThreadState& t, const Decoded& d);
   void set_fmtcfg(ThreadState& t, uint64_t value);
@@ -186,6 +204,15 @@ class Core {
   // Per unit: its instances' busy cycles, shared by the threads (SMT). Allocated only for
   // the instances the config has, and only with timing on.
   std::array<std::vector<UnitCalendar>, kUnitCount> units_;
+  // Timing only (config_.values false): which 4-byte words of SRAM hold values derived from
+  // skipped vector state (a vector store, or a scalar store of an unknown register), one bit
+  // per word in blocks of one SRAM page, allocated on first mark. Empty with values on.
+  static constexpr uint64_t kUnknownWordsPerBlock = Sram::kPageSize / 4;
+  std::vector<std::unique_ptr<uint64_t[]>> unknown_mem_;
+  // Marks the words overlapping [addr, addr + n) unknown, or (unknown false) clears the words
+  // it covers whole. The caller has range-checked it.
+  void mark_memory(uint64_t addr, uint64_t n, bool unknown);
+  bool memory_unknown(uint64_t addr, uint64_t n) const;
 };
 
 }  // namespace dojosim::isa

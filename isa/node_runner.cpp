@@ -135,8 +135,10 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
           case Event::Budget: break;
           case Event::Exit: break;
           case Event::Trap:
-            finish(RunOutcome::Trapped, fmt::format("node ({},{}) thread {}: {}", config_.node_x,
-                                                     config_.node_y, i, core_.trap_message(t)));
+            finish(t.trap.cause == TrapCause::ValueUnknown ? RunOutcome::NeedsValues
+                                                           : RunOutcome::Trapped,
+                   fmt::format("node ({},{}) thread {}: {}", config_.node_x, config_.node_y, i,
+                               core_.trap_message(t)));
             done = true;
             break;
           case Event::Write: deliver_output(i, r.arg[0], r.arg[1], r.arg[2], options); break;

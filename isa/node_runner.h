@@ -33,7 +33,8 @@ struct NodeRunOptions {
   std::ostream* err = nullptr;          // fd 2
 };
 
-enum class RunOutcome : uint8_t { Exited, Trapped, Deadlock, CycleLimit };
+// NeedsValues: a ValueUnknown trap of timing-only mode (CoreConfig::values false).
+enum class RunOutcome : uint8_t { Exited, Trapped, Deadlock, CycleLimit, NeedsValues };
 
 struct ThreadResult {
   unsigned id = 0;

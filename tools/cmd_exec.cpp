@@ -23,13 +23,16 @@ int cmd_exec(const std::vector<std::string>& args) {
       "  dojosim exec kernels/asm/dot.s\n"
       "  dojosim exec --threads 4 --stats build/kernels/vector_dot.elf\n\n"
       "options");
-  std::string program, timing = "on";
+  std::string program, timing = "on", values = "on";
   isa::NodeRunOptions run;
   bool stats = false;
   opts.add_options()("help,h", "show this help")(
       "threads,t", po::value<unsigned>(&run.threads)->default_value(1), "threads to start (1..4)")(
       "timing", po::value<std::string>(&timing)->default_value("on"),
       "on: cycle-approximate timing; off: functional only (cycles = instructions)")(
+      "values", po::value<std::string>(&values)->default_value("on"),
+      "on: compute every value; off: timing only, vector and matrix arithmetic skipped, same "
+      "cycles (docs/timing.md)")(
       "max-cycles", po::value<uint64_t>(&run.max_cycles)->default_value(run.max_cycles),
       "stop a run still going after this many cycles")(
       "quantum", po::value<uint64_t>(&run.quantum)->default_value(run.quantum),
@@ -48,10 +51,13 @@ int cmd_exec(const std::vector<std::string>& args) {
   if (program.empty()) return usage_error("exec", "missing PROGRAM (an assembly or ELF file)");
   if (timing != "on" && timing != "off")
     return usage_error("exec", fmt::format("--timing '{}': expected on or off", timing));
+  if (values != "on" && values != "off")
+    return usage_error("exec", fmt::format("--values '{}': expected on or off", values));
   if (run.quantum == 0) return usage_error("exec", "--quantum 0: expected at least 1");
 
   isa::CoreConfig config;
   config.timing = timing == "on";
+  config.values = values == "on";
   try {
     const isa::Program image =
         isa::is_elf_file(program) ? isa::load_elf(program) : isa::assemble_file(program);
@@ -61,8 +67,8 @@ int cmd_exec(const std::vector<std::string>& args) {
     run.err = &std::cerr;
     const isa::NodeRunResult r = node.run(run);
 
-    fmt::print("dojosim exec: {} on node (0,0), {} thread{}, timing {}\n", program, run.threads,
-               run.threads == 1 ? "" : "s", timing);
+    fmt::print("dojosim exec: {} on node (0,0), {} thread{}, timing {}{}\n", program, run.threads,
+               run.threads == 1 ? "" : "s", timing, config.values ? "" : ", values off");
     fmt::print("{:>6}  {:<8} {:>5} {:>14} {:>14} {:>6}\n", "thread", "status", "exit",
                "instructions", "cycles", "IPC");
     static constexpr const char* kStatus[] = {"idle", "running", "waiting", "exited", "trapped"};
@@ -103,6 +109,9 @@ int cmd_exec(const std::vector<std::string>& args) {
       case isa::RunOutcome::Trapped:
         fmt::print(stderr, "dojosim exec: {}\n", r.message);
         return kTrapped;
+      case isa::RunOutcome::NeedsValues:
+        fmt::print(stderr, "dojosim exec: {}\n", r.message);
+        return kNeedsValues;
       case isa::RunOutcome::Deadlock:
       case isa::RunOutcome::CycleLimit:
         fmt::print(stderr, "dojosim exec: {}\n", r.message);

@@ -73,7 +73,7 @@ int cmd_run(const std::vector<std::string>& args) {
       "  dojosim run --config configs/d1.yaml --workload matmul:M=1024,N=1024,K=1024,dtype=bf16\n"
       "  (open the trace in https://ui.perfetto.dev or chrome://tracing)\n\n"
       "options");
-  std::string config_path, program, workload, json_path, trace_path, svg_dir;
+  std::string config_path, program, workload, json_path, trace_path, svg_dir, values;
   uint64_t trace_limit = 0;
   uint32_t batch = 1;
   std::vector<std::string> sets;
@@ -101,6 +101,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "--set sim.host_threads=N")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
+      "values", po::value<std::string>(&values),
+      "on|off: off runs timing only (sim.values = off): vector and matrix arithmetic skipped, "
+      "same cycles, result checks skipped (docs/timing.md)")(
       "json", po::value<std::string>(&json_path), "write the resolved config and statistics here")(
       "trace", po::value<std::string>(&trace_path),
       "write a timeline (Chrome/Perfetto JSON: one track per node thread, per link, per DIP)")(
@@ -123,6 +126,11 @@ int cmd_run(const std::vector<std::string>& args) {
                                             "cores); --set sim.host_threads=0 for all cores",
                                             host_threads, most));
     sets.push_back(fmt::format("sim.host_threads={}", host_threads));
+  }
+  if (!values.empty()) {
+    if (values != "on" && values != "off")
+      return usage_error("run", fmt::format("--values '{}': expected on or off", values));
+    sets.push_back("sim.values=" + values);  // the same as --set sim.values=..., given last
   }
   if (program.empty() == workload.empty())
     return usage_error("run",
@@ -258,6 +266,9 @@ int cmd_run(const std::vector<std::string>& args) {
       case hw::MachineOutcome::Trapped:
         fmt::print(stderr, "dojosim run: {}\n", machine.message());
         return kTrapped;
+      case hw::MachineOutcome::NeedsValues:
+        fmt::print(stderr, "dojosim run: {}\n", machine.message());
+        return kNeedsValues;
       case hw::MachineOutcome::Deadlock:
       case hw::MachineOutcome::CycleLimit:
       case hw::MachineOutcome::TimeLimit:

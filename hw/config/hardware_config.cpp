@@ -214,6 +214,7 @@ std::vector<DipPlace> HardwareConfig::host_dips() const {
 isa::CoreConfig HardwareConfig::core_config(Coord at) const {
   isa::CoreConfig c = node.core;
   c.timing = sim.timing;
+  c.values = sim.values;
   c.seed = sim.seed;
   c.node_x = static_cast<uint32_t>(at.x);
   c.node_y = static_cast<uint32_t>(at.y);

@@ -107,7 +107,7 @@ struct HardwareConfig {
   struct Sim {
     uint64_t quantum_cycles, max_cycles, seed;
     uint32_t host_threads;
-    bool timing, reverse_node_order;
+    bool timing, values, reverse_node_order;
     double max_seconds;
   } sim;
 

@@ -127,6 +127,9 @@ void Fabric::serve(NodeModule& from, Request& r) {
       if (trace_) trace_->thread_span(from.at(), r.thread, r.text, r.local, r.len);
       break;
     case Request::Kind::Trap: stop(MachineOutcome::Trapped, std::move(r.text)); break;
+    case Request::Kind::NeedsValues:
+      stop(MachineOutcome::NeedsValues, std::move(r.text));
+      break;
     case Request::Kind::CycleLimit: stop(MachineOutcome::CycleLimit, std::move(r.text)); break;
   }
 }

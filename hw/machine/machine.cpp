@@ -23,6 +23,8 @@ std::string_view outcome_name(MachineOutcome outcome) {
     case MachineOutcome::Deadlock: return "deadlock";
     case MachineOutcome::CycleLimit: return "cycle limit";
     case MachineOutcome::TimeLimit: return "time limit";
+    case MachineOutcome::NeedsValues:
+      return "needs values";
   }
   return "?";
 }

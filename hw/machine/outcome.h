@@ -7,7 +7,16 @@
 
 namespace dojosim::hw {
 
-enum class MachineOutcome : uint8_t { Finished, Trapped, Deadlock, CycleLimit, TimeLimit };
+// NeedsValues: with sim.values off, a program's control flow or an address needed a value that
+// was not computed (docs/timing.md).
+enum class MachineOutcome : uint8_t {
+  Finished,
+  Trapped,
+  Deadlock,
+  CycleLimit,
+  TimeLimit,
+  NeedsValues
+};
 std::string_view outcome_name(MachineOutcome outcome);  // "finished", "trapped", "deadlock", ...
 
 }  // namespace dojosim::hw

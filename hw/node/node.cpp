@@ -239,8 +239,10 @@ void NodeModule::handle(unsigned i, const isa::RunResult& r, uint64_t now) {
     case isa::Event::Exit: trace_span(i, "run", core_.cycles(t)); break;
     case isa::Event::Trap:
       trace_span(i, "run", core_.cycles(t));
-      add_request(Request::Kind::Trap, i, core_.cycles(t), now).text =
-          fmt::format("node ({},{}) thread {}: {}", at_.x, at_.y, i, core_.trap_message(t));
+      add_request(t.trap.cause == isa::TrapCause::ValueUnknown ? Request::Kind::NeedsValues
+                                                               : Request::Kind::Trap,
+                  i, core_.cycles(t), now)
+          .text = fmt::format("node ({},{}) thread {}: {}", at_.x, at_.y, i, core_.trap_message(t));
       stopped_ = true;
       break;
     case isa::Event::Write: {

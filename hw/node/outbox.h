@@ -19,7 +19,17 @@ namespace dojosim::hw {
 
 // One request in a node's outbox.
 struct Request {
-  enum class Kind : uint8_t { Push, Pull, Barrier, Output, Trap, CycleLimit, TraceSpan };
+  // NeedsValues: a trap of timing-only mode (isa::TrapCause::ValueUnknown), its own outcome.
+  enum class Kind : uint8_t {
+    Push,
+    Pull,
+    Barrier,
+    Output,
+    Trap,
+    NeedsValues,
+    CycleLimit,
+    TraceSpan
+  };
   Kind kind = Kind::Push;
   uint8_t thread = 0;
   uint16_t sem = 0;    // push, pull: semaphore signalled when the data is there (0: none)

@@ -48,6 +48,8 @@ const char* status_name(int exit_code) {
       return "out-of-memory";
     case cli::kSimulatorError:
       return "simulator-error";
+    case cli::kNeedsValues:
+      return "needs-values";
     default:
       return "crashed";
   }
