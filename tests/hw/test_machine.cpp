@@ -315,11 +315,13 @@ TEST_CASE("sim.max_seconds stops a run that does not end", "[machine][errors]") 
 // Two SMT threads of one node run out of step within a quantum; a semaphore between them must
 // still order them in simulated time.
 namespace {
-// Thread 0 spins ~`spin` iterations, reads its cycle into a1 and signals semaphore 1; thread 1
-// waits on it and then reads its cycle into a1.
-const char* kSignalAfterSpin = R"(
+// One thread spins 100 iterations, reads its cycle into a1 and signals semaphore 1; the other
+// waits on it and then reads its cycle into a1. `waiter` is the waiting thread's number.
+isa::Program signal_after_spin(unsigned waiter) {
+  return isa::assemble(fmt::format(R"(
     csrr t0, threadid
-    bnez t0, 2f
+    li t3, {}
+    beq t0, t3, 2f
     li t1, 100
 1:  addi t1, t1, -1
     bnez t1, 1b
@@ -333,7 +335,10 @@ const char* kSignalAfterSpin = R"(
 3:  li a0, 0
     li a7, 93
     ecall
-)";
+)",
+                                   waiter),
+                       "signal_after_spin.s");
+}
 }  // namespace
 
 TEST_CASE("a wait on the same node passes no earlier than the signal it took",
@@ -343,7 +348,7 @@ TEST_CASE("a wait on the same node passes no earlier than the signal it took",
   Machine m(p);
   // Thread 0 runs first in the first quantum and signals at about cycle 200 while thread 1 is
   // still at cycle 0: thread 1 must not pass its wait before cycle 200.
-  m.load(isa::assemble(kSignalAfterSpin, "signal_after_spin.s"));
+  m.load(signal_after_spin(1));
   REQUIRE(m.run() == MachineOutcome::Finished);
   const isa::Core& core = m.node({0, 0})->core();
   const uint64_t signalled = core.thread(0).x[11], passed = core.thread(1).x[11];
@@ -358,23 +363,7 @@ TEST_CASE("a thread woken by a later thread in the rotation that then exits stil
   Machine m(p);
   // The rotation starts at thread 0 in the first quantum: thread 0 blocks on the semaphore,
   // then thread 1 spins, signals (waking thread 0) and exits in the same quantum.
-  m.load(isa::assemble(R"(
-    csrr t0, threadid
-    beqz t0, 2f
-    li t1, 100
-1:  addi t1, t1, -1
-    bnez t1, 1b
-    csrr a1, cycle
-    li t2, 1
-    ssignal 1, t2
-    j 3f
-2:  li t2, 1
-    swait 1, t2
-    csrr a1, cycle
-3:  li a0, 0
-    li a7, 93
-    ecall
-  )", "wake_then_exit.s"));
+  m.load(signal_after_spin(0));
   REQUIRE(m.run() == MachineOutcome::Finished);  // was a deadlock: the woken thread was missed
   const isa::Core& core = m.node({0, 0})->core();
   CHECK(core.thread(0).x[11] >= core.thread(1).x[11]);
