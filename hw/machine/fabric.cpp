@@ -24,7 +24,7 @@ Fabric::Fabric(sc_core::sc_module_name name, const MachineParams& params, std::o
       host_(std::make_unique<HostMemory>(params.host)),
       outcome_(MachineOutcome::Finished) {
   port_.ev_drain = &ev_drain_;
-  port_.period_ps = period_ps_;
+  port_.time = CycleTime(period_ps_);
   barriers_.resize(isa::kNumGroups);
   SC_METHOD(drain);
   dont_initialize();
@@ -83,36 +83,39 @@ void Fabric::drain() {
   const uint64_t cycle =
       static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps_));
   apply_host_writes(cycle);  // before any pull of this cycle reads host memory
-  auto& due = port_.due;
-  const auto later = std::greater<>();
-  // A k-way merge of the outboxes: one request at a time from the node whose next one is
-  // first in (cycle, node index, sequence).
-  while (!due.empty() && due.front().first <= cycle && !stopped_) {
-    std::pop_heap(due.begin(), due.end(), later);
-    const auto [key, index] = due.back();
-    due.pop_back();
-    NodeModule& node = *grid_[index];
-    if (node.posted_cycle() != key) continue;  // stale: the node posted an earlier cycle since
-    std::vector<Request>& box = node.outbox();
-    size_t& head = node.outbox_head();
-    Request& r = box[head++];
-    serve(node, r);
-    if (head < box.size()) {
-      node.posted_cycle() = box[head].cycle;
-      due.emplace_back(box[head].cycle, index);
-      std::push_heap(due.begin(), due.end(), later);
-    } else {
-      node.posted_cycle() = UINT64_MAX;
+  port_.drain_at = UINT64_MAX;  // this drain is the one notified
+  CycleQueue& due = port_.due;
+  // A k-way merge of the outboxes, in (cycle, node index, sequence) order: a cycle's keys by
+  // node index, each node's requests of that cycle in its own order.
+  while (due.first_cycle() <= cycle && !stopped_) {
+    keys_.clear();
+    due.pop_first(keys_);
+    std::sort(keys_.begin(), keys_.end());
+    for (const auto& [key, index] : keys_) {
+      NodeModule& node = *grid_[index];
+      if (node.posted_cycle() != key) continue;  // stale: the node posted an earlier cycle since
+      std::vector<Request>& box = node.outbox();
+      size_t& head = node.outbox_head();
+      do serve(node, box[head++]);
+      while (head < box.size() && box[head].cycle == key && !stopped_);
+      if (head < box.size()) {
+        node.posted_cycle() = box[head].cycle;
+        due.push(box[head].cycle, index);
+      } else {
+        node.posted_cycle() = UINT64_MAX;
+      }
+      if (stopped_) break;
     }
   }
   if (stopped_) {
     sc_core::sc_pause();
     return;
   }
-  if (!due.empty())
-    ev_drain_.notify(
-        sc_core::sc_time((double(due.front().first) + 0.5) * period_ps_, sc_core::SC_PS) -
-        sc_core::sc_time_stamp());
+  const uint64_t next = due.first_cycle();
+  if (next != UINT64_MAX) {
+    port_.drain_at = next;
+    ev_drain_.notify(port_.time.until(double(next) + 0.5));
+  }
 }
 
 void Fabric::serve(NodeModule& from, Request& r) {

@@ -92,6 +92,7 @@ class Fabric : public sc_core::sc_module {
   FabricPort port_;
   sc_core::sc_event ev_drain_;
   std::vector<NodeModule*> grid_;
+  std::vector<CycleQueue::Key> keys_;  // drain(): the keys of one cycle
   std::vector<Barrier> barriers_;
   unsigned participants_ = 0;
   std::vector<HostWrite> host_writes_;  // a min-heap on (cycle, seq): applied when due

@@ -103,7 +103,7 @@ class HostPool {
 NodeScheduler::NodeScheduler(sc_core::sc_module_name name, double period_ps, unsigned host_threads,
                              FabricPort& port)
     : sc_module(name),
-      period_ps_(period_ps),
+      time_(period_ps),
       host_threads_(std::max(1u, host_threads)),
       port_(port) {
   if (host_threads_ > 1) pool_ = std::make_unique<HostPool>(host_threads_);
@@ -120,20 +120,13 @@ void NodeScheduler::attach(std::vector<NodeModule*> nodes) {
 }
 
 uint64_t NodeScheduler::now_cycles() const {
-  return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps_ + 0.5);
-}
-
-sc_core::sc_time NodeScheduler::until_cycle(uint64_t cycle) const {
-  const sc_core::sc_time at(double(cycle) * period_ps_, sc_core::SC_PS),
-      now = sc_core::sc_time_stamp();
-  return at > now ? at - now : sc_core::SC_ZERO_TIME;
+  return static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / time_.period_ps() + 0.5);
 }
 
 void NodeScheduler::book(uint32_t node) {
   const uint64_t at = due_[node].at();
   if (at == UINT64_MAX) return;
-  heap_.emplace_back(at, node);
-  std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+  queue_.push(at, node);
 }
 
 void NodeScheduler::wake(uint32_t node, uint64_t cycle) {
@@ -141,17 +134,15 @@ void NodeScheduler::wake(uint32_t node, uint64_t cycle) {
   if (cycle >= d.wake) return;  // an earlier wake-up is pending and covers this one
   d.wake = cycle;
   book(node);
-  ev_wake_.notify(until_cycle(cycle));
+  ev_wake_.notify(time_.until(double(cycle)));
 }
 
 void NodeScheduler::round() {
   const uint64_t now = now_cycles();
-  const auto later = std::greater<>();
   batch_.clear();
-  while (!heap_.empty() && heap_.front().first <= now) {
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    const auto [cycle, node] = heap_.back();
-    heap_.pop_back();
+  keys_.clear();
+  while (queue_.first_cycle() <= now) queue_.pop_first(keys_);
+  for (const auto& [cycle, node] : keys_) {
     Due& d = due_[node];
     if (d.at() != cycle) continue;  // stale
     // This activation answers every wake-up up to now and replaces the resume cycle; a
@@ -179,14 +170,12 @@ void NodeScheduler::round() {
     book(node);
   }
   port_.tick(now, batch_.size());
-  while (!heap_.empty() && due_[heap_.front().second].at() != heap_.front().first) {
-    std::pop_heap(heap_.begin(), heap_.end(), later);
-    heap_.pop_back();
-  }
-  if (heap_.empty())
+  const uint64_t next = queue_.first_live(
+      [this](const CycleQueue::Key& k) { return due_[k.second].at() != k.first; });
+  if (next == UINT64_MAX)
     next_trigger(ev_wake_);
   else
-    next_trigger(until_cycle(heap_.front().first), ev_wake_);
+    next_trigger(time_.until(double(next)), ev_wake_);
 }
 
 }  // namespace dojosim::hw

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "hw/node/cycle_queue.h"
+#include "hw/node/cycle_time.h"
 #include "hw/node/outbox.h"
 
 namespace dojosim::hw {
@@ -50,15 +52,15 @@ class NodeScheduler : public sc_core::sc_module, public NodeWaker {
   void round();              // the SC_METHOD
   void book(uint32_t node);  // (re)files the node's key at Due::at()
   uint64_t now_cycles() const;
-  sc_core::sc_time until_cycle(uint64_t cycle) const;
 
-  double period_ps_;
+  CycleTime time_;
   unsigned host_threads_;
   FabricPort& port_;
   std::vector<NodeModule*> nodes_;
   std::vector<Due> due_;
-  // Keys (cycle, node) of a min-heap; a key whose cycle is no longer its node's at() is stale.
-  std::vector<std::pair<uint64_t, uint32_t>> heap_;
+  // A key (cycle, node) whose cycle is no longer its node's at() is stale.
+  CycleQueue queue_;
+  std::vector<CycleQueue::Key> keys_;  // the keys due this round
   std::vector<uint32_t> batch_;  // the nodes due this round
   std::unique_ptr<HostPool> pool_;
   sc_core::sc_event ev_wake_;

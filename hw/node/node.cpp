@@ -13,15 +13,14 @@
 
 namespace dojosim::hw {
 
-using sc_core::sc_time;
-using sc_core::SC_PS;
-
 void FabricPort::post(uint32_t node, uint64_t cycle) {
-  due.emplace_back(cycle, node);
-  std::push_heap(due.begin(), due.end(), std::greater<>());
+  due.push(cycle, node);
   // The drain at cycle + 1/2 sees every request issued up to `cycle`: nodes run at whole
   // cycles only. An earlier pending notification wins, so the order of posts does not matter.
-  ev_drain->notify(sc_time((double(cycle) + 0.5) * period_ps, SC_PS) - sc_core::sc_time_stamp());
+  if (cycle < drain_at) {
+    drain_at = cycle;
+    ev_drain->notify(time.until(double(cycle) + 0.5));
+  }
 }
 
 void FabricPort::tick(uint64_t cycle, uint64_t activations) {

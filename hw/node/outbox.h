@@ -15,6 +15,9 @@
 
 #include <systemc>
 
+#include "hw/node/cycle_queue.h"
+#include "hw/node/cycle_time.h"
+
 namespace dojosim::hw {
 
 // One request in a node's outbox.
@@ -75,11 +78,12 @@ class NodeWaker {
 // the order in which nodes run cannot change what it holds.
 class FabricPort {
  public:
-  // Keys (cycle, node index) of nodes whose outbox holds a request due at `cycle`: a min-heap
-  // that the fabric pops in order. Stale keys (a node re-posted an earlier cycle) are skipped.
-  std::vector<std::pair<uint64_t, uint32_t>> due;
+  // Keys (cycle, node index) of nodes whose outbox holds a request due at `cycle`, which the
+  // fabric takes in order. Stale keys (a node re-posted an earlier cycle) are skipped.
+  CycleQueue due;
   sc_core::sc_event* ev_drain = nullptr;  // the fabric's
-  double period_ps = 0;
+  CycleTime time;
+  uint64_t drain_at = UINT64_MAX;  // the cycle of the drain ev_drain is notified for
 
   void post(uint32_t node, uint64_t cycle);
   // Progress and the wall-clock limit, called by the scheduler after `activations` node

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// Keys (cycle, node) taken out a whole cycle at a time, smallest cycle first: what the
+// scheduler and the fabric keep of who is due when. Most keys fall a few cycles ahead, so the
+// next kWindow cycles are a ring of buckets (a push and a pop cost O(1), where a binary heap
+// of a few hundred nodes cost 8 sift levels per key); keys beyond the window, or behind it,
+// wait in a heap. Within one cycle, keys come out in no particular order: callers sort.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace dojosim::hw {
+
+class CycleQueue {
+ public:
+  using Key = std::pair<uint64_t, uint32_t>;  // (cycle, node)
+
+  bool empty() const { return occupied_ == 0 && others_.empty(); }
+
+  void push(uint64_t cycle, uint32_t node) {
+    if (cycle >= base_ && cycle - base_ < kWindow) {
+      buckets_[cycle % kWindow].emplace_back(cycle, node);
+      occupied_ |= uint64_t{1} << (cycle % kWindow);
+    } else {
+      others_.emplace_back(cycle, node);
+      std::push_heap(others_.begin(), others_.end(), std::greater<>());
+    }
+  }
+
+  // The smallest cycle held; UINT64_MAX when empty.
+  uint64_t first_cycle() const {
+    uint64_t first = others_.empty() ? UINT64_MAX : others_.front().first;
+    if (occupied_ != 0) {
+      const uint64_t shift = base_ % kWindow;  // the bucket of base_ comes first
+      const uint64_t ahead = shift == 0 ? occupied_ : occupied_ >> shift | occupied_ << (kWindow - shift);
+      first = std::min(first, base_ + static_cast<uint64_t>(__builtin_ctzll(ahead)));
+    }
+    return first;
+  }
+
+  // Appends every key of the first cycle to `out` and returns that cycle (UINT64_MAX: empty).
+  uint64_t pop_first(std::vector<Key>& out) {
+    const uint64_t cycle = first_cycle();
+    if (cycle == UINT64_MAX) return cycle;
+    if (cycle >= base_) advance(cycle);
+    if (cycle >= base_ && cycle - base_ < kWindow) {
+      auto& bucket = buckets_[cycle % kWindow];
+      out.insert(out.end(), bucket.begin(), bucket.end());
+      bucket.clear();
+      occupied_ &= ~(uint64_t{1} << (cycle % kWindow));
+    }
+    while (!others_.empty() && others_.front().first == cycle) {
+      std::pop_heap(others_.begin(), others_.end(), std::greater<>());
+      out.push_back(others_.back());
+      others_.pop_back();
+    }
+    return cycle;
+  }
+
+  // Drops stale keys (stale(key) true) of the first cycles until a live key leads; returns its
+  // cycle (UINT64_MAX: none left).
+  template <class Stale>
+  uint64_t first_live(Stale stale) {
+    for (;;) {
+      const uint64_t cycle = first_cycle();
+      if (cycle == UINT64_MAX) return cycle;
+      bool live = false;
+      if (cycle >= base_ && cycle - base_ < kWindow) {
+        auto& bucket = buckets_[cycle % kWindow];
+        bucket.erase(std::remove_if(bucket.begin(), bucket.end(), stale), bucket.end());
+        if (bucket.empty())
+          occupied_ &= ~(uint64_t{1} << (cycle % kWindow));
+        else
+          live = true;
+      }
+      while (!others_.empty() && others_.front().first == cycle && stale(others_.front())) {
+        std::pop_heap(others_.begin(), others_.end(), std::greater<>());
+        others_.pop_back();
+      }
+      if (live || (!others_.empty() && others_.front().first == cycle)) return cycle;
+    }
+  }
+
+ private:
+  static constexpr uint64_t kWindow = 64;  // one bit per bucket in occupied_
+
+  // Moves the window to start at `cycle`, the first cycle held, and brings into buckets the
+  // heap's keys that now fall inside it.
+  void advance(uint64_t cycle) {
+    base_ = cycle;
+    while (!others_.empty() && others_.front().first - base_ < kWindow &&
+           others_.front().first >= base_) {
+      std::pop_heap(others_.begin(), others_.end(), std::greater<>());
+      const Key k = others_.back();
+      others_.pop_back();
+      buckets_[k.first % kWindow].push_back(k);
+      occupied_ |= uint64_t{1} << (k.first % kWindow);
+    }
+  }
+
+  uint64_t base_ = 0;      // the buckets hold cycles [base_, base_ + kWindow)
+  uint64_t occupied_ = 0;  // bit c % kWindow: the bucket of cycle c holds keys
+  std::array<std::vector<Key>, kWindow> buckets_;
+  std::vector<Key> others_;  // a min-heap of keys outside the window
+};
+
+}  // namespace dojosim::hw
