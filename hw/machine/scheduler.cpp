@@ -102,10 +102,7 @@ class HostPool {
 
 NodeScheduler::NodeScheduler(sc_core::sc_module_name name, double period_ps, unsigned host_threads,
                              FabricPort& port)
-    : sc_module(name),
-      time_(period_ps),
-      host_threads_(std::max(1u, host_threads)),
-      port_(port) {
+    : sc_module(name), time_(period_ps), host_threads_(std::max(1u, host_threads)), port_(port) {
   if (host_threads_ > 1) pool_ = std::make_unique<HostPool>(host_threads_);
   SC_METHOD(round);
   dont_initialize();

@@ -36,7 +36,8 @@ class CycleQueue {
     uint64_t first = others_.empty() ? UINT64_MAX : others_.front().first;
     if (occupied_ != 0) {
       const uint64_t shift = base_ % kWindow;  // the bucket of base_ comes first
-      const uint64_t ahead = shift == 0 ? occupied_ : occupied_ >> shift | occupied_ << (kWindow - shift);
+      const uint64_t ahead =
+          shift == 0 ? occupied_ : occupied_ >> shift | occupied_ << (kWindow - shift);
       first = std::min(first, base_ + static_cast<uint64_t>(__builtin_ctzll(ahead)));
     }
     return first;

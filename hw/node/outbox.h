@@ -11,9 +11,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <vector>
-
 #include <systemc>
+#include <vector>
 
 #include "hw/node/cycle_queue.h"
 #include "hw/node/cycle_time.h"
