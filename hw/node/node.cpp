@@ -168,8 +168,10 @@ void NodeModule::post() {
     outbox_head_ = 0;
   }
   if (outbox_sorted_ == outbox_.size()) return;
-  // The threads ran one after another, so their requests are not in cycle order yet.
-  std::sort(outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_head_), outbox_.end());
+  // The threads ran one after another, so their requests may not be in cycle order yet; one
+  // thread's alone are, and checking is cheaper than sorting.
+  const auto unposted = outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_head_);
+  if (!std::is_sorted(unposted, outbox_.end())) std::sort(unposted, outbox_.end());
   outbox_sorted_ = outbox_.size();
   const uint64_t head = outbox_[outbox_head_].cycle;
   if (head < posted_cycle_) {
