@@ -49,6 +49,11 @@ Network::Network(int width, int height, const NocParams& params)
         "noc.router = {}: not a router model; expected one of ideal, input_queued", params.router));
   }
   links_.resize(static_cast<size_t>(width) * height * 6);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int d = 0; d < 4; ++d)
+        links_[link_index({x, y}, static_cast<Dir>(d))].die_edge =
+            is_die_edge({x, y}, static_cast<Dir>(d));
   last_arrival_.resize(static_cast<size_t>(width) * height);
 }
 
@@ -117,21 +122,28 @@ void Network::account(Link& link, uint64_t head, uint64_t start, uint64_t held, 
   const uint64_t end = start + held;
   LinkStats& s = link.stats;
   s.busy_cycles += held;
-  s.wait_cycles += start - head;
-  s.peak_queue = std::max(s.peak_queue, ceil_div(start - head, serialise));
+  if (start != head) {  // most packets find the link free: no division for them
+    s.wait_cycles += start - head;
+    s.peak_queue = std::max(s.peak_queue, ceil_div(start - head, serialise));
+  }
   ++s.packets;
   s.bytes += wire_bytes;
-  if (trace_) {
-    const size_t index = static_cast<size_t>(&link - links_.data());
-    trace_->link_span(static_cast<int>(index), [&] {
-      const Coord at{static_cast<int>(index / 6 % width_), static_cast<int>(index / 6 / width_)};
-      const size_t port = index % 6;
-      return fmt::format("link ({},{}) {}", at.x, at.y,
-                         port < 4    ? std::string(dir_name(static_cast<Dir>(port)))
-                         : port == 4 ? "injection"
-                                     : "ejection");
-    }, wire_bytes, start, end);
-  }
+  if (trace_) trace_link(link, wire_bytes, start, end);
+}
+
+void Network::trace_link(const Link& link, uint64_t wire_bytes, uint64_t start, uint64_t end) {
+  const size_t index = static_cast<size_t>(&link - links_.data());
+  trace_->link_span(
+      static_cast<int>(index),
+      [&] {
+        const Coord at{static_cast<int>(index / 6 % width_), static_cast<int>(index / 6 / width_)};
+        const size_t port = index % 6;
+        return fmt::format("link ({},{}) {}", at.x, at.y,
+                           port < 4    ? std::string(dir_name(static_cast<Dir>(port)))
+                           : port == 4 ? "injection"
+                                       : "ejection");
+      },
+      wire_bytes, start, end);
 }
 
 uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from, Port to) {
@@ -167,10 +179,10 @@ uint64_t Network::send_packet_ideal(Coord src, Coord dst, uint64_t wire, uint64_
   uint64_t tail = end + params_.router_latency;
   for (Coord here = src; here != dst;) {
     const Dir d = routing_->next(here, dst);
-    const bool edge = is_die_edge(here, d);
+    Link& link = links_[link_index(here, d)];
+    const bool edge = link.die_edge;
     const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
     const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
-    Link& link = links_[link_index(here, d)];
     head = traverse(link, head, tail, serialisation(wire, w), wire, end) + lat;
     tail = end + lat;
     here = step(here, d);

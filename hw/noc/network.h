@@ -122,6 +122,7 @@ class Network {
   struct Link {
     LinkStats stats;
     isa::UnitCalendar calendar;
+    bool die_edge = false;  // is_die_edge() of this link, known at construction
   };
   size_t node_index(Coord c) const { return static_cast<size_t>(c.y) * width_ + c.x; }
   size_t link_index(Coord from, Dir d) const {
@@ -136,6 +137,8 @@ class Network {
   // having arrived at `head`.
   void account(Link& link, uint64_t head, uint64_t start, uint64_t held, uint64_t serialise,
                uint64_t wire_bytes);
+  // The trace span of that packet: kept out of account() so that it inlines.
+  void trace_link(const Link& link, uint64_t wire_bytes, uint64_t start, uint64_t end);
   uint64_t packets_of(uint64_t bytes) const;
   // One packet through the ideal and the input_queued model; returns when its tail is in.
   uint64_t send_packet_ideal(Coord src, Coord dst, uint64_t wire, uint64_t cycle,

@@ -19,12 +19,12 @@ class CycleQueue {
  public:
   using Key = std::pair<uint64_t, uint32_t>;  // (cycle, node)
 
-  bool empty() const { return occupied_ == 0 && others_.empty(); }
+  bool empty() const { return count_ == 0 && others_.empty(); }
 
   void push(uint64_t cycle, uint32_t node) {
     if (cycle >= base_ && cycle - base_ < kWindow) {
       buckets_[cycle % kWindow].emplace_back(cycle, node);
-      occupied_ |= uint64_t{1} << (cycle % kWindow);
+      mark(cycle % kWindow);
     } else {
       others_.emplace_back(cycle, node);
       std::push_heap(others_.begin(), others_.end(), std::greater<>());
@@ -34,12 +34,7 @@ class CycleQueue {
   // The smallest cycle held; UINT64_MAX when empty.
   uint64_t first_cycle() const {
     uint64_t first = others_.empty() ? UINT64_MAX : others_.front().first;
-    if (occupied_ != 0) {
-      const uint64_t shift = base_ % kWindow;  // the bucket of base_ comes first
-      const uint64_t ahead =
-          shift == 0 ? occupied_ : occupied_ >> shift | occupied_ << (kWindow - shift);
-      first = std::min(first, base_ + static_cast<uint64_t>(__builtin_ctzll(ahead)));
-    }
+    if (count_ != 0) first = std::min(first, base_ + first_offset());
     return first;
   }
 
@@ -52,7 +47,7 @@ class CycleQueue {
       auto& bucket = buckets_[cycle % kWindow];
       out.insert(out.end(), bucket.begin(), bucket.end());
       bucket.clear();
-      occupied_ &= ~(uint64_t{1} << (cycle % kWindow));
+      unmark(cycle % kWindow);
     }
     while (!others_.empty() && others_.front().first == cycle) {
       std::pop_heap(others_.begin(), others_.end(), std::greater<>());
@@ -74,7 +69,7 @@ class CycleQueue {
         auto& bucket = buckets_[cycle % kWindow];
         bucket.erase(std::remove_if(bucket.begin(), bucket.end(), stale), bucket.end());
         if (bucket.empty())
-          occupied_ &= ~(uint64_t{1} << (cycle % kWindow));
+          unmark(cycle % kWindow);
         else
           live = true;
       }
@@ -87,7 +82,38 @@ class CycleQueue {
   }
 
  private:
-  static constexpr uint64_t kWindow = 64;  // one bit per bucket in occupied_
+  // A DMA of 4 KiB is due some 70 cycles after it starts: the window covers such waits.
+  static constexpr uint64_t kWindow = 256;
+  static constexpr unsigned kWords = kWindow / 64;  // one bit per bucket in occupied_
+
+  void mark(uint64_t slot) {
+    uint64_t& word = occupied_[slot / 64];
+    const uint64_t bit = uint64_t{1} << (slot % 64);
+    count_ += (word & bit) == 0;
+    word |= bit;
+  }
+  void unmark(uint64_t slot) {
+    uint64_t& word = occupied_[slot / 64];
+    const uint64_t bit = uint64_t{1} << (slot % 64);
+    count_ -= (word & bit) != 0;
+    word &= ~bit;
+  }
+  // How far after base_ the first occupied bucket lies (count_ > 0): the buckets from base_'s
+  // onwards, wrapping round to those before it.
+  uint64_t first_offset() const {
+    const uint64_t start = base_ % kWindow;
+    for (unsigned i = 0; i <= kWords; ++i) {
+      const unsigned w = (start / 64 + i) % kWords;
+      uint64_t bits = occupied_[w];
+      if (i == 0) bits &= ~uint64_t{0} << (start % 64);          // at or after base_
+      if (i == kWords) bits &= ~(~uint64_t{0} << (start % 64));  // wrapped: before base_
+      if (bits != 0) {
+        const uint64_t slot = uint64_t{w} * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
+        return (slot + kWindow - start) % kWindow;
+      }
+    }
+    return kWindow;  // not reached while count_ > 0
+  }
 
   // Moves the window to start at `cycle`, the first cycle held, and brings into buckets the
   // heap's keys that now fall inside it.
@@ -99,12 +125,13 @@ class CycleQueue {
       const Key k = others_.back();
       others_.pop_back();
       buckets_[k.first % kWindow].push_back(k);
-      occupied_ |= uint64_t{1} << (k.first % kWindow);
+      mark(k.first % kWindow);
     }
   }
 
   uint64_t base_ = 0;      // the buckets hold cycles [base_, base_ + kWindow)
-  uint64_t occupied_ = 0;  // bit c % kWindow: the bucket of cycle c holds keys
+  std::array<uint64_t, kWords> occupied_{};  // bit c % kWindow: the bucket of cycle c holds keys
+  unsigned count_ = 0;                       // occupied buckets
   std::array<std::vector<Key>, kWindow> buckets_;
   std::vector<Key> others_;  // a min-heap of keys outside the window
 };
