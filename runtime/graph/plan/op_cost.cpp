@@ -168,10 +168,11 @@ struct MatmulChoice {
   double cycles = 0, total = 0;
 };
 
-OpCost matmul_cost(const Ctx& c, const MatmulJob& job) {
+OpCost matmul_cost(const Ctx& c, const MatmulJob& whole) {
+  MatmulJob job = whole;  // cut into panels of rows below when nothing else fits
   const runtime::DType dtype = runtime_dtype(c.in[0]->dtype);
   const uint32_t elem = element_bytes(c.out[0]->dtype);
-  const std::vector<Mesh> meshes = meshes_for(c, job.batch);
+  std::vector<Mesh> meshes = meshes_for(c, job.batch);
   std::string why;
   // The layouts a plan reads A and B in and leaves C in; 1d's rows are the row split's.
   const auto layouts = [&](const MatmulChoice& ch) {
@@ -232,6 +233,16 @@ OpCost matmul_cost(const Ctx& c, const MatmulJob& job) {
   MatmulChoice best = consider(mode);
   if (!best.mesh && job.batch > 1) best = consider(mode = Mode::COut);
   if (!best.mesh) best = consider(mode = Mode::Streamed);
+  // Then A's rows in panels on the whole mesh, each panel's A read from HBM and its C written
+  // there, as a batch of smaller matmuls.
+  uint64_t panels = 1;
+  while (!best.mesh && panels < whole.shape.m) {
+    panels *= 2;
+    job.shape.m = uint32_t(ceil_div(whole.shape.m, panels));
+    job.batch = whole.batch * panels;
+    meshes = {Mesh{c.config, 1, ""}};
+    best = consider(mode = Mode::COut);
+  }
   if (!best.mesh)
     throw GraphError(fmt::format("{}: matmul {}x{}x{}{}: no mapping fits in SRAM{}", c.where(),
                                  job.shape.m, job.shape.n, job.shape.k,
@@ -239,20 +250,23 @@ OpCost matmul_cost(const Ctx& c, const MatmulJob& job) {
   OpCost cost;
   const std::vector<Layout> l = layouts(best);
   cost.mapping = l[2].by == "rows" ? "1d" : l[2].by;
-  if (job.batch > 1 && best.mesh->name.empty())
+  if (panels > 1)
+    cost.mapping += fmt::format(", {} panels", panels);
+  else if (job.batch > 1 && best.mesh->name.empty())
     cost.mapping += fmt::format(", {} in turn", job.batch);
   cost.nodes = best.e.nodes * best.mesh->groups;
   cost.cycles = best.cycles;
   cost.inputs = {l[0], l[1]};
   cost.outputs = {l[2]};
   const bool streamed = mode == Mode::Streamed;
-  cost.gathered = {streamed, streamed};
+  cost.gathered = {streamed || panels > 1, streamed};
   cost.move_bytes = {job.a_bytes, job.b_bytes};
   const uint64_t rounds = ceil_div(job.batch, best.mesh->groups);
   cost.work_bytes =
       best.e.sram_bytes + (mode == Mode::COut ? 0 : (rounds - 1) * l[2].block_bytes(elem) / rounds);
   cost.work_includes_operands = true;
   if (streamed) cost.streamed_hbm_bytes += job.a_bytes + job.b_bytes;
+  if (panels > 1) cost.streamed_hbm_bytes += job.a_bytes;
   if (mode == Mode::COut) {
     cost.outputs_in_hbm = true;
     cost.streamed_hbm_bytes += tensor_bytes(*c.out[0]);

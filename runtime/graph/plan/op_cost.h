@@ -8,7 +8,9 @@
 //   every registered mapping is estimated, and the cheapest with its input redistributions
 //   wins. A batch runs on sub-meshes side by side (the mesh cut into equal rectangles, one
 //   batch item each per round) or item after item on the whole mesh, whichever is cheaper;
-//   conv2d is im2col + matmul, groups a batch of matmuls.
+//   conv2d is im2col + matmul, groups a batch of matmuls. When no mapping fits in SRAM, the
+//   operands stream from HBM (summa's host placement), and failing that A's rows are cut into
+//   panels whose A is read from HBM and whose C is written there.
 // - every other op runs on the SIMD unit of each node over its share of the elements: the
 //   slower of its vector work (one lane operation per FLOP of the op table, vlen / element
 //   bytes lanes, at least one per element) and its SRAM traffic (two vlen-wide loads and one

@@ -80,9 +80,11 @@ class Planner {
 
   std::string fits_neither(const Tensor& t, const Op& op) const {
     return fmt::format(
-        "{}{}op '{}' ({}): tensor '{}' ({} bytes) fits neither in SRAM ({} bytes per node for "
+        "{}op '{}' ({}): tensor '{}' ({} bytes) fits neither in SRAM ({} bytes per node for "
         "tensors) nor in HBM ({} of {} bytes free)",
-        g_.source.empty() ? "" : g_.source + ": ", op.origin.empty() ? "" : op.origin + ": ",
+        !op.origin.empty()  ? op.origin + ": "
+        : g_.source.empty() ? ""
+                            : g_.source + ": ",
         op.name, op.type, t.name, bytes_of(t), plan_.machine.sram_bytes,
         plan_.machine.hbm_bytes - std::min(hbm_used_, plan_.machine.hbm_bytes),
         plan_.machine.hbm_bytes);
