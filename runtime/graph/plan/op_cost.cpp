@@ -98,6 +98,7 @@ struct Ctx {
   const Op& op;
   const OpFacts& facts;
   const InputLayouts& now;
+  MatmulMemo& memo;
   std::vector<const Tensor*> in, out;
   std::string where() const {
     return fmt::format("{}op '{}' ({})", op.origin.empty() ? "" : op.origin + ": ", op.name,
@@ -205,13 +206,23 @@ OpCost matmul_cost(const Ctx& c, const MatmulJob& whole) {
         options.mapping = mapping;
         MatmulChoice ch;
         ch.mesh = &mesh;
-        ch.e = estimate_matmul(mesh.config, dtype, job.shape, mapping, options);
+        const std::string key =
+            fmt::format("{} {} {}x{}x{} {} {}", mesh.name, dtype_name(dtype), job.shape.m,
+                        job.shape.n, job.shape.k, mapping_name(mapping), int(options.placement));
+        auto found = c.memo.entries.find(key);
+        if (found == c.memo.entries.end()) {
+          MatmulMemo::Entry entry;
+          entry.estimate = estimate_matmul(mesh.config, dtype, job.shape, mapping, options);
+          if (entry.estimate.fits) entry.plan = plan_matmul(mesh.config, dtype, job.shape, options);
+          found = c.memo.entries.emplace(key, std::move(entry)).first;
+        }
+        ch.e = found->second.estimate;
         const bool report = mesh.name.empty() && mode == Mode::Resident;
         if (!ch.e.fits) {
           if (report) why += fmt::format("; {}: {}", mapping_name(mapping), ch.e.why);
           continue;
         }
-        ch.plan = plan_matmul(mesh.config, dtype, job.shape, options);
+        ch.plan = found->second.plan;
         const uint64_t rounds = ceil_div(job.batch, mesh.groups);
         const std::vector<Layout> l = layouts(ch);
         // C's blocks of the earlier rounds stay beside the buffers of the current one.
@@ -597,8 +608,8 @@ double redistribution_cycles(const PlanMachine& m, uint64_t bytes) {
 }
 
 OpCost cost_op(const PlanMachine& m, const hw::HardwareConfig& config, const Graph& g, const Op& op,
-               const OpFacts& facts, const InputLayouts& now) {
-  Ctx c{m, config, g, op, facts, now, {}, {}};
+               const OpFacts& facts, const InputLayouts& now, MatmulMemo& memo) {
+  Ctx c{m, config, g, op, facts, now, memo, {}, {}};
   for (const std::string& name : op.inputs) c.in.push_back(g.find_tensor(name));
   for (const std::string& name : op.outputs) c.out.push_back(g.find_tensor(name));
   const KindRow& kind = kinds().at(op.type);

@@ -22,12 +22,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "hw/config/hardware_config.h"
 #include "runtime/graph/graph.h"
 #include "runtime/graph/validate.h"
+#include "runtime/mesh/mesh_matmul.h"
 
 namespace dojosim::runtime::graph {
 
@@ -104,11 +106,22 @@ struct OpCost {
 
 /// Where each input of the op is now: its layout if resident in SRAM, nullptr if in HBM.
 using InputLayouts = std::vector<const Layout*>;
+
+/// The matmul estimates and plans of one config, by mesh, dtype, shape, mapping and placement:
+/// a graph repeats its shapes (ResNet-50's blocks), and each plan generates its node program.
+struct MatmulMemo {
+  struct Entry {
+    MatmulEstimate estimate;
+    MeshMatmulPlan plan;  // when estimate.fits
+  };
+  std::map<std::string, Entry> entries;
+};
+
 /// The op's cost. A matmul whose buffers do not fit in a node's SRAM streams its operands from
 /// HBM (summa's host placement). Throws GraphError (with the op's origin) when no mapping can
-/// run the op.
+/// run the op. `memo` belongs to `config` (one per plan).
 OpCost cost_op(const PlanMachine& m, const hw::HardwareConfig& config, const Graph& g, const Op& op,
-               const OpFacts& facts, const InputLayouts& now);
+               const OpFacts& facts, const InputLayouts& now, MatmulMemo& memo);
 
 /// The op types cost_op() knows, for the test that every op of ops.def has a cost.
 std::vector<std::string> costed_op_types();

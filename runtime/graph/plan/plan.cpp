@@ -129,7 +129,7 @@ class Planner {
     InputLayouts now;
     for (const std::string& name : op.inputs)
       now.push_back(sram_.count(name) ? &sram_.at(name).layout : nullptr);
-    const OpCost cost = cost_op(m, config_, g_, op, a_.ops[i], now);
+    const OpCost cost = cost_op(m, config_, g_, op, a_.ops[i], now, memo_);
     row.mapping = cost.mapping, row.nodes = cost.nodes;
     std::set<std::string> own(op.inputs.begin(), op.inputs.end());
     own.insert(op.outputs.begin(), op.outputs.end());
@@ -252,6 +252,7 @@ class Planner {
   std::map<std::string, Placed> sram_;                  // resident tensors
   std::set<std::string> hbm_;                           // tensors with a copy in HBM
   uint64_t hbm_used_ = 0;
+  MatmulMemo memo_;
 };
 
 }  // namespace
