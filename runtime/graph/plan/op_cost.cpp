@@ -365,12 +365,11 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
   for (size_t j = 1; j < c.in.size(); ++j)
     if (element_count(c.in[j]->shape) > element_count(c.in[lead]->shape)) lead = j;
   const Shape& lead_shape = c.in[lead]->shape;
-  Layout lay = row_split(lead_shape, c.m.nodes);
-  if (kind.kind == Kind::Pool) {
-    lay = row_split(lead_shape, c.m.nodes);  // pooling reads whole image rows, halo aside
-  } else if (c.now[lead] && c.in[lead]->dtype != DType::Int32) {
-    lay = *c.now[lead];
-  }
+  // Pooling reads whole image rows (its halo aside) and ids are gathered by rows, so both take
+  // the row split.
+  const bool where_it_is =
+      c.now[lead] && kind.kind != Kind::Pool && c.in[lead]->dtype != DType::Int32;
+  const Layout lay = where_it_is ? *c.now[lead] : row_split(lead_shape, c.m.nodes);
   cost.mapping = lay.by == "rows" ? "simd rows" : "simd in " + lay.by;
   cost.nodes = lay.parts();
   const uint64_t lead_elements = uint64_t(element_count(lead_shape));
@@ -464,14 +463,13 @@ OpCost moved(const Ctx& c) {
 }
 
 // Each node keeps its own elements: outputs in `out`, nothing moves.
-OpCost view(const Ctx& c, const std::vector<Layout>& in, std::vector<Layout> out) {
+OpCost view(const std::vector<Layout>& in, std::vector<Layout> out) {
   OpCost cost;
   cost.mapping = "view";
   cost.nodes = in[0].parts();
   cost.inputs = in;
   cost.gathered.assign(in.size(), false);
   cost.outputs = std::move(out);
-  (void)c;
   return cost;
 }
 
@@ -500,7 +498,7 @@ OpCost cost_layout(const Ctx& c, Kind kind) {
       const bool cut = in.col_parts == 1 && in.cols % out.cols == 0;
       const bool joined =
           whole_rows && per_node % out.cols == 0 && out.rows % int64_t(in.row_parts) == 0;
-      if (cut || joined) return view(c, {in}, {with_view(in, c.out[0]->shape)});
+      if (cut || joined) return view({in}, {with_view(in, c.out[0]->shape)});
       return moved(c);
     }
     case Kind::Transpose: {
@@ -513,7 +511,7 @@ OpCost cost_layout(const Ctx& c, Kind kind) {
         kept &= axis > last;
         last = axis;
       }
-      if (kept && whole_rows) return view(c, {in}, {with_view(in, c.out[0]->shape)});
+      if (kept && whole_rows) return view({in}, {with_view(in, c.out[0]->shape)});
       return moved(c);
     }
     case Kind::Split:
@@ -531,7 +529,7 @@ OpCost cost_layout(const Ctx& c, Kind kind) {
       if (!same) return moved(c);
       std::vector<Layout> outs;
       for (const Tensor* t : c.out) outs.push_back(with_view(in, t->shape));
-      OpCost cost = view(c, ins, outs);
+      OpCost cost = view(ins, outs);
       if (kind == Kind::Concat) {  // a local copy into one block per node
         cost.mapping = "local copy";
         const double bytes = double(outs[0].block_bytes(element_bytes(c.out[0]->dtype)));
