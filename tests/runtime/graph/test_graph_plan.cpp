@@ -156,6 +156,54 @@ TEST_CASE("an input in another layout than the op reads is redistributed", "[pla
   CHECK(p.plan.redistributions >= 1);
 }
 
+TEST_CASE("a row op whose rows are split over nodes pays a reduction across them", "[plan]") {
+  // The same 1024 elements per node of tiny's 16: whole rows of [16, 1024], or rows of
+  // [4, 4096] cut over 4 nodes each, whose mean and variance go up a push tree and back.
+  const auto layernorm = [](int rows, int cols) {
+    const std::string x = "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+    const std::string d = "[" + std::to_string(cols) + "]";
+    return plan_of(
+               "version: 1\ntensors:\n"
+               "  - {name: x, shape: " +
+               x +
+               ", dtype: fp32, role: input}\n"
+               "  - {name: g, shape: " +
+               d +
+               ", dtype: fp32, role: weight}\n"
+               "  - {name: b, shape: " +
+               d +
+               ", dtype: fp32, role: weight}\n"
+               "  - {name: y, shape: " +
+               x +
+               ", dtype: fp32}\n"
+               "ops:\n"
+               "  - {name: ln, type: layernorm, inputs: [x, g, b], outputs: [y]}\n")
+        .plan.ops[0];
+  };
+  const OpPlan whole = layernorm(16, 1024), cut = layernorm(4, 4096);
+  CHECK(whole.outputs_at[0] == "sram rows 16x1");
+  CHECK(cut.outputs_at[0] == "sram rows 4x4");
+  CHECK(cut.compute_cycles > whole.compute_cycles);
+}
+
+TEST_CASE("a matmul too large for SRAM runs in panels through HBM", "[plan]") {
+  // C is 65536 x 256 fp32, 64 MiB: more than tiny's 16 nodes hold, so A's rows go in panels,
+  // each read from HBM and its C written there.
+  const Planned p = plan_of(
+      "version: 1\ntensors:\n"
+      "  - {name: x, shape: [65536, 256], dtype: bf16, role: input}\n"
+      "  - {name: w, shape: [256, 256], dtype: bf16, role: weight}\n"
+      "  - {name: y, shape: [65536, 256], dtype: bf16}\n"
+      "ops:\n"
+      "  - {name: mm, type: matmul, inputs: [x, w], outputs: [y]}\n");
+  const OpPlan& mm = p.plan.ops[0];
+  CHECK(mm.mapping.find("panels") != std::string::npos);
+  CHECK(mm.inputs_at[0] == "hbm");
+  CHECK(mm.outputs_at[0] == "hbm");
+  CHECK(mm.hbm_bytes >= uint64_t(65536) * 256 * 2 * 2);  // A read, C written
+  CHECK(mm.sram_high_water <= p.plan.machine.sram_bytes);
+}
+
 TEST_CASE("the same graph and config give the same plan", "[plan]") {
   const std::string path = std::string(DOJOSIM_SOURCE_DIR) + "/workloads/gpt2_block.graph.yaml";
   const Graph g = load_graph(path);
