@@ -92,7 +92,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "topology), "
       "workloads/transformer_block.yaml (docs/runtime.md), or a graph: "
       "workloads/gpt2_block.graph.yaml (docs/graphs.md; needs --plan for now)")(
-      "plan", "a graph workload: load, validate and print its summary; no simulation")(
+      "plan",
+      "a graph workload: load, validate, plan (a mapping per op, a placement per tensor) and "
+      "print its summary and per-op plan (--json: also as JSON); no simulation")(
       "batch", po::value<uint32_t>(&batch)->default_value(1),
       "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
@@ -167,7 +169,8 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!json_path.empty())
     if (const std::string why = cannot_write(json_path); !why.empty())
       return usage_error("run", why);
-  if (graph_file) return run_graph_file(workload, vm.count("plan") > 0, config_path, sets);
+  if (graph_file)
+    return run_graph_file(workload, vm.count("plan") > 0, config_path, sets, json_path);
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

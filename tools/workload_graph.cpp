@@ -3,23 +3,27 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "hw/config/config_io.h"
 #include "runtime/graph/io.h"
+#include "runtime/graph/plan/plan.h"
 #include "runtime/graph/summary.h"
 #include "runtime/graph/validate.h"
 #include "tools/commands.h"
+#include "tools/output_file.h"
 
 namespace dojosim::cli {
 
 int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
-                   const std::vector<std::string>& sets) {
+                   const std::vector<std::string>& sets, const std::string& json_path) {
   namespace graph = runtime::graph;
   try {
-    // The config is checked now although only the planner will read it: a run that will need
-    // it should not pass --plan with a broken one.
-    hw::load_config(config_path, sets);
+    const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
     const graph::Graph g = graph::load_graph(path);
     const graph::Analysis a = graph::validate(g);
+    // The plan is made before the refusal too: a graph that cannot be placed says so first.
+    const graph::Plan p = graph::plan_graph(g, a, loaded.config);
     if (!plan) {
       fmt::print(stderr,
                  "dojosim run: {}: graph execution is not implemented yet; use --plan to "
@@ -27,12 +31,23 @@ int run_graph_file(const std::string& path, bool plan, const std::string& config
                  path);
       return kUsage;
     }
+    const graph::Summary s = graph::summarise(g, a);
     fmt::print("dojosim run --plan: {} on {}\n", path, config_path);
-    fmt::print("{}", graph::summary_text(g, graph::summarise(g, a)));
+    fmt::print("{}", graph::summary_text(g, s));
+    fmt::print("{}", graph::plan_text(p));
+    if (!json_path.empty()) {
+      nlohmann::ordered_json j;
+      j["workload"] = {{"graph", path}, {"name", g.name}, {"ops", s.ops}, {"flop", s.flop}};
+      j["config"] = hw::to_json(loaded.config);
+      j["plan"] = graph::plan_json(p);
+      write_file(json_path, j.dump(1) + "\n");
+    }
     return kOk;
   } catch (const graph::GraphError& e) {
     fmt::print(stderr, "dojosim run: {}\n", e.what());
   } catch (const hw::ConfigError& e) {
+    fmt::print(stderr, "dojosim run: {}\n", e.what());
+  } catch (const std::runtime_error& e) {
     fmt::print(stderr, "dojosim run: {}\n", e.what());
   }
   return kUsage;
