@@ -459,23 +459,23 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
     // workload's layout: a run can be repeated from them and its result compared outside.
     std::vector<std::string> saved;
     for (size_t i = 0; i < operand_list.size(); ++i) {
-      std::vector<float> values = *operand_values[i];
+      std::vector<float> operand = *operand_values[i];
       if (conv && spec.nchw && i == 0)
-        values = runtime::nhwc_to_nchw(values, cs.n, cs.h, cs.w, cs.c);
+        operand = runtime::nhwc_to_nchw(operand, cs.n, cs.h, cs.w, cs.c);
       const std::string path = spec.save_dir + "/" + operand_list[i].name + ".npy";
-      runtime::write_npy(path, operand_list[i].shape, values);
+      runtime::write_npy(path, operand_list[i].shape, operand);
       saved.push_back(operand_list[i].name + ".npy");
     }
     const std::string result = conv ? "y" : "C";
-    std::vector<uint64_t> shape = {spec.m, spec.n};
-    std::vector<float> values = r.c.values;
+    std::vector<uint64_t> result_shape = {spec.m, spec.n};
+    std::vector<float> result_values = r.c.values;
     if (conv && spec.nchw) {
-      values = runtime::nhwc_to_nchw(values, cs.n, cs.p(), cs.q(), cs.k);
-      shape = {cs.n, cs.k, cs.p(), cs.q()};
+      result_values = runtime::nhwc_to_nchw(result_values, cs.n, cs.p(), cs.q(), cs.k);
+      result_shape = {cs.n, cs.k, cs.p(), cs.q()};
     } else if (conv) {
-      shape = {cs.n, cs.p(), cs.q(), cs.k};
+      result_shape = {cs.n, cs.p(), cs.q(), cs.k};
     }
-    runtime::write_npy(spec.save_dir + "/" + result + ".npy", shape, values);
+    runtime::write_npy(spec.save_dir + "/" + result + ".npy", result_shape, result_values);
     saved.push_back(result + ".npy");
     fmt::print("saved: {} in {}\n", fmt::join(saved, ", "), spec.save_dir);
   }
