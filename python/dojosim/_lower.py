@@ -33,8 +33,9 @@ class Host:
     """A host tensor's values (weight, input, constant) in the front end's layout, and the graph
     tensors declared from them, by order (perm -> name): one per order some op asked for."""
 
-    def __init__(self, name, data, role, kind):
+    def __init__(self, name, data, role, kind, shape):
         self.name, self.data, self.role, self.kind = name, data, role, kind
+        self.shape = tuple(shape)
         self.declared = {}
 
 
@@ -68,6 +69,8 @@ class Builder:
 
     # ---- names and tensors ----
     def where(self):
+        if self.path == "backward":  # dojosim.torch labels what autograd.grad records so
+            return "the backward pass"
         return "module '{}'".format(self.path) if self.path else "the top-level module"
 
     def op_name(self, type):
@@ -81,10 +84,13 @@ class Builder:
     def graph_dtype(self, kind):
         return "int32" if kind == "int32" else self.dtype
 
-    def host(self, name, data, role="weight", kind="float"):
-        """A host tensor (weight, input, constant), declared when an op first reads it."""
-        data = np.asarray(data)
-        return Value(data.shape, kind, host=Host(name, data, role, kind))
+    def host(self, name, data, role="weight", kind="float", shape=None):
+        """A host tensor (weight, input, constant), declared when an op first reads it;
+        `data` None for one without values (then `shape` gives its shape)."""
+        if data is not None:
+            data = np.asarray(data)
+            shape = data.shape
+        return Value(shape, kind, host=Host(name, data, role, kind, shape))
 
     def constant(self, value, kind="float"):
         self._const += 1
@@ -97,8 +103,9 @@ class Builder:
         name = host.name
         if host.declared:  # another order of the same values: a tensor of its own
             name = "{}.perm{}".format(host.name, "".join(map(str, perm)))
-        data = np.ascontiguousarray(np.transpose(host.data, perm))
-        self.graph.add_tensor(name, data.shape, self.graph_dtype(host.kind), host.role, data)
+        data = None if host.data is None else np.ascontiguousarray(np.transpose(host.data, perm))
+        self.graph.add_tensor(name, permuted(host.shape, perm), self.graph_dtype(host.kind),
+                              host.role, data)
         host.declared[perm] = name
         return name
 

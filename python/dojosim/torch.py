@@ -5,10 +5,10 @@
     g = dojosim.torch.capture(model, (x,), train=True)  # forward and backward of one step
     g.save("model.graph.yaml")                          # weights and inputs as .npy beside it
 
-The model is first traced by torch.fx (symbolic_trace), which refuses control flow that depends
-on tensor values; then make_fx (torch.fx.experimental.proxy_tensor, PyTorch 1.13) records the
-aten ops it runs on the example inputs, forward and, with train=True, the backward that
-torch.autograd.grad runs. Each aten op maps to graph ops (_ATEN below) or is refused with a
+make_fx (torch.fx.experimental.proxy_tensor, PyTorch 1.13) records the aten ops the model runs
+on the example inputs, forward and, with train=True, the backward that torch.autograd.grad
+runs; Python control flow on shapes is fixed for these shapes, control flow on tensor values
+(which reads a value, aten._local_scalar_dense) is refused. Each aten op maps to graph ops (_ATEN below) or is refused with a
 CaptureError naming the op and the module it came from. Nothing is downloaded.
 """
 import operator
@@ -257,6 +257,7 @@ _ATEN = {
     "cat": _cat,
     "embedding": _embedding,
     "slice": _slice,
+    "is_same_size": lambda b, x, y: x.shape == y.shape,  # autograd's check, no tensor
     "clone": lambda b, x, memory_format=None: x,
     "detach": lambda b, x: x,
     "alias": lambda b, x: x,
@@ -272,14 +273,7 @@ def supported_aten_ops():
 
 # ---- tracing ----
 
-def _check_traceable(model):
-    try:
-        torch.fx.symbolic_trace(model)
-    except Exception as why:  # torch.fx raises TraceError, TypeError, ... with its reason
-        raise CaptureError(
-            "torch.fx cannot trace {}: {} (control flow or shapes that depend on tensor "
-            "values: capture needs one graph for every input)".format(
-                type(model).__name__, str(why).splitlines()[0])) from None
+_BACKWARD = "backward"  # the path (op name prefix) of the aten ops torch.autograd.grad records
 
 
 class _ModulePaths:
@@ -342,7 +336,7 @@ def _trace(model, inputs, train):
         grad_out = flat[-1]
         weights = flat[:len(params)]
         grads = torch.autograd.grad(out, weights, grad_out, allow_unused=True)
-        paths.label("backward")
+        paths.label(_BACKWARD)
         return out, grads
 
     flat = [p.detach().requires_grad_(train) for p in params.values()]
@@ -386,7 +380,6 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
         if not isinstance(x, torch.Tensor):
             raise CaptureError("example input {} is a {}; capture takes tensors".format(
                 i, type(x).__name__))
-    _check_traceable(model)
     was_training = model.training
     model.train(train)
     try:
@@ -443,6 +436,10 @@ def _lower_node(b, node, env):
     op = packet.__name__ if packet is not None else _node_name(node)
     args = [_arg(b, env, a) for a in node.args]
     kwargs = {k: _arg(b, env, v) for k, v in node.kwargs.items()}
+    if op in ("_local_scalar_dense", "is_nonzero"):
+        raise CaptureError("{}: aten.{}: a tensor's value is read in Python (control flow such "
+                           "as `if x.sum() > 0`, or .item()); torch.fx cannot trace that into "
+                           "one graph for every input".format(b.where(), op))
     if op in _DYNAMIC:
         raise CaptureError("{}: aten.{} has a dynamic shape (its output's shape depends on the "
                            "values); a graph has one shape per tensor".format(b.where(), op))
@@ -463,8 +460,9 @@ def _lower_node(b, node, env):
         op = op[:-1]
     fn = _ATEN.get(op)
     if fn is None:
-        raise CaptureError("{}: aten.{} has no graph op in dojosim (runtime/graph/ops.def; the "
-                           "capture maps {})".format(b.where(), op, ", ".join(sorted(_ATEN))))
+        raise CaptureError("{}: aten.{} has no graph op in dojosim (runtime/graph/ops.def; "
+                           "dojosim.torch.supported_aten_ops() lists what maps)".format(
+                               b.where(), op))
     kwargs.pop("dtype", None) if op == "_to_copy" else None
     try:
         return fn(b, *args, **kwargs)
