@@ -103,7 +103,7 @@ class Builder:
         name = host.name
         if host.declared:  # another order of the same values: a tensor of its own
             name = "{}.perm{}".format(host.name, "".join(map(str, perm)))
-        data = None if host.data is None else np.ascontiguousarray(np.transpose(host.data, perm))
+        data = None if host.data is None else np.array(np.transpose(host.data, perm), order="C")
         self.graph.add_tensor(name, permuted(host.shape, perm), self.graph_dtype(host.kind),
                               host.role, data)
         host.declared[perm] = name

@@ -68,8 +68,10 @@ def _yaml_value(v):
         return "[" + ", ".join(_yaml_value(x) for x in v) + "]"
     if isinstance(v, dict):
         return _yaml_map(v)
-    if isinstance(v, float):
-        return repr(v)
+    if isinstance(v, float):  # 1.0e-05, not 1e-05: YAML 1.1 readers take the latter as a word
+        text = repr(v)
+        mantissa, e, exponent = text.partition("e")
+        return mantissa + ("" if "." in mantissa or not e else ".0") + e + exponent
     if isinstance(v, int):
         return str(v)
     plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_./-]*", v) and v not in _YAML_WORDS
@@ -170,7 +172,7 @@ class Graph:
             for t in self.tensors:
                 if t.data is not None:
                     np.save(folder / _data_file_name(t.name),
-                            np.ascontiguousarray(t.data, dtype=_numpy_dtype(t.dtype)))
+                            np.array(t.data, dtype=_numpy_dtype(t.dtype), order="C"))
         text = self.to_json(data_dir) if path.name.endswith(".json") else self.to_yaml(data_dir)
         path.write_text(text)
         return path

@@ -354,6 +354,12 @@ def _trace(model, inputs, train):
     try:
         with torch.set_grad_enabled(train):
             gm = proxy_tensor.make_fx(run)(*flat)
+    except RuntimeError as why:  # make_fx refuses reading a traced value (control flow on it)
+        where = "module '{}'".format(paths.stack[-1]) if paths.stack and paths.stack[-1] else \
+            "the top-level module"
+        raise CaptureError("{}: torch.fx cannot trace it: {} (control flow or a shape that "
+                           "depends on tensor values, as `if x.sum() > 0` or x[x > 0])".format(
+                               where, str(why).splitlines()[0])) from None
     finally:
         paths.close()
     return gm, list(params), list(buffers), flat
