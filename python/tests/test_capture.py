@@ -202,7 +202,7 @@ def test_capture_command_line(tmp_path):
     out = tmp_path / "mlp.graph.yaml"
     done = run_capture_cli("capture_models:mlp", "--input-shape", "4,32", "-o", str(out))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("dojosim.capture: 5 ops, 11 tensors -> ")
+    assert done.stdout.startswith("dojosim.capture: 5 ops, 10 tensors -> ")
     assert (tmp_path / "mlp.data" / "input.npy").exists()
     status, _, err = cli("run", "--config", TINY, "--workload", str(out), "--plan")
     assert status == 0, err
