@@ -76,6 +76,7 @@ def test_resnet18_forward():
     g = dtorch.capture(model, (x,))
     types = [op.type for op in g.ops]
     assert types.count("conv2d") == 20 and types.count("batchnorm") == 20
+    assert "transpose" not in types  # channels-last throughout
     forward_matches(model, (x,), g)
     assert "layer4.1.conv2/conv2d" in [op.name for op in g.ops]  # ops named by module path
 
