@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 namespace dojosim::runtime {
 namespace {
@@ -64,28 +64,38 @@ std::string npy_shape_string(const std::vector<uint64_t>& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
-NpyArray read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+namespace {
+
+// Reads the header of `in` (the file `path`), checks the data that follows has the size the
+// shape and dtype say, and leaves `in` at the first data byte. Returns the array without values.
+NpyArray read_header(std::ifstream& in, const std::string& path) {
   if (!in) throw NpyError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (bytes.size() < 10 || bytes.compare(0, kMagicBytes, kMagic, kMagicBytes) != 0)
+  in.seekg(0, std::ios::end);
+  const uint64_t file_bytes = static_cast<uint64_t>(std::max<std::streamoff>(in.tellg(), 0));
+  in.seekg(0);
+  char lead[12] = {};
+  in.read(lead, sizeof lead);
+  if (file_bytes < 10 || std::memcmp(lead, kMagic, kMagicBytes) != 0)
     throw NpyError(fmt::format("{}: not a .npy file (no \\x93NUMPY magic)", path));
-  const int major = static_cast<uint8_t>(bytes[6]);
-  size_t header_bytes = 0, start = 0;
+  const int major = static_cast<uint8_t>(lead[6]);
+  uint64_t header_bytes = 0, start = 0;
   if (major == 1) {
-    header_bytes = uint8_t(bytes[8]) | uint8_t(bytes[9]) << 8;
+    header_bytes = uint8_t(lead[8]) | uint8_t(lead[9]) << 8;
     start = 10;
-  } else if ((major == 2 || major == 3) && bytes.size() >= 12) {
-    header_bytes = uint32_t(uint8_t(bytes[8])) | uint32_t(uint8_t(bytes[9])) << 8 |
-                   uint32_t(uint8_t(bytes[10])) << 16 | uint32_t(uint8_t(bytes[11])) << 24;
+  } else if ((major == 2 || major == 3) && file_bytes >= 12) {
+    header_bytes = uint32_t(uint8_t(lead[8])) | uint32_t(uint8_t(lead[9])) << 8 |
+                   uint32_t(uint8_t(lead[10])) << 16 | uint32_t(uint8_t(lead[11])) << 24;
     start = 12;
   } else {
     throw NpyError(fmt::format("{}: .npy format version {}; expected 1, 2 or 3", path, major));
   }
-  if (start + header_bytes > bytes.size())
+  if (start + header_bytes > file_bytes)
     throw NpyError(fmt::format("{}: bad .npy header: {} header bytes in a file of {}", path,
-                               header_bytes, bytes.size()));
-  const std::string header = bytes.substr(start, header_bytes);
+                               header_bytes, file_bytes));
+  std::string header(header_bytes, '\0');
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(start));
+  in.read(header.data(), static_cast<std::streamsize>(header_bytes));
   const std::string descr = header_value(header, "descr", path);
   if (header_value(header, "fortran_order", path) != "False")
     throw NpyError(
@@ -94,7 +104,7 @@ NpyArray read_npy(const std::string& path) {
                     path));
   NpyArray a;
   a.shape = parse_shape(header_value(header, "shape", path), path);
-  size_t item = 4;
+  uint64_t item = 4;
   if (descr == "'<f4'")
     a.dtype = "float32";
   else if (descr == "'<f8'")
@@ -107,11 +117,30 @@ NpyArray read_npy(const std::string& path) {
         path, descr));
   uint64_t count = 1;
   for (uint64_t d : a.shape) count *= d;
-  const char* data = bytes.data() + start + header_bytes;
-  const size_t have = bytes.size() - start - header_bytes;
+  const uint64_t have = file_bytes - start - header_bytes;
   if (have != count * item)
     throw NpyError(fmt::format("{}: {} data bytes; shape {} of {} needs {}", path, have,
                                npy_shape_string(a.shape), a.dtype, count * item));
+  return a;
+}
+
+}  // namespace
+
+NpyArray read_npy_header(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return read_header(in, path);
+}
+
+NpyArray read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  NpyArray a = read_header(in, path);
+  uint64_t count = 1;
+  for (uint64_t d : a.shape) count *= d;
+  const size_t item = a.dtype == "float64" ? 8 : 4;
+  std::string bytes(count * item, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!in) throw NpyError(fmt::format("{}: cannot read its data", path));
+  const char* data = bytes.data();
   a.values.resize(count);
   for (uint64_t i = 0; i < count; ++i) {
     if (a.dtype == "float32") {

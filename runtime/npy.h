@@ -30,6 +30,9 @@ std::string npy_shape_string(const std::vector<uint64_t>& shape);
 /// little-endian float32/float64/int32, Fortran order or a short file.
 NpyArray read_npy(const std::string& path);
 
+/// The shape and dtype of `path` without its values (the same checks, the data's size too).
+NpyArray read_npy_header(const std::string& path);
+
 /// Reads `path` and checks its shape is `want`; `what` names the tensor in the error.
 NpyArray read_npy(const std::string& path, const std::vector<uint64_t>& want,
                   const std::string& what);

@@ -3,13 +3,46 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "hw/config/config_io.h"
 #include "runtime/graph/io.h"
 #include "runtime/graph/summary.h"
 #include "runtime/graph/validate.h"
+#include "runtime/npy.h"
 #include "tools/commands.h"
 
 namespace dojosim::cli {
+namespace {
+
+// Each host tensor's data file (the `data` key, docs/graphs.md) exists and holds the tensor's
+// shape, in a dtype of its kind: a bad one is refused before anything runs.
+void check_graph_data(const runtime::graph::Graph& g, const std::string& path) {
+  namespace graph = runtime::graph;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  for (const graph::Tensor& t : g.tensors) {
+    if (t.data.empty()) continue;
+    const std::string file = (folder / t.data).string();
+    runtime::NpyArray a;
+    try {
+      a = runtime::read_npy_header(file);
+    } catch (const runtime::NpyError& e) {
+      throw graph::GraphError(fmt::format("{}: tensor '{}': data {}", t.origin, t.name, e.what()));
+    }
+    const std::vector<uint64_t> want(t.shape.begin(), t.shape.end());
+    if (a.shape != want)
+      throw graph::GraphError(
+          fmt::format("{}: tensor '{}': data {} is {} {}; the tensor is {}", t.origin, t.name, file,
+                      a.dtype, runtime::npy_shape_string(a.shape), graph::shape_string(t.shape)));
+    const bool indices = t.dtype == graph::DType::Int32;
+    if (indices != (a.dtype == "int32"))
+      throw graph::GraphError(fmt::format("{}: tensor '{}' ({}): data {} holds {}; expected {}",
+                                          t.origin, t.name, graph::dtype_name(t.dtype), file,
+                                          a.dtype, indices ? "int32" : "float32 or float64"));
+  }
+}
+
+}  // namespace
 
 int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
                    const std::vector<std::string>& sets) {
@@ -20,6 +53,7 @@ int run_graph_file(const std::string& path, bool plan, const std::string& config
     hw::load_config(config_path, sets);
     const graph::Graph g = graph::load_graph(path);
     const graph::Analysis a = graph::validate(g);
+    check_graph_data(g, path);
     if (!plan) {
       fmt::print(stderr,
                  "dojosim run: {}: graph execution is not implemented yet; use --plan to "
