@@ -219,6 +219,32 @@ def _slice(b, x, dim=0, start=None, end=None, step=1):
     _refuse(b, "aten.slice with step {} has no graph op".format(step))
 
 
+class _LogSoftmax(Value):
+    """log_softmax(x) that only a following nll_loss may read: the pair is the graph's
+    softmax_cross_entropy (F.cross_entropy in aten); alone it has no graph op."""
+
+    def __init__(self, x):
+        super().__init__(x.shape)
+        self.logits = x
+
+
+def _log_softmax(b, x, dim, half_to_float):
+    if dim % x.rank != x.rank - 1:
+        _refuse(b, "aten._log_softmax along axis {} of {}; only the last, in a cross-entropy, "
+                "maps".format(dim, x.rank))
+    return _LogSoftmax(x)
+
+
+def _nll_loss(b, logp, labels, weight, reduction, ignore_index):
+    if not isinstance(logp, _LogSoftmax):
+        _refuse(b, "aten.nll_loss_forward of anything but log_softmax (cross-entropy) has no "
+                "graph op")
+    if weight is not None or reduction not in (1, 2):
+        _refuse(b, "cross-entropy with class weights or reduction='none' has no graph op")
+    loss = b.cross_entropy(logp.logits, labels, "mean" if reduction == 1 else "sum")
+    return loss, None
+
+
 _DYNAMIC = {"nonzero", "masked_select", "unique", "_unique", "_unique2", "unique_consecutive",
             "unique_dim", "_local_scalar_dense", "repeat_interleave", "argwhere"}
 
@@ -238,6 +264,8 @@ _ATEN = {
     "native_batch_norm": _batch_norm,
     "native_layer_norm": _layer_norm,
     "_softmax": _softmax,
+    "_log_softmax": _log_softmax,
+    "nll_loss_forward": _nll_loss,
     "max_pool2d_with_indices": _max_pool,
     "avg_pool2d": _avg_pool,
     "_adaptive_avg_pool2d": _adaptive_avg_pool,
@@ -470,6 +498,9 @@ def _lower_node(b, node, env):
                            "dojosim.torch.supported_aten_ops() lists what maps)".format(
                                b.where(), op))
     kwargs.pop("dtype", None) if op == "_to_copy" else None
+    if op != "nll_loss_forward" and any(isinstance(a, _LogSoftmax) for a in args):
+        raise CaptureError("{}: aten.{} reads a log_softmax, which has a graph op only as part "
+                           "of a cross-entropy (softmax_cross_entropy)".format(b.where(), op))
     try:
         return fn(b, *args, **kwargs)
     except TypeError as why:

@@ -105,6 +105,25 @@ def test_gpt2_block_forward(tmp_path):
     validates(g, tmp_path)
 
 
+class MLPWithLoss(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mlp = mlp()
+
+    def forward(self, x, labels):
+        return torch.nn.functional.cross_entropy(self.mlp(x), labels)
+
+
+def test_cross_entropy_loss(tmp_path):
+    model, x, labels = MLPWithLoss(), torch.randn(8, 32), torch.randint(0, 10, (8,))
+    g = dtorch.capture(model, (x, labels))
+    assert g.ops[-1].type == "softmax_cross_entropy"
+    assert g.tensor("input.1").dtype == "int32"
+    assert g.tensor("output").shape == ()
+    forward_matches(model, (x, labels), g)
+    validates(g, tmp_path)
+
+
 def test_train_gradients_of_one_step(tmp_path):
     model, x = square_mlp(), torch.randn(4, 16)
     g = dtorch.capture(model, (x,), train=True)
