@@ -64,6 +64,7 @@ class Builder:
         self.graph = Graph(name)
         self.dtype = dtype
         self.path = ""  # the module (or ONNX node) the ops being emitted come from
+        self.path_kind = "module"  # what errors call it: "module", or "node" for ONNX
         self._op_names = set()
         self._const = 0
 
@@ -71,7 +72,9 @@ class Builder:
     def where(self):
         if self.path == "backward":  # dojosim.torch labels what autograd.grad records so
             return "the backward pass"
-        return "module '{}'".format(self.path) if self.path else "the top-level module"
+        if not self.path:
+            return "the top-level module"
+        return "{} '{}'".format(self.path_kind, self.path)
 
     def op_name(self, type):
         base = "{}/{}".format(self.path, type) if self.path else type

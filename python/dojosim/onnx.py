@@ -154,6 +154,7 @@ def import_onnx(path_or_model, inputs=None, dtype="bf16", name=None):
     model = onnx.load(path_or_model) if isinstance(path_or_model, str) else path_or_model
     g = model.graph
     b = Builder(name or g.name or "onnx", dtype)
+    b.path_kind = "node"
     inputs = inputs or {}
     env = {}
     for t in g.initializer:

@@ -55,7 +55,7 @@ class Tanh(torch.nn.Module):
 
 
 def test_unsupported_op_names_op_and_node():
-    with pytest.raises(donnx.CaptureError, match=r"^module 'Tanh': ONNX op Tanh has no graph op"):
+    with pytest.raises(donnx.CaptureError, match=r"^node 'Tanh': ONNX op Tanh has no graph op"):
         donnx.import_onnx(exported(Tanh(), torch.randn(2, 4)))
 
 
@@ -70,3 +70,21 @@ def test_input_values_of_the_wrong_shape_are_refused():
     with pytest.raises(donnx.CaptureError, match=r"input 'x': values of shape \[2, 32\]; the "
                        r"model's input is \[4, 32\]"):
         donnx.import_onnx(exported(mlp(), torch.randn(4, 32)), inputs={"x": np.zeros((2, 32))})
+
+
+def test_capture_command_line_imports_onnx(tmp_path):
+    import subprocess
+    import sys
+    onnx.save(exported(cnn(), torch.randn(1, 3, 8, 8)), str(tmp_path / "cnn.onnx"))
+    out = tmp_path / "cnn.graph.json"
+    done = subprocess.run([sys.executable, "-m", "dojosim.capture", str(tmp_path / "cnn.onnx"),
+                           "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    status, _, err = cli("run", "--config", TINY, "--workload", str(out), "--plan")
+    assert status == 0, err
+    onnx.save(exported(Tanh(), torch.randn(2, 4)), str(tmp_path / "tanh.onnx"))
+    done = subprocess.run([sys.executable, "-m", "dojosim.capture", str(tmp_path / "tanh.onnx"),
+                           "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.startswith("dojosim.capture: node 'Tanh': ONNX op Tanh has no graph op")
+    assert done.stderr.count("\n") == 1
