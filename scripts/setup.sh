@@ -16,6 +16,7 @@ packages=(
   libxml2-utils                                     # xmllint: tests check the SVG plots are well-formed XML
   python3                                           # scripts/quoted.py: quoted run output in texts is checked
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python package (python/) and its tests
+  python3-yaml python3-torch python3-torchvision python3-onnx  # capture and ONNX import (python/dojosim)
 )
 
 missing=()

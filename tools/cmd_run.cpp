@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -73,7 +74,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "  dojosim run --config configs/d1.yaml --workload matmul:M=1024,N=1024,K=1024,dtype=bf16\n"
       "  (open the trace in https://ui.perfetto.dev or chrome://tracing)\n\n"
       "options");
-  std::string config_path, program, workload, json_path, trace_path, svg_dir, values;
+  std::string config_path, program, workload, json_path, trace_path, svg_dir, values, inputs,
+      save_dir;
   uint64_t trace_limit = 0;
   uint32_t batch = 1;
   std::vector<std::string> sets;
@@ -95,8 +97,13 @@ int cmd_run(const std::vector<std::string>& args) {
       "plan",
       "a graph workload: load, validate, plan (a mapping per op, a placement per tensor) and "
       "print its summary and per-op plan (--json: also as JSON); no simulation")(
-      "batch", po::value<uint32_t>(&batch)->default_value(1),
-      "images per layer of a topology CSV workload file")(
+      "inputs", po::value<std::string>(&inputs),
+      "a matmul or conv2d workload's operands from .npy files instead of random values: "
+      "A=a.npy,B=b.npy[,bias=bias.npy] (matmul), x=x.npy,w=w.npy[,bias=..] (conv2d)")(
+      "save", po::value<std::string>(&save_dir),
+      "a matmul or conv2d workload: save its operands and result as .npy files in this folder "
+      "(A, B, C or x, w, y; bias)")("batch", po::value<uint32_t>(&batch)->default_value(1),
+                                    "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
       "host-threads", po::value<unsigned>(&host_threads),
       "host threads that run the simulation (default 1; results do not depend on it): "
@@ -169,13 +176,35 @@ int cmd_run(const std::vector<std::string>& args) {
   if (!json_path.empty())
     if (const std::string why = cannot_write(json_path); !why.empty())
       return usage_error("run", why);
+  const bool kernel_workload = !workload.empty() && !is_workload_file(workload);
+  if ((vm.count("inputs") || vm.count("save")) && !kernel_workload)
+    return usage_error("run",
+                       fmt::format("--{} is for a matmul or conv2d workload (--workload "
+                                   "matmul:... or conv2d:...){}",
+                                   vm.count("inputs") ? "inputs" : "save",
+                                   graph_file ? "; graphs do not run yet (docs/graphs.md)" : ""));
+  if (!save_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(save_dir, ec);
+    if (ec)
+      return usage_error("run",
+                         fmt::format("--save {}: cannot create it: {}", save_dir, ec.message()));
+    if (const std::string why = cannot_write(save_dir + "/C.npy"); !why.empty())
+      return usage_error("run", "--save: " + why);
+  }
   if (graph_file)
     return run_graph_file(workload, vm.count("plan") > 0, config_path, sets, json_path);
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))
         return run_workload_file(workload, batch, config_path, sets, json_path);
-      const WorkloadSpec spec = parse_workload(workload);
+      WorkloadSpec spec = parse_workload(workload);
+      if (vm.count("inputs")) try {
+          parse_workload_inputs(inputs, spec);
+        } catch (const std::invalid_argument& e) {
+          return usage_error("run", e.what());
+        }
+      spec.save_dir = save_dir;
       const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
       return run_workload(spec, loaded, config_path, json_path);
     } catch (const hw::ConfigError& e) {

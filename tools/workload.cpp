@@ -2,6 +2,7 @@
 #include "tools/workload.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <fstream>
@@ -12,10 +13,12 @@
 
 #include "hw/config/derived.h"
 #include "hw/stats/run_report.h"
+#include "isa/formats.h"
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/mesh_matmul.h"
 #include "runtime/mesh/report.h"
+#include "runtime/npy.h"
 #include "runtime/reference.h"
 #include "tools/commands.h"
 #include "tools/host_memory.h"
@@ -111,12 +114,31 @@ WorkloadSpec parse_workload(const std::string& text) {
       if (value != "0" && value != "1")
         throw std::invalid_argument(fmt::format("bias={}: expected 0 or 1", value));
       w.bias = value == "1";
+    } else if (key == "cfp8_layout") {
+      if (value != "e4m3" && value != "e5m2")
+        throw std::invalid_argument(
+            fmt::format("cfp8_layout={}: expected e4m3 (1-4-3) or e5m2 (1-5-2)", value));
+      w.cfp8_layout = value;
+    } else if (key == "cfp8_bias") {
+      size_t used = 0;
+      int v = -1;
+      try {
+        v = std::stoi(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != value.size() || v < 0 || v > isa::kMaxCfpBias)
+        throw std::invalid_argument(
+            fmt::format("cfp8_bias={}: expected a whole number from 0 to {} (a 6-bit field)", value,
+                        isa::kMaxCfpBias));
+      w.cfp8_bias = v;
     } else if (key == "check") {
       if (value != "auto" && value != "exact" && value != "f64" && value != "off")
         throw std::invalid_argument(
             fmt::format("check={}: expected auto, exact, f64 or off", value));
       w.check = value;
-    } else if (!conv && key == "M") w.m = parse_size(key, value);
+    } else if (!conv && key == "M")
+      w.m = parse_size(key, value);
     else if (!conv && key == "N") w.n = parse_size(key, value);
     else if (!conv && key == "K") w.k = parse_size(key, value);
     else if (conv && key == "N") w.batch = parse_size(key, value);
@@ -138,9 +160,10 @@ WorkloadSpec parse_workload(const std::string& text) {
     } else {
       throw std::invalid_argument(
           fmt::format("'{}': unknown {} parameter ({})", key, w.kind,
-                      conv ? "N, H, W, C, K, R, S, stride, pad, dilation, layout, dtype, mapping, "
-                             "placement, bias, kchunk, check"
-                           : "M, N, K, dtype, mapping, placement, bias, kchunk, check"));
+                      conv ? "N, H, W, C, K, R, S, stride, pad, dilation, layout, dtype, "
+                             "cfp8_layout, cfp8_bias, mapping, placement, bias, kchunk, check"
+                           : "M, N, K, dtype, cfp8_layout, cfp8_bias, mapping, placement, bias, "
+                             "kchunk, check"));
     }
     start = end + 1;
   }
@@ -149,6 +172,10 @@ WorkloadSpec parse_workload(const std::string& text) {
   if (conv && (!w.h || !w.w || !w.c || !w.out_channels || !w.r || !w.s))
     throw std::invalid_argument(
         "conv2d needs H, W, C, K, R and S, e.g. conv2d:N=1,H=14,W=14,C=64,K=64,R=3,S=3,pad=1");
+  if ((given.count("cfp8_layout") || given.count("cfp8_bias")) && w.dtype != "cfp8")
+    throw std::invalid_argument(fmt::format(
+        "cfp8_layout and cfp8_bias choose the cfp8 format: they need dtype=cfp8 (not {})",
+        w.dtype));
   if (conv) {
     runtime::check_conv2d(conv_shape(w));
     w.m = conv_shape(w).n * conv_shape(w).p() * conv_shape(w).q();
@@ -158,6 +185,72 @@ WorkloadSpec parse_workload(const std::string& text) {
   return w;
 }
 
+namespace {
+
+// The operands of a workload and their shapes, in the order they are read and saved.
+struct Operand {
+  std::string name;
+  std::vector<uint64_t> shape;
+};
+
+std::vector<Operand> operands(const WorkloadSpec& w) {
+  std::vector<Operand> list;
+  if (w.kind == "conv2d") {
+    const runtime::Conv2dShape s = conv_shape(w);
+    if (w.nchw)
+      list.push_back({"x", {s.n, s.c, s.h, s.w}});
+    else
+      list.push_back({"x", {s.n, s.h, s.w, s.c}});
+    list.push_back({"w", {s.r, s.s, s.c, s.k}});
+    if (w.bias) list.push_back({"bias", {s.k}});
+  } else {
+    list.push_back({"A", {w.m, w.k}});
+    list.push_back({"B", {w.k, w.n}});
+    if (w.bias) list.push_back({"bias", {w.n}});
+  }
+  return list;
+}
+
+std::string operand_names(const WorkloadSpec& w) {
+  std::string names;
+  for (const Operand& o : operands(w)) names += (names.empty() ? "" : ", ") + o.name;
+  return names;
+}
+
+// The operand's values: from its --inputs file when given (shape checked), else the random
+// values already drawn.
+void take_input(const WorkloadSpec& spec, const Operand& o, std::vector<float>& values) {
+  const auto file = spec.inputs.find(o.name);
+  if (file == spec.inputs.end()) return;
+  values = runtime::read_npy(file->second, o.shape, fmt::format("{} operand {}", spec.kind, o.name))
+               .values;
+}
+
+}  // namespace
+
+void parse_workload_inputs(const std::string& text, WorkloadSpec& spec) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      throw std::invalid_argument(
+          fmt::format("--inputs '{}': expected NAME=FILE.npy[,NAME=FILE.npy...]", item));
+    const std::string name = item.substr(0, eq), file = item.substr(eq + 1);
+    bool known = false;
+    for (const Operand& o : operands(spec)) known |= o.name == name;
+    if (!known)
+      throw std::invalid_argument(fmt::format(
+          "--inputs {}: {} has no operand '{}'; its operands are {}{}", item, spec.kind, name,
+          operand_names(spec), name == "bias" && !spec.bias ? " (bias needs bias=1)" : ""));
+    if (!spec.inputs.emplace(name, file).second)
+      throw std::invalid_argument(fmt::format("--inputs: '{}' is given twice", name));
+    start = end + 1;
+  }
+}
+
 int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
                  const std::string& config_path, const std::string& json_path) {
   const hw::HardwareConfig& config = loaded.config;
@@ -165,6 +258,13 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
   runtime::MeshMatmulOptions options;
   options.mapping = runtime::parse_mapping(spec.mapping);
   options.k_chunk = spec.k_chunk;
+  {
+    const isa::Cfp8Layout layout =
+        spec.cfp8_layout == "e5m2" ? isa::Cfp8Layout::E5M2 : isa::Cfp8Layout::E4M3;
+    options.cfp8 = spec.cfp8_bias < 0
+                       ? isa::default_cfp8_format(layout)
+                       : isa::Cfp8Format{layout, static_cast<uint8_t>(spec.cfp8_bias)};
+  }
   options.placement = spec.placement == "host"   ? runtime::OperandPlacement::Host
                       : spec.placement == "sram" ? runtime::OperandPlacement::Sram
                                                  : runtime::OperandPlacement::Auto;
@@ -199,6 +299,13 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
     ops.b = random_matrix(spec.k, spec.n, rng);
   }
   if (spec.bias) ops.bias = random_matrix(1, spec.n, rng).values;
+  // --inputs replace the random values (drawn all the same, so the others do not change).
+  const std::vector<Operand> operand_list = operands(spec);
+  std::vector<float>* operand_values[] = {&ops.a.values, &ops.b.values, &ops.bias};
+  for (size_t i = 0; i < operand_list.size(); ++i)
+    take_input(spec, operand_list[i], *operand_values[i]);
+  if (conv && spec.nchw && spec.inputs.count("x"))  // the run below takes NHWC
+    ops.a.values = runtime::nchw_to_nhwc(ops.a.values, cs.n, cs.h, cs.w, cs.c);
   const runtime::MatmulInit init =
       spec.bias ? runtime::MatmulInit::Bias : runtime::MatmulInit::Zero;
   const std::vector<float>* bias = spec.bias ? &ops.bias : nullptr;
@@ -347,10 +454,38 @@ int run_workload(const WorkloadSpec& spec, const hw::LoadedConfig& loaded,
   else if (!exact)
     fmt::print("check: bit-exact skipped above 2^30 multiply-adds (check=exact to force)\n");
 
+  if (!spec.save_dir.empty()) {
+    // The operands as the run took them (fp32, before quantisation) and the result, in the
+    // workload's layout: a run can be repeated from them and its result compared outside.
+    std::vector<std::string> saved;
+    for (size_t i = 0; i < operand_list.size(); ++i) {
+      std::vector<float> operand = *operand_values[i];
+      if (conv && spec.nchw && i == 0)
+        operand = runtime::nhwc_to_nchw(operand, cs.n, cs.h, cs.w, cs.c);
+      const std::string path = spec.save_dir + "/" + operand_list[i].name + ".npy";
+      runtime::write_npy(path, operand_list[i].shape, operand);
+      saved.push_back(operand_list[i].name + ".npy");
+    }
+    const std::string result = conv ? "y" : "C";
+    std::vector<uint64_t> result_shape = {spec.m, spec.n};
+    std::vector<float> result_values = r.c.values;
+    if (conv && spec.nchw) {
+      result_values = runtime::nhwc_to_nchw(result_values, cs.n, cs.p(), cs.q(), cs.k);
+      result_shape = {cs.n, cs.k, cs.p(), cs.q()};
+    } else if (conv) {
+      result_shape = {cs.n, cs.p(), cs.q(), cs.k};
+    }
+    runtime::write_npy(spec.save_dir + "/" + result + ".npy", result_shape, result_values);
+    saved.push_back(result + ".npy");
+    fmt::print("saved: {} in {}\n", fmt::join(saved, ", "), spec.save_dir);
+  }
+
   if (!json_path.empty()) {
     nlohmann::ordered_json j;
     j["workload"] = {{"kind", spec.kind},   {"M", spec.m},        {"N", spec.n},      {"K", spec.k},
                      {"dtype", spec.dtype}, {"mapping", mapping}, {"bias", spec.bias}};
+    if (dtype == runtime::DType::Cfp8)
+      j["workload"]["cfp8"] = {{"layout", spec.cfp8_layout}, {"bias", options.cfp8.bias}};
     if (conv)
       j["workload"]["conv2d"] = {{"N", cs.n},       {"H", cs.h},
                                  {"W", cs.w},       {"C", cs.c},

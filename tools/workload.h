@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "hw/config/config_io.h"
@@ -21,7 +22,17 @@ struct WorkloadSpec {
   std::string dtype = "bf16", mapping = "auto", check = "auto", placement = "auto";
   bool bias = false;
   uint32_t k_chunk = 0;
+  std::string cfp8_layout = "e4m3";  // dtype=cfp8: e4m3 or e5m2
+  int cfp8_bias = -1;                // dtype=cfp8: the exponent bias, -1 for the layout's default
+  // Tensors in and out (--inputs, --save): operand name (A, B, bias; x, w, bias) -> .npy file,
+  // and the folder the operands and the result are saved to ("" for none).
+  std::map<std::string, std::string> inputs;
+  std::string save_dir;
 };
+
+// Parses `--inputs A=a.npy,B=b.npy` into spec.inputs, checking each name is an operand of the
+// workload (A, B for matmul; x, w for conv2d; bias when bias=1). Throws std::invalid_argument.
+void parse_workload_inputs(const std::string& text, WorkloadSpec& spec);
 
 // Throws std::invalid_argument naming the bad field and what is expected.
 WorkloadSpec parse_workload(const std::string& text);

@@ -7,6 +7,10 @@
     y, report = dojosim.conv2d(x, w, config=cfg, pad=1)
     records = dojosim.sweep("examples/05-sweep/noc_mapping.yaml", "out/noc", jobs=2)
 
+Workload graphs: dojosim.graph (the format), dojosim.torch.capture (PyTorch models),
+dojosim.onnx.import_onnx (ONNX files), dojosim.graph_numpy.evaluate (the numpy reference);
+`python3 -m dojosim.capture` on the command line. They import torch/onnx only when used.
+
 Every simulation runs in a child process of its own (SystemC builds one machine per process),
 so a notebook can call these as often as it likes. Bad arguments raise ValueError (or
 TypeError for a wrong array type) with the simulator's message; a bad config raises

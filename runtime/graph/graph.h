@@ -55,6 +55,9 @@ struct Tensor {
   DType dtype = DType::Fp32;
   Role role = Role::Activation;
   Origin origin;
+  /// A host tensor's values: a .npy file, relative to the graph file's folder; empty for none
+  /// (the run makes them up). The capture writes weights and example inputs this way.
+  std::string data = {};
 };
 
 /// An attribute value as written: a whole number, a real number, a flag, a word or a list of

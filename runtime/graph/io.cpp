@@ -20,7 +20,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }
 
 constexpr const char* kGraphKeys = "version, name, tensors, ops";
-constexpr const char* kTensorKeys = "name, shape, dtype, role";
+constexpr const char* kTensorKeys = "name, shape, dtype, role, data";
 constexpr const char* kOpKeys = "name, type, inputs, outputs, attributes";
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
@@ -160,6 +160,8 @@ Graph from_yaml(const YAML::Node& root, const std::string& source) {
         tensor.dtype = dtype_of(where, scalar(source, kv.second, "dtype")), has[2] = true;
       else if (key == "role")
         tensor.role = role_of(where, scalar(source, kv.second, "role"));
+      else if (key == "data")
+        tensor.data = scalar(source, kv.second, "data");
       else
         fail(yaml_where(source, kv.first), unknown_key(key, kTensorKeys));
     }
@@ -275,6 +277,8 @@ Graph from_json(const Json& root, const std::string& source) {
         tensor.dtype = dtype_of(where, json_word(where, v, "dtype"));
       else if (key == "role")
         tensor.role = role_of(where, json_word(where, v, "role"));
+      else if (key == "data")
+        tensor.data = json_word(where, v, "data");
       else
         fail(where, unknown_key(key, kTensorKeys));
     }
@@ -388,8 +392,9 @@ std::string to_yaml(const Graph& g) {
   if (!g.name.empty()) s += fmt::format("name: {}\n", yaml_word(g.name));
   s += "tensors:\n";
   for (const Tensor& t : g.tensors)
-    s += fmt::format("  - {{name: {}, shape: {}, dtype: {}, role: {}}}\n", yaml_word(t.name),
-                     shape_string(t.shape), dtype_name(t.dtype), role_name(t.role));
+    s += fmt::format("  - {{name: {}, shape: {}, dtype: {}, role: {}{}}}\n", yaml_word(t.name),
+                     shape_string(t.shape), dtype_name(t.dtype), role_name(t.role),
+                     t.data.empty() ? "" : ", data: " + yaml_word(t.data));
   s += "ops:\n";
   for (const Op& op : g.ops) {
     s += fmt::format("  - {{name: {}, type: {}, inputs: {}, outputs: {}", yaml_word(op.name),
@@ -417,6 +422,7 @@ std::string to_json(const Graph& g) {
     j["shape"] = t.shape;
     j["dtype"] = dtype_name(t.dtype);
     j["role"] = role_name(t.role);
+    if (!t.data.empty()) j["data"] = t.data;
     s += fmt::format("{}\n  {}", i ? "," : "", j.dump());
   }
   s += "\n ],\n \"ops\": [";

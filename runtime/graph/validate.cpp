@@ -53,6 +53,10 @@ void check_tensors(const Graph& g, std::map<std::string, const Tensor*>& by_name
     if (t.dtype == DType::Int32 && t.role != Role::Input)
       tensor_error(t, fmt::format("int32 (indices) is for input tensors; this one is {}",
                                   role_name(t.role)));
+    if (!t.data.empty() && !is_source(t.role))
+      tensor_error(t, fmt::format("data '{}' is for host tensors (input, weight, "
+                                  "optimizer_state); an {} is produced by its op",
+                                  t.data, role_name(t.role)));
   }
 }
 

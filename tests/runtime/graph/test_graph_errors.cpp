@@ -71,7 +71,7 @@ TEST_CASE("a wrong or missing version is refused", "[graph][errors]") {
 TEST_CASE("unknown keys, dtypes and roles are refused with the line", "[graph][errors]") {
   CHECK_THAT(error_yaml(replaced(kGood, "{name: x, shape:", "{name: x, shapes:")),
              Equals("g.graph.yaml:3: unknown key 'shapes' (did you mean shape?); expected name, "
-                    "shape, dtype, role"));
+                    "shape, dtype, role, data"));
   CHECK_THAT(
       error_yaml(kGood + "outputs: [y]\n"),
       Equals("g.graph.yaml:10: unknown key 'outputs'; expected version, name, tensors, ops"));

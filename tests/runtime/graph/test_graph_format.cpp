@@ -83,6 +83,29 @@ ops:
   CHECK(std::holds_alternative<double>(back.ops[0].attributes.at("scale")));
 }
 
+TEST_CASE("a host tensor may name a .npy file of its values; an activation may not", "[graph]") {
+  const std::string text = R"(version: 1
+tensors:
+  - {name: x, shape: [2, 3], dtype: fp32, role: input, data: x.npy}
+  - {name: w, shape: [3, 4], dtype: fp32, role: weight, data: "weights/fc 1.npy"}
+  - {name: y, shape: [2, 4], dtype: fp32}
+ops:
+  - {name: fc, type: matmul, inputs: [x, w], outputs: [y]}
+)";
+  const Graph g = parse_graph_yaml(text, "d.graph.yaml");
+  validate(g);
+  CHECK(g.tensors[0].data == "x.npy");
+  CHECK(g.tensors[1].data == "weights/fc 1.npy");
+  CHECK(g.tensors[2].data.empty());
+  CHECK(parse_graph_yaml(to_yaml(g), "again.yaml").tensors[1].data == "weights/fc 1.npy");
+  CHECK(parse_graph_json(to_json(g), "again.json").tensors[0].data == "x.npy");
+  std::string bad = text;
+  bad.replace(bad.find("dtype: fp32}"), 12, "dtype: fp32, data: y.npy}");
+  CHECK_THROWS_WITH(validate(parse_graph_yaml(bad, "d.graph.yaml")),
+                    "d.graph.yaml:5: tensor 'y': data 'y.npy' is for host tensors (input, weight, "
+                    "optimizer_state); an activation is produced by its op");
+}
+
 TEST_CASE("the shipped ResNet-50 graph has the layers of resnet50.csv at batch 32", "[graph]") {
   const Graph g = load_graph(source("workloads/resnet50.graph.yaml"));
   const Analysis a = validate(g);

@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: MIT
+"""A numpy reference evaluator of workload graphs: every op of runtime/graph/ops.def, in
+float32 or float64, in the graph's op order, with the semantics docs/graphs.md gives.
+
+It computes the mathematics of the graph, not the machine's arithmetic: declared dtypes (bf16,
+cfp8) are not rounded to. It is the reference captured graphs are compared with PyTorch by
+(python/tests/test_capture.py) until graphs run on the simulator.
+
+    values = dojosim.graph_numpy.evaluate(graph)              # host tensors' data as inputs
+    values = evaluate(graph, {"input": x}, dtype=np.float64)  # or given ones
+    values["output"]
+"""
+import math
+
+import numpy as np
+
+from .graph import HOST_ROLES
+
+
+class EvaluationError(ValueError):
+    """A graph the evaluator cannot run: a host tensor without values, or of the wrong shape."""
+
+
+def _int2(v):
+    return [v, v] if isinstance(v, int) else list(v)
+
+
+def _attr(op, key, default):
+    return op.attributes.get(key, default)
+
+
+def _matmul(a, b, op, batch):
+    if _attr(op, "transpose_a", False):
+        a = np.swapaxes(a, -1, -2)
+    if _attr(op, "transpose_b", False):
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)
+
+
+def _windows(x, kh, kw, sh, sw, dh=1, dw=1):
+    """x [N, H, W, C] (already padded) -> [N, P, Q, kh, kw, C] views of every window."""
+    n, h, w, c = x.shape
+    p = (h - dh * (kh - 1) - 1) // sh + 1
+    q = (w - dw * (kw - 1) - 1) // sw + 1
+    s = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x, (n, p, q, kh, kw, c), (s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]),
+        writeable=False)
+
+
+def _conv2d(x, w, op):
+    sh, sw = _int2(_attr(op, "stride", 1))
+    ph, pw = _int2(_attr(op, "padding", 0))
+    dh, dw = _int2(_attr(op, "dilation", 1))
+    groups = _attr(op, "groups", 1)
+    r, s, cg, k = w.shape
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    win = _windows(xp, r, s, sh, sw, dh, dw)  # [N, P, Q, R, S, C]
+    kg = k // groups
+    outs = [np.einsum("npqrsc,rsck->npqk", win[..., g * cg:(g + 1) * cg],
+                      w[..., g * kg:(g + 1) * kg], optimize=True) for g in range(groups)]
+    return np.concatenate(outs, axis=-1) if groups > 1 else outs[0]
+
+
+def _pool(x, op, kind):
+    kh, kw = _int2(op.attributes["kernel"])
+    sh, sw = _int2(_attr(op, "stride", 1))
+    ph, pw = _int2(_attr(op, "padding", 0))
+    pad = ((0, 0), (ph, ph), (pw, pw), (0, 0))
+    if kind == "max":
+        return _windows(np.pad(x, pad, constant_values=-np.inf), kh, kw, sh, sw).max(axis=(3, 4))
+    total = _windows(np.pad(x, pad), kh, kw, sh, sw).sum(axis=(3, 4))
+    if _attr(op, "count_include_pad", False):
+        return total / (kh * kw)
+    ones = np.pad(np.ones((1,) + x.shape[1:3] + (1,), x.dtype), pad)
+    return total / _windows(ones, kh, kw, sh, sw).sum(axis=(3, 4))
+
+
+def _gelu(x, op):
+    if _attr(op, "approximate", "none") == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    erf = np.vectorize(math.erf, otypes=[x.dtype])
+    return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+
+
+def _softmax(x, op):
+    axis = _attr(op, "axis", -1)
+    x = x * _attr(op, "scale", 1.0)
+    if _attr(op, "causal", False):
+        sq, sk = x.shape[-2:]
+        future = np.arange(sk)[None, :] > np.arange(sq)[:, None] + (sk - sq)
+        x = np.where(future, -np.inf, x)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _layernorm(x, g, b, op):
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + _attr(op, "epsilon", 1e-5)) * g + b
+
+
+def _split(x, op):
+    axis = _attr(op, "axis", -1)
+    sizes = _attr(op, "sizes", [])
+    if not sizes:
+        return np.split(x, len(op.outputs), axis=axis)
+    return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
+
+
+def _cross_entropy(logits, labels, op):
+    z = logits - logits.max(axis=-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(logp, labels[..., None].astype(np.int64), axis=-1)[..., 0]
+    return -(picked.mean() if _attr(op, "reduction", "mean") == "mean" else picked.sum())
+
+
+# One row per op of ops.def: inputs -> output (or a list of outputs for split).
+_OPS = {
+    "matmul": lambda op, a, b: _matmul(a, b, op, False),
+    "batch_matmul": lambda op, a, b: _matmul(a, b, op, True),
+    "conv2d": lambda op, x, w: _conv2d(x, w, op),
+    "bias_add": lambda op, x, b: x + b,
+    "add": lambda op, a, b: a + b,
+    "sub": lambda op, a, b: a - b,
+    "mul": lambda op, a, b: a * b,
+    "relu": lambda op, x: np.maximum(x, 0),
+    "gelu": lambda op, x: _gelu(x, op),
+    "silu": lambda op, x: x / (1 + np.exp(-x)),
+    "batchnorm": lambda op, x, s, b, m, v: (x - m) / np.sqrt(v + _attr(op, "epsilon", 1e-5)) * s
+    + b,
+    "layernorm": lambda op, x, g, b: _layernorm(x, g, b, op),
+    "rmsnorm": lambda op, x, g: x / np.sqrt((x * x).mean(axis=-1, keepdims=True) +
+                                            _attr(op, "epsilon", 1e-6)) * g,
+    "softmax": lambda op, x: _softmax(x, op),
+    "max_pool": lambda op, x: _pool(x, op, "max"),
+    "avg_pool": lambda op, x: _pool(x, op, "avg"),
+    "global_avg_pool": lambda op, x: x.mean(axis=(1, 2)),
+    "embedding": lambda op, ids, table: table[ids.astype(np.int64)],
+    "reshape": lambda op, x: x.reshape(op.attributes["shape"]),
+    "transpose": lambda op, x: np.transpose(x, op.attributes["perm"]),
+    "concat": lambda op, *xs: np.concatenate(xs, axis=op.attributes["axis"]),
+    "split": lambda op, x: _split(x, op),
+    "softmax_cross_entropy": lambda op, logits, labels: _cross_entropy(logits, labels, op),
+}
+
+
+def supported_ops():
+    return sorted(_OPS)
+
+
+def evaluate(graph, inputs=None, dtype=np.float32):
+    """Runs `graph` (a dojosim.graph.Graph): host tensors take `inputs[name]` or their data.
+    Returns every tensor's value by name, floats in `dtype`, int32 tensors as int32."""
+    inputs = inputs or {}
+    values = {}
+    for t in graph.tensors:
+        if t.role not in HOST_ROLES:
+            continue
+        v = inputs.get(t.name, t.data)
+        if v is None:
+            raise EvaluationError("tensor '{}' ({}) has no values: give inputs['{}'] or capture "
+                                  "with its data".format(t.name, t.role, t.name))
+        v = np.asarray(v)
+        if tuple(v.shape) != t.shape:
+            raise EvaluationError("tensor '{}': values of shape {}; the tensor is {}".format(
+                t.name, list(v.shape), list(t.shape)))
+        values[t.name] = v.astype(np.int32 if t.dtype == "int32" else dtype)
+    for op in graph.ops:
+        fn = _OPS.get(op.type)
+        if fn is None:
+            raise EvaluationError("op '{}': type '{}' is not in the evaluator".format(
+                op.name, op.type))
+        out = fn(op, *[values[i] for i in op.inputs])
+        outs = out if op.type == "split" else [out]
+        for name, v in zip(op.outputs, outs):
+            v = np.asarray(v, dtype=dtype)
+            want = graph.tensor(name).shape
+            if v.shape != want:
+                raise EvaluationError("op '{}' ({}): output '{}' is {}; declared {}".format(
+                    op.name, op.type, name, list(v.shape), list(want)))
+            values[name] = v
+    return values

@@ -1,0 +1,524 @@
+# SPDX-License-Identifier: MIT
+"""PyTorch capture: a torch.nn.Module to a workload graph (docs/graphs.md, docs/python.md).
+
+    g = dojosim.torch.capture(model, (x,))              # inference: the forward graph
+    g = dojosim.torch.capture(model, (x,), train=True)  # forward and backward of one step
+    g.save("model.graph.yaml")                          # weights and inputs as .npy beside it
+
+make_fx (torch.fx.experimental.proxy_tensor, PyTorch 1.13) records the aten ops the model runs
+on the example inputs, forward and, with train=True, the backward that torch.autograd.grad
+runs; Python control flow on shapes is fixed for these shapes, control flow on tensor values
+(which reads a value, aten._local_scalar_dense) is refused. Each aten op maps to graph ops (_ATEN below) or is refused with a
+CaptureError naming the op and the module it came from. Nothing is downloaded.
+"""
+import operator
+
+import numpy as np
+import torch
+import torch.fx
+from torch.fx.experimental import proxy_tensor
+
+from ._lower import NHWC, Builder, CaptureError, Value, identity
+
+__all__ = ["capture", "CaptureError"]
+
+aten = torch.ops.aten
+
+
+def _ints(v, n=2):
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    return v * n if len(v) == 1 else v
+
+
+# ---- the op table: aten op (by its packet name) -> a function of (builder, args) ----
+# Each returns a Value, or a tuple of Values (and None for outputs only the backward reads:
+# batchnorm's saved statistics, max_pool's indices), or raises CaptureError.
+
+def _refuse(b, what):
+    raise CaptureError("{}: {}".format(b.where(), what))
+
+
+def _convolution(b, x, w, bias, stride, padding, dilation, transposed, output_padding, groups):
+    if transposed:
+        _refuse(b, "aten.convolution with transposed=True has no graph op (conv2d only)")
+    if x.rank != 4:
+        _refuse(b, "aten.convolution of a rank-{} input; only 2-D convolution [N, C, H, W] maps "
+                "to conv2d".format(x.rank))
+    return b.conv2d(x, w, bias, _ints(stride), _ints(padding), _ints(dilation), groups)
+
+
+def _addmm(b, bias, x, w, beta=1, alpha=1):
+    if beta != 1 or alpha != 1:
+        _refuse(b, "aten.addmm with beta={} alpha={}; only 1 and 1 map".format(beta, alpha))
+    return b.bias_add(b.matmul(x, w), bias, -1) if bias.rank == 1 else \
+        b.binary("add", b.matmul(x, w), bias)
+
+
+def _add(b, x, y, alpha=1):
+    if alpha != 1:
+        _refuse(b, "aten.add with alpha={}; only 1 maps".format(alpha))
+    return b.binary("add", x, y)
+
+
+def _sub(b, x, y, alpha=1):
+    if alpha != 1:
+        _refuse(b, "aten.sub with alpha={}; only 1 maps".format(alpha))
+    return b.binary("sub", x, y)
+
+
+def _div(b, x, y):
+    if isinstance(y, Value):
+        _refuse(b, "aten.div by a tensor has no graph op (division by a number maps to mul)")
+    return b.binary("mul", x, 1.0 / y)
+
+
+def _batch_norm(b, x, w, bias, mean, var, training, momentum, eps):
+    if training:
+        _refuse(b, "aten.native_batch_norm in training mode (batch statistics) has no graph op; "
+                "the graph's batchnorm is inference (running statistics): capture in eval mode")
+    return b.batchnorm(x, w, bias, mean, var, eps), None, None
+
+
+def _layer_norm(b, x, shape, w, bias, eps):
+    if len(shape) != 1:
+        _refuse(b, "aten.native_layer_norm over {} axes; layernorm normalises the last one"
+                .format(len(shape)))
+    w = w if w is not None else b.constant(np.ones(shape, np.float32))
+    bias = bias if bias is not None else b.constant(np.zeros(shape, np.float32))
+    return b.row_op("layernorm", x, [w, bias], {"epsilon": float(eps)}), None, None
+
+
+def _softmax(b, x, dim, half_to_float):
+    if dim % x.rank != x.rank - 1:
+        x2 = b.transpose(x, _swap(x.rank, dim))
+        return b.transpose(b.row_op("softmax", x2, [], {}), _swap(x.rank, dim))
+    return b.row_op("softmax", x, [], {})
+
+
+def _swap(rank, dim):
+    p = list(range(rank))
+    p[dim % rank], p[-1] = p[-1], p[dim % rank]
+    return p
+
+
+def _max_pool(b, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    if ceil_mode or _ints(dilation) != [1, 1]:
+        _refuse(b, "aten.max_pool2d with ceil_mode or dilation has no graph op")
+    kernel = _ints(kernel)
+    return b.pool("max_pool", x, kernel, _ints(stride) if stride else kernel, _ints(padding)), None
+
+
+def _avg_pool(b, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+              divisor_override=None):
+    if ceil_mode or divisor_override:
+        _refuse(b, "aten.avg_pool2d with ceil_mode or divisor_override has no graph op")
+    kernel = _ints(kernel)
+    pad = _ints(padding)
+    return b.pool("avg_pool", x, kernel, _ints(stride) if stride else kernel, pad,
+                  count_include_pad and pad != [0, 0])
+
+
+def _adaptive_avg_pool(b, x, size):
+    if _ints(size) == [1, 1]:
+        return b.global_avg_pool(x, True)
+    h, w = x.shape[2:]
+    oh, ow = _ints(size)
+    if h % oh or w % ow:
+        _refuse(b, "adaptive_avg_pool2d from {}x{} to {}x{}: only whole windows map (avg_pool)"
+                .format(h, w, oh, ow))
+    return b.pool("avg_pool", x, [h // oh, w // ow], [h // oh, w // ow], [0, 0])
+
+
+def _mean(b, x, dims, keepdim=False, dtype=None):
+    dims = sorted(d % x.rank for d in dims)
+    if x.rank == 4 and dims == [2, 3]:
+        return b.global_avg_pool(x, keepdim)
+    _refuse(b, "aten.mean over axes {} of a rank-{} tensor; only the mean over H and W of "
+            "[N, C, H, W] (global_avg_pool) maps".format(dims, x.rank))
+
+
+def _view(b, x, shape):
+    shape = list(shape)
+    if -1 in shape:
+        known = int(np.prod([d for d in shape if d != -1]))
+        shape[shape.index(-1)] = int(np.prod(x.shape)) // known
+    return b.reshape(x, shape)
+
+
+def _squeeze(b, x, dim=None):
+    if dim is None:
+        return b.reshape(x, [d for d in x.shape if d != 1])
+    shape = list(x.shape)
+    if shape[dim] == 1:
+        del shape[dim]
+    return b.reshape(x, shape)
+
+
+def _unsqueeze(b, x, dim):
+    shape = list(x.shape)
+    shape.insert(dim % (x.rank + 1), 1)
+    return b.reshape(x, shape)
+
+
+def _permute(b, x, dims):
+    return b.transpose(x, dims)
+
+
+def _transpose(b, x, d0, d1):
+    p = list(range(x.rank))
+    p[d0 % x.rank], p[d1 % x.rank] = p[d1 % x.rank], p[d0 % x.rank]
+    return b.transpose(x, p)
+
+
+def _t(b, x):
+    return b.transpose(x, [1, 0]) if x.rank == 2 else x
+
+
+def _expand(b, x, shape, implicit=False):
+    shape = [x.shape[i - (len(shape) - x.rank)] if d == -1 else d for i, d in enumerate(shape)]
+    if tuple(shape) == x.shape:
+        return x
+    if int(np.prod(shape)) == int(np.prod(x.shape)):  # only leading 1s added
+        return b.reshape(x, shape)
+    _refuse(b, "aten.expand of {} to {} (a broadcast copy) has no graph op".format(
+        list(x.shape), shape))
+
+
+def _split(b, x, size, dim=0):
+    n = x.shape[dim]
+    sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    return tuple(b.split(x, sizes, dim))
+
+
+def _split_sizes(b, x, sizes, dim=0):
+    return tuple(b.split(x, list(sizes), dim))
+
+
+def _cat(b, xs, dim=0):
+    return b.concat(list(xs), dim)
+
+
+def _embedding(b, table, ids, padding_idx=-1, scale_grad=False, sparse=False):
+    return b.embedding(ids, table)
+
+
+def _gelu(b, x, approximate="none"):
+    return b.unary("gelu", x, {"approximate": approximate} if approximate != "none" else None)
+
+
+def _slice(b, x, dim=0, start=None, end=None, step=1):
+    n = x.shape[dim]
+    start = 0 if start is None else start % n if start < 0 else min(start, n)
+    end = n if end is None else end % n if end < 0 else min(end, n)
+    if step == 1 and start == 0 and end == n:
+        return x
+    if step == 1:  # a part along dim: split into up to three parts, keep the middle one
+        sizes = [s for s in (start, end - start, n - end) if s]
+        parts = b.split(x, sizes, dim)
+        return parts[1 if start else 0]
+    _refuse(b, "aten.slice with step {} has no graph op".format(step))
+
+
+class _LogSoftmax(Value):
+    """log_softmax(x) that only a following nll_loss may read: the pair is the graph's
+    softmax_cross_entropy (F.cross_entropy in aten); alone it has no graph op."""
+
+    def __init__(self, x):
+        super().__init__(x.shape)
+        self.logits = x
+
+
+def _log_softmax(b, x, dim, half_to_float):
+    if dim % x.rank != x.rank - 1:
+        _refuse(b, "aten._log_softmax along axis {} of {}; only the last, in a cross-entropy, "
+                "maps".format(dim, x.rank))
+    return _LogSoftmax(x)
+
+
+def _nll_loss(b, logp, labels, weight, reduction, ignore_index):
+    if not isinstance(logp, _LogSoftmax):
+        _refuse(b, "aten.nll_loss_forward of anything but log_softmax (cross-entropy) has no "
+                "graph op")
+    if weight is not None or reduction not in (1, 2):
+        _refuse(b, "cross-entropy with class weights or reduction='none' has no graph op")
+    loss = b.cross_entropy(logp.logits, labels, "mean" if reduction == 1 else "sum")
+    return loss, None
+
+
+_DYNAMIC = {"nonzero", "masked_select", "unique", "_unique", "_unique2", "unique_consecutive",
+            "unique_dim", "_local_scalar_dense", "repeat_interleave", "argwhere"}
+
+_ATEN = {
+    "convolution": _convolution,
+    "addmm": _addmm,
+    "mm": lambda b, x, y: b.matmul(x, y),
+    "bmm": lambda b, x, y: b.matmul(x, y, batch=True),
+    "relu": lambda b, x: b.unary("relu", x),
+    "gelu": _gelu,
+    "silu": lambda b, x: b.unary("silu", x),
+    "add": _add,
+    "sub": _sub,
+    "rsub": lambda b, x, y, alpha=1: _sub(b, y, x, alpha),
+    "mul": lambda b, x, y: b.binary("mul", x, y),
+    "div": _div,
+    "native_batch_norm": _batch_norm,
+    "native_layer_norm": _layer_norm,
+    "_softmax": _softmax,
+    "_log_softmax": _log_softmax,
+    "nll_loss_forward": _nll_loss,
+    "max_pool2d_with_indices": _max_pool,
+    "avg_pool2d": _avg_pool,
+    "_adaptive_avg_pool2d": _adaptive_avg_pool,
+    "mean": _mean,
+    "view": _view,
+    "_unsafe_view": _view,
+    "_reshape_alias": lambda b, x, shape, stride: _view(b, x, shape),
+    "reshape": _view,
+    "squeeze": _squeeze,
+    "unsqueeze": _unsqueeze,
+    "permute": _permute,
+    "transpose": _transpose,
+    "t": _t,
+    "expand": _expand,
+    "split": _split,
+    "split_with_sizes": _split_sizes,
+    "cat": _cat,
+    "embedding": _embedding,
+    "slice": _slice,
+    "is_same_size": lambda b, x, y: x.shape == y.shape,  # autograd's check, no tensor
+    "clone": lambda b, x, memory_format=None: x,
+    "detach": lambda b, x: x,
+    "alias": lambda b, x: x,
+    "_to_copy": lambda b, x, **kw: x,
+    "lift_fresh_copy": lambda b, x: x,
+}
+
+
+def supported_aten_ops():
+    """The aten ops the capture maps, by packet name."""
+    return sorted(_ATEN)
+
+
+# ---- tracing ----
+
+_BACKWARD = "backward"  # the path (op name prefix) of the aten ops torch.autograd.grad records
+
+
+class _ModulePaths:
+    """Labels each aten node make_fx records with the path of the innermost module running
+    when it was recorded (forward hooks on every module; the backward runs outside them)."""
+
+    def __init__(self, model):
+        self.stack = []
+        self.labelled = 0
+        self.handles = []
+        for path, m in model.named_modules():
+            self.handles.append(m.register_forward_pre_hook(self._enter(path)))
+            self.handles.append(m.register_forward_hook(self._leave()))
+
+    def _graph(self):
+        for mode in proxy_tensor.get_torch_dispatch_modes():
+            if isinstance(mode, proxy_tensor.ProxyTorchDispatchMode):
+                return mode.tracer.graph
+        return None
+
+    def label(self, path=None):
+        g = self._graph()
+        if g is None:
+            return
+        nodes = list(g.nodes)
+        here = path if path is not None else (self.stack[-1] if self.stack else "")
+        for n in nodes[self.labelled:]:
+            n.meta.setdefault("dojosim_path", here)
+        self.labelled = len(nodes)
+
+    def _enter(self, path):
+        def hook(module, args):
+            self.label()
+            self.stack.append(path)
+        return hook
+
+    def _leave(self):
+        def hook(module, args, out):
+            self.label()
+            self.stack.pop()
+        return hook
+
+    def close(self):
+        for h in self.handles:
+            h.remove()
+
+
+def _trace(model, inputs, train):
+    params = dict(model.named_parameters())
+    buffers = dict(model.named_buffers())
+    names = list(params) + list(buffers)
+    n_state = len(names)
+
+    def run(*flat):
+        state = dict(zip(names, flat[:n_state]))
+        args = flat[n_state:n_state + len(inputs)]
+        out = torch.nn.utils.stateless.functional_call(model, state, tuple(args))
+        if not train:
+            return out
+        grad_out = flat[-1]
+        weights = flat[:len(params)]
+        grads = torch.autograd.grad(out, weights, grad_out, allow_unused=True)
+        paths.label(_BACKWARD)
+        return out, grads
+
+    flat = [p.detach().requires_grad_(train) for p in params.values()]
+    flat += [t.detach() for t in buffers.values()]
+    flat += list(inputs)
+    if train:
+        with torch.no_grad():
+            out = model(*inputs)
+        if not isinstance(out, torch.Tensor):
+            raise CaptureError("train=True needs a model with one tensor output (a loss or "
+                               "logits); {} returns {}".format(type(model).__name__,
+                                                               type(out).__name__))
+        flat.append(torch.ones_like(out))
+    paths = _ModulePaths(model)
+    try:
+        with torch.set_grad_enabled(train):
+            gm = proxy_tensor.make_fx(run)(*flat)
+    except RuntimeError as why:  # make_fx refuses reading a traced value (control flow on it)
+        where = "module '{}'".format(paths.stack[-1]) if paths.stack and paths.stack[-1] else \
+            "the top-level module"
+        raise CaptureError("{}: torch.fx cannot trace it: {} (control flow or a shape that "
+                           "depends on tensor values, as `if x.sum() > 0` or x[x > 0])".format(
+                               where, str(why).splitlines()[0])) from None
+    finally:
+        paths.close()
+    return gm, list(params), list(buffers), flat
+
+
+def _node_name(n):
+    return getattr(n.target, "__name__", str(n.target))
+
+
+def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_data=True):
+    """The graph of `model` on `example_inputs` (a tensor or a tuple of tensors).
+
+    train=False: the forward graph in eval mode (batchnorm with running statistics).
+    train=True: forward, then the backward of one step seeded with d(output) = 1 (a host input
+    `grad_output`): every parameter's gradient is an output named grad/PARAM (role gradient).
+    dtype: the graph's float dtype (fp32, bf16, cfp8); integer inputs become int32.
+    with_data: carry the weights and example inputs as the host tensors' values.
+    Raises CaptureError naming the aten op and the module path for what has no graph op.
+    """
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    example_inputs = tuple(example_inputs)
+    for i, x in enumerate(example_inputs):
+        if not isinstance(x, torch.Tensor):
+            raise CaptureError("example input {} is a {}; capture takes tensors".format(
+                i, type(x).__name__))
+    was_training = model.training
+    model.train(train)
+    try:
+        gm, params, buffers, flat = _trace(model, example_inputs, train)
+    finally:
+        model.train(was_training)
+    b = Builder(name or type(model).__name__, dtype)
+    inputs = ["input" if len(example_inputs) == 1 else "input.{}".format(i)
+              for i in range(len(example_inputs))]
+    host_names = [(p, "weight") for p in params] + [(p, "weight") for p in buffers] + \
+        [(n, "input") for n in inputs] + ([("grad_output", "input")] if train else [])
+
+    env = {}
+    placeholders = iter(zip(host_names, flat))
+    for node in gm.graph.nodes:
+        b.path = node.meta.get("dojosim_path", "")
+        if node.op == "placeholder":
+            (hname, role), t = next(placeholders)
+            t = t.detach()
+            kind = "float" if t.is_floating_point() else "int32"
+            env[node] = b.host(hname, t.numpy().astype(np.float32 if kind == "float"
+                                                       else np.int32), role, kind)
+        elif node.op == "get_attr":
+            t = getattr(gm, node.target).detach()
+            kind = "float" if t.is_floating_point() else "int32"
+            env[node] = b.host("const." + node.target, t.numpy(), "weight", kind)
+        elif node.op == "call_function":
+            env[node] = _lower_node(b, node, env)
+        elif node.op == "output":
+            outs = node.args[0]
+            break
+    b.path = ""
+    if train:
+        out, grads = outs
+        b.rename(env[out], "output")
+        for p, g in zip(params, grads):
+            if g is not None:
+                b.rename(env[g], "grad/" + p, "gradient")
+    else:
+        flat_out = outs if isinstance(outs, (list, tuple)) else [outs]
+        for i, o in enumerate(flat_out):
+            b.rename(env[o], "output" if len(flat_out) == 1 else "output.{}".format(i))
+    if not with_data:
+        for t in b.graph.tensors:
+            t.data = None
+    return b.graph
+
+
+def _lower_node(b, node, env):
+    if node.target is operator.getitem:
+        seq, i = node.args
+        return env[seq][i]  # None for an output only a backward op reads
+    packet = getattr(node.target, "overloadpacket", None)
+    op = packet.__name__ if packet is not None else _node_name(node)
+    args = [_arg(b, env, a) for a in node.args]
+    kwargs = {k: _arg(b, env, v) for k, v in node.kwargs.items()}
+    if op in ("_local_scalar_dense", "is_nonzero"):
+        raise CaptureError("{}: aten.{}: a tensor's value is read in Python (control flow such "
+                           "as `if x.sum() > 0`, or .item()); torch.fx cannot trace that into "
+                           "one graph for every input".format(b.where(), op))
+    if op in _DYNAMIC:
+        raise CaptureError("{}: aten.{} has a dynamic shape (its output's shape depends on the "
+                           "values); a graph has one shape per tensor".format(b.where(), op))
+    if not _reads_values(args) and not _reads_values(list(kwargs.values())):
+        # A factory (empty, zeros, full, arange, ...): a constant, declared only if read.
+        t = node.target(*args, **kwargs)
+        if isinstance(t, torch.Tensor):
+            kind = "float" if t.is_floating_point() else "int32"
+            return b.host("const." + node.name, t.detach().numpy(), "weight", kind)
+        return t
+    if op.endswith("_") and not op.endswith("__") and op[:-1] in _ATEN:
+        # In place (ReLU(inplace=True), +=): make_fx's later nodes read this node's result, so
+        # the op is its out-of-place form, unless it would change a weight or an input.
+        if args and isinstance(args[0], Value) and args[0].host is not None:
+            raise CaptureError("{}: aten.{} changes host tensor '{}' in place; a graph's "
+                               "weights and inputs are read-only".format(b.where(), op,
+                                                                       args[0].host.name))
+        op = op[:-1]
+    fn = _ATEN.get(op)
+    if fn is None:
+        raise CaptureError("{}: aten.{} has no graph op in dojosim (runtime/graph/ops.def; "
+                           "dojosim.torch.supported_aten_ops() lists what maps)".format(
+                               b.where(), op))
+    kwargs.pop("dtype", None) if op == "_to_copy" else None
+    if op != "nll_loss_forward" and any(isinstance(a, _LogSoftmax) for a in args):
+        raise CaptureError("{}: aten.{} reads a log_softmax, which has a graph op only as part "
+                           "of a cross-entropy (softmax_cross_entropy)".format(b.where(), op))
+    try:
+        return fn(b, *args, **kwargs)
+    except TypeError as why:
+        raise CaptureError("{}: aten.{} with arguments the capture does not know: {}".format(
+            b.where(), op, why)) from None
+
+
+def _reads_values(args):
+    return any(isinstance(a, Value) or (isinstance(a, (list, tuple)) and _reads_values(a))
+               for a in args)
+
+
+def _arg(b, env, a):
+    if isinstance(a, torch.fx.Node):
+        if env[a] is None:
+            raise CaptureError("{}: reads {}, an output with no graph tensor (the statistics or "
+                               "indices an op saves for its backward)".format(b.where(), a.name))
+        return env[a]
+    if isinstance(a, (list, tuple)):
+        return type(a)(_arg(b, env, x) for x in a)
+    return a
