@@ -163,6 +163,10 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
              bound.busbw_gb_per_s, bound.limit, pct);
   fmt::print("traffic: mesh links {}, die-edge links {}\n", si(double(r.mesh_link_bytes), "B"),
              si(double(r.die_edge_bytes), "B"));
+  std::string split;
+  for (const auto& [bucket, pct_of] : r.time_split)
+    split += fmt::format("{}{} {:.1f}%", split.empty() ? "" : ", ", bucket, pct_of);
+  fmt::print("time split (the members' threads): {}\n", split);
 
   bool passed = true;
   nlohmann::ordered_json checks;

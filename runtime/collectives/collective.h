@@ -119,6 +119,8 @@ struct CollectiveResult {
   double seconds = 0;
   Vectors out;  // each member's vector after the run (empty with sim.values off)
   uint64_t mesh_link_bytes = 0, die_edge_bytes = 0;
+  /// Where the members' threads spent their cycles (hw/stats/run_report.h buckets), in %.
+  std::vector<std::pair<std::string, double>> time_split;
 };
 /// Runs the plan on a fresh machine (one per process: SystemC elaborates once). `inputs` may
 /// be empty with sim.values off (timing only: nothing is written or read back).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 
 #include "hw/node/node.h"
 #include "isa/global_address.h"
@@ -28,27 +29,34 @@ const codegen::ArgBlock<LaneTables>& args() {
   return block;
 }
 
-// Adds a2 bytes (a multiple of 64) at a1 into a0, 512 B a turn: each turn adds the block
-// loaded by the turn before, loads the next one and stores its sums as they are ready, so that
-// the loads, the adds and the stores of one thread overlap.
+// Adds a2 bytes (a multiple of 64) at a1 into a0, software-pipelined over blocks of 512 B:
+// a turn stores the sums of the block before, adds the block loaded by the turn before and
+// loads the next, one vector of each per cycle (a store, an add, two loads: the issue width),
+// so that the store port, the SIMD unit and the load ports stay busy.
 void add_loop(codegen::AsmWriter& w, std::string_view lanes) {
   w.op("bltu    a2, s7, add_tail");
   for (int j = 0; j < 8; ++j) {
     w.op("vle     v{}, {}(a0)", j, 64 * j);
     w.op("vle     v{}, {}(a1)", j + 8, 64 * j);
   }
+  const auto turn = [&](bool store) {
+    for (int j = 0; j < 8; ++j) {
+      if (store) w.op("vse     v{}, {}(a0)", 16 + j, 64 * j - 512);
+      w.op("vadd.{}  v{}, v{}, v{}", lanes, 16 + j, j, 8 + j);
+      w.op("vle     v{}, {}(a0)", j, 512 + 64 * j);
+      w.op("vle     v{}, {}(a1)", j + 8, 512 + 64 * j);
+    }
+    w.op("addi    a2, a2, -512");
+    w.op("addi    a1, a1, 512");
+    w.op("addi    a0, a0, 512");
+  };
+  turn(false);
+  w.op("bltu    a2, s7, add_last");
   w.label("add_block");
-  for (int j = 0; j < 8; ++j) {
-    w.op("vadd.{}  v{}, v{}, v{}", lanes, 16 + j, j, 8 + j);
-    w.op("vle     v{}, {}(a0)", j, 512 + 64 * j);
-    w.op("vle     v{}, {}(a1)", j + 8, 512 + 64 * j);
-    if (j >= 4) w.op("vse     v{}, {}(a0)", 16 + j - 4, 64 * (j - 4));
-  }
-  for (int j = 4; j < 8; ++j) w.op("vse     v{}, {}(a0)", 16 + j, 64 * j);
-  w.op("addi    a2, a2, -512");
-  w.op("addi    a1, a1, 512");
-  w.op("addi    a0, a0, 512");
+  turn(true);
   w.op("bgeu    a2, s7, add_block");
+  w.label("add_last");
+  for (int j = 0; j < 8; ++j) w.op("vse     v{}, {}(a0)", 16 + j, 64 * j - 512);
   w.label("add_tail");
   w.op("beqz    a2, added");
   w.op("vle     v0, 0(a0)");
@@ -123,6 +131,9 @@ wait_table:
   args().reserve(w);
   return w.text();
 }
+
+// How many pieces a member's pushes of a round run ahead of its waits: most of the DMA queue.
+constexpr size_t kPushAhead = 12;
 
 uint64_t round64(uint64_t v) {
   return (v + 63) / 64 * 64;
@@ -215,59 +226,89 @@ void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& s
     sends[ts[i].from].push_back(i);
     receives[ts[i].to].push_back(i);
   }
+  // Per member and round, its pushes and waits go in the order of a key (piece index, pushes
+  // first, transfer), a push's piece index taken kPushAhead lower so that pushes run ahead of
+  // the waits: a push then waits only for pieces of smaller keys, whose pushes wait for smaller
+  // keys again, so no cycle of waits can form; and a sender pushes to a receiver in the order
+  // it waits.
   std::vector<bool> sent(ts.size(), false);
   for (uint32_t m = 0; m < n; ++m) {
-    // Sends to each destination go in schedule order, so that its waits count them in order.
-    std::map<uint32_t, std::vector<size_t>> queue;
-    for (size_t i : sends[m]) queue[ts[i].to].push_back(i);
-    std::map<uint32_t, size_t> next_to;
-    const auto push_steps = [&](size_t i, uint64_t at, uint64_t bytes, unsigned lane, Step& s) {
-      s.push_to = landing(i, at);
-      s.push_from = data_ + leaf_offset_[ts[i].first] + at;
-      s.push_bytes = bytes;
-      s.push_sem = 8 * sem(ts[i].to, m, lane);
-    };
-    const auto emit_send = [&](size_t i) {
-      sent[i] = true;
-      ++next_to[ts[i].to];
-      for (const Piece& p : pieces(ts[i])) {
-        Step s;
-        push_steps(i, p.at, p.bytes, p.lane, s);
-        tables_[m][p.lane].push_back(s);
-      }
+    const auto push_step = [&](size_t i, const Piece& p, Step& s) {
+      s.push_to = landing(i, p.at);
+      s.push_from = data_ + leaf_offset_[ts[i].first] + p.at;
+      s.push_bytes = p.bytes;
+      s.push_sem = 8 * sem(ts[i].to, m, p.lane);
     };
     size_t si = 0, ri = 0;
     for (uint32_t round = 0; round < schedule.rounds(); ++round) {
-      for (; si < sends[m].size() && ts[sends[m][si]].round == round; ++si)
-        if (!sent[sends[m][si]]) emit_send(sends[m][si]);
+      const size_t round_sends = si;
+      while (si < sends[m].size() && ts[sends[m][si]].round == round) ++si;
+      const size_t next_sends = si;
+      size_t next_end = si;
+      while (next_end < sends[m].size() && ts[sends[m][next_end]].round == round + 1) ++next_end;
+      // The next round's send of exactly the leaves a receive brings rides on its steps, piece
+      // by piece, if it alone goes to its receiver in that round and what this round still
+      // pushes to that receiver goes first (at most kPushAhead + 1 pieces, keys up to 0): the
+      // receiver counts one sender's pieces on one semaphore, in the order it waits for them.
+      const auto rides = [&](size_t r) {
+        for (size_t k = next_sends; k < next_end; ++k) {
+          const size_t c = sends[m][k];
+          if (ts[c].first != ts[r].first || ts[c].last != ts[r].last) continue;
+          for (size_t o = next_sends; o < next_end; ++o)
+            if (o != k && ts[sends[m][o]].to == ts[c].to) return ts.size();
+          for (size_t o = round_sends; o < next_sends; ++o) {
+            const size_t u = sends[m][o];
+            if (!sent[u] && ts[u].to == ts[c].to && pieces(ts[u]).size() > kPushAhead + 1)
+              return ts.size();
+          }
+          return c;
+        }
+        return ts.size();
+      };
+      struct Item {
+        int64_t piece;  // the key: shifting every push by the same amount keeps the order of
+        size_t transfer;  // one sender's pushes to one receiver that of the receiver's waits
+        bool receive;
+        Piece p;
+        size_t on;  // the send riding on a receive, or ts.size()
+      };
+      std::vector<Item> items;
+      for (size_t k = round_sends; k < next_sends; ++k) {
+        const size_t i = sends[m][k];
+        if (sent[i]) continue;
+        const std::vector<Piece> ps = pieces(ts[i]);
+        for (size_t j = 0; j < ps.size(); ++j)
+          items.push_back({int64_t(j) - int64_t(kPushAhead), i, false, ps[j], ts.size()});
+      }
+      std::vector<size_t> riding;
       for (; ri < receives[m].size() && ts[receives[m][ri]].round == round; ++ri) {
         const size_t r = receives[m][ri];
-        // The next round's send of exactly these leaves, if it is next in line to its receiver.
-        size_t on = ts.size();
-        for (size_t k = si; k < sends[m].size() && ts[sends[m][k]].round == round + 1; ++k) {
-          const size_t c = sends[m][k];
-          const auto& q = queue[ts[c].to];
-          if (!sent[c] && ts[c].first == ts[r].first && ts[c].last == ts[r].last &&
-              q[next_to[ts[c].to]] == c) {
-            on = c;
-            break;
+        const size_t on = rides(r);
+        if (on != ts.size()) riding.push_back(on);
+        const std::vector<Piece> ps = pieces(ts[r]);
+        for (size_t j = 0; j < ps.size(); ++j) items.push_back({int64_t(j), r, true, ps[j], on});
+      }
+      for (size_t i : riding) sent[i] = true;
+      for (size_t k = round_sends; k < next_sends; ++k) sent[sends[m][k]] = true;
+      std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
+        return std::make_tuple(a.piece, a.receive, a.transfer) <
+               std::make_tuple(b.piece, b.receive, b.transfer);
+      });
+      for (const Item& it : items) {
+        Step s;
+        if (!it.receive) {
+          push_step(it.transfer, it.p, s);
+        } else {
+          const Transfer& r = ts[it.transfer];
+          s.wait = 8 * sem(m, r.from, it.p.lane);
+          if (r.reduce) {
+            s.add_to = data_ + leaf_offset_[r.first] + it.p.at;
+            s.add_from = slots_ + slot[it.transfer] + it.p.at;
+            s.add_bytes = it.p.bytes;
           }
+          if (it.on != ts.size()) push_step(it.on, it.p, s);
         }
-        if (on != ts.size()) {
-          sent[on] = true;
-          ++next_to[ts[on].to];
-        }
-        for (const Piece& p : pieces(ts[r])) {
-          Step s;
-          s.wait = 8 * sem(m, ts[r].from, p.lane);
-          if (ts[r].reduce) {
-            s.add_to = data_ + leaf_offset_[ts[r].first] + p.at;
-            s.add_from = slots_ + slot[r] + p.at;
-            s.add_bytes = p.bytes;
-          }
-          if (on != ts.size()) push_steps(on, p.at, p.bytes, p.lane, s);
-          tables_[m][p.lane].push_back(s);
-        }
+        tables_[m][it.p.lane].push_back(s);
       }
     }
   }

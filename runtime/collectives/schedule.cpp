@@ -104,17 +104,16 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
   const uint32_t R = static_cast<uint32_t>(rows.size()), C = static_cast<uint32_t>(keys.size());
   const auto pos = [&](uint32_t c, uint32_t r) { return c * R + r; };
 
-  // owner[c][r]: the member of row r that owns key c's leaf of that row.
+  // owner[c][r]: the member of row r that owns key c's leaf of that row: the member with that
+  // key, or in a row short of some keys, the keys cut into contiguous runs, one per member in
+  // key order (so that what a member owns is one run of leaves, sent as one transfer).
   std::vector<std::vector<uint32_t>> owner(C, std::vector<uint32_t>(R, kNoOwner));
   for (uint32_t r = 0; r < R; ++r) {
-    for (uint32_t m : rows[r])
-      owner[std::lower_bound(keys.begin(), keys.end(), key[m]) - keys.begin()][r] = m;
-    std::vector<uint32_t> takers = rows[r];  // missing keys go to the members in turn, from
-    std::sort(takers.begin(), takers.end(),  // the highest key down
-              [&](uint32_t a, uint32_t b) { return key[a] > key[b]; });
-    size_t next = 0;
+    std::vector<uint32_t> by_key = rows[r];
+    std::sort(by_key.begin(), by_key.end(), [&](uint32_t a, uint32_t b) { return key[a] < key[b]; });
+    const size_t m = by_key.size();
     for (uint32_t c = 0; c < C; ++c)
-      if (owner[c][r] == kNoOwner) owner[c][r] = takers[next++ % takers.size()];
+      owner[c][r] = m == C ? by_key[c] : by_key[c * m / C];
   }
   Schedule s;
   s.leaves.resize(size_t{C} * R);

@@ -70,8 +70,8 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line);
 
 /// The algorithm shared by ring, 2d and hierarchical: members in `rows` (each in ring order,
 /// rows in the order the column rings visit them), each with a column key. Leaves are
-/// (key, row) pairs, key-major; a row's member with a key owns that key's leaves of its row,
-/// and a row missing a key gives it to its members in turn. All-reduce: reduce-scatter in the
+/// (key, row) pairs, key-major; a row's member with a key owns that key's leaf of its row,
+/// and a row short of some keys cuts all keys into contiguous runs, one per member. All-reduce: reduce-scatter in the
 /// rows over keys, reduce-scatter in the columns (the owners of one key), all-gather in the
 /// columns, all-gather in the rows. Broadcast: a chain through the root's row, then chains down
 /// from each of its members.

@@ -2,8 +2,8 @@
 // hierarchical: the members of each die form a ring (their snake folded), numbered along it;
 // the k-th members of all dies form a ring across the dies (the dies' snake folded), over the
 // die-edge links. All-reduce: reduce-scatter within each die, reduce-scatter across the dies on
-// each die's share, all-gather across, all-gather within. A die with fewer members gives the
-// missing numbers' leaves to its members in turn.
+// each die's share, all-gather across, all-gather within. A die with fewer members cuts the
+// numbers into contiguous runs, one per member.
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // of each column's leaves form a ring down the rows (folded by y). All-reduce: reduce-scatter
 // along the rows (east-west ports), then down the columns (north-south ports), then all-gather
 // back: 2 (row + column - 2) rounds instead of 2 (n - 1). A row short of some columns (disabled
-// nodes, a group that is not a rectangle) gives their leaves to its members in turn.
+// nodes, a group that is not a rectangle) cuts the columns into contiguous runs, one per member.
 #include <fmt/format.h>
 
 #include <algorithm>
