@@ -91,7 +91,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,stride=..]"
       "[,pad=..][,dilation=..][,...], a collective: allreduce|reduce_scatter|all_gather|broadcast:"
       "bytes=..[,dtype=bf16|fp32][,algo=auto|ring|2d|halving-doubling|hierarchical][,group=all|"
-      "X0:Y0..X1:Y1|X:Y+X:Y+..][,root=X:Y][,check=..] (docs/collectives.md), or a workload file: workloads/resnet50.csv (SCALE-Sim "
+      "X0:Y0..X1:Y1|X:Y+X:Y+..][,root=X:Y][,check=..] (docs/collectives.md), or a workload file: "
+      "workloads/resnet50.csv (SCALE-Sim "
       "topology), "
       "workloads/transformer_block.yaml (docs/runtime.md), or a graph: "
       "workloads/gpt2_block.graph.yaml (docs/graphs.md; needs --plan for now)")(

@@ -34,7 +34,7 @@ uint64_t parse_bytes(const std::string& value) {
     used = 0;
   }
   const std::string unit = used ? value.substr(used) : "";
-  const uint64_t scale = unit.empty()   ? 1
+  const uint64_t scale = unit.empty()    ? 1
                          : unit == "KiB" ? 1ull << 10
                          : unit == "MiB" ? 1ull << 20
                          : unit == "GiB" ? 1ull << 30
@@ -116,9 +116,9 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
   {
     // Inputs, the result read back, the exact reference and the float64 one with its depths.
     const double data = values ? double(n) * double(plan.count()) * 24 : 0;
-    const uint64_t need = hw::host_bytes_estimate(config, plan.kernel().threads(),
-                                                  plan.kernel().sram_high_water(),
-                                                  static_cast<uint64_t>(data));
+    const uint64_t need =
+        hw::host_bytes_estimate(config, plan.kernel().threads(), plan.kernel().sram_high_water(),
+                                static_cast<uint64_t>(data));
     if (const std::string why = host_memory_problem(
             need, fmt::format("{} members' SRAM and vectors of {} {}", n, plan.count(), dtype));
         !why.empty()) {
@@ -127,10 +127,11 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
     }
   }
 
-  fmt::print("dojosim run: {} {} {} over {} members (group {}) on {} ({}x{} mesh): {} elements, "
-             "{} B per member\n",
-             kind, bytes_text(double(problem.bytes)), dtype, n, problem.group.text, config_path,
-             config.mesh_width(), config.mesh_height(), plan.count(), plan.member_bytes());
+  fmt::print(
+      "dojosim run: {} {} {} over {} members (group {}) on {} ({}x{} mesh): {} elements, "
+      "{} B per member\n",
+      kind, bytes_text(double(problem.bytes)), dtype, n, problem.group.text, config_path,
+      config.mesh_width(), config.mesh_height(), plan.count(), plan.member_bytes());
   fmt::print("algorithm: {} ({}): {}; {} rounds, {} thread{} per node, SRAM per member {}\n",
              plan.algorithm(), plan.why(), plan.schedule().note, plan.schedule().rounds(),
              plan.kernel().threads(), plan.kernel().threads() == 1 ? "" : "s",
@@ -142,7 +143,8 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
     else
       fmt::print("  {:<16} does not apply: {}\n", e.name, e.why);
 
-  const coll::Vectors inputs = values ? coll::random_inputs(plan, config.sim.seed) : coll::Vectors{};
+  const coll::Vectors inputs =
+      values ? coll::random_inputs(plan, config.sim.seed) : coll::Vectors{};
   const coll::CollectiveResult r = coll::run_collective(config, plan, inputs);
   if (!r.ok) {
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
@@ -157,10 +159,11 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
   fmt::print("cycles {} ({:.3f} us at {:.1f} GHz); estimate {:.0f} ({:+.1f}%)\n", r.cycles,
              r.seconds * 1e6, config.node.core.clock_ghz, plan.estimate_cycles(),
              100.0 * (plan.estimate_cycles() - double(r.cycles)) / double(r.cycles));
-  fmt::print("algbw {:.2f} GB/s, busbw {:.2f} GB/s (x {:.4f}); bound {:.3f} us = busbw {:.2f} GB/s "
-             "({}); {:.1f}% of bound\n",
-             algbw / 1e9, busbw / 1e9, coll::bus_factor(problem.op, n), bound.seconds * 1e6,
-             bound.busbw_gb_per_s, bound.limit, pct);
+  fmt::print(
+      "algbw {:.2f} GB/s, busbw {:.2f} GB/s (x {:.4f}); bound {:.3f} us = busbw {:.2f} GB/s "
+      "({}); {:.1f}% of bound\n",
+      algbw / 1e9, busbw / 1e9, coll::bus_factor(problem.op, n), bound.seconds * 1e6,
+      bound.busbw_gb_per_s, bound.limit, pct);
   fmt::print("traffic: mesh links {}, die-edge links {}\n", si(double(r.mesh_link_bytes), "B"),
              si(double(r.die_edge_bytes), "B"));
   std::string split;
@@ -178,9 +181,10 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
       for (const auto& [a, b] : plan.defined(m))
         for (uint64_t e = a; e < b; ++e, ++compared)
           bad += std::memcmp(&want[m][e], &r.out[m][e], 4) != 0;
-    fmt::print("check: bit-exact against the reference (the algorithm's order of additions): {} "
-               "({} of {} elements differ)\n",
-               bad ? "FAILED" : "ok", bad, compared);
+    fmt::print(
+        "check: bit-exact against the reference (the algorithm's order of additions): {} "
+        "({} of {} elements differ)\n",
+        bad ? "FAILED" : "ok", bad, compared);
     passed &= bad == 0;
     checks["exact_mismatches"] = bad;
   }
@@ -196,9 +200,10 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
           worst = std::max(worst, bound_e > 0 ? err / bound_e : (err > 0 ? INFINITY : 0.0));
           outside += err > bound_e;
         }
-    fmt::print("check: float64 reference: {} (worst error {:.3g} of its bound; {} elements "
-               "outside)\n",
-               outside ? "FAILED" : "ok", worst, outside);
+    fmt::print(
+        "check: float64 reference: {} (worst error {:.3g} of its bound; {} elements "
+        "outside)\n",
+        outside ? "FAILED" : "ok", worst, outside);
     passed &= outside == 0;
     checks["f64_worst_of_bound"] = worst;
   }
@@ -228,7 +233,8 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
     rep["percent_of_bound"] = pct;
     rep["mesh_link_bytes"] = r.mesh_link_bytes;
     rep["die_edge_bytes"] = r.die_edge_bytes;
-    rep["algorithm"] = {{"name", plan.algorithm()}, {"why", plan.why()}, {"rounds", plan.schedule().rounds()}};
+    rep["algorithm"] = {
+        {"name", plan.algorithm()}, {"why", plan.why()}, {"rounds", plan.schedule().rounds()}};
     nlohmann::ordered_json est = nlohmann::ordered_json::object();
     for (const coll::AlgorithmEstimate& e : plan.estimates())
       est[e.name] = e.applies ? nlohmann::ordered_json{{"cycles", e.cycles}, {"rounds", e.rounds}}

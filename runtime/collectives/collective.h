@@ -35,6 +35,10 @@ std::string_view collective_name(Collective c);
 /// all-gather, 1 broadcast.
 double bus_factor(Collective c, uint32_t members);
 
+/// The algorithm table of docs/collectives.md, generated from algorithms.def (`dojosim doc
+/// collectives`; scripts/gen-docs.sh splices it in).
+std::string algorithm_reference_markdown();
+
 /// Who takes part, in the order members are numbered.
 struct Group {
   std::vector<hw::Coord> members;

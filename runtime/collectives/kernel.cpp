@@ -172,8 +172,8 @@ void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& s
   lanes_ = 1 + 2 * senders <= semaphores && config.node.core.threads >= 2 ? 2 : 1;
   if (1 + senders > semaphores)
     throw std::invalid_argument(
-        fmt::format("a member hears from {} others: it needs {} semaphores, a node has {}",
-                    senders, senders + 1, semaphores));
+        fmt::format("a member hears from {} others: it needs {} semaphores, a node has {}", senders,
+                    senders + 1, semaphores));
   const auto sem = [&](uint32_t to, uint32_t from, unsigned lane) {
     return 1 + lane * senders + sender_index[to].at(from);
   };
@@ -266,7 +266,7 @@ void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& s
         return ts.size();
       };
       struct Item {
-        int64_t piece;  // the key: shifting every push by the same amount keeps the order of
+        int64_t piece;    // the key: shifting every push by the same amount keeps the order of
         size_t transfer;  // one sender's pushes to one receiver that of the receiver's waits
         bool receive;
         Piece p;

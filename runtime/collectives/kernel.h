@@ -5,13 +5,13 @@
 // 64 B. A transfer is cut into pieces where the vector's multiples of kPieceBytes cut it; the
 // piece at k kPieceBytes belongs to lane k mod lanes, and lane t is run by hardware thread t, so
 // that while one thread waits or bookkeeps the other adds, and every byte of the vector is
-// always sent, received and added by the same thread. For each lane a member gets a table of steps, each: wait for one piece on a
-// semaphore (one per sender and lane, so pieces are counted in the order their sender pushed
-// them), add it from its receive slot into the vector, push a piece on. A reduce transfer
-// lands in a slot of its own at the receiver (no sender can overwrite a piece not yet added);
-// a copy lands in the vector itself. When the piece a member just received is the piece it
-// sends in the next round (rings, chains), the push rides on the same step: data streams
-// through a ring piece by piece instead of chunk by chunk.
+// always sent, received and added by the same thread. For each lane a member gets a table of steps,
+// each: wait for one piece on a semaphore (one per sender and lane, so pieces are counted in the
+// order their sender pushed them), add it from its receive slot into the vector, push a piece on. A
+// reduce transfer lands in a slot of its own at the receiver (no sender can overwrite a piece not
+// yet added); a copy lands in the vector itself. When the piece a member just received is the piece
+// it sends in the next round (rings, chains), the push rides on the same step: data streams through
+// a ring piece by piece instead of chunk by chunk.
 //
 // The program (one per dtype) is generated in kernel.cpp; it reads each step's words and
 // jumps into a table of swait / push instructions, one entry per semaphore (the semaphore is
@@ -32,10 +32,10 @@ constexpr uint64_t kPieceBytes = 2048;
 
 /// One step of a lane's table, as the program reads it (8 words).
 struct Step {
-  uint64_t wait = 0;                          // 8 x semaphore to wait on for one piece, 0: none
-  uint64_t add_to = 0, add_from = 0, add_bytes = 0;  // add_bytes 0: no addition
+  uint64_t wait = 0;  // 8 x semaphore to wait on for one piece, 0: none
+  uint64_t add_to = 0, add_from = 0, add_bytes = 0;     // add_bytes 0: no addition
   uint64_t push_to = 0, push_from = 0, push_bytes = 0;  // global destination; bytes 0: no push
-  uint64_t push_sem = 0;                      // 8 x the destination's semaphore
+  uint64_t push_sem = 0;                                // 8 x the destination's semaphore
 };
 
 class CollectiveKernel final : public mesh::Kernel {

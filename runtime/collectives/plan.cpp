@@ -15,7 +15,7 @@
 namespace dojosim::runtime::collectives {
 
 #define DOJOSIM_COLLECTIVE_ALGORITHM(name, id, summary) \
-  Schedule build_##id(const BuildInput& in);           \
+  Schedule build_##id(const BuildInput& in);            \
   const char* file_##id();
 #include "runtime/collectives/algorithms.def"
 #undef DOJOSIM_COLLECTIVE_ALGORITHM
@@ -29,12 +29,26 @@ const std::vector<AlgorithmEntry>& algorithm_registry() {
   return registry;
 }
 
+std::string algorithm_reference_markdown() {
+  std::string md = "| algo | what it does | file |\n|---|---|---|\n";
+  for (const AlgorithmEntry& a : algorithm_registry()) {
+    const std::string file = a.file;
+    md += fmt::format("| `{}` | {} | `runtime/collectives/algorithms/{}` |\n", a.name, a.summary,
+                      file.substr(file.find_last_of('/') + 1));
+  }
+  return md;
+}
+
 std::string_view collective_name(Collective c) {
   switch (c) {
-    case Collective::AllReduce: return "allreduce";
-    case Collective::ReduceScatter: return "reduce_scatter";
-    case Collective::AllGather: return "all_gather";
-    case Collective::Broadcast: return "broadcast";
+    case Collective::AllReduce:
+      return "allreduce";
+    case Collective::ReduceScatter:
+      return "reduce_scatter";
+    case Collective::AllGather:
+      return "all_gather";
+    case Collective::Broadcast:
+      return "broadcast";
   }
   return "?";
 }
@@ -55,15 +69,16 @@ hw::Coord parse_coord(std::string_view text, std::string_view whole) {
     std::string_view parts[2] = {text.substr(0, colon), text.substr(colon + 1)};
     for (int i = 0; i < 2; ++i) {
       if (parts[i].empty() || parts[i].size() > 6 ||
-          !std::all_of(parts[i].begin(), parts[i].end(), [](char c) { return c >= '0' && c <= '9'; }))
+          !std::all_of(parts[i].begin(), parts[i].end(),
+                       [](char c) { return c >= '0' && c <= '9'; }))
         break;
       v[i] = std::stoi(std::string(parts[i]));
     }
   }
   if (v[0] < 0 || v[1] < 0)
-    throw std::invalid_argument(fmt::format(
-        "group={}: '{}' is not a node X:Y (groups: all, X0:Y0..X1:Y1, or X:Y+X:Y+...)", whole,
-        text));
+    throw std::invalid_argument(
+        fmt::format("group={}: '{}' is not a node X:Y (groups: all, X0:Y0..X1:Y1, or X:Y+X:Y+...)",
+                    whole, text));
   return {v[0], v[1]};
 }
 
@@ -73,7 +88,8 @@ Group parse_group(const hw::HardwareConfig& config, std::string_view text) {
   Group g;
   g.text = std::string(text);
   const auto add = [&](hw::Coord c) {
-    if (c.x >= static_cast<int>(config.mesh_width()) || c.y >= static_cast<int>(config.mesh_height()))
+    if (c.x >= static_cast<int>(config.mesh_width()) ||
+        c.y >= static_cast<int>(config.mesh_height()))
       throw std::invalid_argument(fmt::format("group={}: node {}:{} is outside the {}x{} mesh",
                                               text, c.x, c.y, config.mesh_width(),
                                               config.mesh_height()));
@@ -108,9 +124,9 @@ Group parse_group(const hw::HardwareConfig& config, std::string_view text) {
     }
   }
   if (g.members.size() < 2)
-    throw std::invalid_argument(fmt::format(
-        "group={}: {} member{}: a collective needs at least two", text, g.members.size(),
-        g.members.size() == 1 ? "" : "s"));
+    throw std::invalid_argument(
+        fmt::format("group={}: {} member{}: a collective needs at least two", text,
+                    g.members.size(), g.members.size() == 1 ? "" : "s"));
   return g;
 }
 
@@ -138,8 +154,9 @@ double model_cycles(const hw::HardwareConfig& config, const CollectiveProblem& p
       const hw::Coord a = problem.group.members[t.from], b = problem.group.members[t.to];
       const double bytes = std::ceil(double(s.elements(t.first, t.last)) * eb / 64) * 64;
       const bool edge = config.die_of(a) != config.die_of(b);
-      const double width = edge ? std::min<double>(noc.link_bytes_per_cycle, noc.edge_link_bytes_per_cycle)
-                                : noc.link_bytes_per_cycle;
+      const double width =
+          edge ? std::min<double>(noc.link_bytes_per_cycle, noc.edge_link_bytes_per_cycle)
+               : noc.link_bytes_per_cycle;
       const double hops = std::abs(a.x - b.x) + std::abs(a.y - b.y);
       injected[t.from] += bytes;
       const double arrive = ready[t.from] + kStepCycles + hops * noc.router_latency +
@@ -164,9 +181,9 @@ CollectivePlan::CollectivePlan(const hw::HardwareConfig& config, const Collectiv
   if (n < 2) throw std::invalid_argument("a collective needs a group of at least two members");
   count_ = problem.bytes / element_bytes(problem.dtype) / n;
   if (!count_)
-    throw std::invalid_argument(fmt::format(
-        "bytes={}: less than one {} element for each of the {} members", problem.bytes,
-        dtype_name(problem.dtype), n));
+    throw std::invalid_argument(
+        fmt::format("bytes={}: less than one {} element for each of the {} members", problem.bytes,
+                    dtype_name(problem.dtype), n));
   if (problem.root >= n)
     throw std::invalid_argument(fmt::format("root: member {} of {}", problem.root, n));
   std::string names;
@@ -198,7 +215,8 @@ CollectivePlan::CollectivePlan(const hw::HardwareConfig& config, const Collectiv
   size_t pick = estimates_.size();
   if (problem.algorithm == "auto") {
     for (size_t i = 0; i < estimates_.size(); ++i)
-      if (estimates_[i].applies && (pick == estimates_.size() || estimates_[i].cycles < estimates_[pick].cycles))
+      if (estimates_[i].applies &&
+          (pick == estimates_.size() || estimates_[i].cycles < estimates_[pick].cycles))
         pick = i;
     why_ = "auto: the lowest estimate";
   } else {
@@ -253,9 +271,10 @@ CollectivePlan::Bound CollectivePlan::bound(const hw::HardwareConfig& config) co
                                                             : (n - 1) / n * S;
   Bound b;
   b.seconds = through_node / (config.noc.link_bytes_per_cycle * hz);
-  b.limit = fmt::format("each member's {:.0f} B through its node's {:.0f} GB/s injection and "
-                        "ejection links",
-                        through_node, config.noc.link_bytes_per_cycle * hz / 1e9);
+  b.limit = fmt::format(
+      "each member's {:.0f} B through its node's {:.0f} GB/s injection and "
+      "ejection links",
+      through_node, config.noc.link_bytes_per_cycle * hz / 1e9);
   // Each die boundary with members on both sides: what must cross it one way, over the die
   // edges along it.
   const auto cut = [&](bool vertical, int at, uint32_t edges) {
@@ -275,8 +294,10 @@ CollectivePlan::Bound CollectivePlan::bound(const hw::HardwareConfig& config) co
                             bytes, vertical ? "column" : "row", at, edges, edges == 1 ? "" : "s");
     }
   };
-  for (uint32_t x = 1; x < config.dies_wide(); ++x) cut(true, static_cast<int>(x), config.dies_high());
-  for (uint32_t y = 1; y < config.dies_high(); ++y) cut(false, static_cast<int>(y), config.dies_wide());
+  for (uint32_t x = 1; x < config.dies_wide(); ++x)
+    cut(true, static_cast<int>(x), config.dies_high());
+  for (uint32_t y = 1; y < config.dies_high(); ++y)
+    cut(false, static_cast<int>(y), config.dies_wide());
   b.busbw_gb_per_s = bus_factor(op, members()) * S / b.seconds / 1e9;
   return b;
 }

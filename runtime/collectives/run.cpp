@@ -27,7 +27,8 @@ CollectiveResult run_collective(const hw::HardwareConfig& config, const Collecti
   r.mesh_link_bytes = report.mesh_link_bytes;
   r.die_edge_bytes = report.die_edge_link_bytes;
   for (int b = 0; b < hw::kSplitBuckets; ++b)
-    if (report.split[b]) r.time_split.push_back({std::string(hw::split_bucket_name(b)), report.pct(b)});
+    if (report.split[b])
+      r.time_split.push_back({std::string(hw::split_bucket_name(b)), report.pct(b)});
   return r;
 }
 

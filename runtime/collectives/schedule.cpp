@@ -110,10 +110,10 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
   std::vector<std::vector<uint32_t>> owner(C, std::vector<uint32_t>(R, kNoOwner));
   for (uint32_t r = 0; r < R; ++r) {
     std::vector<uint32_t> by_key = rows[r];
-    std::sort(by_key.begin(), by_key.end(), [&](uint32_t a, uint32_t b) { return key[a] < key[b]; });
+    std::sort(by_key.begin(), by_key.end(),
+              [&](uint32_t a, uint32_t b) { return key[a] < key[b]; });
     const size_t m = by_key.size();
-    for (uint32_t c = 0; c < C; ++c)
-      owner[c][r] = m == C ? by_key[c] : by_key[c * m / C];
+    for (uint32_t c = 0; c < C; ++c) owner[c][r] = m == C ? by_key[c] : by_key[c * m / C];
   }
   Schedule s;
   s.leaves.resize(size_t{C} * R);
@@ -136,7 +136,8 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
       row_rings[r].push_back(part);
     }
   for (uint32_t c = 0; c < C; ++c)
-    for (uint32_t r = 0; r < R; ++r) column_rings[c].push_back({owner[c][r], {{pos(c, r), pos(c, r) + 1}}});
+    for (uint32_t r = 0; r < R; ++r)
+      column_rings[c].push_back({owner[c][r], {{pos(c, r), pos(c, r) + 1}}});
 
   const auto each = [](const std::vector<std::vector<RingPart>>& rings, uint32_t round,
                        uint32_t (*phase)(Schedule&, const std::vector<RingPart>&, uint32_t),
@@ -172,7 +173,8 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
         down[best].push_back(m);
       }
     uint32_t next = round;
-    for (const auto& [head, line] : down) next = std::max(next, chain_broadcast(s, line, 0, C * R, round));
+    for (const auto& [head, line] : down)
+      next = std::max(next, chain_broadcast(s, line, 0, C * R, round));
     round = next;
   }
   return s;

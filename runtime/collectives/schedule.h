@@ -71,10 +71,10 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line);
 /// The algorithm shared by ring, 2d and hierarchical: members in `rows` (each in ring order,
 /// rows in the order the column rings visit them), each with a column key. Leaves are
 /// (key, row) pairs, key-major; a row's member with a key owns that key's leaf of its row,
-/// and a row short of some keys cuts all keys into contiguous runs, one per member. All-reduce: reduce-scatter in the
-/// rows over keys, reduce-scatter in the columns (the owners of one key), all-gather in the
-/// columns, all-gather in the rows. Broadcast: a chain through the root's row, then chains down
-/// from each of its members.
+/// and a row short of some keys cuts all keys into contiguous runs, one per member. All-reduce:
+/// reduce-scatter in the rows over keys, reduce-scatter in the columns (the owners of one key),
+/// all-gather in the columns, all-gather in the rows. Broadcast: a chain through the root's row,
+/// then chains down from each of its members.
 Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows,
                    const std::vector<uint32_t>& key, uint32_t root);
 

@@ -63,7 +63,8 @@ Schedule build_halving_doubling(const BuildInput& in) {
     for (uint32_t i = 0; i < P; ++i)
       if (core[i] == pr.root) from = i;
     for (uint32_t d = 1; d < P; d *= 2, ++round)
-      for (uint32_t v = 0; v < d; ++v) s.send(core[v ^ from], core[(v + d) ^ from], 0, P, false, round);
+      for (uint32_t v = 0; v < d; ++v)
+        s.send(core[v ^ from], core[(v + d) ^ from], 0, P, false, round);
     for (uint32_t j = 0; j < extras; ++j)
       if (extra[j] != pr.root) s.send(core[j], extra[j], 0, P, false, round);
   }

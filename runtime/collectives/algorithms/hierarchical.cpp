@@ -28,8 +28,9 @@ Schedule build_hierarchical(const BuildInput& in) {
     die_index[{d.y, d.x}].push_back(i);
   }
   if (die_members.size() < 2)
-    throw std::invalid_argument("the group lies in one die: hierarchical needs two (ring or 2d "
-                                "covers one die)");
+    throw std::invalid_argument(
+        "the group lies in one die: hierarchical needs two (ring or 2d "
+        "covers one die)");
   std::vector<hw::Coord> dies;
   for (const auto& [yx, list] : die_members) dies.push_back({yx.second, yx.first});
   std::vector<uint32_t> key(m.size());

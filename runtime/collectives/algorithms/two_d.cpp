@@ -30,10 +30,10 @@ Schedule build_two_d(const BuildInput& in) {
   std::sort(columns.begin(), columns.end());
   columns.erase(std::unique(columns.begin(), columns.end()), columns.end());
   if (by_y.size() < 2 || columns.size() < 2)
-    throw std::invalid_argument(fmt::format("the group spans {} row{} and {} column{}: 2d needs "
-                                            "two of each (ring covers a line)",
-                                            by_y.size(), by_y.size() == 1 ? "" : "s",
-                                            columns.size(), columns.size() == 1 ? "" : "s"));
+    throw std::invalid_argument(fmt::format(
+        "the group spans {} row{} and {} column{}: 2d needs "
+        "two of each (ring covers a line)",
+        by_y.size(), by_y.size() == 1 ? "" : "s", columns.size(), columns.size() == 1 ? "" : "s"));
   std::vector<std::vector<uint32_t>> lines;
   for (auto& [y, row] : by_y) {
     std::sort(row.begin(), row.end(), [&](uint32_t a, uint32_t b) { return m[a].x < m[b].x; });

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <set>
 
 #include "runtime/collectives/kernel.h"
@@ -58,8 +60,8 @@ TEST_CASE("every algorithm file in runtime/collectives/algorithms is registered,
 
 TEST_CASE("every schedule replayed on the host gives the collective's result", "[schedule]") {
   const hw::HardwareConfig c = tiny();
-  const Collective ops[] = {Collective::AllReduce, Collective::ReduceScatter,
-                            Collective::AllGather, Collective::Broadcast};
+  const Collective ops[] = {Collective::AllReduce, Collective::ReduceScatter, Collective::AllGather,
+                            Collective::Broadcast};
   // The whole mesh, a rectangle, and a list with rows of different lengths; sizes that do not
   // divide by the group.
   for (const char* group : {"all", "1:0..2:3", "0:0+1:0+2:0+3:0+0:1+1:1+0:2+3:3+2:2"})
@@ -93,17 +95,18 @@ TEST_CASE("groups: rectangles and lists; bad members named, exit before simulati
                     "group=0:0..1:1: node 1:1 is disabled (die.disabled)");
   CHECK_THROWS_WITH(parse_group(c, "0:0+4:0"), "group=0:0+4:0: node 4:0 is outside the 4x4 mesh");
   CHECK_THROWS_WITH(parse_group(c, "0:0+0:0"), "group=0:0+0:0: node 0:0 is named twice");
-  CHECK_THROWS_WITH(parse_group(c, "0:0+x"),
-                    "group=0:0+x: 'x' is not a node X:Y (groups: all, X0:Y0..X1:Y1, or X:Y+X:Y+...)");
+  CHECK_THROWS_WITH(
+      parse_group(c, "0:0+x"),
+      "group=0:0+x: 'x' is not a node X:Y (groups: all, X0:Y0..X1:Y1, or X:Y+X:Y+...)");
 }
 
 TEST_CASE("a plan refuses an unknown algorithm, one that does not apply, and size 0", "[plan]") {
   const hw::HardwareConfig c = tiny();
-  CHECK_THROWS_WITH(
-      CollectivePlan(c, problem(c, Collective::AllReduce, "tree", "all", 4096, runtime::DType::Fp32)),
-      "algo=tree: expected one of ring, 2d, halving-doubling, hierarchical, auto");
-  CHECK_THROWS_WITH(CollectivePlan(c, problem(c, Collective::AllReduce, "hierarchical", "all",
-                                              4096, runtime::DType::Fp32)),
+  CHECK_THROWS_WITH(CollectivePlan(c, problem(c, Collective::AllReduce, "tree", "all", 4096,
+                                              runtime::DType::Fp32)),
+                    "algo=tree: expected one of ring, 2d, halving-doubling, hierarchical, auto");
+  CHECK_THROWS_WITH(CollectivePlan(c, problem(c, Collective::AllReduce, "hierarchical", "all", 4096,
+                                              runtime::DType::Fp32)),
                     "algo=hierarchical does not apply: the group lies in one die: hierarchical "
                     "needs two (ring or 2d covers one die)");
   CHECK_THROWS_WITH(
@@ -113,11 +116,22 @@ TEST_CASE("a plan refuses an unknown algorithm, one that does not apply, and siz
 
 TEST_CASE("a run on the machine equals the replay bit for bit (2d, uneven rows, bf16)", "[run]") {
   const hw::HardwareConfig c = tiny();
-  const CollectivePlan plan(c, problem(c, Collective::AllReduce, "2d",
-                                       "0:0+1:0+2:0+3:0+0:1+1:1+0:2+3:3+2:2", 2 * 777 * 9,
-                                       runtime::DType::Bf16));
+  const CollectivePlan plan(
+      c, problem(c, Collective::AllReduce, "2d", "0:0+1:0+2:0+3:0+0:1+1:1+0:2+3:3+2:2", 2 * 777 * 9,
+                 runtime::DType::Bf16));
   const Vectors in = random_inputs(plan, 3);
   const CollectiveResult r = run_collective(c, plan, in);
   REQUIRE(r.ok);
   CHECK(r.out == reference_exact(plan, in));
+}
+
+TEST_CASE("docs/collectives.md holds the current algorithm table (scripts/gen-docs.sh)", "[docs]") {
+  std::ifstream in(std::string(DOJOSIM_SOURCE_DIR) + "/docs/collectives.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- BEGIN GENERATED: dojosim doc collectives -->\n";
+  const size_t a = doc.find(begin);
+  REQUIRE(a != std::string::npos);
+  const size_t b = doc.find("<!-- END GENERATED -->", a);
+  INFO("run scripts/gen-docs.sh to regenerate docs/collectives.md");
+  CHECK(doc.substr(a + begin.size(), b - a - begin.size()) == algorithm_reference_markdown());
 }
