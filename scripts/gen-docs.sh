@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Regenerates the generated parts of the docs: docs/isa.md from the instruction table,
 # docs/config.md and the figures of docs/hardware.md from the parameter table, the op reference
-# of docs/graphs.md from runtime/graph/ops.def.
+# of docs/graphs.md from runtime/graph/ops.def, the algorithm table of docs/collectives.md from
+# runtime/collectives/algorithms.def.
 # usage: scripts/gen-docs.sh [path/to/dojosim]   (default build/tools/dojosim)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,5 +22,6 @@ splice() {
 }
 splice isa docs/isa.md
 splice graph-ops docs/graphs.md
+splice collectives docs/collectives.md
 "$bin" config doc keys --update docs/config.md
 "$bin" config doc figures --update docs/hardware.md

@@ -11,6 +11,7 @@
 #include "isa/elf_loader.h"
 #include "isa/node_runner.h"
 #include "isa/reference_doc.h"
+#include "runtime/collectives/collective.h"
 #include "runtime/graph/op_table.h"
 #include "tools/commands.h"
 #include "tools/options.h"
@@ -139,17 +140,22 @@ int cmd_doc(const std::vector<std::string>& args) {
     fmt::print("{}", runtime::graph::op_reference_markdown());
     return kOk;
   }
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    fmt::print(
-        "dojosim doc isa|graph-ops\nPrints the instruction, timing and CSR tables of "
-        "docs/isa.md, generated from the instruction table, or the op reference of "
-        "docs/graphs.md, generated from runtime/graph/ops.def (scripts/gen-docs.sh "
-        "splices them in).\n\n"
-        "examples:\n  dojosim doc isa | less\n  dojosim doc isa | grep mma\n"
-        "  dojosim doc graph-ops\n");
+  if (args.size() == 1 && args[0] == "collectives") {
+    fmt::print("{}", runtime::collectives::algorithm_reference_markdown());
     return kOk;
   }
-  return usage_error("doc", "expected 'isa' or 'graph-ops'");
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    fmt::print(
+        "dojosim doc isa|graph-ops|collectives\nPrints the instruction, timing and CSR tables "
+        "of docs/isa.md, generated from the instruction table, the op reference of "
+        "docs/graphs.md, generated from runtime/graph/ops.def, or the algorithm table of "
+        "docs/collectives.md, generated from runtime/collectives/algorithms.def "
+        "(scripts/gen-docs.sh splices them in).\n\n"
+        "examples:\n  dojosim doc isa | less\n  dojosim doc isa | grep mma\n"
+        "  dojosim doc graph-ops\n  dojosim doc collectives\n");
+    return kOk;
+  }
+  return usage_error("doc", "expected 'isa', 'graph-ops' or 'collectives'");
 }
 
 }  // namespace dojosim::cli

@@ -31,6 +31,7 @@
 #include "tools/progress.h"
 #include "tools/report/mesh_svg.h"
 #include "tools/workload.h"
+#include "tools/workload_collective.h"
 #include "tools/workload_file.h"
 #include "tools/workload_graph.h"
 
@@ -90,7 +91,10 @@ int cmd_run(const std::vector<std::string>& args) {
       "placement=auto|sram|host]"
       "[,bias=1][,kchunk=N][,check=auto|exact|f64|off], "
       "conv2d:N=..,H=..,W=..,C=..,K=..,R=..,S=..[,stride=..]"
-      "[,pad=..][,dilation=..][,...], or a workload file: workloads/resnet50.csv (SCALE-Sim "
+      "[,pad=..][,dilation=..][,...], a collective: allreduce|reduce_scatter|all_gather|broadcast:"
+      "bytes=..[,dtype=bf16|fp32][,algo=auto|ring|2d|halving-doubling|hierarchical][,group=all|"
+      "X0:Y0..X1:Y1|X:Y+X:Y+..][,root=X:Y][,check=..] (docs/collectives.md), or a workload file: "
+      "workloads/resnet50.csv (SCALE-Sim "
       "topology), "
       "workloads/transformer_block.yaml (docs/runtime.md), or a graph: "
       "workloads/gpt2_block.graph.yaml (docs/graphs.md; needs --plan for now)")(
@@ -198,6 +202,14 @@ int cmd_run(const std::vector<std::string>& args) {
     try {
       if (is_workload_file(workload))
         return run_workload_file(workload, batch, config_path, sets, json_path);
+      if (is_collective_workload(workload)) {
+        if (vm.count("inputs") || vm.count("save"))
+          return usage_error("run",
+                             "--inputs and --save are for a matmul or conv2d workload; a "
+                             "collective makes its own vectors");
+        return run_collective_workload(workload, hw::load_config(config_path, sets), config_path,
+                                       json_path);
+      }
       WorkloadSpec spec = parse_workload(workload);
       if (vm.count("inputs")) try {
           parse_workload_inputs(inputs, spec);

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+// The collective schedules on the host: the algorithm table is complete, every schedule of
+// every algorithm and collective gives the right result when replayed (against float64), groups
+// are parsed and refused as docs/collectives.md says, and a run on the machine equals the
+// replay bit for bit (one run per test case: SystemC elaborates once per process).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "runtime/collectives/kernel.h"
+#include "runtime/collectives/schedule.h"
+
+using namespace dojosim;
+using namespace dojosim::runtime::collectives;
+
+namespace {
+
+hw::HardwareConfig tiny() {
+  hw::HardwareConfig c;
+  c.die.nodes_x = 4;
+  c.die.nodes_y = 4;
+  c.die.disabled.clear();
+  return c;
+}
+
+CollectiveProblem problem(const hw::HardwareConfig& c, Collective op, const char* algo,
+                          const char* group, uint64_t bytes, runtime::DType dtype) {
+  CollectiveProblem p;
+  p.op = op;
+  p.dtype = dtype;
+  p.bytes = bytes;
+  p.group = parse_group(c, group);
+  p.root = static_cast<uint32_t>(p.group.members.size() - 1);
+  p.algorithm = algo;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("every algorithm file in runtime/collectives/algorithms is registered, and only those",
+          "[registry]") {
+  std::set<std::string> files, names;
+  for (const AlgorithmEntry& e : algorithm_registry()) {
+    files.insert(std::filesystem::path(e.file).stem().string());
+    CHECK(names.insert(e.name).second);
+  }
+  int count = 0;
+  for (const auto& f : std::filesystem::directory_iterator(std::string(DOJOSIM_SOURCE_DIR) +
+                                                           "/runtime/collectives/algorithms")) {
+    if (f.path().extension() != ".cpp") continue;
+    ++count;
+    INFO(f.path().string());
+    CHECK(files.count(f.path().stem().string()) == 1);
+  }
+  CHECK(count == int(files.size()));
+}
+
+TEST_CASE("every schedule replayed on the host gives the collective's result", "[schedule]") {
+  const hw::HardwareConfig c = tiny();
+  const Collective ops[] = {Collective::AllReduce, Collective::ReduceScatter, Collective::AllGather,
+                            Collective::Broadcast};
+  // The whole mesh, a rectangle, and a list with rows of different lengths; sizes that do not
+  // divide by the group.
+  for (const char* group : {"all", "1:0..2:3", "0:0+1:0+2:0+3:0+0:1+1:1+0:2+3:3+2:2"})
+    for (Collective op : ops)
+      for (const char* algo : {"ring", "2d", "halving-doubling"})
+        for (runtime::DType dtype : {runtime::DType::Bf16, runtime::DType::Fp32}) {
+          const CollectivePlan plan(c, problem(c, op, algo, group, 4 * 1001 * 16, dtype));
+          INFO(group << " " << collective_name(op) << " " << algo);
+          const Vectors in = random_inputs(plan, 7);
+          const Vectors got = reference_exact(plan, in);
+          const Reference64 want = reference_f64(plan, in);
+          uint64_t outside = 0, compared = 0;
+          for (uint32_t m = 0; m < plan.members(); ++m)
+            for (const auto& [a, b] : plan.defined(m))
+              for (uint64_t e = a; e < b; ++e, ++compared)
+                outside += std::fabs(got[m][e] - want.value[e]) > want.bound[e];
+          CHECK(outside == 0);
+          // A reduce-scatter defines each element at exactly one member.
+          CHECK(compared == (op == Collective::ReduceScatter ? 1 : plan.members()) * plan.count());
+        }
+}
+
+TEST_CASE("groups: rectangles and lists; bad members named, exit before simulation", "[group]") {
+  hw::HardwareConfig c = tiny();
+  c.die.disabled = {{1, 1}};
+  CHECK(parse_group(c, "all").members.size() == 15);
+  CHECK(parse_group(c, "0:0..1:0").members.size() == 2);
+  CHECK(parse_group(c, "3:3+0:2").members.size() == 2);
+  CHECK_THROWS_WITH(parse_group(c, ""), "group=: 0 members: a collective needs at least two");
+  CHECK_THROWS_WITH(parse_group(c, "0:0..1:1"),
+                    "group=0:0..1:1: node 1:1 is disabled (die.disabled)");
+  CHECK_THROWS_WITH(parse_group(c, "0:0+4:0"), "group=0:0+4:0: node 4:0 is outside the 4x4 mesh");
+  CHECK_THROWS_WITH(parse_group(c, "0:0+0:0"), "group=0:0+0:0: node 0:0 is named twice");
+  CHECK_THROWS_WITH(
+      parse_group(c, "0:0+x"),
+      "group=0:0+x: 'x' is not a node X:Y (groups: all, X0:Y0..X1:Y1, or X:Y+X:Y+...)");
+}
+
+TEST_CASE("a plan refuses an unknown algorithm, one that does not apply, and size 0", "[plan]") {
+  const hw::HardwareConfig c = tiny();
+  CHECK_THROWS_WITH(CollectivePlan(c, problem(c, Collective::AllReduce, "tree", "all", 4096,
+                                              runtime::DType::Fp32)),
+                    "algo=tree: expected one of ring, 2d, halving-doubling, hierarchical, auto");
+  CHECK_THROWS_WITH(CollectivePlan(c, problem(c, Collective::AllReduce, "hierarchical", "all", 4096,
+                                              runtime::DType::Fp32)),
+                    "algo=hierarchical does not apply: the group lies in one die: hierarchical "
+                    "needs two (ring or 2d covers one die)");
+  CHECK_THROWS_WITH(
+      CollectivePlan(c, problem(c, Collective::AllReduce, "ring", "all", 0, runtime::DType::Fp32)),
+      "bytes=0: less than one fp32 element for each of the 16 members");
+}
+
+TEST_CASE("a run on the machine equals the replay bit for bit (2d, uneven rows, bf16)", "[run]") {
+  const hw::HardwareConfig c = tiny();
+  const CollectivePlan plan(
+      c, problem(c, Collective::AllReduce, "2d", "0:0+1:0+2:0+3:0+0:1+1:1+0:2+3:3+2:2", 2 * 777 * 9,
+                 runtime::DType::Bf16));
+  const Vectors in = random_inputs(plan, 3);
+  const CollectiveResult r = run_collective(c, plan, in);
+  REQUIRE(r.ok);
+  CHECK(r.out == reference_exact(plan, in));
+}
+
+TEST_CASE("docs/collectives.md holds the current algorithm table (scripts/gen-docs.sh)", "[docs]") {
+  std::ifstream in(std::string(DOJOSIM_SOURCE_DIR) + "/docs/collectives.md");
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- BEGIN GENERATED: dojosim doc collectives -->\n";
+  const size_t a = doc.find(begin);
+  REQUIRE(a != std::string::npos);
+  const size_t b = doc.find("<!-- END GENERATED -->", a);
+  INFO("run scripts/gen-docs.sh to regenerate docs/collectives.md");
+  CHECK(doc.substr(a + begin.size(), b - a - begin.size()) == algorithm_reference_markdown());
+}
