@@ -22,8 +22,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 constexpr uint32_t kMaxLanes = 256;
 
-// n lanes of a register in format f, widened to fp32.
-void Decode(Format f, const uint8_t* v, uint32_t n, float* out, const Cfp8Lanes& cfp8) {
+// n lanes of a register in format f, widened to fp32. Inlined: the matrix unit calls it twice
+// per mma on 32 lanes, where a call and a switch would cost as much as the work.
+HWY_INLINE void Decode(Format f, const uint8_t* v, uint32_t n, float* out, const Cfp8Lanes& cfp8) {
   if (f == Format::F32) {
     std::memcpy(out, v, 4 * size_t{n});
     return;
@@ -33,11 +34,10 @@ void Decode(Format f, const uint8_t* v, uint32_t n, float* out, const Cfp8Lanes&
     const hn::ScalableTag<float> d;
     const hn::RebindToUnsigned<decltype(d)> du;
     const hn::Rebind<uint16_t, decltype(d)> d16;
+    const auto* h = reinterpret_cast<const uint16_t*>(v);  // Highway loads bytes, unaligned
     const uint32_t step = static_cast<uint32_t>(hn::Lanes(d));
     for (; i + step <= n; i += step) {
-      uint16_t h[kMaxLanes];
-      std::memcpy(h, v + 2 * size_t{i}, 2 * size_t{step});
-      const auto wide = hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, h)));
+      const auto wide = hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, h + i)));
       hn::StoreU(hn::BitCast(d, wide), d, out + i);
     }
   }
@@ -136,35 +136,77 @@ void BinaryImpl(BinaryOp op, Format f, uint8_t* vd, const uint8_t* vs1, const ui
 }
 
 // acc += A * B for rows of n fp32 lanes in vectors of D; a and b already widened to fp32.
-template <class D>
-void MmaRows(D d, float* acc, const float* a, const float* b, uint32_t m, uint32_t n, uint32_t k) {
+// Four rows at a time with k innermost: four independent chains of adds keep the host's adder
+// pipeline busy, where one row's chain would wait out each add's latency. kK > 0 is k known at
+// compile time (D1's 4 for bf16, 8 for cfp8), so the k loop unrolls and its indices fold.
+template <uint32_t kK, class D>
+void MmaRows(D d, float* acc, const float* a, const float* b, uint32_t m, uint32_t n,
+             uint32_t k_runtime) {
+  const uint32_t k = kK ? kK : k_runtime;
   const uint32_t step = static_cast<uint32_t>(hn::Lanes(d));
-  for (uint32_t i = 0; i < m; ++i) {
-    uint32_t j = 0;
-    for (; j + step <= n; j += step) {
+  uint32_t j = 0;
+  for (; j + step <= n; j += step) {
+    uint32_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      float* row = acc + i * n + j;
+      const float* ai = a + i * k;
+      auto c0 = hn::LoadU(d, row), c1 = hn::LoadU(d, row + n);
+      auto c2 = hn::LoadU(d, row + 2 * n), c3 = hn::LoadU(d, row + 3 * n);
+#pragma GCC unroll 8
+      for (uint32_t kk = 0; kk < k; ++kk) {
+        const auto bk = hn::LoadU(d, b + kk * n + j);
+        c0 = hn::Add(c0, hn::Mul(hn::Set(d, ai[kk]), bk));
+        c1 = hn::Add(c1, hn::Mul(hn::Set(d, ai[k + kk]), bk));
+        c2 = hn::Add(c2, hn::Mul(hn::Set(d, ai[2 * k + kk]), bk));
+        c3 = hn::Add(c3, hn::Mul(hn::Set(d, ai[3 * k + kk]), bk));
+      }
+      hn::StoreU(Canonical(d, c0), d, row);
+      hn::StoreU(Canonical(d, c1), d, row + n);
+      hn::StoreU(Canonical(d, c2), d, row + 2 * n);
+      hn::StoreU(Canonical(d, c3), d, row + 3 * n);
+    }
+    for (; i < m; ++i) {
       auto c = hn::LoadU(d, acc + i * n + j);
       for (uint32_t kk = 0; kk < k; ++kk)
         c = hn::Add(c, hn::Mul(hn::Set(d, a[i * k + kk]), hn::LoadU(d, b + kk * n + j)));
       hn::StoreU(Canonical(d, c), d, acc + i * n + j);
     }
-    for (; j < n; ++j) {
+  }
+  for (; j < n; ++j)
+    for (uint32_t i = 0; i < m; ++i) {
       float sum = acc[i * n + j];
       for (uint32_t kk = 0; kk < k; ++kk) sum = sum + a[i * k + kk] * b[kk * n + j];
       acc[i * n + j] = canonical(sum);
     }
-  }
+}
+
+template <uint32_t kK>
+void MmaWidened(float* acc, const float* a, const float* b, uint32_t m, uint32_t n, uint32_t k) {
+  // The widest vector a row fills: D1's rows are 8 lanes, half an AVX-512 register.
+  const hn::ScalableTag<float> full;
+  if (n >= hn::Lanes(full)) return MmaRows<kK>(full, acc, a, b, m, n, k);
+  if (n >= 8) return MmaRows<kK>(hn::CappedTag<float, 8>(), acc, a, b, m, n, k);
+  MmaRows<kK>(hn::CappedTag<float, 4>(), acc, a, b, m, n, k);
 }
 
 void MmaImpl(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, uint32_t n,
              uint32_t k, const Cfp8Lanes& cfp8) {
   float wa[kMaxLanes], wb[kMaxLanes];
-  Decode(f, a, m * k, wa, cfp8);
-  Decode(f, b, k * n, wb, cfp8);
-  // The widest vector a row fills: D1's rows are 8 lanes, half an AVX-512 register.
-  const hn::ScalableTag<float> full;
-  if (n >= hn::Lanes(full)) return MmaRows(full, acc, wa, wb, m, n, k);
-  if (n >= 8) return MmaRows(hn::CappedTag<float, 8>(), acc, wa, wb, m, n, k);
-  MmaRows(hn::CappedTag<float, 4>(), acc, wa, wb, m, n, k);
+  if (f == Format::BF16) {
+    Decode(Format::BF16, a, m * k, wa, cfp8);
+    Decode(Format::BF16, b, k * n, wb, cfp8);
+  } else {
+    Decode(Format::CFP8, a, m * k, wa, cfp8);
+    Decode(Format::CFP8, b, k * n, wb, cfp8);
+  }
+  switch (k) {
+    case 4:
+      return MmaWidened<4>(acc, wa, wb, m, n, k);
+    case 8:
+      return MmaWidened<8>(acc, wa, wb, m, n, k);
+    default:
+      return MmaWidened<0>(acc, wa, wb, m, n, k);
+  }
 }
 
 int64_t TargetImpl() {
