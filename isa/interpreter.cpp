@@ -341,6 +341,7 @@ Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
   if (config_.timing)
     for (int u = 0; u < kUnitCount; ++u) units_[u].resize(config_.timing_params.unit_instances[u]);
   costs_ = cost_table(config_.timing_params);
+  lanes_ = lanes::kernels();
   if (!config_.values)
     unknown_mem_.resize((config_.sram_bytes + Sram::kPageSize - 1) / Sram::kPageSize);
 }
@@ -539,9 +540,10 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
 
   auto vreg = [&](unsigned r) { return t.vregs.data() + size_t{r} * vlen; };
   auto acc = [&](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
+  const lanes::Kernels simd = lanes_;
   // Element-wise vector arithmetic, on the host's SIMD unit (isa/lanes.h).
   auto vbinary = [&](const Decoded& d, lanes::BinaryOp op, lanes::Format f) {
-    lanes::binary(op, f, vreg(d.rd), vreg(d.rs1), vreg(d.rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
+    simd.binary(op, f, vreg(d.rd), vreg(d.rs1), vreg(d.rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
   };
 
   // Stops the thread with a trap; `pc` still points at the faulting instruction.
@@ -927,8 +929,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::MMA_BF16:
       case Op::MMA_CFP8: {
         const bool bf16 = d.op == Op::MMA_BF16;
-        lanes::mma(bf16 ? lanes::Format::BF16 : lanes::Format::CFP8, acc(d.rd), vreg(d.rs1),
-                   vreg(d.rs2), mm, mn, bf16 ? mk : 2 * mk, {t.cfp8, t.cfp8_lut.data()});
+        simd.mma(bf16 ? lanes::Format::BF16 : lanes::Format::CFP8, acc(d.rd), vreg(d.rs1),
+                 vreg(d.rs2), mm, mn, bf16 ? mk : 2 * mk, {t.cfp8, t.cfp8_lut.data()});
         break;
       }
       // ---- push and synchronisation

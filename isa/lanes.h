@@ -80,6 +80,16 @@ void mma(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, u
 // The Highway target the dispatched functions run on now (hwy::TargetName of it), for reports.
 const char* simd_target_name();
 
+// The two functions above for the target chosen now, looked up once: the interpreter keeps
+// them so that an instruction pays no dispatch.
+struct Kernels {
+  void (*binary)(BinaryOp, Format, uint8_t*, const uint8_t*, const uint8_t*, uint32_t,
+                 const Cfp8Lanes&);
+  void (*mma)(Format, float*, const uint8_t*, const uint8_t*, uint32_t, uint32_t, uint32_t,
+              const Cfp8Lanes&);
+};
+Kernels kernels();
+
 namespace reference {
 void binary(BinaryOp op, Format f, uint8_t* vd, const uint8_t* vs1, const uint8_t* vs2,
             uint32_t vlen, const Cfp8Lanes& cfp8);

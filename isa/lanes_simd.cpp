@@ -234,6 +234,16 @@ void mma(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, u
   HWY_DYNAMIC_DISPATCH(MmaImpl)(f, acc, a, b, m, n, k, cfp8);
 }
 
+Kernels kernels() {
+#if (HWY_TARGETS & (HWY_TARGETS - 1)) == 0
+  const size_t i = 0;  // one target compiled: its table has one entry
+#else
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  const size_t i = hwy::GetChosenTarget().GetIndex();
+#endif
+  return {HWY_DISPATCH_TABLE(BinaryImpl)[i], HWY_DISPATCH_TABLE(MmaImpl)[i]};
+}
+
 const char* simd_target_name() {
   return hwy::TargetName(HWY_DYNAMIC_DISPATCH(TargetImpl)());
 }

@@ -9,6 +9,7 @@ packages=(
   libsystemc-dev                                    # hardware model (SystemC 2.3.4)
   libboost-dev libboost-program-options-dev         # CLI, statistics bounds, containers
   libfmt-dev catch2 libyaml-cpp-dev nlohmann-json3-dev
+  libhwy-dev                                        # Google Highway: vector/matrix lanes on host SIMD (isa/lanes.h)
   gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf  # C kernels
   qemu-user-static                                  # reference for the differential tests
   clang libclang-rt-14-dev                          # libFuzzer and sanitizer runtimes
@@ -16,6 +17,7 @@ packages=(
   libxml2-utils                                     # xmllint: tests check the SVG plots are well-formed XML
   python3                                           # scripts/quoted.py: quoted run output in texts is checked
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python package (python/) and its tests
+  libopenblas0-pthread                              # bench/host_blas.sh: numpy's sgemm on OpenBLAS, the reference
 )
 
 missing=()

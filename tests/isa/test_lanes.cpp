@@ -211,10 +211,14 @@ TEST_CASE("lanes: vector arithmetic on every SIMD target equals the reference bi
             std::memcpy(got, d, vlen);
             lanes::reference::binary(ops[o], f, expect, a, b, vlen, cfp8.lanes());
             lanes::binary(ops[o], f, got, a, b, vlen, cfp8.lanes());
+            uint8_t kept[256];  // through the kernels the interpreter keeps
+            std::memcpy(kept, d, vlen);
+            lanes::kernels().binary(ops[o], f, kept, a, b, vlen, cfp8.lanes());
             INFO(op_names[o] << "." << format_names[static_cast<int>(f)] << " vlen " << vlen
                              << " a " << hex(a, vlen) << " b " << hex(b, vlen) << " d "
                              << hex(d, vlen));
             REQUIRE(hex(got, vlen) == hex(expect, vlen));
+            REQUIRE(hex(kept, vlen) == hex(expect, vlen));
             // vd aliasing vs1, as `vadd v1, v1, v2` does.
             std::memcpy(expect, a, vlen);
             std::memcpy(got, a, vlen);
@@ -247,12 +251,15 @@ TEST_CASE("lanes: mma on every SIMD target equals the reference bit for bit") {
           std::vector<float> expect = init, got = init;
           lanes::reference::mma(f, expect.data(), a, b, s.m, s.n, s.k, cfp8.lanes());
           lanes::mma(f, got.data(), a, b, s.m, s.n, s.k, cfp8.lanes());
+          std::vector<float> kept = init;  // through the kernels the interpreter keeps
+          lanes::kernels().mma(f, kept.data(), a, b, s.m, s.n, s.k, cfp8.lanes());
           INFO("mma " << (f == Format::BF16 ? "bf16 " : "cfp8 ") << s.m << "x" << s.n << "x" << s.k
                       << " trial " << trial);
           for (uint32_t i = 0; i < s.m * s.n; ++i) {
             INFO("lane " << i << " acc " << fmt::format("{:08x}", bits_of(init[i])));
             REQUIRE(fmt::format("{:08x}", bits_of(got[i])) ==
                     fmt::format("{:08x}", bits_of(expect[i])));
+            REQUIRE(bits_of(kept[i]) == bits_of(expect[i]));
           }
         }
   });
