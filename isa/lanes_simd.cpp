@@ -8,10 +8,15 @@
 // Add itself on targets with FMA.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "isa/lanes_simd.cpp"
+#include <fmt/format.h>
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 #include <hwy/highway.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "isa/lanes.h"
 
@@ -224,6 +229,27 @@ HWY_EXPORT(BinaryImpl);
 HWY_EXPORT(MmaImpl);
 HWY_EXPORT(TargetImpl);
 
+namespace {
+// DOJOSIM_SIMD=<target> (a name of hwy::TargetName) caps the choice at that target: for tools
+// that run the program on an emulated CPU reporting more than they emulate (valgrind 3.19
+// reports AVX-512 and cannot run it). Read at each call, which is once per core.
+void apply_simd_cap() {
+  const char* want = std::getenv("DOJOSIM_SIMD");
+  if (want == nullptr || *want == 0) return;
+  std::string names;
+  for (int64_t targets = HWY_TARGETS; targets != 0; targets &= targets - 1) {
+    const int64_t target = targets & -targets;
+    if (want == std::string_view(hwy::TargetName(target))) {
+      hwy::DisableTargets(HWY_TARGETS & (target - 1));  // lower bits are the better targets
+      return;
+    }
+    names += (names.empty() ? "" : ", ") + std::string(hwy::TargetName(target));
+  }
+  throw std::invalid_argument(
+      fmt::format("DOJOSIM_SIMD={}: not a SIMD target of this build (one of {})", want, names));
+}
+}  // namespace
+
 void binary(BinaryOp op, Format f, uint8_t* vd, const uint8_t* vs1, const uint8_t* vs2,
             uint32_t vlen, const Cfp8Lanes& cfp8) {
   HWY_DYNAMIC_DISPATCH(BinaryImpl)(op, f, vd, vs1, vs2, vlen, cfp8);
@@ -235,6 +261,7 @@ void mma(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, u
 }
 
 Kernels kernels() {
+  apply_simd_cap();
 #if (HWY_TARGETS & (HWY_TARGETS - 1)) == 0
   const size_t i = 0;  // one target compiled: its table has one entry
 #else
@@ -245,6 +272,8 @@ Kernels kernels() {
 }
 
 const char* simd_target_name() {
+  apply_simd_cap();
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
   return hwy::TargetName(HWY_DYNAMIC_DISPATCH(TargetImpl)());
 }
 

@@ -123,14 +123,18 @@ void Network::account(Link& link, uint64_t head, uint64_t start, uint64_t held, 
   s.bytes += wire_bytes;
   if (trace_) {
     const size_t index = static_cast<size_t>(&link - links_.data());
-    trace_->link_span(static_cast<int>(index), [&] {
-      const Coord at{static_cast<int>(index / 6 % width_), static_cast<int>(index / 6 / width_)};
-      const size_t port = index % 6;
-      return fmt::format("link ({},{}) {}", at.x, at.y,
-                         port < 4    ? std::string(dir_name(static_cast<Dir>(port)))
-                         : port == 4 ? "injection"
-                                     : "ejection");
-    }, wire_bytes, start, end);
+    trace_->link_span(
+        static_cast<int>(index),
+        [&] {
+          const Coord at{static_cast<int>(index / 6 % width_),
+                         static_cast<int>(index / 6 / width_)};
+          const size_t port = index % 6;
+          return fmt::format("link ({},{}) {}", at.x, at.y,
+                             port < 4    ? std::string(dir_name(static_cast<Dir>(port)))
+                             : port == 4 ? "injection"
+                                         : "ejection");
+        },
+        wire_bytes, start, end);
   }
 }
 

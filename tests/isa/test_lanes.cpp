@@ -9,9 +9,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -263,6 +265,28 @@ TEST_CASE("lanes: mma on every SIMD target equals the reference bit for bit") {
           }
         }
   });
+}
+
+TEST_CASE("lanes: DOJOSIM_SIMD caps the target; a name of no target is an error naming it") {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  REQUIRE(!targets.empty());
+  const std::string worst = hwy::TargetName(targets.back());  // the last bit: the fallback
+  setenv("DOJOSIM_SIMD", "NOSUCH", 1);
+  CHECK_THROWS_WITH(lanes::simd_target_name(),
+                    Catch::Contains("DOJOSIM_SIMD=NOSUCH") && Catch::Contains(worst));
+  CHECK_THROWS_AS(lanes::kernels(), std::invalid_argument);
+  setenv("DOJOSIM_SIMD", worst.c_str(), 1);
+  CHECK(std::string(lanes::simd_target_name()) == worst);
+  uint8_t a[64], b[64], expect[64] = {}, got[64] = {};
+  LaneSource src(3);
+  src.fill(Format::F32, a, 64);
+  src.fill(Format::F32, b, 64);
+  lanes::reference::binary(BinaryOp::Mul, Format::F32, expect, a, b, 64, kE4M3.lanes());
+  lanes::kernels().binary(BinaryOp::Mul, Format::F32, got, a, b, 64, kE4M3.lanes());
+  CHECK(hex(got, 64) == hex(expect, 64));
+  unsetenv("DOJOSIM_SIMD");
+  hwy::DisableTargets(0);  // the rest of this process chooses freely again
+  CHECK(std::string(lanes::simd_target_name()) == hwy::TargetName(targets.front()));
 }
 
 }  // namespace
