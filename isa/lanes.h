@@ -78,8 +78,8 @@ void binary(BinaryOp op, Format f, uint8_t* vd, const uint8_t* vs1, const uint8_
 void mma(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, uint32_t n,
          uint32_t k, const Cfp8Lanes& cfp8);
 // The Highway target the dispatched functions run on now (hwy::TargetName of it), for reports.
-// The environment variable DOJOSIM_SIMD=<name> caps the choice at that target (under valgrind,
-// which does not run AVX-512: DOJOSIM_SIMD=AVX2); this and kernels() apply it, and throw
+// The environment variable DOJOSIM_SIMD=<name> caps the choice at that target (to compare
+// targets, or for a tool that cannot run the best one); this and kernels() apply it, and throw
 // std::invalid_argument naming the variable if it names no target of this build.
 const char* simd_target_name();
 

@@ -230,9 +230,9 @@ HWY_EXPORT(MmaImpl);
 HWY_EXPORT(TargetImpl);
 
 namespace {
-// DOJOSIM_SIMD=<target> (a name of hwy::TargetName) caps the choice at that target: for tools
-// that run the program on an emulated CPU reporting more than they emulate (valgrind 3.19
-// reports AVX-512 and cannot run it). Read at each call, which is once per core.
+// DOJOSIM_SIMD=<target> (a name of hwy::TargetName) caps the choice at that target: to compare
+// targets, or for a tool that emulates less than the CPU reports (valgrind 3.19 reports
+// AVX-512 and cannot run it). Read at each call, which is once per core.
 void apply_simd_cap() {
   const char* want = std::getenv("DOJOSIM_SIMD");
   if (want == nullptr || *want == 0) return;
