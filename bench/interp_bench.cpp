@@ -19,6 +19,7 @@
 
 #include "isa/assembler.h"
 #include "isa/elf_loader.h"
+#include "isa/lanes.h"
 #include "isa/node_runner.h"
 
 extern char** environ;
@@ -171,8 +172,8 @@ Reference measure_reference(int reps, bool with_qemu) {
 void print_table(const std::vector<Figure>& figures, int reps) {
   fmt::print(
       "interpreter speed, best of {} run{} (MIPS: millions of simulated instructions per "
-      "host second)\n\n",
-      reps, reps == 1 ? "" : "s");
+      "host second); vector and matrix lanes on host SIMD: {}\n\n",
+      reps, reps == 1 ? "" : "s", lanes::simd_target_name());
   fmt::print("{:<12} {:<24} {:<6} {:>13} {:>13} {:>9} {:>9}\n", "workload", "engine", "timing",
              "instructions", "sim cycles", "seconds", "MIPS");
   for (const Figure& f : figures) {

@@ -35,8 +35,12 @@ program() {  # kernel loops bytes out
 }
 # One run under callgrind: prints "instructions nodes cycles".
 counted() {  # binary config program
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg" "$1" run --config "$2" --program "$3" \
-    >"$work/out" 2>"$work/err"
+  if ! valgrind --tool=callgrind --callgrind-out-file="$work/cg" "$1" run --config "$2" \
+      --program "$3" >"$work/out" 2>"$work/err"; then
+    echo "machine_instructions.sh: valgrind could not run $1 (a build linking Debian's Highway" \
+         "cannot be, bench/README.md, Profiling): $(grep -m1 -E 'SIGILL|unhandled|Error' "$work/err")" >&2
+    exit 2
+  fi
   local ir nodes cycles
   ir=$(grep -oE '^summary: [0-9]+' "$work/cg" | cut -d' ' -f2)
   nodes=$(grep -oE '[0-9]+ nodes' "$work/out" | head -1 | cut -d' ' -f1)

@@ -72,9 +72,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_MAINTAINER "dojosim maintainers <dojosim@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 string(JOIN ", " CPACK_DEBIAN_PACKAGE_DEPENDS libc6 libgcc-s1 libstdc++6 "libsystemc (>= 2.3.3)"
-       libfmt9 libyaml-cpp0.7 libboost-program-options1.74.0)
+       libfmt9 libyaml-cpp0.7 libboost-program-options1.74.0 libhwy1)
 string(JOIN ", " CPACK_DEBIAN_PACKAGE_RECOMMENDS g++ cmake pkg-config libsystemc-dev libfmt-dev
-       libyaml-cpp-dev nlohmann-json3-dev libboost-dev gcc-riscv64-unknown-elf
+       libhwy-dev libyaml-cpp-dev nlohmann-json3-dev libboost-dev gcc-riscv64-unknown-elf
        picolibc-riscv64-unknown-elf)
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/package)
 include(CPack)

@@ -11,6 +11,7 @@
 #include "isa/csr.h"
 #include "isa/disassembler.h"
 #include "isa/global_address.h"
+#include "isa/lanes.h"
 
 namespace dojosim::isa {
 namespace {
@@ -213,23 +214,6 @@ void set_lane(uint8_t* v, uint32_t i, float f, ThreadState& t, Rounding r) {
   }
 }
 
-float fmin_num(float a, float b) { return std::fmin(a, b); }
-float fmax_num(float a, float b) { return std::fmax(a, b); }
-
-template <Lane L, class VReg, class Fn>
-void vbinary(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint8_t* tb, uint32_t vlen,
-             Fn fn) {
-  // Sources are copied first so that vd may alias vs1 or vs2.
-  std::memcpy(ta, vreg(d.rs1), vlen);
-  std::memcpy(tb, vreg(d.rs2), vlen);
-  uint8_t* out = vreg(d.rd);
-  for (uint32_t i = 0; i < vlen / kLaneBytes<L>; ++i) {
-    const float c = get_lane<L>(out, i, t);
-    set_lane<L>(out, i, fn(get_lane<L>(ta, i, t), get_lane<L>(tb, i, t), c), t,
-                Rounding::NearestEven);
-  }
-}
-
 // kind: 0 sum (in lane order, in fp32), 1 max, 2 min.
 template <Lane L, class VReg>
 void vreduce(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint32_t vlen, int kind) {
@@ -237,7 +221,9 @@ void vreduce(ThreadState& t, const Decoded& d, VReg vreg, uint8_t* ta, uint32_t 
   float r = get_lane<L>(ta, 0, t);
   for (uint32_t i = 1; i < vlen / kLaneBytes<L>; ++i) {
     const float v = get_lane<L>(ta, i, t);
-    r = kind == 0 ? r + v : kind == 1 ? fmax_num(r, v) : fmin_num(r, v);
+    r = kind == 0   ? lanes::canonical(r + v)
+        : kind == 1 ? lanes::max_number(r, v)
+                    : lanes::min_number(r, v);
   }
   uint8_t* out = vreg(d.rd);
   std::memset(out, 0, vlen);
@@ -355,6 +341,7 @@ Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
   if (config_.timing)
     for (int u = 0; u < kUnitCount; ++u) units_[u].resize(config_.timing_params.unit_instances[u]);
   costs_ = cost_table(config_.timing_params);
+  lanes_ = lanes::kernels();
   if (!config_.values)
     unknown_mem_.resize((config_.sram_bytes + Sram::kPageSize - 1) / Sram::kPageSize);
 }
@@ -548,11 +535,16 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
   uint64_t page_base = t.code_page_base;
   Decoded* page = t.code_page;
   RunResult result;
-  uint8_t tmp_a[kMaxVlen], tmp_b[kMaxVlen];
+  uint8_t tmp_a[kMaxVlen];
   static const std::array<ValueRule, kOpCount> value_rules = build_value_rules();
 
   auto vreg = [&](unsigned r) { return t.vregs.data() + size_t{r} * vlen; };
   auto acc = [&](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
+  const lanes::Kernels simd = lanes_;
+  // Element-wise vector arithmetic, on the host's SIMD unit (isa/lanes.h).
+  auto vbinary = [&](const Decoded& d, lanes::BinaryOp op, lanes::Format f) {
+    simd.binary(op, f, vreg(d.rd), vreg(d.rs1), vreg(d.rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
+  };
 
   // Stops the thread with a trap; `pc` still points at the faulting instruction.
   auto trap = [&](TrapCause cause, uint64_t address, std::string detail) {
@@ -881,42 +873,22 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         break;
       }
       // ---- vector arithmetic
-#define DOJO_VBINARY(OPNAME, EXPR)                                                      \
-  case Op::OPNAME##_F32:                                                                \
-    vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) {  \
-      (void)c;                                                                          \
-      return EXPR;                                                                      \
-    });                                                                                 \
-    break;                                                                              \
-  case Op::OPNAME##_BF16:                                                               \
-    vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { \
-      (void)c;                                                                          \
-      return EXPR;                                                                      \
-    });                                                                                 \
-    break;                                                                              \
-  case Op::OPNAME##_CFP8:                                                               \
-    vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen, [](float a, float b, float c) { \
-      (void)c;                                                                          \
-      return EXPR;                                                                      \
-    });                                                                                 \
+#define DOJO_VBINARY(OPNAME, BINARY_OP)                          \
+  case Op::OPNAME##_F32:                                         \
+    vbinary(d, lanes::BinaryOp::BINARY_OP, lanes::Format::F32);  \
+    break;                                                       \
+  case Op::OPNAME##_BF16:                                        \
+    vbinary(d, lanes::BinaryOp::BINARY_OP, lanes::Format::BF16); \
+    break;                                                       \
+  case Op::OPNAME##_CFP8:                                        \
+    vbinary(d, lanes::BinaryOp::BINARY_OP, lanes::Format::CFP8); \
     break;
-        DOJO_VBINARY(VADD, a + b)
-        DOJO_VBINARY(VSUB, a - b)
-        DOJO_VBINARY(VMUL, a * b)
-        DOJO_VBINARY(VMIN, fmin_num(a, b))
-        DOJO_VBINARY(VMAX, fmax_num(a, b))
-      case Op::VFMA_F32:
-        vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen,
-                           [](float a, float b, float c) { return std::fma(a, b, c); });
-        break;
-      case Op::VFMA_BF16:
-        vbinary<Lane::BF16>(t, d, vreg, tmp_a, tmp_b, vlen,
-                            [](float a, float b, float c) { return std::fma(a, b, c); });
-        break;
-      case Op::VFMA_CFP8:
-        vbinary<Lane::CFP8>(t, d, vreg, tmp_a, tmp_b, vlen,
-                            [](float a, float b, float c) { return std::fma(a, b, c); });
-        break;
+        DOJO_VBINARY(VADD, Add)
+        DOJO_VBINARY(VSUB, Sub)
+        DOJO_VBINARY(VMUL, Mul)
+        DOJO_VBINARY(VFMA, Fma)
+        DOJO_VBINARY(VMIN, Min)
+        DOJO_VBINARY(VMAX, Max)
 #undef DOJO_VBINARY
       case Op::VREDSUM_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 0); break;
       case Op::VREDSUM_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 0); break;
@@ -954,25 +926,11 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       }
       // ---- matrix unit
       case Op::MZERO: std::fill_n(acc(d.rd), mm * mn, 0.0f); break;
-      case Op::MMA_BF16: case Op::MMA_CFP8: {
-        float* c = acc(d.rd);
-        const uint8_t* va = vreg(d.rs1);
-        const uint8_t* vb = vreg(d.rs2);
+      case Op::MMA_BF16:
+      case Op::MMA_CFP8: {
         const bool bf16 = d.op == Op::MMA_BF16;
-        const uint32_t kk = bf16 ? mk : 2 * mk;
-        float a[kMaxVlen], b[kMaxVlen];
-        for (uint32_t i = 0; i < mm * kk; ++i)
-          a[i] = bf16 ? get_lane<Lane::BF16>(va, i, t) : get_lane<Lane::CFP8>(va, i, t);
-        for (uint32_t i = 0; i < kk * mn; ++i)
-          b[i] = bf16 ? get_lane<Lane::BF16>(vb, i, t) : get_lane<Lane::CFP8>(vb, i, t);
-        // Products of bf16 or cfp8 values are exact in fp32; sums round once per k, in k order.
-        // Loop order i, k, j: every c[i][j] still adds its products in k order (the
-        // documented order), and the j loop vectorises on the host.
-        for (uint32_t i = 0; i < mm; ++i)
-          for (uint32_t k = 0; k < kk; ++k) {
-            const float aik = a[i * kk + k];
-            for (uint32_t j = 0; j < mn; ++j) c[i * mn + j] += aik * b[k * mn + j];
-          }
+        simd.mma(bf16 ? lanes::Format::BF16 : lanes::Format::CFP8, acc(d.rd), vreg(d.rs1),
+                 vreg(d.rs2), mm, mn, bf16 ? mk : 2 * mk, {t.cfp8, t.cfp8_lut.data()});
         break;
       }
       // ---- push and synchronisation

@@ -11,14 +11,15 @@
 
 #include <algorithm>
 #include <array>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "isa/formats.h"
 #include "isa/instructions.h"
+#include "isa/lanes.h"
 #include "isa/sram.h"
 #include "isa/timing.h"
 #include "isa/unit_calendar.h"
@@ -195,6 +196,7 @@ class Core {
   CoreConfig config_;
   static std::shared_ptr<const OpCost[]> cost_table(const TimingParams& timing);
   std::shared_ptr<const OpCost[]> costs_;
+  lanes::Kernels lanes_;  // vector and matrix arithmetic on the host's SIMD unit
   Sram& sram_;
   uint64_t* semaphores_;
   // Per semaphore: the latest cycle it was raised. Taking it costs no more than this bound:

@@ -9,6 +9,7 @@ packages=(
   libsystemc-dev                                    # hardware model (SystemC 2.3.4)
   libboost-dev libboost-program-options-dev         # CLI, statistics bounds, containers
   libfmt-dev catch2 libyaml-cpp-dev nlohmann-json3-dev
+  libhwy-dev                                        # Google Highway: vector/matrix lanes on host SIMD (isa/lanes.h)
   gcc-riscv64-unknown-elf binutils-riscv64-unknown-elf picolibc-riscv64-unknown-elf  # C kernels
   qemu-user-static                                  # reference for the differential tests
   clang libclang-rt-14-dev                          # libFuzzer and sanitizer runtimes
@@ -17,6 +18,7 @@ packages=(
   python3                                           # scripts/quoted.py: quoted run output in texts is checked
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python package (python/) and its tests
   python3-yaml python3-torch python3-torchvision python3-onnx  # capture and ONNX import (python/dojosim)
+  libopenblas0-pthread                              # bench/host_blas.sh: numpy's sgemm on OpenBLAS, the reference
 )
 
 missing=()

@@ -4,10 +4,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <systemc>
+#include <stdexcept>
 #include <string>
+#include <systemc>
 #include <vector>
 
+#include "isa/lanes.h"
 #include "tools/commands.h"
 #include "tools/host_memory.h"
 
@@ -51,6 +53,12 @@ extern "C" int sc_main(int argc, char** argv) {
   }
   const std::vector<std::string> args(argv + 2, argv + argc);
   dojosim::cli::exit_on_out_of_memory();
+  try {
+    dojosim::isa::lanes::simd_target_name();  // a bad DOJOSIM_SIMD is an input error
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "dojosim: {}\n", e.what());
+    return dojosim::cli::kUsage;
+  }
   for (const Verb& v : kVerbs) {
     if (v.name != std::string_view(argv[1])) continue;
     // What escapes a verb is one line and a status, never SystemC's report dump. (Exceptions

@@ -428,6 +428,33 @@ out: .space 192
   }
 }
 
+TEST_CASE("vector NaN results are the canonical NaN, and vmin/vmax put -0 below +0",
+          "[interp][vector]") {
+  auto r = run_both(R"(
+    li t0, 0x7f800000          # +Inf
+    vbcast.fp32 v1, t0
+    vsub.fp32 v2, v1, v1       # Inf - Inf: x86 makes -NaN, the ISA the canonical +NaN
+    vmv.x.fp32 a0, v2
+    li t1, 0x80000000          # -0
+    vbcast.fp32 v3, t1
+    vbcast.fp32 v4, zero       # +0
+    vmin.fp32 v5, v4, v3
+    vmv.x.fp32 a1, v5
+    vmax.fp32 v6, v3, v4
+    vmv.x.fp32 a2, v6
+    li t2, 0xff80              # bf16 -Inf
+    vbcast.bf16 v7, t2
+    li t3, 0x7f80              # bf16 +Inf
+    vbcast.bf16 v8, t3
+    vadd.bf16 v9, v7, v8
+    vmv.x.bf16 a3, v9
+  )");
+  CHECK(static_cast<uint32_t>(r.x("a0")) == 0x7FC00000u);
+  CHECK(static_cast<uint32_t>(r.x("a1")) == 0x80000000u);
+  CHECK(static_cast<uint32_t>(r.x("a2")) == 0u);
+  CHECK(r.x("a3") == 0x7FC0u);
+}
+
 TEST_CASE("bf16 and cfp8 lanes compute in fp32 and round to nearest even", "[interp][vector]") {
   auto r = run_both(R"(
     li t0, 0x3f80              # bf16 1.0

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+// The lane arithmetic of lanes.h on host SIMD. Google Highway compiles this file once per
+// target (foreach_target.h: SSE4, AVX2, AVX-512, ... and a portable fallback) and dispatches
+// at run time to the best the CPU has. Every operation is the reference's, lane for lane:
+// separate multiply and add (never MulAdd except where the reference calls fma, and then only on
+// targets with a native fused instruction), the same minimumNumber/maximumNumber and the same
+// NaN canonicalisation. The build's -ffp-contract=off keeps the compiler from fusing Mul and
+// Add itself on targets with FMA.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "isa/lanes_simd.cpp"
+#include <fmt/format.h>
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "isa/lanes.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace dojosim::isa::lanes {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+constexpr uint32_t kMaxLanes = 256;
+
+// n lanes of a register in format f, widened to fp32. Inlined: the matrix unit calls it twice
+// per mma on 32 lanes, where a call and a switch would cost as much as the work.
+HWY_INLINE void Decode(Format f, const uint8_t* v, uint32_t n, float* out, const Cfp8Lanes& cfp8) {
+  if (f == Format::F32) {
+    std::memcpy(out, v, 4 * size_t{n});
+    return;
+  }
+  uint32_t i = 0;
+  if (f == Format::BF16) {
+    const hn::ScalableTag<float> d;
+    const hn::RebindToUnsigned<decltype(d)> du;
+    const hn::Rebind<uint16_t, decltype(d)> d16;
+    const auto* h = reinterpret_cast<const uint16_t*>(v);  // Highway loads bytes, unaligned
+    const uint32_t step = static_cast<uint32_t>(hn::Lanes(d));
+    for (; i + step <= n; i += step) {
+      const auto wide = hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, h + i)));
+      hn::StoreU(hn::BitCast(d, wide), d, out + i);
+    }
+  }
+  for (; i < n; ++i) out[i] = get_lane(f, v, i, cfp8);
+}
+
+// n fp32 values rounded to nearest even into a register in format f.
+void Encode(Format f, const float* in, uint32_t n, uint8_t* v, const Cfp8Lanes& cfp8) {
+  if (f == Format::F32) {
+    std::memcpy(v, in, 4 * size_t{n});
+    return;
+  }
+  uint32_t i = 0;
+  if (f == Format::BF16) {
+    // Round to nearest even on the bits: add 0x7FFF plus the kept part's lowest bit and drop
+    // the low half. Exact for every finite value and for Inf (a carry out of the largest
+    // finite value lands on Inf, as IEEE overflow does); NaNs arrive canonical and stay so.
+    const hn::ScalableTag<float> d;
+    const hn::RebindToUnsigned<decltype(d)> du;
+    const hn::RebindToSigned<decltype(d)> di;
+    const hn::Rebind<uint16_t, decltype(d)> d16;
+    const uint32_t step = static_cast<uint32_t>(hn::Lanes(d));
+    for (; i + step <= n; i += step) {
+      const auto u = hn::BitCast(du, hn::LoadU(d, in + i));
+      const auto odd = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1));
+      const auto top = hn::ShiftRight<16>(hn::Add(hn::Add(u, hn::Set(du, 0x7FFF)), odd));
+      uint16_t h[kMaxLanes];
+      hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, top)), d16, h);
+      std::memcpy(v + 2 * size_t{i}, h, 2 * size_t{step});
+    }
+  }
+  for (; i < n; ++i) set_lane(f, v, i, in[i], cfp8);
+}
+
+template <class D, class V>
+V Canonical(D d, V r) {
+  return hn::IfThenElse(hn::Eq(r, r), r,
+                        hn::BitCast(d, hn::Set(hn::RebindToUnsigned<D>(), kCanonicalNaN)));
+}
+
+template <class D, class V>
+V MinNumber(D d, V a, V b) {
+  const V unordered = hn::IfThenElse(hn::Eq(a, a), a, b);
+  const V r = hn::IfThenElse(
+      hn::Lt(a, b), a,
+      hn::IfThenElse(hn::Lt(b, a), b, hn::IfThenElse(hn::Eq(a, b), hn::Or(a, b), unordered)));
+  return Canonical(d, r);
+}
+
+template <class D, class V>
+V MaxNumber(D d, V a, V b) {
+  const V unordered = hn::IfThenElse(hn::Eq(a, a), a, b);
+  const V r = hn::IfThenElse(
+      hn::Lt(b, a), a,
+      hn::IfThenElse(hn::Lt(a, b), b, hn::IfThenElse(hn::Eq(a, b), hn::And(a, b), unordered)));
+  return Canonical(d, r);
+}
+
+template <class D, class V>
+V Apply(D d, BinaryOp op, V a, V b, V c) {
+  switch (op) {
+    case BinaryOp::Add:
+      return Canonical(d, hn::Add(a, b));
+    case BinaryOp::Sub:
+      return Canonical(d, hn::Sub(a, b));
+    case BinaryOp::Mul:
+      return Canonical(d, hn::Mul(a, b));
+    case BinaryOp::Fma:
+      return Canonical(d, hn::MulAdd(a, b, c));
+    case BinaryOp::Min:
+      return MinNumber(d, a, b);
+    case BinaryOp::Max:
+      return MaxNumber(d, a, b);
+  }
+  return c;
+}
+
+void BinaryImpl(BinaryOp op, Format f, uint8_t* vd, const uint8_t* vs1, const uint8_t* vs2,
+                uint32_t vlen, const Cfp8Lanes& cfp8) {
+  const uint32_t n = vlen / lane_bytes(f);
+  float a[kMaxLanes], b[kMaxLanes], c[kMaxLanes], r[kMaxLanes];
+  Decode(f, vs1, n, a, cfp8);
+  Decode(f, vs2, n, b, cfp8);
+  Decode(f, vd, n, c, cfp8);
+  const hn::ScalableTag<float> d;
+  const uint32_t step = static_cast<uint32_t>(hn::Lanes(d));
+  uint32_t i = 0;
+  // Without a native fused multiply-add (MulAdd would round twice), fma stays scalar.
+  const bool simd = op != BinaryOp::Fma || HWY_NATIVE_FMA;
+  for (; simd && i + step <= n; i += step) {
+    const auto va = hn::LoadU(d, a + i), vb = hn::LoadU(d, b + i);
+    hn::StoreU(Apply(d, op, va, vb, hn::LoadU(d, c + i)), d, r + i);
+  }
+  for (; i < n; ++i) r[i] = reference::binary_lane(op, a[i], b[i], c[i]);
+  Encode(f, r, n, vd, cfp8);
+}
+
+// acc += A * B for rows of n fp32 lanes in vectors of D; a and b already widened to fp32.
+// Four rows at a time with k innermost: four independent chains of adds keep the host's adder
+// pipeline busy, where one row's chain would wait out each add's latency. kK > 0 is k known at
+// compile time (D1's 4 for bf16, 8 for cfp8), so the k loop unrolls and its indices fold.
+template <uint32_t kK, class D>
+void MmaRows(D d, float* acc, const float* a, const float* b, uint32_t m, uint32_t n,
+             uint32_t k_runtime) {
+  const uint32_t k = kK ? kK : k_runtime;
+  const uint32_t step = static_cast<uint32_t>(hn::Lanes(d));
+  uint32_t j = 0;
+  for (; j + step <= n; j += step) {
+    uint32_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      float* row = acc + i * n + j;
+      const float* ai = a + i * k;
+      auto c0 = hn::LoadU(d, row), c1 = hn::LoadU(d, row + n);
+      auto c2 = hn::LoadU(d, row + 2 * n), c3 = hn::LoadU(d, row + 3 * n);
+#pragma GCC unroll 8
+      for (uint32_t kk = 0; kk < k; ++kk) {
+        const auto bk = hn::LoadU(d, b + kk * n + j);
+        c0 = hn::Add(c0, hn::Mul(hn::Set(d, ai[kk]), bk));
+        c1 = hn::Add(c1, hn::Mul(hn::Set(d, ai[k + kk]), bk));
+        c2 = hn::Add(c2, hn::Mul(hn::Set(d, ai[2 * k + kk]), bk));
+        c3 = hn::Add(c3, hn::Mul(hn::Set(d, ai[3 * k + kk]), bk));
+      }
+      hn::StoreU(Canonical(d, c0), d, row);
+      hn::StoreU(Canonical(d, c1), d, row + n);
+      hn::StoreU(Canonical(d, c2), d, row + 2 * n);
+      hn::StoreU(Canonical(d, c3), d, row + 3 * n);
+    }
+    for (; i < m; ++i) {
+      auto c = hn::LoadU(d, acc + i * n + j);
+      for (uint32_t kk = 0; kk < k; ++kk)
+        c = hn::Add(c, hn::Mul(hn::Set(d, a[i * k + kk]), hn::LoadU(d, b + kk * n + j)));
+      hn::StoreU(Canonical(d, c), d, acc + i * n + j);
+    }
+  }
+  for (; j < n; ++j)
+    for (uint32_t i = 0; i < m; ++i) {
+      float sum = acc[i * n + j];
+      for (uint32_t kk = 0; kk < k; ++kk) sum = sum + a[i * k + kk] * b[kk * n + j];
+      acc[i * n + j] = canonical(sum);
+    }
+}
+
+template <uint32_t kK>
+void MmaWidened(float* acc, const float* a, const float* b, uint32_t m, uint32_t n, uint32_t k) {
+  // The widest vector a row fills: D1's rows are 8 lanes, half an AVX-512 register.
+  const hn::ScalableTag<float> full;
+  if (n >= hn::Lanes(full)) return MmaRows<kK>(full, acc, a, b, m, n, k);
+  if (n >= 8) return MmaRows<kK>(hn::CappedTag<float, 8>(), acc, a, b, m, n, k);
+  MmaRows<kK>(hn::CappedTag<float, 4>(), acc, a, b, m, n, k);
+}
+
+void MmaImpl(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, uint32_t n,
+             uint32_t k, const Cfp8Lanes& cfp8) {
+  float wa[kMaxLanes], wb[kMaxLanes];
+  if (f == Format::BF16) {
+    Decode(Format::BF16, a, m * k, wa, cfp8);
+    Decode(Format::BF16, b, k * n, wb, cfp8);
+  } else {
+    Decode(Format::CFP8, a, m * k, wa, cfp8);
+    Decode(Format::CFP8, b, k * n, wb, cfp8);
+  }
+  switch (k) {
+    case 4:
+      return MmaWidened<4>(acc, wa, wb, m, n, k);
+    case 8:
+      return MmaWidened<8>(acc, wa, wb, m, n, k);
+    default:
+      return MmaWidened<0>(acc, wa, wb, m, n, k);
+  }
+}
+
+int64_t TargetImpl() {
+  return HWY_TARGET;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace dojosim::isa::lanes
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dojosim::isa::lanes {
+
+HWY_EXPORT(BinaryImpl);
+HWY_EXPORT(MmaImpl);
+HWY_EXPORT(TargetImpl);
+
+namespace {
+// DOJOSIM_SIMD=<target> (a name of hwy::TargetName) caps the choice at that target: to compare
+// targets, or for a tool that emulates less than the CPU reports (valgrind 3.19 reports
+// AVX-512 and cannot run it). Read at each call, which is once per core.
+void apply_simd_cap() {
+  const char* want = std::getenv("DOJOSIM_SIMD");
+  if (want == nullptr || *want == 0) return;
+  std::string names;
+  for (int64_t targets = HWY_TARGETS; targets != 0; targets &= targets - 1) {
+    const int64_t target = targets & -targets;
+    if (want == std::string_view(hwy::TargetName(target))) {
+      hwy::DisableTargets(HWY_TARGETS & (target - 1));  // lower bits are the better targets
+      return;
+    }
+    names += (names.empty() ? "" : ", ") + std::string(hwy::TargetName(target));
+  }
+  throw std::invalid_argument(
+      fmt::format("DOJOSIM_SIMD={}: not a SIMD target of this build (one of {})", want, names));
+}
+}  // namespace
+
+void binary(BinaryOp op, Format f, uint8_t* vd, const uint8_t* vs1, const uint8_t* vs2,
+            uint32_t vlen, const Cfp8Lanes& cfp8) {
+  HWY_DYNAMIC_DISPATCH(BinaryImpl)(op, f, vd, vs1, vs2, vlen, cfp8);
+}
+
+void mma(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, uint32_t n,
+         uint32_t k, const Cfp8Lanes& cfp8) {
+  HWY_DYNAMIC_DISPATCH(MmaImpl)(f, acc, a, b, m, n, k, cfp8);
+}
+
+Kernels kernels() {
+  apply_simd_cap();
+#if (HWY_TARGETS & (HWY_TARGETS - 1)) == 0
+  const size_t i = 0;  // one target compiled: its table has one entry
+#else
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  const size_t i = hwy::GetChosenTarget().GetIndex();
+#endif
+  return {HWY_DISPATCH_TABLE(BinaryImpl)[i], HWY_DISPATCH_TABLE(MmaImpl)[i]};
+}
+
+const char* simd_target_name() {
+  apply_simd_cap();
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+  return hwy::TargetName(HWY_DYNAMIC_DISPATCH(TargetImpl)());
+}
+
+}  // namespace dojosim::isa::lanes
+#endif  // HWY_ONCE
