@@ -62,9 +62,30 @@ constexpr int kOpCount = static_cast<int>(Op::kCount);
 
 // Cost classes; their latency, occupancy and unit come from TimingParams (isa/timing.h).
 enum class TimingClass : uint8_t {
-  Alu, Mul, Div, Load, Store, Branch, Jump, Csr, System,
-  VLoad, VStore, VLoadStrided, VStoreStrided, AccLoad, AccStore,
-  Simd, SimdReduce, Convert, AccMove, Matrix, MatrixCfp8, Push, Sync,
+  Alu,
+  Mul,
+  Div,
+  Load,
+  Store,
+  Branch,
+  Jump,
+  Csr,
+  System,
+  VLoad,
+  VStore,
+  VLoadStrided,
+  VStoreStrided,
+  AccLoad,
+  AccStore,
+  Simd,
+  SimdReduce,
+  SimdMath,
+  Convert,
+  AccMove,
+  Matrix,
+  MatrixCfp8,
+  Push,
+  Sync,
   kCount
 };
 std::string_view timing_class_name(TimingClass c);

@@ -11,6 +11,7 @@
 #include "isa/csr.h"
 #include "isa/disassembler.h"
 #include "isa/global_address.h"
+#include "isa/vector_math.h"
 
 namespace dojosim::isa {
 namespace {
@@ -114,6 +115,7 @@ std::array<ValueRule, kOpCount> build_value_rules() {
         break;
       case TimingClass::Simd:
       case TimingClass::SimdReduce:
+      case TimingClass::SimdMath:
       case TimingClass::Matrix:
       case TimingClass::MatrixCfp8:
       case TimingClass::AccMove:
@@ -943,6 +945,19 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::VMVXS_BF16: { uint16_t h; std::memcpy(&h, vreg(d.rs1), 2); x[d.rd] = h; break; }
       case Op::VMVXS_CFP8: x[d.rd] = vreg(d.rs1)[0]; break;
       case Op::VMV: std::memmove(vreg(d.rd), vreg(d.rs1), vlen); break;
+      // Elementary functions (isa/vector_math.h); vbinary's second source is unused.
+      case Op::VEXP_F32:
+        vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen,
+                           [](float a, float, float) { return vector_exp(a); });
+        break;
+      case Op::VRECIP_F32:
+        vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen,
+                           [](float a, float, float) { return vector_recip(a); });
+        break;
+      case Op::VRSQRT_F32:
+        vbinary<Lane::F32>(t, d, vreg, tmp_a, tmp_b, vlen,
+                           [](float a, float, float) { return vector_rsqrt(a); });
+        break;
       case Op::VCVT_BF16_F32: case Op::VCVT_BF16_F32_SR:
       case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_F32_SR:
       case Op::VCVT_CFP8_BF16: case Op::VCVT_CFP8_BF16_SR:
