@@ -78,11 +78,13 @@ uint32_t bits(uint32_t w, int hi, int lo) { return (w >> lo) & ((1u << (hi - lo 
 }  // namespace
 
 std::string_view timing_class_name(TimingClass c) {
+  // clang-format off
   static constexpr std::string_view kNames[] = {
       "alu",    "mul",      "div",      "load",          "store",          "branch",
       "jump",   "csr",      "system",   "vload",         "vstore",         "vload_strided",
       "vstore_strided",     "acc_load", "acc_store",     "simd",           "simd_reduce",
-      "convert", "acc_move", "matrix",  "matrix_cfp8",   "push",           "sync"};
+      "simd_math", "convert", "acc_move", "matrix",  "matrix_cfp8",   "push",        "sync"};
+  // clang-format on
   static_assert(std::size(kNames) == static_cast<size_t>(TimingClass::kCount));
   return kNames[static_cast<size_t>(c)];
 }

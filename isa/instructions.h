@@ -61,12 +61,14 @@ enum class Op : uint16_t {
 constexpr int kOpCount = static_cast<int>(Op::kCount);
 
 // Cost classes; their latency, occupancy and unit come from TimingParams (isa/timing.h).
+// clang-format off
 enum class TimingClass : uint8_t {
   Alu, Mul, Div, Load, Store, Branch, Jump, Csr, System,
   VLoad, VStore, VLoadStrided, VStoreStrided, AccLoad, AccStore,
-  Simd, SimdReduce, Convert, AccMove, Matrix, MatrixCfp8, Push, Sync,
+  Simd, SimdReduce, SimdMath, Convert, AccMove, Matrix, MatrixCfp8, Push, Sync,
   kCount
 };
+// clang-format on
 std::string_view timing_class_name(TimingClass c);
 
 // What an operand is, and so which field it lives in and how it is written in assembly.

@@ -12,6 +12,7 @@
 #include "isa/disassembler.h"
 #include "isa/global_address.h"
 #include "isa/lanes.h"
+#include "isa/vector_math.h"
 
 namespace dojosim::isa {
 namespace {
@@ -115,6 +116,7 @@ std::array<ValueRule, kOpCount> build_value_rules() {
         break;
       case TimingClass::Simd:
       case TimingClass::SimdReduce:
+      case TimingClass::SimdMath:
       case TimingClass::Matrix:
       case TimingClass::MatrixCfp8:
       case TimingClass::AccMove:
@@ -545,6 +547,16 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
   auto vbinary = [&](const Decoded& d, lanes::BinaryOp op, lanes::Format f) {
     simd.binary(op, f, vreg(d.rd), vreg(d.rs1), vreg(d.rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
   };
+  auto vunary = [&](const Decoded& d, float (*fn)(float)) {
+    const uint8_t* src = vreg(d.rs1);
+    uint8_t* dst = vreg(d.rd);
+    for (uint32_t i = 0; i < vlen; i += 4) {
+      float a;
+      std::memcpy(&a, src + i, 4);
+      a = fn(a);
+      std::memcpy(dst + i, &a, 4);
+    }
+  };
 
   // Stops the thread with a trap; `pc` still points at the faulting instruction.
   auto trap = [&](TrapCause cause, uint64_t address, std::string detail) {
@@ -915,6 +927,16 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::VMVXS_BF16: { uint16_t h; std::memcpy(&h, vreg(d.rs1), 2); x[d.rd] = h; break; }
       case Op::VMVXS_CFP8: x[d.rd] = vreg(d.rs1)[0]; break;
       case Op::VMV: std::memmove(vreg(d.rd), vreg(d.rs1), vlen); break;
+      // Elementary functions (isa/vector_math.h), lane by lane over fp32.
+      case Op::VEXP_F32:
+        vunary(d, vector_exp);
+        break;
+      case Op::VRECIP_F32:
+        vunary(d, vector_recip);
+        break;
+      case Op::VRSQRT_F32:
+        vunary(d, vector_rsqrt);
+        break;
       case Op::VCVT_BF16_F32: case Op::VCVT_BF16_F32_SR:
       case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_F32_SR:
       case Op::VCVT_CFP8_BF16: case Op::VCVT_CFP8_BF16_SR:

@@ -41,6 +41,7 @@ TimingParams TimingParams::d1_defaults() {
   set(T::AccStore, Unit::StorePort, 1, 4);
   set(T::Simd, Unit::Simd, 4, 1);              // 16 fp32 FMA per cycle (published)
   set(T::SimdReduce, Unit::Simd, 6, 2);
+  set(T::SimdMath, Unit::Simd, 8, 2);  // assumption: exp, 1/x, 1/sqrt(x) at half rate
   set(T::Convert, Unit::Simd, 3, 1);
   set(T::AccMove, Unit::Matrix, 1, 1);
   set(T::Matrix, Unit::Matrix, 4, 1);          // one 8x8x4 bf16 block per cycle (derived, 256 MAC)

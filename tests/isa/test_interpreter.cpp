@@ -3,10 +3,11 @@
 // overflow, division by zero and INT_MIN / -1, shifts by 31/32/63/64, W-instruction sign
 // extension, writes to x0, misaligned and out-of-range accesses, and every trap's message.
 #include <catch2/catch.hpp>
-
+#include <cmath>
 #include <cstring>
 
 #include "isa/formats.h"
+#include "isa/vector_math.h"
 #include "run_helpers.h"
 
 using dojosim::test::kExit;
@@ -380,6 +381,49 @@ replacement:
 done:
   )");
   CHECK(r.x("a0") == 2);
+}
+
+TEST_CASE("vexp, vrecip and vrsqrt give isa/vector_math.h's values, specials included",
+          "[interp][vector]") {
+  auto r = run_both(R"(
+    la t0, a
+    vle v1, 0(t0)
+    vexp.fp32 v2, v1
+    vrecip.fp32 v3, v1
+    vrsqrt.fp32 v4, v1
+    la t2, out
+    vse v2, 0(t2)
+    vse v3, 64(t2)
+    vse v4, 128(t2)
+    .data
+    .align 6
+a:  .float 0, -0, 1, -1, 0.5, 3, 88, 89, -104, -200, 1e-40, 1e30, -2, 7, inf, -inf
+out: .space 192
+  )");
+  const float in[16] = {0,    -0.0f, 1,      -1,    0.5f, 3, 88,       89,
+                        -104, -200,  1e-40f, 1e30f, -2,   7, INFINITY, -INFINITY};
+  const uint64_t out = r.symbol("out");
+  auto same = [](float got, float want) {
+    return std::isnan(want) ? std::isnan(got) : std::memcmp(&got, &want, 4) == 0;
+  };
+  for (int i = 0; i < 16; ++i) {
+    INFO("lane " << i << ": " << in[i]);
+    CHECK(same(r.mem<float>(out + 4 * i), isa::vector_exp(in[i])));
+    CHECK(same(r.mem<float>(out + 64 + 4 * i), isa::vector_recip(in[i])));
+    CHECK(same(r.mem<float>(out + 128 + 4 * i), isa::vector_rsqrt(in[i])));
+  }
+  // The documented specials.
+  CHECK(isa::vector_exp(-INFINITY) == 0.0f);
+  CHECK(isa::vector_exp(89.0f) == INFINITY);
+  CHECK(isa::vector_exp(-200.0f) == 0.0f);
+  CHECK(isa::vector_exp(1.0f) == 2.71828182845904523536f);
+  CHECK(isa::vector_recip(-0.0f) == -INFINITY);
+  CHECK(isa::vector_recip(3.0f) == 1.0f / 3.0f);
+  CHECK(std::isnan(isa::vector_rsqrt(-2.0f)));
+  CHECK(isa::vector_rsqrt(0.0f) == INFINITY);
+  CHECK(isa::vector_rsqrt(-0.0f) == -INFINITY);
+  CHECK(isa::vector_rsqrt(INFINITY) == 0.0f);
+  CHECK(isa::vector_rsqrt(4.0f) == 0.5f);
 }
 
 TEST_CASE("vector fp32 arithmetic, reductions, broadcast and moves", "[interp][vector]") {

@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/ops/row_ops.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+
+#include "hw/node/node.h"
+#include "isa/global_address.h"
+#include "isa/lanes.h"
+#include "isa/vector_math.h"
+#include "runtime/ops/program.h"
+
+namespace dojosim::runtime::ops {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+uint32_t float_bits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+// The machine's vmax (isa/lanes.h): IEEE maximumNumber.
+float vmax(float a, float b) {
+  return isa::lanes::max_number(a, b);
+}
+
+// ---- What each op does in its rounds ------------------------------------------------------
+// A round reduces every row (sum or max of a per-piece value), exchanges the partials between
+// the nodes of a row and turns the totals into one fp32 per row (ROWVAL1, ROWVAL2).
+// Vector registers: v2 the x piece (fp32), v5 gamma's, v8 beta's, v10 the mask, v11 scratch,
+// v16 the accumulator / totals, v17 and v18 the row's values of rounds 1 and 2, v19 scale,
+// v20 1/D, v21 epsilon.
+struct Round {
+  bool max;                           // max (else sum)
+  std::vector<const char*> piece;     // accumulate one piece into v16
+  std::vector<const char*> finalize;  // totals in v16 -> the row's value in v16
+};
+struct OpShape {
+  std::string_view name;
+  std::vector<Round> rounds;
+  std::vector<const char*> output;  // y of one piece, left in `result`
+  const char* result;
+  bool gamma, beta;
+  int mask;  // 0 none, 1 additive (0 / -inf), 2 multiplicative (1 / 0)
+};
+
+const OpShape& shape_of(RowOp op) {
+  static const OpShape kSoftmax{
+      "softmax",
+      {{true, {"vmul.fp32 v11, v2, v19", "vadd.fp32 v11, v11, v10", "vmax.fp32 v16, v16, v11"}, {}},
+       {false,
+        {"vmul.fp32 v11, v2, v19", "vadd.fp32 v11, v11, v10", "vsub.fp32 v11, v11, v17",
+         "vexp.fp32 v11, v11", "vadd.fp32 v16, v16, v11"},
+        {"vrecip.fp32 v16, v16"}}},
+      {"vmul.fp32 v12, v2, v19", "vadd.fp32 v12, v12, v10", "vsub.fp32 v12, v12, v17",
+       "vexp.fp32 v12, v12", "vmul.fp32 v12, v12, v18"},
+      "v12",
+      false,
+      false,
+      1};
+  static const OpShape kLayerNorm{
+      "layernorm",
+      {{false, {"vadd.fp32 v16, v16, v2"}, {"vmul.fp32 v16, v16, v20"}},
+       {false,
+        {"vsub.fp32 v11, v2, v17", "vmul.fp32 v11, v11, v10", "vfma.fp32 v16, v11, v11"},
+        {"vmul.fp32 v16, v16, v20", "vadd.fp32 v16, v16, v21", "vrsqrt.fp32 v16, v16"}}},
+      {"vsub.fp32 v12, v2, v17", "vmul.fp32 v12, v12, v18", "vfma.fp32 v8, v12, v5"},
+      "v8",
+      true,
+      true,
+      2};
+  static const OpShape kRmsNorm{
+      "rmsnorm",
+      {{false,
+        {"vfma.fp32 v16, v2, v2"},
+        {"vmul.fp32 v16, v16, v20", "vadd.fp32 v16, v16, v21", "vrsqrt.fp32 v16, v16"}}},
+      {"vmul.fp32 v12, v2, v17", "vmul.fp32 v12, v12, v5"},
+      "v12",
+      true,
+      false,
+      0};
+  switch (op) {
+    case RowOp::Softmax:
+      return kSoftmax;
+    case RowOp::LayerNorm:
+      return kLayerNorm;
+    case RowOp::RmsNorm:
+      break;
+  }
+  return kRmsNorm;
+}
+
+// ---- The work area and the per-node arguments ----------------------------------------------
+struct WorkMap {
+  uint64_t masks = 0, valid = 0, peers = 0, gather = 0, rowval = 0, slot_bytes = 0, end = 0;
+};
+WorkMap work_map(const RowSplit& s, uint64_t at) {
+  const uint64_t vlen = s.vlen, lanes = vlen / 4;
+  uint32_t rows = 0;
+  for (size_t b = 0; b < s.blocks(); ++b) rows = std::max(rows, s.block_rows(b));
+  WorkMap w;
+  w.slot_bytes = mesh::align(uint64_t{rows} * 4, vlen);
+  w.masks = at;
+  w.valid = w.masks + (lanes + 1) * vlen;
+  w.peers = w.valid + w.slot_bytes;
+  w.gather = w.peers + mesh::align(8 * s.col_parts, vlen);
+  w.rowval = w.gather + 2 * s.col_parts * w.slot_bytes;  // rounds 1 and 2
+  w.end = w.rowval + 2 * w.slot_bytes;
+  return w;
+}
+
+struct Node {
+  uint64_t x = 0, out = 0, gamma = 0, beta = 0, rows = 0, registers = 0, row_bytes = 0;
+  uint64_t masks = 0, valid = 0, peers = 0, npeers = 0, gather1 = 0, gather2 = 0, myslot1 = 0,
+           myslot2 = 0, slot_bytes = 0, rowval1 = 0, rowval2 = 0, row_chunks = 0;
+  uint64_t inv_d = 0, epsilon = 0, scale = 0;
+};
+
+const codegen::ArgBlock<Node>& args() {
+  using N = const Node&;
+  static const codegen::ArgBlock<Node> block = {
+      {"X", [](N n) { return n.x; }},
+      {"OUT", [](N n) { return n.out; }},
+      {"GAMMA", [](N n) { return n.gamma; }},
+      {"BETA", [](N n) { return n.beta; }},
+      {"ROWS", [](N n) { return n.rows; }},
+      {"REGISTERS", [](N n) { return n.registers; }},  // stored registers per row
+      {"ROWBYTES", [](N n) { return n.row_bytes; }},
+      {"MASKS", [](N n) { return n.masks; }},  // mask k: lanes below k kept
+      {"VALID", [](N n) { return n.valid; }},  // per row: columns of this block it reduces
+      {"PEERS", [](N n) { return n.peers; }},  // the other nodes' gather buffers (global)
+      {"NPEERS", [](N n) { return n.npeers; }},
+      {"GATHER1", [](N n) { return n.gather1; }},  // slot j: partials of column block j
+      {"GATHER2", [](N n) { return n.gather2; }},
+      {"MYSLOT1", [](N n) { return n.myslot1; }},
+      {"MYSLOT2", [](N n) { return n.myslot2; }},
+      {"SLOTBYTES", [](N n) { return n.slot_bytes; }},
+      {"ROWVAL1", [](N n) { return n.rowval1; }},  // per row: the value of round 1
+      {"ROWVAL2", [](N n) { return n.rowval2; }},
+      {"ROWCHUNKS", [](N n) { return n.row_chunks; }},  // registers of rows in a slot
+      {"INVD", [](N n) { return n.inv_d; }},
+      {"EPSILON", [](N n) { return n.epsilon; }},
+      {"SCALE", [](N n) { return n.scale; }},
+  };
+  return block;
+}
+
+// ---- The program ---------------------------------------------------------------------------
+class Writer {
+ public:
+  Writer(const OpShape& op, DType dtype, uint32_t vlen) : op_(op), dtype_(dtype), vlen_(vlen) {}
+
+  std::string text() {
+    w_.raw(fmt::format(
+        "# {} over the last axis ({}), one thread per node. Per round: reduce each row's\n"
+        "# columns on this node, push the partials to the other nodes of the row, wait for\n"
+        "# theirs, combine the slots in column-block order. Then the output pass.",
+        op_.name, dtype_name(dtype_)));
+    args().declare(w_);
+    w_.equ("VLEN", vlen_);
+    w_.equ("LANES", vlen_ / 4);
+    w_.raw("\n    .text\n    .globl _start\n_start:");
+    w_.op("la      s1, args");
+    w_.op("ld      s2, ROWS(s1)");
+    w_.op("beqz    s2, exit                # no block on this node");
+    w_.op("ld      s6, ROWBYTES(s1)");
+    w_.op("ld      s7, MASKS(s1)");
+    for (auto [name, reg] : {std::pair{"SCALE", "v19"}, {"INVD", "v20"}, {"EPSILON", "v21"}}) {
+      w_.op("ld      t0, {}(s1)", name);
+      w_.op("vbcast.fp32 {}, t0", reg);
+    }
+    for (size_t k = 0; k < op_.rounds.size(); ++k) round(k + 1, op_.rounds[k]);
+    output();
+    w_.op("j       exit");
+    w_.exit_program();
+    args().reserve(w_);
+    return w_.text();
+  }
+
+ private:
+  std::string label(std::string_view what) { return fmt::format("{}_{}", what, ++labels_); }
+  int parts() const { return dtype_ == DType::Bf16 ? 2 : 1; }
+
+  // The piece q of the stored register at `ptr` (loaded into `raw` for bf16) into `fp32`.
+  void piece(const char* ptr, const char* raw, const char* fp32, int q) {
+    if (dtype_ == DType::Fp32)
+      w_.op("vle     {}, 0({})", fp32, ptr);
+    else {
+      if (q == 0) w_.op("vle     {}, 0({})", raw, ptr);
+      w_.op("vcvt.fp32.bf16 {}, {}, {}", fp32, raw, q);
+    }
+  }
+  // v10 = the mask of the next piece from t2 (the row's valid lanes left); t2 -= LANES.
+  void mask() {
+    if (!op_.mask) return;
+    const std::string low = label("mask_low"), high = label("mask_high");
+    w_.op("mv      t3, t2");
+    w_.op("bge     t3, zero, {}", low);
+    w_.op("li      t3, 0");
+    w_.label(low);
+    w_.op("li      t4, LANES");
+    w_.op("bge     t4, t3, {}", high);
+    w_.op("mv      t3, t4");
+    w_.label(high);
+    w_.op("li      t4, VLEN");
+    w_.op("mul     t3, t3, t4");
+    w_.op("add     t3, t3, s7");
+    w_.op("vle     v10, 0(t3)              # lanes below the count kept");
+    w_.op("addi    t2, t2, -LANES");
+  }
+  void row_values(int rounds_done) {
+    if (rounds_done >= 1) {
+      w_.op("lw      t0, 0(a5)");
+      w_.op("vbcast.fp32 v17, t0             # the row's value of round 1");
+    }
+    if (rounds_done >= 2) {
+      w_.op("lw      t0, 0(a7)");
+      w_.op("vbcast.fp32 v18, t0             # and of round 2");
+    }
+  }
+
+  void round(int k, const Round& r) {
+    const std::string row = label(fmt::format("round{}_row", k)),
+                      reg = label(fmt::format("round{}_register", k)),
+                      push = label(fmt::format("round{}_push", k)),
+                      wait = label(fmt::format("round{}_wait", k)),
+                      combine = label(fmt::format("round{}_combine", k)),
+                      slot = label(fmt::format("round{}_slot", k)),
+                      slots_done = label(fmt::format("round{}_slots_done", k));
+    w_.comment(
+        fmt::format("round {}: each row's {} over this node's columns", k, r.max ? "max" : "sum"));
+    w_.op("li      s3, 0");
+    w_.op("ld      a0, X(s1)");
+    w_.op("ld      a3, VALID(s1)");
+    w_.op("ld      a4, MYSLOT{}(s1)", k);
+    w_.op("ld      a5, ROWVAL1(s1)");
+    w_.op("ld      a7, ROWVAL2(s1)");
+    w_.label(row);
+    if (r.max) {
+      w_.op("li      t0, 0xff800000");
+      w_.op("vbcast.fp32 v16, t0             # -inf");
+    } else {
+      w_.op("vbcast.fp32 v16, zero");
+    }
+    w_.op("lw      t2, 0(a3)");
+    row_values(k - 1);
+    w_.op("mv      a1, a0");
+    w_.op("ld      t5, REGISTERS(s1)");
+    w_.label(reg);
+    for (int q = 0; q < parts(); ++q) {
+      piece("a1", "v1", "v2", q);
+      mask();
+      for (const char* i : r.piece) w_.op("{}", i);
+    }
+    w_.op("addi    a1, a1, VLEN");
+    w_.op("addi    t5, t5, -1");
+    w_.op("bnez    t5, {}", reg);
+    w_.op("{}.fp32 v11, v16", r.max ? "vredmax" : "vredsum");
+    w_.op("vmv.x.fp32 t0, v11");
+    w_.op("sw      t0, 0(a4)               # this node's partial of the row");
+    w_.op("addi    a4, a4, 4");
+    w_.op("addi    a3, a3, 4");
+    w_.op("addi    a5, a5, 4");
+    w_.op("addi    a7, a7, 4");
+    w_.op("add     a0, a0, s6");
+    w_.op("addi    s3, s3, 1");
+    w_.op("blt     s3, s2, {}", row);
+
+    w_.comment("push the partials into slot j of every other node of the row, then wait");
+    w_.op("ld      t0, PEERS(s1)");
+    w_.op("ld      t1, NPEERS(s1)");
+    w_.op("ld      t3, MYSLOT{}(s1)", k);
+    w_.op("ld      t4, SLOTBYTES(s1)");
+    w_.op("ld      t6, GATHER{}(s1)", k);
+    w_.op("ld      a6, GATHER1(s1)");
+    w_.op("sub     t6, t6, a6              # round {}'s buffers from round 1's", k);
+    w_.label(push);
+    w_.op("beqz    t1, {}", wait);
+    w_.op("ld      a6, 0(t0)");
+    w_.op("add     a6, a6, t6");
+    w_.op("push    a6, t3, t4, {}", k);
+    w_.op("addi    t0, t0, 8");
+    w_.op("addi    t1, t1, -1");
+    w_.op("j       {}", push);
+    w_.label(wait);
+    w_.op("ld      t1, NPEERS(s1)");
+    w_.op("swait   {}, t1", k);
+
+    w_.comment("combine the slots in column-block order, LANES rows at a time");
+    w_.op("ld      a4, GATHER{}(s1)", k);
+    w_.op("ld      a5, ROWVAL{}(s1)", k);
+    w_.op("ld      t5, ROWCHUNKS(s1)");
+    w_.op("ld      t4, SLOTBYTES(s1)");
+    w_.label(combine);
+    w_.op("vle     v16, 0(a4)");
+    w_.op("mv      a6, a4");
+    w_.op("ld      t1, NPEERS(s1)");
+    w_.label(slot);
+    w_.op("beqz    t1, {}", slots_done);
+    w_.op("add     a6, a6, t4");
+    w_.op("vle     v11, 0(a6)");
+    w_.op("{}.fp32 v16, v16, v11", r.max ? "vmax" : "vadd");
+    w_.op("addi    t1, t1, -1");
+    w_.op("j       {}", slot);
+    w_.label(slots_done);
+    for (const char* i : r.finalize) w_.op("{}", i);
+    w_.op("vse     v16, 0(a5)");
+    w_.op("addi    a4, a4, VLEN");
+    w_.op("addi    a5, a5, VLEN");
+    w_.op("addi    t5, t5, -1");
+    w_.op("bnez    t5, {}", combine);
+  }
+
+  void output() {
+    const std::string row = label("output_row"), reg = label("output_register");
+    w_.comment("output: every row from its values");
+    w_.op("li      s3, 0");
+    w_.op("ld      a0, X(s1)");
+    w_.op("ld      a2, OUT(s1)");
+    w_.op("ld      a3, VALID(s1)");
+    w_.op("ld      a5, ROWVAL1(s1)");
+    w_.op("ld      a7, ROWVAL2(s1)");
+    w_.label(row);
+    w_.op("lw      t2, 0(a3)");
+    row_values(static_cast<int>(op_.rounds.size()));
+    w_.op("mv      a1, a0");
+    w_.op("mv      a6, a2");
+    w_.op("ld      s4, GAMMA(s1)");
+    w_.op("ld      s5, BETA(s1)");
+    w_.op("ld      t5, REGISTERS(s1)");
+    w_.label(reg);
+    for (int q = 0; q < parts(); ++q) {
+      piece("a1", "v1", "v2", q);
+      if (op_.gamma) piece("s4", "v4", "v5", q);
+      if (op_.beta) piece("s5", "v7", "v8", q);
+      mask();
+      for (const char* i : op_.output) w_.op("{}", i);
+      if (dtype_ == DType::Bf16) w_.op("vcvt.bf16.fp32 v14, {}, {}", op_.result, q);
+    }
+    w_.op("vse     {}, 0(a6)", dtype_ == DType::Bf16 ? "v14" : op_.result);
+    w_.op("addi    a1, a1, VLEN");
+    w_.op("addi    a6, a6, VLEN");
+    if (op_.gamma) w_.op("addi    s4, s4, VLEN");
+    if (op_.beta) w_.op("addi    s5, s5, VLEN");
+    w_.op("addi    t5, t5, -1");
+    w_.op("bnez    t5, {}", reg);
+    w_.op("add     a0, a0, s6");
+    w_.op("add     a2, a2, s6");
+    w_.op("addi    a3, a3, 4");
+    w_.op("addi    a5, a5, 4");
+    w_.op("addi    a7, a7, 4");
+    w_.op("addi    s3, s3, 1");
+    w_.op("blt     s3, s2, {}", row);
+  }
+
+  const OpShape& op_;
+  DType dtype_;
+  uint32_t vlen_;
+  codegen::AsmWriter w_;
+  int labels_ = 0;
+};
+
+mesh::NodeProgram build_program(RowOp op, DType dtype, uint32_t vlen) {
+  return mesh::assemble_program(Writer(shape_of(op), dtype, vlen).text(),
+                                fmt::format("{}_{}.s", row_op_name(op), dtype_name(dtype)));
+}
+
+// Columns of row `r` that block column j reduces: all of its columns, or under the causal
+// mask those up to the row's limit.
+uint32_t valid_columns(const RowSplit& s, const RowOpParams& p, uint32_t r, uint32_t j) {
+  const uint32_t c0 = s.col_start[j], c1 = s.col_start[j + 1];
+  if (!p.causal) return c1 - c0;
+  const uint32_t sq = p.causal_rows ? p.causal_rows : s.rows;
+  const int64_t limit = int64_t{r % sq} + s.cols - sq + 1;  // columns [0, limit) visible
+  return static_cast<uint32_t>(std::clamp<int64_t>(limit - c0, 0, c1 - c0));
+}
+
+std::string describe(RowOp op, const RowSplit& s) {
+  return fmt::format("{} [{}, {}] {}", row_op_name(op), s.rows, s.cols, dtype_name(s.dtype));
+}
+
+void check_params(RowOp op, const RowSplit& s, const RowOpParams& p) {
+  if (!p.causal) return;
+  const uint32_t sq = p.causal_rows ? p.causal_rows : s.rows;
+  if (op != RowOp::Softmax)
+    throw std::invalid_argument(fmt::format("{}: causal: only softmax masks", describe(op, s)));
+  if (s.rows % sq || sq > s.cols)
+    throw std::invalid_argument(fmt::format(
+        "{}: causal with Sq = {}: expected Sq to divide the rows and be at most the {} columns",
+        describe(op, s), sq, s.cols));
+}
+
+}  // namespace
+
+std::string_view row_op_name(RowOp op) {
+  return shape_of(op).name;
+}
+
+uint64_t row_op_work_bytes(const RowSplit& split) {
+  return work_map(split, 0).end;
+}
+
+RowOpKernel::RowOpKernel(const hw::HardwareConfig& config, const RowOpProblem& problem)
+    : problem_(problem), core_(config.node.core), config_(config) {
+  const RowSplit& s = problem.split;
+  const OpShape& op = shape_of(problem.op);
+  const std::string what = describe(problem.op, s);
+  if (s.dtype != DType::Fp32 && s.dtype != DType::Bf16)
+    throw std::invalid_argument(
+        fmt::format("{}: dtype {}: expected fp32 or bf16", what, dtype_name(s.dtype)));
+  check_params(problem.op, s, problem.params);
+  program_ = build_program(problem.op, s.dtype, s.vlen);
+  std::vector<Region> regions = {{"x", problem.x, s.bytes()},
+                                 {"out", problem.out, s.bytes()},
+                                 {"work", problem.work, row_op_work_bytes(s)}};
+  if (op.gamma) regions.push_back({"gamma", problem.gamma, s.vector_bytes()});
+  if (op.beta) regions.push_back({"beta", problem.beta, s.vector_bytes()});
+  std::tie(begin_, end_) = check_regions(config, what, program_, regions, 1, kStackBytes);
+}
+
+void RowOpKernel::place(hw::Machine& machine) const {
+  const RowSplit& s = problem_.split;
+  const WorkMap m = work_map(s, problem_.work);
+  const uint32_t lanes = s.vlen / 4;
+  const OpShape& op = shape_of(problem_.op);
+  // Mask k keeps lanes below k: additive 0 / -inf or multiplicative 1 / 0.
+  std::vector<float> masks;
+  for (uint32_t k = 0; k <= lanes; ++k)
+    for (uint32_t l = 0; l < lanes; ++l)
+      masks.push_back(op.mask == 1 ? (l < k ? 0.0f : -kInf) : (l < k ? 1.0f : 0.0f));
+  for (size_t b = 0; b < s.blocks(); ++b) {
+    const uint32_t i = static_cast<uint32_t>(b / s.col_parts), j = b % s.col_parts;
+    isa::Sram& sram = machine.node(s.nodes[b])->sram();
+    sram.write(m.masks, masks.data(), masks.size() * 4);
+    std::vector<uint32_t> valid;
+    for (uint32_t r = s.row_start[i]; r < s.row_start[i + 1]; ++r)
+      valid.push_back(valid_columns(s, problem_.params, r, j));
+    sram.write(m.valid, valid.data(), valid.size() * 4);
+    std::vector<uint64_t> peers;
+    for (uint32_t k = 0; k < s.col_parts; ++k)
+      if (k != j) {
+        const hw::Coord c = s.nodes[i * s.col_parts + k];
+        peers.push_back(isa::global_address(static_cast<uint32_t>(c.x), static_cast<uint32_t>(c.y),
+                                            static_cast<uint32_t>(m.gather + j * m.slot_bytes)));
+      }
+    if (!peers.empty()) sram.write(m.peers, peers.data(), peers.size() * 8);
+  }
+}
+
+void RowOpKernel::write_args(hw::Machine& machine) const {
+  const RowOpProblem& p = problem_;
+  const RowSplit& s = p.split;
+  const WorkMap m = work_map(s, p.work);
+  const float inv_d = 1.0f / static_cast<float>(s.cols);
+  for (size_t b = 0; b < s.blocks(); ++b) {
+    const uint32_t j = b % s.col_parts;
+    Node n;
+    n.x = p.x, n.out = p.out, n.gamma = p.gamma, n.beta = p.beta;
+    n.rows = s.block_rows(b), n.registers = s.chunks(b), n.row_bytes = s.row_bytes(b);
+    n.masks = m.masks, n.valid = m.valid, n.peers = m.peers, n.npeers = s.col_parts - 1;
+    n.gather1 = m.gather, n.gather2 = m.gather + s.col_parts * m.slot_bytes;
+    n.myslot1 = n.gather1 + j * m.slot_bytes, n.myslot2 = n.gather2 + j * m.slot_bytes;
+    n.slot_bytes = m.slot_bytes;
+    n.rowval1 = m.rowval, n.rowval2 = m.rowval + m.slot_bytes;
+    n.row_chunks = m.slot_bytes / s.vlen;
+    n.inv_d = float_bits(inv_d), n.epsilon = float_bits(p.params.epsilon);
+    n.scale = float_bits(p.params.scale);
+    const std::vector<uint64_t> v = args().values(n);
+    machine.node(s.nodes[b])->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
+  }
+}
+
+double RowOpKernel::estimate_cycles() const {
+  const RowSplit& s = problem_.split;
+  const OpShape& op = shape_of(problem_.op);
+  const isa::TimingParams& t = core_.timing_params;
+  using T = isa::TimingClass;
+  // One thread, in order: a piece costs the chain of its instructions' latencies (each
+  // depends on the one before), after its load (and widening) and its mask's load.
+  const auto latency = [&](const char* insn) {
+    const std::string_view i(insn);
+    const T cls = i.rfind("vexp", 0) == 0 || i.rfind("vrecip", 0) == 0 || i.rfind("vrsqrt", 0) == 0
+                      ? T::SimdMath
+                      : T::Simd;
+    return double(t.of(cls).latency);
+  };
+  const auto chain = [&](const std::vector<const char*>& body) {
+    double c = 0;
+    for (const char* i : body) c += latency(i);
+    return c;
+  };
+  const double load =
+      t.of(T::VLoad).latency + (s.dtype == DType::Bf16 ? t.of(T::Convert).latency : 0.0);
+  const double mask = op.mask ? t.of(T::Mul).latency + t.of(T::VLoad).latency + 4 : 0;
+  const double row = t.of(T::Load).latency + t.of(T::SimdReduce).latency + 8;
+  const uint32_t parts = s.dtype == DType::Bf16 ? 2 : 1;
+  const double hop = config_.noc.router_latency_cycles;
+  double most = 0;
+  for (size_t b = 0; b < s.blocks(); ++b) {
+    const double rows = s.block_rows(b), pieces = double(s.chunks(b)) * parts;
+    double cycles = 0;
+    for (const Round& r : op.rounds) {
+      cycles += rows * (row + pieces * (load + mask + chain(r.piece)));
+      // The exchange: each peer's push, then the slowest arrival (hops across the row group).
+      const double bytes = rows * 4;
+      cycles += s.col_parts > 1
+                    ? (s.col_parts - 1) * (2 + bytes / config_.noc.link_bytes_per_cycle) +
+                          hop * s.col_parts
+                    : 0;
+      cycles += std::ceil(rows / (s.vlen / 4)) * (load + s.col_parts * load + chain(r.finalize));
+    }
+    cycles += rows * (row + pieces * (load + mask + chain(op.output)));
+    most = std::max(most, cycles);
+  }
+  return most;
+}
+
+// ---- References ----------------------------------------------------------------------------
+namespace {
+
+// What the node holds and computes: values rounded to the dtype, pieces of `lanes` lanes.
+struct RowContext {
+  RowOp op;
+  const RowSplit& s;
+  const RowOpParams& p;
+  const Matrix& x;  // rounded
+  std::vector<float> gamma, beta;
+  uint32_t lanes;
+
+  // The value of column c (0 past the row's end, as the padding).
+  float at(uint32_t r, uint32_t c) const { return c < s.cols ? x.at(r, c) : 0.0f; }
+  float mask(uint32_t lane_in_block, uint32_t valid) const {
+    const int kind = shape_of(op).mask;
+    return kind == 1 ? (lane_in_block < valid ? 0.0f : -kInf)
+                     : (lane_in_block < valid ? 1.0f : 0.0f);
+  }
+};
+
+// One round's total of row r: per block, the lanes accumulated piece by piece and reduced in
+// lane order; the blocks combined in order. `value` is the per-lane term.
+template <class Term>
+float reduce_row(const RowContext& ctx, uint32_t r, bool is_max, Term term) {
+  const RowSplit& s = ctx.s;
+  float total = 0;
+  for (uint32_t j = 0; j < s.col_parts; ++j) {
+    const uint32_t c0 = s.col_start[j], c1 = s.col_start[j + 1];
+    const uint32_t valid = valid_columns(s, ctx.p, r, j);
+    const uint32_t registers = (c1 - c0 + s.lanes() - 1) / s.lanes();
+    const uint32_t pieces = registers * (s.lanes() / ctx.lanes);
+    std::vector<float> acc(ctx.lanes, is_max ? -kInf : 0.0f);
+    for (uint32_t q = 0; q < pieces; ++q)
+      for (uint32_t l = 0; l < ctx.lanes; ++l) {
+        const uint32_t in_block = q * ctx.lanes + l;
+        const float xv = c0 + in_block < c1 ? ctx.at(r, c0 + in_block) : 0.0f;
+        acc[l] = term(acc[l], xv, ctx.mask(in_block, valid));
+      }
+    float partial = acc[0];
+    for (uint32_t l = 1; l < ctx.lanes; ++l)
+      partial = is_max ? vmax(partial, acc[l]) : partial + acc[l];
+    total = j == 0 ? partial : is_max ? vmax(total, partial) : total + partial;
+  }
+  return total;
+}
+
+}  // namespace
+
+Matrix row_op_reference(RowOp op, const RowSplit& s, const RowOpParams& p, const Matrix& x,
+                        const std::vector<float>& gamma, const std::vector<float>& beta) {
+  RowContext ctx{op, s, p, quantized(x, s.dtype, {}), {}, {}, s.vlen / 4};
+  for (float g : gamma) ctx.gamma.push_back(quantize(s.dtype, g, {}));
+  for (float b : beta) ctx.beta.push_back(quantize(s.dtype, b, {}));
+  const float inv_d = 1.0f / static_cast<float>(s.cols), eps = p.epsilon, scale = p.scale;
+  Matrix out(s.rows, s.cols);
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    float v1 = 0, v2 = 0;
+    switch (op) {
+      case RowOp::Softmax:
+        v1 = reduce_row(ctx, r, true,
+                        [&](float acc, float xv, float m) { return vmax(acc, xv * scale + m); });
+        v2 = reduce_row(ctx, r, false, [&](float acc, float xv, float m) {
+          return acc + isa::vector_exp(xv * scale + m - v1);
+        });
+        v2 = isa::vector_recip(v2);
+        break;
+      case RowOp::LayerNorm:
+        v1 = reduce_row(ctx, r, false, [](float acc, float xv, float) { return acc + xv; }) * inv_d;
+        v2 = reduce_row(ctx, r, false, [&](float acc, float xv, float m) {
+          const float d = (xv - v1) * m;
+          return std::fma(d, d, acc);
+        });
+        v2 = isa::vector_rsqrt(v2 * inv_d + eps);
+        break;
+      case RowOp::RmsNorm:
+        v1 = reduce_row(ctx, r, false,
+                        [](float acc, float xv, float) { return std::fma(xv, xv, acc); });
+        v1 = isa::vector_rsqrt(v1 * inv_d + eps);
+        break;
+    }
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      const float xv = ctx.x.at(r, c);
+      float y = 0;
+      switch (op) {
+        case RowOp::Softmax: {
+          uint32_t j = 0;
+          while (c >= s.col_start[j + 1]) ++j;
+          const float m = ctx.mask(c - s.col_start[j], valid_columns(s, p, r, j));
+          y = isa::vector_exp(xv * scale + m - v1) * v2;
+          break;
+        }
+        case RowOp::LayerNorm:
+          y = std::fma((xv - v1) * v2, ctx.gamma[c], ctx.beta[c]);
+          break;
+        case RowOp::RmsNorm:
+          y = xv * v1 * ctx.gamma[c];
+          break;
+      }
+      out.at(r, c) = s.dtype == DType::Fp32 ? y : quantize(s.dtype, y, {});
+    }
+  }
+  return out;
+}
+
+Reference64 row_op_reference_f64(RowOp op, const RowSplit& s, const RowOpParams& p, const Matrix& x,
+                                 const std::vector<float>& gamma, const std::vector<float>& beta) {
+  const Matrix q = quantized(x, s.dtype, {});
+  std::vector<double> g, b;
+  for (float v : gamma) g.push_back(quantize(s.dtype, v, {}));
+  for (float v : beta) b.push_back(quantize(s.dtype, v, {}));
+  const double u32 = std::ldexp(1.0, -24), n = s.cols;
+  const double u_out = s.dtype == DType::Fp32 ? 0.0 : std::ldexp(1.0, -8);
+  Reference64 ref{s.rows, s.cols, {}, {}};
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    const uint32_t sq = p.causal_rows ? p.causal_rows : s.rows;
+    const uint32_t visible = p.causal ? r % sq + s.cols - sq + 1 : s.cols;
+    double mean = 0, sq_sum = 0, mx = -INFINITY, big = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      mean += q.at(r, c) / n;
+      sq_sum += double(q.at(r, c)) * q.at(r, c);
+      if (c < visible) mx = std::max(mx, double(q.at(r, c)) * p.scale);
+      big = std::max(big, std::fabs(double(q.at(r, c)) * p.scale));
+    }
+    double var = 0, sum = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      var += (q.at(r, c) - mean) * (q.at(r, c) - mean) / n;
+      if (c < visible) sum += std::exp(double(q.at(r, c)) * p.scale - mx);
+    }
+    const double rstd = 1.0 / std::sqrt(var + p.epsilon);
+    const double rms = 1.0 / std::sqrt(sq_sum / n + p.epsilon);
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      const double xv = q.at(r, c);
+      double v = 0, bound = 0;
+      switch (op) {
+        case RowOp::Softmax:
+          v = c < visible ? std::exp(xv * p.scale - mx) / sum : 0.0;
+          // exp's argument is off by a few ulps of |scale x| + |max|; the sum by n roundings.
+          bound = v * ((4 * big + n + 8) * u32 + u_out);
+          break;
+        case RowOp::LayerNorm:
+          v = (xv - mean) * rstd * g[c] + b[c];
+          // The mean's and the variance's sums (n roundings each), rsqrt, the products.
+          bound = (std::fabs(xv) + std::fabs(mean)) * rstd * std::fabs(g[c]) * (n + 10) * u32 +
+                  std::fabs(b[c]) * u32 + std::fabs(v) * u_out;
+          break;
+        case RowOp::RmsNorm:
+          v = xv * rms * g[c];
+          bound = std::fabs(v) * ((n / 2 + 8) * u32 + u_out);
+          break;
+      }
+      ref.value.push_back(v);
+      ref.bound.push_back(bound);
+    }
+  }
+  return ref;
+}
+
+RowOpRun run_row_op(Executor& executor, RowOp op, DType dtype, const RowOpParams& params,
+                    const Matrix& x, const std::vector<float>& gamma,
+                    const std::vector<float>& beta, RowOpOptions options) {
+  const OpShape& shape = shape_of(op);
+  RowOpRun result;
+  result.split = split_rows(executor.config(), dtype, x.rows, x.cols, options.col_parts);
+  const RowSplit& s = result.split;
+  const std::string what = describe(op, s);
+  for (auto [needed, v, name] :
+       {std::tuple{shape.gamma, &gamma, "gamma"}, {shape.beta, &beta, "beta"}})
+    if (needed && v->size() != x.cols)
+      throw std::invalid_argument(
+          fmt::format("{}: {} has {} values: expected {}", what, name, v->size(), x.cols));
+  RowOpProblem p;
+  p.op = op, p.split = s, p.params = params;
+  mesh::SramMap map(build_program(op, dtype, s.vlen), options.sram_from);
+  p.x = map.take(s.bytes());
+  p.out = map.take(s.bytes());
+  if (shape.gamma) p.gamma = map.take(s.vector_bytes());
+  if (shape.beta) p.beta = map.take(s.vector_bytes());
+  p.work = map.take(row_op_work_bytes(s));
+  const RowOpKernel kernel(executor.config(), p);
+  hw::Machine& m = executor.machine();
+  write_tensor(m, s, p.x, x);
+  if (shape.gamma) write_vector(m, s, p.gamma, gamma);
+  if (shape.beta) write_vector(m, s, p.beta, beta);
+  kernel.place(m);
+  result.estimate = kernel.estimate_cycles();
+  result.run = executor.run(kernel);
+  if (result.run.ok) result.out = read_tensor(m, s, p.out);
+  return result;
+}
+
+}  // namespace dojosim::runtime::ops

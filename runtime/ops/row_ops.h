@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// Row ops over the last axis (softmax with an optional causal mask, layernorm, rmsnorm) as node
+// kernels on fp32 or bf16 tensors held as a RowSplit (row_split.h), computing in fp32.
+//
+// Each needs one or two reductions per row (max, sum, sum of squares). A node first reduces its
+// own columns of each of its rows: a vector of 16 fp32 lanes accumulated register by register,
+// then its lanes in lane order (vredsum / vredmax). When a row is split over several nodes
+// (col_parts > 1), every node of the row group PUSHES its partials (one fp32 per row) into slot
+// j (its column block) of a gather buffer on every other node of the group, signalling a
+// semaphore there, and waits for the others' pushes; each node then combines slots 0, 1, ...
+// in that order, so all of them hold the same totals bit for bit. No host step in between.
+//
+// Per row, from the totals:  softmax  m = max(scale x), S = sum exp(scale x - m),
+//                                     y = exp(scale x - m) x (1 / S)
+//                            layernorm mean = sum(x) (1/D), var = sum((x - mean)^2) (1/D),
+//                                     y = fma((x - mean) rsqrt(var + eps), gamma, beta)
+//                            rmsnorm  s = rsqrt(sum(x^2) (1/D) + eps), y = (x s) gamma
+// with 1/D the fp32 value of 1/cols, and exp, 1/x, rsqrt the vector unit's (isa/vector_math.h).
+// Lanes past a row's end (padding) or past the causal limit are masked from the reductions by a
+// table of masks (additive 0 / -inf for softmax, multiplicative 1 / 0 for layernorm's squares).
+// Every node runs one thread.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "runtime/mesh/executor.h"
+#include "runtime/mesh/op.h"
+#include "runtime/ops/row_split.h"
+#include "runtime/reference.h"
+
+namespace dojosim::runtime::ops {
+
+enum class RowOp : uint8_t { Softmax, LayerNorm, RmsNorm };
+std::string_view row_op_name(RowOp op);
+
+struct RowOpParams {
+  float epsilon = 1e-5f;  // layernorm, rmsnorm
+  float scale = 1.0f;     // softmax: multiplies x first
+  bool causal = false;  // softmax: row i of each [Sq, cols] matrix sees columns j <= i + cols - Sq
+  uint32_t causal_rows = 0;  // Sq (0: all rows form one matrix); rows must be a multiple
+};
+
+/// What to compute: `out` = op(`x`) with gamma and beta [cols] vectors (layernorm: both;
+/// rmsnorm: gamma), all at the same SRAM addresses on every node of `split`; `work` is scratch
+/// SRAM of row_op_work_bytes() for the masks, the peers and the gathered partials.
+struct RowOpProblem {
+  RowOp op = RowOp::Softmax;
+  RowSplit split;
+  RowOpParams params;
+  uint64_t x = 0, out = 0, gamma = 0, beta = 0, work = 0;
+};
+uint64_t row_op_work_bytes(const RowSplit& split);
+
+class RowOpKernel final : public mesh::Kernel {
+ public:
+  /// Throws std::invalid_argument naming the op and what does not suit.
+  RowOpKernel(const hw::HardwareConfig& config, const RowOpProblem& problem);
+
+  const mesh::NodeProgram& program() const override { return program_; }
+  unsigned threads() const override { return 1; }
+  uint64_t stack_bytes() const override { return kStackBytes; }
+  void write_args(hw::Machine& machine) const override;
+  uint64_t data_begin() const override { return begin_; }
+  uint64_t data_end() const override { return end_; }
+
+  /// Writes the work area (masks, each row's valid columns, the peers' addresses): before run.
+  void place(hw::Machine& machine) const;
+  /// Cycles of the run from the config alone (docs/ops.md).
+  double estimate_cycles() const;
+
+  static constexpr uint64_t kStackBytes = 256;
+
+ private:
+  RowOpProblem problem_;
+  isa::CoreConfig core_;
+  hw::HardwareConfig config_;
+  mesh::NodeProgram program_;
+  uint64_t begin_ = 0, end_ = 0;
+};
+
+/// The result bit for bit as the kernel computes it on `split` (its column blocks fix the
+/// order of the sums). x, gamma, beta are rounded to the split's dtype first.
+Matrix row_op_reference(RowOp op, const RowSplit& split, const RowOpParams& params, const Matrix& x,
+                        const std::vector<float>& gamma, const std::vector<float>& beta);
+/// In double from the dtype's values, with a bound per element (docs/ops.md).
+Reference64 row_op_reference_f64(RowOp op, const RowSplit& split, const RowOpParams& params,
+                                 const Matrix& x, const std::vector<float>& gamma,
+                                 const std::vector<float>& beta);
+
+/// From the host: places x (rows x cols), gamma and beta (cols each, where the op takes them),
+/// runs on `executor`'s machine and reads the result back.
+struct RowOpRun {
+  Matrix out;
+  RowSplit split;
+  Executor::Run run;
+  double estimate = 0;
+};
+struct RowOpOptions {
+  uint32_t col_parts = 0;  // column blocks per row (0: split_rows decides)
+  uint64_t sram_from = 0;
+};
+RowOpRun run_row_op(Executor& executor, RowOp op, DType dtype, const RowOpParams& params,
+                    const Matrix& x, const std::vector<float>& gamma = {},
+                    const std::vector<float>& beta = {}, RowOpOptions options = {});
+
+}  // namespace dojosim::runtime::ops
