@@ -97,7 +97,7 @@ int cmd_run(const std::vector<std::string>& args) {
       "workloads/resnet50.csv (SCALE-Sim "
       "topology), "
       "workloads/transformer_block.yaml (docs/runtime.md), or a graph: "
-      "workloads/gpt2_block.graph.yaml (docs/graphs.md; needs --plan for now)")(
+      "workloads/gpt2_block.graph.yaml (docs/graphs.md)")(
       "plan",
       "a graph workload: load, validate, plan (a mapping per op, a placement per tensor) and "
       "print its summary and per-op plan (--json: also as JSON); no simulation")(
@@ -197,7 +197,7 @@ int cmd_run(const std::vector<std::string>& args) {
       return usage_error("run", "--save: " + why);
   }
   if (graph_file)
-    return run_graph_file(workload, vm.count("plan") > 0, config_path, sets, json_path);
+    return run_graph_file(workload, vm.count("plan") > 0, config_path, sets, json_path, save_dir);
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

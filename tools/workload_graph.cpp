@@ -9,6 +9,7 @@
 #include "hw/config/config_io.h"
 #include "runtime/graph/io.h"
 #include "runtime/graph/plan/plan.h"
+#include "runtime/graph/run/run.h"
 #include "runtime/graph/summary.h"
 #include "runtime/graph/validate.h"
 #include "runtime/npy.h"
@@ -17,6 +18,8 @@
 
 namespace dojosim::cli {
 namespace {
+
+namespace graph_run = runtime::graph_run;
 
 // Each host tensor's data file (the `data` key, docs/graphs.md) exists and holds the tensor's
 // shape, in a dtype of its kind: a bad one is refused before anything runs.
@@ -45,10 +48,28 @@ void check_graph_data(const runtime::graph::Graph& g, const std::string& path) {
   }
 }
 
+// The values of host tensors that name a data file (checked by check_graph_data), by name as
+// the rows x cols of their matrix view.
+std::map<std::string, runtime::Matrix> host_values(const runtime::graph::Graph& g,
+                                                   const std::string& path) {
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::map<std::string, runtime::Matrix> values;
+  for (const runtime::graph::Tensor& t : g.tensors) {
+    if (t.data.empty()) continue;
+    const runtime::NpyArray a = runtime::read_npy((folder / t.data).string());
+    const uint64_t cols = t.shape.empty() ? 1 : uint64_t(t.shape.back());
+    runtime::Matrix m(uint32_t(a.values.size() / cols), uint32_t(cols));
+    m.values = a.values;
+    values[t.name] = std::move(m);
+  }
+  return values;
+}
+
 }  // namespace
 
 int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
-                   const std::vector<std::string>& sets, const std::string& json_path) {
+                   const std::vector<std::string>& sets, const std::string& json_path,
+                   const std::string& save_dir) {
   namespace graph = runtime::graph;
   try {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
@@ -57,24 +78,38 @@ int run_graph_file(const std::string& path, bool plan, const std::string& config
     check_graph_data(g, path);
     // The plan is made before the refusal too: a graph that cannot be placed says so first.
     const graph::Plan p = graph::plan_graph(g, a, loaded.config);
-    if (!plan) {
-      fmt::print(stderr,
-                 "dojosim run: {}: graph execution is not implemented yet; use --plan to "
-                 "validate the graph and print its summary\n",
-                 path);
-      return kUsage;
-    }
     const graph::Summary s = graph::summarise(g, a);
-    fmt::print("dojosim run --plan: {} on {}\n", path, config_path);
+    if (!plan) graph_run::check_runnable(g, a);  // every refusal before the simulation
+    fmt::print("dojosim run{}: {} on {}\n", plan ? " --plan" : "", path, config_path);
     fmt::print("{}", graph::summary_text(g, s));
     fmt::print("{}", graph::plan_text(p));
-    if (!json_path.empty()) {
-      nlohmann::ordered_json j;
-      j["workload"] = {{"graph", path}, {"name", g.name}, {"ops", s.ops}, {"flop", s.flop}};
-      j["config"] = hw::to_json(loaded.config);
-      j["plan"] = graph::plan_json(p);
-      write_file(json_path, j.dump(1) + "\n");
+    nlohmann::ordered_json j;
+    j["workload"] = {{"graph", path}, {"name", g.name}, {"ops", s.ops}, {"flop", s.flop}};
+    j["config"] = hw::to_json(loaded.config);
+    j["plan"] = graph::plan_json(p);
+    if (!plan) {
+      graph_run::RunOptions options;
+      options.seed = loaded.config.sim.seed;
+      options.values = host_values(g, path);
+      graph_run::GraphRun r;
+      try {
+        r = graph_run::run_graph(loaded.config, g, a, p, options);
+      } catch (const graph::GraphError&) {
+        throw;
+      } catch (const std::runtime_error& e) {  // the machine stopped, or a result differs
+        fmt::print(stderr, "dojosim run: {}\n", e.what());
+        return kProgramFailed;
+      }
+      fmt::print("{}", graph_run::run_text(r, loaded.config));
+      j["run"] = graph_run::run_json(r);
+      if (!save_dir.empty())
+        for (const auto& [name, m] : r.outputs) {
+          const graph::Tensor& t = *g.find_tensor(name);
+          runtime::write_npy(save_dir + "/" + name + ".npy",
+                             std::vector<uint64_t>(t.shape.begin(), t.shape.end()), m.values);
+        }
     }
+    if (!json_path.empty()) write_file(json_path, j.dump(1) + "\n");
     return kOk;
   } catch (const graph::GraphError& e) {
     fmt::print(stderr, "dojosim run: {}\n", e.what());

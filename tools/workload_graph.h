@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // `dojosim run --workload FILE.graph.yaml|.graph.json`: a workload graph (docs/graphs.md).
 // With --plan it loads, validates, plans (runtime/graph/plan/plan.h) and prints the graph's
-// summary and plan without simulating (--json: the plan as JSON too); without it, it refuses
-// (the one-run execution of issue 13 is not written yet).
+// summary and plan without simulating (--json: the plan as JSON too); without it, it runs the
+// graph in one machine run (runtime/graph/run/run.h) and prints the per-op table after the plan.
 #pragma once
 
 #include <string>
@@ -10,9 +10,12 @@
 
 namespace dojosim::cli {
 
-/// Returns the exit status: 0 for a valid graph with --plan; 2 for a bad file, a bad config,
-/// a graph that fits neither SRAM nor HBM or a run without --plan, with one line on stderr.
+/// Returns the exit status: 0 for a graph that planned (and ran); 2 for a bad file, a bad
+/// config, a graph that fits neither SRAM nor HBM or has an op the run cannot run yet, with
+/// one line on stderr; 1 for a run that stopped or differs from its reference. save_dir: the
+/// graph's outputs as NAME.npy there.
 int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
-                   const std::vector<std::string>& sets, const std::string& json_path);
+                   const std::vector<std::string>& sets, const std::string& json_path,
+                   const std::string& save_dir);
 
 }  // namespace dojosim::cli

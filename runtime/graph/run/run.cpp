@@ -1,0 +1,861 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/graph/run/run.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include "runtime/graph/op_table.h"
+#include "runtime/mesh/estimate.h"
+#include "runtime/mesh/executor.h"
+#include "runtime/ops/elementwise.h"
+#include "runtime/ops/row_ops.h"
+
+namespace dojosim::runtime::graph_run {
+namespace {
+
+namespace g = dojosim::runtime::graph;
+constexpr size_t kNever = std::numeric_limits<size_t>::max();
+
+// SRAM below this holds the kernels' program images; the transfer tables follow.
+constexpr uint64_t kProgramBytes = 64 * 1024;
+constexpr uint64_t kTableBytes = 32 * 1024;
+
+[[noreturn]] void refuse(const g::Op& op, const std::string& what) {
+  throw g::GraphError(fmt::format("{}: op '{}' ({}): {}", op.origin, op.name, op.type, what));
+}
+
+DType runtime_dtype(g::DType t) {
+  return t == g::DType::Bf16 ? DType::Bf16 : DType::Fp32;
+}
+
+// A tensor as the matrix the kernels see: the last axis is cols, the others rows.
+std::pair<uint32_t, uint32_t> matrix_of(const g::Shape& s) {
+  if (s.empty()) return {1, 1};
+  return {uint32_t(g::element_count(s) / s.back()), uint32_t(s.back())};
+}
+
+int64_t int_attr(const g::Op& op, const std::string& name, int64_t fallback) {
+  const auto it = op.attributes.find(name);
+  return it == op.attributes.end() ? fallback : std::get<int64_t>(it->second);
+}
+double float_attr(const g::Op& op, const std::string& name, double fallback) {
+  const auto it = op.attributes.find(name);
+  if (it == op.attributes.end()) return fallback;
+  if (const auto* i = std::get_if<int64_t>(&it->second)) return double(*i);
+  return std::get<double>(it->second);
+}
+bool bool_attr(const g::Op& op, const std::string& name) {
+  const auto it = op.attributes.find(name);
+  return it != op.attributes.end() && std::get<bool>(it->second);
+}
+std::vector<int64_t> ints_attr(const g::Op& op, const std::string& name) {
+  const auto it = op.attributes.find(name);
+  if (it == op.attributes.end()) return {};
+  if (const auto* i = std::get_if<int64_t>(&it->second)) return {*i};
+  return std::get<std::vector<int64_t>>(it->second);
+}
+// An Int2 attribute: [h, w] or one number for both.
+std::pair<uint32_t, uint32_t> pair_attr(const g::Op& op, const std::string& name, int64_t dflt) {
+  std::vector<int64_t> v = ints_attr(op, name);
+  if (v.empty()) v = {dflt};
+  return {uint32_t(v[0]), uint32_t(v.size() > 1 ? v[1] : v[0])};
+}
+
+bool is_elementwise(const std::string& type) {
+  return type == "add" || type == "sub" || type == "mul" || type == "bias_add" || type == "relu";
+}
+bool is_row_op(const std::string& type) {
+  return type == "softmax" || type == "layernorm" || type == "rmsnorm";
+}
+bool is_layout_op(const std::string& type) {
+  return type == "reshape" || type == "transpose" || type == "concat" || type == "split";
+}
+
+// The gather every layout op, im2col and operand map is: the same map the machine's transfer
+// follows, applied to host values (one source of truth for what a map means).
+Matrix gather(const std::vector<const Matrix*>& sources, uint32_t rows, uint32_t cols,
+              const ElementMap& map) {
+  Matrix out(rows, cols);
+  for (uint32_t r = 0; r < rows; ++r)
+    for (uint32_t c = 0; c < cols;) {
+      const Source s = map.at(r, c);
+      const uint32_t len = std::max(1u, std::min(s.len, cols - c));
+      if (s.input >= 0) {
+        const Matrix& m = *sources[size_t(s.input)];
+        std::copy_n(&m.values[size_t{s.row} * m.cols + s.col], len, &out.at(r, c));
+      }
+      c += len;
+    }
+  return out;
+}
+
+// Maps of the layout ops, through the elements' flat (row-major) index.
+std::vector<int64_t> strides_of(const g::Shape& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
+  return st;
+}
+
+// An SRAM allocation; freed when the last tensor using it (a reshape shares it) lets go.
+struct Buffer {
+  Buffer(SramAllocator& a, uint64_t at) : alloc(a), address(at) {}
+  ~Buffer() { alloc.give_back(address); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  SramAllocator& alloc;
+  uint64_t address;
+};
+
+// Where one tensor is during the run.
+struct Home {
+  ops::RowSplit split;  // its home layout
+  std::shared_ptr<Buffer> buffer;
+  Placement sram, hbm;
+  bool in_sram = false, in_hbm = false;
+};
+
+class Runner {
+ public:
+  Runner(const hw::HardwareConfig& config, const g::Graph& graph, const g::Analysis& a,
+         const g::Plan& p, const RunOptions& options)
+      : config_(config),
+        g_(graph),
+        a_(a),
+        p_(p),
+        options_(options),
+        values_(config.sim.values),
+        executor_(config),
+        sram_(kProgramBytes + kTableBytes, config.node.core.sram_bytes - g::kReservedSramBytes),
+        hbm_(executor_.machine()),
+        moves_(executor_, sram_, kProgramBytes, kTableBytes) {
+    executor_.keep(kProgramBytes, config.node.core.sram_bytes - g::kReservedSramBytes);
+    for (size_t i = 0; i < g_.ops.size(); ++i)
+      for (const std::string& name : g_.ops[i].inputs) readers_[name].push_back(i);
+    for (const g::Tensor& t : g_.tensors) {
+      const auto [rows, cols] = matrix_of(t.shape);
+      Home& h = homes_[t.name];
+      h.split = ops::split_rows(config_, runtime_dtype(t.dtype), rows, cols);
+      if (g::is_source(t.role) && values_) ref_[t.name] = host_values(t);
+    }
+  }
+
+  GraphRun run() {
+    GraphRun r;
+    r.checked = options_.check && values_;
+    for (size_t i = 0; i < g_.ops.size(); ++i) {
+      const g::Op& op = g_.ops[i];
+      OpRun o;
+      o.op = op.name, o.type = op.type;
+      o.flop = a_.ops[i].flop;
+      o.estimate = i < p_.ops.size() ? p_.ops[i].cycles : 0;
+      op_ = &o;
+      index_ = i;
+      try {
+        run_op(op);
+      } catch (const std::invalid_argument& e) {
+        refuse(op, e.what());
+      } catch (const std::runtime_error& e) {
+        if (dynamic_cast<const g::GraphError*>(&e)) throw;
+        throw std::runtime_error(
+            fmt::format("{}: op '{}' ({}): {}", op.origin, op.name, op.type, e.what()));
+      }
+      if (r.checked) check_outputs(op);
+      free_dead(i);
+      o.cycles = o.kernel_cycles + o.moves.cycles;
+      const g::Tensor& t = *g_.find_tensor(op.outputs[0]);
+      const double peak = p_.machine.peak_flop(t.dtype);
+      o.peak_pct = o.cycles && peak > 0 ? 100 * o.flop / (double(o.cycles) * peak) : 0;
+      o.sram_in_use = sram_.in_use();
+      r.cycles += o.cycles, r.kernel_cycles += o.kernel_cycles, r.move_cycles += o.moves.cycles;
+      r.flop += o.flop, r.estimate += o.estimate;
+      r.moves += o.moves;
+      r.ops.push_back(std::move(o));
+    }
+    double capacity = 0;
+    for (size_t i = 0; i < r.ops.size(); ++i)
+      capacity += double(r.ops[i].cycles) *
+                  p_.machine.peak_flop(g_.find_tensor(g_.ops[i].outputs[0])->dtype);
+    r.peak_pct = capacity > 0 ? 100 * r.flop / capacity : 0;
+    r.seconds = double(r.cycles) / (config_.node.core.clock_ghz * 1e9);
+    r.sram_high_water = sram_.high_water();
+    r.hbm_bytes = hbm_.in_use();
+    for (const g::Tensor& t : g_.tensors)
+      if (!g::is_source(t.role) && !readers_.count(t.name) && values_) {
+        Home& h = homes_.at(t.name);
+        r.outputs[t.name] = read_placement(executor_.machine(), h.in_sram ? h.sram : h.hbm);
+      }
+    return r;
+  }
+
+ private:
+  // ---- values -------------------------------------------------------------------------------
+
+  // A host tensor's values, rounded to its dtype: given, or made up (uniform in [-1, 1], a
+  // weight's scaled by 1/sqrt(fan in), variances positive) from the seed and its position.
+  Matrix host_values(const g::Tensor& t) const {
+    const auto [rows, cols] = matrix_of(t.shape);
+    const auto given = options_.values.find(t.name);
+    Matrix m;
+    if (given != options_.values.end()) {
+      m = given->second;
+      if (m.rows != rows || m.cols != cols)
+        throw g::GraphError(fmt::format("{}: tensor '{}': values of {}x{} given; expected {}x{}",
+                                        t.origin, t.name, m.rows, m.cols, rows, cols));
+    } else {
+      m = Matrix(rows, cols);
+      const size_t index = size_t(&t - g_.tensors.data());
+      std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + index);
+      std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+      const float scale =
+          t.role == g::Role::Weight && rows > 1 ? 1.0f / std::sqrt(float(rows)) : 1.0f;
+      for (float& v : m.values) v = u(rng) * scale;
+    }
+    return quantized(m, runtime_dtype(t.dtype), {});
+  }
+
+  const Matrix& ref(const std::string& name) const { return ref_.at(name); }
+
+  // ---- SRAM ---------------------------------------------------------------------------------
+
+  size_t next_reader(const std::string& name) const {
+    const auto it = readers_.find(name);
+    if (it == readers_.end()) return kNever;
+    for (size_t r : it->second)
+      if (r >= index_) return r;
+    return kNever;
+  }
+
+  // `bytes` of SRAM on every node; spills resident tensors the current op does not use, the
+  // one read furthest ahead first, until the allocation fits.
+  std::shared_ptr<Buffer> allocate(uint64_t bytes, const std::string& what) {
+    for (;;) {
+      const uint64_t at = sram_.take(bytes);
+      if (at != UINT64_MAX) return std::make_shared<Buffer>(sram_, at);
+      std::string victim;
+      size_t furthest = 0;
+      for (auto& [name, h] : homes_) {
+        if (!h.in_sram || h.buffer.use_count() > 1 || uses_now(name)) continue;
+        const size_t next = next_reader(name);
+        if (victim.empty() || next > furthest) victim = name, furthest = next;
+      }
+      if (victim.empty())
+        throw g::GraphError(fmt::format(
+            "{}: op '{}' ({}): {} needs {} bytes of SRAM per node; {} are free in pieces of at "
+            "most {}, and no resident tensor can make room",
+            g_.ops[index_].origin, g_.ops[index_].name, g_.ops[index_].type, what, bytes,
+            sram_.end() - sram_.begin() - sram_.in_use(), sram_.largest_free()));
+      spill(victim);
+    }
+  }
+
+  bool uses_now(const std::string& name) const {
+    const g::Op& op = g_.ops[index_];
+    return std::count(op.inputs.begin(), op.inputs.end(), name) ||
+           std::count(op.outputs.begin(), op.outputs.end(), name);
+  }
+
+  void spill(const std::string& name) {
+    Home& h = homes_.at(name);
+    if (!h.in_hbm) {
+      h.hbm = in_hbm(h.sram, hbm_);
+      op_->moves += moves_.move({&h.sram}, h.hbm, identity_map(h.sram.cols), false,
+                                fmt::format("spill of '{}'", name));
+      h.in_hbm = true;
+    }
+    h.buffer.reset();
+    h.in_sram = false;
+    op_->spilled.push_back(name);
+  }
+
+  void free_dead(size_t i) {
+    for (const std::string& name : g_.ops[i].inputs) {
+      const auto& readers = readers_.at(name);
+      if (readers.back() != i) continue;
+      Home& h = homes_.at(name);
+      h.buffer.reset();
+      h.in_sram = false;
+    }
+  }
+
+  // ---- tensors in place ---------------------------------------------------------------------
+
+  const g::Tensor& tensor(const std::string& name) const { return *g_.find_tensor(name); }
+
+  // Where a tensor is now: SRAM if resident, else HBM (a host tensor's home layout is written
+  // to HBM on first use).
+  const Placement& where(const std::string& name) {
+    Home& h = homes_.at(name);
+    if (h.in_sram) return h.sram;
+    if (!h.in_hbm) {
+      if (!g::is_source(tensor(name).role))
+        throw std::logic_error(fmt::format("tensor '{}' is used before it is produced", name));
+      h.hbm = in_hbm(row_split_placement(h.split, 0), hbm_);
+      if (values_) write_placement(executor_.machine(), h.hbm, ref(name));
+      h.in_hbm = true;
+    }
+    return h.hbm;
+  }
+
+  // The tensor resident in SRAM in its home layout.
+  const Placement& resident(const std::string& name) {
+    Home& h = homes_.at(name);
+    if (h.in_sram) return h.sram;
+    const Placement& from = where(name);
+    std::shared_ptr<Buffer> b = allocate(h.split.bytes(), fmt::format("tensor '{}'", name));
+    h.sram = row_split_placement(h.split, b->address);
+    op_->moves += moves_.move({&from}, h.sram, identity_map(h.split.cols), false,
+                              fmt::format("load of '{}'", name));
+    h.buffer = std::move(b);
+    h.in_sram = true;
+    return h.sram;
+  }
+
+  // Fills `dest` with a tensor through `map`. A host tensor's values are laid out for the
+  // destination before the run (a weight in HBM in its reader's layout) and pulled as they are.
+  void fill(const std::string& name, const Placement& dest, const ElementMap& map, bool zero_fill,
+            const std::string& what) {
+    if (g::is_source(tensor(name).role)) {
+      const Placement image = in_hbm(dest, hbm_);
+      if (values_) {
+        const Matrix m = gather({&ref(name)}, dest.rows, dest.cols, map);
+        write_placement(executor_.machine(), image, m);
+      }
+      op_->moves += moves_.move({&image}, dest, identity_map(dest.cols), zero_fill, what);
+      return;
+    }
+    const Placement& from = where(name);
+    op_->moves += moves_.move({&from}, dest, map, zero_fill, what);
+  }
+
+  // A fresh output in its home layout, in SRAM.
+  Home& produce(const std::string& name) {
+    Home& h = homes_.at(name);
+    h.buffer = allocate(h.split.bytes(), fmt::format("output '{}'", name));
+    h.sram = row_split_placement(h.split, h.buffer->address);
+    h.in_sram = true;
+    h.in_hbm = false;
+    return h;
+  }
+
+  void kernel(const mesh::Kernel& k, const std::string& what) {
+    if (k.program().end > kProgramBytes)
+      throw std::logic_error(
+          fmt::format("{}: its program ends at SRAM byte {}, past the {} "
+                      "kept for programs",
+                      what, k.program().end, kProgramBytes));
+    const Executor::Run r = executor_.run(k);
+    if (!r.ok) throw std::runtime_error(fmt::format("{}: {}", what, r.outcome));
+    op_->kernel_cycles += r.cycles;
+  }
+
+  // ---- ops ----------------------------------------------------------------------------------
+
+  void run_op(const g::Op& op) {
+    if (op.type == "matmul" || op.type == "batch_matmul")
+      run_matmul(op);
+    else if (op.type == "conv2d")
+      run_conv2d(op);
+    else if (is_elementwise(op.type))
+      run_elementwise(op);
+    else if (is_row_op(op.type))
+      run_row_op(op);
+    else if (is_layout_op(op.type))
+      run_layout(op);
+    else
+      refuse(op, "no node kernel runs it yet");
+  }
+
+  // One matmul on the mesh: A and B filled through their maps into the mapping's shards, C
+  // moved into rows [row0, row0 + M) of `out`'s home.
+  struct Operand {
+    std::string name;
+    ElementMap map;
+  };
+  void matmul(const g::Op& op, DType dtype, MatmulShape shape, const Operand& a, const Operand& b,
+              const std::string& out, uint32_t row0, Matrix* out_ref) {
+    MeshMatmulOptions options;
+    options.placement = OperandPlacement::Sram;
+    std::vector<MatmulMapping> order;
+    const std::string planned = index_ < p_.ops.size() ? p_.ops[index_].mapping : "";
+    for (const MatmulMapping& m : matmul_mappings())
+      if (mapping_name(m) == planned) order.push_back(m);
+    try {
+      const MatmulMapping best = choose_mapping(config_, dtype, shape, options);
+      if (order.empty() || mapping_name(order[0]) != mapping_name(best)) order.push_back(best);
+    } catch (const std::invalid_argument&) {
+    }
+    for (const MatmulMapping& m : matmul_mappings())
+      if (std::none_of(order.begin(), order.end(),
+                       [&](const MatmulMapping& o) { return mapping_name(o) == mapping_name(m); }))
+        order.push_back(m);
+    // The first mapping in that order that plans: its data region sized at the bottom of the
+    // free SRAM, then planned again where the region is.
+    std::unique_ptr<mesh::PlannedMatmul> k;
+    std::shared_ptr<Buffer> region;
+    std::string why;
+    for (const MatmulMapping& m : order) {
+      options.mapping = m;
+      mesh::MatmulProblem problem{dtype, shape, MatmulInit::Zero, options, sram_.begin()};
+      const mesh::Mapping& mapping = mesh::find_mapping(mapping_name(m));
+      try {
+        const auto sized = mapping.plan(config_, problem);
+        region = allocate(sized->data_end() - sized->data_begin(),
+                          fmt::format("the {} matmul's buffers", mapping_name(m)));
+        problem.sram_from = region->address;
+        k = mapping.plan(config_, problem);
+        break;
+      } catch (const std::invalid_argument& e) {
+        why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", mapping_name(m), e.what());
+        region.reset();
+      }
+    }
+    if (!k) refuse(op, fmt::format("no matmul mapping fits: {}", why));
+    op_->how = mapping_name(k->plan().mapping);
+
+    const auto shards = [&](mesh::Operand which, uint32_t rows, uint32_t cols, DType t) {
+      return Placement{rows, cols, t, k->shards(which)};
+    };
+    const Placement pa = shards(mesh::Operand::A, shape.m, shape.k, dtype);
+    const Placement pb = shards(mesh::Operand::B, shape.k, shape.n, dtype);
+    fill(a.name, pa, a.map, true, fmt::format("A of '{}'", op.name));
+    fill(b.name, pb, b.map, true, fmt::format("B of '{}'", op.name));
+    kernel(*k, fmt::format("matmul '{}'", op.name));
+
+    Home& o = homes_.at(out);
+    const Placement pc = shards(mesh::Operand::C, shape.m, shape.n, DType::Fp32);
+    const uint32_t rows = shape.m;
+    const ElementMap to_rows{[row0, rows, n = shape.n](uint32_t r, uint32_t c) {
+      if (r < row0 || r >= row0 + rows) return Source{-1, 0, 0, n};
+      return Source{0, r - row0, c, n - c};
+    }};
+    op_->moves += moves_.move({&pc}, o.sram, to_rows, false, fmt::format("C of '{}'", op.name));
+    region.reset();
+
+    if (out_ref) {
+      MatmulOperands v;
+      v.a = gather({&ref(a.name)}, shape.m, shape.k, a.map);
+      v.b = gather({&ref(b.name)}, shape.k, shape.n, b.map);
+      const Matrix c =
+          quantized(reference_mesh_matmul_exact(dtype, {}, MatmulInit::Zero, v, k->plan()),
+                    o.split.dtype, {});
+      std::copy(c.values.begin(), c.values.end(), &out_ref->at(row0, 0));
+    }
+  }
+
+  void run_matmul(const g::Op& op) {
+    const g::Tensor &ta = tensor(op.inputs[0]), &tb = tensor(op.inputs[1]);
+    const bool batched = op.type == "batch_matmul";
+    const bool tra = bool_attr(op, "transpose_a"), trb = bool_attr(op, "transpose_b");
+    const g::Shape& sa = ta.shape;
+    const g::Shape& sb = tb.shape;
+    const uint32_t m = uint32_t(sa[sa.size() - (tra ? 1 : 2)]);
+    const uint32_t k = uint32_t(sa[sa.size() - (tra ? 2 : 1)]);
+    const uint32_t n = uint32_t(sb[sb.size() - (trb ? 2 : 1)]);
+    // matmul: A's leading axes are rows of one product; batch_matmul: one product per item.
+    const uint32_t items = batched ? uint32_t(g::element_count(sa) / (int64_t(m) * k)) : 1;
+    const uint32_t rows = batched ? m : uint32_t(g::element_count(sa) / k);
+    if (!batched && tra && sa.size() > 2) refuse(op, "transpose_a on more than two axes");
+    const DType dtype = runtime_dtype(ta.dtype);
+    produce(op.outputs[0]);
+    Matrix out_ref;
+    if (values_) out_ref = Matrix(homes_.at(op.outputs[0]).split.rows, n);
+    for (uint32_t item = 0; item < items; ++item) {
+      // Item `item` of A is rows [item * rows, ...) of A's matrix (or of A^T's).
+      const uint32_t a0 = item * (tra ? k : rows), b0 = batched ? item * (trb ? n : k) : 0;
+      const ElementMap amap = tra ? ElementMap{[a0](uint32_t r, uint32_t c) {
+        return Source{0, a0 + c, r, 1};
+      }}
+                                  : ElementMap{[a0, k](uint32_t r, uint32_t c) {
+                                      return Source{0, a0 + r, c, k - c};
+                                    }};
+      const ElementMap bmap = trb ? ElementMap{[b0](uint32_t r, uint32_t c) {
+        return Source{0, b0 + c, r, 1};
+      }}
+                                  : ElementMap{[b0, n](uint32_t r, uint32_t c) {
+                                      return Source{0, b0 + r, c, n - c};
+                                    }};
+      matmul(op, dtype, {rows, n, k}, {op.inputs[0], amap}, {op.inputs[1], bmap}, op.outputs[0],
+             item * rows, values_ ? &out_ref : nullptr);
+    }
+    if (values_) ref_[op.outputs[0]] = std::move(out_ref);
+    if (items > 1) op_->how = fmt::format("{} x {}", items, op_->how);
+  }
+
+  void run_conv2d(const g::Op& op) {
+    const g::Shape& x = tensor(op.inputs[0]).shape;
+    const g::Shape& w = tensor(op.inputs[1]).shape;
+    if (int_attr(op, "groups", 1) != 1) refuse(op, "grouped convolution (groups > 1)");
+    Conv2dShape s;
+    s.n = uint32_t(x[0]), s.h = uint32_t(x[1]), s.w = uint32_t(x[2]), s.c = uint32_t(x[3]);
+    s.r = uint32_t(w[0]), s.s = uint32_t(w[1]), s.k = uint32_t(w[3]);
+    std::tie(s.stride_h, s.stride_w) = pair_attr(op, "stride", 1);
+    std::tie(s.pad_h, s.pad_w) = pair_attr(op, "padding", 0);
+    std::tie(s.dilation_h, s.dilation_w) = pair_attr(op, "dilation", 1);
+    const uint32_t p = s.p(), q = s.q();
+    // im2col: row (n, y, x) of A holds the window of output (n, y, x), column (i, j, ch).
+    const ElementMap windows{[s, p, q](uint32_t r, uint32_t c) {
+      const uint32_t n = r / (p * q), y = r / q % p, xo = r % q;
+      const uint32_t ch = c % s.c, tap = c / s.c, i = tap / s.s, j = tap % s.s;
+      const int64_t h = int64_t(y) * s.stride_h - s.pad_h + int64_t(i) * s.dilation_h;
+      const int64_t wi = int64_t(xo) * s.stride_w - s.pad_w + int64_t(j) * s.dilation_w;
+      if (h < 0 || h >= s.h || wi < 0 || wi >= s.w) return Source{-1, 0, 0, s.c - ch};
+      return Source{0, uint32_t((int64_t(n) * s.h + h) * s.w + wi), ch, s.c - ch};
+    }};
+    const uint32_t kk = s.r * s.s * s.c;
+    const ElementMap weights = identity_map(s.k);
+    produce(op.outputs[0]);
+    Matrix out_ref;
+    if (values_) out_ref = Matrix(s.n * p * q, s.k);
+    // The weight [R, S, C, K] is already the [R S C, K] matrix of its rows.
+    matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {s.n * p * q, s.k, kk},
+           {op.inputs[0], windows}, {op.inputs[1], weights}, op.outputs[0], 0,
+           values_ ? &out_ref : nullptr);
+    if (values_) ref_[op.outputs[0]] = std::move(out_ref);
+  }
+
+  // A [cols] vector where a kernel on `split` reads it: column block j on every node of it.
+  std::shared_ptr<Buffer> vector_in(const std::string& name, const ops::RowSplit& split,
+                                    uint64_t& address) {
+    std::shared_ptr<Buffer> b = allocate(split.vector_bytes(), fmt::format("vector '{}'", name));
+    address = b->address;
+    fill(name, vector_placement(split, address), identity_map(split.cols), false,
+         fmt::format("load of '{}'", name));
+    return b;
+  }
+
+  static Matrix as_row(const Matrix& m) {
+    Matrix r(1, m.rows * m.cols);
+    r.values = m.values;
+    return r;
+  }
+
+  void run_elementwise(const g::Op& op) {
+    const ops::ElementwiseOp kind = ops::parse_elementwise(op.type);
+    const std::string& x = op.inputs[0];
+    const ops::RowSplit& split = homes_.at(x).split;
+    ops::ElementwiseProblem problem;
+    problem.op = kind;
+    problem.split = split;
+    problem.a = resident(x).shards.front().address;
+    std::shared_ptr<Buffer> vec;
+    const bool binary = ops::elementwise_operands(kind) == 2;
+    if (binary) {
+      const std::string& y = op.inputs[1];
+      problem.b_vector = tensor(y).shape.size() == 1 && tensor(x).shape.size() > 1;
+      if (problem.b_vector)
+        vec = vector_in(y, split, problem.b);
+      else
+        problem.b = resident(y).shards.front().address;
+    }
+    Home& out = produce(op.outputs[0]);
+    problem.out = out.buffer->address;
+    op_->how = "simd rows";
+    kernel(ops::ElementwiseKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      const Matrix b =
+          binary ? (problem.b_vector ? as_row(ref(op.inputs[1])) : ref(op.inputs[1])) : Matrix();
+      ref_[op.outputs[0]] = ops::elementwise_reference(kind, split.dtype, ref(x), b);
+    }
+  }
+
+  void run_row_op(const g::Op& op) {
+    const std::string& x = op.inputs[0];
+    const ops::RowSplit& split = homes_.at(x).split;
+    ops::RowOpProblem problem;
+    problem.op = op.type == "softmax"     ? ops::RowOp::Softmax
+                 : op.type == "layernorm" ? ops::RowOp::LayerNorm
+                                          : ops::RowOp::RmsNorm;
+    problem.split = split;
+    problem.x = resident(x).shards.front().address;
+    if (op.type == "softmax") {
+      problem.params.scale = float(float_attr(op, "scale", 1.0));
+      problem.params.causal = bool_attr(op, "causal");
+      const g::Shape& s = tensor(x).shape;
+      if (problem.params.causal) problem.params.causal_rows = uint32_t(s[s.size() - 2]);
+    } else {
+      problem.params.epsilon = float(float_attr(op, "epsilon", op.type == "rmsnorm" ? 1e-6 : 1e-5));
+    }
+    std::shared_ptr<Buffer> gamma, beta;
+    if (op.inputs.size() > 1) gamma = vector_in(op.inputs[1], split, problem.gamma);
+    if (op.inputs.size() > 2) beta = vector_in(op.inputs[2], split, problem.beta);
+    std::shared_ptr<Buffer> work = allocate(ops::row_op_work_bytes(split), "row op scratch");
+    problem.work = work->address;
+    Home& out = produce(op.outputs[0]);
+    problem.out = out.buffer->address;
+    const ops::RowOpKernel k(config_, problem);
+    k.place(executor_.machine());
+    op_->how = split.col_parts > 1 ? fmt::format("simd rows, {} nodes per row", split.col_parts)
+                                   : "simd rows";
+    kernel(k, fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      const auto vec = [&](size_t i) {
+        return op.inputs.size() > i ? ref(op.inputs[i]).values : std::vector<float>{};
+      };
+      ref_[op.outputs[0]] =
+          ops::row_op_reference(problem.op, split, problem.params, ref(x), vec(1), vec(2));
+    }
+  }
+
+  // Reshape, transpose, concat, split: each output element is an input element; a reshape that
+  // keeps the matrix view keeps the tensor where it is.
+  void run_layout(const g::Op& op) {
+    const g::Shape& in0 = tensor(op.inputs[0]).shape;
+    if (op.type == "reshape" && matrix_of(in0) == matrix_of(tensor(op.outputs[0]).shape)) {
+      const std::string& x = op.inputs[0];
+      resident(x);
+      Home& out = homes_.at(op.outputs[0]);
+      out.buffer = homes_.at(x).buffer;
+      out.sram = homes_.at(x).sram;
+      out.in_sram = true;
+      op_->how = "view";
+      if (values_) ref_[op.outputs[0]] = ref(x);
+      return;
+    }
+    for (size_t o = 0; o < op.outputs.size(); ++o) {
+      const g::Shape& out_shape = tensor(op.outputs[o]).shape;
+      const ElementMap map = layout_map(op, o);
+      std::vector<const Placement*> from;
+      for (const std::string& name : op.inputs) from.push_back(&where(name));
+      Home& out = produce(op.outputs[o]);
+      op_->moves +=
+          moves_.move(from, out.sram, map, false, fmt::format("{} '{}'", op.type, op.name));
+      op_->how = "redistribution";
+      if (values_) {
+        std::vector<const Matrix*> values;
+        for (const std::string& name : op.inputs) values.push_back(&ref(name));
+        const auto [rows, cols] = matrix_of(out_shape);
+        ref_[op.outputs[o]] = gather(values, rows, cols, map);
+      }
+    }
+  }
+
+  // Output `o`'s element (r, c) of a layout op as (input, row, col) of the inputs' matrices.
+  ElementMap layout_map(const g::Op& op, size_t o) const {
+    const g::Shape out = tensor(op.outputs[o]).shape;
+    const uint32_t ocols = matrix_of(out).second;
+    std::vector<g::Shape> ins;
+    for (const std::string& name : op.inputs) ins.push_back(tensor(name).shape);
+    const int64_t rank = int64_t(out.size());
+    const auto axis_of = [&](int64_t a) { return a < 0 ? a + rank : a; };
+    if (op.type == "reshape")
+      return {[ocols = ocols, icols = matrix_of(ins[0]).second](uint32_t r, uint32_t c) {
+        const uint64_t flat = uint64_t(r) * ocols + c;
+        const uint32_t ir = uint32_t(flat / icols), ic = uint32_t(flat % icols);
+        return Source{0, ir, ic, std::min(ocols - c, icols - ic)};
+      }};
+    if (op.type == "transpose") {
+      const std::vector<int64_t> perm = ints_attr(op, "perm");
+      const std::vector<int64_t> in_strides = strides_of(ins[0]);
+      const uint32_t icols = matrix_of(ins[0]).second;
+      const bool last_kept = perm.back() == rank - 1;
+      return {[out, perm, in_strides, icols, last_kept, ocols = ocols](uint32_t r, uint32_t c) {
+        uint64_t flat = uint64_t(r) * ocols + c, in = 0;
+        for (size_t i = out.size(); i-- > 0;) {
+          in += (flat % uint64_t(out[i])) * uint64_t(in_strides[size_t(perm[i])]);
+          flat /= uint64_t(out[i]);
+        }
+        return Source{0, uint32_t(in / icols), uint32_t(in % icols), last_kept ? ocols - c : 1};
+      }};
+    }
+    // concat and split: along `axis`, output index i is input part j's index i - offset.
+    const int64_t axis = axis_of(int_attr(op, "axis", -1));
+    if (op.type == "concat") {
+      std::vector<int64_t> starts{0};
+      for (const g::Shape& s : ins) starts.push_back(starts.back() + s[size_t(axis)]);
+      return {[out, ins, starts, axis, ocols = ocols](uint32_t r, uint32_t c) {
+        const std::vector<int64_t> idx = unflatten(out, uint64_t(r) * ocols + c);
+        const size_t j = size_t(std::upper_bound(starts.begin(), starts.end(), idx[size_t(axis)]) -
+                                starts.begin() - 1);
+        std::vector<int64_t> in = idx;
+        in[size_t(axis)] -= starts[j];
+        const uint32_t icols = uint32_t(ins[j].back());
+        const uint64_t flat = flatten(ins[j], in);
+        const uint32_t len = axis == int64_t(out.size()) - 1
+                                 ? uint32_t(starts[j + 1] - idx[size_t(axis)])
+                                 : ocols - c;
+        return Source{int(j), uint32_t(flat / icols), uint32_t(flat % icols), len};
+      }};
+    }
+    int64_t offset = 0;
+    for (size_t j = 0; j < o; ++j) offset += tensor(op.outputs[j]).shape[size_t(axis)];
+    return {[out, in = ins[0], offset, axis, ocols = ocols](uint32_t r, uint32_t c) {
+      std::vector<int64_t> idx = unflatten(out, uint64_t(r) * ocols + c);
+      idx[size_t(axis)] += offset;
+      const uint32_t icols = uint32_t(in.back());
+      const uint64_t flat = flatten(in, idx);
+      return Source{0, uint32_t(flat / icols), uint32_t(flat % icols), ocols - c};
+    }};
+  }
+
+  static std::vector<int64_t> unflatten(const g::Shape& s, uint64_t flat) {
+    std::vector<int64_t> idx(s.size());
+    for (size_t i = s.size(); i-- > 0;) {
+      idx[i] = int64_t(flat % uint64_t(s[i]));
+      flat /= uint64_t(s[i]);
+    }
+    return idx;
+  }
+  static uint64_t flatten(const g::Shape& s, const std::vector<int64_t>& idx) {
+    uint64_t flat = 0;
+    for (size_t i = 0; i < s.size(); ++i) flat = flat * uint64_t(s[i]) + uint64_t(idx[i]);
+    return flat;
+  }
+
+  // ---- the check ----------------------------------------------------------------------------
+
+  void check_outputs(const g::Op& op) {
+    for (const std::string& name : op.outputs) {
+      const Home& h = homes_.at(name);
+      const Matrix got = read_placement(executor_.machine(), h.in_sram ? h.sram : h.hbm);
+      const Matrix& want = ref(name);
+      for (uint32_t r = 0; r < want.rows; ++r)
+        for (uint32_t c = 0; c < want.cols; ++c) {
+          const float a = got.at(r, c), b = want.at(r, c);
+          if (std::memcmp(&a, &b, sizeof a) != 0)
+            throw std::runtime_error(fmt::format(
+                "{}: op '{}' ({}): output '{}' differs from the reference at row {}, column {} "
+                "of its {}x{} matrix: {} on the machine, {} in the reference",
+                op.origin, op.name, op.type, name, r, c, want.rows, want.cols, a, b));
+        }
+    }
+  }
+
+  const hw::HardwareConfig& config_;
+  const g::Graph& g_;
+  const g::Analysis& a_;
+  const g::Plan& p_;
+  const RunOptions& options_;
+  bool values_;
+  Executor executor_;
+  SramAllocator sram_;
+  HbmAllocator hbm_;
+  Transfers moves_;
+  std::map<std::string, Home> homes_;
+  std::map<std::string, Matrix> ref_;
+  std::map<std::string, std::vector<size_t>> readers_;
+  OpRun* op_ = nullptr;
+  size_t index_ = 0;
+};
+
+}  // namespace
+
+void check_runnable(const g::Graph& graph, const g::Analysis& a) {
+  (void)a;
+  for (const g::Tensor& t : graph.tensors)
+    if (t.dtype != g::DType::Fp32 && t.dtype != g::DType::Bf16)
+      throw g::GraphError(
+          fmt::format("{}: tensor '{}' ({}): a graph run holds fp32 and bf16 tensors only so far",
+                      t.origin, t.name, g::dtype_name(t.dtype)));
+  for (const g::Op& op : graph.ops) {
+    const auto shape = [&](size_t i) -> const g::Shape& {
+      return graph.find_tensor(op.inputs[i])->shape;
+    };
+    if (op.type == "matmul" || op.type == "batch_matmul" || is_layout_op(op.type) ||
+        op.type == "relu" || op.type == "bias_add" || op.type == "layernorm" ||
+        op.type == "rmsnorm")
+      continue;
+    if (op.type == "conv2d") {
+      if (int_attr(op, "groups", 1) != 1)
+        refuse(op, "grouped and depthwise convolution (groups > 1) do not run yet");
+      continue;
+    }
+    if (op.type == "add" || op.type == "sub" || op.type == "mul") {
+      const g::Shape &x = shape(0), &y = shape(1);
+      if (x == y || (y.size() == 1 && x.size() > 1 && y[0] == x.back())) continue;
+      refuse(op, fmt::format("tensor '{}' {} broadcast over '{}' {}: a run takes equal shapes or "
+                             "a vector over the last axis",
+                             op.inputs[1], g::shape_string(y), op.inputs[0], g::shape_string(x)));
+    }
+    if (op.type == "softmax") {
+      const int64_t axis = int_attr(op, "axis", -1), rank = int64_t(shape(0).size());
+      if (axis != -1 && axis != rank - 1)
+        refuse(op, fmt::format("softmax along axis {}: a run takes the last axis", axis));
+      continue;
+    }
+    refuse(op, "no node kernel runs it yet (--plan estimates it)");
+  }
+}
+
+GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, const g::Analysis& a,
+                   const g::Plan& p, const RunOptions& options) {
+  check_runnable(graph, a);
+  Runner runner(config, graph, a, p, options);
+  return runner.run();
+}
+
+std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
+  std::string s = fmt::format("\n{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12} {:>7}\n", "op",
+                              "type", "how", "cycles", "kernels", "moves", "plan", "% peak");
+  for (const OpRun& o : r.ops) {
+    s += fmt::format("{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12.0f} {:>7.2f}\n", o.op, o.type,
+                     o.how, o.cycles, o.kernel_cycles, o.moves.cycles, o.estimate, o.peak_pct);
+    if (!o.spilled.empty()) {
+      std::string names;
+      for (const std::string& n : o.spilled) names += (names.empty() ? "" : ", ") + n;
+      s += fmt::format("{:<22} spilled to HBM first: {}\n", "", names);
+    }
+  }
+  s += fmt::format(
+      "\ngraph: {} cycles ({:.3f} us at {} GHz) in one machine run, {:.2f}% of peak; the plan "
+      "estimated {:.0f}\n",
+      r.cycles, r.seconds * 1e6, config.node.core.clock_ghz, r.peak_pct, r.estimate);
+  s += fmt::format(
+      "  kernels {} cycles (the sum of the ops run alone, operands placed by the host), moves {} "
+      "(loads, redistributions, spills)\n",
+      r.kernel_cycles, r.move_cycles);
+  s += fmt::format(
+      "  moved: {} B between nodes, {} B within nodes, {} B from HBM, {} B to HBM, in {} DMA "
+      "copies\n",
+      r.moves.bytes_between_nodes, r.moves.bytes_local, r.moves.bytes_from_hbm,
+      r.moves.bytes_to_hbm, r.moves.copies);
+  s += fmt::format("  SRAM used per node at most {} B; HBM taken {} B\n", r.sram_high_water,
+                   r.hbm_bytes);
+  s += r.checked ? "check: every op's outputs equal the reference bit for bit\n"
+                 : "check: skipped (sim.values off)\n";
+  return s;
+}
+
+nlohmann::ordered_json run_json(const GraphRun& r) {
+  nlohmann::ordered_json ops = nlohmann::ordered_json::array();
+  for (const OpRun& o : r.ops)
+    ops.push_back({{"op", o.op},
+                   {"type", o.type},
+                   {"how", o.how},
+                   {"cycles", o.cycles},
+                   {"kernel_cycles", o.kernel_cycles},
+                   {"move_cycles", o.moves.cycles},
+                   {"plan_cycles", o.estimate},
+                   {"flop", o.flop},
+                   {"peak_pct", o.peak_pct},
+                   {"bytes_between_nodes", o.moves.bytes_between_nodes},
+                   {"bytes_from_hbm", o.moves.bytes_from_hbm},
+                   {"bytes_to_hbm", o.moves.bytes_to_hbm},
+                   {"sram_in_use", o.sram_in_use},
+                   {"spilled", o.spilled}});
+  return {{"ops", ops},
+          {"totals",
+           {{"cycles", r.cycles},
+            {"seconds", r.seconds},
+            {"kernel_cycles", r.kernel_cycles},
+            {"move_cycles", r.move_cycles},
+            {"plan_cycles", r.estimate},
+            {"flop", r.flop},
+            {"peak_pct", r.peak_pct},
+            {"bytes_between_nodes", r.moves.bytes_between_nodes},
+            {"bytes_within_nodes", r.moves.bytes_local},
+            {"bytes_from_hbm", r.moves.bytes_from_hbm},
+            {"bytes_to_hbm", r.moves.bytes_to_hbm},
+            {"sram_high_water", r.sram_high_water},
+            {"hbm_bytes", r.hbm_bytes},
+            {"checked", r.checked}}}};
+}
+
+}  // namespace dojosim::runtime::graph_run

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// A workload graph in ONE machine run (docs/graphs.md, "Running a graph"): one Executor, the
+// graph's ops in order, each as node kernels on tensors that stay in node SRAM from op to op.
+//
+// Between ops, every activation lies in its home layout: a RowSplit of its matrix view
+// (runtime/ops/row_split.h) in SRAM, or, once spilled, the same blocks in HBM. Host tensors
+// (inputs, weights) lie in HBM, written there before the run in the layout their reader loads
+// (a weight in the matmul mapping's B shards, a vector in its column blocks). Per op:
+//   1. room: SRAM for the op's buffers and outputs; when there is none, resident activations the
+//      op does not read spill to HBM, the one read furthest ahead first;
+//   2. inputs: loaded from HBM (pulls) or redistributed into the op's layout (pushes between
+//      nodes: a matmul's A shards, im2col's windows), as transfer.h's node programs;
+//   3. the op's kernel (a matmul mapping, a runtime/ops kernel), its outputs left in SRAM;
+//   4. a matmul's C (fp32, the mapping's tiles) moved into the output's home layout, converted
+//      to the output's dtype; the SRAM of tensors no later op reads is freed.
+// Each step is a kernel run on the same machine, one after another (each ends when every node
+// has finished it: a barrier between steps); the cycles add up to the graph's.
+//
+// Alongside, the host executes the same ops in the same order with the kernels' references
+// (bit for bit): after each op the machine's outputs are read back (outside simulated time)
+// and compared; the first difference stops the run with the op, tensor and element.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "hw/config/hardware_config.h"
+#include "runtime/graph/graph.h"
+#include "runtime/graph/plan/plan.h"
+#include "runtime/graph/run/transfer.h"
+#include "runtime/graph/validate.h"
+#include "runtime/tensor.h"
+
+namespace dojosim::runtime::graph_run {
+
+/// Throws graph::GraphError (one line naming the file, op and tensor) for an op this runner
+/// cannot run yet: before any simulation.
+void check_runnable(const graph::Graph& g, const graph::Analysis& a);
+
+struct RunOptions {
+  /// Host tensors' values by name (rows x cols of the tensor's matrix view); the others come
+  /// from their `data` file (read by the caller) or are made up from the seed.
+  std::map<std::string, Matrix> values;
+  uint64_t seed = 1;
+  bool check = true;  // compare every op's outputs with the reference (needs sim.values on)
+};
+
+struct OpRun {
+  std::string op, type, how;  // how: the mapping or kernel
+  uint64_t cycles = 0;        // what the op added to the run: moves and kernels
+  uint64_t kernel_cycles = 0;
+  TransferStats moves;  // loads, redistributions, conversions, spills
+  uint64_t sram_in_use = 0;
+  double flop = 0, peak_pct = 0, estimate = 0;  // estimate: the plan's cycles
+  std::vector<std::string> spilled;
+};
+
+struct GraphRun {
+  std::vector<OpRun> ops;
+  uint64_t cycles = 0, kernel_cycles = 0, move_cycles = 0;
+  double seconds = 0, flop = 0, peak_pct = 0, estimate = 0;
+  uint64_t sram_high_water = 0;  // bytes of each node's SRAM the run used at most
+  uint64_t hbm_bytes = 0;        // HBM the run's tensors took
+  TransferStats moves;
+  bool checked = false;                   // every op's outputs equal the reference bit for bit
+  std::map<std::string, Matrix> outputs;  // the graph's outputs, read back
+};
+
+/// Runs `g` (validated: `a`; planned: `p`) on a machine of `config`. Throws GraphError for a
+/// graph it cannot run or place, std::runtime_error for a machine that stops (trap, deadlock)
+/// or a result that differs from the reference, naming the op.
+GraphRun run_graph(const hw::HardwareConfig& config, const graph::Graph& g,
+                   const graph::Analysis& a, const graph::Plan& p, const RunOptions& options);
+
+/// The per-op table and totals as `dojosim run --workload FILE.graph.yaml` prints them.
+std::string run_text(const GraphRun& r, const hw::HardwareConfig& config);
+nlohmann::ordered_json run_json(const GraphRun& r);
+
+}  // namespace dojosim::runtime::graph_run

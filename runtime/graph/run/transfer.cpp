@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/graph/run/transfer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include "hw/node/node.h"
+#include "isa/global_address.h"
+#include "runtime/codegen.h"
+#include "runtime/mesh/common.h"
+#include "runtime/mesh/relayout.h"
+
+namespace dojosim::runtime::graph_run {
+namespace {
+
+constexpr int kSemaphore = 1;
+
+// One strided DMA as the node program reads it: `count` copies of `bytes`, the local and the
+// global address stepping by their steps. kind 0: push local -> global; 1: pull global -> local.
+struct Descriptor {
+  uint64_t kind = 0, local = 0, global = 0, bytes = 0, count = 1, local_step = 0, global_step = 0;
+};
+struct Clear {
+  uint64_t begin = 0, end = 0;
+};
+
+struct Node {
+  uint64_t clears = 0, clear_count = 0, descriptors = 0, descriptor_count = 0, expect = 0, sync = 0;
+};
+
+const codegen::ArgBlock<Node>& args() {
+  using N = const Node&;
+  static const codegen::ArgBlock<Node> block = {
+      {"CLEARS", [](N n) { return n.clears; }},  // [begin, end) pairs to clear first
+      {"NCLEAR", [](N n) { return n.clear_count; }},
+      {"DESCS", [](N n) { return n.descriptors; }},  // Descriptor table
+      {"NDESC", [](N n) { return n.descriptor_count; }},
+      {"EXPECT", [](N n) { return n.expect; }},  // copies that count on this node's semaphore
+      {"SYNC", [](N n) { return n.sync; }},      // 1: a barrier after the clears
+  };
+  return block;
+}
+
+std::string program_text() {
+  codegen::AsmWriter w;
+  w.raw(
+      "# Transfer: clear what must read as zero, barrier, then issue this node's strided DMA\n"
+      "# descriptors (push or pull per copy) and wait for every copy that counts here.");
+  args().declare(w);
+  w.raw(fmt::format(R"(
+    .text
+    .globl _start
+_start:
+    la      s1, args
+    la      t2, zeros
+    vle     v0, 0(t2)
+    ld      t0, CLEARS(s1)
+    ld      t1, NCLEAR(s1)
+next_clear:
+    beqz    t1, cleared
+    ld      t3, 0(t0)
+    ld      t4, 8(t0)
+    addi    t0, t0, 16
+    addi    t1, t1, -1
+    addi    t5, t4, -64
+clear_vector:
+    bltu    t5, t3, clear_bytes
+    vse     v0, 0(t3)
+    addi    t3, t3, 64
+    j       clear_vector
+clear_bytes:
+    bgeu    t3, t4, next_clear
+    sb      zero, 0(t3)
+    addi    t3, t3, 1
+    j       clear_bytes
+cleared:
+    ld      t0, SYNC(s1)
+    beqz    t0, transfers
+    barrier 0
+transfers:
+    ld      s2, DESCS(s1)
+    ld      s3, NDESC(s1)
+next_descriptor:
+    beqz    s3, wait_arrivals
+    ld      t0, 0(s2)
+    ld      a0, 8(s2)
+    ld      a1, 16(s2)
+    ld      a2, 24(s2)
+    ld      a3, 32(s2)
+    ld      a4, 40(s2)
+    ld      a5, 48(s2)
+    addi    s2, s2, 56
+    addi    s3, s3, -1
+    bnez    t0, pull_copies
+push_copies:
+    push    a1, a0, a2, {0}
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+    bnez    a3, push_copies
+    j       next_descriptor
+pull_copies:
+    pull    a0, a1, a2, {0}
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+    bnez    a3, pull_copies
+    j       next_descriptor
+wait_arrivals:
+    ld      t0, EXPECT(s1)
+    swait   {0}, t0)",
+                    kSemaphore));
+  w.exit_program();
+  args().reserve(w);
+  w.raw("    .align 6\nzeros:\n    .space 64");
+  return w.text();
+}
+
+const mesh::NodeProgram& transfer_program() {
+  static const mesh::NodeProgram p = mesh::assemble_program(program_text(), "transfer.s");
+  return p;
+}
+
+// Elements from (r, c) on along row r that follow one another in memory in layout l.
+uint32_t contiguous(const TiledLayout& l, uint32_t c) {
+  if (l.tile_rows > 1) return l.tile_cols - c % l.tile_cols;
+  if (l.block_rows > 1 || l.blocks_column_major) return l.block_cols - c % l.block_cols;
+  return l.cols - c;
+}
+
+// Finds the shard holding an element: the shards by bands of rows, each band's shards in order.
+class ShardIndex {
+ public:
+  explicit ShardIndex(const Placement& p) : p_(p) {
+    for (const mesh::Shard& s : p.shards) {
+      starts_.push_back(s.r0);
+      starts_.push_back(s.r1);
+    }
+    std::sort(starts_.begin(), starts_.end());
+    starts_.erase(std::unique(starts_.begin(), starts_.end()), starts_.end());
+    bands_.resize(starts_.size());
+    for (size_t i = 0; i < p.shards.size(); ++i) {
+      const auto from = std::lower_bound(starts_.begin(), starts_.end(), p.shards[i].r0);
+      const auto to = std::lower_bound(starts_.begin(), starts_.end(), p.shards[i].r1);
+      for (auto b = from; b != to; ++b) bands_[size_t(b - starts_.begin())].push_back(i);
+    }
+  }
+  /// The shard holding (r, c), preferring one on `near`; nullptr if none does.
+  const mesh::Shard* find(uint32_t r, uint32_t c, hw::Coord near) const {
+    const auto b = std::upper_bound(starts_.begin(), starts_.end(), r);
+    if (b == starts_.begin()) return nullptr;
+    const mesh::Shard* found = nullptr;
+    for (size_t i : bands_[size_t(b - starts_.begin()) - 1]) {
+      const mesh::Shard& s = p_.shards[i];
+      if (r < s.r0 || r >= s.r1 || c < s.c0 || c >= s.c1) continue;
+      if (!s.in_host && s.node == near) return &s;
+      if (!found) found = &s;
+    }
+    return found;
+  }
+
+ private:
+  const Placement& p_;
+  std::vector<uint32_t> starts_;
+  std::vector<std::vector<size_t>> bands_;
+};
+
+uint64_t global_of(const mesh::Shard& s, uint64_t offset) {
+  return s.in_host ? isa::host_address(s.address + offset)
+                   : isa::global_address(uint32_t(s.node.x), uint32_t(s.node.y),
+                                         uint32_t(s.address + offset));
+}
+
+using NodeKey = std::pair<int, int>;
+NodeKey key(hw::Coord c) {
+  return {c.y, c.x};
+}
+
+// One copy of a row before joining: who issues it, what, and who counts its arrival.
+struct Copy {
+  NodeKey issuer, counter;
+  Descriptor d;
+};
+
+struct TransferPlan {
+  std::map<NodeKey, std::vector<Descriptor>> descriptors;  // by issuing node
+  std::map<NodeKey, std::vector<Clear>> clears;
+  // Per issuing node, per descriptor, the node whose semaphore counts its copies.
+  std::map<NodeKey, std::vector<NodeKey>> counters;
+  TransferStats stats;
+};
+
+// Joins a row's copies to the open descriptors when every one continues them with one step.
+class Joiner {
+ public:
+  explicit Joiner(TransferPlan& plan) : plan_(plan) {}
+  void row(std::vector<Copy>& copies) {
+    if (!continues(copies)) {
+      flush();
+      open_ = copies;
+      return;
+    }
+    for (size_t i = 0; i < copies.size(); ++i) {
+      Descriptor& d = open_[i].d;
+      if (d.count == 1) {
+        d.local_step = copies[i].d.local - d.local;
+        d.global_step = copies[i].d.global - d.global;
+      }
+      ++d.count;
+    }
+  }
+  void flush() {
+    for (Copy& c : open_) {
+      // Copies that follow one another in both places are one copy (a tile's rows).
+      if (c.d.count > 1 && c.d.local_step == c.d.bytes && c.d.global_step == c.d.bytes) {
+        c.d.bytes *= c.d.count;
+        c.d.count = 1;
+        c.d.local_step = c.d.global_step = 0;
+      }
+      plan_.descriptors[c.issuer].push_back(c.d);
+      plan_.counters[c.issuer].push_back(c.counter);
+    }
+    open_.clear();
+  }
+
+ private:
+  bool continues(const std::vector<Copy>& copies) const {
+    if (copies.empty() || copies.size() != open_.size()) return false;
+    for (size_t i = 0; i < copies.size(); ++i) {
+      const Copy &a = open_[i], &b = copies[i];
+      if (a.issuer != b.issuer || a.counter != b.counter || a.d.kind != b.d.kind ||
+          a.d.bytes != b.d.bytes)
+        return false;
+      if (a.d.count == 1) continue;
+      if (b.d.local != a.d.local + a.d.count * a.d.local_step ||
+          b.d.global != a.d.global + a.d.count * a.d.global_step)
+        return false;
+    }
+    return true;
+  }
+  TransferPlan& plan_;
+  std::vector<Copy> open_;
+};
+
+bool same_layout(const TiledLayout& a, const TiledLayout& b) {
+  return a.dtype == b.dtype && a.rows == b.rows && a.cols == b.cols &&
+         a.block_rows == b.block_rows && a.block_cols == b.block_cols &&
+         a.tile_rows == b.tile_rows && a.tile_cols == b.tile_cols &&
+         a.blocks_column_major == b.blocks_column_major;
+}
+
+// Copies an identity map's destination shard whole from a source shard of the same rectangle
+// and layout (padding included), preferring one on the same node; false if there is none.
+bool whole_copy(const Placement& from, const mesh::Shard& d, TransferPlan& plan, Joiner& joiner) {
+  const mesh::Shard* src = nullptr;
+  for (const mesh::Shard& s : from.shards)
+    if (s.r0 == d.r0 && s.r1 == d.r1 && s.c0 == d.c0 && s.c1 == d.c1 &&
+        same_layout(s.layout, d.layout) && !(s.in_host && d.in_host) &&
+        (!src || (!s.in_host && s.node == d.node)))
+      src = &s;
+  if (!src) return false;
+  Copy copy;
+  copy.d.bytes = d.layout.bytes();
+  if (!src->in_host) {
+    copy.issuer = key(src->node);
+    copy.counter = d.in_host ? copy.issuer : key(d.node);
+    copy.d.local = src->address;
+    copy.d.global = global_of(d, 0);
+    (d.in_host ? plan.stats.bytes_to_hbm
+               : (src->node == d.node ? plan.stats.bytes_local : plan.stats.bytes_between_nodes)) +=
+        copy.d.bytes;
+  } else {
+    copy.issuer = copy.counter = key(d.node);
+    copy.d.kind = 1;
+    copy.d.local = d.address;
+    copy.d.global = global_of(*src, 0);
+    plan.stats.bytes_from_hbm += copy.d.bytes;
+  }
+  std::vector<Copy> one{copy};
+  joiner.row(one);
+  joiner.flush();
+  return true;
+}
+
+TransferPlan plan_transfer(const std::vector<const Placement*>& sources, const Placement& dest,
+                           const ElementMap& map, bool zero_fill) {
+  std::vector<ShardIndex> index;
+  for (const Placement* p : sources) index.emplace_back(*p);
+  const uint64_t elem = element_bytes(dest.dtype);
+  TransferPlan plan;
+  Joiner joiner(plan);
+  std::vector<Copy> copies;
+  for (const mesh::Shard& d : dest.shards) {
+    if (map.identity && whole_copy(*sources[0], d, plan, joiner)) continue;
+    if (zero_fill && !d.in_host)
+      plan.clears[key(d.node)].push_back({d.address, d.address + d.layout.bytes()});
+    for (uint32_t r = d.r0; r < d.r1; ++r) {
+      copies.clear();
+      for (uint32_t c = d.c0; c < d.c1;) {
+        const Source s = map.at(r, c);
+        uint32_t len = std::min({s.len, d.c1 - c, contiguous(d.layout, c - d.c0)});
+        if (s.input < 0) {
+          c += std::max(len, 1u);
+          continue;
+        }
+        const Placement& from = *sources[size_t(s.input)];
+        const mesh::Shard* src = index[size_t(s.input)].find(s.row, s.col, d.node);
+        if (!src)
+          throw std::logic_error(
+              fmt::format("transfer: no shard holds element ({}, {}) of a {}x{} "
+                          "source",
+                          s.row, s.col, from.rows, from.cols));
+        len = std::min({len, src->c1 - s.col, contiguous(src->layout, s.col - src->c0)});
+        const uint64_t src_offset = src->layout.offset(s.row - src->r0, s.col - src->c0),
+                       dst_offset = d.layout.offset(r - d.r0, c - d.c0);
+        Copy copy;
+        copy.d.bytes = len * elem;
+        if (src->in_host && d.in_host) throw std::logic_error("transfer: from HBM to HBM");
+        if (!src->in_host) {  // the source node pushes
+          copy.issuer = key(src->node);
+          copy.counter = d.in_host ? copy.issuer : key(d.node);
+          copy.d.kind = 0;
+          copy.d.local = src->address + src_offset;
+          copy.d.global = global_of(d, dst_offset);
+          (d.in_host ? plan.stats.bytes_to_hbm
+                     : (src->node == d.node ? plan.stats.bytes_local
+                                            : plan.stats.bytes_between_nodes)) += copy.d.bytes;
+        } else {  // the destination node pulls from HBM
+          copy.issuer = copy.counter = key(d.node);
+          copy.d.kind = 1;
+          copy.d.local = d.address + dst_offset;
+          copy.d.global = global_of(*src, src_offset);
+          plan.stats.bytes_from_hbm += copy.d.bytes;
+        }
+        // A copy that continues the previous one of the row in both places grows it instead.
+        if (!copies.empty()) {
+          Descriptor& last = copies.back().d;
+          if (copies.back().issuer == copy.issuer && copies.back().counter == copy.counter &&
+              last.kind == copy.d.kind && last.local + last.bytes == copy.d.local &&
+              last.global + last.bytes == copy.d.global) {
+            last.bytes += copy.d.bytes;
+            c += len;
+            continue;
+          }
+        }
+        copies.push_back(copy);
+        c += len;
+      }
+      joiner.row(copies);
+    }
+    joiner.flush();
+  }
+  for (const auto& [node, list] : plan.descriptors) {
+    plan.stats.descriptors += list.size();
+    for (const Descriptor& d : list) plan.stats.copies += d.count;
+  }
+  return plan;
+}
+
+// One round's work on every usable node, as the Executor runs it.
+class TransferKernel final : public mesh::Kernel {
+ public:
+  TransferKernel(std::vector<hw::Coord> nodes, std::map<NodeKey, Node> args,
+                 std::map<NodeKey, std::vector<uint8_t>> tables, uint64_t table,
+                 uint64_t table_bytes)
+      : nodes_(std::move(nodes)),
+        args_(std::move(args)),
+        tables_(std::move(tables)),
+        table_(table),
+        end_(table + table_bytes) {}
+  const mesh::NodeProgram& program() const override { return transfer_program(); }
+  unsigned threads() const override { return 1; }
+  uint64_t stack_bytes() const override { return 256; }
+  void write_args(hw::Machine& machine) const override {
+    for (const hw::Coord c : nodes_) {
+      const auto a = args_.find(key(c));
+      const std::vector<uint64_t> v = args().values(a == args_.end() ? Node{} : a->second);
+      machine.node(c)->sram().write(program().args, v.data(), v.size() * sizeof(uint64_t));
+      const auto t = tables_.find(key(c));
+      if (t != tables_.end())
+        machine.node(c)->sram().write(table_, t->second.data(), t->second.size());
+    }
+  }
+  uint64_t data_begin() const override { return table_; }
+  uint64_t data_end() const override { return end_; }
+
+ private:
+  std::vector<hw::Coord> nodes_;
+  std::map<NodeKey, Node> args_;
+  std::map<NodeKey, std::vector<uint8_t>> tables_;
+  uint64_t table_, end_;
+};
+
+template <class T>
+void append(std::vector<uint8_t>& bytes, const T& v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&v);
+  bytes.insert(bytes.end(), p, p + sizeof(T));
+}
+
+std::vector<hw::Coord> usable_nodes(const hw::HardwareConfig& config) {
+  std::vector<hw::Coord> nodes;
+  for (int y = 0; y < int(config.mesh_height()); ++y)
+    for (int x = 0; x < int(config.mesh_width()); ++x)
+      if (!config.is_disabled({x, y})) nodes.push_back({x, y});
+  return nodes;
+}
+
+}  // namespace
+
+ElementMap identity_map(uint32_t cols) {
+  return {[cols](uint32_t r, uint32_t c) { return Source{0, r, c, cols - c}; }, true};
+}
+
+TransferStats& TransferStats::operator+=(const TransferStats& o) {
+  cycles += o.cycles, runs += o.runs, descriptors += o.descriptors, copies += o.copies;
+  bytes_between_nodes += o.bytes_between_nodes, bytes_from_hbm += o.bytes_from_hbm;
+  bytes_to_hbm += o.bytes_to_hbm, bytes_local += o.bytes_local;
+  return *this;
+}
+
+Transfers::Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes)
+    : executor_(executor), sram_(sram), table_(table), table_bytes_(table_bytes) {
+  if (table < transfer_program().end)
+    throw std::logic_error("transfer tables overlap the transfer program");
+}
+
+TransferStats Transfers::move(const std::vector<const Placement*>& sources, const Placement& dest,
+                              const ElementMap& map, bool zero_fill, const std::string& what) {
+  bool convert = false;
+  for (const Placement* p : sources) {
+    if (p->dtype == dest.dtype) continue;
+    if (p->dtype != DType::Fp32 || dest.dtype != DType::Bf16 || p->in_host())
+      throw std::logic_error(
+          fmt::format("{}: a transfer converts only fp32 in SRAM to bf16", what));
+    convert = true;
+  }
+  if (!convert) return move_same_type(sources, dest, map, zero_fill, what);
+
+  // Each fp32 source shard is converted on its node into a bf16 copy of the same layout; a node
+  // holding several shards converts them one kernel after another.
+  TransferStats stats;
+  std::vector<Placement> staged;
+  std::vector<uint64_t> staging;
+  for (const Placement* p : sources) {
+    Placement s = *p;
+    if (p->dtype != dest.dtype) {
+      s.dtype = dest.dtype;
+      uint64_t most = 0;
+      std::map<NodeKey, uint64_t> per_node;
+      for (const mesh::Shard& sh : s.shards) {
+        TiledLayout l = sh.layout;
+        l.dtype = dest.dtype;
+        most = std::max(most, per_node[key(sh.node)] += mesh::align(l.bytes(), 64));
+      }
+      const uint64_t base = sram_.take(most);
+      if (base == UINT64_MAX)
+        throw std::runtime_error(
+            fmt::format("{}: no SRAM left to convert fp32 to bf16 ({} bytes)", what, most));
+      staging.push_back(base);
+      per_node.clear();
+      std::vector<std::vector<mesh::RelayoutPair>> rounds;
+      std::map<NodeKey, size_t> round_of;
+      for (mesh::Shard& sh : s.shards) {
+        const mesh::Shard from = sh;
+        sh.layout.dtype = dest.dtype;
+        sh.address = base + per_node[key(sh.node)];
+        per_node[key(sh.node)] += mesh::align(sh.layout.bytes(), 64);
+        const size_t round = round_of[key(sh.node)]++;
+        if (rounds.size() <= round) rounds.resize(round + 1);
+        rounds[round].push_back({from, sh});
+      }
+      for (auto& pairs : rounds) {
+        const mesh::RelayoutKernel k(executor_.config(), pairs, table_);
+        k.place(executor_.machine());
+        const Executor::Run r = executor_.run(k);
+        if (!r.ok) throw std::runtime_error(fmt::format("{}: conversion: {}", what, r.outcome));
+        stats.cycles += r.cycles;
+        ++stats.runs;
+      }
+    }
+    staged.push_back(std::move(s));
+  }
+  std::vector<const Placement*> from;
+  for (const Placement& p : staged) from.push_back(&p);
+  stats += move_same_type(from, dest, map, zero_fill, what);
+  for (uint64_t a : staging) sram_.give_back(a);
+  return stats;
+}
+
+TransferStats Transfers::move_same_type(const std::vector<const Placement*>& sources,
+                                        const Placement& dest, const ElementMap& map,
+                                        bool zero_fill, const std::string& what) {
+  TransferPlan plan = plan_transfer(sources, dest, map, zero_fill);
+  const std::vector<hw::Coord> nodes = usable_nodes(executor_.config());
+  const bool sync = !plan.clears.empty();
+  // Rounds: each node's clears and as many descriptors as its table area holds.
+  size_t clear_bytes = 0;
+  for (const auto& [node, list] : plan.clears)
+    clear_bytes = std::max(clear_bytes, list.size() * sizeof(Clear));
+  if (clear_bytes + sizeof(Descriptor) > table_bytes_)
+    throw std::logic_error(fmt::format("{}: the transfer's clears fill its table area", what));
+  const size_t per_round = (table_bytes_ - clear_bytes) / sizeof(Descriptor);
+  size_t rounds = 1;
+  for (const auto& [node, list] : plan.descriptors)
+    rounds = std::max(rounds, (list.size() + per_round - 1) / per_round);
+
+  TransferStats stats = plan.stats;
+  for (size_t round = 0; round < rounds; ++round) {
+    std::map<NodeKey, Node> args;
+    std::map<NodeKey, std::vector<uint8_t>> tables;
+    for (const hw::Coord c : nodes) args[key(c)].sync = sync && round == 0;
+    if (round == 0)
+      for (const auto& [node, list] : plan.clears) {
+        std::vector<uint8_t>& t = tables[node];
+        for (const Clear& c : list) append(t, c);
+        args[node].clears = table_;
+        args[node].clear_count = list.size();
+      }
+    for (const auto& [node, list] : plan.descriptors) {
+      const size_t from = round * per_round, to = std::min(list.size(), from + per_round);
+      if (from >= to) continue;
+      std::vector<uint8_t>& t = tables[node];
+      Node& a = args[node];
+      a.descriptors = table_ + t.size();
+      a.descriptor_count = to - from;
+      for (size_t i = from; i < to; ++i) {
+        append(t, list[i]);
+        args[plan.counters[node][i]].expect += list[i].count;
+      }
+    }
+    const TransferKernel k(nodes, std::move(args), std::move(tables), table_, table_bytes_);
+    const Executor::Run r = executor_.run(k);
+    if (!r.ok) throw std::runtime_error(fmt::format("{}: {}", what, r.outcome));
+    stats.cycles += r.cycles;
+    ++stats.runs;
+  }
+  return stats;
+}
+
+}  // namespace dojosim::runtime::graph_run

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// Moving tensors between placements on the machine, as node programs: a redistribution between
+// layouts (pushes between nodes), a load from HBM (pulls), a spill to HBM (pushes to host
+// memory), and the gathers that layout ops and im2col are made of. Nothing passes through the
+// host: the host only writes each node's table of DMA descriptors before the run.
+//
+// What moves where is an ElementMap: for an element (r, c) of the destination, the source
+// (input, row, column) it copies, and for how many columns the map stays a plain copy; or no
+// source (the element stays zero: im2col's padding). From it a transfer plan cuts each
+// destination row into runs contiguous in both layouts, and joins the same runs of successive
+// rows into strided descriptors (a 2D DMA: `count` copies, both addresses stepping).
+//
+// The node program (one thread on every usable node): clear the destination shards that need
+// it (padding the matmul kernel reads as zero), a barrier when any node cleared, then issue the
+// node's descriptors: a push per copy when the source is in this node's SRAM (+1 to semaphore 1
+// of the destination node, or of this node for a write to HBM), a pull per copy when the source
+// is in HBM and the destination here; then wait until semaphore 1 counts every copy that lands
+// here. A transfer whose tables pass the table area runs in several rounds.
+//
+// Values change type only from fp32 to bf16 (a matmul's C into a bf16 tensor): each source node
+// first converts its shard in place in a staging buffer (runtime/mesh/relayout.h), as a kernel
+// of its own.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "runtime/graph/run/placement.h"
+#include "runtime/mesh/executor.h"
+
+namespace dojosim::runtime::graph_run {
+
+/// Where element (r, c) of a destination comes from: input `input`'s element (row, col), and
+/// the next `len` - 1 columns from the following columns of the same source row; input -1:
+/// no source for `len` columns (they stay zero).
+struct Source {
+  int input = 0;
+  uint32_t row = 0, col = 0, len = 1;
+};
+struct ElementMap {
+  std::function<Source(uint32_t r, uint32_t c)> at;
+  /// Destination (r, c) is source 0's (r, c): a destination shard with a source shard of the
+  /// same rectangle and layout is copied whole, one DMA.
+  bool identity = false;
+};
+
+/// The plain copy: destination (r, c) is source (r, c).
+ElementMap identity_map(uint32_t cols);
+
+/// What a transfer cost and moved.
+struct TransferStats {
+  uint64_t cycles = 0;
+  uint64_t runs = 0;         // machine runs (rounds, conversions)
+  uint64_t descriptors = 0;  // strided DMA descriptors
+  uint64_t copies = 0;       // push and pull instructions
+  uint64_t bytes_between_nodes = 0, bytes_from_hbm = 0, bytes_to_hbm = 0, bytes_local = 0;
+  TransferStats& operator+=(const TransferStats& o);
+};
+
+class Transfers {
+ public:
+  /// The descriptor tables live in SRAM [table, table + table_bytes) of every node, reserved by
+  /// the caller; staging buffers for conversions come from `sram`; nothing else is touched.
+  Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes);
+
+  /// Fills `dest` from `sources` as `map` says. zero_fill: the destination's SRAM shards are
+  /// cleared first, so that elements no source covers (padding) read as zero. Throws
+  /// std::runtime_error when the machine stops (trap, deadlock, limit), naming `what`.
+  TransferStats move(const std::vector<const Placement*>& sources, const Placement& dest,
+                     const ElementMap& map, bool zero_fill, const std::string& what);
+
+ private:
+  TransferStats move_same_type(const std::vector<const Placement*>& sources, const Placement& dest,
+                               const ElementMap& map, bool zero_fill, const std::string& what);
+  Executor& executor_;
+  SramAllocator& sram_;
+  uint64_t table_, table_bytes_;
+};
+
+}  // namespace dojosim::runtime::graph_run

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+// Graphs in one machine run (runtime/graph/run/run.h) on tiny: every op the run supports, shapes
+// that do not divide the mesh, layout ops, attention, convolution, spills to HBM, and the
+// refusals. run_graph() compares every op's outputs with the host reference bit for bit and
+// throws on a difference; these tests also compare a result with float64 computed here from
+// the same inputs, so that the reference itself is checked. One machine per process: one
+// run_graph() per test case.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "hw/config/config_io.h"
+#include "runtime/graph/io.h"
+#include "runtime/graph/plan/plan.h"
+#include "runtime/graph/run/run.h"
+#include "runtime/graph/validate.h"
+
+using namespace dojosim;
+using namespace dojosim::runtime;
+namespace g = dojosim::runtime::graph;
+namespace gr = dojosim::runtime::graph_run;
+
+namespace {
+
+hw::HardwareConfig tiny(const std::vector<std::string>& sets = {}) {
+  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", sets).config;
+}
+
+struct Ran {
+  g::Graph graph;
+  gr::GraphRun run;
+};
+
+Ran run_yaml(const std::string& yaml, const hw::HardwareConfig& config = tiny(),
+             const gr::RunOptions& options = {}) {
+  Ran r{g::parse_graph_yaml(yaml, "test.graph.yaml"), {}};
+  const g::Analysis a = g::validate(r.graph);
+  const g::Plan p = g::plan_graph(r.graph, a, config);
+  r.run = gr::run_graph(config, r.graph, a, p, options);
+  return r;
+}
+
+const gr::OpRun& op_named(const gr::GraphRun& r, const std::string& name) {
+  for (const gr::OpRun& o : r.ops)
+    if (o.op == name) return o;
+  FAIL("no op " << name);
+  return r.ops.front();
+}
+
+Matrix random_matrix(uint32_t rows, uint32_t cols, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  Matrix m(rows, cols);
+  for (float& v : m.values) v = u(rng);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("An MLP block runs in one machine run, bit-exact, and close to float64") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [2, 10, 24], dtype: fp32, role: input}
+  - {name: g, shape: [24], dtype: fp32, role: weight}
+  - {name: b, shape: [24], dtype: fp32, role: weight}
+  - {name: ln, shape: [2, 10, 24], dtype: fp32}
+  - {name: w1, shape: [24, 36], dtype: fp32, role: weight}
+  - {name: h, shape: [2, 10, 36], dtype: fp32}
+  - {name: b1, shape: [36], dtype: fp32, role: weight}
+  - {name: hb, shape: [2, 10, 36], dtype: fp32}
+  - {name: r, shape: [2, 10, 36], dtype: fp32}
+  - {name: w2, shape: [36, 24], dtype: fp32, role: weight}
+  - {name: y, shape: [2, 10, 24], dtype: fp32}
+  - {name: s, shape: [2, 10, 24], dtype: fp32}
+  - {name: d, shape: [2, 10, 24], dtype: fp32}
+  - {name: p, shape: [2, 10, 24], dtype: fp32}
+ops:
+  - {name: ln, type: layernorm, inputs: [x, g, b], outputs: [ln]}
+  - {name: fc1, type: matmul, inputs: [ln, w1], outputs: [h]}
+  - {name: bias1, type: bias_add, inputs: [h, b1], outputs: [hb]}
+  - {name: act, type: relu, inputs: [hb], outputs: [r]}
+  - {name: fc2, type: matmul, inputs: [r, w2], outputs: [y]}
+  - {name: res, type: add, inputs: [y, x], outputs: [s]}
+  - {name: diff, type: sub, inputs: [s, ln], outputs: [d]}
+  - {name: sm, type: softmax, inputs: [d], outputs: [p]}
+)";
+  gr::RunOptions options;
+  options.values["x"] = random_matrix(20, 24, 1);
+  options.values["w1"] = random_matrix(24, 36, 2);
+  options.values["w2"] = random_matrix(36, 24, 3);
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  REQUIRE(r.run.ops.size() == 8);
+  CHECK(r.run.cycles == r.run.kernel_cycles + r.run.move_cycles);
+  CHECK(r.run.kernel_cycles > 0);
+  CHECK(r.run.moves.bytes_from_hbm > 0);  // the weights and x were loaded from HBM
+  CHECK(op_named(r.run, "fc1").how != "");
+  CHECK(op_named(r.run, "act").moves.cycles == 0);  // relu reads hb where bias1 left it
+  REQUIRE(r.run.outputs.count("p"));
+  const Matrix& p = r.run.outputs.at("p");
+  REQUIRE(p.rows == 20);
+  REQUIRE(p.cols == 24);
+
+  // float64 from the same inputs, as the graph says (g and b are made up by the run: recompute
+  // the part that does not depend on them: each softmax row sums to 1).
+  for (uint32_t i = 0; i < p.rows; ++i) {
+    double sum = 0;
+    for (uint32_t j = 0; j < p.cols; ++j) sum += p.at(i, j);
+    CHECK(sum == Approx(1.0).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("A bf16 graph on shapes that do not divide the mesh matches float64") {
+  // y = relu(x w) with x [13, 40], w [40, 7]: 13 rows over 16 nodes, 7 columns.
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [13, 40], dtype: bf16, role: input}
+  - {name: w, shape: [40, 7], dtype: bf16, role: weight}
+  - {name: h, shape: [13, 7], dtype: bf16}
+  - {name: y, shape: [13, 7], dtype: bf16}
+ops:
+  - {name: fc, type: matmul, inputs: [x, w], outputs: [h]}
+  - {name: act, type: relu, inputs: [h], outputs: [y]}
+)";
+  gr::RunOptions options;
+  const Matrix x = quantized(random_matrix(13, 40, 4), DType::Bf16, {});
+  const Matrix w = quantized(random_matrix(40, 7, 5), DType::Bf16, {});
+  options.values["x"] = x;
+  options.values["w"] = w;
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  const Matrix& y = r.run.outputs.at("y");
+  for (uint32_t i = 0; i < 13; ++i)
+    for (uint32_t j = 0; j < 7; ++j) {
+      double want = 0, mag = 0;
+      for (uint32_t k = 0; k < 40; ++k) {
+        want += double(x.at(i, k)) * w.at(k, j);
+        mag += std::abs(double(x.at(i, k)) * w.at(k, j));
+      }
+      want = std::max(want, 0.0);
+      // fp32 accumulation of 40 terms, then one bf16 rounding of the result.
+      CHECK(std::abs(y.at(i, j) - want) <= std::ldexp(1.0, -8) * std::abs(want) + 1e-5 * mag);
+    }
+}
+
+TEST_CASE("Layout ops move elements between nodes as the graph says") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [6, 20], dtype: fp32, role: input}
+  - {name: x0, shape: [6, 20], dtype: fp32}
+  - {name: a, shape: [6, 8], dtype: fp32}
+  - {name: b, shape: [6, 12], dtype: fp32}
+  - {name: heads, shape: [6, 3, 4], dtype: fp32}
+  - {name: ht, shape: [3, 6, 4], dtype: fp32}
+  - {name: flat, shape: [3, 24], dtype: fp32}
+  - {name: both, shape: [6, 20], dtype: fp32}
+  - {name: rows, shape: [12, 8], dtype: fp32}
+  - {name: tr, shape: [24, 3], dtype: fp32}
+  - {name: x3, shape: [2, 3, 20], dtype: fp32}
+ops:
+  - {name: copy, type: relu, inputs: [x], outputs: [x0]}
+  - {name: cut, type: split, inputs: [x0], outputs: [a, b], attributes: {axis: -1, sizes: [8, 12]}}
+  - {name: view, type: reshape, inputs: [b], outputs: [heads], attributes: {shape: [6, 3, 4]}}
+  - {name: swap, type: transpose, inputs: [heads], outputs: [ht], attributes: {perm: [1, 0, 2]}}
+  - {name: merge, type: reshape, inputs: [ht], outputs: [flat], attributes: {shape: [3, 24]}}
+  - {name: join, type: concat, inputs: [a, b], outputs: [both], attributes: {axis: 1}}
+  - {name: stack, type: concat, inputs: [a, a], outputs: [rows], attributes: {axis: 0}}
+  - {name: turn, type: transpose, inputs: [flat], outputs: [tr], attributes: {perm: [1, 0]}}
+  - {name: same, type: reshape, inputs: [x0], outputs: [x3], attributes: {shape: [2, 3, 20]}}
+)";
+  gr::RunOptions options;
+  Matrix x = random_matrix(6, 20, 6);
+  for (float& v : x.values) v = std::abs(v);  // relu keeps them
+  options.values["x"] = x;
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  CHECK(op_named(r.run, "view").how == "redistribution");  // [6, 12] -> [6, 3, 4]: new columns
+  CHECK(op_named(r.run, "same").how == "view");            // [6, 20] -> [2, 3, 20]: the same matrix
+  CHECK(op_named(r.run, "same").cycles == 0);
+  CHECK(r.run.outputs.at("x3").values == x.values);
+  const Matrix &both = r.run.outputs.at("both"), &rows = r.run.outputs.at("rows"),
+               &tr = r.run.outputs.at("tr");
+  CHECK(both.values == x.values);  // split then concat along the same axis
+  for (uint32_t i = 0; i < 6; ++i)
+    for (uint32_t j = 0; j < 8; ++j) {
+      CHECK(rows.at(i, j) == x.at(i, j));
+      CHECK(rows.at(i + 6, j) == x.at(i, j));
+    }
+  // flat[h][s*4 + d] = b[s][h*4 + d] = x[s][8 + h*4 + d]; tr is flat transposed.
+  for (uint32_t h = 0; h < 3; ++h)
+    for (uint32_t s = 0; s < 6; ++s)
+      for (uint32_t d = 0; d < 4; ++d) CHECK(tr.at(s * 4 + d, h) == x.at(s, 8 + h * 4 + d));
+  CHECK(r.run.moves.bytes_between_nodes > 0);
+}
+
+TEST_CASE("Attention: batched matmuls with a transposed operand and a causal softmax") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: q, shape: [2, 9, 8], dtype: bf16, role: input}
+  - {name: k, shape: [2, 9, 8], dtype: bf16, role: input}
+  - {name: v, shape: [2, 9, 8], dtype: bf16, role: input}
+  - {name: s, shape: [2, 9, 9], dtype: bf16}
+  - {name: p, shape: [2, 9, 9], dtype: bf16}
+  - {name: o, shape: [2, 9, 8], dtype: bf16}
+ops:
+  - {name: scores, type: batch_matmul, inputs: [q, k], outputs: [s],
+     attributes: {transpose_b: true}}
+  - {name: probs, type: softmax, inputs: [s], outputs: [p],
+     attributes: {causal: true, scale: 0.35355339}}
+  - {name: context, type: batch_matmul, inputs: [p, v], outputs: [o]}
+)";
+  const Ran r = run_yaml(yaml);
+  CHECK(r.run.checked);
+  CHECK(op_named(r.run, "scores").how.rfind("2 x ", 0) == 0);  // one product per head
+  const Matrix& o = r.run.outputs.at("o");
+  CHECK(o.rows == 18);
+  CHECK(o.cols == 8);
+}
+
+TEST_CASE("conv2d runs as im2col pushes and a matmul, padding and stride included") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [2, 7, 7, 5], dtype: fp32, role: input}
+  - {name: w, shape: [3, 3, 5, 6], dtype: fp32, role: weight}
+  - {name: y, shape: [2, 4, 4, 6], dtype: fp32}
+  - {name: w2, shape: [1, 1, 5, 4], dtype: fp32, role: weight}
+  - {name: z, shape: [2, 7, 7, 4], dtype: fp32}
+ops:
+  - {name: conv, type: conv2d, inputs: [x, w], outputs: [y], attributes: {stride: 2, padding: 1}}
+  - {name: pointwise, type: conv2d, inputs: [x, w2], outputs: [z]}
+)";
+  gr::RunOptions options;
+  const Matrix x = random_matrix(2 * 7 * 7, 5, 7), w = random_matrix(3 * 3 * 5, 6, 8);
+  options.values["x"] = x;
+  options.values["w"] = w;
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  CHECK(r.run.outputs.at("z").rows == 2 * 7 * 7);
+  // y against the direct convolution in float64: fp32 accumulation of 45 terms at most.
+  const Matrix& y = r.run.outputs.at("y");
+  REQUIRE(y.rows == 2 * 4 * 4);
+  for (uint32_t n = 0; n < 2; ++n)
+    for (uint32_t p = 0; p < 4; ++p)
+      for (uint32_t q = 0; q < 4; ++q)
+        for (uint32_t k = 0; k < 6; ++k) {
+          double want = 0, mag = 0;
+          for (uint32_t i = 0; i < 3; ++i)
+            for (uint32_t j = 0; j < 3; ++j) {
+              const int h = int(p) * 2 - 1 + int(i), wi = int(q) * 2 - 1 + int(j);
+              if (h < 0 || h >= 7 || wi < 0 || wi >= 7) continue;
+              for (uint32_t c = 0; c < 5; ++c) {
+                const double t = double(x.at((n * 7 + uint32_t(h)) * 7 + uint32_t(wi), c)) *
+                                 w.at((i * 3 + j) * 5 + c, k);
+                want += t;
+                mag += std::abs(t);
+              }
+            }
+          CHECK(std::abs(y.at((n * 4 + p) * 4 + q, k) - want) <= 48 * std::ldexp(1.0, -24) * mag);
+        }
+}
+
+TEST_CASE("Tensors spill to HBM when SRAM is short, and come back bit-exact") {
+  // [64, 768] fp32 over 16 nodes: 12 KiB per node per tensor; tiny with 168 KiB of SRAM leaves
+  // 40 KiB for tensors (programs, transfer tables and stacks take the rest). t0 is read again by
+  // the last op, so it must leave for t3.
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [64, 768], dtype: fp32, role: input}
+  - {name: t0, shape: [64, 768], dtype: fp32}
+  - {name: t1, shape: [64, 768], dtype: fp32}
+  - {name: t2, shape: [64, 768], dtype: fp32}
+  - {name: t3, shape: [64, 768], dtype: fp32}
+  - {name: y, shape: [64, 768], dtype: fp32}
+ops:
+  - {name: r0, type: relu, inputs: [x], outputs: [t0]}
+  - {name: r1, type: relu, inputs: [t0], outputs: [t1]}
+  - {name: r2, type: relu, inputs: [t1], outputs: [t2]}
+  - {name: r3, type: add, inputs: [t2, t1], outputs: [t3]}
+  - {name: last, type: add, inputs: [t3, t0], outputs: [y]}
+)";
+  const Ran r = run_yaml(yaml, tiny({"node.sram_bytes=172032"}));
+  CHECK(r.run.checked);
+  CHECK(op_named(r.run, "r3").spilled == std::vector<std::string>{"t0"});
+  CHECK(op_named(r.run, "last").moves.bytes_from_hbm == 64 * 768 * 4);  // t0 back
+  CHECK(r.run.moves.bytes_to_hbm == 64 * 768 * 4);
+}
+
+TEST_CASE("Ops the run cannot run yet are refused before the simulation") {
+  const auto refused = [](const std::string& first_op) {
+    const std::string yaml =
+        "version: 1\ntensors:\n"
+        "  - {name: x, shape: [4, 8], dtype: fp32, role: input}\n"
+        "  - {name: v, shape: [4, 1], dtype: fp32, role: input}\n"
+        "  - {name: y, shape: [4, 8], dtype: fp32}\n"
+        "  - {name: z, shape: [4, 8], dtype: fp32}\nops:\n" +
+        first_op + "  - {name: b, type: add, inputs: [y, v], outputs: [z]}\n";
+    const g::Graph graph = g::parse_graph_yaml(yaml, "test.graph.yaml");
+    const g::Analysis a = g::validate(graph);
+    try {
+      gr::check_runnable(graph, a);
+    } catch (const g::GraphError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(refused("  - {name: act, type: silu, inputs: [x], outputs: [y]}\n") ==
+        "test.graph.yaml:8: op 'act' (silu): no node kernel runs it yet (--plan estimates it)");
+  CHECK(refused("  - {name: act, type: relu, inputs: [x], outputs: [y]}\n") ==
+        "test.graph.yaml:9: op 'b' (add): tensor 'v' [4, 1] broadcast over 'y' [4, 8]: a run "
+        "takes equal shapes or a vector over the last axis");
+}
