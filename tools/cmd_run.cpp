@@ -103,11 +103,13 @@ int cmd_run(const std::vector<std::string>& args) {
       "print its summary and per-op plan (--json: also as JSON); no simulation")(
       "inputs", po::value<std::string>(&inputs),
       "a matmul or conv2d workload's operands from .npy files instead of random values: "
-      "A=a.npy,B=b.npy[,bias=bias.npy] (matmul), x=x.npy,w=w.npy[,bias=..] (conv2d)")(
+      "A=a.npy,B=b.npy[,bias=bias.npy] (matmul), x=x.npy,w=w.npy[,bias=..] (conv2d); a graph's "
+      "input and weight tensors by name (TENSOR=t.npy,..., over their data files)")(
       "save", po::value<std::string>(&save_dir),
       "a matmul or conv2d workload: save its operands and result as .npy files in this folder "
-      "(A, B, C or x, w, y; bias)")("batch", po::value<uint32_t>(&batch)->default_value(1),
-                                    "images per layer of a topology CSV workload file")(
+      "(A, B, C or x, w, y; bias); a graph: its outputs (tensors no op reads), NAME.npy")(
+      "batch", po::value<uint32_t>(&batch)->default_value(1),
+      "images per layer of a topology CSV workload file")(
       "threads,t", po::value<unsigned>(&threads)->default_value(1), "threads started per node")(
       "host-threads", po::value<unsigned>(&host_threads),
       "host threads that run the simulation (default 1; results do not depend on it): "
@@ -181,12 +183,12 @@ int cmd_run(const std::vector<std::string>& args) {
     if (const std::string why = cannot_write(json_path); !why.empty())
       return usage_error("run", why);
   const bool kernel_workload = !workload.empty() && !is_workload_file(workload);
-  if ((vm.count("inputs") || vm.count("save")) && !kernel_workload)
-    return usage_error("run",
-                       fmt::format("--{} is for a matmul or conv2d workload (--workload "
-                                   "matmul:... or conv2d:...){}",
-                                   vm.count("inputs") ? "inputs" : "save",
-                                   graph_file ? "; graphs do not run yet (docs/graphs.md)" : ""));
+  if ((vm.count("inputs") || vm.count("save")) && !kernel_workload && !graph_file)
+    return usage_error("run", fmt::format("--{} is for a matmul, conv2d or graph workload "
+                                          "(--workload matmul:..., conv2d:... or FILE.graph.yaml)",
+                                          vm.count("inputs") ? "inputs" : "save"));
+  if (graph_file && vm.count("plan") && (vm.count("inputs") || vm.count("save")))
+    return usage_error("run", "--plan does not run the graph: --inputs and --save need a run");
   if (!save_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(save_dir, ec);
@@ -197,7 +199,8 @@ int cmd_run(const std::vector<std::string>& args) {
       return usage_error("run", "--save: " + why);
   }
   if (graph_file)
-    return run_graph_file(workload, vm.count("plan") > 0, config_path, sets, json_path, save_dir);
+    return run_graph_file(workload, vm.count("plan") > 0, config_path, sets, json_path, save_dir,
+                          inputs);
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

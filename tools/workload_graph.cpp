@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "hw/config/config_io.h"
 #include "runtime/graph/io.h"
@@ -48,15 +50,50 @@ void check_graph_data(const runtime::graph::Graph& g, const std::string& path) {
   }
 }
 
-// The values of host tensors that name a data file (checked by check_graph_data), by name as
-// the rows x cols of their matrix view.
-std::map<std::string, runtime::Matrix> host_values(const runtime::graph::Graph& g,
-                                                   const std::string& path) {
+// `--inputs TENSOR=FILE.npy,...` by tensor: each a host tensor of the graph, named once.
+std::map<std::string, std::string> parse_graph_inputs(const runtime::graph::Graph& g,
+                                                      const std::string& text) {
+  std::map<std::string, std::string> files;
+  if (text.empty()) return files;
+  std::stringstream items(text);
+  for (std::string item; std::getline(items, item, ',');) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+      throw runtime::graph::GraphError(
+          fmt::format("--inputs '{}': expected TENSOR=FILE.npy[,TENSOR=FILE.npy...]", item));
+    const std::string name = item.substr(0, eq);
+    const runtime::graph::Tensor* t = g.find_tensor(name);
+    if (!t || !runtime::graph::is_source(t->role))
+      throw runtime::graph::GraphError(
+          fmt::format("--inputs {}: the graph has no input or weight tensor '{}'", item, name));
+    if (!files.emplace(name, item.substr(eq + 1)).second)
+      throw runtime::graph::GraphError(fmt::format("--inputs: '{}' is given twice", name));
+  }
+  return files;
+}
+
+// The values of host tensors from --inputs, else from their data files (both checked for
+// shape and kind), by name as the rows x cols of their matrix view.
+std::map<std::string, runtime::Matrix> host_values(
+    const runtime::graph::Graph& g, const std::string& path,
+    const std::map<std::string, std::string>& given) {
   const std::filesystem::path folder = std::filesystem::path(path).parent_path();
   std::map<std::string, runtime::Matrix> values;
   for (const runtime::graph::Tensor& t : g.tensors) {
-    if (t.data.empty()) continue;
-    const runtime::NpyArray a = runtime::read_npy((folder / t.data).string());
+    const auto file = given.find(t.name);
+    if (t.data.empty() && file == given.end()) continue;
+    runtime::NpyArray a;
+    try {
+      a = file != given.end()
+              ? runtime::read_npy(file->second,
+                                  std::vector<uint64_t>(t.shape.begin(), t.shape.end()),
+                                  "tensor '" + t.name + "'")
+              : runtime::read_npy((folder / t.data).string());
+    } catch (const runtime::NpyError& e) {
+      if (file == given.end()) throw;
+      throw runtime::graph::GraphError(
+          fmt::format("--inputs {}={}: {}", t.name, file->second, e.what()));
+    }
     const uint64_t cols = t.shape.empty() ? 1 : uint64_t(t.shape.back());
     runtime::Matrix m(uint32_t(a.values.size() / cols), uint32_t(cols));
     m.values = a.values;
@@ -69,17 +106,23 @@ std::map<std::string, runtime::Matrix> host_values(const runtime::graph::Graph& 
 
 int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
                    const std::vector<std::string>& sets, const std::string& json_path,
-                   const std::string& save_dir) {
+                   const std::string& save_dir, const std::string& inputs) {
   namespace graph = runtime::graph;
   try {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
     const graph::Graph g = graph::load_graph(path);
     const graph::Analysis a = graph::validate(g);
     check_graph_data(g, path);
+    const std::map<std::string, std::string> input_files = parse_graph_inputs(g, inputs);
     // The plan is made before the refusal too: a graph that cannot be placed says so first.
     const graph::Plan p = graph::plan_graph(g, a, loaded.config);
     const graph::Summary s = graph::summarise(g, a);
-    if (!plan) graph_run::check_runnable(g, a);  // every refusal before the simulation
+    graph_run::RunOptions options;
+    if (!plan) {  // every refusal before anything is printed or simulated
+      graph_run::check_runnable(g, a);
+      options.seed = loaded.config.sim.seed;
+      options.values = host_values(g, path, input_files);
+    }
     fmt::print("dojosim run{}: {} on {}\n", plan ? " --plan" : "", path, config_path);
     fmt::print("{}", graph::summary_text(g, s));
     fmt::print("{}", graph::plan_text(p));
@@ -88,9 +131,6 @@ int run_graph_file(const std::string& path, bool plan, const std::string& config
     j["config"] = hw::to_json(loaded.config);
     j["plan"] = graph::plan_json(p);
     if (!plan) {
-      graph_run::RunOptions options;
-      options.seed = loaded.config.sim.seed;
-      options.values = host_values(g, path);
       graph_run::GraphRun r;
       try {
         r = graph_run::run_graph(loaded.config, g, a, p, options);

@@ -13,9 +13,10 @@ namespace dojosim::cli {
 /// Returns the exit status: 0 for a graph that planned (and ran); 2 for a bad file, a bad
 /// config, a graph that fits neither SRAM nor HBM or has an op the run cannot run yet, with
 /// one line on stderr; 1 for a run that stopped or differs from its reference. save_dir: the
-/// graph's outputs as NAME.npy there.
+/// graph's outputs as NAME.npy there; inputs: "TENSOR=FILE.npy,..." for host tensors, over
+/// their data files.
 int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
                    const std::vector<std::string>& sets, const std::string& json_path,
-                   const std::string& save_dir);
+                   const std::string& save_dir, const std::string& inputs);
 
 }  // namespace dojosim::cli
