@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <random>
@@ -311,28 +312,34 @@ class Runner {
     const Placement& from = where(name);
     std::shared_ptr<Buffer> b = allocate(h.split.bytes(), fmt::format("tensor '{}'", name));
     h.sram = row_split_placement(h.split, b->address);
-    op_->moves += moves_.move({&from}, h.sram, identity_map(h.split.cols), false,
-                              fmt::format("load of '{}'", name));
+    pending_.push_back({{&from}, &h.sram, identity_map(h.split.cols), false});
     h.buffer = std::move(b);
     h.in_sram = true;
     return h.sram;
   }
 
-  // Fills `dest` with a tensor through `map`. A host tensor's values are laid out for the
-  // destination before the run (a weight in HBM in its reader's layout) and pulled as they are.
-  void fill(const std::string& name, const Placement& dest, const ElementMap& map, bool zero_fill,
-            const std::string& what) {
+  // Fills `dest` (which must live until the op's kernel runs) with a tensor through `map`, with
+  // the op's other input moves. A host tensor's values are laid out for the destination before
+  // the run (a weight in HBM in its reader's layout) and pulled as they are.
+  void fill(const std::string& name, const Placement& dest, const ElementMap& map, bool zero_fill) {
     if (g::is_source(tensor(name).role)) {
-      const Placement image = in_hbm(dest, hbm_);
+      const Placement& image = images_.emplace_back(in_hbm(dest, hbm_));
       if (values_) {
         const Matrix m = gather({&ref(name)}, dest.rows, dest.cols, map);
         write_placement(executor_.machine(), image, m);
       }
-      op_->moves += moves_.move({&image}, dest, identity_map(dest.cols), zero_fill, what);
+      pending_.push_back({{&image}, &dest, identity_map(dest.cols), zero_fill});
       return;
     }
-    const Placement& from = where(name);
-    op_->moves += moves_.move({&from}, dest, map, zero_fill, what);
+    pending_.push_back({{&where(name)}, &dest, map, zero_fill});
+  }
+
+  // The op's input moves so far, in one run: loads from HBM and redistributions overlap.
+  void flush_moves() {
+    if (pending_.empty()) return;
+    op_->moves += moves_.move(pending_, fmt::format("inputs of '{}'", g_.ops[index_].name));
+    pending_.clear();
+    images_.clear();
   }
 
   // A fresh output in its home layout, in SRAM.
@@ -346,6 +353,8 @@ class Runner {
   }
 
   void kernel(const mesh::Kernel& k, const std::string& what) {
+    flush_moves();
+    vectors_.clear();
     if (k.program().end > kProgramBytes)
       throw std::logic_error(
           fmt::format("{}: its program ends at SRAM byte {}, past the {} "
@@ -425,8 +434,8 @@ class Runner {
     };
     const Placement pa = shards(mesh::Operand::A, shape.m, shape.k, dtype);
     const Placement pb = shards(mesh::Operand::B, shape.k, shape.n, dtype);
-    fill(a.name, pa, a.map, true, fmt::format("A of '{}'", op.name));
-    fill(b.name, pb, b.map, true, fmt::format("B of '{}'", op.name));
+    fill(a.name, pa, a.map, true);
+    fill(b.name, pb, b.map, true);
     kernel(*k, fmt::format("matmul '{}'", op.name));
 
     Home& o = homes_.at(out);
@@ -526,8 +535,8 @@ class Runner {
                                     uint64_t& address) {
     std::shared_ptr<Buffer> b = allocate(split.vector_bytes(), fmt::format("vector '{}'", name));
     address = b->address;
-    fill(name, vector_placement(split, address), identity_map(split.cols), false,
-         fmt::format("load of '{}'", name));
+    fill(name, vectors_.emplace_back(vector_placement(split, address)), identity_map(split.cols),
+         false);
     return b;
   }
 
@@ -619,20 +628,21 @@ class Runner {
       if (values_) ref_[op.outputs[0]] = ref(x);
       return;
     }
-    for (size_t o = 0; o < op.outputs.size(); ++o) {
-      const g::Shape& out_shape = tensor(op.outputs[o]).shape;
-      const ElementMap map = layout_map(op, o);
-      std::vector<const Placement*> from;
-      for (const std::string& name : op.inputs) from.push_back(&where(name));
-      Home& out = produce(op.outputs[o]);
-      op_->moves +=
-          moves_.move(from, out.sram, map, false, fmt::format("{} '{}'", op.type, op.name));
-      op_->how = "redistribution";
-      if (values_) {
-        std::vector<const Matrix*> values;
-        for (const std::string& name : op.inputs) values.push_back(&ref(name));
-        const auto [rows, cols] = matrix_of(out_shape);
-        ref_[op.outputs[o]] = gather(values, rows, cols, map);
+    std::vector<Transfers::Move> moves;
+    std::vector<ElementMap> maps;
+    std::vector<const Placement*> from;
+    for (const std::string& name : op.inputs) from.push_back(&where(name));
+    for (size_t o = 0; o < op.outputs.size(); ++o) maps.push_back(layout_map(op, o));
+    for (size_t o = 0; o < op.outputs.size(); ++o)
+      moves.push_back({from, &produce(op.outputs[o]).sram, maps[o], false});
+    op_->moves += moves_.move(moves, fmt::format("{} '{}'", op.type, op.name));
+    op_->how = "redistribution";
+    if (values_) {
+      std::vector<const Matrix*> values;
+      for (const std::string& name : op.inputs) values.push_back(&ref(name));
+      for (size_t o = 0; o < op.outputs.size(); ++o) {
+        const auto [rows, cols] = matrix_of(tensor(op.outputs[o]).shape);
+        ref_[op.outputs[o]] = gather(values, rows, cols, maps[o]);
       }
     }
   }
@@ -743,6 +753,9 @@ class Runner {
   std::map<std::string, std::vector<size_t>> readers_;
   OpRun* op_ = nullptr;
   size_t index_ = 0;
+  // The current op's input moves, run together before its kernel, and the placements they name.
+  std::vector<Transfers::Move> pending_;
+  std::deque<Placement> images_, vectors_;
 };
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include "isa/global_address.h"
 #include "runtime/codegen.h"
 #include "runtime/mesh/common.h"
-#include "runtime/mesh/relayout.h"
 
 namespace dojosim::runtime::graph_run {
 namespace {
@@ -123,6 +122,94 @@ const mesh::NodeProgram& transfer_program() {
   static const mesh::NodeProgram p = mesh::assemble_program(program_text(), "transfer.s");
   return p;
 }
+
+// fp32 to bf16 in place of the layout: each node converts runs of whole vector registers, 32
+// elements per step (two fp32 registers into one bf16), in the order they lie.
+struct ConvertRun {
+  uint64_t from = 0, to = 0, steps = 0;
+};
+struct ConvertNode {
+  uint64_t table = 0, runs = 0;
+};
+
+const codegen::ArgBlock<ConvertNode>& convert_args() {
+  using N = const ConvertNode&;
+  static const codegen::ArgBlock<ConvertNode> block = {
+      {"TABLE", [](N n) { return n.table; }},  // ConvertRun table
+      {"RUNS", [](N n) { return n.runs; }},
+  };
+  return block;
+}
+
+const mesh::NodeProgram& convert_program() {
+  static const mesh::NodeProgram p = [] {
+    codegen::AsmWriter w;
+    w.raw("# fp32 to bf16 (RNE), 32 elements per step, run after run.");
+    convert_args().declare(w);
+    w.raw(R"(
+    .text
+    .globl _start
+_start:
+    la      s1, args
+    ld      s2, TABLE(s1)
+    ld      s3, RUNS(s1)
+next_run:
+    beqz    s3, exit
+    ld      t0, 0(s2)
+    ld      t1, 8(s2)
+    ld      t2, 16(s2)
+    addi    s2, s2, 24
+    addi    s3, s3, -1
+convert_step:
+    vle     v0, 0(t0)
+    vle     v1, 64(t0)
+    vcvt.bf16.fp32 v2, v0, 0
+    vcvt.bf16.fp32 v2, v1, 1
+    vse     v2, 0(t1)
+    addi    t0, t0, 128
+    addi    t1, t1, 64
+    addi    t2, t2, -1
+    bnez    t2, convert_step
+    j       next_run)");
+    w.exit_program();
+    convert_args().reserve(w);
+    return mesh::assemble_program(w.text(), "convert.s");
+  }();
+  return p;
+}
+
+class ConvertKernel final : public mesh::Kernel {
+ public:
+  ConvertKernel(std::vector<hw::Coord> nodes,
+                std::map<std::pair<int, int>, std::vector<ConvertRun>> runs, uint64_t table)
+      : nodes_(std::move(nodes)), runs_(std::move(runs)), table_(table) {
+    for (const auto& [node, list] : runs_)
+      end_ = std::max(end_, table + list.size() * sizeof(ConvertRun));
+  }
+  const mesh::NodeProgram& program() const override { return convert_program(); }
+  unsigned threads() const override { return 1; }
+  uint64_t stack_bytes() const override { return 256; }
+  void write_args(hw::Machine& machine) const override {
+    for (const hw::Coord c : nodes_) {
+      const auto r = runs_.find({c.y, c.x});
+      ConvertNode n;
+      if (r != runs_.end()) {
+        n = {table_, r->second.size()};
+        machine.node(c)->sram().write(table_, r->second.data(),
+                                      r->second.size() * sizeof(ConvertRun));
+      }
+      const std::vector<uint64_t> v = convert_args().values(n);
+      machine.node(c)->sram().write(program().args, v.data(), v.size() * sizeof(uint64_t));
+    }
+  }
+  uint64_t data_begin() const override { return table_; }
+  uint64_t data_end() const override { return end_; }
+
+ private:
+  std::vector<hw::Coord> nodes_;
+  std::map<std::pair<int, int>, std::vector<ConvertRun>> runs_;
+  uint64_t table_, end_ = 0;
+};
 
 // Elements from (r, c) on along row r that follow one another in memory in layout l.
 uint32_t contiguous(const TiledLayout& l, uint32_t c) {
@@ -285,12 +372,12 @@ bool whole_copy(const Placement& from, const mesh::Shard& d, TransferPlan& plan,
   return true;
 }
 
-TransferPlan plan_transfer(const std::vector<const Placement*>& sources, const Placement& dest,
-                           const ElementMap& map, bool zero_fill) {
+// Adds one move's copies and clears to `plan`.
+void plan_transfer(const std::vector<const Placement*>& sources, const Placement& dest,
+                   const ElementMap& map, bool zero_fill, TransferPlan& plan) {
   std::vector<ShardIndex> index;
   for (const Placement* p : sources) index.emplace_back(*p);
   const uint64_t elem = element_bytes(dest.dtype);
-  TransferPlan plan;
   Joiner joiner(plan);
   std::vector<Copy> copies;
   for (const mesh::Shard& d : dest.shards) {
@@ -353,11 +440,6 @@ TransferPlan plan_transfer(const std::vector<const Placement*>& sources, const P
     }
     joiner.flush();
   }
-  for (const auto& [node, list] : plan.descriptors) {
-    plan.stats.descriptors += list.size();
-    for (const Descriptor& d : list) plan.stats.copies += d.count;
-  }
-  return plan;
 }
 
 // One round's work on every usable node, as the Executor runs it.
@@ -429,71 +511,88 @@ Transfers::Transfers(Executor& executor, SramAllocator& sram, uint64_t table, ui
 
 TransferStats Transfers::move(const std::vector<const Placement*>& sources, const Placement& dest,
                               const ElementMap& map, bool zero_fill, const std::string& what) {
-  bool convert = false;
-  for (const Placement* p : sources) {
-    if (p->dtype == dest.dtype) continue;
-    if (p->dtype != DType::Fp32 || dest.dtype != DType::Bf16 || p->in_host())
-      throw std::logic_error(
-          fmt::format("{}: a transfer converts only fp32 in SRAM to bf16", what));
-    convert = true;
-  }
-  if (!convert) return move_same_type(sources, dest, map, zero_fill, what);
+  return move({Move{sources, &dest, map, zero_fill}}, what);
+}
 
-  // Each fp32 source shard is converted on its node into a bf16 copy of the same layout; a node
-  // holding several shards converts them one kernel after another.
+TransferStats Transfers::move(const std::vector<Move>& moves, const std::string& what) {
+  bool convert = false;
+  for (const Move& m : moves)
+    for (const Placement* p : m.sources) {
+      if (p->dtype == m.dest->dtype) continue;
+      if (p->dtype != DType::Fp32 || m.dest->dtype != DType::Bf16 || p->in_host())
+        throw std::logic_error(
+            fmt::format("{}: a transfer converts only fp32 in SRAM to bf16", what));
+      convert = true;
+    }
+  if (!convert) return move_same_type(moves, what);
+
+  // Each fp32 source shard is converted on its node into a bf16 copy of the same layout (the
+  // same order of elements), all in one kernel run; the copies are then moved as bf16.
   TransferStats stats;
   std::vector<Placement> staged;
   std::vector<uint64_t> staging;
-  for (const Placement* p : sources) {
-    Placement s = *p;
-    if (p->dtype != dest.dtype) {
-      s.dtype = dest.dtype;
-      uint64_t most = 0;
-      std::map<NodeKey, uint64_t> per_node;
-      for (const mesh::Shard& sh : s.shards) {
-        TiledLayout l = sh.layout;
-        l.dtype = dest.dtype;
-        most = std::max(most, per_node[key(sh.node)] += mesh::align(l.bytes(), 64));
+  std::map<NodeKey, std::vector<ConvertRun>> runs;
+  constexpr uint64_t kStep = 32;  // elements per step of the conversion
+  std::vector<std::vector<size_t>> staged_of(moves.size());
+  for (size_t mi = 0; mi < moves.size(); ++mi)
+    for (const Placement* p : moves[mi].sources) {
+      const DType to = moves[mi].dest->dtype;
+      Placement s = *p;
+      staged_of[mi].push_back(staged.size());
+      if (p->dtype != to) {
+        s.dtype = to;
+        // A shard's staging rounds up to whole steps (the last step reads past the fp32 shard and
+        // writes its own slack).
+        const auto staged_bytes = [&](const mesh::Shard& sh) {
+          const uint64_t elements = sh.layout.bytes() / 4;
+          return mesh::align((elements + kStep - 1) / kStep * kStep * 2, 64);
+        };
+        uint64_t most = 0;
+        std::map<NodeKey, uint64_t> per_node;
+        for (const mesh::Shard& sh : s.shards)
+          most = std::max(most, per_node[key(sh.node)] += staged_bytes(sh));
+        const uint64_t base = sram_.take(most);
+        if (base == UINT64_MAX)
+          throw std::runtime_error(
+              fmt::format("{}: no SRAM left to convert fp32 to bf16 ({} bytes)", what, most));
+        staging.push_back(base);
+        per_node.clear();
+        for (mesh::Shard& sh : s.shards) {
+          const uint64_t elements = sh.layout.bytes() / 4, from = sh.address;
+          const uint64_t bytes = staged_bytes(sh);
+          sh.layout.dtype = to;
+          sh.address = base + per_node[key(sh.node)];
+          per_node[key(sh.node)] += bytes;
+          runs[key(sh.node)].push_back({from, sh.address, (elements + kStep - 1) / kStep});
+        }
       }
-      const uint64_t base = sram_.take(most);
-      if (base == UINT64_MAX)
-        throw std::runtime_error(
-            fmt::format("{}: no SRAM left to convert fp32 to bf16 ({} bytes)", what, most));
-      staging.push_back(base);
-      per_node.clear();
-      std::vector<std::vector<mesh::RelayoutPair>> rounds;
-      std::map<NodeKey, size_t> round_of;
-      for (mesh::Shard& sh : s.shards) {
-        const mesh::Shard from = sh;
-        sh.layout.dtype = dest.dtype;
-        sh.address = base + per_node[key(sh.node)];
-        per_node[key(sh.node)] += mesh::align(sh.layout.bytes(), 64);
-        const size_t round = round_of[key(sh.node)]++;
-        if (rounds.size() <= round) rounds.resize(round + 1);
-        rounds[round].push_back({from, sh});
-      }
-      for (auto& pairs : rounds) {
-        const mesh::RelayoutKernel k(executor_.config(), pairs, table_);
-        k.place(executor_.machine());
-        const Executor::Run r = executor_.run(k);
-        if (!r.ok) throw std::runtime_error(fmt::format("{}: conversion: {}", what, r.outcome));
-        stats.cycles += r.cycles;
-        ++stats.runs;
-      }
+      staged.push_back(std::move(s));
     }
-    staged.push_back(std::move(s));
+  if (!runs.empty()) {
+    const ConvertKernel k(usable_nodes(executor_.config()), std::move(runs), table_);
+    if (k.data_end() > table_ + table_bytes_)
+      throw std::logic_error(fmt::format("{}: the conversion's runs fill its table area", what));
+    const Executor::Run r = executor_.run(k);
+    if (!r.ok) throw std::runtime_error(fmt::format("{}: conversion: {}", what, r.outcome));
+    stats.cycles += r.cycles;
+    ++stats.runs;
   }
-  std::vector<const Placement*> from;
-  for (const Placement& p : staged) from.push_back(&p);
-  stats += move_same_type(from, dest, map, zero_fill, what);
+  std::vector<Move> converted = moves;
+  for (size_t mi = 0; mi < moves.size(); ++mi)
+    for (size_t k = 0; k < moves[mi].sources.size(); ++k)
+      converted[mi].sources[k] = &staged[staged_of[mi][k]];
+  stats += move_same_type(converted, what);
   for (uint64_t a : staging) sram_.give_back(a);
   return stats;
 }
 
-TransferStats Transfers::move_same_type(const std::vector<const Placement*>& sources,
-                                        const Placement& dest, const ElementMap& map,
-                                        bool zero_fill, const std::string& what) {
-  TransferPlan plan = plan_transfer(sources, dest, map, zero_fill);
+TransferStats Transfers::move_same_type(const std::vector<Move>& moves, const std::string& what) {
+  TransferPlan plan;
+  for (const Move& m : moves) plan_transfer(m.sources, *m.dest, m.map, m.zero_fill, plan);
+  for (const auto& [node, list] : plan.descriptors) {
+    plan.stats.descriptors += list.size();
+    for (const Descriptor& d : list) plan.stats.copies += d.count;
+  }
   const std::vector<hw::Coord> nodes = usable_nodes(executor_.config());
   const bool sync = !plan.clears.empty();
   // Rounds: each node's clears and as many descriptors as its table area holds.

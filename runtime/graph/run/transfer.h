@@ -70,9 +70,18 @@ class Transfers {
   TransferStats move(const std::vector<const Placement*>& sources, const Placement& dest,
                      const ElementMap& map, bool zero_fill, const std::string& what);
 
+  /// Several moves at once, in one node program run (after one conversion run if any source
+  /// needs it): their copies overlap. The destinations must not overlap each other.
+  struct Move {
+    std::vector<const Placement*> sources;
+    const Placement* dest = nullptr;
+    ElementMap map;
+    bool zero_fill = false;
+  };
+  TransferStats move(const std::vector<Move>& moves, const std::string& what);
+
  private:
-  TransferStats move_same_type(const std::vector<const Placement*>& sources, const Placement& dest,
-                               const ElementMap& map, bool zero_fill, const std::string& what);
+  TransferStats move_same_type(const std::vector<Move>& moves, const std::string& what);
   Executor& executor_;
   SramAllocator& sram_;
   uint64_t table_, table_bytes_;
