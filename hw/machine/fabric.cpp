@@ -184,18 +184,21 @@ void Fabric::pull(NodeModule& into, Request& r) {
   }
   // A header-only request travels to the source; the data comes back behind it. The source
   // is read when the request is drained, in its issue cycle: programs order pulls with
-  // semaphores.
+  // semaphores. The request rides its own class (Dojo's transport keeps requests apart from
+  // data) and takes the zero-load latency: reserving links for it would queue it behind data
+  // reserved for later cycles (an earlier pull's reply), since drains reserve in issue order
+  // per node, not in time order across a node's pulls.
   std::vector<uint8_t> bytes = into.buffer(r.len);
   uint64_t arrival;
   if (from.node) {
     from.node->sram().read(from.offset, bytes.data(), r.len);
-    const uint64_t asked = network_->send(into.at(), from.node->at(), 0, r.cycle);
+    const uint64_t asked = r.cycle + network_->zero_load_latency(into.at(), from.node->at(), 0);
     arrival = network_->send(from.node->at(), into.at(), r.len, asked);
   } else {
     host_->read(from.offset, bytes.data(), r.len);
     const size_t dip = static_cast<size_t>(from.dip);
     const Coord edge = host_->entry(dip, into.at());
-    const uint64_t asked = network_->send(into.at(), edge, 0, r.cycle, Port::Sram, Port::HostIo);
+    const uint64_t asked = r.cycle + network_->zero_load_latency(into.at(), edge, 0);
     // The mesh carries the data as the DIP delivers it: no faster than the DIP's last byte.
     const HostMemory::Span from_dip = host_->read_timing(dip, r.len, asked);
     arrival =
