@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/ops/activation.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "hw/node/node.h"
+#include "isa/instructions.h"
+#include "isa/lanes.h"
+#include "isa/vector_math.h"
+#include "runtime/ops/program.h"
+
+namespace dojosim::runtime::ops {
+namespace {
+
+// ---- Each op: its constants and its instructions on one register --------------------------
+// x is in v2 (fp32); the instructions leave y in `result`. Constants are broadcast once into
+// v20 and up, in the order listed.
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+// Abramowitz-Stegun 7.1.26: erf(z) = 1 - t (a1 + t (a2 + ...)) exp(-z^2), t = 1 / (1 + p z).
+constexpr double kAsP = 0.3275911,
+                 kAsA[5] = {0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429};
+constexpr double kTanhA = -2 * kSqrt2OverPi, kTanhB = kTanhA * 0.044715;
+
+struct Constant {
+  const char* reg;
+  float value;
+};
+struct OpShape {
+  std::string_view name;
+  std::vector<Constant> constants;
+  std::vector<const char*> body;
+  const char* result;
+};
+
+const OpShape& shape_of(ActivationOp op) {
+  static const OpShape kSilu{"silu",
+                             {{"v20", 0.0f}, {"v21", 1.0f}},
+                             {"vsub.fp32 v3, v20, v2",  // -x
+                              "vexp.fp32 v3, v3",       //
+                              "vadd.fp32 v3, v3, v21",  // 1 + exp(-x)
+                              "vrecip.fp32 v3, v3",     // sigmoid(x)
+                              "vmul.fp32 v3, v3, v2"},
+                             "v3"};
+  static const OpShape kGeluTanh{"gelu_tanh",
+                                 {{"v21", 1.0f}, {"v22", float(kTanhA)}, {"v23", float(kTanhB)}},
+                                 {"vmul.fp32 v3, v2, v2",   // x^2
+                                  "vmv v4, v22",            //
+                                  "vfma.fp32 v4, v3, v23",  // A + B x^2
+                                  "vmul.fp32 v4, v4, v2",   // -2u
+                                  "vexp.fp32 v4, v4",       //
+                                  "vadd.fp32 v4, v4, v21",  // 1 + exp(-2u)
+                                  "vrecip.fp32 v4, v4",     // (1 + tanh(u)) / 2
+                                  "vmul.fp32 v4, v4, v2"},
+                                 "v4"};
+  static const OpShape kGelu{"gelu",
+                             {{"v20", 0.0f},
+                              {"v21", 1.0f},
+                              {"v24", float(kAsP / std::sqrt(2.0))},
+                              {"v25", float(kAsA[0] / 2)},
+                              {"v26", float(kAsA[1] / 2)},
+                              {"v27", float(kAsA[2] / 2)},
+                              {"v28", float(kAsA[3] / 2)},
+                              {"v29", float(kAsA[4] / 2)},
+                              {"v30", -0.5f}},
+                             {"vmul.fp32 v7, v2, v2",  // exp(-x^2 / 2) first: it overlaps t's chain
+                              "vmul.fp32 v7, v7, v30",  //
+                              "vexp.fp32 v7, v7",       //
+                              "vsub.fp32 v3, v20, v2",  // -x
+                              "vmax.fp32 v3, v3, v2",   // w = |x|
+                              "vmv v4, v21",            //
+                              "vfma.fp32 v4, v3, v24",  // 1 + (p / sqrt 2) w
+                              "vrecip.fp32 v4, v4",     // t
+                              "vmv v5, v28",            // Horner from a5'
+                              "vfma.fp32 v5, v4, v29",  //
+                              "vmv v6, v27",            //
+                              "vfma.fp32 v6, v5, v4",   //
+                              "vmv v5, v26",            //
+                              "vfma.fp32 v5, v6, v4",   //
+                              "vmv v6, v25",            //
+                              "vfma.fp32 v6, v5, v4",   //
+                              "vmul.fp32 v6, v6, v4",   // the polynomial
+                              "vmul.fp32 v6, v6, v7",   // Q ~ erfc(w / sqrt 2) / 2
+                              "vsub.fp32 v5, v21, v6",  // 1 - Q
+                              "vmul.fp32 v5, v5, v2",   // x (1 - Q): gelu for x >= 0
+                              "vmul.fp32 v6, v6, v2",   // x Q: gelu for x < 0
+                              "vmax.fp32 v6, v6, v5"},
+                             "v6"};
+  switch (op) {
+    case ActivationOp::Gelu:
+      return kGelu;
+    case ActivationOp::GeluTanh:
+      return kGeluTanh;
+    case ActivationOp::Silu:
+      break;
+  }
+  return kSilu;
+}
+
+// ---- The program ---------------------------------------------------------------------------
+// One node's work: `registers` stored vector registers from x and out.
+struct Node {
+  uint64_t x = 0, out = 0, registers = 0;
+};
+
+const codegen::ArgBlock<Node>& args() {
+  using N = const Node&;
+  static const codegen::ArgBlock<Node> block = {
+      {"X", [](N n) { return n.x; }},
+      {"OUT", [](N n) { return n.out; }},
+      {"REGISTERS", [](N n) { return n.registers; }},  // thread t takes t, t + T, ...
+  };
+  return block;
+}
+
+uint32_t float_bits(float f) {
+  return isa::lanes::float_bits(f);
+}
+
+// The vector instructions of one stored register, from its load to its store.
+std::vector<std::string> register_lines(const OpShape& op, DType dtype) {
+  std::vector<std::string> lines;
+  if (dtype == DType::Fp32) {
+    lines.push_back("vle     v2, 0(a0)");
+    lines.insert(lines.end(), op.body.begin(), op.body.end());
+    lines.push_back(fmt::format("vse     {}, 0(a2)", op.result));
+    return lines;
+  }
+  lines.push_back("vle     v1, 0(a0)");
+  for (int part = 0; part < 2; ++part) {
+    lines.push_back(fmt::format("vcvt.fp32.bf16 v2, v1, {}", part));
+    lines.insert(lines.end(), op.body.begin(), op.body.end());
+    lines.push_back(fmt::format("vcvt.bf16.fp32 v14, {}, {}", op.result, part));
+  }
+  lines.push_back("vse     v14, 0(a2)");
+  return lines;
+}
+
+std::string program_text(const OpShape& op, DType dtype, uint32_t vlen) {
+  codegen::AsmWriter w;
+  w.raw(fmt::format(
+      "# {} ({}) elementwise: each vector register of x through {} fp32 instructions{}.\n"
+      "# Thread t of T takes registers t, t + T, ... of the node's block.",
+      op.name, dtype_name(dtype), op.body.size(),
+      dtype == DType::Bf16 ? ", as two widened pieces of 16 lanes rounded back to bf16" : ""));
+  args().declare(w);
+  w.equ("VLEN", vlen);
+  w.raw("\n    .text\n    .globl _start\n_start:");
+  w.op("la      s1, args");
+  w.op("csrr    s3, threadid              # this thread's first register");
+  w.op("csrr    s2, nthreads");
+  w.op("ld      s4, REGISTERS(s1)");
+  w.op("ld      a0, X(s1)");
+  w.op("ld      a2, OUT(s1)");
+  w.op("li      t0, VLEN");
+  w.op("mul     t1, s3, t0");
+  w.op("add     a0, a0, t1");
+  w.op("add     a2, a2, t1");
+  w.op("mul     s5, s2, t0                # the step between a thread's registers");
+  for (const Constant& c : op.constants) {
+    w.op("li      t0, 0x{:08x}", float_bits(c.value));
+    w.op("vbcast.fp32 {}, t0            # {}", c.reg, c.value);
+  }
+  w.label("next_register");
+  w.op("bgeu    s3, s4, exit");
+  for (const std::string& line : register_lines(op, dtype)) w.op("{}", line);
+  w.op("add     a0, a0, s5");
+  w.op("add     a2, a2, s5");
+  w.op("add     s3, s3, s2");
+  w.op("j       next_register");
+  w.exit_program();
+  args().reserve(w);
+  return w.text();
+}
+
+mesh::NodeProgram build_program(ActivationOp op, DType dtype, uint32_t vlen) {
+  return mesh::assemble_program(program_text(shape_of(op), dtype, vlen),
+                                fmt::format("{}_{}.s", shape_of(op).name, dtype_name(dtype)));
+}
+
+// One thread running `lines` alone, in order: each instruction issues once the one before it
+// has, its vector sources are ready and its unit is free; returns the cycles from the first
+// issue to the last result, and the SIMD unit's busy cycles.
+std::pair<double, double> schedule(const std::vector<std::string>& lines,
+                                   const isa::TimingParams& t) {
+  std::map<std::string, double> ready;  // vector register -> when its value is there
+  std::map<isa::Unit, double> free;
+  double issue = 0, end = 0, simd = 0;
+  for (const std::string& s : lines) {
+    const std::string mnemonic = s.substr(0, s.find(' '));
+    const isa::InstrInfo* info = isa::find_mnemonic(mnemonic);
+    if (!info) throw std::logic_error("activation: unknown instruction " + mnemonic);
+    std::vector<std::string> operands;
+    for (size_t at = s.find(' '); at < s.size();) {
+      at = s.find_first_not_of(" ,", at);
+      if (at == std::string::npos) break;
+      const size_t stop = s.find(',', at);
+      operands.push_back(s.substr(at, stop == std::string::npos ? stop : stop - at));
+      at = stop;
+    }
+    // vfma accumulates into its destination, vse reads its first operand: all are sources.
+    const bool all_sources = mnemonic.rfind("vfma", 0) == 0 || mnemonic == "vse";
+    const isa::ClassTiming& c = t.of(info->timing);
+    for (size_t k = all_sources ? 0 : 1; k < operands.size(); ++k)
+      if (ready.count(operands[k])) issue = std::max(issue, ready[operands[k]]);
+    issue = std::max(issue, free[c.unit]);
+    free[c.unit] = issue + c.occupancy;
+    if (!all_sources) ready[operands[0]] = issue + c.latency;
+    end = std::max(end, issue + c.latency);
+    if (c.unit == isa::Unit::Simd) simd += c.occupancy;
+  }
+  return {end, simd};
+}
+
+}  // namespace
+
+std::string_view activation_name(ActivationOp op) {
+  return shape_of(op).name;
+}
+
+ActivationOp parse_activation(std::string_view op, std::string_view approximate) {
+  if (op == "gelu" && approximate == "none") return ActivationOp::Gelu;
+  if (op == "gelu" && approximate == "tanh") return ActivationOp::GeluTanh;
+  if (op == "silu" && approximate == "none") return ActivationOp::Silu;
+  if (op == "gelu" || op == "silu")
+    throw std::invalid_argument(fmt::format("{}: approximate '{}': expected {}", op, approximate,
+                                            op == "gelu" ? "none or tanh" : "none"));
+  throw std::invalid_argument(fmt::format("activation '{}': expected gelu or silu", op));
+}
+
+float activation_reference(ActivationOp op, DType dtype, float x) {
+  using isa::lanes::canonical;
+  const auto fma = [](float a, float b, float c) { return canonical(std::fma(a, b, c)); };
+  const OpShape& s = shape_of(op);
+  const auto k = [&](size_t i) { return s.constants[i].value; };
+  float y = 0;
+  switch (op) {
+    case ActivationOp::Silu:
+      y = canonical(isa::vector_recip(canonical(isa::vector_exp(canonical(0.0f - x)) + 1.0f)) * x);
+      break;
+    case ActivationOp::GeluTanh: {
+      const float arg = canonical(fma(canonical(x * x), k(2), k(1)) * x);
+      y = canonical(isa::vector_recip(canonical(isa::vector_exp(arg) + 1.0f)) * x);
+      break;
+    }
+    case ActivationOp::Gelu: {
+      const float w = isa::lanes::max_number(canonical(0.0f - x), x);
+      const float t = isa::vector_recip(fma(w, k(2), 1.0f));
+      float p = fma(t, k(7), k(6));
+      p = fma(p, t, k(5));
+      p = fma(p, t, k(4));
+      p = fma(p, t, k(3));
+      p = canonical(p * t);
+      const float e = isa::vector_exp(canonical(canonical(x * x) * k(8)));
+      const float q = canonical(p * e);
+      y = isa::lanes::max_number(canonical(q * x), canonical(canonical(1.0f - q) * x));
+      break;
+    }
+  }
+  return dtype == DType::Fp32 ? y : quantize(dtype, y, {});
+}
+
+Matrix activation_reference(ActivationOp op, DType dtype, const Matrix& x) {
+  const Matrix q = quantized(x, dtype, {});
+  Matrix out(x.rows, x.cols);
+  for (size_t i = 0; i < q.values.size(); ++i)
+    out.values[i] = activation_reference(op, dtype, q.values[i]);
+  return out;
+}
+
+Reference64 activation_reference_f64(ActivationOp op, DType dtype, const Matrix& x) {
+  const Matrix q = quantized(x, dtype, {});
+  const double u = std::ldexp(1.0, -24);
+  const double u_out = dtype == DType::Fp32 ? 0.0 : std::ldexp(1.0, -8);
+  // Underflow: once exp's argument passes ~88.72 it gives inf and the sigmoid (or Q) 0, where
+  // the true factor is below 2^-127; and factors below 2^-126 are subnormal. So an absolute
+  // (1 + |x|) 2^-126 on top: y is flushed towards -0 only where it is that small.
+  const double floor = std::ldexp(1.0, -126);
+  Reference64 ref{x.rows, x.cols, {}, {}};
+  for (const float xf : q.values) {
+    const double v = xf;
+    double y = 0, bound = 0;
+    switch (op) {
+      case ActivationOp::Silu:
+        y = v / (1 + std::exp(-v));
+        // exp, 1 + e, 1 / (1 + e) and the product: four roundings, the first three at most
+        // shrunk by the sigmoid's slope.
+        bound = std::fabs(y) * (6 * u);
+        break;
+      case ActivationOp::GeluTanh: {
+        const double s = 2 * kSqrt2OverPi * (v + 0.044715 * v * v * v);
+        y = v / (1 + std::exp(-s));
+        // -2u carries ~5 roundings (x^2, fma, product, the constants A and B), which exp turns
+        // into a relative error of 5 u |2u|; then 1 + e, 1 / (1 + e) and the product.
+        bound = std::fabs(y) * ((6 * std::fabs(s) + 8) * u);
+        break;
+      }
+      case ActivationOp::Gelu:
+        y = 0.5 * v * std::erfc(-v / std::sqrt(2.0));
+        // A-S 7.1.26 errs by at most 1.5e-7 in erf, so Q by 7.5e-8, times |x|; its fp32
+        // evaluation adds a few roundings of Q (<= 1/2) and of exp(-x^2/2)'s argument (whose
+        // product with exp is at most 1/e); then 1 - Q and the products.
+        bound = std::fabs(v) * (7.5e-8 + 12 * u) + std::fabs(y) * (4 * u);
+        break;
+    }
+    ref.value.push_back(y);
+    ref.bound.push_back(bound + std::fabs(y) * u_out + floor * (1 + std::fabs(v)));
+  }
+  return ref;
+}
+
+ActivationKernel::ActivationKernel(const hw::HardwareConfig& config,
+                                   const ActivationProblem& problem)
+    : problem_(problem), core_(config.node.core), threads_(config.node.core.threads) {
+  const RowSplit& s = problem.split;
+  const std::string what = fmt::format("{} [{}, {}] {}", activation_name(problem.op), s.rows,
+                                       s.cols, dtype_name(s.dtype));
+  if (s.dtype != DType::Fp32 && s.dtype != DType::Bf16)
+    throw std::invalid_argument(
+        fmt::format("{}: dtype {}: expected fp32 or bf16", what, dtype_name(s.dtype)));
+  program_ = build_program(problem.op, s.dtype, s.vlen);
+  std::tie(begin_, end_) = check_regions(
+      config, what, program_, {{"x", problem.x, s.bytes()}, {"out", problem.out, s.bytes()}},
+      threads_, kStackBytes);
+}
+
+void ActivationKernel::write_args(hw::Machine& machine) const {
+  const RowSplit& s = problem_.split;
+  for (size_t b = 0; b < s.blocks(); ++b) {
+    const Node n{problem_.x, problem_.out, uint64_t{s.block_rows(b)} * s.chunks(b)};
+    const std::vector<uint64_t> v = args().values(n);
+    machine.node(s.nodes[b])->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
+  }
+}
+
+double ActivationKernel::estimate_cycles() const {
+  // A thread's register: its instructions scheduled in order (schedule()), then the loop's
+  // bookkeeping; a thread's registers follow each other. The threads overlap up to the SIMD
+  // unit they share. The busiest node counts.
+  const isa::TimingParams& t = core_.timing_params;
+  const LoopCosts c = loop_costs(t);
+  const auto [per_register, simd] =
+      schedule(register_lines(shape_of(problem_.op), problem_.split.dtype), t);
+  uint64_t most = 0;
+  for (size_t b = 0; b < problem_.split.blocks(); ++b)
+    most = std::max(most, uint64_t{problem_.split.block_rows(b)} * problem_.split.chunks(b));
+  const double thread0 =
+      double((most + threads_ - 1) / threads_) * (per_register + c.loop_overhead);
+  // NOTE: when the chain and the unit's work are comparable neither hides the other (a
+  // thread finds the unit busy, the unit waits on chains); the root of the sum of squares
+  // blends them (empirical: tests/ops/test_activation.cpp holds it within 30%).
+  const double setup = t.of(isa::TimingClass::Load).latency +
+                       2 * t.of(isa::TimingClass::Mul).latency +
+                       double(shape_of(problem_.op).constants.size()) * 2;
+  return c.prologue + setup + std::hypot(thread0, double(most) * simd);
+}
+
+ActivationRun run_activation(Executor& executor, ActivationOp op, DType dtype, const Matrix& x,
+                             ActivationOptions options) {
+  ActivationProblem p;
+  p.op = op;
+  p.split = split_rows(executor.config(), dtype, x.rows, x.cols, options.col_parts);
+  mesh::SramMap map(build_program(op, dtype, p.split.vlen), options.sram_from);
+  p.x = map.take(p.split.bytes());
+  p.out = map.take(p.split.bytes());
+  const ActivationKernel kernel(executor.config(), p);
+  hw::Machine& m = executor.machine();
+  write_tensor(m, p.split, p.x, x);
+  ActivationRun result;
+  result.estimate = kernel.estimate_cycles();
+  result.run = executor.run(kernel);
+  if (result.run.ok) result.out = read_tensor(m, p.split, p.out);
+  return result;
+}
+
+}  // namespace dojosim::runtime::ops
