@@ -16,7 +16,10 @@
 #include "runtime/graph/op_table.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/executor.h"
+#include "runtime/ops/activation.h"
 #include "runtime/ops/elementwise.h"
+#include "runtime/ops/global_avg_pool.h"
+#include "runtime/ops/pool.h"
 #include "runtime/ops/row_ops.h"
 
 namespace dojosim::runtime::graph_run {
@@ -75,6 +78,20 @@ bool is_elementwise(const std::string& type) {
 }
 bool is_row_op(const std::string& type) {
   return type == "softmax" || type == "layernorm" || type == "rmsnorm";
+}
+bool is_activation(const std::string& type) {
+  return type == "gelu" || type == "silu";
+}
+bool is_image_op(const std::string& type) {
+  return type == "max_pool" || type == "avg_pool" || type == "global_avg_pool";
+}
+std::string word_attr(const g::Op& op, const std::string& name, const std::string& fallback) {
+  const auto it = op.attributes.find(name);
+  return it == op.attributes.end() ? fallback : std::get<std::string>(it->second);
+}
+bool same_split(const ops::RowSplit& a, const ops::RowSplit& b) {
+  return a.dtype == b.dtype && a.rows == b.rows && a.cols == b.cols && a.row_start == b.row_start &&
+         a.col_start == b.col_start && a.nodes == b.nodes;
 }
 bool is_layout_op(const std::string& type) {
   return type == "reshape" || type == "transpose" || type == "concat" || type == "split";
@@ -318,6 +335,19 @@ class Runner {
     return h.sram;
   }
 
+  // The SRAM address of a tensor held as `split`: where it is if its home is that split, else a
+  // copy moved into it (kept alive by `temps` until the op ends).
+  uint64_t input_in(const std::string& name, const ops::RowSplit& split,
+                    std::vector<std::shared_ptr<Buffer>>& temps) {
+    if (same_split(homes_.at(name).split, split)) return resident(name).shards.front().address;
+    std::shared_ptr<Buffer> b =
+        allocate(split.bytes(), fmt::format("'{}' in another layout", name));
+    const Placement& dest = vectors_.emplace_back(row_split_placement(split, b->address));
+    fill(name, dest, identity_map(split.cols), false);
+    temps.push_back(b);
+    return b->address;
+  }
+
   // Fills `dest` (which must live until the op's kernel runs) with a tensor through `map`, with
   // the op's other input moves. A host tensor's values are laid out for the destination before
   // the run (a weight in HBM in its reader's layout) and pulled as they are.
@@ -342,9 +372,10 @@ class Runner {
     images_.clear();
   }
 
-  // A fresh output in its home layout, in SRAM.
-  Home& produce(const std::string& name) {
+  // A fresh output in its home layout (or in `split`, the layout its kernel writes), in SRAM.
+  Home& produce(const std::string& name, const ops::RowSplit* split = nullptr) {
     Home& h = homes_.at(name);
+    if (split) h.split = *split;
     h.buffer = allocate(h.split.bytes(), fmt::format("output '{}'", name));
     h.sram = row_split_placement(h.split, h.buffer->address);
     h.in_sram = true;
@@ -376,6 +407,10 @@ class Runner {
       run_elementwise(op);
     else if (is_row_op(op.type))
       run_row_op(op);
+    else if (is_activation(op.type))
+      run_activation(op);
+    else if (is_image_op(op.type))
+      run_image_op(op);
     else if (is_layout_op(op.type))
       run_layout(op);
     else
@@ -555,6 +590,7 @@ class Runner {
     problem.split = split;
     problem.a = resident(x).shards.front().address;
     std::shared_ptr<Buffer> vec;
+    std::vector<std::shared_ptr<Buffer>> temps;
     const bool binary = ops::elementwise_operands(kind) == 2;
     if (binary) {
       const std::string& y = op.inputs[1];
@@ -562,7 +598,7 @@ class Runner {
       if (problem.b_vector)
         vec = vector_in(y, split, problem.b);
       else
-        problem.b = resident(y).shards.front().address;
+        problem.b = input_in(y, split, temps);
     }
     Home& out = produce(op.outputs[0]);
     problem.out = out.buffer->address;
@@ -611,6 +647,66 @@ class Runner {
       ref_[op.outputs[0]] =
           ops::row_op_reference(problem.op, split, problem.params, ref(x), vec(1), vec(2));
     }
+  }
+
+  void run_activation(const g::Op& op) {
+    const std::string& x = op.inputs[0];
+    const ops::RowSplit& split = homes_.at(x).split;
+    ops::ActivationProblem problem;
+    problem.op = ops::parse_activation(op.type, word_attr(op, "approximate", "none"));
+    problem.split = split;
+    problem.x = resident(x).shards.front().address;
+    problem.out = produce(op.outputs[0]).buffer->address;
+    op_->how = "simd rows";
+    kernel(ops::ActivationKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
+    if (values_) ref_[op.outputs[0]] = ops::activation_reference(problem.op, split.dtype, ref(x));
+  }
+
+  // Pools on an NHWC batch held as [N H W, C] in split_image()'s layout; the output in the
+  // layout the kernel writes.
+  void run_image_op(const g::Op& op) {
+    const std::string& x = op.inputs[0];
+    const g::Shape& s = tensor(x).shape;
+    const ops::ImageShape image{uint32_t(s[0]), uint32_t(s[1]), uint32_t(s[2]), uint32_t(s[3])};
+    const DType dtype = runtime_dtype(tensor(x).dtype);
+    const ops::RowSplit input = ops::split_image(config_, dtype, image);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    const uint64_t at = input_in(x, input, temps);
+    op_->how = "simd rows";
+    if (op.type == "global_avg_pool") {
+      ops::GlobalAvgPoolProblem problem;
+      problem.image = image;
+      problem.input = input;
+      problem.output = ops::global_avg_pool_output(config_, input, image);
+      problem.x = at;
+      std::shared_ptr<Buffer> work =
+          allocate(ops::global_avg_pool_work_bytes(problem), "global_avg_pool scratch");
+      problem.work = work->address;
+      problem.out = produce(op.outputs[0], &problem.output).buffer->address;
+      const ops::GlobalAvgPoolKernel k(config_, problem);
+      k.place(executor_.machine());
+      kernel(k, fmt::format("{} '{}'", op.type, op.name));
+      if (values_) ref_[op.outputs[0]] = ops::global_avg_pool_reference(input, image, ref(x));
+      return;
+    }
+    ops::PoolProblem problem;
+    problem.op = op.type == "max_pool" ? ops::PoolOp::Max : ops::PoolOp::Avg;
+    std::tie(problem.window.kernel_h, problem.window.kernel_w) = pair_attr(op, "kernel", 1);
+    std::tie(problem.window.stride_h, problem.window.stride_w) = pair_attr(op, "stride", 1);
+    std::tie(problem.window.pad_h, problem.window.pad_w) = pair_attr(op, "padding", 0);
+    problem.window.count_include_pad = bool_attr(op, "count_include_pad");
+    problem.image = image;
+    problem.input = input;
+    problem.output = ops::pool_output(config_, problem.op, input, image, problem.window);
+    problem.x = at;
+    std::shared_ptr<Buffer> work = allocate(ops::pool_work_bytes(problem), "pool scratch");
+    problem.work = work->address;
+    problem.out = produce(op.outputs[0], &problem.output).buffer->address;
+    const ops::PoolKernel k(config_, problem);
+    k.place(executor_.machine());
+    kernel(k, fmt::format("{} '{}'", op.type, op.name));
+    if (values_)
+      ref_[op.outputs[0]] = ops::pool_reference(problem.op, dtype, image, problem.window, ref(x));
   }
 
   // Reshape, transpose, concat, split: each output element is an input element; a reshape that
@@ -773,7 +869,7 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
     };
     if (op.type == "matmul" || op.type == "batch_matmul" || is_layout_op(op.type) ||
         op.type == "relu" || op.type == "bias_add" || op.type == "layernorm" ||
-        op.type == "rmsnorm")
+        op.type == "rmsnorm" || is_activation(op.type) || is_image_op(op.type))
       continue;
     if (op.type == "conv2d") {
       if (int_attr(op, "groups", 1) != 1)
