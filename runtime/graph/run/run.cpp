@@ -153,7 +153,7 @@ class Runner {
         executor_(config),
         sram_(kProgramBytes + kTableBytes, config.node.core.sram_bytes - g::kReservedSramBytes),
         hbm_(executor_.machine()),
-        moves_(executor_, sram_, kProgramBytes, kTableBytes) {
+        moves_(executor_, sram_, kProgramBytes, kTableBytes, options.staging) {
     executor_.keep(kProgramBytes, config.node.core.sram_bytes - g::kReservedSramBytes);
     for (size_t i = 0; i < g_.ops.size(); ++i)
       for (const std::string& name : g_.ops[i].inputs) readers_[name].push_back(i);

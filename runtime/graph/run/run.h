@@ -46,6 +46,7 @@ struct RunOptions {
   std::map<std::string, Matrix> values;
   uint64_t seed = 1;
   bool check = true;  // compare every op's outputs with the reference (needs sim.values on)
+  Staging staging = Staging::Estimate;  // how moves fill a matmul's tiles (transfer.h)
 };
 
 struct OpRun {

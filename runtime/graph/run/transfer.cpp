@@ -4,8 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <deque>
 #include <map>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "hw/node/node.h"
 #include "isa/global_address.h"
@@ -16,6 +19,12 @@ namespace dojosim::runtime::graph_run {
 namespace {
 
 constexpr int kSemaphore = 1;
+
+template <class T>
+void append(std::vector<uint8_t>& bytes, const T& v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&v);
+  bytes.insert(bytes.end(), p, p + sizeof(T));
+}
 
 // One strided DMA as the node program reads it: `count` copies of `bytes`, the local and the
 // global address stepping by their steps. kind 0: push local -> global; 1: pull global -> local.
@@ -30,7 +39,7 @@ struct Node {
   uint64_t clears = 0, clear_count = 0, descriptors = 0, descriptor_count = 0, expect = 0, sync = 0;
 };
 
-const codegen::ArgBlock<Node>& args() {
+const codegen::ArgBlock<Node>& transfer_args() {
   using N = const Node&;
   static const codegen::ArgBlock<Node> block = {
       {"CLEARS", [](N n) { return n.clears; }},  // [begin, end) pairs to clear first
@@ -48,7 +57,7 @@ std::string program_text() {
   w.raw(
       "# Transfer: clear what must read as zero, barrier, then issue this node's strided DMA\n"
       "# descriptors (push or pull per copy) and wait for every copy that counts here.");
-  args().declare(w);
+  transfer_args().declare(w);
   w.raw(fmt::format(R"(
     .text
     .globl _start
@@ -113,7 +122,7 @@ wait_arrivals:
     swait   {0}, t0)",
                     kSemaphore));
   w.exit_program();
-  args().reserve(w);
+  transfer_args().reserve(w);
   w.raw("    .align 6\nzeros:\n    .space 64");
   return w.text();
 }
@@ -178,37 +187,48 @@ convert_step:
   return p;
 }
 
-class ConvertKernel final : public mesh::Kernel {
+using NodeKey = std::pair<int, int>;  // (y, x): mesh order
+NodeKey key(hw::Coord c) {
+  return {c.y, c.x};
+}
+
+// One thread on every usable node running `program`: the host writes each node's argument
+// block (`idle` for a node with no work) and its table at `table` before the run.
+class TableKernel final : public mesh::Kernel {
  public:
-  ConvertKernel(std::vector<hw::Coord> nodes,
-                std::map<std::pair<int, int>, std::vector<ConvertRun>> runs, uint64_t table)
-      : nodes_(std::move(nodes)), runs_(std::move(runs)), table_(table) {
-    for (const auto& [node, list] : runs_)
-      end_ = std::max(end_, table + list.size() * sizeof(ConvertRun));
-  }
-  const mesh::NodeProgram& program() const override { return convert_program(); }
+  TableKernel(const mesh::NodeProgram& program, std::vector<hw::Coord> nodes,
+              std::map<NodeKey, std::vector<uint64_t>> args, std::vector<uint64_t> idle,
+              std::map<NodeKey, std::vector<uint8_t>> tables, uint64_t table, uint64_t end)
+      : program_(program),
+        nodes_(std::move(nodes)),
+        args_(std::move(args)),
+        idle_(std::move(idle)),
+        tables_(std::move(tables)),
+        table_(table),
+        end_(end) {}
+  const mesh::NodeProgram& program() const override { return program_; }
   unsigned threads() const override { return 1; }
   uint64_t stack_bytes() const override { return 256; }
   void write_args(hw::Machine& machine) const override {
     for (const hw::Coord c : nodes_) {
-      const auto r = runs_.find({c.y, c.x});
-      ConvertNode n;
-      if (r != runs_.end()) {
-        n = {table_, r->second.size()};
-        machine.node(c)->sram().write(table_, r->second.data(),
-                                      r->second.size() * sizeof(ConvertRun));
-      }
-      const std::vector<uint64_t> v = convert_args().values(n);
-      machine.node(c)->sram().write(program().args, v.data(), v.size() * sizeof(uint64_t));
+      const auto a = args_.find(key(c));
+      const std::vector<uint64_t>& v = a == args_.end() ? idle_ : a->second;
+      machine.node(c)->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
+      const auto t = tables_.find(key(c));
+      if (t != tables_.end())
+        machine.node(c)->sram().write(table_, t->second.data(), t->second.size());
     }
   }
   uint64_t data_begin() const override { return table_; }
   uint64_t data_end() const override { return end_; }
 
  private:
+  const mesh::NodeProgram& program_;
   std::vector<hw::Coord> nodes_;
-  std::map<std::pair<int, int>, std::vector<ConvertRun>> runs_;
-  uint64_t table_, end_ = 0;
+  std::map<NodeKey, std::vector<uint64_t>> args_;
+  std::vector<uint64_t> idle_;
+  std::map<NodeKey, std::vector<uint8_t>> tables_;
+  uint64_t table_, end_;
 };
 
 // Elements from (r, c) on along row r that follow one another in memory in layout l.
@@ -259,11 +279,6 @@ uint64_t global_of(const mesh::Shard& s, uint64_t offset) {
   return s.in_host ? isa::host_address(s.address + offset)
                    : isa::global_address(uint32_t(s.node.x), uint32_t(s.node.y),
                                          uint32_t(s.address + offset));
-}
-
-using NodeKey = std::pair<int, int>;
-NodeKey key(hw::Coord c) {
-  return {c.y, c.x};
 }
 
 // One copy of a row before joining: who issues it, what, and who counts its arrival.
@@ -332,11 +347,168 @@ class Joiner {
   std::vector<Copy> open_;
 };
 
+// ---- re-tiling on a node: local copies between two layouts of the same shard -----------------
+
+struct LocalCopy {
+  uint64_t src = 0, dst = 0, bytes = 0, count = 1, src_step = 0, dst_step = 0, width = 2;
+};
+
+// Whether a layout keeps each row's elements (padding included) one after another, rows in
+// order: what a DMA can move in long runs.
+bool whole_rows(const TiledLayout& l) {
+  return contiguous(l, 0) >= l.cols &&
+         (l.rows <= 1 || l.offset(1, 0) == uint64_t{l.cols} * element_bytes(l.dtype));
+}
+
+TiledLayout row_major_like(const TiledLayout& l) {
+  TiledLayout r = l;
+  r.block_rows = r.rows;
+  r.block_cols = r.tile_cols = r.cols;
+  r.tile_rows = 1;
+  r.blocks_column_major = false;
+  return r;
+}
+
+// Adds the copies from shard `from` to shard `to` (the same node, rows and padded columns,
+// other layouts) to `plan`: a descriptor's kind is the width of the loads and stores its copies
+// can use (64, 8, 4 or 2 bytes).
+void plan_local_copy(const mesh::Shard& from, const mesh::Shard& to, TransferPlan& plan) {
+  Joiner joiner(plan);
+  std::vector<Copy> copies;
+  const uint64_t elem = element_bytes(from.layout.dtype);
+  for (uint32_t r = 0; r < from.layout.rows; ++r) {
+    copies.clear();
+    for (uint32_t c = 0; c < from.layout.cols;) {
+      const uint32_t len = std::min(contiguous(from.layout, c), contiguous(to.layout, c));
+      Copy copy;
+      copy.issuer = copy.counter = key(from.node);
+      copy.d.local = from.address + from.layout.offset(r, c);
+      copy.d.global = to.address + to.layout.offset(r, c);
+      copy.d.bytes = len * elem;
+      Descriptor* last = copies.empty() ? nullptr : &copies.back().d;
+      if (last && last->local + last->bytes == copy.d.local &&
+          last->global + last->bytes == copy.d.global)
+        last->bytes += copy.d.bytes;
+      else
+        copies.push_back(copy);
+      c += len;
+    }
+    joiner.row(copies);
+  }
+  joiner.flush();
+}
+
+const mesh::NodeProgram& local_copy_program() {
+  static const mesh::NodeProgram p = [] {
+    codegen::AsmWriter w;
+    w.raw(
+        "# Local copies: per descriptor `count` copies of one load and one store of its width\n"
+        "# (64: a vector register), both addresses stepping.");
+    convert_args().declare(w);
+    w.raw(R"(
+    .text
+    .globl _start
+_start:
+    la      s1, args
+    ld      s2, TABLE(s1)
+    ld      s3, RUNS(s1)
+next_descriptor:
+    beqz    s3, exit
+    ld      a0, 0(s2)
+    ld      a1, 8(s2)
+    ld      a3, 24(s2)
+    ld      a4, 32(s2)
+    ld      a5, 40(s2)
+    ld      a6, 48(s2)
+    addi    s2, s2, 56
+    addi    s3, s3, -1
+    li      t3, 64
+    beq     a6, t3, vectors
+    li      t3, 8
+    beq     a6, t3, doublewords
+    li      t3, 4
+    beq     a6, t3, words
+halves:
+    lhu     t4, 0(a0)
+    sh      t4, 0(a1)
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+    bnez    a3, halves
+    j       next_descriptor
+words:
+    lwu     t4, 0(a0)
+    sw      t4, 0(a1)
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+    bnez    a3, words
+    j       next_descriptor
+doublewords:
+    ld      t4, 0(a0)
+    sd      t4, 0(a1)
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+    bnez    a3, doublewords
+    j       next_descriptor
+vectors:
+    vle     v0, 0(a0)
+    vse     v0, 0(a1)
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+    bnez    a3, vectors
+    j       next_descriptor)");
+    w.exit_program();
+    convert_args().reserve(w);
+    return mesh::assemble_program(w.text(), "local_copy.s");
+  }();
+  return p;
+}
+
+// The widest loads and stores every copy of `d` can use.
+uint64_t copy_width(const Descriptor& d) {
+  for (uint64_t w : {64, 8, 4}) {
+    const bool steps = d.count == 1 || (d.local_step % w == 0 && d.global_step % w == 0);
+    if (d.bytes % w == 0 && d.local % w == 0 && d.global % w == 0 && steps) return w;
+  }
+  return 2;
+}
+
+// `d` as table entries of one load and one store per copy: a copy of n widths becomes n
+// entries side by side (or one entry of n copies when it has no steps). Returns the entries.
+size_t append_local_copies(std::vector<uint8_t>& table, const Descriptor& d) {
+  const uint64_t w = copy_width(d), n = d.bytes / w;
+  if (d.count == 1) {
+    append(table, LocalCopy{d.local, d.global, w, n, w, w, w});
+    return 1;
+  }
+  for (uint64_t j = 0; j < n; ++j)
+    append(table, LocalCopy{d.local + j * w, d.global + j * w, w, d.count, d.local_step,
+                            d.global_step, w});
+  return n;
+}
+
 bool same_layout(const TiledLayout& a, const TiledLayout& b) {
   return a.dtype == b.dtype && a.rows == b.rows && a.cols == b.cols &&
          a.block_rows == b.block_rows && a.block_cols == b.block_cols &&
          a.tile_rows == b.tile_rows && a.tile_cols == b.tile_cols &&
          a.blocks_column_major == b.blocks_column_major;
+}
+
+// Whether every destination shard of an identity move has a source shard of the same
+// rectangle and layout: one DMA each, nothing to re-tile.
+bool whole_copies(const Transfers::Move& m) {
+  if (!m.map.identity) return false;
+  for (const mesh::Shard& d : m.dest->shards)
+    if (std::none_of(m.sources[0]->shards.begin(), m.sources[0]->shards.end(),
+                     [&](const mesh::Shard& s) {
+                       return s.r0 == d.r0 && s.r1 == d.r1 && s.c0 == d.c0 && s.c1 == d.c1 &&
+                              same_layout(s.layout, d.layout);
+                     }))
+      return false;
+  return true;
 }
 
 // Copies an identity map's destination shard whole from a source shard of the same rectangle
@@ -442,52 +614,102 @@ void plan_transfer(const std::vector<const Placement*>& sources, const Placement
   }
 }
 
-// One round's work on every usable node, as the Executor runs it.
-class TransferKernel final : public mesh::Kernel {
- public:
-  TransferKernel(std::vector<hw::Coord> nodes, std::map<NodeKey, Node> args,
-                 std::map<NodeKey, std::vector<uint8_t>> tables, uint64_t table,
-                 uint64_t table_bytes)
-      : nodes_(std::move(nodes)),
-        args_(std::move(args)),
-        tables_(std::move(tables)),
-        table_(table),
-        end_(table + table_bytes) {}
-  const mesh::NodeProgram& program() const override { return transfer_program(); }
-  unsigned threads() const override { return 1; }
-  uint64_t stack_bytes() const override { return 256; }
-  void write_args(hw::Machine& machine) const override {
-    for (const hw::Coord c : nodes_) {
-      const auto a = args_.find(key(c));
-      const std::vector<uint64_t> v = args().values(a == args_.end() ? Node{} : a->second);
-      machine.node(c)->sram().write(program().args, v.data(), v.size() * sizeof(uint64_t));
-      const auto t = tables_.find(key(c));
-      if (t != tables_.end())
-        machine.node(c)->sram().write(table_, t->second.data(), t->second.size());
-    }
-  }
-  uint64_t data_begin() const override { return table_; }
-  uint64_t data_end() const override { return end_; }
-
- private:
-  std::vector<hw::Coord> nodes_;
-  std::map<NodeKey, Node> args_;
-  std::map<NodeKey, std::vector<uint8_t>> tables_;
-  uint64_t table_, end_;
-};
-
-template <class T>
-void append(std::vector<uint8_t>& bytes, const T& v) {
-  const auto* p = reinterpret_cast<const uint8_t*>(&v);
-  bytes.insert(bytes.end(), p, p + sizeof(T));
-}
-
 std::vector<hw::Coord> usable_nodes(const hw::HardwareConfig& config) {
   std::vector<hw::Coord> nodes;
   for (int y = 0; y < int(config.mesh_height()); ++y)
     for (int x = 0; x < int(config.mesh_width()); ++x)
       if (!config.is_disabled({x, y})) nodes.push_back({x, y});
   return nodes;
+}
+
+// Runs `plan`'s local copies (plan_local_copy), in rounds of what the table area holds.
+TransferStats local_copies(Executor& executor, TransferPlan& plan, uint64_t table,
+                           uint64_t table_bytes, const std::string& what) {
+  TransferStats stats;
+  std::map<NodeKey, std::vector<uint8_t>> entries;
+  size_t most = 0;
+  for (const auto& [node, list] : plan.descriptors) {
+    for (const Descriptor& d : list) {
+      append_local_copies(entries[node], d);
+      stats.bytes_retiled += d.bytes * d.count;
+    }
+    most = std::max(most, entries[node].size());
+  }
+  const size_t per_round = table_bytes / sizeof(LocalCopy) * sizeof(LocalCopy);
+  for (size_t from = 0; from < most; from += per_round) {
+    std::map<NodeKey, std::vector<uint64_t>> args;
+    std::map<NodeKey, std::vector<uint8_t>> tables;
+    for (const auto& [node, bytes] : entries) {
+      if (from >= bytes.size()) continue;
+      const size_t to = std::min(bytes.size(), from + per_round);
+      tables[node].assign(bytes.begin() + long(from), bytes.begin() + long(to));
+      args[node] = convert_args().values({table, (to - from) / sizeof(LocalCopy)});
+    }
+    const TableKernel k(local_copy_program(), usable_nodes(executor.config()), std::move(args),
+                        convert_args().values({}), std::move(tables), table, table + table_bytes);
+    const Executor::Run r = executor.run(k);
+    if (!r.ok) throw std::runtime_error(fmt::format("{}: re-tiling: {}", what, r.outcome));
+    stats.cycles += r.cycles;
+    ++stats.runs;
+  }
+  return stats;
+}
+
+// What a plan costs its busiest node or link, from its counts alone: issuing one DMA takes a
+// node about kIssueCycles (the descriptor loop's instructions), a DMA occupies each link of its
+// XY route for its flits, and a local copy of one load and one store about kLocalCopyCycles
+// (both measured on tiny: 1024 DMAs of 8 B from each of 16 nodes took 4.6 cycles each, 512
+// doubleword copies 6.5 each). Only used to choose between two ways of one move.
+constexpr double kIssueCycles = 5, kLocalCopyCycles = 6.5;
+
+double busiest_cycles(const TransferPlan& p, const hw::HardwareConfig& config) {
+  std::map<NodeKey, double> nodes;
+  std::unordered_map<uint64_t, double> links;
+  const double link_bytes = config.noc.link_bytes_per_cycle;
+  for (const auto& [issuer, list] : p.descriptors)
+    for (size_t i = 0; i < list.size(); ++i) {
+      const Descriptor& d = list[i];
+      nodes[issuer] += kIssueCycles * double(d.count);
+      const NodeKey to = p.counters.at(issuer)[i];
+      if (d.kind != 0 || to == issuer) continue;  // a pull from HBM, or no mesh link
+      const double flits = std::ceil(double(d.bytes) / link_bytes) * double(d.count);
+      int x = issuer.second, y = issuer.first;
+      const auto use = [&](int dir) {
+        links[(uint64_t(uint32_t(y)) << 34) | (uint64_t(uint32_t(x)) << 2) | uint64_t(dir)] +=
+            flits;
+      };
+      for (; x != to.second; x += x < to.second ? 1 : -1) use(x < to.second ? 0 : 1);
+      for (; y != to.first; y += y < to.first ? 1 : -1) use(y < to.first ? 2 : 3);
+    }
+  double most = 0;
+  for (const auto& [node, c] : nodes) most = std::max(most, c);
+  for (const auto& [link, c] : links) most = std::max(most, c);
+  return most;
+}
+
+double local_copy_cycles(const TransferPlan& p) {
+  double most = 0;
+  for (const auto& [node, list] : p.descriptors) {
+    double n = 0;
+    for (const Descriptor& d : list) n += double(d.count) * double(d.bytes / copy_width(d));
+    most = std::max(most, kLocalCopyCycles * n);
+  }
+  return most;
+}
+
+// Whether moving into whole rows beside a destination in tiles, then re-tiling on each node
+// (fewer, longer DMAs; a load and a store per tile row), is estimated faster than DMAs into
+// the tiles directly.
+bool stages_well(const Transfers::Move& m, const hw::HardwareConfig& config) {
+  TransferPlan direct, staged, retile;
+  plan_transfer(m.sources, *m.dest, m.map, m.zero_fill, direct);
+  Placement rows = *m.dest;
+  for (mesh::Shard& s : rows.shards) s.layout = row_major_like(s.layout);
+  plan_transfer(m.sources, rows, m.map, m.zero_fill, staged);
+  for (size_t k = 0; k < rows.shards.size(); ++k)
+    if (!rows.shards[k].in_host) plan_local_copy(rows.shards[k], m.dest->shards[k], retile);
+  return busiest_cycles(staged, config) + local_copy_cycles(retile) <
+         busiest_cycles(direct, config);
 }
 
 }  // namespace
@@ -500,11 +722,17 @@ TransferStats& TransferStats::operator+=(const TransferStats& o) {
   cycles += o.cycles, runs += o.runs, descriptors += o.descriptors, copies += o.copies;
   bytes_between_nodes += o.bytes_between_nodes, bytes_from_hbm += o.bytes_from_hbm;
   bytes_to_hbm += o.bytes_to_hbm, bytes_local += o.bytes_local;
+  bytes_retiled += o.bytes_retiled;
   return *this;
 }
 
-Transfers::Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes)
-    : executor_(executor), sram_(sram), table_(table), table_bytes_(table_bytes) {
+Transfers::Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes,
+                     Staging staging)
+    : executor_(executor),
+      sram_(sram),
+      table_(table),
+      table_bytes_(table_bytes),
+      staging_(staging) {
   if (table < transfer_program().end)
     throw std::logic_error("transfer tables overlap the transfer program");
 }
@@ -515,74 +743,119 @@ TransferStats Transfers::move(const std::vector<const Placement*>& sources, cons
 }
 
 TransferStats Transfers::move(const std::vector<Move>& moves, const std::string& what) {
-  bool convert = false;
   for (const Move& m : moves)
-    for (const Placement* p : m.sources) {
-      if (p->dtype == m.dest->dtype) continue;
-      if (p->dtype != DType::Fp32 || m.dest->dtype != DType::Bf16 || p->in_host())
+    for (const Placement* p : m.sources)
+      if (p->dtype != m.dest->dtype &&
+          (p->dtype != DType::Fp32 || m.dest->dtype != DType::Bf16 || p->in_host()))
         throw std::logic_error(
             fmt::format("{}: a transfer converts only fp32 in SRAM to bf16", what));
-      convert = true;
-    }
-  if (!convert) return move_same_type(moves, what);
-
-  // Each fp32 source shard is converted on its node into a bf16 copy of the same layout (the
-  // same order of elements), all in one kernel run; the copies are then moved as bf16.
+  // Steps, each a kernel run when it has work: 1. fp32 sources converted to bf16 where they
+  // lie; 2. the DMAs; 3. where a destination in tiles is estimated faster that way
+  // (stages_well), the DMAs went into whole rows staged beside it, now re-tiled into place.
+  // Staging needs SRAM: where there is none left, the DMAs go to the tiles directly.
   TransferStats stats;
-  std::vector<Placement> staged;
+  std::vector<Move> work = moves;
+  std::deque<Placement> owned;
   std::vector<uint64_t> staging;
+  const auto give_back = [&] {
+    for (uint64_t a : staging) sram_.give_back(a);
+  };
+  try {
+    stats += convert_sources(work, owned, staging, what);
+    TransferPlan after;
+    for (Move& m : work)
+      if (!whole_copies(m) && staging_ != Staging::Never &&
+          (staging_ == Staging::Always || stages_well(m, executor_.config())))
+        if (const Placement* rows = stage(*m.dest, owned, staging)) {
+          for (size_t k = 0; k < rows->shards.size(); ++k)
+            plan_local_copy(rows->shards[k], m.dest->shards[k], after);
+          m.dest = rows;
+        }
+    stats += move_same_type(work, what);
+    stats += local_copies(executor_, after, table_, table_bytes_, what);
+  } catch (...) {
+    give_back();
+    throw;
+  }
+  give_back();
+  return stats;
+}
+
+const Placement* Transfers::stage(const Placement& p, std::deque<Placement>& owned,
+                                  std::vector<uint64_t>& staging) {
+  bool tiled = false;
+  for (const mesh::Shard& s : p.shards) tiled |= !s.in_host && !whole_rows(s.layout);
+  if (!tiled) return nullptr;
+  std::map<NodeKey, uint64_t> per_node;
+  uint64_t most = 0;
+  for (const mesh::Shard& s : p.shards)
+    most = std::max(most, per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64));
+  const uint64_t base = sram_.take(most);
+  if (base == UINT64_MAX) return nullptr;
+  staging.push_back(base);
+  per_node.clear();
+  Placement& rows = owned.emplace_back(p);
+  for (mesh::Shard& s : rows.shards) {
+    s.layout = row_major_like(s.layout);
+    s.address = base + per_node[key(s.node)];
+    per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64);
+  }
+  return &rows;
+}
+
+TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Placement>& owned,
+                                         std::vector<uint64_t>& staging, const std::string& what) {
+  // Each fp32 source shard is converted on its node into a bf16 copy of the same layout (the
+  // same order of elements), all in one kernel run.
+  TransferStats stats;
   std::map<NodeKey, std::vector<ConvertRun>> runs;
   constexpr uint64_t kStep = 32;  // elements per step of the conversion
-  std::vector<std::vector<size_t>> staged_of(moves.size());
-  for (size_t mi = 0; mi < moves.size(); ++mi)
-    for (const Placement* p : moves[mi].sources) {
-      const DType to = moves[mi].dest->dtype;
-      Placement s = *p;
-      staged_of[mi].push_back(staged.size());
-      if (p->dtype != to) {
-        s.dtype = to;
-        // A shard's staging rounds up to whole steps (the last step reads past the fp32 shard and
-        // writes its own slack).
-        const auto staged_bytes = [&](const mesh::Shard& sh) {
-          const uint64_t elements = sh.layout.bytes() / 4;
-          return mesh::align((elements + kStep - 1) / kStep * kStep * 2, 64);
-        };
-        uint64_t most = 0;
-        std::map<NodeKey, uint64_t> per_node;
-        for (const mesh::Shard& sh : s.shards)
-          most = std::max(most, per_node[key(sh.node)] += staged_bytes(sh));
-        const uint64_t base = sram_.take(most);
-        if (base == UINT64_MAX)
-          throw std::runtime_error(
-              fmt::format("{}: no SRAM left to convert fp32 to bf16 ({} bytes)", what, most));
-        staging.push_back(base);
-        per_node.clear();
-        for (mesh::Shard& sh : s.shards) {
-          const uint64_t elements = sh.layout.bytes() / 4, from = sh.address;
-          const uint64_t bytes = staged_bytes(sh);
-          sh.layout.dtype = to;
-          sh.address = base + per_node[key(sh.node)];
-          per_node[key(sh.node)] += bytes;
-          runs[key(sh.node)].push_back({from, sh.address, (elements + kStep - 1) / kStep});
-        }
+  // A shard's copy rounds up to whole steps (the last step reads past the fp32 shard and
+  // writes its own slack).
+  const auto staged_bytes = [&](const mesh::Shard& sh) {
+    const uint64_t elements = sh.layout.bytes() / 4;
+    return mesh::align((elements + kStep - 1) / kStep * kStep * 2, 64);
+  };
+  for (Move& m : work)
+    for (const Placement*& src : m.sources) {
+      if (src->dtype == m.dest->dtype) continue;
+      Placement& s = owned.emplace_back(*src);
+      s.dtype = m.dest->dtype;
+      uint64_t most = 0;
+      std::map<NodeKey, uint64_t> per_node;
+      for (const mesh::Shard& sh : s.shards)
+        most = std::max(most, per_node[key(sh.node)] += staged_bytes(sh));
+      const uint64_t base = sram_.take(most);
+      if (base == UINT64_MAX)
+        throw std::runtime_error(
+            fmt::format("{}: no SRAM left to convert fp32 to bf16 ({} bytes)", what, most));
+      staging.push_back(base);
+      per_node.clear();
+      for (mesh::Shard& sh : s.shards) {
+        const uint64_t elements = sh.layout.bytes() / 4, from = sh.address;
+        const uint64_t bytes = staged_bytes(sh);
+        sh.layout.dtype = s.dtype;
+        sh.address = base + per_node[key(sh.node)];
+        per_node[key(sh.node)] += bytes;
+        runs[key(sh.node)].push_back({from, sh.address, (elements + kStep - 1) / kStep});
       }
-      staged.push_back(std::move(s));
+      src = &s;
     }
-  if (!runs.empty()) {
-    const ConvertKernel k(usable_nodes(executor_.config()), std::move(runs), table_);
-    if (k.data_end() > table_ + table_bytes_)
+  if (runs.empty()) return stats;
+  std::map<NodeKey, std::vector<uint64_t>> args;
+  std::map<NodeKey, std::vector<uint8_t>> tables;
+  for (const auto& [node, list] : runs) {
+    if (list.size() * sizeof(ConvertRun) > table_bytes_)
       throw std::logic_error(fmt::format("{}: the conversion's runs fill its table area", what));
-    const Executor::Run r = executor_.run(k);
-    if (!r.ok) throw std::runtime_error(fmt::format("{}: conversion: {}", what, r.outcome));
-    stats.cycles += r.cycles;
-    ++stats.runs;
+    args[node] = convert_args().values({table_, list.size()});
+    for (const ConvertRun& r : list) append(tables[node], r);
   }
-  std::vector<Move> converted = moves;
-  for (size_t mi = 0; mi < moves.size(); ++mi)
-    for (size_t k = 0; k < moves[mi].sources.size(); ++k)
-      converted[mi].sources[k] = &staged[staged_of[mi][k]];
-  stats += move_same_type(converted, what);
-  for (uint64_t a : staging) sram_.give_back(a);
+  const TableKernel k(convert_program(), usable_nodes(executor_.config()), std::move(args),
+                      convert_args().values({}), std::move(tables), table_, table_ + table_bytes_);
+  const Executor::Run r = executor_.run(k);
+  if (!r.ok) throw std::runtime_error(fmt::format("{}: conversion: {}", what, r.outcome));
+  stats.cycles += r.cycles;
+  ++stats.runs;
   return stats;
 }
 
@@ -630,7 +903,10 @@ TransferStats Transfers::move_same_type(const std::vector<Move>& moves, const st
         args[plan.counters[node][i]].expect += list[i].count;
       }
     }
-    const TransferKernel k(nodes, std::move(args), std::move(tables), table_, table_bytes_);
+    std::map<NodeKey, std::vector<uint64_t>> values;
+    for (const auto& [node, a] : args) values[node] = transfer_args().values(a);
+    const TableKernel k(transfer_program(), nodes, std::move(values), transfer_args().values({}),
+                        std::move(tables), table_, table_ + table_bytes_);
     const Executor::Run r = executor_.run(k);
     if (!r.ok) throw std::runtime_error(fmt::format("{}: {}", what, r.outcome));
     stats.cycles += r.cycles;

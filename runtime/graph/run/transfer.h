@@ -18,11 +18,17 @@
 // here. A transfer whose tables pass the table area runs in several rounds.
 //
 // Values change type only from fp32 to bf16 (a matmul's C into a bf16 tensor): each source node
-// first converts its shard in place in a staging buffer (runtime/mesh/relayout.h), as a kernel
-// of its own.
+// first converts its shards into bf16 copies of the same layout (vcvt, 32 elements a step), as
+// a kernel of its own.
+//
+// A matmul operand's tiles take a DMA per tile row (8 or 16 bytes). Where a plan's counts
+// estimate it faster (many short DMAs across a large mesh), the DMAs instead fill the same
+// rows laid whole beside the tiles, and a local program re-tiles them (a load and a store per
+// tile row).
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <vector>
 
@@ -55,14 +61,20 @@ struct TransferStats {
   uint64_t descriptors = 0;  // strided DMA descriptors
   uint64_t copies = 0;       // push and pull instructions
   uint64_t bytes_between_nodes = 0, bytes_from_hbm = 0, bytes_to_hbm = 0, bytes_local = 0;
+  uint64_t bytes_retiled = 0;  // copied on a node from staged rows into tiles
   TransferStats& operator+=(const TransferStats& o);
 };
+
+/// Where a destination in tiles is filled through whole rows re-tiled on its node: where the
+/// estimate says it is faster, always, or never (tests run every path).
+enum class Staging : uint8_t { Estimate, Always, Never };
 
 class Transfers {
  public:
   /// The descriptor tables live in SRAM [table, table + table_bytes) of every node, reserved by
   /// the caller; staging buffers for conversions come from `sram`; nothing else is touched.
-  Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes);
+  Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes,
+            Staging staging = Staging::Estimate);
 
   /// Fills `dest` from `sources` as `map` says. zero_fill: the destination's SRAM shards are
   /// cleared first, so that elements no source covers (padding) read as zero. Throws
@@ -82,9 +94,15 @@ class Transfers {
 
  private:
   TransferStats move_same_type(const std::vector<Move>& moves, const std::string& what);
+  TransferStats convert_sources(std::vector<Move>& work, std::deque<Placement>& owned,
+                                std::vector<uint64_t>& staging, const std::string& what);
+  // A copy of `p` in whole rows beside it (nullptr: p is in whole rows, or no SRAM is left).
+  const Placement* stage(const Placement& p, std::deque<Placement>& owned,
+                         std::vector<uint64_t>& staging);
   Executor& executor_;
   SramAllocator& sram_;
   uint64_t table_, table_bytes_;
+  Staging staging_;
 };
 
 }  // namespace dojosim::runtime::graph_run
