@@ -121,7 +121,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "same cycles, result checks skipped (docs/timing.md)")(
       "json", po::value<std::string>(&json_path), "write the resolved config and statistics here")(
       "trace", po::value<std::string>(&trace_path),
-      "write a timeline (Chrome/Perfetto JSON: one track per node thread, per link, per DIP)")(
+      "write a timeline (Chrome/Perfetto JSON: one track per node thread, per link, per DIP; a "
+      "graph workload adds tracks of its ops, kernels and moves)")(
       "svg", po::value<std::string>(&svg_dir),
       "write utilisation.svg (per-node heat map), links.svg (link load) and roofline.svg here")(
       "trace-limit", po::value<uint64_t>(&trace_limit)->default_value(2000000),
@@ -174,6 +175,12 @@ int cmd_run(const std::vector<std::string>& args) {
                                    batch));
   // NOTE: a workload run's machine lives inside the runtime, which returns its report but not
   // the statistics tree the plots are drawn from: refused rather than silently ignored.
+  if (!workload.empty() && !graph_file && !trace_path.empty())
+    return usage_error("run",
+                       "--trace records a --program run or a graph workload (FILE.graph.yaml); "
+                       "a matmul, conv2d or collective workload does not keep one");
+  if (graph_file && vm.count("plan") && !trace_path.empty())
+    return usage_error("run", "--plan does not run the graph: --trace needs a run");
   if (!workload.empty() && !svg_dir.empty())
     return usage_error("run",
                        "--svg draws a --program run's statistics; a --workload run does not keep "
@@ -199,8 +206,8 @@ int cmd_run(const std::vector<std::string>& args) {
       return usage_error("run", "--save: " + why);
   }
   if (graph_file)
-    return run_graph_file(workload, vm.count("plan") > 0, config_path, sets, json_path, save_dir,
-                          inputs);
+    return run_graph_file(workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir,
+                                     inputs, trace_path, trace_limit});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

@@ -5,10 +5,12 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "hw/config/config_io.h"
+#include "hw/trace/trace.h"
 #include "runtime/graph/io.h"
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/run.h"
@@ -104,16 +106,18 @@ std::map<std::string, runtime::Matrix> host_values(
 
 }  // namespace
 
-int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
-                   const std::vector<std::string>& sets, const std::string& json_path,
-                   const std::string& save_dir, const std::string& inputs) {
+int run_graph_file(const std::string& path, const GraphFlags& flags) {
   namespace graph = runtime::graph;
+  const bool plan = flags.plan;
+  const std::string &config_path = flags.config_path, &json_path = flags.json_path,
+                    &save_dir = flags.save_dir;
+  const std::vector<std::string>& sets = flags.sets;
   try {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
     const graph::Graph g = graph::load_graph(path);
     const graph::Analysis a = graph::validate(g);
     check_graph_data(g, path);
-    const std::map<std::string, std::string> input_files = parse_graph_inputs(g, inputs);
+    const std::map<std::string, std::string> input_files = parse_graph_inputs(g, flags.inputs);
     // The plan is made before the refusal too: a graph that cannot be placed says so first.
     const graph::Plan p = graph::plan_graph(g, a, loaded.config);
     const graph::Summary s = graph::summarise(g, a);
@@ -131,6 +135,13 @@ int run_graph_file(const std::string& path, bool plan, const std::string& config
     j["config"] = hw::to_json(loaded.config);
     j["plan"] = graph::plan_json(p);
     if (!plan) {
+      std::unique_ptr<hw::TraceWriter> trace;
+      if (!flags.trace_path.empty()) {
+        trace =
+            std::make_unique<hw::TraceWriter>(flags.trace_path, loaded.config.node.core.clock_ghz,
+                                              int(loaded.config.mesh_width()), flags.trace_limit);
+        options.trace = trace.get();
+      }
       graph_run::GraphRun r;
       try {
         r = graph_run::run_graph(loaded.config, g, a, p, options);
@@ -141,6 +152,15 @@ int run_graph_file(const std::string& path, bool plan, const std::string& config
         return kProgramFailed;
       }
       fmt::print("{}", graph_run::run_text(r, loaded.config));
+      if (trace) {
+        fmt::print(
+            "trace: {} events in {}{}\n", trace->events(), flags.trace_path,
+            trace->truncated() ? fmt::format(" (cut at --trace-limit {})", flags.trace_limit) : "");
+        if (const std::string why = trace->close(); !why.empty()) {
+          fmt::print(stderr, "dojosim run: {}\n", why);
+          return kUsage;
+        }
+      }
       j["run"] = graph_run::run_json(r);
       if (!save_dir.empty())
         for (const auto& [name, m] : r.outputs) {

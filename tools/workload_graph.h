@@ -10,13 +10,20 @@
 
 namespace dojosim::cli {
 
+/// What `dojosim run` passes for a graph workload.
+struct GraphFlags {
+  bool plan = false;
+  std::string config_path;
+  std::vector<std::string> sets;
+  std::string json_path, save_dir, inputs, trace_path;
+  uint64_t trace_limit = 0;
+};
+
 /// Returns the exit status: 0 for a graph that planned (and ran); 2 for a bad file, a bad
 /// config, a graph that fits neither SRAM nor HBM or has an op the run cannot run yet, with
 /// one line on stderr; 1 for a run that stopped or differs from its reference. save_dir: the
 /// graph's outputs as NAME.npy there; inputs: "TENSOR=FILE.npy,..." for host tensors, over
-/// their data files.
-int run_graph_file(const std::string& path, bool plan, const std::string& config_path,
-                   const std::vector<std::string>& sets, const std::string& json_path,
-                   const std::string& save_dir, const std::string& inputs);
+/// their data files; trace_path: the run's Perfetto trace, the graph's ops on their own tracks.
+int run_graph_file(const std::string& path, const GraphFlags& flags);
 
 }  // namespace dojosim::cli

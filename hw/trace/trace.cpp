@@ -126,6 +126,13 @@ void TraceWriter::dma(Coord node, uint64_t id, const std::string& name, uint64_t
       quote(name), id, pid, kDmaTid, us(begin), quote(name), id, pid, kDmaTid, us(end)));
 }
 
+void TraceWriter::graph_span(int track, const std::string& track_name, const std::string& name,
+                             uint64_t begin, uint64_t end) {
+  if (!admit()) return;
+  if (!named(kGraphPid, track)) name_track(kGraphPid, track, "graph", track_name);
+  span(kGraphPid, track, name, begin, end);
+}
+
 void TraceWriter::dip_span(unsigned dip, const char* what, uint64_t bytes, uint64_t begin,
                            uint64_t end) {
   if (!admit()) return;

@@ -42,12 +42,17 @@ class TraceWriter {
   }
   // A DIP's HBM serving one request ("read" or "write").
   void dip_span(unsigned dip, const char* what, uint64_t bytes, uint64_t begin, uint64_t end);
+  // A span on track `track` (its name) of the process "graph": a workload graph's ops and the
+  // kernels and moves they are made of.
+  void graph_span(int track, const std::string& track_name, const std::string& name, uint64_t begin,
+                  uint64_t end);
 
   uint64_t events() const { return events_; }
   bool truncated() const { return truncated_; }
 
  private:
   static constexpr int kNetworkPid = 1;
+  static constexpr int kGraphPid = 0;
   bool admit();  // false once max_events were written
   void event(const std::string& json);
   void span(int pid, int tid, const std::string& name, uint64_t begin, uint64_t end);

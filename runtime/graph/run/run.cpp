@@ -155,6 +155,7 @@ class Runner {
         hbm_(executor_.machine()),
         moves_(executor_, sram_, kProgramBytes, kTableBytes, options.staging) {
     executor_.keep(kProgramBytes, config.node.core.sram_bytes - g::kReservedSramBytes);
+    if (options.trace) executor_.machine().set_trace(options.trace);
     for (size_t i = 0; i < g_.ops.size(); ++i)
       for (const std::string& name : g_.ops[i].inputs) readers_[name].push_back(i);
     for (const g::Tensor& t : g_.tensors) {
@@ -176,6 +177,7 @@ class Runner {
       o.estimate = i < p_.ops.size() ? p_.ops[i].cycles : 0;
       op_ = &o;
       index_ = i;
+      const uint64_t begin = executor_.machine().cycles();
       try {
         run_op(op);
       } catch (const std::invalid_argument& e) {
@@ -187,6 +189,9 @@ class Runner {
       }
       if (r.checked) check_outputs(op);
       free_dead(i);
+      if (options_.trace)
+        options_.trace->graph_span(0, "ops", fmt::format("{} ({})", op.name, op.type), begin,
+                                   executor_.machine().cycles());
       o.cycles = o.kernel_cycles + o.moves.cycles;
       const g::Tensor& t = *g_.find_tensor(op.outputs[0]);
       const double peak = p_.machine.peak_flop(t.dtype);
@@ -284,8 +289,8 @@ class Runner {
     Home& h = homes_.at(name);
     if (!h.in_hbm) {
       h.hbm = in_hbm(h.sram, hbm_);
-      op_->moves += moves_.move({&h.sram}, h.hbm, identity_map(h.sram.cols), false,
-                                fmt::format("spill of '{}'", name));
+      move({{{&h.sram}, &h.hbm, identity_map(h.sram.cols), false}},
+           fmt::format("spill of '{}'", name));
       h.in_hbm = true;
     }
     h.buffer.reset();
@@ -367,7 +372,7 @@ class Runner {
   // The op's input moves so far, in one run: loads from HBM and redistributions overlap.
   void flush_moves() {
     if (pending_.empty()) return;
-    op_->moves += moves_.move(pending_, fmt::format("inputs of '{}'", g_.ops[index_].name));
+    move(pending_, fmt::format("inputs of '{}'", g_.ops[index_].name));
     pending_.clear();
     images_.clear();
   }
@@ -383,6 +388,14 @@ class Runner {
     return h;
   }
 
+  // Moves as one step of the op (transfer.h), on the trace's "moves" track.
+  void move(const std::vector<Transfers::Move>& moves, const std::string& what) {
+    const uint64_t begin = executor_.machine().cycles();
+    op_->moves += moves_.move(moves, what);
+    if (options_.trace)
+      options_.trace->graph_span(2, "moves", what, begin, executor_.machine().cycles());
+  }
+
   void kernel(const mesh::Kernel& k, const std::string& what) {
     flush_moves();
     vectors_.clear();
@@ -394,6 +407,7 @@ class Runner {
     const Executor::Run r = executor_.run(k);
     if (!r.ok) throw std::runtime_error(fmt::format("{}: {}", what, r.outcome));
     op_->kernel_cycles += r.cycles;
+    if (options_.trace) options_.trace->graph_span(1, "kernels", what, r.start, r.start + r.cycles);
   }
 
   // ---- ops ----------------------------------------------------------------------------------
@@ -480,7 +494,7 @@ class Runner {
       if (r < row0 || r >= row0 + rows) return Source{-1, 0, 0, n};
       return Source{0, r - row0, c, n - c};
     }};
-    op_->moves += moves_.move({&pc}, o.sram, to_rows, false, fmt::format("C of '{}'", op.name));
+    move({{{&pc}, &o.sram, to_rows, false}}, fmt::format("C of '{}'", op.name));
     region.reset();
 
     if (out_ref) {
@@ -731,7 +745,7 @@ class Runner {
     for (size_t o = 0; o < op.outputs.size(); ++o) maps.push_back(layout_map(op, o));
     for (size_t o = 0; o < op.outputs.size(); ++o)
       moves.push_back({from, &produce(op.outputs[o]).sram, maps[o], false});
-    op_->moves += moves_.move(moves, fmt::format("{} '{}'", op.type, op.name));
+    move(moves, fmt::format("{} '{}'", op.type, op.name));
     op_->how = "redistribution";
     if (values_) {
       std::vector<const Matrix*> values;

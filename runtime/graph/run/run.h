@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "hw/config/hardware_config.h"
+#include "hw/trace/trace.h"
 #include "runtime/graph/graph.h"
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/transfer.h"
@@ -47,6 +48,9 @@ struct RunOptions {
   uint64_t seed = 1;
   bool check = true;  // compare every op's outputs with the reference (needs sim.values on)
   Staging staging = Staging::Estimate;  // how moves fill a matmul's tiles (transfer.h)
+  /// The hardware trace of the run, plus a "graph" process: a track of ops, one of their
+  /// kernels and one of their moves.
+  hw::TraceWriter* trace = nullptr;
 };
 
 struct OpRun {
