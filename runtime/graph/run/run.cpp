@@ -915,11 +915,13 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
 }
 
 std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
-  std::string s = fmt::format("\n{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12} {:>7}\n", "op",
-                              "type", "how", "cycles", "kernels", "moves", "plan", "% peak");
+  std::string s =
+      fmt::format("\n{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12} {:>7} {:>10} {:>9}\n", "op",
+                  "type", "how", "cycles", "kernels", "moves", "plan", "% peak", "HBM B", "SRAM B");
   for (const OpRun& o : r.ops) {
-    s += fmt::format("{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12.0f} {:>7.2f}\n", o.op, o.type,
-                     o.how, o.cycles, o.kernel_cycles, o.moves.cycles, o.estimate, o.peak_pct);
+    s += fmt::format("{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12.0f} {:>7.2f} {:>10} {:>9}\n",
+                     o.op, o.type, o.how, o.cycles, o.kernel_cycles, o.moves.cycles, o.estimate,
+                     o.peak_pct, o.moves.bytes_from_hbm + o.moves.bytes_to_hbm, o.sram_in_use);
     if (!o.spilled.empty()) {
       std::string names;
       for (const std::string& n : o.spilled) names += (names.empty() ? "" : ", ") + n;
@@ -939,8 +941,10 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       "copies\n",
       r.moves.bytes_between_nodes, r.moves.bytes_local, r.moves.bytes_from_hbm,
       r.moves.bytes_to_hbm, r.moves.copies);
-  s += fmt::format("  SRAM used per node at most {} B; HBM taken {} B\n", r.sram_high_water,
-                   r.hbm_bytes);
+  s += fmt::format(
+      "  SRAM used per node at most {} B; HBM taken {} B (HBM B: read and written by the op's "
+      "moves; SRAM B: in use on every node after it)\n",
+      r.sram_high_water, r.hbm_bytes);
   s += r.checked ? "check: every op's outputs equal the reference bit for bit\n"
                  : "check: skipped (sim.values off)\n";
   return s;
