@@ -505,7 +505,25 @@ class Runner {
           quantized(reference_mesh_matmul_exact(dtype, {}, MatmulInit::Zero, v, k->plan()),
                     o.split.dtype, {});
       std::copy(c.values.begin(), c.values.end(), &out_ref->at(row0, 0));
+      // float64, and for a bf16 output one more rounding of C.
+      const Reference64 r =
+          reference_matmul_f64(dtype, {}, MatmulInit::Zero, v, k->plan().padded_k);
+      Reference64& whole = f64_.at(out);
+      const double u = o.split.dtype == DType::Bf16 ? std::ldexp(1.0, -8) : 0.0;
+      const size_t at = size_t{row0} * shape.n;
+      for (size_t e = 0; e < r.value.size(); ++e) {
+        whole.value[at + e] = r.value[e];
+        whole.bound[at + e] = r.bound[e] + u * (std::abs(r.value[e]) + r.bound[e]);
+      }
     }
+  }
+
+  // An output's float64 reference, filled item by item (matmul()).
+  void f64_of_rows(const std::string& name, uint32_t rows, uint32_t cols) {
+    Reference64& r = f64_[name];
+    r.rows = rows, r.cols = cols;
+    r.value.assign(size_t{rows} * cols, 0.0);
+    r.bound.assign(size_t{rows} * cols, 0.0);
   }
 
   void run_matmul(const g::Op& op) {
@@ -524,7 +542,10 @@ class Runner {
     const DType dtype = runtime_dtype(ta.dtype);
     produce(op.outputs[0]);
     Matrix out_ref;
-    if (values_) out_ref = Matrix(homes_.at(op.outputs[0]).split.rows, n);
+    if (values_) {
+      out_ref = Matrix(homes_.at(op.outputs[0]).split.rows, n);
+      f64_of_rows(op.outputs[0], out_ref.rows, n);
+    }
     for (uint32_t item = 0; item < items; ++item) {
       // Item `item` of A is rows [item * rows, ...) of A's matrix (or of A^T's).
       const uint32_t a0 = item * (tra ? k : rows), b0 = batched ? item * (trb ? n : k) : 0;
@@ -571,7 +592,10 @@ class Runner {
     const ElementMap weights = identity_map(s.k);
     produce(op.outputs[0]);
     Matrix out_ref;
-    if (values_) out_ref = Matrix(s.n * p * q, s.k);
+    if (values_) {
+      out_ref = Matrix(s.n * p * q, s.k);
+      f64_of_rows(op.outputs[0], s.n * p * q, s.k);
+    }
     // The weight [R, S, C, K] is already the [R S C, K] matrix of its rows.
     matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {s.n * p * q, s.k, kk},
            {op.inputs[0], windows}, {op.inputs[1], weights}, op.outputs[0], 0,
@@ -622,6 +646,7 @@ class Runner {
       const Matrix b =
           binary ? (problem.b_vector ? as_row(ref(op.inputs[1])) : ref(op.inputs[1])) : Matrix();
       ref_[op.outputs[0]] = ops::elementwise_reference(kind, split.dtype, ref(x), b);
+      f64_[op.outputs[0]] = ops::elementwise_reference_f64(kind, split.dtype, ref(x), b);
     }
   }
 
@@ -660,6 +685,8 @@ class Runner {
       };
       ref_[op.outputs[0]] =
           ops::row_op_reference(problem.op, split, problem.params, ref(x), vec(1), vec(2));
+      f64_[op.outputs[0]] =
+          ops::row_op_reference_f64(problem.op, split, problem.params, ref(x), vec(1), vec(2));
     }
   }
 
@@ -673,7 +700,10 @@ class Runner {
     problem.out = produce(op.outputs[0]).buffer->address;
     op_->how = "simd rows";
     kernel(ops::ActivationKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
-    if (values_) ref_[op.outputs[0]] = ops::activation_reference(problem.op, split.dtype, ref(x));
+    if (values_) {
+      ref_[op.outputs[0]] = ops::activation_reference(problem.op, split.dtype, ref(x));
+      f64_[op.outputs[0]] = ops::activation_reference_f64(problem.op, split.dtype, ref(x));
+    }
   }
 
   // Pools on an NHWC batch held as [N H W, C] in split_image()'s layout; the output in the
@@ -700,7 +730,10 @@ class Runner {
       const ops::GlobalAvgPoolKernel k(config_, problem);
       k.place(executor_.machine());
       kernel(k, fmt::format("{} '{}'", op.type, op.name));
-      if (values_) ref_[op.outputs[0]] = ops::global_avg_pool_reference(input, image, ref(x));
+      if (values_) {
+        ref_[op.outputs[0]] = ops::global_avg_pool_reference(input, image, ref(x));
+        f64_[op.outputs[0]] = ops::global_avg_pool_reference_f64(dtype, image, ref(x));
+      }
       return;
     }
     ops::PoolProblem problem;
@@ -719,8 +752,11 @@ class Runner {
     const ops::PoolKernel k(config_, problem);
     k.place(executor_.machine());
     kernel(k, fmt::format("{} '{}'", op.type, op.name));
-    if (values_)
+    if (values_) {
       ref_[op.outputs[0]] = ops::pool_reference(problem.op, dtype, image, problem.window, ref(x));
+      f64_[op.outputs[0]] =
+          ops::pool_reference_f64(problem.op, dtype, image, problem.window, ref(x));
+    }
   }
 
   // Reshape, transpose, concat, split: each output element is an input element; a reshape that
@@ -845,6 +881,23 @@ class Runner {
                 "of its {}x{} matrix: {} on the machine, {} in the reference",
                 op.origin, op.name, op.type, name, r, c, want.rows, want.cols, a, b));
         }
+      // Within its bound of the float64 result from the same inputs (the op's documented
+      // bound; layout ops copy and have none).
+      const auto f = f64_.find(name);
+      if (f == f64_.end()) continue;
+      const Reference64& x = f->second;
+      for (uint32_t r = 0; r < x.rows; ++r)
+        for (uint32_t c = 0; c < x.cols; ++c) {
+          const double v = x.at(r, c), bound = x.bound_at(r, c), err = std::abs(got.at(r, c) - v);
+          if (!std::isfinite(v)) continue;
+          if (err > bound)
+            throw std::runtime_error(fmt::format(
+                "{}: op '{}' ({}): output '{}' at row {}, column {} is {}, {} from the float64 "
+                "value {}: past its bound {}",
+                op.origin, op.name, op.type, name, r, c, got.at(r, c), err, v, bound));
+          if (bound > 0) op_->bound_used = std::max(op_->bound_used, err / bound);
+        }
+      f64_.erase(f);
     }
   }
 
@@ -860,6 +913,7 @@ class Runner {
   Transfers moves_;
   std::map<std::string, Home> homes_;
   std::map<std::string, Matrix> ref_;
+  std::map<std::string, Reference64> f64_;  // the current op's outputs in float64, with bounds
   std::map<std::string, std::vector<size_t>> readers_;
   OpRun* op_ = nullptr;
   size_t index_ = 0;
@@ -945,7 +999,12 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       "  SRAM used per node at most {} B; HBM taken {} B (HBM B: read and written by the op's "
       "moves; SRAM B: in use on every node after it)\n",
       r.sram_high_water, r.hbm_bytes);
-  s += r.checked ? "check: every op's outputs equal the reference bit for bit\n"
+  double used = 0;
+  for (const OpRun& o : r.ops) used = std::max(used, o.bound_used);
+  s += r.checked ? fmt::format(
+                       "check: every op's outputs equal the reference bit for bit, and "
+                       "are within their bound of float64 (at most {:.1f}% of it used)\n",
+                       100 * used)
                  : "check: skipped (sim.values off)\n";
   return s;
 }
@@ -966,6 +1025,7 @@ nlohmann::ordered_json run_json(const GraphRun& r) {
                    {"bytes_from_hbm", o.moves.bytes_from_hbm},
                    {"bytes_to_hbm", o.moves.bytes_to_hbm},
                    {"sram_in_use", o.sram_in_use},
+                   {"f64_bound_used", o.bound_used},
                    {"spilled", o.spilled}});
   return {{"ops", ops},
           {"totals",

@@ -18,7 +18,9 @@
 //
 // Alongside, the host executes the same ops in the same order with the kernels' references
 // (bit for bit): after each op the machine's outputs are read back (outside simulated time)
-// and compared; the first difference stops the run with the op, tensor and element.
+// and compared; the first difference stops the run with the op, tensor and element. Each op's
+// outputs must also lie within the op's documented bound of its float64 result from the same
+// inputs (matmul: runtime/reference.h; the others: docs/ops.md).
 #pragma once
 
 #include <cstdint>
@@ -61,6 +63,7 @@ struct OpRun {
   uint64_t sram_in_use = 0;
   double flop = 0, peak_pct = 0, estimate = 0;  // estimate: the plan's cycles
   std::vector<std::string> spilled;
+  double bound_used = 0;  // the largest |machine - float64| over its bound, over the outputs
 };
 
 struct GraphRun {
