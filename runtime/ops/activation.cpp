@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -17,6 +16,7 @@
 #include "isa/lanes.h"
 #include "isa/vector_math.h"
 #include "runtime/ops/program.h"
+#include "runtime/ops/schedule.h"
 
 namespace dojosim::runtime::ops {
 namespace {
@@ -186,40 +186,6 @@ mesh::NodeProgram build_program(ActivationOp op, DType dtype, uint32_t vlen) {
                                 fmt::format("{}_{}.s", shape_of(op).name, dtype_name(dtype)));
 }
 
-// One thread running `lines` alone, in order: each instruction issues once the one before it
-// has, its vector sources are ready and its unit is free; returns the cycles from the first
-// issue to the last result, and the SIMD unit's busy cycles.
-std::pair<double, double> schedule(const std::vector<std::string>& lines,
-                                   const isa::TimingParams& t) {
-  std::map<std::string, double> ready;  // vector register -> when its value is there
-  std::map<isa::Unit, double> free;
-  double issue = 0, end = 0, simd = 0;
-  for (const std::string& s : lines) {
-    const std::string mnemonic = s.substr(0, s.find(' '));
-    const isa::InstrInfo* info = isa::find_mnemonic(mnemonic);
-    if (!info) throw std::logic_error("activation: unknown instruction " + mnemonic);
-    std::vector<std::string> operands;
-    for (size_t at = s.find(' '); at < s.size();) {
-      at = s.find_first_not_of(" ,", at);
-      if (at == std::string::npos) break;
-      const size_t stop = s.find(',', at);
-      operands.push_back(s.substr(at, stop == std::string::npos ? stop : stop - at));
-      at = stop;
-    }
-    // vfma accumulates into its destination, vse reads its first operand: all are sources.
-    const bool all_sources = mnemonic.rfind("vfma", 0) == 0 || mnemonic == "vse";
-    const isa::ClassTiming& c = t.of(info->timing);
-    for (size_t k = all_sources ? 0 : 1; k < operands.size(); ++k)
-      if (ready.count(operands[k])) issue = std::max(issue, ready[operands[k]]);
-    issue = std::max(issue, free[c.unit]);
-    free[c.unit] = issue + c.occupancy;
-    if (!all_sources) ready[operands[0]] = issue + c.latency;
-    end = std::max(end, issue + c.latency);
-    if (c.unit == isa::Unit::Simd) simd += c.occupancy;
-  }
-  return {end, simd};
-}
-
 }  // namespace
 
 std::string_view activation_name(ActivationOp op) {
@@ -347,20 +313,18 @@ double ActivationKernel::estimate_cycles() const {
   // unit they share. The busiest node counts.
   const isa::TimingParams& t = core_.timing_params;
   const LoopCosts c = loop_costs(t);
-  const auto [per_register, simd] =
-      schedule(register_lines(shape_of(problem_.op), problem_.split.dtype), t);
+  const Schedule one = schedule(register_lines(shape_of(problem_.op), problem_.split.dtype), t);
   uint64_t most = 0;
   for (size_t b = 0; b < problem_.split.blocks(); ++b)
     most = std::max(most, uint64_t{problem_.split.block_rows(b)} * problem_.split.chunks(b));
-  const double thread0 =
-      double((most + threads_ - 1) / threads_) * (per_register + c.loop_overhead);
+  const double thread0 = double((most + threads_ - 1) / threads_) * (one.cycles + c.loop_overhead);
   // NOTE: when the chain and the unit's work are comparable neither hides the other (a
   // thread finds the unit busy, the unit waits on chains); the root of the sum of squares
   // blends them (empirical: tests/ops/test_activation.cpp holds it within 30%).
   const double setup = t.of(isa::TimingClass::Load).latency +
                        2 * t.of(isa::TimingClass::Mul).latency +
                        double(shape_of(problem_.op).constants.size()) * 2;
-  return c.prologue + setup + std::hypot(thread0, double(most) * simd);
+  return c.prologue + setup + std::hypot(thread0, double(most) * one.simd_cycles);
 }
 
 ActivationRun run_activation(Executor& executor, ActivationOp op, DType dtype, const Matrix& x,
