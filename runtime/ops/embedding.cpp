@@ -246,6 +246,7 @@ EmbeddingRun run_embedding(Executor& executor, DType dtype, const std::vector<in
   p.vocabulary = table.rows;
   p.table = options.table_at;
   mesh::SramMap map(build_program(dtype), options.sram_from);
+  map.at = mesh::align(map.at, p.output.vlen);  // regions start on a VLEN boundary
   p.ids = map.take(embedding_ids_bytes(p.output));
   p.out = map.take(p.output.bytes());
   const EmbeddingKernel kernel(executor.config(), p);

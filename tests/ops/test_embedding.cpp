@@ -66,6 +66,14 @@ TEST_CASE("embedding with rows split over nodes by column blocks", "[embedding]"
   }
 }
 
+TEST_CASE("embedding works with 256-byte vector registers", "[embedding]") {
+  Executor ex(hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
+                              {"node.vlen_bytes=256"})
+                  .config);
+  for (DType dtype : {DType::Fp32, DType::Bf16})
+    check_embedding(ex, dtype, random_ids(37, 20, 8), test::random_matrix(20, 300, 9));
+}
+
 TEST_CASE("the embedding estimate from the config is within 20% of the simulated cycles",
           "[embedding][estimate]") {
   Executor ex(tiny());
