@@ -179,36 +179,42 @@ double EmbeddingKernel::estimate_cycles() const {
   const std::vector<hw::DipParams> dips = hw::host_params(config_);
   const hw::HostMemory host(dips);
   std::string why;
-  const hw::DipParams& dip = dips[static_cast<size_t>(host.dip_of(
-      problem_.table, uint64_t{problem_.vocabulary} * embedding_table_row_bytes(s), why))];
-  const size_t k = static_cast<size_t>(&dip - dips.data());
+  const size_t k = static_cast<size_t>(host.dip_of(
+      problem_.table, uint64_t{problem_.vocabulary} * embedding_table_row_bytes(s), why));
+  const hw::DipParams& dip = dips[k];
   const double link = config_.noc.link_bytes_per_cycle, hop = config_.noc.router_latency_cycles;
   const double depth = config_.node.dma.queue_depth;
   const LoopCosts c = loop_costs(config_.node.core.timing_params);
   // (a) A node keeps `depth` pulls in flight: each round waits for a pull's whole trip (the
   // request to the edge, the DIP's latency, the row back at the link's width).
-  // NOTE: the network model orders messages per pair of nodes, and a pull from host memory by
-  // a node on the DIP's edge is a request to itself and data from itself: each of its pulls
-  // waits for the previous one's data, so such a node has one pull in flight. Modelled here
-  // as the simulator behaves (docs/ops.md).
   // (b) Every row passes the DIP's HBM and its link, one after another.
-  // (c) The rows for nodes past an edge node enter the mesh there and share its one link on.
-  double per_node = 0, total = 0;
-  std::map<std::pair<int, int>, double> entering;
+  // (b) and (c) come after the DIP's latency.
+  // (c) The rows for nodes past an edge node enter the mesh there and share its one link on;
+  // they start when the DIP, serving the nodes' requests in node order, reaches the first.
+  const double dip_rate = std::min(dip.hbm_bytes_per_cycle, dip.link_bytes_per_cycle);
+  double per_node = 0, served = 0;
+  struct Entry {
+    double first = -1, bytes = 0;  // bytes the DIP serves before the first; bytes through
+  };
+  std::map<std::pair<int, int>, Entry> entries;
   for (size_t b = 0; b < s.blocks(); ++b) {
     const double rows = s.block_rows(b), bytes = rows * double(s.row_bytes(b));
     const hw::Coord edge = host.entry(k, s.nodes[b]);
     const double hops = std::abs(edge.x - s.nodes[b].x) + std::abs(edge.y - s.nodes[b].y);
     const double trip = double(dip.latency) + 2 * hop * (hops + 1) + s.row_bytes(b) / link;
-    const double rounds = hops > 0 ? std::ceil(rows / depth) : rows;
-    per_node = std::max(per_node, rounds * trip + rows * c.row_overhead);
-    total += bytes;
-    if (hops > 0) entering[{edge.x, edge.y}] += bytes;
+    per_node = std::max(per_node, std::ceil(rows / depth) * trip + rows * c.row_overhead);
+    if (hops > 0) {
+      Entry& e = entries[{edge.x, edge.y}];
+      if (e.first < 0) e.first = served;
+      e.bytes += bytes;
+    }
+    served += bytes;
   }
   double through_edge = 0;
-  for (const auto& [at, bytes] : entering) through_edge = std::max(through_edge, bytes / link);
-  const double dip_rate = std::min(dip.hbm_bytes_per_cycle, dip.link_bytes_per_cycle);
-  return c.prologue + std::max({per_node, total / dip_rate + double(dip.latency), through_edge});
+  for (const auto& [at, e] : entries)
+    through_edge = std::max(through_edge, e.first / dip_rate + e.bytes / link);
+  return c.prologue + double(dip.latency) +
+         std::max({per_node - double(dip.latency), served / dip_rate, through_edge});
 }
 
 Matrix embedding_reference(DType dtype, const std::vector<int32_t>& ids, const Matrix& table) {
