@@ -178,7 +178,8 @@ std::string program_text(DType dtype, uint32_t vlen) {
     w.op("addi    t1, t1, -1");
     w.op("bnez    t1, {}", label);
     for (uint32_t k = 0; k < n * parts; ++k) w.op("vse     v{}, {}(a2)", 16 + k, k * vlen);
-    w.op("addi    a2, a2, {}", n * parts * vlen);
+    for (uint32_t q = 0; q < parts; ++q)  // (n x parts x VLEN may pass addi's 2047)
+      w.op("addi    a2, a2, {}", n * vlen);
     w.op("addi    a1, a1, {}", n * vlen);
     w.op("addi    t5, t5, -{}", n);
   };
@@ -431,6 +432,7 @@ ImageOpRun run_global_avg_pool(Executor& executor, DType dtype, const ImageShape
                                             x.rows, x.cols, p.input.rows, p.input.cols));
   p.output = global_avg_pool_output(executor.config(), p.input, image);
   mesh::SramMap map(build_program(dtype, p.input.vlen), options.sram_from);
+  map.at = mesh::align(map.at, p.input.vlen);  // regions start on a VLEN boundary
   p.x = map.take(p.input.bytes());
   p.out = map.take(p.output.bytes());
   p.work = map.take(global_avg_pool_work_bytes(p));

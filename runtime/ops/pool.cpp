@@ -514,6 +514,7 @@ ImageOpRun run_pool(Executor& executor, PoolOp op, DType dtype, const ImageShape
                                             x.rows, x.cols, p.input.rows, p.input.cols));
   p.output = pool_output(executor.config(), op, p.input, image, window);
   mesh::SramMap map(build_program(op, dtype, p.input.vlen), options.sram_from);
+  map.at = mesh::align(map.at, p.input.vlen);  // regions start on a VLEN boundary
   p.x = map.take(p.input.bytes());
   p.out = map.take(p.output.bytes());
   p.work = map.take(pool_work_bytes(p));

@@ -12,6 +12,7 @@
 #include "../runtime/test_data.h"
 #include "hw/config/config_io.h"
 #include "runtime/mesh/executor.h"
+#include "runtime/ops/global_avg_pool.h"
 #include "runtime/ops/pool.h"
 
 using namespace dojosim;
@@ -92,6 +93,25 @@ TEST_CASE("max_pool: padding never wins, NaN loses to numbers as vmax says", "[p
     REQUIRE(r.run.ok);
     test::require_bit_exact(r.out, pool_reference(PoolOp::Max, dtype, image, window(3, 2, 1), x));
     for (float v : r.out.values) CHECK(v == -5.0f);
+  }
+}
+
+TEST_CASE("the image ops work with 256-byte vector registers", "[pool][global_avg_pool]") {
+  // The widest VLEN the config allows: 64 fp32 or 128 bf16 lanes, offsets of up to 8 registers.
+  Executor ex(hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
+                              {"node.vlen_bytes=256"})
+                  .config);
+  const ImageShape image{3, 5, 7, 600};
+  const Matrix x = test::random_matrix(image.pixels(), image.c, 1);
+  for (DType dtype : {DType::Fp32, DType::Bf16}) {
+    const ImageOpRun g = run_global_avg_pool(ex, dtype, image, x);
+    REQUIRE(g.run.ok);
+    test::require_bit_exact(g.out, global_avg_pool_reference(g.input, image, x));
+    for (PoolOp op : {PoolOp::Max, PoolOp::Avg}) {
+      const ImageOpRun r = run_pool(ex, op, dtype, image, window(3, 2, 1), x);
+      REQUIRE(r.run.ok);
+      test::require_bit_exact(r.out, pool_reference(op, dtype, image, window(3, 2, 1), x));
+    }
   }
 }
 
