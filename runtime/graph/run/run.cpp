@@ -17,7 +17,9 @@
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/activation.h"
+#include "runtime/ops/batchnorm.h"
 #include "runtime/ops/elementwise.h"
+#include "runtime/ops/embedding.h"
 #include "runtime/ops/global_avg_pool.h"
 #include "runtime/ops/pool.h"
 #include "runtime/ops/row_ops.h"
@@ -158,6 +160,12 @@ class Runner {
     if (options.trace) executor_.machine().set_trace(options.trace);
     for (size_t i = 0; i < g_.ops.size(); ++i)
       for (const std::string& name : g_.ops[i].inputs) readers_[name].push_back(i);
+    // Made-up values must suit their readers: variances positive, ids below the table's rows.
+    for (const g::Op& op : g_.ops) {
+      if (op.type == "batchnorm") positive_.insert(op.inputs[4]);
+      if (op.type == "embedding")
+        id_range_[op.inputs[0]] = int32_t(g_.find_tensor(op.inputs[1])->shape[0]);
+    }
     for (const g::Tensor& t : g_.tensors) {
       const auto [rows, cols] = matrix_of(t.shape);
       Home& h = homes_[t.name];
@@ -239,8 +247,16 @@ class Runner {
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
       const float scale =
           t.role == g::Role::Weight && rows > 1 ? 1.0f / std::sqrt(float(rows)) : 1.0f;
-      for (float& v : m.values) v = u(rng) * scale;
+      const auto ids = id_range_.find(t.name);
+      if (ids != id_range_.end()) {
+        std::uniform_int_distribution<int32_t> id(0, ids->second - 1);
+        for (float& v : m.values) v = float(id(rng));
+        return m;
+      }
+      const bool positive = positive_.count(t.name) > 0;
+      for (float& v : m.values) v = positive ? 0.5f + 0.5f * (u(rng) + 1.0f) : u(rng) * scale;
     }
+    if (t.dtype == g::DType::Int32) return m;
     return quantized(m, runtime_dtype(t.dtype), {});
   }
 
@@ -272,7 +288,8 @@ class Runner {
       if (victim.empty())
         throw g::GraphError(fmt::format(
             "{}: op '{}' ({}): {} needs {} bytes of SRAM per node; {} are free in pieces of at "
-            "most {}, and no resident tensor can make room",
+            "most {}, and no resident tensor can make room (the run keeps an op's tensors in "
+            "SRAM: streaming them through HBM, as the plan may, is not run yet)",
             g_.ops[index_].origin, g_.ops[index_].name, g_.ops[index_].type, what, bytes,
             sram_.end() - sram_.begin() - sram_.in_use(), sram_.largest_free()));
       spill(victim);
@@ -423,6 +440,10 @@ class Runner {
       run_row_op(op);
     else if (is_activation(op.type))
       run_activation(op);
+    else if (op.type == "batchnorm")
+      run_batchnorm(op);
+    else if (op.type == "embedding")
+      run_embedding(op);
     else if (is_image_op(op.type))
       run_image_op(op);
     else if (is_layout_op(op.type))
@@ -706,6 +727,58 @@ class Runner {
     }
   }
 
+  void run_batchnorm(const g::Op& op) {
+    const std::string& x = op.inputs[0];
+    const ops::RowSplit& split = homes_.at(x).split;
+    ops::BatchNormProblem problem;
+    problem.split = split;
+    problem.epsilon = float(float_attr(op, "epsilon", 1e-5));
+    problem.x = resident(x).shards.front().address;
+    std::vector<std::shared_ptr<Buffer>> vectors;
+    uint64_t* at[] = {&problem.scale, &problem.bias, &problem.mean, &problem.variance};
+    for (size_t i = 0; i < 4; ++i) vectors.push_back(vector_in(op.inputs[i + 1], split, *at[i]));
+    std::shared_ptr<Buffer> work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
+    problem.work = work->address;
+    problem.out = produce(op.outputs[0]).buffer->address;
+    op_->how = "simd rows";
+    kernel(ops::BatchNormKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      const ops::BatchNormChannels c{ref(op.inputs[1]).values, ref(op.inputs[2]).values,
+                                     ref(op.inputs[3]).values, ref(op.inputs[4]).values};
+      ref_[op.outputs[0]] = ops::batchnorm_reference(split.dtype, problem.epsilon, ref(x), c);
+      f64_[op.outputs[0]] = ops::batchnorm_reference_f64(split.dtype, problem.epsilon, ref(x), c);
+    }
+  }
+
+  // Ids (int32, a host input) written into the SRAM of the output's nodes before the op; the
+  // table in HBM, in one DIP; each node pulls its rows' table rows (runtime/ops/embedding.h).
+  void run_embedding(const g::Op& op) {
+    const std::string &ids_name = op.inputs[0], &table_name = op.inputs[1];
+    Home& out = homes_.at(op.outputs[0]);
+    const ops::RowSplit split = out.split;
+    ops::EmbeddingProblem problem;
+    problem.output = split;
+    problem.vocabulary = uint32_t(tensor(table_name).shape[0]);
+    std::shared_ptr<Buffer> ids = allocate(ops::embedding_ids_bytes(split), "embedding ids");
+    problem.ids = ids->address;
+    problem.table = hbm_.take(split.nodes.front(),
+                              uint64_t{problem.vocabulary} * ops::embedding_table_row_bytes(split));
+    std::vector<int32_t> id_values;
+    if (values_) {
+      for (float v : ref(ids_name).values) id_values.push_back(int32_t(v));
+      ops::check_ids(id_values, problem.vocabulary);
+      ops::write_ids(executor_.machine(), split, problem.ids, id_values);
+      ops::write_embedding_table(executor_.machine(), split, problem.table, ref(table_name));
+    }
+    problem.out = produce(op.outputs[0]).buffer->address;
+    op_->how = "pulls from HBM";
+    kernel(ops::EmbeddingKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      ref_[op.outputs[0]] = ops::embedding_reference(split.dtype, id_values, ref(table_name));
+      f64_[op.outputs[0]] = ops::embedding_reference_f64(split.dtype, id_values, ref(table_name));
+    }
+  }
+
   // Pools on an NHWC batch held as [N H W, C] in split_image()'s layout; the output in the
   // layout the kernel writes.
   void run_image_op(const g::Op& op) {
@@ -915,6 +988,8 @@ class Runner {
   std::map<std::string, Matrix> ref_;
   std::map<std::string, Reference64> f64_;  // the current op's outputs in float64, with bounds
   std::map<std::string, std::vector<size_t>> readers_;
+  std::set<std::string> positive_;           // made up positive (batchnorm's variances)
+  std::map<std::string, int32_t> id_range_;  // made up in [0, V) (embedding's ids)
   OpRun* op_ = nullptr;
   size_t index_ = 0;
   // The current op's input moves, run together before its kernel, and the placements they name.
@@ -926,18 +1001,23 @@ class Runner {
 
 void check_runnable(const g::Graph& graph, const g::Analysis& a) {
   (void)a;
+  std::set<std::string> ids;  // int32 tensors the run takes: embedding's ids
+  for (const g::Op& op : graph.ops)
+    if (op.type == "embedding") ids.insert(op.inputs[0]);
   for (const g::Tensor& t : graph.tensors)
-    if (t.dtype != g::DType::Fp32 && t.dtype != g::DType::Bf16)
-      throw g::GraphError(
-          fmt::format("{}: tensor '{}' ({}): a graph run holds fp32 and bf16 tensors only so far",
-                      t.origin, t.name, g::dtype_name(t.dtype)));
+    if (t.dtype != g::DType::Fp32 && t.dtype != g::DType::Bf16 && !ids.count(t.name))
+      throw g::GraphError(fmt::format(
+          "{}: tensor '{}' ({}): a graph run holds fp32 and bf16 tensors, and int32 ids of an "
+          "embedding, so far",
+          t.origin, t.name, g::dtype_name(t.dtype)));
   for (const g::Op& op : graph.ops) {
     const auto shape = [&](size_t i) -> const g::Shape& {
       return graph.find_tensor(op.inputs[i])->shape;
     };
     if (op.type == "matmul" || op.type == "batch_matmul" || is_layout_op(op.type) ||
         op.type == "relu" || op.type == "bias_add" || op.type == "layernorm" ||
-        op.type == "rmsnorm" || is_activation(op.type) || is_image_op(op.type))
+        op.type == "rmsnorm" || is_activation(op.type) || is_image_op(op.type) ||
+        op.type == "batchnorm" || op.type == "embedding")
       continue;
     if (op.type == "conv2d") {
       if (int_attr(op, "groups", 1) != 1)

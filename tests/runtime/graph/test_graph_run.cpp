@@ -328,6 +328,59 @@ ops:
   CHECK(op_named(r.run, "gap").kernel_cycles > 0);
 }
 
+TEST_CASE("Token embedding, then a layer: ids pull their rows from HBM") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: ids, shape: [3, 7], dtype: int32, role: input}
+  - {name: table, shape: [50, 24], dtype: bf16, role: weight}
+  - {name: e, shape: [3, 7, 24], dtype: bf16}
+  - {name: w, shape: [24, 16], dtype: bf16, role: weight}
+  - {name: y, shape: [3, 7, 16], dtype: bf16}
+ops:
+  - {name: embed, type: embedding, inputs: [ids, table], outputs: [e]}
+  - {name: fc, type: matmul, inputs: [e, w], outputs: [y]}
+)";
+  gr::RunOptions options;
+  Matrix ids(3, 7);
+  for (uint32_t i = 0; i < 21; ++i) ids.values[i] = float((i * 17) % 50);
+  options.values["ids"] = ids;
+  const Matrix table = quantized(random_matrix(50, 24, 9), DType::Bf16, {});
+  options.values["table"] = table;
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  CHECK(op_named(r.run, "embed").how == "pulls from HBM");
+  CHECK(r.run.outputs.at("y").rows == 21);
+}
+
+TEST_CASE("A residual block with batchnorm: conv, batchnorm, relu, conv, batchnorm, add") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [2, 6, 6, 8], dtype: bf16, role: input}
+  - {name: w1, shape: [3, 3, 8, 8], dtype: bf16, role: weight}
+  - {name: c1, shape: [2, 6, 6, 8], dtype: bf16}
+  - {name: s1, shape: [8], dtype: fp32, role: weight}
+  - {name: b1, shape: [8], dtype: fp32, role: weight}
+  - {name: m1, shape: [8], dtype: fp32, role: weight}
+  - {name: v1, shape: [8], dtype: fp32, role: weight}
+  - {name: n1, shape: [2, 6, 6, 8], dtype: bf16}
+  - {name: r1, shape: [2, 6, 6, 8], dtype: bf16}
+  - {name: w2, shape: [1, 1, 8, 8], dtype: bf16, role: weight}
+  - {name: c2, shape: [2, 6, 6, 8], dtype: bf16}
+  - {name: n2, shape: [2, 6, 6, 8], dtype: bf16}
+  - {name: y, shape: [2, 6, 6, 8], dtype: bf16}
+ops:
+  - {name: conv1, type: conv2d, inputs: [x, w1], outputs: [c1], attributes: {padding: 1}}
+  - {name: bn1, type: batchnorm, inputs: [c1, s1, b1, m1, v1], outputs: [n1]}
+  - {name: relu1, type: relu, inputs: [n1], outputs: [r1]}
+  - {name: conv2, type: conv2d, inputs: [r1, w2], outputs: [c2]}
+  - {name: bn2, type: batchnorm, inputs: [c2, s1, b1, m1, v1], outputs: [n2]}
+  - {name: res, type: add, inputs: [n2, x], outputs: [y]}
+)";
+  const Ran r = run_yaml(yaml);
+  CHECK(r.run.checked);
+  CHECK(r.run.outputs.at("y").rows == 72);
+}
+
 TEST_CASE("Tensors spill to HBM when SRAM is short, and come back bit-exact") {
   // [64, 768] fp32 over 16 nodes: 12 KiB per node per tensor; tiny with 168 KiB of SRAM leaves
   // 40 KiB for tensors (programs, transfer tables and stacks take the rest). t0 is read again by
