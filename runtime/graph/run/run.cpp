@@ -515,7 +515,7 @@ class Runner {
       if (r < row0 || r >= row0 + rows) return Source{-1, 0, 0, n};
       return Source{0, r - row0, c, n - c};
     }};
-    move({{{&pc}, &o.sram, to_rows, false}}, fmt::format("C of '{}'", op.name));
+    move({{{&pc}, &o.sram, to_rows, false, true}}, fmt::format("C of '{}'", op.name));
     region.reset();
 
     if (out_ref) {

@@ -821,6 +821,21 @@ TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Pla
       if (src->dtype == m.dest->dtype) continue;
       Placement& s = owned.emplace_back(*src);
       s.dtype = m.dest->dtype;
+      // A source no one reads after the move is converted where it lies: step i writes below
+      // what step i + 1 reads, and the steps' writes stay inside the shard.
+      const bool in_place =
+          m.consumes_sources && std::all_of(s.shards.begin(), s.shards.end(), [&](const auto& sh) {
+            return !sh.in_host && staged_bytes(sh) <= sh.layout.bytes();
+          });
+      if (in_place) {
+        for (mesh::Shard& sh : s.shards) {
+          const uint64_t elements = sh.layout.bytes() / 4;
+          sh.layout.dtype = s.dtype;
+          runs[key(sh.node)].push_back({sh.address, sh.address, (elements + kStep - 1) / kStep});
+        }
+        src = &s;
+        continue;
+      }
       uint64_t most = 0;
       std::map<NodeKey, uint64_t> per_node;
       for (const mesh::Shard& sh : s.shards)

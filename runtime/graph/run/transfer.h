@@ -89,6 +89,8 @@ class Transfers {
     const Placement* dest = nullptr;
     ElementMap map;
     bool zero_fill = false;
+    /// No one reads the sources after the move: a conversion to bf16 may overwrite them.
+    bool consumes_sources = false;
   };
   TransferStats move(const std::vector<Move>& moves, const std::string& what);
 
