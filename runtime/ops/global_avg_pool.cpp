@@ -18,8 +18,9 @@
 namespace dojosim::runtime::ops {
 namespace {
 
-// Stored registers per pass of the summing loop (bf16: two fp32 accumulators each).
-constexpr int kUnroll = 4;
+// Stored registers per pass of the summing loop (bf16: two fp32 accumulators each): 4 while a
+// row has that many, then 2, then 1.
+constexpr int kPasses[] = {4, 2, 1};  // each half the one before (the program's labels)
 
 uint32_t parts_of(DType dtype) {
   return dtype == DType::Bf16 ? 2 : 1;
@@ -141,10 +142,11 @@ std::string program_text(DType dtype, uint32_t vlen) {
   codegen::AsmWriter w;
   w.raw(fmt::format(
       "# global_avg_pool ({}), one thread per node. Per segment (this node's rows of one image):\n"
-      "# sum the rows of each column register in fp32 lanes, {} registers per pass, push the\n"
+      "# sum the rows of each column register in fp32 lanes, 4, 2 or 1 registers per pass, push "
+      "the\n"
       "# partial into its slot on the node holding y's row. Then, where rows of y are held: wait\n"
       "# for every partial, add the slots in order, multiply by 1 / (H W).",
-      dtype_name(dtype), kUnroll));
+      dtype_name(dtype)));
   args().declare(w);
   w.equ("VLEN", vlen);
   w.raw("\n    .text\n    .globl _start\n_start:");
@@ -183,15 +185,13 @@ std::string program_text(DType dtype, uint32_t vlen) {
     w.op("addi    a1, a1, {}", n * vlen);
     w.op("addi    t5, t5, -{}", n);
   };
-  w.label(fmt::format("registers_by_{}", kUnroll));
-  w.op("addi    t6, t5, -{}", kUnroll);
-  w.op("bltz    t6, one_register");
-  pass(kUnroll, fmt::format("rows_by_{}", kUnroll));
-  w.op("j       registers_by_{}", kUnroll);
-  w.label("one_register");
-  w.op("beqz    t5, partial_done");
-  pass(1, "rows_by_1");
-  w.op("j       one_register");
+  for (int n : kPasses) {
+    w.label(fmt::format("registers_by_{}", n));
+    w.op("addi    t6, t5, -{}", n);
+    w.op("bltz    t6, {}", n == 1 ? "partial_done" : fmt::format("registers_by_{}", n / 2));
+    pass(n, fmt::format("rows_by_{}", n));
+    w.op("j       registers_by_{}", n);
+  }
   w.label("partial_done");
   w.op("ld      t2, STAGE(s1)");
   w.op("ld      t3, PARTBYTES(s1)");
@@ -355,9 +355,14 @@ double GlobalAvgPoolKernel::estimate_cycles() const {
     const NodePlan& node = plan.nodes[b];
     const uint64_t registers = in.chunks(b);
     double cycles = 0;
-    for (const Segment& s : node.segments)
-      cycles += c.row_overhead + double(registers / kUnroll) * pass(kUnroll, double(s.rows)) +
-                double(registers % kUnroll) * pass(1, double(s.rows));
+    for (const Segment& s : node.segments) {
+      cycles += c.row_overhead;
+      uint64_t left = registers;
+      for (int n : kPasses) {
+        cycles += double(left / n) * pass(n, double(s.rows));
+        left %= n;
+      }
+    }
     summed = std::max(summed, cycles);
     // The combine: per register of a row of y, its slots' loads and adds in a chain.
     double rows = 0;

@@ -18,8 +18,9 @@
 namespace dojosim::runtime::ops {
 namespace {
 
-// Stored registers per pass over a window.
-constexpr int kUnroll = 4;
+// Stored registers per pass over a window: as many of 4 as a row has, then 2, then 1, so that
+// the few registers of a row of 64 channels (ResNet's pools) share one pass.
+constexpr int kPasses[] = {4, 2, 1};  // each half the one before (the program's labels)
 
 // The pixels of one axis a window covers inside the image: [begin, end).
 struct Span {
@@ -163,8 +164,8 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
   w.raw(fmt::format(
       "# {} ({}), one thread per node. Pull the input rows this node's windows read into the\n"
       "# scratch, wait for them, then per output pixel combine its window's rows (h, then w),\n"
-      "# {} registers per pass.",
-      pool_name(op), dtype_name(dtype), kUnroll));
+      "# 4 registers per pass while a row has that many, then 2, then 1.",
+      pool_name(op), dtype_name(dtype)));
   args().declare(w);
   w.equ("VLEN", vlen);
   w.raw("\n    .text\n    .globl _start\n_start:");
@@ -282,15 +283,13 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
     w.op("addi    a6, a6, {}", n * vlen);
     w.op("addi    t5, t5, -{}", n);
   };
-  w.label(fmt::format("registers_by_{}", kUnroll));
-  w.op("addi    t6, t5, -{}", kUnroll);
-  w.op("bltz    t6, one_register");
-  pass(kUnroll, fmt::format("window_by_{}", kUnroll));
-  w.op("j       registers_by_{}", kUnroll);
-  w.label("one_register");
-  w.op("beqz    t5, next_pixel");
-  pass(1, "window_by_1");
-  w.op("j       one_register");
+  for (int n : kPasses) {
+    w.label(fmt::format("registers_by_{}", n));
+    w.op("addi    t6, t5, -{}", n);
+    w.op("bltz    t6, {}", n == 1 ? "next_pixel" : fmt::format("registers_by_{}", n / 2));
+    pass(n, fmt::format("window_by_{}", n));
+    w.op("j       registers_by_{}", n);
+  }
 
   w.label("next_pixel");
   w.op("add     a2, a2, s6");
@@ -440,8 +439,12 @@ double PoolKernel::estimate_cycles() const {
          ++o) {
       const Window win = window_of(problem_.image, plan.y, problem_.window, o);
       // Per pixel: the window's bounds and first row, loads and multiplies in a chain.
-      cycles += 6 * c.row_overhead + double(registers / kUnroll) * pass(kUnroll, win) +
-                double(registers % kUnroll) * pass(1, win);
+      cycles += 6 * c.row_overhead;
+      uint64_t left = registers;
+      for (int n : kPasses) {
+        cycles += double(left / n) * pass(n, win);
+        left %= n;
+      }
     }
     most = std::max(most, cycles);
   }

@@ -10,7 +10,7 @@
 // touches), which may lie on other nodes (the halo). The node first PULLS that range of its
 // column block, one pull per input row block it overlaps (its own rows too, a local DMA),
 // into a scratch area, waits for the pulls (semaphore 1), then per output pixel combines the
-// window's rows in order (h, then w), four registers per pass:
+// window's rows in order (h, then w), passes of four registers, then two, then one:
 //   max_pool  acc = -inf, acc = vmax(acc, x) (IEEE maximumNumber; bf16 lanes directly, max
 //             is exact), padding skipped so it never wins;
 //   avg_pool  acc = 0, acc = acc + x in fp32 (bf16 widened), then acc x fp32(1 / count),
