@@ -124,7 +124,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "write a timeline (Chrome/Perfetto JSON: one track per node thread, per link, per DIP; a "
       "graph workload adds tracks of its ops, kernels and moves)")(
       "svg", po::value<std::string>(&svg_dir),
-      "write utilisation.svg (per-node heat map), links.svg (link load) and roofline.svg here")(
+      "write utilisation.svg (per-node heat map), links.svg (link load) and roofline.svg here; "
+      "for a graph workload, ops.svg (the time of each op: moves and kernels)")(
       "trace-limit", po::value<uint64_t>(&trace_limit)->default_value(2000000),
       "stop adding trace events after this many (the trace says it was cut)");
   po::positional_options_description pos;
@@ -181,10 +182,13 @@ int cmd_run(const std::vector<std::string>& args) {
                        "a matmul, conv2d or collective workload does not keep one");
   if (graph_file && vm.count("plan") && !trace_path.empty())
     return usage_error("run", "--plan does not run the graph: --trace needs a run");
-  if (!workload.empty() && !svg_dir.empty())
-    return usage_error("run",
-                       "--svg draws a --program run's statistics; a --workload run does not keep "
-                       "them (its report is in --json)");
+  if (!workload.empty() && !graph_file && !svg_dir.empty())
+    return usage_error(
+        "run",
+        "--svg draws a --program run's statistics or a graph run's ops; a matmul, "
+        "conv2d or collective workload does not keep them (its report is in --json)");
+  if (graph_file && vm.count("plan") && !svg_dir.empty())
+    return usage_error("run", "--plan does not run the graph: --svg needs a run");
   // Output files are checked before the run: a typo in a folder costs a second, not the run.
   if (!json_path.empty())
     if (const std::string why = cannot_write(json_path); !why.empty())
@@ -196,6 +200,16 @@ int cmd_run(const std::vector<std::string>& args) {
                                           vm.count("inputs") ? "inputs" : "save"));
   if (graph_file && vm.count("plan") && (vm.count("inputs") || vm.count("save")))
     return usage_error("run", "--plan does not run the graph: --inputs and --save need a run");
+  if (!svg_dir.empty()) {  // the folder too, before the run
+    std::error_code ec;
+    std::filesystem::create_directories(svg_dir, ec);
+    if (ec)
+      return usage_error("run",
+                         fmt::format("--svg {}: cannot create it: {}", svg_dir, ec.message()));
+    if (const std::string why = cannot_write(svg_dir + (graph_file ? "/ops.svg" : "/roofline.svg"));
+        !why.empty())
+      return usage_error("run", "--svg: " + why);
+  }
   if (!save_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(save_dir, ec);
@@ -207,7 +221,7 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   if (graph_file)
     return run_graph_file(workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir,
-                                     inputs, trace_path, trace_limit});
+                                     inputs, trace_path, trace_limit, svg_dir});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

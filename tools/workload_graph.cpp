@@ -19,6 +19,7 @@
 #include "runtime/npy.h"
 #include "tools/commands.h"
 #include "tools/output_file.h"
+#include "tools/report/graph_svg.h"
 
 namespace dojosim::cli {
 namespace {
@@ -161,12 +162,19 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
           return kUsage;
         }
       }
+      if (!flags.svg_dir.empty()) {
+        report::write_graph_svgs(flags.svg_dir, r, loaded.config);
+        fmt::print("plot: {}/ops.svg\n", flags.svg_dir);
+      }
       j["run"] = graph_run::run_json(r);
       if (!save_dir.empty())
         for (const auto& [name, m] : r.outputs) {
           const graph::Tensor& t = *g.find_tensor(name);
-          runtime::write_npy(save_dir + "/" + name + ".npy",
-                             std::vector<uint64_t>(t.shape.begin(), t.shape.end()), m.values);
+          // A name may hold folders (a captured gradient is grad/WEIGHT): they are made.
+          const std::filesystem::path file = std::filesystem::path(save_dir) / (name + ".npy");
+          std::filesystem::create_directories(file.parent_path());
+          runtime::write_npy(file.string(), std::vector<uint64_t>(t.shape.begin(), t.shape.end()),
+                             m.values);
         }
     }
     if (!json_path.empty()) write_file(json_path, j.dump(1) + "\n");

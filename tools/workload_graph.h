@@ -17,13 +17,15 @@ struct GraphFlags {
   std::vector<std::string> sets;
   std::string json_path, save_dir, inputs, trace_path;
   uint64_t trace_limit = 0;
+  std::string svg_dir;  // ops.svg: the op timeline (tools/report/graph_svg.h)
 };
 
 /// Returns the exit status: 0 for a graph that planned (and ran); 2 for a bad file, a bad
 /// config, a graph that fits neither SRAM nor HBM or has an op the run cannot run yet, with
 /// one line on stderr; 1 for a run that stopped or differs from its reference. save_dir: the
 /// graph's outputs as NAME.npy there; inputs: "TENSOR=FILE.npy,..." for host tensors, over
-/// their data files; trace_path: the run's Perfetto trace, the graph's ops on their own tracks.
+/// their data files; trace_path: the run's Perfetto trace, the graph's ops on their own tracks;
+/// svg_dir: the op timeline as ops.svg there.
 int run_graph_file(const std::string& path, const GraphFlags& flags);
 
 }  // namespace dojosim::cli

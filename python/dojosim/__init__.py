@@ -7,6 +7,8 @@
     y, report = dojosim.conv2d(x, w, config=cfg, pad=1)
     records = dojosim.sweep("examples/05-sweep/noc_mapping.yaml", "out/noc", jobs=2)
 
+    outputs, report = dojosim.run_graph("model.graph.yaml", config=cfg)  # or a captured graph
+
 Workload graphs: dojosim.graph (the format), dojosim.torch.capture (PyTorch models),
 dojosim.onnx.import_onnx (ONNX files), dojosim.graph_numpy.evaluate (the numpy reference);
 `python3 -m dojosim.capture` on the command line. They import torch/onnx only when used.
@@ -23,7 +25,8 @@ import subprocess
 from . import _dojosim
 
 __all__ = ["Config", "ConfigError", "SweepSpecError", "load_config", "matmul", "conv2d",
-           "quantize", "mappings", "sweep", "sweep_points", "DTYPES"]
+           "quantize", "mappings", "sweep", "sweep_points", "run_graph", "GraphRunError",
+           "DTYPES"]
 
 ConfigError = _dojosim.ConfigError
 SweepSpecError = _dojosim.SweepSpecError
@@ -180,6 +183,64 @@ def sweep(spec, out, jobs=1, timeout=None):
     return sorted(records, key=lambda r: r["index"])
 
 
-# Graphs (issue 17, with the workload graph format of docs/graphs.md): `run_graph(graph,
-# config=...)` taking a graph file or object belongs here, beside matmul and conv2d, once the
-# graph format and its runtime exist.
+class GraphRunError(RuntimeError):
+    """A graph run that started and stopped: the machine trapped or deadlocked, or an op's
+    result differs from its reference (the message names the op)."""
+
+
+def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
+    """Runs a workload graph (docs/graphs.md) in one machine run, as `dojosim run --workload
+    FILE.graph.yaml`: every op as node kernels on the machine of `config`, each op's outputs
+    checked bit for bit against its reference and within its float64 bound.
+
+    graph: a graph file (*.graph.yaml / *.graph.json, with its data files) or a
+    dojosim.graph.Graph (a capture: saved to a temporary folder with its data first).
+    set: overrides after the config's. inputs: {tensor name: numpy array} for host tensors
+    (inputs, weights), over the graph's own data. trace: a path for the run's Perfetto trace.
+    Returns (outputs, report): outputs {name: numpy float32 array of the tensor's shape} for
+    the graph's outputs; report the `--json` document: "workload", "config", "plan" and "run"
+    (per op: cycles, kernel and move cycles, peak %, bytes moved; the graph's totals).
+    A bad graph, input or config raises ValueError with the simulator's one-line message; a run
+    that stops raises GraphRunError. The run happens in a child process.
+    """
+    import tempfile
+    c = _config(config)
+    overrides = c.overrides + _overrides(set)
+    with tempfile.TemporaryDirectory(prefix="dojosim-graph-") as d:
+        if isinstance(graph, (str, os.PathLike)):
+            path = os.fspath(graph)
+        else:
+            path = os.path.join(d, "graph.graph.yaml")
+            graph.save(path)
+        cmd = [os.environ.get("DOJOSIM_CLI", _dojosim.cli_path), "run", "--workload", path,
+               "--json", os.path.join(d, "run.json"), "--save", os.path.join(d, "out")]
+        if c.path is not None:
+            cmd += ["--config", c.path]
+        for s in overrides:
+            cmd += ["--set", s]
+        if inputs:
+            import numpy as np
+            given = []
+            for i, (name, value) in enumerate(sorted(inputs.items())):
+                f = os.path.join(d, "input{}.npy".format(i))
+                np.save(f, np.asarray(value))
+                given.append("{}={}".format(name, f))
+            cmd += ["--inputs", ",".join(given)]
+        if trace is not None:
+            cmd += ["--trace", os.fspath(trace)]
+        os.makedirs(os.path.join(d, "out"))
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        message = (done.stderr.strip().splitlines() or
+                   ["dojosim run exited with status {}".format(done.returncode)])[0]
+        message = message[len("dojosim run: "):] if message.startswith("dojosim run: ") else message
+        if done.returncode == 2:
+            raise ValueError(message)
+        if done.returncode != 0:
+            raise GraphRunError(message)
+        with open(os.path.join(d, "run.json")) as f:
+            report = json.load(f)
+        import numpy as np
+        outputs = {}
+        for name in report["run"]["outputs"] if "outputs" in report["run"] else []:
+            outputs[name] = np.load(os.path.join(d, "out", name + ".npy"))
+    return outputs, report

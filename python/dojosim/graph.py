@@ -193,6 +193,16 @@ class Graph:
         return done.stdout
 
 
+def bf16_bound(graph, reference):
+    """How far a bf16 run of `graph` may be from a float32 `reference` of its output (PyTorch's):
+    (R + 2) x 2^-8 x max(1, max |reference|), R the ops that round (all but reshapes and
+    transposes): one bf16 rounding (relative 2^-8) of the largest output per op, and of the input
+    and the weights. A rule of thumb, not a proof: an op can amplify an earlier error
+    (docs/python.md, "Running a graph")."""
+    rounding = sum(op.type not in ("reshape", "transpose") for op in graph.ops)
+    return (rounding + 2) * 2.0 ** -8 * max(1.0, float(np.abs(np.asarray(reference)).max()))
+
+
 def _numpy_dtype(dtype):
     return np.int32 if dtype == "int32" else np.float32
 

@@ -359,13 +359,22 @@ class Runner {
 
   // The SRAM address of a tensor held as `split`: where it is if its home is that split, else a
   // copy moved into it (kept alive by `temps` until the op ends).
+  // `name` in `split`'s layout; a tensor of fewer rows (a [S, S] mask over [B, H, S, S] scores)
+  // repeats over them.
   uint64_t input_in(const std::string& name, const ops::RowSplit& split,
                     std::vector<std::shared_ptr<Buffer>>& temps) {
     if (same_split(homes_.at(name).split, split)) return resident(name).shards.front().address;
     std::shared_ptr<Buffer> b =
         allocate(split.bytes(), fmt::format("'{}' in another layout", name));
     const Placement& dest = vectors_.emplace_back(row_split_placement(split, b->address));
-    fill(name, dest, identity_map(split.cols), false);
+    const uint32_t rows = matrix_of(tensor(name).shape).first, cols = split.cols;
+    fill(name, dest,
+         rows == split.rows ? identity_map(cols)
+                            : ElementMap{[rows, cols](uint32_t r, uint32_t c) {
+                                           return Source{0, r % rows, c, cols - c};
+                                         },
+                                         false},
+         false);
     temps.push_back(b);
     return b->address;
   }
@@ -625,11 +634,15 @@ class Runner {
   }
 
   // A [cols] vector where a kernel on `split` reads it: column block j on every node of it.
+  // A [cols] vector, or a one-element tensor broadcast over cols (a captured x * 0.125).
   std::shared_ptr<Buffer> vector_in(const std::string& name, const ops::RowSplit& split,
                                     uint64_t& address) {
     std::shared_ptr<Buffer> b = allocate(split.vector_bytes(), fmt::format("vector '{}'", name));
     address = b->address;
-    fill(name, vectors_.emplace_back(vector_placement(split, address)), identity_map(split.cols),
+    const bool scalar = g::element_count(tensor(name).shape) == 1 && split.cols > 1;
+    fill(name, vectors_.emplace_back(vector_placement(split, address)),
+         scalar ? ElementMap{[](uint32_t, uint32_t) { return Source{}; }, false}
+                : identity_map(split.cols),
          false);
     return b;
   }
@@ -653,7 +666,9 @@ class Runner {
     const bool binary = ops::elementwise_operands(kind) == 2;
     if (binary) {
       const std::string& y = op.inputs[1];
-      problem.b_vector = tensor(y).shape.size() == 1 && tensor(x).shape.size() > 1;
+      const bool scalar =
+          g::element_count(tensor(y).shape) == 1 && tensor(y).shape != tensor(x).shape;
+      problem.b_vector = scalar || (tensor(y).shape.size() == 1 && tensor(x).shape.size() > 1);
       if (problem.b_vector)
         vec = vector_in(y, split, problem.b);
       else
@@ -664,8 +679,17 @@ class Runner {
     op_->how = "simd rows";
     kernel(ops::ElementwiseKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
-      const Matrix b =
+      Matrix b =
           binary ? (problem.b_vector ? as_row(ref(op.inputs[1])) : ref(op.inputs[1])) : Matrix();
+      if (problem.b_vector && b.cols == 1 && split.cols > 1) {  // a scalar over the rows
+        b = Matrix(1, split.cols);
+        std::fill(b.values.begin(), b.values.end(), ref(op.inputs[1]).values[0]);
+      } else if (binary && !problem.b_vector && b.rows < split.rows) {  // rows repeated
+        Matrix tiled(split.rows, split.cols);
+        for (uint32_t r = 0; r < split.rows; ++r)
+          std::copy_n(&b.at(r % b.rows, 0), b.cols, &tiled.at(r, 0));
+        b = std::move(tiled);
+      }
       ref_[op.outputs[0]] = ops::elementwise_reference(kind, split.dtype, ref(x), b);
       f64_[op.outputs[0]] = ops::elementwise_reference_f64(kind, split.dtype, ref(x), b);
     }
@@ -1026,9 +1050,11 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
     }
     if (op.type == "add" || op.type == "sub" || op.type == "mul") {
       const g::Shape &x = shape(0), &y = shape(1);
-      if (x == y || (y.size() == 1 && x.size() > 1 && y[0] == x.back())) continue;
-      refuse(op, fmt::format("tensor '{}' {} broadcast over '{}' {}: a run takes equal shapes or "
-                             "a vector over the last axis",
+      const bool trailing =
+          y.size() < x.size() && std::equal(y.begin(), y.end(), x.end() - long(y.size()));
+      if (x == y || trailing || g::element_count(y) == 1) continue;
+      refuse(op, fmt::format("tensor '{}' {} broadcast over '{}' {}: a run takes equal shapes, "
+                             "one element or the trailing axes of the first",
                              op.inputs[1], g::shape_string(y), op.inputs[0], g::shape_string(x)));
     }
     if (op.type == "softmax") {
@@ -1107,7 +1133,10 @@ nlohmann::ordered_json run_json(const GraphRun& r) {
                    {"sram_in_use", o.sram_in_use},
                    {"f64_bound_used", o.bound_used},
                    {"spilled", o.spilled}});
+  nlohmann::ordered_json outputs = nlohmann::ordered_json::array();
+  for (const auto& [name, m] : r.outputs) outputs.push_back(name);
   return {{"ops", ops},
+          {"outputs", outputs},
           {"totals",
            {{"cycles", r.cycles},
             {"seconds", r.seconds},

@@ -255,6 +255,34 @@ ops:
   CHECK(o.cols == 8);
 }
 
+TEST_CASE("Broadcasts: a scalar, and a mask over the trailing axes, as captured attention has") {
+  // scores [2, 3, 5, 5] x 0.125 + mask [5, 5]: the scale a one-element weight, the mask a host
+  // tensor repeated over the two leading axes. fp32, so the result is exact here.
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: s, shape: [2, 3, 5, 5], dtype: fp32, role: input}
+  - {name: scale, shape: [], dtype: fp32, role: weight}
+  - {name: mask, shape: [5, 5], dtype: fp32, role: weight}
+  - {name: scaled, shape: [2, 3, 5, 5], dtype: fp32}
+  - {name: masked, shape: [2, 3, 5, 5], dtype: fp32}
+ops:
+  - {name: mul, type: mul, inputs: [s, scale], outputs: [scaled]}
+  - {name: add, type: add, inputs: [scaled, mask], outputs: [masked]}
+)";
+  gr::RunOptions options;
+  options.values["s"] = random_matrix(30, 5, 3);
+  options.values["mask"] = random_matrix(5, 5, 4);
+  options.values["scale"] = Matrix(1, 1);
+  options.values["scale"].values[0] = 0.125f;
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  const Matrix& out = r.run.outputs.at("masked");
+  const Matrix &s = options.values["s"], &mask = options.values["mask"];
+  for (uint32_t row = 0; row < 30; ++row)
+    for (uint32_t c = 0; c < 5; ++c)
+      REQUIRE(out.at(row, c) == s.at(row, c) * 0.125f + mask.at(row % 5, c));
+}
+
 TEST_CASE("conv2d runs as im2col pushes and a matmul, padding and stride included") {
   const std::string yaml = R"(version: 1
 tensors:
@@ -429,5 +457,5 @@ TEST_CASE("Ops the run cannot run yet are refused before the simulation") {
              Catch::StartsWith("test.graph.yaml:9: op 'b' (add)"));  // silu runs; b does not
   CHECK(refused("  - {name: act, type: relu, inputs: [x], outputs: [y]}\n") ==
         "test.graph.yaml:9: op 'b' (add): tensor 'v' [4, 1] broadcast over 'y' [4, 8]: a run "
-        "takes equal shapes or a vector over the last axis");
+        "takes equal shapes, one element or the trailing axes of the first");
 }
