@@ -85,3 +85,51 @@ def test_bad_input_and_bad_graph_raise_with_the_message(tmp_path):
         dojosim.run_graph(bad, config=TINY)
     with pytest.raises(ValueError, match="missing.graph.yaml"):
         dojosim.run_graph(tmp_path / "missing.graph.yaml", config=TINY)
+
+
+def test_one_training_step_gives_pytorchs_gradients():
+    """train=True: the forward and the backward of one step (matmuls with transposed operands,
+    mul, add) on the machine; the gradients within the bf16 bound of PyTorch's."""
+    from capture_models import square_mlp
+    model, x = square_mlp(), torch.randn(4, 16)
+    g = dtorch.capture(model, (x,), train=True)
+    outputs, report = dojosim.run_graph(g, config=TINY)
+    assert report["run"]["totals"]["checked"] is True
+    y = model(x)
+    y.backward(torch.ones_like(y))  # the capture seeds the backward with d(output) = 1
+    for name, p in model.named_parameters():
+        want = p.grad.numpy()
+        got = outputs["grad/" + name]
+        assert got.shape == want.shape
+        err, bound = np.abs(got - want).max(), dojosim.graph.bf16_bound(g, want)
+        assert err <= bound, "{}: error {:.3g}, bound {:.3g}".format(name, err, bound)
+
+
+@pytest.mark.parametrize("make, shape", [("mlp", (8, 32)), ("cnn", (2, 3, 8, 8))])
+def test_onnx_import_runs_like_its_capture(make, shape):
+    """An ONNX export of the same model runs on the machine with its capture's results: the
+    same ops bit for bit (the MLP); within the bf16 bound where the export folds batchnorm into
+    the convolution (the CNN)."""
+    import io
+    import onnx
+    import capture_models
+    from dojosim import onnx as donnx
+    model, x = getattr(capture_models, make)().eval(), torch.randn(*shape)
+    f = io.BytesIO()
+    torch.onnx.export(model, (x,), f, input_names=["x"], output_names=["y"])
+    from_onnx = donnx.import_onnx(onnx.load_from_string(f.getvalue()), inputs={"x": x.numpy()})
+    captured = dtorch.capture(model, (x,))
+    got, _ = dojosim.run_graph(from_onnx, config=TINY)
+    want, _ = dojosim.run_graph(captured, config=TINY)
+    if make == "mlp":
+        assert np.array_equal(got["output"].view(np.uint32), want["output"].view(np.uint32))
+    else:
+        err = np.abs(got["output"] - want["output"]).max()
+        assert err <= dojosim.graph.bf16_bound(captured, want["output"]), err
+
+
+def test_resnet50_runs_on_d1_like_pytorch():
+    import torchvision
+    report = runs_like_pytorch(torchvision.models.resnet50(weights=None),
+                               (torch.randn(1, 3, 32, 32),), config=str(ROOT / "configs" / "d1.yaml"))
+    assert len(report["run"]["ops"]) > 150
