@@ -467,8 +467,10 @@ class Runner {
     std::string name;
     ElementMap map;
   };
+  // C = A B into rows [row0, + m) and columns [col0, + n) of `out` (a batch item, a group of a
+  // grouped convolution).
   void matmul(const g::Op& op, DType dtype, MatmulShape shape, const Operand& a, const Operand& b,
-              const std::string& out, uint32_t row0, Matrix* out_ref) {
+              const std::string& out, uint32_t row0, Matrix* out_ref, uint32_t col0 = 0) {
     MeshMatmulOptions options;
     options.placement = OperandPlacement::Sram;
     std::vector<MatmulMapping> order;
@@ -519,10 +521,12 @@ class Runner {
 
     Home& o = homes_.at(out);
     const Placement pc = shards(mesh::Operand::C, shape.m, shape.n, DType::Fp32);
-    const uint32_t rows = shape.m;
-    const ElementMap to_rows{[row0, rows, n = shape.n](uint32_t r, uint32_t c) {
-      if (r < row0 || r >= row0 + rows) return Source{-1, 0, 0, n};
-      return Source{0, r - row0, c, n - c};
+    const uint32_t rows = shape.m, cols = o.split.cols;
+    const ElementMap to_rows{[row0, rows, col0, n = shape.n, cols](uint32_t r, uint32_t c) {
+      if (r < row0 || r >= row0 + rows) return Source{-1, 0, 0, cols - c};
+      if (c < col0) return Source{-1, 0, 0, col0 - c};
+      if (c >= col0 + n) return Source{-1, 0, 0, cols - c};
+      return Source{0, r - row0, c - col0, col0 + n - c};
     }};
     move({{{&pc}, &o.sram, to_rows, false, true}}, fmt::format("C of '{}'", op.name));
     region.reset();
@@ -534,16 +538,17 @@ class Runner {
       const Matrix c =
           quantized(reference_mesh_matmul_exact(dtype, {}, MatmulInit::Zero, v, k->plan()),
                     o.split.dtype, {});
-      std::copy(c.values.begin(), c.values.end(), &out_ref->at(row0, 0));
+      for (uint32_t r = 0; r < shape.m; ++r)
+        std::copy_n(&c.values[size_t{r} * shape.n], shape.n, &out_ref->at(row0 + r, col0));
       // float64, and for a bf16 output one more rounding of C.
       const Reference64 r =
           reference_matmul_f64(dtype, {}, MatmulInit::Zero, v, k->plan().padded_k);
       Reference64& whole = f64_.at(out);
       const double u = o.split.dtype == DType::Bf16 ? std::ldexp(1.0, -8) : 0.0;
-      const size_t at = size_t{row0} * shape.n;
       for (size_t e = 0; e < r.value.size(); ++e) {
-        whole.value[at + e] = r.value[e];
-        whole.bound[at + e] = r.bound[e] + u * (std::abs(r.value[e]) + r.bound[e]);
+        const size_t at = (row0 + e / shape.n) * size_t{cols} + col0 + e % shape.n;
+        whole.value[at] = r.value[e];
+        whole.bound[at] = r.bound[e] + u * (std::abs(r.value[e]) + r.bound[e]);
       }
     }
   }
@@ -601,40 +606,51 @@ class Runner {
   void run_conv2d(const g::Op& op) {
     const g::Shape& x = tensor(op.inputs[0]).shape;
     const g::Shape& w = tensor(op.inputs[1]).shape;
-    if (int_attr(op, "groups", 1) != 1) refuse(op, "grouped convolution (groups > 1)");
+    // Grouped (and depthwise) convolution: one im2col and matmul per group, group j reading
+    // channels [j C/G, (j + 1) C/G) and writing output channels [j K/G, (j + 1) K/G).
+    const uint32_t groups = uint32_t(int_attr(op, "groups", 1));
     Conv2dShape s;
     s.n = uint32_t(x[0]), s.h = uint32_t(x[1]), s.w = uint32_t(x[2]), s.c = uint32_t(x[3]);
     s.r = uint32_t(w[0]), s.s = uint32_t(w[1]), s.k = uint32_t(w[3]);
+    const uint32_t cg = s.c / groups, kg = s.k / groups;
     std::tie(s.stride_h, s.stride_w) = pair_attr(op, "stride", 1);
     std::tie(s.pad_h, s.pad_w) = pair_attr(op, "padding", 0);
     std::tie(s.dilation_h, s.dilation_w) = pair_attr(op, "dilation", 1);
     const uint32_t p = s.p(), q = s.q();
-    // im2col: row (n, y, x) of A holds the window of output (n, y, x), column (i, j, ch).
-    const ElementMap windows{[s, p, q](uint32_t r, uint32_t c) {
-      const uint32_t n = r / (p * q), y = r / q % p, xo = r % q;
-      const uint32_t ch = c % s.c, tap = c / s.c, i = tap / s.s, j = tap % s.s;
-      const int64_t h = int64_t(y) * s.stride_h - s.pad_h + int64_t(i) * s.dilation_h;
-      const int64_t wi = int64_t(xo) * s.stride_w - s.pad_w + int64_t(j) * s.dilation_w;
-      if (h < 0 || h >= s.h || wi < 0 || wi >= s.w) return Source{-1, 0, 0, s.c - ch};
-      return Source{0, uint32_t((int64_t(n) * s.h + h) * s.w + wi), ch, s.c - ch};
-    }};
-    const uint32_t kk = s.r * s.s * s.c;
-    const ElementMap weights = identity_map(s.k);
     produce(op.outputs[0]);
     Matrix out_ref;
     if (values_) {
       out_ref = Matrix(s.n * p * q, s.k);
       f64_of_rows(op.outputs[0], s.n * p * q, s.k);
     }
-    // The weight [R, S, C, K] is already the [R S C, K] matrix of its rows.
-    matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {s.n * p * q, s.k, kk},
-           {op.inputs[0], windows}, {op.inputs[1], weights}, op.outputs[0], 0,
-           values_ ? &out_ref : nullptr);
+    for (uint32_t group = 0; group < groups; ++group) {
+      // im2col: row (n, y, x) of A holds the window of output (n, y, x), column (i, j, ch) with
+      // ch among the group's channels.
+      const uint32_t c0 = group * cg;
+      const ElementMap windows{[s, p, q, cg, c0](uint32_t r, uint32_t c) {
+        const uint32_t n = r / (p * q), y = r / q % p, xo = r % q;
+        const uint32_t ch = c % cg, tap = c / cg, i = tap / s.s, j = tap % s.s;
+        const int64_t h = int64_t(y) * s.stride_h - s.pad_h + int64_t(i) * s.dilation_h;
+        const int64_t wi = int64_t(xo) * s.stride_w - s.pad_w + int64_t(j) * s.dilation_w;
+        if (h < 0 || h >= s.h || wi < 0 || wi >= s.w) return Source{-1, 0, 0, cg - ch};
+        return Source{0, uint32_t((int64_t(n) * s.h + h) * s.w + wi), c0 + ch, cg - ch};
+      }};
+      // The weight [R, S, C/G, K] is the [R S C/G, K] matrix of its rows; the group's columns.
+      const uint32_t k0 = group * kg;
+      const ElementMap weights{[k0, kg](uint32_t r, uint32_t c) {
+                                 return Source{0, r, k0 + c, kg - c};
+                               },
+                               groups == 1};
+      matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {s.n * p * q, kg, s.r * s.s * cg},
+             {op.inputs[0], windows}, {op.inputs[1], weights}, op.outputs[0], 0,
+             values_ ? &out_ref : nullptr, k0);
+    }
     if (values_) ref_[op.outputs[0]] = std::move(out_ref);
+    if (groups > 1) op_->how = fmt::format("{} groups x {}", groups, op_->how);
   }
 
-  // A [cols] vector where a kernel on `split` reads it: column block j on every node of it.
-  // A [cols] vector, or a one-element tensor broadcast over cols (a captured x * 0.125).
+  // A [cols] vector where a kernel on `split` reads it: column block j on every node of it; a
+  // one-element tensor is broadcast over the cols (a captured x * 0.125).
   std::shared_ptr<Buffer> vector_in(const std::string& name, const ops::RowSplit& split,
                                     uint64_t& address) {
     std::shared_ptr<Buffer> b = allocate(split.vector_bytes(), fmt::format("vector '{}'", name));
@@ -1043,11 +1059,7 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
         op.type == "rmsnorm" || is_activation(op.type) || is_image_op(op.type) ||
         op.type == "batchnorm" || op.type == "embedding")
       continue;
-    if (op.type == "conv2d") {
-      if (int_attr(op, "groups", 1) != 1)
-        refuse(op, "grouped and depthwise convolution (groups > 1) do not run yet");
-      continue;
-    }
+    if (op.type == "conv2d") continue;
     if (op.type == "add" || op.type == "sub" || op.type == "mul") {
       const g::Shape &x = shape(0), &y = shape(1);
       const bool trailing =

@@ -325,6 +325,57 @@ ops:
         }
 }
 
+TEST_CASE("Grouped and depthwise conv2d: one im2col and matmul per group, against float64") {
+  // x [1, 6, 5, 6]; `grouped`: 2 groups of 3 channels to 2 x 2 outputs, 3x3, padding 1, dilation
+  // 2 on the width; `depthwise`: 6 groups of one channel, 3x3, stride 2.
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [1, 6, 5, 6], dtype: fp32, role: input}
+  - {name: wg, shape: [3, 3, 3, 4], dtype: fp32, role: weight}
+  - {name: yg, shape: [1, 6, 3, 4], dtype: fp32}
+  - {name: wd, shape: [3, 3, 1, 6], dtype: fp32, role: weight}
+  - {name: yd, shape: [1, 2, 2, 6], dtype: fp32}
+ops:
+  - {name: grouped, type: conv2d, inputs: [x, wg], outputs: [yg],
+     attributes: {groups: 2, padding: 1, dilation: [1, 2]}}
+  - {name: depthwise, type: conv2d, inputs: [x, wd], outputs: [yd],
+     attributes: {groups: 6, stride: 2}}
+)";
+  gr::RunOptions options;
+  const Matrix x = random_matrix(6 * 5, 6, 11);
+  options.values["x"] = x;
+  options.values["wg"] = random_matrix(3 * 3 * 3, 4, 12);
+  options.values["wd"] = random_matrix(3 * 3 * 1, 6, 13);
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  CHECK(op_named(r.run, "depthwise").how.rfind("6 groups x ", 0) == 0);
+  // Output (p, q, k) of a conv with `groups` over x [6, 5, 6]: channels of k's group only.
+  const auto check = [&](const Matrix& y, const Matrix& w, uint32_t groups, uint32_t K, uint32_t P,
+                         uint32_t Q, int stride, int pad, int dil_w) {
+    REQUIRE(y.rows == P * Q);
+    const uint32_t cg = 6 / groups, kg = K / groups;
+    for (uint32_t p = 0; p < P; ++p)
+      for (uint32_t q = 0; q < Q; ++q)
+        for (uint32_t k = 0; k < K; ++k) {
+          double want = 0, mag = 0;
+          for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j) {
+              const int h = int(p) * stride - pad + i, wi = int(q) * stride - pad + j * dil_w;
+              if (h < 0 || h >= 6 || wi < 0 || wi >= 5) continue;
+              for (uint32_t c = 0; c < cg; ++c) {
+                const double t = double(x.at(uint32_t(h) * 5 + uint32_t(wi), k / kg * cg + c)) *
+                                 w.at((uint32_t(i) * 3 + uint32_t(j)) * cg + c, k);
+                want += t;
+                mag += std::abs(t);
+              }
+            }
+          CHECK(std::abs(y.at(p * Q + q, k) - want) <= 32 * std::ldexp(1.0, -24) * mag);
+        }
+  };
+  check(r.run.outputs.at("yg"), options.values["wg"], 2, 4, 6, 3, 1, 1, 2);
+  check(r.run.outputs.at("yd"), options.values["wd"], 6, 6, 2, 2, 2, 0, 1);
+}
+
 TEST_CASE("A small convolutional network: conv, relu, max pool, global average pool, classifier") {
   const std::string yaml = R"(version: 1
 tensors:
