@@ -6,11 +6,14 @@
 //
 // usage: bench_noc_traffic [--pattern uniform|transpose|hotspot|all] [--loads GRID]
 //          [--router ideal|input_queued] [--router-latency N] [--vcs N] [--buffer-flits N]
-//          [--packet-bytes B] [--cycles N]
+//          [--packet-bytes B] [--cycles N] [--host-cost yes]
 //   GRID: comma-separated loads or from:to:step ranges, e.g. 0.01:0.2:0.01,0.3,0.4:0.5:0.02
+//   --host-cost yes: instead of the curve, the host seconds the network model takes for each
+//   load under both router models (the same traffic, in this run) and input_queued / ideal.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +44,56 @@ Coord destination(const std::string& pattern, Coord src, int n, std::mt19937_64&
   do d = {pick(rng, n), pick(rng, n)};
   while (d == src);
   return d;
+}
+
+// The traffic of one pattern at one load: Bernoulli injection at each node, in time order.
+std::vector<Injection> make_traffic(const std::string& pattern, double rate, int n,
+                                    uint64_t cycles) {
+  std::mt19937_64 rng(42);
+  std::vector<Injection> injections;
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      const Coord src{x, y};
+      if (pattern == "transpose" && x == y) continue;  // the diagonal sends to itself
+      // Bernoulli injection with probability `rate` per cycle (rate <= 1 here).
+      const uint64_t threshold = static_cast<uint64_t>(std::min(rate, 1.0) * 9007199254740992.0);
+      for (uint64_t c = 0; c < cycles; ++c)
+        if ((rng() >> 11) < threshold)
+          injections.push_back({c, src, destination(pattern, src, n, rng)});
+    }
+  std::stable_sort(injections.begin(), injections.end(),
+                   [](const Injection& a, const Injection& b) { return a.cycle < b.cycle; });
+  return injections;
+}
+
+// What the network did with the traffic, measured after the warm-up: bytes injected (what was
+// really offered: Bernoulli injection is noisy at low loads) and bytes delivered in that
+// window; and the host seconds the sends took.
+struct Outcome {
+  std::vector<uint64_t> latencies;
+  uint64_t delivered_bytes = 0, offered_bytes = 0;
+  double ideal_sum = 0;  // the formula's latencies of the same packets
+  double seconds = 0;
+};
+
+Outcome simulate(const NocParams& params, const std::vector<Injection>& injections, int n,
+                 uint64_t packet_bytes, uint64_t warmup, uint64_t cycles) {
+  Outcome o;
+  const auto start = std::chrono::steady_clock::now();
+  Network net(n, n, params);
+  for (const Injection& in : injections) {
+    const uint64_t arrival = net.send(in.src, in.dst, packet_bytes, in.cycle);
+    if (in.cycle >= warmup) {
+      o.offered_bytes += packet_bytes;
+      o.latencies.push_back(arrival - in.cycle);
+    }
+    if (arrival >= warmup && arrival < cycles) o.delivered_bytes += packet_bytes;
+  }
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const Injection& in : injections)
+    if (in.cycle >= warmup)
+      o.ideal_sum += double(net.zero_load_latency(in.src, in.dst, packet_bytes));
+  return o;
 }
 
 [[noreturn]] void usage_error(const std::string& what) {
@@ -91,6 +144,7 @@ extern "C" int sc_main(int argc, char** argv) {
   NocParams params = noc_params(HardwareConfig{});  // one D1 die's network
   uint64_t packet_bytes = 64, cycles = 20000;
   std::string pattern_flag = "all";
+  bool host_cost = false;
   // Steps of 0.01 up to 0.2 (transpose saturates at 1/7, hot-spot near 0.078) and from 0.36
   // to 0.5 (uniform), else of 0.1: a saturation point is read off the grid, so the grid must
   // be fine where it lies.
@@ -115,6 +169,10 @@ extern "C" int sc_main(int argc, char** argv) {
       params.vcs = static_cast<uint32_t>(number(flag, value));
     else if (flag == "--buffer-flits")
       params.vc_buffer_flits = static_cast<uint32_t>(number(flag, value));
+    else if (flag == "--host-cost" && (value == "yes" || value == "no"))
+      host_cost = value == "yes";
+    else if (flag == "--host-cost")
+      usage_error("--host-cost " + value + ": expected yes or no");
     else
       usage_error(flag + ": unknown flag (see the usage at the top of bench/noc_traffic.cpp)");
   }
@@ -127,12 +185,37 @@ extern "C" int sc_main(int argc, char** argv) {
   // A packet is the whole message: its VC must hold it (input_queued).
   params.max_payload_bytes = static_cast<uint32_t>(packet_bytes);
   const int n = 8;
+  if (host_cost) params.router = "input_queued";
   try {
     Network probe(n, n, params);
   } catch (const std::invalid_argument& e) {
     usage_error(e.what());
   }
   const uint64_t warmup = cycles / 5;
+  if (host_cost) {
+    NocParams ideal = params;
+    ideal.router = "ideal";
+    fmt::print(
+        "8x8 mesh, {} B packets, {} cycles: host seconds of the network model, the same "
+        "traffic\nunder both router models (input_queued: latency {}, {} VCs x {} flits)\n\n",
+        packet_bytes, cycles, params.router_latency, params.vcs, params.vc_buffer_flits);
+    fmt::print("{:<10} {:>8} {:>10} {:>10} {:>14} {:>8}\n", "pattern", "load", "packets", "ideal s",
+               "input_queued s", "ratio");
+    double total[2] = {0, 0};
+    for (const std::string& pattern : patterns)
+      for (double load : loads) {
+        const auto traffic = make_traffic(
+            pattern, load * params.link_bytes_per_cycle / double(packet_bytes), n, cycles);
+        const double a = simulate(ideal, traffic, n, packet_bytes, warmup, cycles).seconds;
+        const double b = simulate(params, traffic, n, packet_bytes, warmup, cycles).seconds;
+        total[0] += a, total[1] += b;
+        fmt::print("{:<10} {:>8.2f} {:>10} {:>10.4f} {:>14.4f} {:>8.2f}\n", pattern, load,
+                   traffic.size(), a, b, b / a);
+      }
+    fmt::print("all: ideal {:.3f} s, input_queued {:.3f} s, ratio {:.2f}\n", total[0], total[1],
+               total[1] / total[0]);
+    return 0;
+  }
   fmt::print("8x8 mesh, {} B packets, link {} B/cycle, router {} (latency {}", packet_bytes,
              params.link_bytes_per_cycle, params.router, params.router_latency);
   if (params.router == "input_queued")
@@ -146,38 +229,14 @@ extern "C" int sc_main(int argc, char** argv) {
     // whose accepted load falls below 97% of the load really injected.
     double zero_load = 0, saturation = 0, saturation_latency = 0, peak_accepted = 0;
     for (double load : loads) {
-      std::mt19937_64 rng(42);
-      const double rate =
-          load * params.link_bytes_per_cycle / double(packet_bytes);  // packets/cycle/node
-      std::vector<Injection> injections;
-      for (int y = 0; y < n; ++y)
-        for (int x = 0; x < n; ++x) {
-          const Coord src{x, y};
-          if (pattern == "transpose" && x == y) continue;  // the diagonal sends to itself
-          // Bernoulli injection with probability `rate` per cycle (rate <= 1 here).
-          const uint64_t threshold =
-              static_cast<uint64_t>(std::min(rate, 1.0) * 9007199254740992.0);
-          for (uint64_t c = 0; c < cycles; ++c)
-            if ((rng() >> 11) < threshold)
-              injections.push_back({c, src, destination(pattern, src, n, rng)});
-        }
-      std::stable_sort(injections.begin(), injections.end(),
-                       [](const Injection& a, const Injection& b) { return a.cycle < b.cycle; });
-      Network net(n, n, params);
-      std::vector<uint64_t> latencies;
-      // Measured after the warm-up: bytes injected (what was really offered: Bernoulli
-      // injection is noisy at low loads) and bytes delivered in that window.
-      uint64_t delivered_bytes = 0, offered_bytes = 0;
-      double ideal_sum = 0;
-      for (const Injection& in : injections) {
-        const uint64_t arrival = net.send(in.src, in.dst, packet_bytes, in.cycle);
-        if (in.cycle >= warmup) {
-          offered_bytes += packet_bytes;
-          latencies.push_back(arrival - in.cycle);
-          ideal_sum += double(net.zero_load_latency(in.src, in.dst, packet_bytes));
-        }
-        if (arrival >= warmup && arrival < cycles) delivered_bytes += packet_bytes;
-      }
+      const Outcome o =
+          simulate(params,
+                   make_traffic(pattern, load * params.link_bytes_per_cycle / double(packet_bytes),
+                                n, cycles),
+                   n, packet_bytes, warmup, cycles);
+      std::vector<uint64_t> latencies = o.latencies;
+      const uint64_t delivered_bytes = o.delivered_bytes, offered_bytes = o.offered_bytes;
+      const double ideal_sum = o.ideal_sum;
       if (latencies.empty()) continue;
       std::sort(latencies.begin(), latencies.end());
       double sum = 0;

@@ -77,6 +77,7 @@ struct HardwareConfig {
     std::string router;   // a name of router_names()
     uint32_t vcs;
     uint32_t vc_buffer_flits;
+    uint32_t edge_vcs_request_low, edge_vcs_request_high;  // die-edge routers; data: the rest
   } noc;
 
   struct Die {

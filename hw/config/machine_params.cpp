@@ -18,6 +18,8 @@ NocParams noc_params(const HardwareConfig& c) {
   p.router = c.noc.router;
   p.vcs = c.noc.vcs;
   p.vc_buffer_flits = c.noc.vc_buffer_flits;
+  p.edge_vcs_request_low = c.noc.edge_vcs_request_low;
+  p.edge_vcs_request_high = c.noc.edge_vcs_request_high;
   p.die_w = static_cast<int>(c.die.nodes_x);
   p.die_h = static_cast<int>(c.die.nodes_y);
   const double share = std::min(die_edge_link_bytes_per_cycle(c, Dir::East),

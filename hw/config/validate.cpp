@@ -151,6 +151,18 @@ struct Checker {
                             "cut-through): at least {} flits, from noc.max_packet_payload_bytes "
                             "= {} + noc.packet_header_bytes = {} over {} B flits",
                             flits, payload, c.noc.packet_header_bytes, link));
+    // Die-edge routers split their VCs by class; a machine of one die has none.
+    const bool edges =
+        c.machine.scope == MachineScope::Tile && uint64_t{c.tile.dies_x} * c.tile.dies_y > 1;
+    const uint64_t requests = uint64_t{c.noc.edge_vcs_request_low} + c.noc.edge_vcs_request_high;
+    if (c.noc.router == "input_queued" && edges && requests >= c.noc.vcs)
+      report_on({"noc.vcs", "noc.edge_vcs_request_low", "noc.edge_vcs_request_high", "noc.router",
+                 "machine.scope"},
+                "noc.vcs",
+                fmt::format("leaves no VC for data at die-edge routers: noc.edge_vcs_request_low "
+                            "= {} + noc.edge_vcs_request_high = {} take them all; needs at least "
+                            "{} with noc.router = input_queued on a machine of several dies",
+                            c.noc.edge_vcs_request_low, c.noc.edge_vcs_request_high, requests + 1));
   }
 
   void host_memory() {

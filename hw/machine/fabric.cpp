@@ -14,6 +14,15 @@
 #include "isa/global_address.h"
 
 namespace dojosim::hw {
+namespace {
+
+// A push without bytes is a semaphore signal alone: small control, high priority (docs/
+// hardware.md "Traffic classes"); anything that carries bytes is data.
+TrafficClass push_class(uint64_t bytes) {
+  return bytes == 0 ? TrafficClass::RequestHigh : TrafficClass::Data;
+}
+
+}  // namespace
 
 Fabric::Fabric(sc_core::sc_module_name name, const MachineParams& params, std::ostream* out)
     : sc_module(name),
@@ -147,7 +156,8 @@ void Fabric::push(NodeModule& from, Request& r) {
     return;
   }
   if (to.node) {
-    const uint64_t arrival = network_->send(from.at(), to.node->at(), r.len, r.cycle);
+    const uint64_t arrival = network_->send(from.at(), to.node->at(), r.len, r.cycle, Port::Sram,
+                                            Port::Sram, push_class(r.len));
     if (trace_)
       trace_->dma(from.at(), dma_count_++,
                   fmt::format("push {} B to ({},{})", r.len, to.node->at().x, to.node->at().y),
@@ -161,7 +171,7 @@ void Fabric::push(NodeModule& from, Request& r) {
   const size_t dip = static_cast<size_t>(to.dip);
   const Coord edge = host_->entry(dip, from.at());
   const uint64_t at_edge =
-      network_->send(from.at(), edge, r.len, r.cycle, Port::Sram, Port::HostIo);
+      network_->send(from.at(), edge, r.len, r.cycle, Port::Sram, Port::HostIo, push_class(r.len));
   const uint64_t done = host_->write_timing(dip, r.len, at_edge);
   if (trace_) {
     trace_->dma(from.at(), dma_count_++, fmt::format("push {} B to host 0x{:x}", r.len, to.offset),
@@ -184,16 +194,17 @@ void Fabric::pull(NodeModule& into, Request& r) {
   }
   // A header-only request travels to the source; the data comes back behind it. The source
   // is read when the request is drained, in its issue cycle: programs order pulls with
-  // semaphores. The request rides its own class (Dojo's transport keeps requests apart from
-  // data) and takes the zero-load latency: reserving links for it would queue it behind data
-  // reserved for later cycles (an earlier pull's reply), since drains reserve in issue order
-  // per node, not in time order across a node's pulls.
+  // semaphores. The request is request-low traffic (TrafficClass::RequestLow: Dojo's transport
+  // keeps requests apart from data) and takes the zero-load latency: reserving links for it would
+  // queue it behind data reserved for later cycles (an earlier pull's reply), since drains reserve
+  // in issue order per node, not in time order across a node's pulls.
   std::vector<uint8_t> bytes = into.buffer(r.len);
   uint64_t arrival;
   if (from.node) {
     from.node->sram().read(from.offset, bytes.data(), r.len);
     const uint64_t asked = r.cycle + network_->zero_load_latency(into.at(), from.node->at(), 0);
-    arrival = network_->send(from.node->at(), into.at(), r.len, asked);
+    arrival = network_->send(from.node->at(), into.at(), r.len, asked, Port::Sram, Port::Sram,
+                             TrafficClass::Data);
   } else {
     host_->read(from.offset, bytes.data(), r.len);
     const size_t dip = static_cast<size_t>(from.dip);
@@ -201,9 +212,9 @@ void Fabric::pull(NodeModule& into, Request& r) {
     const uint64_t asked = r.cycle + network_->zero_load_latency(into.at(), edge, 0);
     // The mesh carries the data as the DIP delivers it: no faster than the DIP's last byte.
     const HostMemory::Span from_dip = host_->read_timing(dip, r.len, asked);
-    arrival =
-        std::max(network_->send(edge, into.at(), r.len, from_dip.first, Port::HostIo, Port::Sram),
-                 from_dip.last + network_->zero_load_latency(edge, into.at(), 0));
+    arrival = std::max(network_->send(edge, into.at(), r.len, from_dip.first, Port::HostIo,
+                                      Port::Sram, TrafficClass::Data),
+                       from_dip.last + network_->zero_load_latency(edge, into.at(), 0));
     if (trace_) trace_->dip_span(static_cast<unsigned>(dip), "read", r.len, asked, from_dip.last);
   }
   if (trace_)

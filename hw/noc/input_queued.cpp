@@ -16,6 +16,15 @@
 // request keeps the cycles it took; a later one takes the free cycles left, possibly earlier
 // ones); VC allocation takes the VC of the next input port that can accept the packet
 // soonest, ties going round-robin from the VC after the one taken last at that port.
+//
+// Traffic classes (docs/hardware.md "Traffic classes"): a die-edge router (one with a die-edge
+// link) keeps VCs [0, low) of each input port for request-low packets, the next `high` for
+// request-high ones and the rest for data. A request there crosses its input port and its
+// die-edge link on calendars of its own class ("lanes"), so data reserved ahead of it cannot
+// hold it back: the switch serves the classes' VCs as if by round robin, and a request is
+// one flit. NOTE: the model cannot move data already scheduled, so the cycle a request takes
+// is paid back on the shared calendar at its next free cycle: the port and link carry their
+// width over time, and the data behind pays for the request, a little later than it would.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -70,7 +79,12 @@ struct Network::Routers {
     uint64_t last_in = 0;    // cycle the last packet's head was sent into it
     uint64_t free_from = 0;  // cycle after the last packet's tail left it
   };
+  static constexpr uint32_t kNoEdge = UINT32_MAX;
+  static constexpr unsigned kLaneSlots = kPorts + 4;  // in ports, then die-edge links by Dir
   unsigned vcs, depth;
+  unsigned class_first[kTrafficClasses], class_count[kTrafficClasses];  // die-edge routers
+  std::vector<uint32_t> edge_router;        // per node: its index among die-edge routers
+  std::vector<isa::UnitCalendar> lanes;     // (edge router * kLaneSlots + slot) * 2 + class
   std::vector<isa::UnitCalendar> in_ports;  // node * kPorts + port
   std::vector<Vc> vc;                       // (node * kPorts + port) * vcs + v
   std::vector<uint64_t> departures;         // per VC, the cycles its last `depth` flits left
@@ -94,15 +108,29 @@ struct Network::Routers {
     return bound;
   }
 
-  unsigned choose_vc(size_t port, unsigned flits, uint64_t& bound) {
-    unsigned best = next_vc[port] % vcs;
+  // The class's lane at a die-edge router, or null where the class shares the calendars.
+  isa::UnitCalendar* lane(size_t node, unsigned slot, TrafficClass cls) {
+    const uint32_t e = edge_router[node];
+    if (e == kNoEdge || cls == TrafficClass::Data) return nullptr;
+    return &lanes[(size_t{e} * kLaneSlots + slot) * 2 + static_cast<unsigned>(cls)];
+  }
+
+  // VCs [first, first + count) of `port` are open to the packet: all of them, or its class's
+  // at a die-edge router.
+  unsigned choose_vc(size_t port, TrafficClass cls, unsigned flits, uint64_t& bound) {
+    unsigned first = 0, count = vcs;
+    if (edge_router[port / kPorts] != kNoEdge) {
+      first = class_first[static_cast<unsigned>(cls)];
+      count = class_count[static_cast<unsigned>(cls)];
+    }
+    unsigned best = first + next_vc[port] % count;
     bound = credit_bound(port, best, flits);
-    for (unsigned k = 1; k < vcs; ++k) {
-      const unsigned v = (next_vc[port] + k) % vcs;
+    for (unsigned k = 1; k < count; ++k) {
+      const unsigned v = first + (next_vc[port] + k) % count;
       const uint64_t b = credit_bound(port, v, flits);
       if (b < bound) best = v, bound = b;
     }
-    next_vc[port] = static_cast<uint8_t>((best + 1) % vcs);
+    next_vc[port] = static_cast<uint8_t>((best - first + 1) % count);
     return best;
   }
 
@@ -136,10 +164,24 @@ void Network::make_routers() {
   r->vc.resize(ports * r->vcs);
   r->departures.resize(ports * r->vcs * r->depth);
   r->next_vc.resize(ports);
+  const unsigned low = params_.edge_vcs_request_low, high = params_.edge_vcs_request_high;
+  r->class_first[0] = 0, r->class_count[0] = low;
+  r->class_first[1] = low, r->class_count[1] = high;
+  r->class_first[2] = low + high, r->class_count[2] = r->vcs - low - high;
+  r->edge_router.assign(static_cast<size_t>(width_) * height_, Routers::kNoEdge);
+  uint32_t edges = 0;
+  for (int y = 0; y < height_; ++y)
+    for (int x = 0; x < width_; ++x)
+      for (int d = 0; d < 4; ++d)
+        if (is_die_edge({x, y}, static_cast<Dir>(d))) {
+          r->edge_router[node_index({x, y})] = edges++;
+          break;
+        }
+  r->lanes.resize(size_t{edges} * Routers::kLaneSlots * 2);
 }
 
 uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t cycle,
-                                 uint64_t& host_next, Port from, Port to) {
+                                 uint64_t& host_next, Port from, Port to, TrafficClass cls) {
   Routers& r = *routers_;
   const uint64_t latency = params_.router_latency;
   const uint64_t ser = std::max<uint64_t>(1, ceil_div(wire, params_.link_bytes_per_cycle));
@@ -149,7 +191,7 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
   // read port), or from the host I/O back to back.
   size_t port = node_index(src) * kPorts + kLocal;
   uint64_t bound = 0;
-  unsigned vc = r.choose_vc(port, flits, bound);
+  unsigned vc = r.choose_vc(port, cls, flits, bound);
   uint64_t start, end;
   if (from == Port::Sram) {
     Link& inj = links_[port_index(src, 0)];
@@ -186,15 +228,27 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
     if (!last) {
       next_port = node_index(step(here, d)) * kPorts + opposite(d);
       uint64_t credit = 0;
-      next_vc = r.choose_vc(next_port, flits, credit);
+      next_vc = r.choose_vc(next_port, cls, flits, credit);
       lb = std::max(lb, credit);
     }
+    // A request at a die-edge router crosses on its class's lanes (its input port; its link
+    // if that is a die-edge link) and pays the cycles back on the shared calendars.
+    isa::UnitCalendar& in_shared = r.in_ports[port];
+    isa::UnitCalendar* in_lane = r.lane(node_index(here), in, cls);
+    isa::UnitCalendar* out_shared = out_link ? &out_link->calendar : nullptr;
+    isa::UnitCalendar* out_lane =
+        out_link && out_link->die_edge
+            ? r.lane(node_index(here), kPorts + static_cast<unsigned>(d), cls)
+            : nullptr;
+    isa::UnitCalendar& in_cal = in_lane ? *in_lane : in_shared;
+    isa::UnitCalendar* out_cal = out_lane ? out_lane : out_shared;
     unsigned hold = 0;
-    const uint64_t t = earliest_pair(r.in_ports[port], out_link ? &out_link->calendar : nullptr, lb,
-                                     out_ser, tail, hold);
-    r.in_ports[port].reserve(t, hold);
+    const uint64_t t = earliest_pair(in_cal, out_cal, lb, out_ser, tail, hold);
+    in_cal.reserve(t, hold);
+    if (in_lane) in_shared.reserve(in_shared.earliest(t, hold), hold);
     if (out_link) {
-      out_link->calendar.reserve(t, hold);
+      out_cal->reserve(t, hold);
+      if (out_lane) out_shared->reserve(out_shared->earliest(t, hold), hold);
       account(*out_link, ready, t, hold, out_ser, wire);
     }
     r.leave(port, vc, t, hold, flits);
@@ -202,7 +256,7 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
       hop_log_->push_back({here, static_cast<uint8_t>(in),
                            static_cast<uint8_t>(last ? kLocal : static_cast<unsigned>(d)),
                            static_cast<uint8_t>(vc), arrive, t, hold, flits,
-                           last && to == Port::HostIo});
+                           last && to == Port::HostIo, cls});
     if (last) return t + hold;
     r.enter(next_port, next_vc, t, flits);
     // The head leaves the next router's pipeline `hop` cycles after this switch traversal.

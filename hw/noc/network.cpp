@@ -43,6 +43,17 @@ Network::Network(int width, int height, const NocParams& params)
       throw std::invalid_argument(fmt::format(
           "noc.vc_buffer_flits = {}: must hold a whole packet of {} flits (virtual cut-through)",
           params.vc_buffer_flits, flits));
+    const bool edges =
+        params.die_w > 0 && params.die_h > 0 && (width > params.die_w || height > params.die_h);
+    for (auto [key, n] : {std::pair{"noc.edge_vcs_request_low", params.edge_vcs_request_low},
+                          std::pair{"noc.edge_vcs_request_high", params.edge_vcs_request_high}})
+      if (edges && n < 1)
+        throw std::invalid_argument(
+            fmt::format("{} = {}: die-edge routers need at least 1 VC for the class", key, n));
+    if (edges && params.edge_vcs_request_low + params.edge_vcs_request_high >= params.vcs)
+      throw std::invalid_argument(fmt::format(
+          "noc.vcs = {}: leaves no VC for data at die-edge routers after {} + {} for requests",
+          params.vcs, params.edge_vcs_request_low, params.edge_vcs_request_high));
     make_routers();
   } else if (params.router != "ideal") {
     throw std::invalid_argument(fmt::format(
@@ -146,7 +157,8 @@ void Network::trace_link(const Link& link, uint64_t wire_bytes, uint64_t start, 
       wire_bytes, start, end);
 }
 
-uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from, Port to) {
+uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from, Port to,
+                       TrafficClass cls) {
   const uint64_t packets = packets_of(bytes);
   uint64_t arrival = cycle, host_next = cycle;
   for (uint64_t p = 0; p < packets; ++p) {
@@ -154,7 +166,7 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Por
         p + 1 < packets ? params_.max_payload_bytes : bytes - p * params_.max_payload_bytes;
     const uint64_t wire = payload + params_.header_bytes;
     arrival =
-        std::max(arrival, routers_ ? send_packet_iq(src, dst, wire, cycle, host_next, from, to)
+        std::max(arrival, routers_ ? send_packet_iq(src, dst, wire, cycle, host_next, from, to, cls)
                                    : send_packet_ideal(src, dst, wire, cycle, host_next, from, to));
   }
   uint64_t& last = last_arrival_[node_index(src)][static_cast<uint32_t>(node_index(dst))];

@@ -25,6 +25,10 @@
 //   so a full buffer delays the sender, back to the DMA that injects. Still no process per
 //   router: the same reservations, computed when the fabric sends, in its deterministic order.
 //   Its zero-load latency is the formula above, router_latency being the pipeline depth.
+//   Die-edge routers (those with a die-edge link) split their VCs by traffic class, as Tesla's
+//   transport does off-die (request low, request high, data); their input ports and die-edge
+//   links serve each class separately, so a data flood there cannot hold requests back.
+//   The ideal model ignores classes.
 #pragma once
 
 #include <cstdint>
@@ -57,7 +61,17 @@ struct NocParams {
   std::string router;            // a name of router_names()
   uint32_t vcs = 0;              // input_queued: virtual channels per input port
   uint32_t vc_buffer_flits = 0;  // input_queued: flits of link width one VC holds
+  // input_queued, die-edge routers: VCs of each input port kept for each request class; data
+  // takes the remaining vcs - low - high. Each must be at least 1 when the mesh has die edges.
+  uint32_t edge_vcs_request_low = 0;
+  uint32_t edge_vcs_request_high = 0;
 };
+
+// What a message carries, after TTP's virtual channels (VC0 REQ_LO, VC1 REQ_HI, VC2 DATA;
+// dojo-facts.md section 2). Callers choose it (hw/machine/fabric.cpp); docs/hardware.md
+// "Traffic classes" says which message takes which.
+enum class TrafficClass : uint8_t { RequestLow, RequestHigh, Data };
+constexpr unsigned kTrafficClasses = 3;
 
 // The router models noc.router may name.
 std::vector<std::string> router_names();
@@ -73,6 +87,7 @@ struct HopRecord {
   uint32_t hold = 0;    // flit j leaves the VC at depart + j, the last at depart + hold - 1
   uint32_t flits = 0;
   bool to_host = false;  // ejected to the host I/O: no output port reserved
+  TrafficClass cls = TrafficClass::Data;
 };
 
 // Counters of one link; derived figures (utilisation, bandwidth) are computed at report time.
@@ -98,9 +113,10 @@ class Network {
 
   // Sends `bytes` from src to dst, injected no earlier than `cycle`; returns the cycle at
   // which the last byte is in the destination's SRAM (or handed to the host I/O). Reserves
-  // every link on the route.
+  // every link on the route. Messages between a pair arrive in the order sent, whatever their
+  // class (a semaphore signal must not overtake the data it announces).
   uint64_t send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from = Port::Sram,
-                Port to = Port::Sram);
+                Port to = Port::Sram, TrafficClass cls = TrafficClass::Data);
 
   // What send() would return on an idle network: the documented formula.
   uint64_t zero_load_latency(Coord src, Coord dst, uint64_t bytes) const;
@@ -144,7 +160,7 @@ class Network {
   uint64_t send_packet_ideal(Coord src, Coord dst, uint64_t wire, uint64_t cycle,
                              uint64_t& host_next, Port from, Port to);
   uint64_t send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t cycle, uint64_t& host_next,
-                          Port from, Port to);  // input_queued.cpp
+                          Port from, Port to, TrafficClass cls);  // input_queued.cpp
   void make_routers();                          // input_queued.cpp
 
   int width_, height_;

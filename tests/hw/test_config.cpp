@@ -387,6 +387,25 @@ TEST_CASE("error: router parameters out of range name the key, the value and the
   CHECK(errors_of("noc: {vc_buffer_flits: 8}").empty());  // unused by the ideal router
 }
 
+TEST_CASE("error: die-edge VC classes that leave a class without a VC", "[config][errors]") {
+  CHECK(errors_of("noc: {router: input_queued, edge_vcs_request_low: 0}") ==
+        "test.yaml:1: noc.edge_vcs_request_low = 0: must be in [1, 16]");
+  CHECK(errors_of("noc: {router: input_queued, edge_vcs_request_high: 0}") ==
+        "test.yaml:1: noc.edge_vcs_request_high = 0: must be in [1, 16]");
+  CHECK(errors_of("machine: {scope: tile}\nnoc: {router: input_queued, vcs: 2}\n") ==
+        "test.yaml:2: noc.vcs = 2: leaves no VC for data at die-edge routers: "
+        "noc.edge_vcs_request_low = 1 + noc.edge_vcs_request_high = 1 take them all; needs at "
+        "least 3 with noc.router = input_queued on a machine of several dies");
+  CHECK(errors_of("machine: {scope: tile}\nnoc: {router: input_queued, vcs: 4, "
+                  "edge_vcs_request_high: 3}\n") ==
+        "test.yaml:2: noc.vcs = 4: leaves no VC for data at die-edge routers: "
+        "noc.edge_vcs_request_low = 1 + noc.edge_vcs_request_high = 3 take them all; needs at "
+        "least 5 with noc.router = input_queued on a machine of several dies");
+  // One die has no die-edge routers; the ideal router has no VCs.
+  CHECK(errors_of("noc: {router: input_queued, vcs: 2}").empty());
+  CHECK(errors_of("machine: {scope: tile}\nnoc: {vcs: 2}\n").empty());
+}
+
 TEST_CASE("error: a bad extends path, and an extends cycle", "[config][errors]") {
   CHECK_THAT(errors_of("extends: nothere.yaml\nnoc: {routing: yx}\n"),
              StartsWith("test.yaml:1: extends = nothere.yaml: cannot read ") &&

@@ -211,3 +211,108 @@ TEST_CASE("input_queued: the same traffic gives identical results", "[noc][route
   };
   CHECK(run() == run());
 }
+
+namespace {
+
+// Two dies of 4 x 2 side by side: the links between x = 3 and x = 4 cross the die edge, and
+// the routers at x = 3 and x = 4 are die-edge routers. The edge is a quarter of a mesh link.
+NocParams two_dies() {
+  NocParams p = iq_noc(4, 16);
+  p.die_w = 4, p.die_h = 2;
+  p.edge_link_bytes_per_cycle = 16;
+  p.edge_latency = 20;
+  p.edge_vcs_request_low = 1, p.edge_vcs_request_high = 1;  // data: VCs 2 and 3
+  return p;
+}
+
+// 64 messages of 4 KiB from (3,0) across the edge to (4,0), all at cycle 0: 256 packets of 64
+// cycles each on the edge link, a backlog of 16,384 cycles.
+uint64_t flood(Network& net) {
+  uint64_t last = 0;
+  for (int i = 0; i < 64; ++i) last = std::max(last, net.send({3, 0}, {4, 0}, 4096, 0));
+  return last;
+}
+
+}  // namespace
+
+TEST_CASE("input_queued: a request crossing a die edge is not held behind a data flood",
+          "[noc][router]") {
+  const Coord src{2, 0}, dst{5, 0};  // shares with the flood only the edge link and routers
+  for (TrafficClass cls : {TrafficClass::RequestLow, TrafficClass::RequestHigh}) {
+    Network net(8, 2, two_dies());
+    std::vector<HopRecord> log;
+    net.set_hop_log(&log);
+    const uint64_t flood_end = flood(net);
+    CHECK(flood_end >= 256 * 64);
+    // A header-only request at cycle 1,000, in the middle of the backlog: it crosses on its
+    // class's VCs and lanes, so nothing of its class is ahead of it and it takes the zero-load
+    // latency; a data packet sent with it waits for the flood's VCs and the edge link.
+    const uint64_t request = net.send(src, dst, 0, 1000, Port::Sram, Port::Sram, cls) - 1000;
+    const uint64_t data = net.send(src, dst, 64, 1000) - 1000;
+    INFO("class " << int(cls) << ": request " << request << ", data " << data);
+    CHECK(request == net.zero_load_latency(src, dst, 0));
+    CHECK(data > 10'000);
+    // At the die-edge routers every packet sits in a VC of its class: request-low VC 0,
+    // request-high VC 1, data VCs 2 and 3; elsewhere any VC.
+    size_t edge_hops = 0;
+    for (const HopRecord& r : log) {
+      if (r.at.x != 3 && r.at.x != 4) continue;
+      ++edge_hops;
+      if (r.cls == TrafficClass::Data)
+        CHECK(r.vc >= 2);
+      else
+        CHECK(r.vc == static_cast<unsigned>(r.cls));
+    }
+    CHECK(edge_hops == 2 * 256 + 2 + 2);
+    // The edge link still carries its width over time: the request's cycle is paid back on it.
+    const LinkStats& edge = net.link_stats({3, 0}, Dir::East);
+    CHECK(edge.busy_cycles == 256 * 64 + 1 + 4);
+  }
+}
+
+TEST_CASE("input_queued: requests of one class take turns at a die edge, other classes pass",
+          "[noc][router]") {
+  // A request from (2,1) and one from (3,1), timed to reach the edge link at the same cycle:
+  // of one class, the second waits one cycle for the first's flit; of the other class, it
+  // crosses beside it.
+  for (TrafficClass second : {TrafficClass::RequestLow, TrafficClass::RequestHigh}) {
+    Network net(8, 2, two_dies());
+    const Coord a{2, 1}, b{3, 1}, a_to{5, 1}, b_to{4, 1};
+    const uint64_t first =
+        net.send(a, a_to, 0, 500, Port::Sram, Port::Sram, TrafficClass::RequestLow);
+    const uint64_t then = net.send(b, b_to, 0, 501, Port::Sram, Port::Sram, second);
+    CHECK(first == 500 + net.zero_load_latency(a, a_to, 0));
+    const uint64_t turn = second == TrafficClass::RequestLow ? 1 : 0;
+    CHECK(then == 501 + net.zero_load_latency(b, b_to, 0) + turn);
+  }
+}
+
+TEST_CASE("ideal: traffic classes change nothing", "[noc][router]") {
+  NocParams p = two_dies();
+  p.router = "ideal";
+  auto run = [&](TrafficClass cls) {
+    Network net(8, 2, p);
+    flood(net);
+    return net.send({2, 0}, {5, 0}, 0, 1000, Port::Sram, Port::Sram, cls);
+  };
+  CHECK(run(TrafficClass::RequestLow) == run(TrafficClass::Data));
+  CHECK(run(TrafficClass::RequestHigh) == run(TrafficClass::Data));
+}
+
+TEST_CASE("input_queued: die-edge VC classes that leave a class without a VC are refused",
+          "[noc][router][errors]") {
+  NocParams p = two_dies();
+  p.edge_vcs_request_low = 0;
+  CHECK_THROWS_WITH(Network(8, 2, p),
+                    "noc.edge_vcs_request_low = 0: die-edge routers need at "
+                    "least 1 VC for the class");
+  p = two_dies();
+  p.edge_vcs_request_high = 0;
+  CHECK_THROWS_WITH(Network(8, 2, p), Catch::StartsWith("noc.edge_vcs_request_high = 0:"));
+  p = two_dies();
+  p.vcs = 2;
+  CHECK_THROWS_WITH(Network(8, 2, p),
+                    "noc.vcs = 2: leaves no VC for data at die-edge routers "
+                    "after 1 + 1 for requests");
+  Network one_die(4, 2, p);  // no die edges: the classes are not used
+}
