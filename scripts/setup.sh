@@ -19,6 +19,7 @@ packages=(
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python package (python/) and its tests
   python3-yaml python3-torch python3-torchvision python3-onnx  # capture and ONNX import (python/dojosim)
   libopenblas0-pthread                              # bench/host_blas.sh: numpy's sgemm on OpenBLAS, the reference
+  slurm-wlm munge                                   # tests/cli/sweep/slurm_real.sh: a single-node Slurm cluster
 )
 
 missing=()
