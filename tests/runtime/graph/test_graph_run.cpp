@@ -474,6 +474,23 @@ TEST_CASE("The cross-entropy of given logits and labels equals float64: the sum"
   CHECK(got == Approx(want).epsilon(1e-5));
 }
 
+TEST_CASE("A bf16 loss of rows split over several nodes, made-up labels, the sum") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [2, 300], dtype: bf16, role: input}
+  - {name: labels, shape: [2], dtype: int32, role: input}
+  - {name: loss, shape: [], dtype: bf16}
+ops:
+  - {name: xent, type: softmax_cross_entropy, inputs: [x, labels], outputs: [loss],
+     attributes: {reduction: sum}}
+)";
+  const Ran r = run_yaml(yaml);
+  CHECK(r.run.checked);
+  CHECK(op_named(r.run, "xent").how == "simd rows, 8 nodes per row");
+  // Two rows of 300 made-up logits in [-1, 1]: each loss is near log 300.
+  CHECK(r.run.outputs.at("loss").at(0, 0) == Approx(2 * std::log(300.0)).epsilon(0.1));
+}
+
 TEST_CASE("Labels outside 0 to C - 1 are refused before the run, naming the tensor") {
   const std::string yaml = R"(version: 1
 tensors:
