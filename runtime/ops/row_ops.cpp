@@ -18,6 +18,7 @@
 #include "isa/vector_math.h"
 #include "runtime/ops/embedding.h"
 #include "runtime/ops/program.h"
+#include "runtime/ops/schedule.h"
 
 namespace dojosim::runtime::ops {
 namespace {
@@ -42,13 +43,15 @@ float vmax(float a, float b) {
 // the nodes of a row and turns the totals into one fp32 per row (ROWVAL1, ROWVAL2).
 // Vector registers: v2 the x piece (fp32), v5 gamma's, v8 beta's, v10 the mask, v11 scratch,
 // v16 the accumulator / totals, v17 and v18 the row's values of rounds 1 and 2, v19 scale,
-// v20 1/D, v21 epsilon. The cross-entropy's third round also runs `row_init` at each row's
-// start (after the rows' values) and advances a6 over the rows' labels.
+// v20 1/D, v21 epsilon. A round with `second` also sums into v15 in the same pass and stores
+// that partial into the next round's slot, which then has no pass (`pass` false), only the
+// exchange; `row_init` runs at each row's start (after the rows' values), a6 walks the labels.
 struct Round {
   bool max;                           // max (else sum)
   std::vector<const char*> piece;     // accumulate one piece into v16
   std::vector<const char*> finalize;  // totals in v16 -> the row's value in v16
   std::vector<const char*> row_init = {};
+  bool second = false, pass = true;
 };
 struct OpShape {
   std::string_view name;
@@ -95,26 +98,33 @@ const OpShape& shape_of(RowOp op) {
       true,
       false,
       0};
-  // Round 3 sums x times a one-hot of the label: v22 the label's column in this block, v23 the
-  // piece's columns, v24 LANES, v26 1 and v27 0 (all as fp32: exact integers); one-hot =
-  // max(1 - d^2, 0) for d = column - label, so exactly one lane of the row adds x, the others 0.
-  // No address depends on a label: the cycles do not depend on them (nor on sim.values).
-  // In its finalize a5 points at the rows' slot of ROWVAL3 and t4 is SLOTBYTES, so the rows'
-  // m (ROWVAL1) and log S (ROWVAL2) are two and one slots below.
+  // Round 2's pass also sums x times a one-hot of the label into v15 (round 3's partial):
+  // v22 the label's column in this block, v23 the piece's columns, v24 LANES, v26 1 and v27 0
+  // (all fp32: exact integers); one-hot = max(1 - d^2, 0) for d = column - label, so exactly
+  // one lane of the row adds x, the others 0. Its instructions sit between the exponential's,
+  // which they do not depend on. No address depends on a label: the cycles do not depend on
+  // them (nor on sim.values). In round 3's finalize a5 points at the rows' slot of ROWVAL3 and
+  // t4 is SLOTBYTES, so the rows' m (ROWVAL1) and log S (ROWVAL2) are two and one slots below.
   static const OpShape kCrossEntropy{
       "softmax_cross_entropy",
       {{true, {"vadd.fp32 v11, v2, v10", "vmax.fp32 v16, v16, v11"}, {}},
        {false,
-        {"vadd.fp32 v11, v2, v10", "vsub.fp32 v11, v11, v17", "vexp.fp32 v11, v11",
+        {"vadd.fp32 v11, v2, v10", "vsub.fp32 v12, v23, v22", "vsub.fp32 v11, v11, v17",
+         "vmul.fp32 v12, v12, v12", "vexp.fp32 v11, v11", "vsub.fp32 v12, v26, v12",
+         "vmax.fp32 v12, v12, v27", "vfma.fp32 v15, v2, v12", "vadd.fp32 v23, v23, v24",
          "vadd.fp32 v16, v16, v11"},
-        {"vlog.fp32 v16, v16"}},
+        {"vlog.fp32 v16, v16"},
+        {"vbcast.fp32 v15, zero", "lw      t0, 0(a6)", "vbcast.fp32 v22, t0",
+         "vsub.fp32 v22, v22, v25", "ld      t0, LANEIDX(s1)", "vle     v23, 0(t0)",
+         "addi    a6, a6, 4"},
+        true},
        {false,
-        {"vsub.fp32 v11, v23, v22", "vmul.fp32 v11, v11, v11", "vsub.fp32 v11, v26, v11",
-         "vmax.fp32 v11, v11, v27", "vfma.fp32 v16, v2, v11", "vadd.fp32 v23, v23, v24"},
+        {},
         {"sub     t0, a5, t4", "vle     v12, 0(t0)", "sub     t0, t0, t4", "vle     v13, 0(t0)",
          "vsub.fp32 v16, v13, v16", "vadd.fp32 v16, v16, v12"},
-        {"lw      t0, 0(a6)", "vbcast.fp32 v22, t0", "vsub.fp32 v22, v22, v25",
-         "ld      t0, LANEIDX(s1)", "vle     v23, 0(t0)", "addi    a6, a6, 4"}}},
+        {},
+        false,
+        false}},
       {},
       "",
       false,
@@ -305,7 +315,7 @@ class Writer {
   }
 
   void round(int k, const Round& r) {
-    reduce(k, r);
+    if (r.pass) reduce(k, r);
     exchange(k, r);
   }
 
@@ -321,6 +331,7 @@ class Writer {
     w_.op("ld      a5, ROWVAL1(s1)");
     w_.op("ld      a7, ROWVAL2(s1)");
     if (!r.row_init.empty()) w_.op("ld      a6, LABELS(s1)");
+    if (r.second) w_.op("ld      a2, MYSLOT{}(s1)", k + 1);
     w_.label(row);
     if (r.max) {
       w_.op("li      t0, 0xff800000");
@@ -345,6 +356,12 @@ class Writer {
     w_.op("{}.fp32 v11, v16", r.max ? "vredmax" : "vredsum");
     w_.op("vmv.x.fp32 t0, v11");
     w_.op("sw      t0, 0(a4)               # this node's partial of the row");
+    if (r.second) {
+      w_.op("vredsum.fp32 v11, v15");
+      w_.op("vmv.x.fp32 t0, v11");
+      w_.op("sw      t0, 0(a2)               # and of the next round's sum");
+      w_.op("addi    a2, a2, 4");
+    }
     w_.op("addi    a4, a4, 4");
     w_.op("addi    a3, a3, 4");
     w_.op("addi    a5, a5, 4");
@@ -676,6 +693,11 @@ double RowOpKernel::estimate_cycles() const {
     for (const char* i : body) c += latency(i);
     return c;
   };
+  // A round with a second sum: its two chains interleave, so the piece is scheduled in order.
+  const auto piece_cycles = [&](const Round& r) {
+    if (!r.second) return chain(r.piece);
+    return schedule(std::vector<std::string>(r.piece.begin(), r.piece.end()), t).cycles;
+  };
   const double load =
       t.of(T::VLoad).latency + (s.dtype == DType::Bf16 ? t.of(T::Convert).latency : 0.0);
   const double mask = op.mask ? t.of(T::Mul).latency + t.of(T::VLoad).latency + 4 : 0;
@@ -688,7 +710,8 @@ double RowOpKernel::estimate_cycles() const {
     const double rows = s.block_rows(b), pieces = double(s.chunks(b)) * parts;
     double cycles = 0;
     for (const Round& r : op.rounds) {
-      cycles += rows * (row + chain(r.row_init) + pieces * (load + mask + chain(r.piece)));
+      if (r.pass)
+        cycles += rows * (row + chain(r.row_init) + pieces * (load + mask + piece_cycles(r)));
       // The exchange: each peer's push, then the slowest arrival (hops across the row group).
       const double bytes = rows * 4;
       cycles += s.col_parts > 1

@@ -17,8 +17,8 @@
 //                                     y = fma((x - mean) rsqrt(var + eps), gamma, beta)
 //                            rmsnorm  s = rsqrt(sum(x^2) (1/D) + eps), y = (x s) gamma
 //                            cross-entropy  m = max x, L = log(sum exp(x - m)),
-//                                     P = sum x one_hot(label) (a third round: one lane of
-//                                     the row adds x, every other 0),
+//                                     P = sum x one_hot(label) (summed in round 2's pass,
+//                                     exchanged as round 3: one lane of the row adds x),
 //                                     loss_r = (m - P) + L
 // with 1/D the fp32 value of 1/cols, and exp, 1/x, rsqrt the vector unit's (isa/vector_math.h).
 // Lanes past a row's end (padding) or past the causal limit are masked from the reductions by a
