@@ -937,6 +937,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::VRSQRT_F32:
         vunary(d, vector_rsqrt);
         break;
+      case Op::VLOG_F32:
+        vunary(d, vector_log);
+        break;
       case Op::VCVT_BF16_F32: case Op::VCVT_BF16_F32_SR:
       case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_F32_SR:
       case Op::VCVT_CFP8_BF16: case Op::VCVT_CFP8_BF16_SR:

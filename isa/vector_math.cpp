@@ -21,4 +21,8 @@ float vector_rsqrt(float x) {
   return lanes::canonical(static_cast<float>(1.0 / std::sqrt(static_cast<double>(x))));
 }
 
+float vector_log(float x) {
+  return lanes::canonical(static_cast<float>(std::log(static_cast<double>(x))));
+}
+
 }  // namespace dojosim::isa

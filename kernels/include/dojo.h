@@ -60,6 +60,7 @@
 #define DOJO_F7_VEXP 0x0C
 #define DOJO_F7_VRECIP 0x0D
 #define DOJO_F7_VRSQRT 0x0E
+#define DOJO_F7_VLOG 0x0F
 /* custom-1 funct7 of the conversion rows (funct3 DOJO_F3_CVT_RNE or DOJO_F3_CVT_SR) */
 #define DOJO_F7_CVT_BF16_FP32 0x01
 #define DOJO_F7_CVT_CFP8_FP32 0x02
@@ -242,10 +243,11 @@ extern "C" {
 /* v[VD] = v[VS1] */
 #define DOJO_VMV(VD, VS1) DOJO_VARITH_(DOJO_FMT_FP32, DOJO_F7_VMV, VD, VS1, 0)
 
-/* Elementary functions on fp32 lanes (isa/vector_math.h): v[VD] = exp, 1/x, 1/sqrt(x) of v[VS1] */
+/* Elementary functions on fp32 lanes (isa/vector_math.h): v[VD] = exp, 1/x, rsqrt, ln of v[VS1] */
 #define DOJO_VEXP_FP32(VD, VS1) DOJO_VARITH_(DOJO_FMT_FP32, DOJO_F7_VEXP, VD, VS1, 0)
 #define DOJO_VRECIP_FP32(VD, VS1) DOJO_VARITH_(DOJO_FMT_FP32, DOJO_F7_VRECIP, VD, VS1, 0)
 #define DOJO_VRSQRT_FP32(VD, VS1) DOJO_VARITH_(DOJO_FMT_FP32, DOJO_F7_VRSQRT, VD, VS1, 0)
+#define DOJO_VLOG_FP32(VD, VS1) DOJO_VARITH_(DOJO_FMT_FP32, DOJO_F7_VLOG, VD, VS1, 0)
 
 /* Conversions. Narrowing (to a smaller format) writes part PART of v[VD] and keeps the rest;
  * widening reads part PART of v[VS1]. `_SR` rounds stochastically (seed: dojo_set_srseed). */

@@ -13,14 +13,19 @@
 
 #include "hw/node/node.h"
 #include "isa/global_address.h"
+#include "isa/instructions.h"
 #include "isa/lanes.h"
 #include "isa/vector_math.h"
+#include "runtime/ops/embedding.h"
 #include "runtime/ops/program.h"
+#include "runtime/ops/schedule.h"
 
 namespace dojosim::runtime::ops {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
+// The cross-entropy's semaphore for the row groups' sums (rounds use 1, 2, 3).
+constexpr int kLossSemaphore = 4;
 
 uint32_t float_bits(float f) {
   uint32_t b;
@@ -38,11 +43,15 @@ float vmax(float a, float b) {
 // the nodes of a row and turns the totals into one fp32 per row (ROWVAL1, ROWVAL2).
 // Vector registers: v2 the x piece (fp32), v5 gamma's, v8 beta's, v10 the mask, v11 scratch,
 // v16 the accumulator / totals, v17 and v18 the row's values of rounds 1 and 2, v19 scale,
-// v20 1/D, v21 epsilon.
+// v20 1/D, v21 epsilon. A round with `second` also sums into v15 in the same pass and stores
+// that partial into the next round's slot, which then has no pass (`pass` false), only the
+// exchange; `row_init` runs at each row's start (after the rows' values), a6 walks the labels.
 struct Round {
   bool max;                           // max (else sum)
   std::vector<const char*> piece;     // accumulate one piece into v16
   std::vector<const char*> finalize;  // totals in v16 -> the row's value in v16
+  std::vector<const char*> row_init = {};
+  bool second = false, pass = true;
 };
 struct OpShape {
   std::string_view name;
@@ -51,6 +60,7 @@ struct OpShape {
   const char* result;
   bool gamma, beta;
   int mask;  // 0 none, 1 additive (0 / -inf), 2 multiplicative (1 / 0)
+  bool loss = false;  // no output pass: the rows' values of the last round summed to one loss
 };
 
 const OpShape& shape_of(RowOp op) {
@@ -88,9 +98,44 @@ const OpShape& shape_of(RowOp op) {
       true,
       false,
       0};
+  // Round 2's pass also sums x times a one-hot of the label into v15 (round 3's partial):
+  // v22 the label's column in this block, v23 the piece's columns, v24 LANES, v26 1 and v27 0
+  // (all fp32: exact integers); one-hot = max(1 - d^2, 0) for d = column - label, so exactly
+  // one lane of the row adds x, the others 0. Its instructions sit between the exponential's,
+  // which they do not depend on. No address depends on a label: the cycles do not depend on
+  // them (nor on sim.values). In round 3's finalize a5 points at the rows' slot of ROWVAL3 and
+  // t4 is SLOTBYTES, so the rows' m (ROWVAL1) and log S (ROWVAL2) are two and one slots below.
+  static const OpShape kCrossEntropy{
+      "softmax_cross_entropy",
+      {{true, {"vadd.fp32 v11, v2, v10", "vmax.fp32 v16, v16, v11"}, {}},
+       {false,
+        {"vadd.fp32 v11, v2, v10", "vsub.fp32 v12, v23, v22", "vsub.fp32 v11, v11, v17",
+         "vmul.fp32 v12, v12, v12", "vexp.fp32 v11, v11", "vsub.fp32 v12, v26, v12",
+         "vmax.fp32 v12, v12, v27", "vfma.fp32 v15, v2, v12", "vadd.fp32 v23, v23, v24",
+         "vadd.fp32 v16, v16, v11"},
+        {"vlog.fp32 v16, v16"},
+        {"vbcast.fp32 v15, zero", "lw      t0, 0(a6)", "vbcast.fp32 v22, t0",
+         "vsub.fp32 v22, v22, v25", "ld      t0, LANEIDX(s1)", "vle     v23, 0(t0)",
+         "addi    a6, a6, 4"},
+        true},
+       {false,
+        {},
+        {"sub     t0, a5, t4", "vle     v12, 0(t0)", "sub     t0, t0, t4", "vle     v13, 0(t0)",
+         "vsub.fp32 v16, v13, v16", "vadd.fp32 v16, v16, v12"},
+        {},
+        false,
+        false}},
+      {},
+      "",
+      false,
+      false,
+      1,
+      true};
   switch (op) {
     case RowOp::Softmax:
       return kSoftmax;
+    case RowOp::SoftmaxCrossEntropy:
+      return kCrossEntropy;
     case RowOp::LayerNorm:
       return kLayerNorm;
     case RowOp::RmsNorm:
@@ -101,9 +146,11 @@ const OpShape& shape_of(RowOp op) {
 
 // ---- The work area and the per-node arguments ----------------------------------------------
 struct WorkMap {
-  uint64_t masks = 0, valid = 0, peers = 0, gather = 0, rowval = 0, slot_bytes = 0, end = 0;
+  uint64_t masks = 0, valid = 0, peers = 0, gather = 0, rowval = 0, slot_bytes = 0;
+  uint64_t loss_gather = 0, loss_mine = 0, lane_index = 0, end = 0;  // the cross-entropy's
 };
-WorkMap work_map(const RowSplit& s, uint64_t at) {
+WorkMap work_map(RowOp op, const RowSplit& s, uint64_t at) {
+  const uint64_t rounds = shape_of(op).rounds.size();
   const uint64_t vlen = s.vlen, lanes = vlen / 4;
   uint32_t rows = 0;
   for (size_t b = 0; b < s.blocks(); ++b) rows = std::max(rows, s.block_rows(b));
@@ -113,16 +160,26 @@ WorkMap work_map(const RowSplit& s, uint64_t at) {
   w.valid = w.masks + (lanes + 1) * vlen;
   w.peers = w.valid + w.slot_bytes;
   w.gather = w.peers + mesh::align(8 * s.col_parts, vlen);
-  w.rowval = w.gather + 2 * s.col_parts * w.slot_bytes;  // rounds 1 and 2
-  w.end = w.rowval + 2 * w.slot_bytes;
+  w.rowval = w.gather + rounds * s.col_parts * w.slot_bytes;
+  w.end = w.rowval + rounds * w.slot_bytes;
+  if (shape_of(op).loss) {
+    w.loss_gather = w.end;  // slot i: row group i's sum
+    w.loss_mine = w.loss_gather + s.row_parts * vlen;
+    w.lane_index = w.loss_mine + vlen;
+    w.end = w.lane_index + vlen;
+  }
   return w;
 }
 
 struct Node {
   uint64_t x = 0, out = 0, gamma = 0, beta = 0, rows = 0, registers = 0, row_bytes = 0;
-  uint64_t masks = 0, valid = 0, peers = 0, npeers = 0, gather1 = 0, gather2 = 0, myslot1 = 0,
-           myslot2 = 0, slot_bytes = 0, rowval1 = 0, rowval2 = 0, row_chunks = 0;
+  uint64_t masks = 0, valid = 0, peers = 0, npeers = 0, gather1 = 0, gather2 = 0, gather3 = 0,
+           myslot1 = 0, myslot2 = 0, myslot3 = 0, slot_bytes = 0, rowval1 = 0, rowval2 = 0,
+           rowval3 = 0, row_chunks = 0;
   uint64_t inv_d = 0, epsilon = 0, scale = 0;
+  uint64_t labels = 0, col0f = 0, lanesf = 0, one = 0, lane_index = 0, head = 0, group = 0,
+           waits = 0, loss_dst = 0, loss_gather = 0, loss_mine = 0, inv_rows = 0, mean = 0,
+           loss_bf16 = 0;
 };
 
 const codegen::ArgBlock<Node>& args() {
@@ -141,15 +198,33 @@ const codegen::ArgBlock<Node>& args() {
       {"NPEERS", [](N n) { return n.npeers; }},
       {"GATHER1", [](N n) { return n.gather1; }},  // slot j: partials of column block j
       {"GATHER2", [](N n) { return n.gather2; }},
+      {"GATHER3", [](N n) { return n.gather3; }},
       {"MYSLOT1", [](N n) { return n.myslot1; }},
       {"MYSLOT2", [](N n) { return n.myslot2; }},
+      {"MYSLOT3", [](N n) { return n.myslot3; }},
       {"SLOTBYTES", [](N n) { return n.slot_bytes; }},
       {"ROWVAL1", [](N n) { return n.rowval1; }},  // per row: the value of round 1
       {"ROWVAL2", [](N n) { return n.rowval2; }},
+      {"ROWVAL3", [](N n) { return n.rowval3; }},
       {"ROWCHUNKS", [](N n) { return n.row_chunks; }},  // registers of rows in a slot
       {"INVD", [](N n) { return n.inv_d; }},
       {"EPSILON", [](N n) { return n.epsilon; }},
       {"SCALE", [](N n) { return n.scale; }},
+      // The cross-entropy: labels, this block's columns, the row groups' sums.
+      {"LABELS", [](N n) { return n.labels; }},  // per row of the block, as fp32
+      {"COL0F", [](N n) { return n.col0f; }},    // fp32: this block's first column
+      {"LANESF", [](N n) { return n.lanesf; }},  // fp32: LANES
+      {"ONE", [](N n) { return n.one; }},
+      {"LANEIDX", [](N n) { return n.lane_index; }},  // fp32 0, 1, ..., LANES - 1
+      {"HEAD", [](N n) { return n.head; }},           // 1 on column block 0 of a row group
+      {"GROUP", [](N n) { return n.group; }},         // the row block i
+      {"WAITS", [](N n) { return n.waits; }},         // on the first node: row groups - 1
+      {"LOSSDST", [](N n) { return n.loss_dst; }},    // slot i on the first node (global)
+      {"LOSSGATHER", [](N n) { return n.loss_gather; }},
+      {"LOSSMINE", [](N n) { return n.loss_mine; }},
+      {"INVROWS", [](N n) { return n.inv_rows; }},  // fp32 1 / rows
+      {"MEAN", [](N n) { return n.mean; }},
+      {"LOSSBF16", [](N n) { return n.loss_bf16; }},
   };
   return block;
 }
@@ -178,8 +253,19 @@ class Writer {
       w_.op("ld      t0, {}(s1)", name);
       w_.op("vbcast.fp32 {}, t0", reg);
     }
+    if (op_.loss) {
+      w_.comment("the one-hot's constants: LANES, this block's first column, 1 and 0 (fp32)");
+      for (auto [name, reg] : {std::pair{"LANESF", "v24"}, {"COL0F", "v25"}, {"ONE", "v26"}}) {
+        w_.op("ld      t0, {}(s1)", name);
+        w_.op("vbcast.fp32 {}, t0", reg);
+      }
+      w_.op("vbcast.fp32 v27, zero");
+    }
     for (size_t k = 0; k < op_.rounds.size(); ++k) round(k + 1, op_.rounds[k]);
-    output();
+    if (op_.loss)
+      loss();
+    else
+      output();
     w_.op("j       exit");
     w_.exit_program();
     args().reserve(w_);
@@ -229,13 +315,13 @@ class Writer {
   }
 
   void round(int k, const Round& r) {
+    if (r.pass) reduce(k, r);
+    exchange(k, r);
+  }
+
+  void reduce(int k, const Round& r) {
     const std::string row = label(fmt::format("round{}_row", k)),
-                      reg = label(fmt::format("round{}_register", k)),
-                      push = label(fmt::format("round{}_push", k)),
-                      wait = label(fmt::format("round{}_wait", k)),
-                      combine = label(fmt::format("round{}_combine", k)),
-                      slot = label(fmt::format("round{}_slot", k)),
-                      slots_done = label(fmt::format("round{}_slots_done", k));
+                      reg = label(fmt::format("round{}_register", k));
     w_.comment(
         fmt::format("round {}: each row's {} over this node's columns", k, r.max ? "max" : "sum"));
     w_.op("li      s3, 0");
@@ -244,6 +330,8 @@ class Writer {
     w_.op("ld      a4, MYSLOT{}(s1)", k);
     w_.op("ld      a5, ROWVAL1(s1)");
     w_.op("ld      a7, ROWVAL2(s1)");
+    if (!r.row_init.empty()) w_.op("ld      a6, LABELS(s1)");
+    if (r.second) w_.op("ld      a2, MYSLOT{}(s1)", k + 1);
     w_.label(row);
     if (r.max) {
       w_.op("li      t0, 0xff800000");
@@ -253,6 +341,7 @@ class Writer {
     }
     w_.op("lw      t2, 0(a3)");
     row_values(k - 1);
+    for (const char* i : r.row_init) w_.op("{}", i);
     w_.op("mv      a1, a0");
     w_.op("ld      t5, REGISTERS(s1)");
     w_.label(reg);
@@ -267,6 +356,12 @@ class Writer {
     w_.op("{}.fp32 v11, v16", r.max ? "vredmax" : "vredsum");
     w_.op("vmv.x.fp32 t0, v11");
     w_.op("sw      t0, 0(a4)               # this node's partial of the row");
+    if (r.second) {
+      w_.op("vredsum.fp32 v11, v15");
+      w_.op("vmv.x.fp32 t0, v11");
+      w_.op("sw      t0, 0(a2)               # and of the next round's sum");
+      w_.op("addi    a2, a2, 4");
+    }
     w_.op("addi    a4, a4, 4");
     w_.op("addi    a3, a3, 4");
     w_.op("addi    a5, a5, 4");
@@ -274,7 +369,14 @@ class Writer {
     w_.op("add     a0, a0, s6");
     w_.op("addi    s3, s3, 1");
     w_.op("blt     s3, s2, {}", row);
+  }
 
+  void exchange(int k, const Round& r) {
+    const std::string push = label(fmt::format("round{}_push", k)),
+                      wait = label(fmt::format("round{}_wait", k)),
+                      combine = label(fmt::format("round{}_combine", k)),
+                      slot = label(fmt::format("round{}_slot", k)),
+                      slots_done = label(fmt::format("round{}_slots_done", k));
     w_.comment("push the partials into slot j of every other node of the row, then wait");
     w_.op("ld      t0, PEERS(s1)");
     w_.op("ld      t1, NPEERS(s1)");
@@ -318,6 +420,61 @@ class Writer {
     w_.op("addi    a5, a5, VLEN");
     w_.op("addi    t5, t5, -1");
     w_.op("bnez    t5, {}", combine);
+  }
+
+  // The cross-entropy's loss from the rows' values of the last round (ROWVAL3).
+  void loss() {
+    const std::string add = label("loss_add"), head = label("loss_first_node"),
+                      slot = label("loss_slot"), slots_done = label("loss_slots_done"),
+                      store = label("loss_store"), fp32 = label("loss_fp32");
+    w_.comment("the loss: column block 0 of each row group adds its rows' losses in row order");
+    w_.op("ld      t0, HEAD(s1)");
+    w_.op("beqz    t0, exit                # another column block: done");
+    w_.op("vbcast.fp32 v16, zero");
+    w_.op("ld      a5, ROWVAL3(s1)");
+    w_.op("mv      t5, s2");
+    w_.label(add);
+    w_.op("lw      t0, 0(a5)");
+    w_.op("vbcast.fp32 v11, t0");
+    w_.op("vadd.fp32 v16, v16, v11");
+    w_.op("addi    a5, a5, 4");
+    w_.op("addi    t5, t5, -1");
+    w_.op("bnez    t5, {}", add);
+    w_.comment("row group i > 0 pushes its sum into slot i on the first node, which adds them");
+    w_.op("ld      t1, GROUP(s1)");
+    w_.op("beqz    t1, {}", head);
+    w_.op("ld      t3, LOSSMINE(s1)");
+    w_.op("vse     v16, 0(t3)");
+    w_.op("ld      t0, LOSSDST(s1)");
+    w_.op("li      t4, VLEN");
+    w_.op("push    t0, t3, t4, {}", kLossSemaphore);
+    w_.op("j       exit");
+    w_.label(head);
+    w_.op("ld      t1, WAITS(s1)");
+    w_.op("swait   {}, t1", kLossSemaphore);
+    w_.op("ld      a4, LOSSGATHER(s1)");
+    w_.label(slot);
+    w_.op("beqz    t1, {}", slots_done);
+    w_.op("addi    a4, a4, VLEN");
+    w_.op("vle     v11, 0(a4)");
+    w_.op("vadd.fp32 v16, v16, v11");
+    w_.op("addi    t1, t1, -1");
+    w_.op("j       {}", slot);
+    w_.label(slots_done);
+    w_.op("ld      t0, MEAN(s1)");
+    w_.op("beqz    t0, {}", store);
+    w_.op("ld      t0, INVROWS(s1)");
+    w_.op("vbcast.fp32 v11, t0");
+    w_.op("vmul.fp32 v16, v16, v11");
+    w_.label(store);
+    w_.op("ld      t0, LOSSBF16(s1)");
+    w_.op("beqz    t0, {}", fp32);
+    w_.op("vcvt.bf16.fp32 v14, v16, 0      # a bf16 loss: both halves from the fp32 lanes");
+    w_.op("vcvt.bf16.fp32 v14, v16, 1");
+    w_.op("vmv     v16, v14");
+    w_.label(fp32);
+    w_.op("ld      t0, OUT(s1)");
+    w_.op("vse     v16, 0(t0)              # the loss, in every lane");
   }
 
   void output() {
@@ -405,8 +562,23 @@ std::string_view row_op_name(RowOp op) {
   return shape_of(op).name;
 }
 
-uint64_t row_op_work_bytes(const RowSplit& split) {
-  return work_map(split, 0).end;
+uint64_t row_op_work_bytes(RowOp op, const RowSplit& split) {
+  return work_map(op, split, 0).end;
+}
+
+void write_labels(hw::Machine& machine, const RowSplit& split, uint64_t address,
+                  const std::vector<int32_t>& labels) {
+  std::vector<int32_t> bits;
+  for (int32_t l : labels) bits.push_back(static_cast<int32_t>(float_bits(static_cast<float>(l))));
+  write_ids(machine, split, address, bits);
+}
+
+void check_labels(const std::vector<int32_t>& labels, uint32_t classes) {
+  for (size_t r = 0; r < labels.size(); ++r)
+    if (labels[r] < 0 || uint32_t(labels[r]) >= classes)
+      throw std::invalid_argument(
+          fmt::format("label {} at row {} is out of range: expected 0 <= label < C = {}", labels[r],
+                      r, classes));
 }
 
 RowOpKernel::RowOpKernel(const hw::HardwareConfig& config, const RowOpProblem& problem)
@@ -418,18 +590,23 @@ RowOpKernel::RowOpKernel(const hw::HardwareConfig& config, const RowOpProblem& p
     throw std::invalid_argument(
         fmt::format("{}: dtype {}: expected fp32 or bf16", what, dtype_name(s.dtype)));
   check_params(problem.op, s, problem.params);
+  const DType loss = problem.params.loss_dtype;
+  if (op.loss && loss != DType::Fp32 && loss != DType::Bf16)
+    throw std::invalid_argument(
+        fmt::format("{}: the loss's dtype {}: expected fp32 or bf16", what, dtype_name(loss)));
   program_ = build_program(problem.op, s.dtype, s.vlen);
   std::vector<Region> regions = {{"x", problem.x, s.bytes()},
-                                 {"out", problem.out, s.bytes()},
-                                 {"work", problem.work, row_op_work_bytes(s)}};
+                                 {"out", problem.out, op.loss ? s.vlen : s.bytes()},
+                                 {"work", problem.work, row_op_work_bytes(problem.op, s)}};
   if (op.gamma) regions.push_back({"gamma", problem.gamma, s.vector_bytes()});
   if (op.beta) regions.push_back({"beta", problem.beta, s.vector_bytes()});
+  if (op.loss) regions.push_back({"labels", problem.labels, embedding_ids_bytes(s)});
   std::tie(begin_, end_) = check_regions(config, what, program_, regions, 1, kStackBytes);
 }
 
 void RowOpKernel::place(hw::Machine& machine) const {
   const RowSplit& s = problem_.split;
-  const WorkMap m = work_map(s, problem_.work);
+  const WorkMap m = work_map(problem_.op, s, problem_.work);
   const uint32_t lanes = s.vlen / 4;
   const OpShape& op = shape_of(problem_.op);
   // Mask k keeps lanes below k: additive 0 / -inf or multiplicative 1 / 0.
@@ -453,24 +630,42 @@ void RowOpKernel::place(hw::Machine& machine) const {
                                             static_cast<uint32_t>(m.gather + j * m.slot_bytes)));
       }
     if (!peers.empty()) sram.write(m.peers, peers.data(), peers.size() * 8);
+    if (op.loss) {
+      std::vector<float> index(lanes);
+      for (uint32_t l = 0; l < lanes; ++l) index[l] = static_cast<float>(l);
+      sram.write(m.lane_index, index.data(), lanes * 4);
+    }
   }
 }
 
 void RowOpKernel::write_args(hw::Machine& machine) const {
   const RowOpProblem& p = problem_;
   const RowSplit& s = p.split;
-  const WorkMap m = work_map(s, p.work);
+  const WorkMap m = work_map(p.op, s, p.work);
   const float inv_d = 1.0f / static_cast<float>(s.cols);
+  const hw::Coord first = s.nodes.front();
   for (size_t b = 0; b < s.blocks(); ++b) {
-    const uint32_t j = b % s.col_parts;
+    const uint32_t i = static_cast<uint32_t>(b / s.col_parts), j = b % s.col_parts;
     Node n;
     n.x = p.x, n.out = p.out, n.gamma = p.gamma, n.beta = p.beta;
     n.rows = s.block_rows(b), n.registers = s.chunks(b), n.row_bytes = s.row_bytes(b);
     n.masks = m.masks, n.valid = m.valid, n.peers = m.peers, n.npeers = s.col_parts - 1;
     n.gather1 = m.gather, n.gather2 = m.gather + s.col_parts * m.slot_bytes;
+    n.gather3 = n.gather2 + s.col_parts * m.slot_bytes;
     n.myslot1 = n.gather1 + j * m.slot_bytes, n.myslot2 = n.gather2 + j * m.slot_bytes;
+    n.myslot3 = n.gather3 + j * m.slot_bytes;
     n.slot_bytes = m.slot_bytes;
     n.rowval1 = m.rowval, n.rowval2 = m.rowval + m.slot_bytes;
+    n.rowval3 = n.rowval2 + m.slot_bytes;
+    n.labels = p.labels, n.col0f = float_bits(static_cast<float>(s.col_start[j]));
+    n.lanesf = float_bits(static_cast<float>(s.vlen / 4)), n.one = float_bits(1.0f);
+    n.lane_index = m.lane_index;
+    n.head = j == 0, n.group = i, n.waits = b == 0 ? s.row_parts - 1 : 0;
+    n.loss_gather = m.loss_gather, n.loss_mine = m.loss_mine;
+    n.loss_dst = isa::global_address(static_cast<uint32_t>(first.x), static_cast<uint32_t>(first.y),
+                                     static_cast<uint32_t>(m.loss_gather + i * s.vlen));
+    n.inv_rows = float_bits(1.0f / static_cast<float>(s.rows)), n.mean = p.params.mean;
+    n.loss_bf16 = p.params.loss_dtype == DType::Bf16;
     n.row_chunks = m.slot_bytes / s.vlen;
     n.inv_d = float_bits(inv_d), n.epsilon = float_bits(p.params.epsilon);
     n.scale = float_bits(p.params.scale);
@@ -486,17 +681,22 @@ double RowOpKernel::estimate_cycles() const {
   using T = isa::TimingClass;
   // One thread, in order: a piece costs the chain of its instructions' latencies (each
   // depends on the one before), after its load (and widening) and its mask's load.
+  // An instruction's latency by its timing class in the instruction table.
   const auto latency = [&](const char* insn) {
     const std::string_view i(insn);
-    const T cls = i.rfind("vexp", 0) == 0 || i.rfind("vrecip", 0) == 0 || i.rfind("vrsqrt", 0) == 0
-                      ? T::SimdMath
-                      : T::Simd;
-    return double(t.of(cls).latency);
+    const isa::InstrInfo* in = isa::find_mnemonic(i.substr(0, i.find(' ')));
+    if (!in) throw std::logic_error(fmt::format("row op estimate: unknown instruction `{}`", i));
+    return double(t.of(in->timing).latency);
   };
   const auto chain = [&](const std::vector<const char*>& body) {
     double c = 0;
     for (const char* i : body) c += latency(i);
     return c;
+  };
+  // A round with a second sum: its two chains interleave, so the piece is scheduled in order.
+  const auto piece_cycles = [&](const Round& r) {
+    if (!r.second) return chain(r.piece);
+    return schedule(std::vector<std::string>(r.piece.begin(), r.piece.end()), t).cycles;
   };
   const double load =
       t.of(T::VLoad).latency + (s.dtype == DType::Bf16 ? t.of(T::Convert).latency : 0.0);
@@ -504,12 +704,14 @@ double RowOpKernel::estimate_cycles() const {
   const double row = t.of(T::Load).latency + t.of(T::SimdReduce).latency + 8;
   const uint32_t parts = s.dtype == DType::Bf16 ? 2 : 1;
   const double hop = config_.noc.router_latency_cycles;
-  double most = 0;
+  const double link = config_.noc.link_bytes_per_cycle;
+  double most = 0, loss_ready = 0;
   for (size_t b = 0; b < s.blocks(); ++b) {
     const double rows = s.block_rows(b), pieces = double(s.chunks(b)) * parts;
     double cycles = 0;
     for (const Round& r : op.rounds) {
-      cycles += rows * (row + pieces * (load + mask + chain(r.piece)));
+      if (r.pass)
+        cycles += rows * (row + chain(r.row_init) + pieces * (load + mask + piece_cycles(r)));
       // The exchange: each peer's push, then the slowest arrival (hops across the row group).
       const double bytes = rows * 4;
       cycles += s.col_parts > 1
@@ -518,9 +720,25 @@ double RowOpKernel::estimate_cycles() const {
                     : 0;
       cycles += std::ceil(rows / (s.vlen / 4)) * (load + s.col_parts * load + chain(r.finalize));
     }
+    if (op.loss) {
+      if (b % s.col_parts) continue;  // only column block 0 goes on
+      // Its rows' losses added one by one, then (row group i > 0) its push to the first node.
+      cycles += rows * (t.of(T::Load).latency + 2 * t.of(T::Simd).latency + 2);
+      if (b > 0) {
+        const hw::Coord a = s.nodes[b], f = s.nodes.front();
+        const double hops = std::abs(a.x - f.x) + std::abs(a.y - f.y) + 1;
+        cycles += t.of(T::VStore).latency + 2 + s.vlen / link + hop * hops;
+      }
+      loss_ready = std::max(loss_ready, cycles);
+      continue;
+    }
     cycles += rows * (row + pieces * (load + mask + chain(op.output)));
     most = std::max(most, cycles);
   }
+  // The first node adds the row groups' sums in order, scales for the mean and stores.
+  if (op.loss)
+    most = loss_ready + (s.row_parts - 1) * (t.of(T::VLoad).latency + t.of(T::Simd).latency + 4) +
+           t.of(T::Simd).latency + t.of(T::VStore).latency + 8;
   return most;
 }
 
@@ -571,10 +789,40 @@ float reduce_row(const RowContext& ctx, uint32_t r, bool is_max, Term term) {
   return total;
 }
 
+// A sum round whose term sees the column: per block, lanes piece by piece (padding x = 0 at
+// its column), lane order, blocks in order; as reduce_row.
+template <class Term>
+float reduce_row_at(const RowContext& ctx, uint32_t r, Term term) {
+  const RowSplit& s = ctx.s;
+  float total = 0;
+  for (uint32_t j = 0; j < s.col_parts; ++j) {
+    const uint32_t c0 = s.col_start[j], c1 = s.col_start[j + 1];
+    const uint32_t pieces = (c1 - c0 + s.lanes() - 1) / s.lanes() * (s.lanes() / ctx.lanes);
+    std::vector<float> acc(ctx.lanes, 0.0f);
+    for (uint32_t q = 0; q < pieces; ++q)
+      for (uint32_t l = 0; l < ctx.lanes; ++l) {
+        const uint32_t c = c0 + q * ctx.lanes + l;
+        acc[l] = term(acc[l], c < c1 ? ctx.at(r, c) : 0.0f, c);
+      }
+    float partial = acc[0];
+    for (uint32_t l = 1; l < ctx.lanes; ++l) partial = partial + acc[l];
+    total = j == 0 ? partial : total + partial;
+  }
+  return total;
+}
+
+// The cross-entropy takes labels and gives one value: it has functions of its own.
+void refuse_loss(RowOp op, const char* instead) {
+  if (shape_of(op).loss)
+    throw std::invalid_argument(
+        fmt::format("{}: takes labels and gives a scalar: use {}", row_op_name(op), instead));
+}
+
 }  // namespace
 
 Matrix row_op_reference(RowOp op, const RowSplit& s, const RowOpParams& p, const Matrix& x,
                         const std::vector<float>& gamma, const std::vector<float>& beta) {
+  refuse_loss(op, "cross_entropy_reference");
   RowContext ctx{op, s, p, quantized(x, s.dtype, {}), {}, {}, s.vlen / 4};
   for (float g : gamma) ctx.gamma.push_back(quantize(s.dtype, g, {}));
   for (float b : beta) ctx.beta.push_back(quantize(s.dtype, b, {}));
@@ -604,6 +852,8 @@ Matrix row_op_reference(RowOp op, const RowSplit& s, const RowOpParams& p, const
                         [](float acc, float xv, float) { return std::fma(xv, xv, acc); });
         v1 = isa::vector_rsqrt(v1 * inv_d + eps);
         break;
+      case RowOp::SoftmaxCrossEntropy:
+        break;  // refused above
     }
     for (uint32_t c = 0; c < s.cols; ++c) {
       const float xv = ctx.x.at(r, c);
@@ -622,6 +872,8 @@ Matrix row_op_reference(RowOp op, const RowSplit& s, const RowOpParams& p, const
         case RowOp::RmsNorm:
           y = xv * v1 * ctx.gamma[c];
           break;
+        case RowOp::SoftmaxCrossEntropy:
+          break;
       }
       out.at(r, c) = s.dtype == DType::Fp32 ? y : quantize(s.dtype, y, {});
     }
@@ -631,6 +883,7 @@ Matrix row_op_reference(RowOp op, const RowSplit& s, const RowOpParams& p, const
 
 Reference64 row_op_reference_f64(RowOp op, const RowSplit& s, const RowOpParams& p, const Matrix& x,
                                  const std::vector<float>& gamma, const std::vector<float>& beta) {
+  refuse_loss(op, "cross_entropy_reference_f64");
   const Matrix q = quantized(x, s.dtype, {});
   std::vector<double> g, b;
   for (float v : gamma) g.push_back(quantize(s.dtype, v, {}));
@@ -674,6 +927,8 @@ Reference64 row_op_reference_f64(RowOp op, const RowSplit& s, const RowOpParams&
           v = xv * rms * g[c];
           bound = std::fabs(v) * ((n / 2 + 8) * u32 + u_out);
           break;
+        case RowOp::SoftmaxCrossEntropy:
+          break;
       }
       ref.value.push_back(v);
       ref.bound.push_back(bound);
@@ -682,9 +937,104 @@ Reference64 row_op_reference_f64(RowOp op, const RowSplit& s, const RowOpParams&
   return ref;
 }
 
+Matrix cross_entropy_reference(const RowSplit& s, const RowOpParams& p, const Matrix& logits,
+                               const std::vector<int32_t>& labels) {
+  const RowOp op = RowOp::SoftmaxCrossEntropy;
+  const RowContext ctx{op, s, p, quantized(logits, s.dtype, {}), {}, {}, s.vlen / 4};
+  std::vector<float> loss(s.rows);
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    const float m =
+        reduce_row(ctx, r, true, [](float acc, float xv, float k) { return vmax(acc, xv + k); });
+    const float l = isa::vector_log(reduce_row(ctx, r, false, [&](float acc, float xv, float k) {
+      return acc + isa::vector_exp(xv + k - m);
+    }));
+    // x[label] as the kernel sums x times the one-hot (exact: one term is x, the others 0).
+    const float picked = reduce_row_at(ctx, r, [&](float acc, float xv, uint32_t c) {
+      const float d = float(c) - float(labels[r]), one_hot = std::max(1.0f - d * d, 0.0f);
+      return std::fma(xv, one_hot, acc);
+    });
+    loss[r] = (m - picked) + l;
+  }
+  // Each row group's rows in order from 0, then the groups in order.
+  float total = 0;
+  for (uint32_t i = 0; i < s.row_parts; ++i) {
+    float group = 0;
+    for (uint32_t r = s.row_start[i]; r < s.row_start[i + 1]; ++r) group = group + loss[r];
+    total = i == 0 ? group : total + group;
+  }
+  if (p.mean) total = total * (1.0f / static_cast<float>(s.rows));
+  Matrix out(1, 1);
+  out.at(0, 0) = p.loss_dtype == DType::Fp32 ? total : quantize(p.loss_dtype, total, {});
+  return out;
+}
+
+Reference64 cross_entropy_reference_f64(const RowSplit& s, const RowOpParams& p,
+                                        const Matrix& logits, const std::vector<int32_t>& labels) {
+  const Matrix q = quantized(logits, s.dtype, {});
+  const double u = std::ldexp(1.0, -24), n = s.cols;
+  double total = 0, magnitude = 0, bound = 0;
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    double mx = -INFINITY, sum = 0, range = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) mx = std::max(mx, double(q.at(r, c)));
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      sum += std::exp(q.at(r, c) - mx);
+      range = std::max(range, mx - q.at(r, c));
+    }
+    const double d = mx - q.at(r, uint32_t(labels[r])), l = std::log(sum), loss = d + l;
+    total += loss;
+    magnitude += std::fabs(loss);
+    // exp's argument is off by an ulp of the range; S by n roundings (S >= 1, so log S is off
+    // by about S's relative error); then log's, m - x[label]'s and the addition's roundings.
+    bound += u * ((range + n + 4) + l + d + 2 * std::fabs(loss));
+  }
+  // The sum over the rows (a rounding per row and per row group); the mean's 1/rows and product.
+  bound += u * (s.rows + s.row_parts + 2) * magnitude;
+  if (p.mean) total /= s.rows, bound /= s.rows;
+  if (p.loss_dtype == DType::Bf16) bound += std::ldexp(1.0, -8) * (std::fabs(total) + bound);
+  return Reference64{1, 1, {total}, {bound}};
+}
+
+RowOpRun run_cross_entropy(Executor& executor, DType dtype, const RowOpParams& params,
+                           const Matrix& logits, const std::vector<int32_t>& labels,
+                           RowOpOptions options) {
+  const RowOp op = RowOp::SoftmaxCrossEntropy;
+  RowOpRun result;
+  result.split = split_rows(executor.config(), dtype, logits.rows, logits.cols, options.col_parts);
+  const RowSplit& s = result.split;
+  if (labels.size() != logits.rows)
+    throw std::invalid_argument(fmt::format("{}: {} labels: expected one per row, {}",
+                                            describe(op, s), labels.size(), logits.rows));
+  try {
+    check_labels(labels, logits.cols);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("{}: {}", describe(op, s), e.what()));
+  }
+  RowOpProblem p;
+  p.op = op, p.split = s, p.params = params;
+  mesh::SramMap map(build_program(op, dtype, s.vlen), options.sram_from);
+  p.x = map.take(s.bytes());
+  p.out = map.take(s.vlen);
+  p.labels = map.take(embedding_ids_bytes(s));
+  p.work = map.take(row_op_work_bytes(op, s));
+  const RowOpKernel kernel(executor.config(), p);
+  hw::Machine& m = executor.machine();
+  write_tensor(m, s, p.x, logits);
+  write_labels(m, s, p.labels, labels);
+  kernel.place(m);
+  result.estimate = kernel.estimate_cycles();
+  result.run = executor.run(kernel);
+  if (result.run.ok) {
+    RowSplit one = split_rows(executor.config(), params.loss_dtype, 1, 1);
+    one.nodes = {s.nodes.front()};
+    result.out = read_tensor(m, one, p.out);
+  }
+  return result;
+}
+
 RowOpRun run_row_op(Executor& executor, RowOp op, DType dtype, const RowOpParams& params,
                     const Matrix& x, const std::vector<float>& gamma,
                     const std::vector<float>& beta, RowOpOptions options) {
+  refuse_loss(op, "run_cross_entropy");
   const OpShape& shape = shape_of(op);
   RowOpRun result;
   result.split = split_rows(executor.config(), dtype, x.rows, x.cols, options.col_parts);
@@ -702,7 +1052,7 @@ RowOpRun run_row_op(Executor& executor, RowOp op, DType dtype, const RowOpParams
   p.out = map.take(s.bytes());
   if (shape.gamma) p.gamma = map.take(s.vector_bytes());
   if (shape.beta) p.beta = map.take(s.vector_bytes());
-  p.work = map.take(row_op_work_bytes(s));
+  p.work = map.take(row_op_work_bytes(op, s));
   const RowOpKernel kernel(executor.config(), p);
   hw::Machine& m = executor.machine();
   write_tensor(m, s, p.x, x);

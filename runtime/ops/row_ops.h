@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Row ops over the last axis (softmax with an optional causal mask, layernorm, rmsnorm) as node
-// kernels on fp32 or bf16 tensors held as a RowSplit (row_split.h), computing in fp32.
+// Row ops over the last axis (softmax with an optional causal mask, layernorm, rmsnorm, and the
+// softmax cross-entropy loss) as node kernels on fp32 or bf16 tensors held as a RowSplit
+// (row_split.h), computing in fp32.
 //
 // Each needs one or two reductions per row (max, sum, sum of squares). A node first reduces its
 // own columns of each of its rows: a vector of 16 fp32 lanes accumulated register by register,
@@ -15,10 +16,23 @@
 //                            layernorm mean = sum(x) (1/D), var = sum((x - mean)^2) (1/D),
 //                                     y = fma((x - mean) rsqrt(var + eps), gamma, beta)
 //                            rmsnorm  s = rsqrt(sum(x^2) (1/D) + eps), y = (x s) gamma
+//                            cross-entropy  m = max x, L = log(sum exp(x - m)),
+//                                     P = sum x one_hot(label) (summed in round 2's pass,
+//                                     exchanged as round 3: one lane of the row adds x),
+//                                     loss_r = (m - P) + L
 // with 1/D the fp32 value of 1/cols, and exp, 1/x, rsqrt the vector unit's (isa/vector_math.h).
 // Lanes past a row's end (padding) or past the causal limit are masked from the reductions by a
 // table of masks (additive 0 / -inf for softmax, multiplicative 1 / 0 for layernorm's squares).
 // Every node runs one thread.
+//
+// The cross-entropy has no per-element output: the first node of each row group (column block
+// 0) adds its rows' losses in row order, pushes that sum into slot i (its row block) of a buffer
+// on the split's first node, which waits for them, adds slots 0, 1, ... in order and for `mean`
+// multiplies by fp32(1 / rows). The loss lands in every lane (fp32, or bf16 for a bf16 loss) of
+// the 64 B at `out` on the split's first node (lane 0 is what a [] tensor reads). No host step:
+// deterministic by order. The labels lie in SRAM as fp32 values, one per row, where
+// embedding.h's ids would (write_labels()); the host checks them (check_labels()) before the
+// run, the kernel does not.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +46,7 @@
 
 namespace dojosim::runtime::ops {
 
-enum class RowOp : uint8_t { Softmax, LayerNorm, RmsNorm };
+enum class RowOp : uint8_t { Softmax, LayerNorm, RmsNorm, SoftmaxCrossEntropy };
 std::string_view row_op_name(RowOp op);
 
 struct RowOpParams {
@@ -40,18 +54,28 @@ struct RowOpParams {
   float scale = 1.0f;     // softmax: multiplies x first
   bool causal = false;  // softmax: row i of each [Sq, cols] matrix sees columns j <= i + cols - Sq
   uint32_t causal_rows = 0;  // Sq (0: all rows form one matrix); rows must be a multiple
+  bool mean = true;          // softmax_cross_entropy: the mean over the rows (else the sum)
+  DType loss_dtype = DType::Fp32;  // softmax_cross_entropy: fp32, or bf16 (rounded once)
 };
 
 /// What to compute: `out` = op(`x`) with gamma and beta [cols] vectors (layernorm: both;
 /// rmsnorm: gamma), all at the same SRAM addresses on every node of `split`; `work` is scratch
-/// SRAM of row_op_work_bytes() for the masks, the peers and the gathered partials.
+/// SRAM of row_op_work_bytes() for the masks, the peers and the gathered partials. The
+/// cross-entropy reads `labels` (embedding_ids_bytes(split)) and writes 64 B at `out` on
+/// split.nodes[0] only.
 struct RowOpProblem {
   RowOp op = RowOp::Softmax;
   RowSplit split;
   RowOpParams params;
-  uint64_t x = 0, out = 0, gamma = 0, beta = 0, work = 0;
+  uint64_t x = 0, out = 0, gamma = 0, beta = 0, work = 0, labels = 0;
 };
-uint64_t row_op_work_bytes(const RowSplit& split);
+uint64_t row_op_work_bytes(RowOp op, const RowSplit& split);
+/// Throws std::invalid_argument naming the row, the label and C unless 0 <= labels[r] < C.
+void check_labels(const std::vector<int32_t>& labels, uint32_t classes);
+/// Host side: each node's rows' labels as fp32 into its SRAM at `address`
+/// (embedding_ids_bytes(split)).
+void write_labels(hw::Machine& machine, const RowSplit& split, uint64_t address,
+                  const std::vector<int32_t>& labels);
 
 class RowOpKernel final : public mesh::Kernel {
  public:
@@ -89,6 +113,13 @@ Reference64 row_op_reference_f64(RowOp op, const RowSplit& split, const RowOpPar
                                  const Matrix& x, const std::vector<float>& gamma,
                                  const std::vector<float>& beta);
 
+/// The cross-entropy loss (a 1 x 1 matrix) bit for bit in the kernel's order, and in double
+/// from the dtype's values with its bound (docs/ops.md).
+Matrix cross_entropy_reference(const RowSplit& split, const RowOpParams& params,
+                               const Matrix& logits, const std::vector<int32_t>& labels);
+Reference64 cross_entropy_reference_f64(const RowSplit& split, const RowOpParams& params,
+                                        const Matrix& logits, const std::vector<int32_t>& labels);
+
 /// From the host: places x (rows x cols), gamma and beta (cols each, where the op takes them),
 /// runs on `executor`'s machine and reads the result back.
 struct RowOpRun {
@@ -104,5 +135,10 @@ struct RowOpOptions {
 RowOpRun run_row_op(Executor& executor, RowOp op, DType dtype, const RowOpParams& params,
                     const Matrix& x, const std::vector<float>& gamma = {},
                     const std::vector<float>& beta = {}, RowOpOptions options = {});
+/// The cross-entropy of `logits` (rows x C) against `labels` (rows, checked first); `out` is
+/// the 1 x 1 loss.
+RowOpRun run_cross_entropy(Executor& executor, DType dtype, const RowOpParams& params,
+                           const Matrix& logits, const std::vector<int32_t>& labels,
+                           RowOpOptions options = {});
 
 }  // namespace dojosim::runtime::ops

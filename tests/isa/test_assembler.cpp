@@ -456,6 +456,7 @@ const InsnCase kCustom[] = {
     {"vexp.fp32 v9, v12", ".insn r 0x2B, 0, 0x0c, x9, x12, x0", 0x180604ab},
     {"vrecip.fp32 v10, v31", ".insn r 0x2B, 0, 0x0d, x10, x31, x0", 0x1a0f852b},
     {"vrsqrt.fp32 v31, v1", ".insn r 0x2B, 0, 0x0e, x31, x1, x0", 0x1c008fab},
+    {"vlog.fp32 v11, v3", ".insn r 0x2B, 0, 0x0f, x11, x3, x0", 0x1e0185ab},
     {"vcvt.bf16.fp32 v14, v22, 1", ".insn r 0x2B, 3, 0x01, x14, x22, x1", 0x021b372b},
     {"vcvt.cfp8.fp32 v15, v29, 1", ".insn r 0x2B, 3, 0x02, x15, x29, x1", 0x041eb7ab},
     {"vcvt.cfp8.bf16 v16, v4, 1", ".insn r 0x2B, 3, 0x03, x16, x4, x1", 0x0612382b},

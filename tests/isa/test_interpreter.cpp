@@ -426,6 +426,48 @@ out: .space 192
   CHECK(isa::vector_rsqrt(4.0f) == 0.5f);
 }
 
+TEST_CASE("vlog gives isa/vector_math.h's values on zeros, negatives, subnormals, inf and NaN",
+          "[interp][vector]") {
+  auto r = run_both(R"(
+    la t0, a
+    vle v1, 0(t0)
+    vlog.fp32 v2, v1
+    la t2, out
+    vse v2, 0(t2)
+    .data
+    .align 6
+a:  .float 0, -0, 1, -1, 2, 0.5, 10, 3e38, 1e-40, 1.4e-45, 1.17549435e-38, -1e-40, inf, -inf
+    .word 0x7fc00000, 0xffa00001
+out: .space 64
+  )");
+  const float in[14] = {
+      0,        -0.0f,           1,       -1,       2,        0.5f, 10, 3e38f, 1e-40f,
+      1.4e-45f, 1.17549435e-38f, -1e-40f, INFINITY, -INFINITY};
+  const uint64_t out = r.symbol("out");
+  for (int i = 0; i < 14; ++i) {
+    INFO("lane " << i << ": " << in[i]);
+    const float got = r.mem<float>(out + 4 * i), want = isa::vector_log(in[i]);
+    if (std::isnan(want))
+      CHECK(std::isnan(got));
+    else
+      CHECK(std::memcmp(&got, &want, 4) == 0);
+  }
+  // NaN lanes (quiet and signalling) give the canonical NaN.
+  CHECK(r.mem<uint32_t>(out + 56) == 0x7fc00000u);
+  CHECK(r.mem<uint32_t>(out + 60) == 0x7fc00000u);
+  // The documented specials and a few exact values.
+  CHECK(isa::vector_log(0.0f) == -INFINITY);
+  CHECK(isa::vector_log(-0.0f) == -INFINITY);
+  CHECK(std::isnan(isa::vector_log(-1.0f)));
+  CHECK(std::isnan(isa::vector_log(-1e-40f)));
+  CHECK(std::isnan(isa::vector_log(-INFINITY)));
+  CHECK(isa::vector_log(INFINITY) == INFINITY);
+  CHECK(isa::vector_log(1.0f) == 0.0f);
+  CHECK(isa::vector_log(2.0f) == 0.693147180559945309f);
+  CHECK(isa::vector_log(1.4e-45f) == static_cast<float>(-149 * 0.693147180559945309));
+  CHECK(isa::vector_log(isa::vector_exp(3.0f)) == 3.0f);
+}
+
 TEST_CASE("vector fp32 arithmetic, reductions, broadcast and moves", "[interp][vector]") {
   auto r = run_both(R"(
     la t0, a

@@ -68,7 +68,7 @@ const std::map<std::string, KindRow>& kinds() {
       {"transpose", {Kind::Transpose, 0}},
       {"concat", {Kind::Concat, 0}},
       {"split", {Kind::Split, 0}},
-      {"softmax_cross_entropy", {Kind::Loss, 2}},
+      {"softmax_cross_entropy", {Kind::Loss, 3}},  // max, sum of exponentials, the label's logit
   };
   return table;
 }

@@ -160,11 +160,14 @@ class Runner {
     if (options.trace) executor_.machine().set_trace(options.trace);
     for (size_t i = 0; i < g_.ops.size(); ++i)
       for (const std::string& name : g_.ops[i].inputs) readers_[name].push_back(i);
-    // Made-up values must suit their readers: variances positive, ids below the table's rows.
+    // Made-up values must suit their readers: variances positive, ids below the table's rows,
+    // labels below the logits' classes.
     for (const g::Op& op : g_.ops) {
       if (op.type == "batchnorm") positive_.insert(op.inputs[4]);
       if (op.type == "embedding")
         id_range_[op.inputs[0]] = int32_t(g_.find_tensor(op.inputs[1])->shape[0]);
+      if (op.type == "softmax_cross_entropy")
+        id_range_[op.inputs[1]] = int32_t(g_.find_tensor(op.inputs[0])->shape.back());
     }
     for (const g::Tensor& t : g_.tensors) {
       const auto [rows, cols] = matrix_of(t.shape);
@@ -172,6 +175,16 @@ class Runner {
       h.split = ops::split_rows(config_, runtime_dtype(t.dtype), rows, cols);
       if (g::is_source(t.role) && values_) ref_[t.name] = host_values(t);
     }
+    // Given labels out of range are bad input: refused before anything runs.
+    if (values_)
+      for (const g::Op& op : g_.ops)
+        if (op.type == "softmax_cross_entropy" && ref_.count(op.inputs[1])) try {
+            ops::check_labels(int_values(op.inputs[1]), uint32_t(id_range_.at(op.inputs[1])));
+          } catch (const std::invalid_argument& e) {
+            const g::Tensor& t = tensor(op.inputs[1]);
+            throw g::GraphError(fmt::format("{}: tensor '{}' (labels of op '{}'): {}", t.origin,
+                                            t.name, op.name, e.what()));
+          }
   }
 
   GraphRun run() {
@@ -261,6 +274,12 @@ class Runner {
   }
 
   const Matrix& ref(const std::string& name) const { return ref_.at(name); }
+  // An int32 host tensor's values (held as floats, exact below 2^24).
+  std::vector<int32_t> int_values(const std::string& name) const {
+    std::vector<int32_t> v;
+    for (float f : ref(name).values) v.push_back(int32_t(f));
+    return v;
+  }
 
   // ---- SRAM ---------------------------------------------------------------------------------
 
@@ -447,6 +466,8 @@ class Runner {
       run_elementwise(op);
     else if (is_row_op(op.type))
       run_row_op(op);
+    else if (op.type == "softmax_cross_entropy")
+      run_cross_entropy(op);
     else if (is_activation(op.type))
       run_activation(op);
     else if (op.type == "batchnorm")
@@ -711,6 +732,15 @@ class Runner {
     }
   }
 
+  // A row op's kernel (its buffers placed): its work area written, then run.
+  void row_kernel(const g::Op& op, const ops::RowOpProblem& problem) {
+    const ops::RowOpKernel k(config_, problem);
+    k.place(executor_.machine());
+    const uint32_t parts = problem.split.col_parts;
+    op_->how = parts > 1 ? fmt::format("simd rows, {} nodes per row", parts) : "simd rows";
+    kernel(k, fmt::format("{} '{}'", op.type, op.name));
+  }
+
   void run_row_op(const g::Op& op) {
     const std::string& x = op.inputs[0];
     const ops::RowSplit& split = homes_.at(x).split;
@@ -731,15 +761,12 @@ class Runner {
     std::shared_ptr<Buffer> gamma, beta;
     if (op.inputs.size() > 1) gamma = vector_in(op.inputs[1], split, problem.gamma);
     if (op.inputs.size() > 2) beta = vector_in(op.inputs[2], split, problem.beta);
-    std::shared_ptr<Buffer> work = allocate(ops::row_op_work_bytes(split), "row op scratch");
+    std::shared_ptr<Buffer> work =
+        allocate(ops::row_op_work_bytes(problem.op, split), "row op scratch");
     problem.work = work->address;
     Home& out = produce(op.outputs[0]);
     problem.out = out.buffer->address;
-    const ops::RowOpKernel k(config_, problem);
-    k.place(executor_.machine());
-    op_->how = split.col_parts > 1 ? fmt::format("simd rows, {} nodes per row", split.col_parts)
-                                   : "simd rows";
-    kernel(k, fmt::format("{} '{}'", op.type, op.name));
+    row_kernel(op, problem);
     if (values_) {
       const auto vec = [&](size_t i) {
         return op.inputs.size() > i ? ref(op.inputs[i]).values : std::vector<float>{};
@@ -748,6 +775,39 @@ class Runner {
           ops::row_op_reference(problem.op, split, problem.params, ref(x), vec(1), vec(2));
       f64_[op.outputs[0]] =
           ops::row_op_reference_f64(problem.op, split, problem.params, ref(x), vec(1), vec(2));
+    }
+  }
+
+  // The loss: the labels (int32, a host input) written into the SRAM of the logits' nodes before
+  // the op, as an embedding's ids (not timed); the scalar lands on the logits' first node, where
+  // its home (one row of one column) is put.
+  void run_cross_entropy(const g::Op& op) {
+    const std::string &x = op.inputs[0], &labels = op.inputs[1], &loss = op.outputs[0];
+    const ops::RowSplit& split = homes_.at(x).split;
+    ops::RowOpProblem problem;
+    problem.op = ops::RowOp::SoftmaxCrossEntropy;
+    problem.split = split;
+    problem.params.mean = word_attr(op, "reduction", "mean") == "mean";
+    problem.params.loss_dtype = runtime_dtype(tensor(loss).dtype);
+    problem.x = resident(x).shards.front().address;
+    std::shared_ptr<Buffer> ids = allocate(ops::embedding_ids_bytes(split), "labels");
+    problem.labels = ids->address;
+    std::vector<int32_t> label_values;
+    if (values_) {
+      label_values = int_values(labels);
+      ops::write_labels(executor_.machine(), split, problem.labels, label_values);
+    }
+    std::shared_ptr<Buffer> work =
+        allocate(ops::row_op_work_bytes(problem.op, split), "cross-entropy scratch");
+    problem.work = work->address;
+    ops::RowSplit one = homes_.at(loss).split;
+    if (one.blocks() != 1) throw std::logic_error("a scalar's home is one block");
+    one.nodes = {split.nodes.front()};
+    problem.out = produce(loss, &one).buffer->address;
+    row_kernel(op, problem);
+    if (values_) {
+      ref_[loss] = ops::cross_entropy_reference(split, problem.params, ref(x), label_values);
+      f64_[loss] = ops::cross_entropy_reference_f64(split, problem.params, ref(x), label_values);
     }
   }
 
@@ -805,7 +865,7 @@ class Runner {
                               uint64_t{problem.vocabulary} * ops::embedding_table_row_bytes(split));
     std::vector<int32_t> id_values;
     if (values_) {
-      for (float v : ref(ids_name).values) id_values.push_back(int32_t(v));
+      id_values = int_values(ids_name);
       ops::check_ids(id_values, problem.vocabulary);
       ops::write_ids(executor_.machine(), split, problem.ids, id_values);
       ops::write_embedding_table(executor_.machine(), split, problem.table, ref(table_name));
@@ -1041,23 +1101,35 @@ class Runner {
 
 void check_runnable(const g::Graph& graph, const g::Analysis& a) {
   (void)a;
-  std::set<std::string> ids;  // int32 tensors the run takes: embedding's ids
-  for (const g::Op& op : graph.ops)
+  std::set<std::string> ids;  // int32 tensors the run takes: embedding's ids, the loss's labels
+  for (const g::Op& op : graph.ops) {
     if (op.type == "embedding") ids.insert(op.inputs[0]);
+    if (op.type == "softmax_cross_entropy") ids.insert(op.inputs[1]);
+  }
   for (const g::Tensor& t : graph.tensors)
     if (t.dtype != g::DType::Fp32 && t.dtype != g::DType::Bf16 && !ids.count(t.name))
       throw g::GraphError(fmt::format(
           "{}: tensor '{}' ({}): a graph run holds fp32 and bf16 tensors, and int32 ids of an "
-          "embedding, so far",
+          "embedding or labels of a loss, so far",
           t.origin, t.name, g::dtype_name(t.dtype)));
   for (const g::Op& op : graph.ops) {
     const auto shape = [&](size_t i) -> const g::Shape& {
       return graph.find_tensor(op.inputs[i])->shape;
     };
+    // The SIMD kernels write their output in their input's dtype (matmul's C converts).
+    const g::Tensor &in0 = *graph.find_tensor(op.inputs[0]),
+                    &out0 = *graph.find_tensor(op.outputs[0]);
+    if ((is_elementwise(op.type) || is_row_op(op.type) || is_activation(op.type) ||
+         is_image_op(op.type) || op.type == "batchnorm") &&
+        in0.dtype != out0.dtype)
+      refuse(op,
+             fmt::format("output '{}' is {} and input '{}' {}: a run keeps the input's dtype "
+                         "through this op (a conversion in it is not run yet)",
+                         out0.name, g::dtype_name(out0.dtype), in0.name, g::dtype_name(in0.dtype)));
     if (op.type == "matmul" || op.type == "batch_matmul" || is_layout_op(op.type) ||
         op.type == "relu" || op.type == "bias_add" || op.type == "layernorm" ||
         op.type == "rmsnorm" || is_activation(op.type) || is_image_op(op.type) ||
-        op.type == "batchnorm" || op.type == "embedding")
+        op.type == "batchnorm" || op.type == "embedding" || op.type == "softmax_cross_entropy")
       continue;
     if (op.type == "conv2d") continue;
     if (op.type == "add" || op.type == "sub" || op.type == "mul") {

@@ -5,10 +5,12 @@
 // throws on a difference; these tests also compare a result with float64 computed here from
 // the same inputs, so that the reference itself is checked. One machine per process: one
 // run_graph() per test case.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 
 #include "hw/config/config_io.h"
 #include "runtime/graph/io.h"
@@ -486,6 +488,106 @@ ops:
   CHECK(r.run.moves.bytes_to_hbm == 64 * 768 * 4);
 }
 
+TEST_CASE("The docs' MLP with its cross-entropy loss runs end to end, bit-exact") {
+  // tests/runtime/graph/data/mlp.graph.json is docs/graphs.md's example (test_graph checks it).
+  const std::string file =
+      std::string(DOJOSIM_SOURCE_DIR) + "/tests/runtime/graph/data/mlp.graph.json";
+  const hw::HardwareConfig config = tiny();
+  const g::Graph graph = g::load_graph(file);
+  const g::Analysis a = g::validate(graph);
+  const g::Plan p = g::plan_graph(graph, a, config);
+  const gr::GraphRun r = gr::run_graph(config, graph, a, p, {});
+  CHECK(r.checked);
+  REQUIRE(r.ops.size() == 6);
+  const gr::OpRun& loss = op_named(r, "loss");
+  CHECK(loss.kernel_cycles > 0);
+  CHECK(loss.moves.cycles == 0);  // the logits are read where fc2.bias left them
+  REQUIRE(r.outputs.count("loss"));
+  const Matrix& l = r.outputs.at("loss");
+  REQUIRE(l.rows == 1);
+  REQUIRE(l.cols == 1);
+  // Made-up weights scaled by 1/sqrt(fan in) give small logits: the mean loss is near log 10.
+  CHECK(l.at(0, 0) > 1.5f);
+  CHECK(l.at(0, 0) < 3.5f);
+}
+
+namespace {
+
+// The cross-entropy of given [3, 7, 45] logits and labels in a graph run, and its float64 value.
+std::pair<float, double> cross_entropy_graph(const std::string& reduction) {
+  const std::string yaml =
+      "version: 1\ntensors:\n"
+      "  - {name: x, shape: [3, 7, 45], dtype: fp32, role: input}\n"
+      "  - {name: labels, shape: [3, 7], dtype: int32, role: input}\n"
+      "  - {name: loss, shape: [], dtype: fp32}\nops:\n"
+      "  - {name: xent, type: softmax_cross_entropy, inputs: [x, labels], outputs: [loss],"
+      " attributes: {reduction: " +
+      reduction + "}}\n";
+  gr::RunOptions options;
+  Matrix x = random_matrix(21, 45, 4), labels(3, 7);
+  for (float& v : x.values) v *= 6.0f;
+  for (uint32_t i = 0; i < 21; ++i) labels.values[i] = float((i * 13) % 45);
+  options.values["x"] = x;
+  options.values["labels"] = labels;
+  double want = 0;
+  for (uint32_t r = 0; r < 21; ++r) {
+    double mx = -INFINITY, sum = 0;
+    for (uint32_t c = 0; c < 45; ++c) mx = std::max(mx, double(x.at(r, c)));
+    for (uint32_t c = 0; c < 45; ++c) sum += std::exp(x.at(r, c) - mx);
+    want += std::log(sum) + mx - x.at(r, uint32_t(labels.values[r]));
+  }
+  const Ran r = run_yaml(yaml, tiny(), options);
+  CHECK(r.run.checked);
+  return {r.run.outputs.at("loss").at(0, 0), reduction == "mean" ? want / 21 : want};
+}
+
+}  // namespace
+
+TEST_CASE("The cross-entropy of given logits and labels equals float64: the mean") {
+  const auto [got, want] = cross_entropy_graph("mean");
+  CHECK(got == Approx(want).epsilon(1e-5));
+}
+
+TEST_CASE("The cross-entropy of given logits and labels equals float64: the sum") {
+  const auto [got, want] = cross_entropy_graph("sum");
+  CHECK(got == Approx(want).epsilon(1e-5));
+}
+
+TEST_CASE("A bf16 loss of rows split over several nodes, made-up labels, the sum") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [2, 300], dtype: bf16, role: input}
+  - {name: labels, shape: [2], dtype: int32, role: input}
+  - {name: loss, shape: [], dtype: bf16}
+ops:
+  - {name: xent, type: softmax_cross_entropy, inputs: [x, labels], outputs: [loss],
+     attributes: {reduction: sum}}
+)";
+  const Ran r = run_yaml(yaml);
+  CHECK(r.run.checked);
+  CHECK(op_named(r.run, "xent").how == "simd rows, 8 nodes per row");
+  // Two rows of 300 made-up logits in [-1, 1]: each loss is near log 300.
+  CHECK(r.run.outputs.at("loss").at(0, 0) == Approx(2 * std::log(300.0)).epsilon(0.1));
+}
+
+TEST_CASE("Labels outside 0 to C - 1 are refused before the run, naming the tensor") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [4, 10], dtype: bf16, role: input}
+  - {name: labels, shape: [4], dtype: int32, role: input}
+  - {name: loss, shape: [], dtype: bf16}
+ops:
+  - {name: xent, type: softmax_cross_entropy, inputs: [x, labels], outputs: [loss]}
+)";
+  gr::RunOptions options;
+  Matrix labels(1, 4);
+  labels.values = {0, 9, -1, 3};
+  options.values["labels"] = labels;
+  CHECK_THROWS_WITH(run_yaml(yaml, tiny(), options),
+                    "test.graph.yaml:4: tensor 'labels' (labels of op 'xent'): label -1 at row 2 "
+                    "is out of range: expected 0 <= label < C = 10");
+}
+
 TEST_CASE("Ops the run cannot run yet are refused before the simulation") {
   const auto refused = [](const std::string& first_op) {
     const std::string yaml =
@@ -509,4 +611,13 @@ TEST_CASE("Ops the run cannot run yet are refused before the simulation") {
   CHECK(refused("  - {name: act, type: relu, inputs: [x], outputs: [y]}\n") ==
         "test.graph.yaml:9: op 'b' (add): tensor 'v' [4, 1] broadcast over 'y' [4, 8]: a run "
         "takes equal shapes, one element or the trailing axes of the first");
+  // A SIMD op that would change the dtype (the validator allows it; the kernels do not).
+  const g::Graph widening = g::parse_graph_yaml(
+      "version: 1\ntensors:\n  - {name: x, shape: [4, 8], dtype: bf16, role: input}\n"
+      "  - {name: y, shape: [4, 8], dtype: fp32}\nops:\n"
+      "  - {name: r, type: relu, inputs: [x], outputs: [y]}\n",
+      "w.graph.yaml");
+  CHECK_THROWS_WITH(gr::check_runnable(widening, g::validate(widening)),
+                    "w.graph.yaml:6: op 'r' (relu): output 'y' is fp32 and input 'x' bf16: a run "
+                    "keeps the input's dtype through this op (a conversion in it is not run yet)");
 }
