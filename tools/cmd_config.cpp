@@ -59,7 +59,7 @@ int show(const std::vector<std::string>& args) {
   bool json = false, yaml = false;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&file),
-      "YAML config, or a name in configs/ (d1, tile, tiny); default: the built-in D1 die")(
+      "YAML config, or a name in configs/ (d1, tile, tray, tiny); default: the built-in D1 die")(
       "set,s", po::value<std::vector<std::string>>(&overrides)->composing(),
       "override one key, e.g. noc.routing=yx (repeatable; applied after the file)")(
       "json", po::bool_switch(&json), "print config and derived figures as JSON")(

@@ -83,7 +83,7 @@ int cmd_run(const std::vector<std::string>& args) {
   unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&config_path),
-      "hardware config: a YAML file, or a name in configs/ (d1, tile, tiny)")(
+      "hardware config: a YAML file, or a name in configs/ (d1, tile, tray, tiny)")(
       "program,p", po::value<std::string>(&program), "assembly (.s) or ELF run on every node")(
       "workload,w", po::value<std::string>(&workload),
       "a runtime kernel instead of a program: "

@@ -31,6 +31,9 @@ Grid grid_of(const HardwareConfig& c, Scale scale) {
       return {1, 1, c.die.nodes_x, c.die.nodes_y};
     case Scale::Tile:
       return {c.tile.dies_x, c.tile.dies_y, c.die.nodes_x, c.die.nodes_y};
+    case Scale::System:
+      return {c.tile.dies_x * c.system.tiles_x, c.tile.dies_y * c.system.tiles_y, c.die.nodes_x,
+              c.die.nodes_y};
     case Scale::Machine:
       break;
   }
@@ -102,11 +105,38 @@ double die_edge_link_bytes_per_cycle(const HardwareConfig& c, Dir edge) {
                           c.die.edge_gb_per_s / links / c.node.core.clock_ghz);
 }
 
+double tile_edge_gb_per_s(const HardwareConfig& c, Dir edge) {
+  const bool ns = edge == Dir::North || edge == Dir::South;
+  const uint32_t dies = ns ? c.tile.dies_x : c.tile.dies_y;
+  const uint32_t nodes = ns ? c.die.nodes_x : c.die.nodes_y;
+  const double per_die_edge =
+      std::min({c.tile.edge_gb_per_s, c.die.edge_gb_per_s, nodes * link_gb_per_s(c)});
+  return std::min(c.system.tile_edge_gb_per_s, dies * per_die_edge);
+}
+
+double tile_edge_link_bytes_per_cycle(const HardwareConfig& c, Dir edge) {
+  const bool ns = edge == Dir::North || edge == Dir::South;
+  const double links =
+      ns ? double(c.tile.dies_x) * c.die.nodes_x : double(c.tile.dies_y) * c.die.nodes_y;
+  return tile_edge_gb_per_s(c, edge) / links / c.node.core.clock_ghz;
+}
+
 double bisection_gb_per_s(const HardwareConfig& c, Scale scale) {
-  const Grid g = grid_of(c, scale);
+  const bool system = scale == Scale::System ||
+                      (scale == Scale::Machine && c.machine.scope == MachineScope::System);
+  const Grid g = grid_of(c, system ? Scale::Tile : scale);
   const double x = axis_bisection(c, g.dies_x, g.nodes_x, g.nodes_y, g.dies_y);
   const double y = axis_bisection(c, g.dies_y, g.nodes_y, g.nodes_x, g.dies_x);
-  const double b = std::min(x, y);
+  double b = std::min(x, y);
+  if (system && c.system.tiles_x * c.system.tiles_y > 1) {
+    // Halves of a system: the middle tile edges for an even count, else the middle tiles.
+    const auto cut = [&](uint32_t tiles, uint32_t across, double tile_cut, Dir edge) {
+      if (tiles < 2) return std::numeric_limits<double>::infinity();
+      return across * (tiles % 2 == 0 ? tile_edge_gb_per_s(c, edge) : tile_cut);
+    };
+    b = std::min(cut(c.system.tiles_x, c.system.tiles_y, x, Dir::East),
+                 cut(c.system.tiles_y, c.system.tiles_x, y, Dir::South));
+  }
   return std::isinf(b) ? 0.0 : b;
 }
 
@@ -117,6 +147,11 @@ double off_tile_gb_per_s(const HardwareConfig& c) {
 
 uint64_t host_dip_count(const HardwareConfig& c, Scale scale) {
   if (scale == Scale::Machine) return c.host_dips().size();
+  if (scale == Scale::System) {
+    HardwareConfig whole = c;
+    whole.machine.scope = MachineScope::System;
+    return whole.host_dips().size();
+  }
   if (scale == Scale::Tile) return uint64_t{c.tile.host.dips_per_edge} * c.tile.host.edges.size();
   return 0;
 }
@@ -163,6 +198,73 @@ uint64_t host_bytes_estimate(const HardwareConfig& c, unsigned threads, uint64_t
          data_bytes;
 }
 
+namespace {
+
+// The systems Tesla published figures for, by tile count (dojo-facts 4.3): NaN where it
+// published none. Peaks in PFLOP/s, SRAM in TiB, HBM in GiB (GB read as GiB, as for one DIP).
+struct PublishedSystem {
+  uint64_t tiles;
+  double nodes, dips, peak_bf16, peak_fp32, sram_tib, hbm_gib, ethernet_tb, host_link_tb,
+      bisection_tb;
+};
+constexpr PublishedSystem kPublishedSystems[] = {
+    {6, kNone, 20, 54, kNone, kNone, 640, 1, 18, 13.4},
+    {12, 106200, kNone, 108, kNone, kNone, kNone, kNone, kNone, kNone},
+    {120, 1062000, kNone, 1100, 67.8, 1.3, 13000, kNone, kNone, kNone},
+};
+
+std::vector<DerivedFigure> system_figures(const HardwareConfig& c) {
+  using P = Precision;
+  const uint64_t tiles = uint64_t{c.system.tiles_x} * c.system.tiles_y;
+  PublishedSystem pub{tiles, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone};
+  for (const PublishedSystem& s : kPublishedSystems)
+    if (s.tiles == tiles) pub = s;
+  const double dips = double(host_dip_count(c, Scale::System));
+  return {
+      {"system.tiles", "tiles of the system (system.tiles_x x tiles_y)", double(tiles), "count",
+       kNone, 0, "6 per tray, 12 per cabinet, 120 per ExaPOD [AID22] [WIKI]"},
+      {"system.usable_nodes", "usable nodes of the system", double(usable_nodes(c, Scale::System)),
+       "count", pub.nodes, 0, "cabinet 106,200; ExaPOD 1,062,000 [WIKI] [AID21-VC]"},
+      {"system.peak_bf16", "peak bf16/cfp8 of the system",
+       peak_flops(c, P::Bf16, Scale::System) / 1e15, "PFLOP/s", pub.peak_bf16, 0.02,
+       "tray 54 [AID22], cabinet about 108 [AID21-SA], ExaPOD 1.1 EFLOP/s [AID21-VC]"},
+      {"system.peak_fp32", "peak fp32 of the system", peak_flops(c, P::Fp32, Scale::System) / 1e15,
+       "PFLOP/s", pub.peak_fp32, 0.01, "ExaPOD 67.8 PFLOP/s [AID21-EET]"},
+      {"system.sram", "SRAM of the system", double(sram_bytes(c, Scale::System)) / (kGiB * 1024),
+       "TiB", pub.sram_tib, 0.03, "ExaPOD 1.3 TB [HC34-S], read as TiB"},
+      {"system.host_dips", "DIPs on the system's outer edges (tile.host.edges)", dips, "count",
+       pub.dips, 0, "20 DIPs per tray [HC34-S]"},
+      {"system.host_capacity", "DIP memory of the system", host_capacity_gib(c, Scale::System),
+       "GiB", pub.hbm_gib, 0.02,
+       "tray 640 GB; ExaPOD 13 TB = 20 trays x 640 GB [HC34-S]; GB read as GiB"},
+      {"system.host_link", "DIP links into the tiles", host_link_gb_per_s(c, Scale::System) / 1e3,
+       "TB/s", pub.host_link_tb, 0, "tray 18 TB/s = 20 x 900 GB/s [HC34-S]"},
+      {"system.ethernet", "DIP Ethernet (TTPoE) into the Z-plane",
+       dips * c.system.dip_ethernet_gb_per_s / 1e3, "TB/s", pub.ethernet_tb, 0,
+       "tray 1 TB/s = 20 x 50 GB/s [HC34-S]"},
+      {"system.bisection", "bisection of the system's mesh, one direction",
+       bisection_gb_per_s(c, Scale::System) / 1e3, "TB/s", pub.bisection_tb, 0.01,
+       "tray 13.4 TB/s [AID22]: 3 tile edges x 4.5 TB/s"},
+      {"system.tile_edge", "across one tile edge, both directions",
+       2 * std::min(tile_edge_gb_per_s(c, Dir::East), tile_edge_gb_per_s(c, Dir::South)) / 1e3,
+       "TB/s", 9, 0, "9 TB/s per tile edge [AID21-EET]"},
+      {"system.tile_edge_link_ew", "per mesh link across an east/west tile edge",
+       tile_edge_link_bytes_per_cycle(c, Dir::East), "B/cycle", kNone, 0,
+       "derived: the tile edge shared by its links (docs/hardware.md \"Systems\")"},
+      {"system.tile_edge_link_ns", "per mesh link across a north/south tile edge",
+       tile_edge_link_bytes_per_cycle(c, Dir::South), "B/cycle", kNone, 0,
+       "derived: the tile edge shared by its links"},
+      {"system.tile_edge_latency", "tile-edge crossing latency",
+       double(ns_to_cycles(c, c.system.tile_edge_latency_ns)), "cycles", kNone, 0,
+       "assumption: system.tile_edge_latency_ns"},
+      {"system.peak_bf16_power", "power at peak bf16 (energy table)",
+       peak_bf16_power_w(c, Scale::System) / 1e3, "kW", kNone, 0,
+       "derived; tray \"100+ kW\" [AID22] counts VRMs and hosts"},
+  };
+}
+
+}  // namespace
+
 std::vector<DerivedFigure> derived_figures(const HardwareConfig& c) {
   using P = Precision;
   using L = Scale;
@@ -174,7 +276,7 @@ std::vector<DerivedFigure> derived_figures(const HardwareConfig& c) {
   const double store_ports = tp.unit_instances[static_cast<size_t>(isa::Unit::StorePort)];
   const double dma = c.node.dma.sram_port_bytes;
   const double edge_dips = c.tile.host.dips_per_edge;
-  return {
+  std::vector<DerivedFigure> out = {
       {"node.peak_bf16", "peak bf16 matrix FLOP/s of one node", bf16 * hz / 1e9, "GFLOP/s", 1024, 0,
        "1,024 GFLOP/s [AID21-EET]; 512 FLOP/cycle"},
       {"node.peak_cfp8", "peak cfp8 matrix FLOP/s (same MAC rate as bf16)",
@@ -247,6 +349,11 @@ std::vector<DerivedFigure> derived_figures(const HardwareConfig& c) {
       {"machine.host_dips", "DIPs attached to the simulated dies",
        double(host_dip_count(c, L::Machine)), "count", kNone, 0, "derived"},
   };
+  if (uint64_t{c.system.tiles_x} * c.system.tiles_y > 1) {
+    const std::vector<DerivedFigure> system = system_figures(c);
+    out.insert(out.end() - 3, system.begin(), system.end());
+  }
+  return out;
 }
 
 }  // namespace dojosim::hw

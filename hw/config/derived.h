@@ -15,9 +15,9 @@
 namespace dojosim::hw {
 
 enum class Precision : uint8_t { Bf16, Cfp8, Fp32 };
-// Node: one node; Die: one die of the tile; Tile: all its dies; Machine: what machine.scope
-// simulates.
-enum class Scale : uint8_t { Node, Die, Tile, Machine };
+// Node: one node; Die: one die of the tile; Tile: all its dies; System: all the tiles of
+// system.tiles_x x tiles_y (whatever machine.scope is); Machine: what machine.scope simulates.
+enum class Scale : uint8_t { Node, Die, Tile, System, Machine };
 
 // FLOP per cycle of one node at the issue rate of its matrix (bf16, cfp8) or SIMD (fp32)
 // unit: 2 x MACs per block x unit instances / occupancy.
@@ -31,15 +31,25 @@ double link_gb_per_s(const HardwareConfig& c);  // one mesh link, one direction
 // Bytes per cycle available to one mesh link crossing a die edge on `edge`: the edge's
 // bandwidth shared by the links crossing it, capped by the link width.
 double die_edge_link_bytes_per_cycle(const HardwareConfig& c, Dir edge);
+// Bytes per cycle available to one mesh link crossing a tile edge on `edge` (a system): the
+// smallest of the link width, the die edge's share, the die edge's off-tile share
+// (tile.edge_gb_per_s) and the tile edge's share (system.tile_edge_gb_per_s), each divided by
+// the links crossing it. Below 1, the tiles do not connect (validate() refuses it).
+double tile_edge_link_bytes_per_cycle(const HardwareConfig& c, Dir edge);
+// Bandwidth per direction across one whole tile edge into the next tile.
+double tile_edge_gb_per_s(const HardwareConfig& c, Dir edge);
 // The smallest bandwidth (one direction) of a cut through the middle of the die, tile or
 // machine: the middle node cut and the die-boundary cuts nearest it, in x and in y; a cut at a
-// die boundary carries at most die.edge_gb_per_s per die edge.
+// die boundary carries at most die.edge_gb_per_s per die edge. A system of tiles is cut into
+// halves: along an axis with an even number of tiles at the middle tile edge; with an odd
+// number through the middle column of tiles (their own bisection, side by side). A single
+// tile is cut as a tile.
 double bisection_gb_per_s(const HardwareConfig& c, Scale scale);
 // Out of the tile through every die edge on its boundary, both directions added, as Tesla
 // counts its 36 TB/s.
 double off_tile_gb_per_s(const HardwareConfig& c);
 
-uint64_t host_dip_count(const HardwareConfig& c, Scale scale);  // Tile or Machine
+uint64_t host_dip_count(const HardwareConfig& c, Scale scale);  // Tile, System or Machine
 double host_capacity_gib(const HardwareConfig& c, Scale scale);
 double host_hbm_gb_per_s(const HardwareConfig& c, Scale scale);
 double host_link_gb_per_s(const HardwareConfig& c, Scale scale);

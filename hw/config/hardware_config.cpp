@@ -12,7 +12,7 @@
 namespace dojosim::hw {
 
 std::string_view scope_name(MachineScope s) {
-  static constexpr std::string_view kNames[] = {"die", "tile"};
+  static constexpr std::string_view kNames[] = {"die", "tile", "system"};
   static_assert(std::size(kNames) == static_cast<size_t>(MachineScope::kCount));
   return kNames[static_cast<size_t>(s)];
 }
@@ -117,7 +117,8 @@ bool is_param_group(std::string_view prefix) {
 }
 
 // Zeroed first, so a member that params.def forgets is 0 rather than indeterminate.
-HardwareConfig::HardwareConfig() : node(), noc(), die(), tile(), machine(), sim(), energy() {
+HardwareConfig::HardwareConfig()
+    : node(), noc(), die(), tile(), system(), machine(), sim(), energy() {
   for (const ParamInfo& p : params())
     std::visit([&](const auto& b) { b.of(*this) = b.def; }, p.binding);
 }
@@ -130,12 +131,20 @@ bool HardwareConfig::operator==(const HardwareConfig& o) const {
   return true;
 }
 
+uint32_t HardwareConfig::tiles_wide() const {
+  return machine.scope == MachineScope::System ? system.tiles_x : 1;
+}
+
+uint32_t HardwareConfig::tiles_high() const {
+  return machine.scope == MachineScope::System ? system.tiles_y : 1;
+}
+
 uint32_t HardwareConfig::dies_wide() const {
-  return machine.scope == MachineScope::Tile ? tile.dies_x : 1;
+  return machine.scope == MachineScope::Die ? 1 : tile.dies_x * tiles_wide();
 }
 
 uint32_t HardwareConfig::dies_high() const {
-  return machine.scope == MachineScope::Tile ? tile.dies_y : 1;
+  return machine.scope == MachineScope::Die ? 1 : tile.dies_y * tiles_high();
 }
 
 uint64_t HardwareConfig::usable_nodes_per_die() const {
@@ -170,42 +179,58 @@ bool HardwareConfig::crosses_die_edge(Coord a, Coord b) const {
   return a.x / w != b.x / w || a.y / h != b.y / h;
 }
 
+bool HardwareConfig::crosses_tile_edge(Coord a, Coord b) const {
+  if (machine.scope != MachineScope::System) return false;
+  const int w = int(die.nodes_x * tile.dies_x), h = int(die.nodes_y * tile.dies_y);
+  return a.x / w != b.x / w || a.y / h != b.y / h;
+}
+
 std::vector<DipPlace> HardwareConfig::host_dips() const {
   std::vector<DipPlace> out;
   const int nx = int(die.nodes_x), ny = int(die.nodes_y);
+  const int dies_x = int(dies_wide()), dies_y = int(dies_high());
   for (int e = 0; e < kDirCount; ++e) {
     const Dir edge = static_cast<Dir>(e);
     if (std::find(tile.host.edges.begin(), tile.host.edges.end(), edge) == tile.host.edges.end())
       continue;
     const bool horizontal = edge == Dir::North || edge == Dir::South;
     const uint64_t along = horizontal ? tile.dies_x : tile.dies_y;
-    for (uint32_t i = 0; i < tile.host.dips_per_edge; ++i) {
-      // Spread evenly over the dies along the edge, one DIP per die edge at most.
-      const int k = int((2 * uint64_t{i} + 1) * along / (2 * uint64_t{tile.host.dips_per_edge}));
-      Coord d;
-      if (horizontal)
-        d = {k, edge == Dir::North ? 0 : int(tile.dies_y) - 1};
-      else
-        d = {edge == Dir::West ? 0 : int(tile.dies_x) - 1, k};
-      if (machine.scope == MachineScope::Die && d != machine.die) continue;
-      const Coord origin =
-          machine.scope == MachineScope::Tile ? Coord{d.x * nx, d.y * ny} : Coord{0, 0};
-      Coord n;
-      switch (edge) {
-        case Dir::North:
-          n = {origin.x + nx / 2, origin.y};
-          break;
-        case Dir::South:
-          n = {origin.x + nx / 2, origin.y + ny - 1};
-          break;
-        case Dir::West:
-          n = {origin.x, origin.y + ny / 2};
-          break;
-        default:
-          n = {origin.x + nx - 1, origin.y + ny / 2};
-          break;
+    // In a system, every tile along the outer edge carries its own DIPs on that edge.
+    const uint32_t tiles = horizontal ? tiles_wide() : tiles_high();
+    for (uint32_t t = 0; t < tiles; ++t) {
+      const int first = int(t * along);  // first die of this tile along the edge
+      for (uint32_t i = 0; i < tile.host.dips_per_edge; ++i) {
+        // Spread evenly over the dies along the edge, one DIP per die edge at most.
+        const int k =
+            first + int((2 * uint64_t{i} + 1) * along / (2 * uint64_t{tile.host.dips_per_edge}));
+        Coord d;
+        if (machine.scope == MachineScope::Die) {
+          d = horizontal ? Coord{k, edge == Dir::North ? 0 : int(tile.dies_y) - 1}
+                         : Coord{edge == Dir::West ? 0 : int(tile.dies_x) - 1, k};
+          if (d != machine.die) continue;
+        } else {
+          d = horizontal ? Coord{k, edge == Dir::North ? 0 : dies_y - 1}
+                         : Coord{edge == Dir::West ? 0 : dies_x - 1, k};
+        }
+        const Coord origin =
+            machine.scope == MachineScope::Die ? Coord{0, 0} : Coord{d.x * nx, d.y * ny};
+        Coord n;
+        switch (edge) {
+          case Dir::North:
+            n = {origin.x + nx / 2, origin.y};
+            break;
+          case Dir::South:
+            n = {origin.x + nx / 2, origin.y + ny - 1};
+            break;
+          case Dir::West:
+            n = {origin.x, origin.y + ny / 2};
+            break;
+          default:
+            n = {origin.x + nx - 1, origin.y + ny / 2};
+            break;
+        }
+        out.push_back({edge, i, d, n});
       }
-      out.push_back({edge, i, d, n});
     }
   }
   return out;

@@ -22,8 +22,9 @@
 
 namespace dojosim::hw {
 
-// What one simulation builds: a single die of the tile (machine.die) or the whole tile.
-enum class MachineScope : uint8_t { Die, Tile, kCount };
+// What one simulation builds: a single die of the tile (machine.die), the whole tile, or every
+// tile of the system (system.tiles_x x tiles_y tiles in one mesh).
+enum class MachineScope : uint8_t { Die, Tile, System, kCount };
 std::string_view scope_name(MachineScope s);
 // Mesh directions name the edges of a die or of the tile: "east", "west", "north", "south".
 
@@ -46,11 +47,12 @@ struct EnumNames<isa::Unit> {
   static std::string_view name(isa::Unit v) { return isa::unit_name(v); }
 };
 
-// Where a DIP attaches: the middle node of the outer edge of one die on the tile boundary.
+// Where a DIP attaches: the middle node of the outer edge of one die on the tile boundary (the
+// system boundary with machine.scope system).
 struct DipPlace {
   Dir edge;        // tile edge
-  uint32_t index;  // 0..dips_per_edge-1 along that edge
-  Coord die;       // tile coordinates
+  uint32_t index;  // 0..dips_per_edge-1 along that edge of its tile
+  Coord die;       // die coordinates: in the tile, or in the system's grid of dies
   Coord node;      // machine coordinates of the node it attaches to
 };
 
@@ -100,6 +102,13 @@ struct HardwareConfig {
     } host;
   } tile;
 
+  struct System {
+    uint32_t tiles_x, tiles_y;
+    double tile_edge_gb_per_s;  // per direction, per tile edge, shared by the links crossing it
+    double tile_edge_latency_ns;
+    double dip_ethernet_gb_per_s;  // per DIP, into the Z-plane switches
+  } system;
+
   struct Machine {
     MachineScope scope;
     Coord die;  // the die simulated when scope is Die, in tile coordinates
@@ -126,8 +135,8 @@ struct HardwareConfig {
   bool operator!=(const HardwareConfig& o) const { return !(*this == o); }
 
   // Geometry of the simulated machine. Coordinates are global: the tile is one mesh of
-  // dies_x*nodes_x by dies_y*nodes_y nodes; a single-die machine has that die's nodes at
-  // (0,0)..(nodes_x-1, nodes_y-1).
+  // dies_x*nodes_x by dies_y*nodes_y nodes, a system one mesh of tiles_x times that by tiles_y
+  // times that; a single-die machine has that die's nodes at (0,0)..(nodes_x-1, nodes_y-1).
   uint32_t dies_wide() const;  // dies of the machine along x (1 for a single die)
   uint32_t dies_high() const;
   uint32_t mesh_width() const { return dies_wide() * die.nodes_x; }
@@ -140,8 +149,13 @@ struct HardwareConfig {
   std::vector<Coord> disabled_nodes() const;  // every disabled position of the machine
   Coord die_of(Coord at) const;               // tile coordinates of the node's die
   Coord local_of(Coord at) const;             // the node's position inside its die
-  // Whether the link between neighbouring nodes a and b crosses a die edge.
+  uint32_t tiles_wide() const;  // tiles of the machine along x (1 unless scope is system)
+  uint32_t tiles_high() const;
+  uint64_t tile_count() const { return uint64_t{tiles_wide()} * tiles_high(); }
+  // Whether the link between neighbouring nodes a and b crosses a die edge; a tile edge is
+  // also a die edge.
   bool crosses_die_edge(Coord a, Coord b) const;
+  bool crosses_tile_edge(Coord a, Coord b) const;
   // The DIPs attached to the simulated dies, by edge (east, west, north, south), then index.
   std::vector<DipPlace> host_dips() const;
   // The interpreter's config for the node at `at`.

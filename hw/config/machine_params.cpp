@@ -27,6 +27,15 @@ NocParams noc_params(const HardwareConfig& c) {
   p.edge_link_bytes_per_cycle =
       std::max<uint32_t>(1, static_cast<uint32_t>(std::floor(share + 1e-9)));
   p.edge_latency = static_cast<uint32_t>(ns_to_cycles(c, c.die.edge_latency_ns));
+  if (c.tile_count() > 1) {
+    p.tile_w = static_cast<int>(c.tile.dies_x * c.die.nodes_x);
+    p.tile_h = static_cast<int>(c.tile.dies_y * c.die.nodes_y);
+    const double tile_share = std::min(tile_edge_link_bytes_per_cycle(c, Dir::East),
+                                       tile_edge_link_bytes_per_cycle(c, Dir::South));
+    // validate() refused a share below one byte per cycle: the tiles would not connect.
+    p.tile_edge_link_bytes_per_cycle = static_cast<uint32_t>(std::floor(tile_share + 1e-9));
+    p.tile_edge_latency = static_cast<uint32_t>(ns_to_cycles(c, c.system.tile_edge_latency_ns));
+  }
   return p;
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "hw/config/config_io.h"
+#include "hw/config/derived.h"
 #include "hw/config/value_codec.h"
 
 namespace dojosim::hw {
@@ -165,6 +166,29 @@ struct Checker {
                             c.noc.edge_vcs_request_low, c.noc.edge_vcs_request_high, requests + 1));
   }
 
+  // A system's tiles connect through the mesh links crossing their edges; a tile edge too
+  // narrow to give each of them a byte per cycle leaves the tiles unconnected.
+  void system() {
+    if (uint64_t{c.system.tiles_x} * c.system.tiles_y < 2) return;
+    for (const Dir edge : {Dir::East, Dir::South}) {
+      const double share = tile_edge_link_bytes_per_cycle(c, edge);
+      if (share >= 1 - 1e-9) continue;
+      const bool ns = edge == Dir::South;
+      const uint32_t dies = ns ? c.tile.dies_x : c.tile.dies_y;
+      const uint32_t nodes = ns ? c.die.nodes_x : c.die.nodes_y;
+      // Name the narrowest of the three bandwidths a tile edge is limited by.
+      const double per_die = std::min(c.tile.edge_gb_per_s, c.die.edge_gb_per_s);
+      const char* key = c.system.tile_edge_gb_per_s <= dies * per_die ? "system.tile_edge_gb_per_s"
+                        : c.tile.edge_gb_per_s <= c.die.edge_gb_per_s ? "tile.edge_gb_per_s"
+                                                                      : "die.edge_gb_per_s";
+      report(key, format_value(*find_param(key), c),
+             fmt::format("the tiles do not connect: the {} mesh links across {} tile edge get "
+                         "{:.3g} B/cycle each, below 1",
+                         uint64_t{dies} * nodes, ns ? "a north/south" : "an east/west", share));
+      return;
+    }
+  }
+
   void host_memory() {
     const auto& h = c.tile.host;
     for (size_t i = 0; i < h.edges.size(); ++i) {
@@ -202,6 +226,7 @@ void validate(const HardwareConfig& config, const Origins& origins) {
     k.machine_die();
     k.packets();
     k.host_memory();
+    k.system();
   }
   if (!k.problems.empty()) throw ConfigError(k.problems);
 }

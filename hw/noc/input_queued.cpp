@@ -10,7 +10,7 @@
 // after the flit that held the slot left). It then takes the first cycles from there at which
 // its input port and its output port are both free, holding both for its flits: one flit per
 // input and per output per cycle. It arrives in the next router one cycle later (a die-edge
-// link: edge_latency - router_latency + 1 later).
+// link: edge_latency - router_latency + 1 later; a tile-edge link: tile_edge_latency's).
 //
 // Policies: switch allocation is first come, first served in the fabric's order (an earlier
 // request keeps the cycles it took; a later one takes the free cycles left, possibly earlier
@@ -214,9 +214,9 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
     uint64_t width = params_.link_bytes_per_cycle, hop = latency;
     if (!last) {
       d = routing_->next(here, dst);
-      if (is_die_edge(here, d))
-        width = params_.edge_link_bytes_per_cycle, hop = params_.edge_latency;
       out_link = &links_[link_index(here, d)];
+      if (out_link->kind != kMesh)
+        width = kind_width_[out_link->kind], hop = kind_latency_[out_link->kind];
     } else if (to == Port::Sram) {
       out_link = &links_[port_index(dst, 1)];
     }
@@ -237,7 +237,7 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
     isa::UnitCalendar* in_lane = r.lane(node_index(here), in, cls);
     isa::UnitCalendar* out_shared = out_link ? &out_link->calendar : nullptr;
     isa::UnitCalendar* out_lane =
-        out_link && out_link->die_edge
+        out_link && out_link->kind != kMesh  // die-edge or tile-edge: both cross a die edge
             ? r.lane(node_index(here), kPorts + static_cast<unsigned>(d), cls)
             : nullptr;
     isa::UnitCalendar& in_cal = in_lane ? *in_lane : in_shared;

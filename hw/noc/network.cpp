@@ -30,8 +30,9 @@ Network::Network(int width, int height, const NocParams& params)
   if (!routing_)
     throw std::invalid_argument(
         fmt::format("noc.routing = {}: not a routing policy", params.routing));
+  const bool tiles = params.tile_w > 0 && params.tile_h > 0;
   if (params.link_bytes_per_cycle == 0 || params.edge_link_bytes_per_cycle == 0 ||
-      params.max_payload_bytes == 0)
+      (tiles && params.tile_edge_link_bytes_per_cycle == 0) || params.max_payload_bytes == 0)
     throw std::invalid_argument("link widths and the packet payload must be at least 1 byte");
   if (params.router == "input_queued") {
     const uint64_t flits = serialisation(uint64_t{params.max_payload_bytes} + params.header_bytes,
@@ -59,12 +60,17 @@ Network::Network(int width, int height, const NocParams& params)
     throw std::invalid_argument(fmt::format(
         "noc.router = {}: not a router model; expected one of ideal, input_queued", params.router));
   }
+  kind_width_[kMesh] = params.link_bytes_per_cycle;
+  kind_latency_[kMesh] = params.router_latency;
+  kind_width_[kDieEdge] = params.edge_link_bytes_per_cycle;
+  kind_latency_[kDieEdge] = params.edge_latency;
+  kind_width_[kTileEdge] = params.tile_edge_link_bytes_per_cycle;
+  kind_latency_[kTileEdge] = params.tile_edge_latency;
   links_.resize(static_cast<size_t>(width) * height * 6);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
       for (int d = 0; d < 4; ++d)
-        links_[link_index({x, y}, static_cast<Dir>(d))].die_edge =
-            is_die_edge({x, y}, static_cast<Dir>(d));
+        links_[link_index({x, y}, static_cast<Dir>(d))].kind = kind_of({x, y}, static_cast<Dir>(d));
   last_arrival_.resize(static_cast<size_t>(width) * height);
 }
 
@@ -73,6 +79,17 @@ bool Network::is_die_edge(Coord from, Dir d) const {
   if (params_.die_w <= 0 || params_.die_h <= 0) return false;
   return from.x / params_.die_w != to.x / params_.die_w ||
          from.y / params_.die_h != to.y / params_.die_h;
+}
+
+bool Network::is_tile_edge(Coord from, Dir d) const {
+  const Coord to = step(from, d);
+  if (params_.tile_w <= 0 || params_.tile_h <= 0) return false;
+  return from.x / params_.tile_w != to.x / params_.tile_w ||
+         from.y / params_.tile_h != to.y / params_.tile_h;
+}
+
+Network::Kind Network::kind_of(Coord from, Dir d) const {
+  return is_tile_edge(from, d) ? kTileEdge : is_die_edge(from, d) ? kDieEdge : kMesh;
 }
 
 std::vector<Coord> Network::route(Coord src, Coord dst) const {
@@ -103,9 +120,8 @@ uint64_t Network::zero_load_latency(Coord src, Coord dst, uint64_t bytes) const 
     Dir d = Dir::East;
     for (int k = 0; k < kDirCount; ++k)
       if (step(path[i], static_cast<Dir>(k)) == path[i + 1]) d = static_cast<Dir>(k);
-    const bool edge = is_die_edge(path[i], d);
-    const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
-    const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
+    const Kind kind = kind_of(path[i], d);
+    const uint64_t w = kind_width_[kind], lat = kind_latency_[kind];
     const uint64_t end = std::max(head + serialisation(last + params_.header_bytes, w), tail);
     head += lat, tail = end + lat;
   }
@@ -192,9 +208,7 @@ uint64_t Network::send_packet_ideal(Coord src, Coord dst, uint64_t wire, uint64_
   for (Coord here = src; here != dst;) {
     const Dir d = routing_->next(here, dst);
     Link& link = links_[link_index(here, d)];
-    const bool edge = link.die_edge;
-    const uint64_t w = edge ? params_.edge_link_bytes_per_cycle : params_.link_bytes_per_cycle;
-    const uint64_t lat = edge ? params_.edge_latency : params_.router_latency;
+    const uint64_t w = kind_width_[link.kind], lat = kind_latency_[link.kind];
     head = traverse(link, head, tail, serialisation(wire, w), wire, end) + lat;
     tail = end + lat;
     here = step(here, d);

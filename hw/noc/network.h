@@ -9,8 +9,9 @@
 // Zero-load latency of a packet of B bytes (payload + header) over h hops, all on one die:
 //   (h + 1) * router_latency + max(1, ceil(B / link_bytes_per_cycle))
 // (the head spends router_latency in each of the h + 1 routers it passes; the tail follows
-// B / width cycles behind). A die-edge link takes edge_latency instead of router_latency,
-// and the tail then trails by the serialisation of the narrowest link on the way.
+// B / width cycles behind). A die-edge link takes edge_latency instead of router_latency, a
+// tile-edge link (a system of tiles) tile_edge_latency, and the tail then trails by the
+// serialisation of the narrowest link on the way.
 // Messages between one pair of nodes arrive in the order sent.
 //
 // Two router models (noc.router; docs/hardware.md "Router models"):
@@ -58,6 +59,11 @@ struct NocParams {
   int die_w = 0, die_h = 0;
   uint32_t edge_link_bytes_per_cycle = 0;
   uint32_t edge_latency = 0;
+  // Tiles tile the mesh in blocks of tile_w x tile_h nodes (whole dies); links between blocks
+  // are tile-edge links, with their own width and latency. 0 means a single tile.
+  int tile_w = 0, tile_h = 0;
+  uint32_t tile_edge_link_bytes_per_cycle = 0;
+  uint32_t tile_edge_latency = 0;
   std::string router;            // a name of router_names()
   uint32_t vcs = 0;              // input_queued: virtual channels per input port
   uint32_t vc_buffer_flits = 0;  // input_queued: flits of link width one VC holds
@@ -125,7 +131,8 @@ class Network {
   int width() const { return width_; }
   int height() const { return height_; }
   const NocParams& params() const { return params_; }
-  bool is_die_edge(Coord from, Dir d) const;
+  bool is_die_edge(Coord from, Dir d) const;  // true for a tile edge too
+  bool is_tile_edge(Coord from, Dir d) const;
   void set_trace(TraceWriter* trace) { trace_ = trace; }  // a span per packet per link
   void set_hop_log(std::vector<HopRecord>* log) { hop_log_ = log; }  // input_queued only
   const LinkStats& link_stats(Coord from, Dir d) const { return links_[link_index(from, d)].stats; }
@@ -135,11 +142,14 @@ class Network {
  private:
   // The counters first: they then share a cache line with the calendar's base, and a packet
   // touches two lines of a link it crosses, not three.
+  // What a link between two routers crosses: its width and latency are kind_width_/latency_.
+  enum Kind : uint8_t { kMesh, kDieEdge, kTileEdge, kKinds };
   struct Link {
     LinkStats stats;
     isa::UnitCalendar calendar;
-    bool die_edge = false;  // is_die_edge() of this link, known at construction
+    uint8_t kind = kMesh;  // known at construction
   };
+  Kind kind_of(Coord from, Dir d) const;
   size_t node_index(Coord c) const { return static_cast<size_t>(c.y) * width_ + c.x; }
   size_t link_index(Coord from, Dir d) const {
     return node_index(from) * 6 + static_cast<size_t>(d);
@@ -165,6 +175,7 @@ class Network {
 
   int width_, height_;
   NocParams params_;
+  uint64_t kind_width_[kKinds], kind_latency_[kKinds];
   std::unique_ptr<Routing> routing_;
   std::vector<Link> links_;
   // Per source node, the last arrival at each destination it sent to: in-order delivery. A

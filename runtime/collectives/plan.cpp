@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "hw/config/derived.h"
 #include "hw/config/machine_params.h"
 #include "runtime/collectives/kernel.h"
 #include "runtime/collectives/schedule.h"
@@ -154,13 +155,19 @@ double model_cycles(const hw::HardwareConfig& config, const CollectiveProblem& p
       const hw::Coord a = problem.group.members[t.from], b = problem.group.members[t.to];
       const double bytes = std::ceil(double(s.elements(t.first, t.last)) * eb / 64) * 64;
       const bool edge = config.die_of(a) != config.die_of(b);
-      const double width =
-          edge ? std::min<double>(noc.link_bytes_per_cycle, noc.edge_link_bytes_per_cycle)
-               : noc.link_bytes_per_cycle;
+      // Between tiles of a system the tile edge is the narrow, slow crossing.
+      const bool tile = noc.tile_w > 0 && (a.x / noc.tile_w != b.x / noc.tile_w ||
+                                           a.y / noc.tile_h != b.y / noc.tile_h);
+      const double width = edge ? std::min<double>(noc.link_bytes_per_cycle,
+                                                   tile ? noc.tile_edge_link_bytes_per_cycle
+                                                        : noc.edge_link_bytes_per_cycle)
+                                : noc.link_bytes_per_cycle;
       const double hops = std::abs(a.x - b.x) + std::abs(a.y - b.y);
       injected[t.from] += bytes;
       const double arrive = ready[t.from] + kStepCycles + hops * noc.router_latency +
-                            (edge ? noc.edge_latency : 0) +
+                            (tile   ? noc.tile_edge_latency
+                             : edge ? noc.edge_latency
+                                    : 0) +
                             std::max(injected[t.from] / noc.link_bytes_per_cycle, bytes / width);
       const double add = t.reduce ? bytes / config.node.core.vlen_bytes : 0;
       done[t.to] = std::max(done[t.to], arrive + add);
@@ -276,7 +283,7 @@ CollectivePlan::Bound CollectivePlan::bound(const hw::HardwareConfig& config) co
       "ejection links",
       through_node, config.noc.link_bytes_per_cycle * hz / 1e9);
   // Each die boundary with members on both sides: what must cross it one way, over the die
-  // edges along it.
+  // edges along it; a tile boundary of a system, over the tile edges along it.
   const auto cut = [&](bool vertical, int at, uint32_t edges) {
     double a = 0;
     for (const hw::Coord m : problem_.group.members) {
@@ -287,11 +294,25 @@ CollectivePlan::Bound CollectivePlan::bound(const hw::HardwareConfig& config) co
     const double bytes = op == Collective::AllReduce   ? S
                          : op == Collective::Broadcast ? S
                                                        : std::max(a, n - a) / n * S;
-    const double seconds = bytes / (edges * config.die.edge_gb_per_s * 1e9);
+    const uint32_t tile_dies = vertical ? config.tile.dies_x : config.tile.dies_y;
+    const bool tile_edge = config.tile_count() > 1 && at % tile_dies == 0;
+    const uint32_t tiles = edges / (vertical ? config.tile.dies_y : config.tile.dies_x);
+    const double gb_per_s =
+        tile_edge
+            ? tiles * hw::tile_edge_gb_per_s(config, vertical ? hw::Dir::East : hw::Dir::South)
+            : edges * config.die.edge_gb_per_s;
+    const double seconds = bytes / (gb_per_s * 1e9);
     if (seconds > b.seconds) {
       b.seconds = seconds;
-      b.limit = fmt::format("{:.0f} B across the die boundary at die {} {} over {} die edge{}",
-                            bytes, vertical ? "column" : "row", at, edges, edges == 1 ? "" : "s");
+      b.limit = tile_edge
+                    ? fmt::format(
+                          "{:.0f} B across the tile boundary at die {} {} over {} "
+                          "tile edge{}",
+                          bytes, vertical ? "column" : "row", at, tiles, tiles == 1 ? "" : "s")
+                    : fmt::format(
+                          "{:.0f} B across the die boundary at die {} {} over {} "
+                          "die edge{}",
+                          bytes, vertical ? "column" : "row", at, edges, edges == 1 ? "" : "s");
     }
   };
   for (uint32_t x = 1; x < config.dies_wide(); ++x)

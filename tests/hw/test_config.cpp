@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -152,6 +153,109 @@ TEST_CASE("derived figures follow the parameters they come from", "[config]") {
   CHECK(bisection_gb_per_s(tiny, Scale::Die) == 4 * 128);
   CHECK(peak_flops(tiny, Precision::Bf16, Scale::Die) == 16 * 1024e9);
   CHECK(usable_nodes(tiny, Scale::Tile) == 25 * 16);
+}
+
+// ---- systems of tiles ----
+
+namespace {
+
+// The derived figures of a preset, by key; every one with a published figure within its
+// tolerance. Returns how many were compared.
+int check_published(const HardwareConfig& c, std::map<std::string, double>& by_key) {
+  int compared = 0;
+  for (const DerivedFigure& f : derived_figures(c)) {
+    by_key[f.key] = f.value;
+    if (std::isnan(f.published)) continue;
+    INFO(f.key << " = " << f.value << " " << f.unit << ", published " << f.source);
+    CHECK(relative(f.value, f.published) <= f.tolerance + 1e-12);
+    ++compared;
+  }
+  return compared;
+}
+
+}  // namespace
+
+TEST_CASE("the tray preset reproduces the published system tray", "[config][system]") {
+  const HardwareConfig tray = load_config(source("configs/tray.yaml")).config;
+  std::map<std::string, double> f;
+  CHECK(check_published(tray, f) >= 25);
+  CHECK(tray.tile_count() == 6);
+  CHECK(tray.mesh_width() == 270);
+  CHECK(tray.mesh_height() == 200);
+  CHECK(tray.usable_nodes() == 6 * 25 * 354);
+  CHECK(f.at("system.peak_bf16") == Approx(6 * 25 * 354 * 1024e9 / 1e15));  // 54.4 PFLOP/s
+  CHECK(f.at("system.host_dips") == 20);
+  CHECK(f.at("system.host_capacity") == 640);
+  CHECK(f.at("system.ethernet") == 1);              // 20 x 50 GB/s
+  CHECK(f.at("system.host_link") == 18);            // 20 x 900 GB/s
+  CHECK(f.at("system.bisection") == 13.5);          // the 3 tile edges between the rows
+  CHECK(f.at("system.tile_edge") == 9);             // both directions
+  CHECK(f.at("system.tile_edge_link_ew") == 22.5);  // 4.5 TB/s over 100 links at 2 GHz
+  CHECK(f.at("system.tile_edge_link_ns") == 25);    // over 90 links
+  // The tray's DIPs: 5 on the outer edge of each end tile, at the middle of its die edges.
+  const std::vector<DipPlace> dips = tray.host_dips();
+  REQUIRE(dips.size() == 20);
+  int east = 0;
+  for (const DipPlace& d : dips) {
+    CHECK((d.edge == Dir::West || d.edge == Dir::East));
+    CHECK(d.node.x == (d.edge == Dir::West ? 0 : 269));
+    CHECK(d.node.y % 20 == 10);
+    east += d.edge == Dir::East;
+  }
+  CHECK(east == 10);
+  // East edge first (hw::Dir order), tile by tile from the north: the last DIP of each edge is
+  // on the second row of tiles.
+  CHECK(dips[9].node == Coord{269, 190});
+  CHECK(dips[19].node == Coord{0, 190});
+  // Tile edges: x = 89|90 and y = 99|100; a die edge inside a tile is not one.
+  CHECK(tray.crosses_tile_edge({89, 5}, {90, 5}));
+  CHECK(tray.crosses_tile_edge({5, 99}, {5, 100}));
+  CHECK_FALSE(tray.crosses_tile_edge({17, 5}, {18, 5}));
+  CHECK(tray.crosses_die_edge({89, 5}, {90, 5}));
+  const NocParams noc = noc_params(tray);
+  CHECK(noc.tile_w == 90);
+  CHECK(noc.tile_h == 100);
+  CHECK(noc.tile_edge_link_bytes_per_cycle == 22);
+  CHECK(noc.tile_edge_latency == 400);
+}
+
+TEST_CASE("the exapod preset reproduces the published ExaPOD", "[config][system]") {
+  const HardwareConfig pod = load_config(source("configs/exapod.yaml")).config;
+  std::map<std::string, double> f;
+  CHECK(check_published(pod, f) >= 25);
+  CHECK(pod.tile_count() == 120);
+  CHECK(f.at("system.usable_nodes") == 1062000);
+  CHECK(f.at("system.peak_bf16") == Approx(1087.49).epsilon(1e-4));  // 1.1 EFLOP/s
+  CHECK(f.at("system.sram") == Approx(1.266).epsilon(1e-3));         // 1.3 TB
+  CHECK(f.at("system.host_capacity") == 12800);                      // 13 TB
+  CHECK(f.at("system.host_dips") == 400);
+}
+
+TEST_CASE("one tile as a system is today's tile, and a single tile shows no system figures",
+          "[config][system]") {
+  const HardwareConfig tile = load_config(source("configs/tile.yaml")).config;
+  HardwareConfig one = tile;
+  one.machine.scope = MachineScope::System;
+  CHECK(one.mesh_width() == tile.mesh_width());
+  CHECK(one.host_dips().size() == tile.host_dips().size());
+  const NocParams a = noc_params(tile), b = noc_params(one);
+  CHECK(b.tile_w == 0);
+  CHECK(b.edge_link_bytes_per_cycle == a.edge_link_bytes_per_cycle);
+  for (const DerivedFigure& f : derived_figures(tile)) CHECK(f.key.rfind("system.", 0) != 0);
+}
+
+TEST_CASE("error: a system whose tiles do not connect names the narrowest key",
+          "[config][errors][system]") {
+  CHECK(errors_of("extends: tray.yaml\nsystem: {tile_edge_gb_per_s: 100}\n") ==
+        "test.yaml:2: system.tile_edge_gb_per_s = 100.0: the tiles do not connect: the 100 mesh "
+        "links across an east/west tile edge get 0.5 B/cycle each, below 1");
+  CHECK(errors_of("extends: tray.yaml\ntile: {edge_gb_per_s: 30}\n") ==
+        "test.yaml:2: tile.edge_gb_per_s = 30.0: the tiles do not connect: the 100 mesh links "
+        "across an east/west tile edge get 0.75 B/cycle each, below 1");
+  CHECK_THAT(errors_of("extends: tray.yaml\nsystem: {tiles_x: 0}\n"),
+             StartsWith("test.yaml:2: system.tiles_x = 0: must be in [1, 64]"));
+  // One tile has no tile edges to cross: nothing to connect.
+  CHECK(errors_of("system: {tile_edge_gb_per_s: 1}\n") == "");
 }
 
 // ---- geometry ----
@@ -537,7 +641,8 @@ TEST_CASE("apply_override on a config validates and leaves it unchanged on error
 // ---- writing ----
 
 TEST_CASE("write_yaml then read gives an identical config", "[config]") {
-  for (const char* preset : {"configs/d1.yaml", "configs/tile.yaml", "configs/tiny.yaml"}) {
+  for (const char* preset : {"configs/d1.yaml", "configs/tile.yaml", "configs/tiny.yaml",
+                             "configs/tray.yaml", "configs/exapod.yaml"}) {
     const HardwareConfig c = load_config(source(preset)).config;
     INFO(preset);
     CHECK(parsed(write_yaml(c)) == c);

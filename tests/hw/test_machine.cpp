@@ -138,17 +138,11 @@ TEST_CASE("the matrix unit on every node runs at 95% of the machine's peak", "[m
   CHECK(utilisation >= 0.95);
 }
 
-TEST_CASE("a push between two dies crosses a die-edge link and pays its latency", "[machine]") {
-  // Two tiny dies side by side: an 8x4 mesh whose links between x = 3 and x = 4 are die edges.
-  const hw::LoadedConfig loaded = hw::load_config(
-      std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
-      {"machine.scope=tile", "tile.dies_x=2", "tile.dies_y=1", "tile.host.dips_per_edge=1"});
-  MachineParams p = hw::machine_params(loaded.config);
-  REQUIRE(p.width == 8);
-  REQUIRE(p.height == 4);
-  REQUIRE(p.noc.edge_latency > 10 * p.noc.router_latency);
-  Machine m(p);
-  // Node (3,0) pushes 1 KiB to (4,0) and records when it issued; (4,0) records when it arrived.
+namespace {
+
+// Node (3,0) pushes 1 KiB to (4,0) of an 8x4 mesh of two tiny dies side by side; returns the
+// cycles from its push to the data's arrival at (4,0).
+uint64_t push_across_x4(Machine& m) {
   m.load(isa::assemble(R"(
     csrr s0, nodex
     csrr s1, nodey
@@ -181,13 +175,52 @@ buf: .space 1024
   REQUIRE(m.run() == MachineOutcome::Finished);
   const uint64_t sent = m.node({3, 0})->core().thread(0).x[18];
   const uint64_t received = m.node({4, 0})->core().thread(0).x[18];
-  CHECK(m.network().is_die_edge({3, 0}, Dir::East));
   CHECK(m.network().link_stats({3, 0}, Dir::East).bytes == 1024);
+  return received - sent;
+}
+
+}  // namespace
+
+TEST_CASE("a push between two dies crosses a die-edge link and pays its latency", "[machine]") {
+  // Two tiny dies side by side: an 8x4 mesh whose links between x = 3 and x = 4 are die edges.
+  const hw::LoadedConfig loaded = hw::load_config(
+      std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
+      {"machine.scope=tile", "tile.dies_x=2", "tile.dies_y=1", "tile.host.dips_per_edge=1"});
+  MachineParams p = hw::machine_params(loaded.config);
+  REQUIRE(p.width == 8);
+  REQUIRE(p.height == 4);
+  REQUIRE(p.noc.edge_latency > 10 * p.noc.router_latency);
+  Machine m(p);
+  const uint64_t took = push_across_x4(m);
+  CHECK(m.network().is_die_edge({3, 0}, Dir::East));
+  CHECK_FALSE(m.network().is_tile_edge({3, 0}, Dir::East));
   // At least the edge latency plus the serialisation of 1 KiB on the narrower edge link.
   const uint64_t edge_ser =
       (1024 + p.noc.edge_link_bytes_per_cycle - 1) / p.noc.edge_link_bytes_per_cycle;
-  CHECK(received - sent >= p.noc.edge_latency + edge_ser);
-  CHECK(received - sent <= p.noc.edge_latency + edge_ser + 20);
+  CHECK(took >= p.noc.edge_latency + edge_ser);
+  CHECK(took <= p.noc.edge_latency + edge_ser + 20);
+}
+
+TEST_CASE("a push between two tiles of a system crosses a tile-edge link and pays its latency",
+          "[machine]") {
+  // A system of two tiles of one tiny die each: the links between x = 3 and x = 4 are tile
+  // edges, with the tile edge's latency and its share of the tile edge's bandwidth.
+  const hw::LoadedConfig loaded =
+      hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml",
+                      {"machine.scope=system", "system.tiles_x=2", "tile.dies_x=1", "tile.dies_y=1",
+                       "tile.host.dips_per_edge=1", "system.tile_edge_gb_per_s=128",
+                       "system.tile_edge_latency_ns=300"});
+  MachineParams p = hw::machine_params(loaded.config);
+  REQUIRE(p.width == 8);
+  REQUIRE(p.height == 4);
+  // 128 GB/s over the 4 links of an east/west tile edge at 2 GHz: 16 B/cycle each; 300 ns.
+  REQUIRE(p.noc.tile_edge_link_bytes_per_cycle == 16);
+  REQUIRE(p.noc.tile_edge_latency == 600);
+  Machine m(p);
+  const uint64_t took = push_across_x4(m);
+  CHECK(m.network().is_tile_edge({3, 0}, Dir::East));
+  CHECK(took >= 600 + 1024 / 16);
+  CHECK(took <= 600 + 1024 / 16 + 20);
 }
 
 TEST_CASE("sim.seed gives every thread its own stochastic-rounding seed", "[machine]") {

@@ -143,6 +143,39 @@ TEST_CASE("die-edge links bound flows between dies", "[noc]") {
   CHECK(rate >= 15.5);
 }
 
+TEST_CASE("tile-edge links have their own width and latency, and bound flows between tiles",
+          "[noc]") {
+  // Three dies of 4x4 in a row; tiles of two dies: x = 3|4 is a die edge, x = 7|8 a tile edge.
+  NocParams p = d1_noc();
+  p.die_w = 4, p.die_h = 4;
+  p.edge_link_bytes_per_cycle = 16;
+  p.edge_latency = 200;
+  p.tile_w = 8, p.tile_h = 4;
+  p.tile_edge_link_bytes_per_cycle = 8;
+  p.tile_edge_latency = 400;
+  Network net(12, 4, p);
+  CHECK(net.is_die_edge({7, 0}, Dir::East));  // a tile edge is a die edge too
+  CHECK(net.is_tile_edge({7, 0}, Dir::East));
+  CHECK(net.is_tile_edge({8, 0}, Dir::West));
+  CHECK_FALSE(net.is_tile_edge({3, 0}, Dir::East));
+  CHECK_FALSE(net.is_tile_edge({7, 0}, Dir::South));
+  // Zero load from (0,0) to (11,0): 12 routers; the die edge takes 200, the tile edge 400
+  // instead of 1, and the tail trails by the 64 B on the narrowest (8 B/cycle) link.
+  const uint64_t want = (11 + 1) * 1 - 2 + 200 + 400 + 64 / 8;
+  CHECK(net.zero_load_latency({0, 0}, {11, 0}, 64) == want);
+  CHECK(net.send({0, 0}, {11, 0}, 64, 0) == want);
+  // Within the second tile only the die edge counts.
+  CHECK(net.zero_load_latency({4, 1}, {7, 1}, 64) == (3 + 1) * 1 + 1);
+  // A stream across the tile edge gets its width, not the die edge's.
+  Network busy(12, 4, p);
+  uint64_t last = 0;
+  for (int i = 0; i < 200; ++i) last = busy.send({6, 2}, {9, 2}, 4096, 0);
+  const double rate = 200.0 * 4096 / double(last);
+  CHECK(rate <= 8.0);
+  CHECK(rate >= 7.8);
+  CHECK(busy.link_stats({7, 2}, Dir::East).bytes == 200 * 4096);
+}
+
 TEST_CASE("the same traffic gives identical statistics", "[noc]") {
   auto run = [] {
     NocParams p = d1_noc();

@@ -73,6 +73,13 @@ TEST_CASE("input_queued: zero-load latency equals the formula for the pipeline d
   p.edge_latency = 200;
   Network net(8, 4, p);
   CHECK(net.send({0, 0}, {7, 0}, 64, 0) == (7 + 1) * 1 - 1 + 200 + 4);
+  // And across a tile edge (tiles of two dies): its own 400 cycles and 8 B/cycle.
+  p.tile_w = 8, p.tile_h = 4;
+  p.tile_edge_link_bytes_per_cycle = 8;
+  p.tile_edge_latency = 400;
+  Network tiles(12, 4, p);
+  CHECK(tiles.send({0, 0}, {11, 0}, 64, 0) == (11 + 1) * 1 - 2 + 200 + 400 + 8);
+  CHECK(tiles.zero_load_latency({0, 0}, {11, 0}, 64) == (11 + 1) * 1 - 2 + 200 + 400 + 8);
 }
 
 TEST_CASE("input_queued: one flit per input port and per output port per cycle", "[noc][router]") {

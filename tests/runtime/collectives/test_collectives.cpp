@@ -114,6 +114,27 @@ TEST_CASE("a plan refuses an unknown algorithm, one that does not apply, and siz
       "bytes=0: less than one fp32 element for each of the 16 members");
 }
 
+TEST_CASE("the bound of a group across tiles is the tile edge's, not the die edges'", "[plan]") {
+  // Two tiles of one tiny die each, side by side: the boundary at die column 1 is a tile edge
+  // of 64 GB/s, narrower than a node's 128 GB/s links and the die edge's 2,000 GB/s.
+  hw::HardwareConfig c = tiny();
+  c.machine.scope = hw::MachineScope::System;
+  c.tile.dies_x = c.tile.dies_y = 1;
+  c.tile.host.dips_per_edge = 1;
+  c.system.tiles_x = 2;
+  c.system.tile_edge_gb_per_s = 64;
+  const CollectivePlan plan(
+      c, problem(c, Collective::Broadcast, "auto", "0:0+7:0", 1 << 20, runtime::DType::Fp32));
+  const CollectivePlan::Bound b = plan.bound(c);
+  CHECK(b.limit == "524288 B across the tile boundary at die column 1 over 1 tile edge");
+  CHECK(b.seconds == Approx(524288 / 64e9));
+  c.machine.scope = hw::MachineScope::Tile;  // the same mesh as two dies of one tile
+  c.tile.dies_x = 2;
+  const CollectivePlan within(
+      c, problem(c, Collective::Broadcast, "auto", "0:0+7:0", 1 << 20, runtime::DType::Fp32));
+  CHECK(within.bound(c).limit.find("die boundary") == std::string::npos);  // the node links
+}
+
 TEST_CASE("a run on the machine equals the replay bit for bit (2d, uneven rows, bf16)", "[run]") {
   const hw::HardwareConfig c = tiny();
   const CollectivePlan plan(
