@@ -10,6 +10,7 @@
 
 #include "../runtime/test_data.h"
 #include "hw/config/config_io.h"
+#include "ops_test_util.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/batchnorm.h"
 
@@ -19,9 +20,7 @@ using namespace dojosim::runtime::ops;
 
 namespace {
 
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
+using ops_test::tiny;
 
 // Channels as a trained network has them: scale around 1, bias and mean small, variance
 // positive and spread over a few decades.

@@ -10,6 +10,7 @@
 
 #include "../runtime/test_data.h"
 #include "hw/config/config_io.h"
+#include "ops_test_util.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/row_ops.h"
 
@@ -19,16 +20,7 @@ using namespace dojosim::runtime::ops;
 
 namespace {
 
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
-
-std::vector<int32_t> random_labels(uint32_t rows, uint32_t classes, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::vector<int32_t> v(rows);
-  for (int32_t& l : v) l = int32_t(gen() % classes);
-  return v;
-}
+using ops_test::tiny;
 
 // Logits of a wider range than random_matrix's, so that the exponentials differ.
 Matrix logits(uint32_t rows, uint32_t cols, uint32_t seed) {
@@ -60,7 +52,7 @@ TEST_CASE("the cross-entropy equals its references with rows on one node and man
   // 37 rows on 16 nodes (row blocks of 2 and 3: 16 groups push their sums to the first node);
   // 45 classes: the last register partly padding.
   const Matrix x = logits(37, 45, 1);
-  const std::vector<int32_t> labels = random_labels(37, 45, 2);
+  const std::vector<int32_t> labels = test::random_indices(37, 45, 2);
   for (DType dtype : {DType::Fp32, DType::Bf16})
     for (bool mean : {true, false}) {
       const RowOpRun r = check_loss(ex, dtype, x, labels, mean);
@@ -81,7 +73,7 @@ TEST_CASE("a row split over several nodes gathers the label's logit and its sums
       const RowOpRun r = check_loss(ex, dtype, logits(3, 200, 4), {0, 101, 199}, mean);
       CHECK(r.split.col_parts > 1);
       // Forced: 2 column blocks over 8 row groups.
-      check_loss(ex, dtype, logits(9, 100, 5), random_labels(9, 100, 6), mean, 2);
+      check_loss(ex, dtype, logits(9, 100, 5), test::random_indices(9, 100, 6), mean, 2);
     }
   // A long row over 4 nodes, a bf16 loss.
   check_loss(ex, DType::Bf16, logits(4, 1000, 7), {999, 0, 640, 333}, true, 4, DType::Bf16);
@@ -114,7 +106,7 @@ TEST_CASE("the cross-entropy estimate from the config is within 35% of the simul
   for (const Case& k : cases) {
     RowOpParams p;
     const RowOpRun r = run_cross_entropy(ex, k.dtype, p, logits(k.rows, k.cols, 8),
-                                         random_labels(k.rows, k.cols, 9), {k.parts, 0});
+                                         test::random_indices(k.rows, k.cols, 9), {k.parts, 0});
     REQUIRE(r.run.ok);
     INFO(fmt::format("{} [{}, {}] over {} column blocks: estimate {:.0f}, simulated {}",
                      dtype_name(k.dtype), k.rows, k.cols, r.split.col_parts, r.estimate,

@@ -11,6 +11,7 @@
 
 #include "../runtime/test_data.h"
 #include "hw/config/config_io.h"
+#include "ops_test_util.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/elementwise.h"
 
@@ -20,9 +21,7 @@ using namespace dojosim::runtime::ops;
 
 namespace {
 
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
+using ops_test::tiny;
 
 const ElementwiseOp kAll[] = {ElementwiseOp::Add, ElementwiseOp::Sub, ElementwiseOp::Mul,
                               ElementwiseOp::BiasAdd, ElementwiseOp::Relu};

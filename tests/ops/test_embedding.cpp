@@ -8,6 +8,7 @@
 
 #include "../runtime/test_data.h"
 #include "hw/config/config_io.h"
+#include "ops_test_util.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/embedding.h"
 
@@ -17,16 +18,7 @@ using namespace dojosim::runtime::ops;
 
 namespace {
 
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
-
-std::vector<int32_t> random_ids(uint32_t rows, uint32_t vocabulary, uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::vector<int32_t> ids(rows);
-  for (int32_t& id : ids) id = static_cast<int32_t>(gen() % vocabulary);
-  return ids;
-}
+using ops_test::tiny;
 
 EmbeddingRun check_embedding(Executor& ex, DType dtype, const std::vector<int32_t>& ids,
                              const Matrix& table, EmbeddingOptions options = {}) {
@@ -47,7 +39,7 @@ TEST_CASE("embedding pulls the table rows of its ids from host memory, bit for b
   for (DType dtype : {DType::Fp32, DType::Bf16}) {
     // 37 ids on 16 nodes; 45 columns: the last register partly padding; ids repeat.
     const Matrix table = test::random_matrix(50, 45, 1);
-    const EmbeddingRun r = check_embedding(ex, dtype, random_ids(37, 50, 2), table);
+    const EmbeddingRun r = check_embedding(ex, dtype, test::random_indices(37, 50, 2), table);
     CHECK(r.output.col_parts == 1);
     // The first and last rows of the table, a table of one row, a table at a later address.
     check_embedding(ex, dtype, {0, 49, 49, 0, 7}, table, {0, 0, 1 << 20});
@@ -62,7 +54,7 @@ TEST_CASE("embedding with rows split over nodes by column blocks", "[embedding]"
     // 3 rows on 16 nodes: each over 5 nodes (fp32) or 4 (bf16: 7 registers).
     const EmbeddingRun r = check_embedding(ex, dtype, {5, 99, 5}, table);
     CHECK(r.output.col_parts > 1);
-    check_embedding(ex, dtype, random_ids(9, 100, 5), table, {2, 0, 0});
+    check_embedding(ex, dtype, test::random_indices(9, 100, 5), table, {2, 0, 0});
   }
 }
 
@@ -71,7 +63,7 @@ TEST_CASE("embedding works with 256-byte vector registers", "[embedding]") {
                               {"node.vlen_bytes=256"})
                   .config);
   for (DType dtype : {DType::Fp32, DType::Bf16})
-    check_embedding(ex, dtype, random_ids(37, 20, 8), test::random_matrix(20, 300, 9));
+    check_embedding(ex, dtype, test::random_indices(37, 20, 8), test::random_matrix(20, 300, 9));
 }
 
 // The estimate against the simulated cycles over a list of cases.
@@ -81,7 +73,7 @@ struct EstimateCase {
 };
 void check_estimates(Executor& ex, const std::vector<EstimateCase>& cases) {
   for (const EstimateCase& k : cases) {
-    const EmbeddingRun r = run_embedding(ex, k.dtype, random_ids(k.rows, k.vocabulary, 6),
+    const EmbeddingRun r = run_embedding(ex, k.dtype, test::random_indices(k.rows, k.vocabulary, 6),
                                          test::random_matrix(k.vocabulary, k.d, 7));
     REQUIRE(r.run.ok);
     INFO(fmt::format("embedding [{}] into [{}, {}] {}: estimate {:.0f}, simulated {}", k.rows,

@@ -8,6 +8,7 @@
 
 #include "../runtime/test_data.h"
 #include "hw/config/config_io.h"
+#include "ops_test_util.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/global_avg_pool.h"
 
@@ -17,9 +18,7 @@ using namespace dojosim::runtime::ops;
 
 namespace {
 
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
+using ops_test::tiny;
 
 ImageOpRun check_global_avg_pool(Executor& ex, DType dtype, const ImageShape& image,
                                  uint32_t col_parts = 0, uint32_t seed = 1) {

@@ -11,6 +11,7 @@
 
 #include "../runtime/test_data.h"
 #include "hw/config/config_io.h"
+#include "ops_test_util.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/global_avg_pool.h"
 #include "runtime/ops/pool.h"
@@ -21,9 +22,7 @@ using namespace dojosim::runtime::ops;
 
 namespace {
 
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
+using ops_test::tiny;
 
 PoolWindow window(uint32_t kernel, uint32_t stride, uint32_t pad, bool include_pad = false) {
   return {kernel, kernel, stride, stride, pad, pad, include_pad};

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "runtime/reference.h"
 #include "runtime/tensor.h"
@@ -21,6 +22,14 @@ inline runtime::Matrix random_matrix(uint32_t rows, uint32_t cols, uint32_t seed
   runtime::Matrix m(rows, cols);
   for (float& v : m.values) v = static_cast<float>(static_cast<int>(gen() % 2001) - 1000) / 1000.0f;
   return m;
+}
+
+// `rows` indices in [0, bound) (labels, token ids) from a fixed generator.
+inline std::vector<int32_t> random_indices(uint32_t rows, uint32_t bound, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::vector<int32_t> v(rows);
+  for (int32_t& i : v) i = static_cast<int32_t>(gen() % bound);
+  return v;
 }
 
 inline uint32_t bits(float f) {
