@@ -133,3 +133,11 @@ def test_resnet50_runs_on_d1_like_pytorch():
     report = runs_like_pytorch(torchvision.models.resnet50(weights=None),
                                (torch.randn(1, 3, 32, 32),), config=str(ROOT / "configs" / "d1.yaml"))
     assert len(report["run"]["ops"]) > 150
+
+
+def test_config_overrides_reach_the_run():
+    _, wide = dojosim.run_graph(GRAPH, config=TINY)
+    _, narrow = dojosim.run_graph(GRAPH, config=dojosim.load_config(TINY),
+                                  set={"noc.link_bytes_per_cycle": 8})
+    assert narrow["config"]["noc"]["link_bytes_per_cycle"] == 8
+    assert narrow["run"]["totals"]["cycles"] > wide["run"]["totals"]["cycles"]
