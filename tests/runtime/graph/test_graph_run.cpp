@@ -285,6 +285,43 @@ ops:
       REQUIRE(out.at(row, c) == s.at(row, c) * 0.125f + mask.at(row % 5, c));
 }
 
+namespace {
+
+// A 3x3 convolution's output y [N P Q, K] against the direct convolution in float64, from x
+// [N H W, C] and w [3 3 C/G, K] with `groups` groups: fp32 accumulation of at most 3 x 3 x C/G
+// terms, within 48 units of 2^-24 of their magnitudes.
+struct Conv3x3 {
+  uint32_t n, h, w, c, k, p, q, groups = 1;
+  int stride = 1, pad = 0, dilation_w = 1;
+};
+void check_conv3x3(const Matrix& y, const Matrix& x, const Matrix& w, const Conv3x3& s) {
+  REQUIRE(y.rows == s.n * s.p * s.q);
+  const uint32_t cg = s.c / s.groups, kg = s.k / s.groups;
+  for (uint32_t n = 0; n < s.n; ++n)
+    for (uint32_t p = 0; p < s.p; ++p)
+      for (uint32_t q = 0; q < s.q; ++q)
+        for (uint32_t k = 0; k < s.k; ++k) {
+          double want = 0, mag = 0;
+          for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j) {
+              const int h = int(p) * s.stride - s.pad + i;
+              const int wi = int(q) * s.stride - s.pad + j * s.dilation_w;
+              if (h < 0 || h >= int(s.h) || wi < 0 || wi >= int(s.w)) continue;
+              for (uint32_t c = 0; c < cg; ++c) {
+                const double t =
+                    double(x.at((n * s.h + uint32_t(h)) * s.w + uint32_t(wi), k / kg * cg + c)) *
+                    w.at((uint32_t(i) * 3 + uint32_t(j)) * cg + c, k);
+                want += t;
+                mag += std::abs(t);
+              }
+            }
+          CHECK(std::abs(y.at((n * s.p + p) * s.q + q, k) - want) <=
+                48 * std::ldexp(1.0, -24) * mag);
+        }
+}
+
+}  // namespace
+
 TEST_CASE("conv2d runs as im2col pushes and a matmul, padding and stride included") {
   const std::string yaml = R"(version: 1
 tensors:
@@ -304,27 +341,7 @@ ops:
   const Ran r = run_yaml(yaml, tiny(), options);
   CHECK(r.run.checked);
   CHECK(r.run.outputs.at("z").rows == 2 * 7 * 7);
-  // y against the direct convolution in float64: fp32 accumulation of 45 terms at most.
-  const Matrix& y = r.run.outputs.at("y");
-  REQUIRE(y.rows == 2 * 4 * 4);
-  for (uint32_t n = 0; n < 2; ++n)
-    for (uint32_t p = 0; p < 4; ++p)
-      for (uint32_t q = 0; q < 4; ++q)
-        for (uint32_t k = 0; k < 6; ++k) {
-          double want = 0, mag = 0;
-          for (uint32_t i = 0; i < 3; ++i)
-            for (uint32_t j = 0; j < 3; ++j) {
-              const int h = int(p) * 2 - 1 + int(i), wi = int(q) * 2 - 1 + int(j);
-              if (h < 0 || h >= 7 || wi < 0 || wi >= 7) continue;
-              for (uint32_t c = 0; c < 5; ++c) {
-                const double t = double(x.at((n * 7 + uint32_t(h)) * 7 + uint32_t(wi), c)) *
-                                 w.at((i * 3 + j) * 5 + c, k);
-                want += t;
-                mag += std::abs(t);
-              }
-            }
-          CHECK(std::abs(y.at((n * 4 + p) * 4 + q, k) - want) <= 48 * std::ldexp(1.0, -24) * mag);
-        }
+  check_conv3x3(r.run.outputs.at("y"), x, w, {2, 7, 7, 5, 6, 4, 4, 1, 2, 1, 1});
 }
 
 TEST_CASE("Grouped and depthwise conv2d: one im2col and matmul per group, against float64") {
@@ -351,31 +368,8 @@ ops:
   const Ran r = run_yaml(yaml, tiny(), options);
   CHECK(r.run.checked);
   CHECK(op_named(r.run, "depthwise").how.rfind("6 groups x ", 0) == 0);
-  // Output (p, q, k) of a conv with `groups` over x [6, 5, 6]: channels of k's group only.
-  const auto check = [&](const Matrix& y, const Matrix& w, uint32_t groups, uint32_t K, uint32_t P,
-                         uint32_t Q, int stride, int pad, int dil_w) {
-    REQUIRE(y.rows == P * Q);
-    const uint32_t cg = 6 / groups, kg = K / groups;
-    for (uint32_t p = 0; p < P; ++p)
-      for (uint32_t q = 0; q < Q; ++q)
-        for (uint32_t k = 0; k < K; ++k) {
-          double want = 0, mag = 0;
-          for (int i = 0; i < 3; ++i)
-            for (int j = 0; j < 3; ++j) {
-              const int h = int(p) * stride - pad + i, wi = int(q) * stride - pad + j * dil_w;
-              if (h < 0 || h >= 6 || wi < 0 || wi >= 5) continue;
-              for (uint32_t c = 0; c < cg; ++c) {
-                const double t = double(x.at(uint32_t(h) * 5 + uint32_t(wi), k / kg * cg + c)) *
-                                 w.at((uint32_t(i) * 3 + uint32_t(j)) * cg + c, k);
-                want += t;
-                mag += std::abs(t);
-              }
-            }
-          CHECK(std::abs(y.at(p * Q + q, k) - want) <= 32 * std::ldexp(1.0, -24) * mag);
-        }
-  };
-  check(r.run.outputs.at("yg"), options.values["wg"], 2, 4, 6, 3, 1, 1, 2);
-  check(r.run.outputs.at("yd"), options.values["wd"], 6, 6, 2, 2, 2, 0, 1);
+  check_conv3x3(r.run.outputs.at("yg"), x, options.values["wg"], {1, 6, 5, 6, 4, 6, 3, 2, 1, 1, 2});
+  check_conv3x3(r.run.outputs.at("yd"), x, options.values["wd"], {1, 6, 5, 6, 6, 2, 2, 6, 2, 0, 1});
 }
 
 TEST_CASE("A small convolutional network: conv, relu, max pool, global average pool, classifier") {
