@@ -376,24 +376,30 @@ class Runner {
     return h.sram;
   }
 
-  // The SRAM address of a tensor held as `split`: where it is if its home is that split, else a
-  // copy moved into it (kept alive by `temps` until the op ends).
-  // `name` in `split`'s layout; a tensor of fewer rows (a [S, S] mask over [B, H, S, S] scores)
-  // repeats over them.
+  // A tensor repeated over a rows x cols destination (a broadcast): itself when it has that
+  // size, its one element everywhere (a captured x * 0.125), or its rows over and over (a [S, S]
+  // mask over [B, H, S, S] scores: the trailing axes). The machine's fill and the host reference
+  // both read through it.
+  ElementMap repeated(const std::string& name, uint32_t rows, uint32_t cols) const {
+    const auto [own_rows, own_cols] = matrix_of(tensor(name).shape);
+    if (own_rows == rows && own_cols == cols) return identity_map(cols);
+    if (own_rows * own_cols == 1) return {[](uint32_t, uint32_t) { return Source{}; }, false};
+    return {[own_rows, own_cols](uint32_t r, uint32_t c) {
+              return Source{0, r % own_rows, c, own_cols - c};
+            },
+            false};
+  }
+
+  // The SRAM address of a tensor held as `split` (repeated over it where it is smaller): where it
+  // is if its home is that split, else a copy moved into it (kept alive by `temps` until the op
+  // ends).
   uint64_t input_in(const std::string& name, const ops::RowSplit& split,
                     std::vector<std::shared_ptr<Buffer>>& temps) {
     if (same_split(homes_.at(name).split, split)) return resident(name).shards.front().address;
     std::shared_ptr<Buffer> b =
         allocate(split.bytes(), fmt::format("'{}' in another layout", name));
     const Placement& dest = vectors_.emplace_back(row_split_placement(split, b->address));
-    const uint32_t rows = matrix_of(tensor(name).shape).first, cols = split.cols;
-    fill(name, dest,
-         rows == split.rows ? identity_map(cols)
-                            : ElementMap{[rows, cols](uint32_t r, uint32_t c) {
-                                           return Source{0, r % rows, c, cols - c};
-                                         },
-                                         false},
-         false);
+    fill(name, dest, repeated(name, split.rows, split.cols), false);
     temps.push_back(b);
     return b->address;
   }
@@ -676,18 +682,9 @@ class Runner {
                                     uint64_t& address) {
     std::shared_ptr<Buffer> b = allocate(split.vector_bytes(), fmt::format("vector '{}'", name));
     address = b->address;
-    const bool scalar = g::element_count(tensor(name).shape) == 1 && split.cols > 1;
     fill(name, vectors_.emplace_back(vector_placement(split, address)),
-         scalar ? ElementMap{[](uint32_t, uint32_t) { return Source{}; }, false}
-                : identity_map(split.cols),
-         false);
+         repeated(name, 1, split.cols), false);
     return b;
-  }
-
-  static Matrix as_row(const Matrix& m) {
-    Matrix r(1, m.rows * m.cols);
-    r.values = m.values;
-    return r;
   }
 
   void run_elementwise(const g::Op& op) {
@@ -716,17 +713,11 @@ class Runner {
     op_->how = "simd rows";
     kernel(ops::ElementwiseKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
-      Matrix b =
-          binary ? (problem.b_vector ? as_row(ref(op.inputs[1])) : ref(op.inputs[1])) : Matrix();
-      if (problem.b_vector && b.cols == 1 && split.cols > 1) {  // a scalar over the rows
-        b = Matrix(1, split.cols);
-        std::fill(b.values.begin(), b.values.end(), ref(op.inputs[1]).values[0]);
-      } else if (binary && !problem.b_vector && b.rows < split.rows) {  // rows repeated
-        Matrix tiled(split.rows, split.cols);
-        for (uint32_t r = 0; r < split.rows; ++r)
-          std::copy_n(&b.at(r % b.rows, 0), b.cols, &tiled.at(r, 0));
-        b = std::move(tiled);
-      }
+      // b as the kernel reads it: one row over the rows (a vector), or the whole matrix.
+      const uint32_t b_rows = problem.b_vector ? 1 : split.rows;
+      const Matrix b = binary ? gather({&ref(op.inputs[1])}, b_rows, split.cols,
+                                       repeated(op.inputs[1], b_rows, split.cols))
+                              : Matrix();
       ref_[op.outputs[0]] = ops::elementwise_reference(kind, split.dtype, ref(x), b);
       f64_[op.outputs[0]] = ops::elementwise_reference_f64(kind, split.dtype, ref(x), b);
     }
