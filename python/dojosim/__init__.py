@@ -204,6 +204,7 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
     that stops raises GraphRunError. The run happens in a child process.
     """
     import tempfile
+    import numpy as np
     c = _config(config)
     overrides = c.overrides + _overrides(set)
     with tempfile.TemporaryDirectory(prefix="dojosim-graph-") as d:
@@ -219,7 +220,6 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
         for s in overrides:
             cmd += ["--set", s]
         if inputs:
-            import numpy as np
             given = []
             for i, (name, value) in enumerate(sorted(inputs.items())):
                 f = os.path.join(d, "input{}.npy".format(i))
@@ -239,8 +239,6 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
             raise GraphRunError(message)
         with open(os.path.join(d, "run.json")) as f:
             report = json.load(f)
-        import numpy as np
-        outputs = {}
-        for name in report["run"]["outputs"] if "outputs" in report["run"] else []:
-            outputs[name] = np.load(os.path.join(d, "out", name + ".npy"))
+        outputs = {name: np.load(os.path.join(d, "out", name + ".npy"))
+                   for name in report["run"]["outputs"]}
     return outputs, report
