@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -200,25 +199,15 @@ int cmd_run(const std::vector<std::string>& args) {
                                           vm.count("inputs") ? "inputs" : "save"));
   if (graph_file && vm.count("plan") && (vm.count("inputs") || vm.count("save")))
     return usage_error("run", "--plan does not run the graph: --inputs and --save need a run");
-  if (!svg_dir.empty()) {  // the folder too, before the run
-    std::error_code ec;
-    std::filesystem::create_directories(svg_dir, ec);
-    if (ec)
-      return usage_error("run",
-                         fmt::format("--svg {}: cannot create it: {}", svg_dir, ec.message()));
-    if (const std::string why = cannot_write(svg_dir + (graph_file ? "/ops.svg" : "/roofline.svg"));
+  // Output folders too, before the run.
+  if (!svg_dir.empty())
+    if (const std::string why =
+            cannot_make_folder("--svg", svg_dir, graph_file ? "ops.svg" : "roofline.svg");
         !why.empty())
-      return usage_error("run", "--svg: " + why);
-  }
-  if (!save_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(save_dir, ec);
-    if (ec)
-      return usage_error("run",
-                         fmt::format("--save {}: cannot create it: {}", save_dir, ec.message()));
-    if (const std::string why = cannot_write(save_dir + "/C.npy"); !why.empty())
-      return usage_error("run", "--save: " + why);
-  }
+      return usage_error("run", why);
+  if (!save_dir.empty())
+    if (const std::string why = cannot_make_folder("--save", save_dir, "C.npy"); !why.empty())
+      return usage_error("run", why);
   if (graph_file)
     return run_graph_file(workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir,
                                      inputs, trace_path, trace_limit, svg_dir});

@@ -31,6 +31,16 @@ std::string cannot_write(const std::string& path) {
   return "";
 }
 
+std::string cannot_make_folder(const std::string& flag, const std::string& dir,
+                               const std::string& file) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return fmt::format("{} {}: cannot create it: {}", flag, dir, ec.message());
+  if (const std::string why = cannot_write(dir + "/" + file); !why.empty())
+    return flag + ": " + why;
+  return "";
+}
+
 void write_file(const std::string& path, std::string_view content) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));

@@ -13,6 +13,11 @@ namespace dojosim::cli {
 // is writable); else why not, naming the path ("cannot write out/x.json: no such folder out").
 std::string cannot_write(const std::string& path);
 
+// An output folder given with `flag` (--svg, --save), made before the run: "" if it exists or
+// was created and `file` can be written in it; else why not, naming the flag and the path.
+std::string cannot_make_folder(const std::string& flag, const std::string& dir,
+                               const std::string& file);
+
 // Writes `content` to `path` and closes it, every step checked. Throws std::runtime_error
 // "cannot write PATH: REASON".
 void write_file(const std::string& path, std::string_view content);
