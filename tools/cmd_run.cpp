@@ -79,6 +79,7 @@ int cmd_run(const std::vector<std::string>& args) {
   uint64_t trace_limit = 0;
   uint32_t batch = 1;
   std::vector<std::string> sets;
+  std::string loss, graph_out;
   unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&config_path),
@@ -97,6 +98,14 @@ int cmd_run(const std::vector<std::string>& args) {
       "topology), "
       "workloads/transformer_block.yaml (docs/runtime.md), or a graph: "
       "workloads/gpt2_block.graph.yaml (docs/graphs.md)")(
+      "backward",
+      "a graph workload: append its backward (autodiff, docs/graphs.md \"Training\"): every "
+      "weight's gradient becomes an output grad/WEIGHT")(
+      "loss", po::value<std::string>(&loss),
+      "with --backward: the tensor the backward starts from (default: the graph's one output)")(
+      "graph-out", po::value<std::string>(&graph_out),
+      "a graph workload: write the graph that is planned and run (with --backward, forward and "
+      "backward) here, YAML or .json")(
       "plan",
       "a graph workload: load, validate, plan (a mapping per op, a placement per tensor) and "
       "print its summary and per-op plan (--json: also as JSON); no simulation")(
@@ -166,8 +175,15 @@ int cmd_run(const std::vector<std::string>& args) {
     return kUsage;
   }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
-  if (vm.count("plan") && !graph_file)
-    return usage_error("run", "--plan is for a graph workload (--workload FILE.graph.yaml)");
+  for (const char* flag : {"plan", "backward", "loss", "graph-out"})
+    if (vm.count(flag) && !graph_file)
+      return usage_error(
+          "run", fmt::format("--{} is for a graph workload (--workload FILE.graph.yaml)", flag));
+  if (vm.count("loss") && !vm.count("backward"))
+    return usage_error("run", "--loss names where the backward starts: give --backward too");
+  if (!graph_out.empty())
+    if (const std::string why = cannot_write(graph_out); !why.empty())
+      return usage_error("run", why);
   if (!vm["batch"].defaulted() && !(!workload.empty() && is_workload_file(workload) && !graph_file))
     return usage_error("run",
                        fmt::format("--batch {}: only a topology CSV workload file has a batch "
@@ -209,8 +225,9 @@ int cmd_run(const std::vector<std::string>& args) {
     if (const std::string why = cannot_make_folder("--save", save_dir, "C.npy"); !why.empty())
       return usage_error("run", why);
   if (graph_file)
-    return run_graph_file(workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir,
-                                     inputs, trace_path, trace_limit, svg_dir});
+    return run_graph_file(
+        workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
+                   trace_limit, svg_dir, vm.count("backward") > 0, loss, graph_out});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 
 #include "hw/config/config_io.h"
 #include "hw/trace/trace.h"
+#include "runtime/graph/autodiff.h"
 #include "runtime/graph/io.h"
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/run.h"
@@ -105,6 +107,21 @@ std::map<std::string, runtime::Matrix> host_values(
   return values;
 }
 
+// The graph as --graph-out writes it: YAML, or JSON for a .json name; data files named
+// relative to the new file's folder so that it reads the same values.
+void write_graph(runtime::graph::Graph g, const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  const fs::path source = fs::absolute(from).parent_path(), dest = fs::absolute(to).parent_path();
+  for (runtime::graph::Tensor& t : g.tensors)
+    if (!t.data.empty())
+      t.data = (source / t.data).lexically_normal().lexically_relative(dest).string();
+  const bool json = fs::path(to).extension() == ".json";
+  std::ofstream out(to);
+  out << (json ? runtime::graph::to_json(g) : runtime::graph::to_yaml(g));
+  if (!out.flush())
+    throw runtime::graph::GraphError(fmt::format("--graph-out {}: cannot write", to));
+}
+
 }  // namespace
 
 int run_graph_file(const std::string& path, const GraphFlags& flags) {
@@ -115,8 +132,13 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
   const std::vector<std::string>& sets = flags.sets;
   try {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
-    const graph::Graph g = graph::load_graph(path);
-    const graph::Analysis a = graph::validate(g);
+    graph::Graph g = graph::load_graph(path);
+    graph::Analysis a = graph::validate(g);
+    if (flags.backward) {
+      g = graph::with_backward(g, {flags.loss});
+      a = graph::validate(g);
+    }
+    if (!flags.graph_out.empty()) write_graph(g, path, flags.graph_out);
     check_graph_data(g, path);
     const std::map<std::string, std::string> input_files = parse_graph_inputs(g, flags.inputs);
     // The plan is made before the refusal too: a graph that cannot be placed says so first.

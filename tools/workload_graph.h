@@ -18,6 +18,9 @@ struct GraphFlags {
   std::string json_path, save_dir, inputs, trace_path;
   uint64_t trace_limit = 0;
   std::string svg_dir;  // ops.svg: the op timeline (tools/report/graph_svg.h)
+  bool backward = false;  // append the backward (runtime/graph/autodiff.h)
+  std::string loss;       // the loss the backward starts from; empty: the graph's one output
+  std::string graph_out;  // write the graph that runs (YAML or JSON by its name) here
 };
 
 /// Returns the exit status: 0 for a graph that planned (and ran); 2 for a bad file, a bad
@@ -25,7 +28,8 @@ struct GraphFlags {
 /// one line on stderr; 1 for a run that stopped or differs from its reference. save_dir: the
 /// graph's outputs as NAME.npy there; inputs: "TENSOR=FILE.npy,..." for host tensors, over
 /// their data files; trace_path: the run's Perfetto trace, the graph's ops on their own tracks;
-/// svg_dir: the op timeline as ops.svg there.
+/// svg_dir: the op timeline as ops.svg there; backward: the graph's backward appended before
+/// planning (every weight's gradient an output grad/WEIGHT); graph_out: that graph written.
 int run_graph_file(const std::string& path, const GraphFlags& flags);
 
 }  // namespace dojosim::cli

@@ -930,6 +930,7 @@ class Runner {
     if (op.type == "reshape" && matrix_of(in0) == matrix_of(tensor(op.outputs[0]).shape)) {
       const std::string& x = op.inputs[0];
       resident(x);
+      flush_moves();  // a host tensor is loaded now: the view is read from SRAM right after
       Home& out = homes_.at(op.outputs[0]);
       out.buffer = homes_.at(x).buffer;
       out.sram = homes_.at(x).sram;

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: MIT
+#include "runtime/graph/autodiff.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+
+namespace dojosim::runtime::graph {
+namespace {
+
+class Backward;
+// A gradient rule: given the gradients of op's outputs (`dy`, one per output), emits the ops
+// that give each input that wants one its contribution (Backward::emit with `gives`).
+using Rule = void (*)(Backward& b, const Op& op, const std::vector<std::string>& dy);
+
+struct GradientRule {
+  std::string_view type;
+  // One letter per input: 'd' takes a gradient, '-' does not (indices, statistics); a trailing
+  // '+' repeats the last letter.
+  std::string_view inputs;
+  Rule rule;
+};
+const std::vector<GradientRule>& rules();
+
+const GradientRule* find_rule(std::string_view type) {
+  for (const GradientRule& r : rules())
+    if (r.type == type) return &r;
+  return nullptr;
+}
+bool differentiable(const GradientRule& r, size_t i) {
+  const std::string_view s = r.inputs;
+  if (i < s.size() && s[i] != '+') return s[i] == 'd';
+  return s.size() >= 2 && s.back() == '+' && s[s.size() - 2] == 'd';
+}
+
+// The loss of a softmax_cross_entropy has no tensor for its gradient: the rule starts there.
+constexpr std::string_view kLossSeed = "";
+
+class Backward {
+ public:
+  Backward(const Graph& g, const BackwardOptions& options) : g_(g), out_(g) {
+    for (const Tensor& t : g.tensors) names_.insert(t.name);
+    for (const Op& op : g.ops) op_names_.insert(op.name);
+    for (size_t i = 0; i < g.ops.size(); ++i)
+      for (const std::string& o : g.ops[i].outputs) producer_[o] = i;
+    loss_ = find_loss(options.loss);
+  }
+
+  Graph run() {
+    mark_needs_gradient();
+    mark_reaches_loss();
+    count_contributions();
+    bool any = false;
+    for (const Tensor& t : g_.tensors) any |= t.role == Role::Weight && expected_.count(t.name);
+    if (!any)
+      throw GraphError(fmt::format("{}: no weight reaches the loss '{}': nothing to train",
+                                   where(loss_), loss_));
+    seed();
+    for (size_t i = g_.ops.size(); i-- > 0;) {
+      const Op& op = g_.ops[i];
+      if (!active(op)) continue;
+      op_ = &op;
+      std::vector<std::string> dy;
+      for (const std::string& o : op.outputs) {
+        if (!contributions_.count(o))
+          refuse(op, fmt::format("its output '{}' does not reach the loss '{}', so its gradient "
+                                 "is zero; a backward with zero gradients is not supported",
+                                 o, loss_));
+        dy.push_back(gradient_of(o));
+      }
+      find_rule(op.type)->rule(*this, op, dy);
+    }
+    for (const Tensor& t : g_.tensors)
+      if (t.role == Role::Weight && contributions_.count(t.name)) weight_gradient(t);
+    return std::move(out_);
+  }
+
+  // ---- what rules use ---------------------------------------------------------------------
+
+  const Tensor& tensor(const std::string& name) const { return *out_.find_tensor(name); }
+  const Shape& shape(const std::string& name) const { return tensor(name).shape; }
+  // Whether input i of the current op takes a gradient.
+  bool wants(size_t i) const {
+    return differentiable(*find_rule(op_->type), i) && needs_.count(op_->inputs[i]);
+  }
+  [[noreturn]] void refuse(const Op& op, const std::string& what) const {
+    throw GraphError(fmt::format("{}{}op '{}' ({}): backward: {}", op.origin,
+                                 op.origin.empty() ? "" : ": ", op.name, op.type, what));
+  }
+
+  // An output of an emitted op: the gradient of the current op's input `gives`, or (gives < 0)
+  // a temporary in the shape and dtype given.
+  struct Out {
+    int gives = -1;
+    Shape shape = {};
+    DType dtype = DType::Fp32;
+  };
+  Out gradient(size_t input) const {
+    const Tensor& t = tensor(op_->inputs[input]);
+    return {int(input), t.shape, t.dtype};
+  }
+  Out temporary(Shape s, DType t) const { return {-1, std::move(s), t}; }
+
+  // Appends an op of `type` for the current op; returns its outputs' names.
+  std::vector<std::string> emit(const std::string& type, std::vector<std::string> inputs,
+                                const std::vector<Out>& outs,
+                                std::map<std::string, AttrValue> attributes = {}) {
+    Op op;
+    op.name = unique(op_names_, op_->name + ".grad");
+    op.type = type;
+    op.inputs = std::move(inputs);
+    op.attributes = std::move(attributes);
+    op.origin = op_->origin;
+    for (const Out& o : outs) {
+      const std::string name = o.gives >= 0 ? gradient_name(op_->inputs[size_t(o.gives)])
+                                            : unique(names_, "bwd/" + op_->name);
+      declare(name, o.shape, o.dtype, Role::Activation);
+      op.outputs.push_back(name);
+      if (o.gives >= 0) contributions_[op_->inputs[size_t(o.gives)]].push_back(name);
+    }
+    out_.ops.push_back(op);
+    return op.outputs;
+  }
+  // Input i's gradient is the tensor `name` as it is (bias_add's x, add of equal shapes).
+  void give(size_t i, const std::string& name) { contributions_[op_->inputs[i]].push_back(name); }
+
+  // Gives input i the gradient `dy` (of the op's output shape) summed over the axes the input
+  // was broadcast along (numpy's rule), times `factor`.
+  void give_reduced(size_t i, const std::string& dy, double factor = 1.0) {
+    const Shape& to = shape(op_->inputs[i]);
+    const Shape& from = shape(dy);
+    const DType t = tensor(dy).dtype;
+    const size_t lead = from.size() - to.size();
+    std::vector<int64_t> axes;
+    Shape kept;
+    for (size_t a = 0; a < from.size(); ++a) {
+      if (a < lead || (to[a - lead] == 1 && from[a] != 1))
+        axes.push_back(int64_t(a));
+      else
+        kept.push_back(from[a]);
+    }
+    const bool reshape = !axes.empty() && kept != to;
+    const bool scale = factor != 1.0;
+    std::string x = dy;
+    if (!axes.empty())
+      x = emit("reduce_sum", {x}, {reshape || scale ? temporary(kept, t) : gradient(i)},
+               {{"axes", axes}})[0];
+    if (reshape)
+      x = emit("reshape", {x}, {scale ? temporary(to, t) : gradient(i)}, {{"shape", to}})[0];
+    if (scale)
+      emit("scale", {x}, {gradient(i)}, {{"factor", factor}});
+    else if (x == dy)
+      give(i, dy);
+  }
+
+ private:
+  std::string where(const std::string& tensor) const {
+    const auto p = producer_.find(tensor);
+    const Origin& o =
+        p == producer_.end() ? g_.find_tensor(tensor)->origin : g_.ops[p->second].origin;
+    return o.empty() ? (g_.source.empty() ? "graph" : g_.source) : o;
+  }
+
+  std::string find_loss(const std::string& wanted) const {
+    std::set<std::string> read;
+    for (const Op& op : g_.ops) read.insert(op.inputs.begin(), op.inputs.end());
+    std::vector<std::string> outputs;
+    for (const Op& op : g_.ops)
+      for (const std::string& o : op.outputs)
+        if (!read.count(o)) outputs.push_back(o);
+    const std::string source = g_.source.empty() ? "graph" : g_.source;
+    std::string loss = wanted;
+    if (loss.empty()) {
+      if (outputs.size() != 1)
+        throw GraphError(
+            fmt::format("{}: the backward needs one loss; the graph has {} outputs ({}): name one",
+                        source, outputs.size(), fmt::join(outputs, ", ")));
+      loss = outputs[0];
+    }
+    const Tensor* t = g_.find_tensor(loss);
+    if (!t)
+      throw GraphError(fmt::format("{}: the loss '{}' is not a tensor of the graph", source, loss));
+    if (!producer_.count(loss))
+      throw GraphError(fmt::format("{}: the loss '{}' is a host tensor ({}); no op makes it",
+                                   where(loss), loss, role_name(t->role)));
+    if (t->dtype == DType::Int32)
+      throw GraphError(
+          fmt::format("{}: the loss '{}' is int32; a loss is a float", where(loss), loss));
+    return loss;
+  }
+
+  // needs_: float tensors whose value depends on a weight.
+  void mark_needs_gradient() {
+    for (const Tensor& t : g_.tensors)
+      if (t.role == Role::Weight && t.dtype != DType::Int32) needs_.insert(t.name);
+    for (const Op& op : g_.ops) {
+      const GradientRule* r = find_rule(op.type);
+      bool any = false;
+      for (size_t i = 0; i < op.inputs.size(); ++i)
+        any |= needs_.count(op.inputs[i]) && (!r || differentiable(*r, i));
+      if (!any) continue;
+      for (const std::string& o : op.outputs)
+        if (tensor(o).dtype != DType::Int32) needs_.insert(o);
+    }
+  }
+  // reaches_: tensors the loss depends on.
+  void mark_reaches_loss() {
+    reaches_.insert(loss_);
+    for (size_t i = g_.ops.size(); i-- > 0;) {
+      const Op& op = g_.ops[i];
+      if (std::any_of(op.outputs.begin(), op.outputs.end(),
+                      [&](const std::string& o) { return reaches_.count(o) > 0; }))
+        reaches_.insert(op.inputs.begin(), op.inputs.end());
+    }
+  }
+  // An op the backward passes through: it lies between a weight and the loss.
+  bool active(const Op& op) const {
+    return std::any_of(op.outputs.begin(), op.outputs.end(),
+                       [&](const std::string& o) { return reaches_.count(o) && needs_.count(o); });
+  }
+  void count_contributions() {
+    for (const Op& op : g_.ops) {
+      if (!active(op)) continue;
+      const GradientRule* r = find_rule(op.type);
+      if (!r)
+        refuse(op, fmt::format("no gradient rule for {} (ops with one: {})", op.type,
+                               fmt::join(differentiable_ops(), ", ")));
+      for (size_t i = 0; i < op.inputs.size(); ++i)
+        if (differentiable(*r, i) && needs_.count(op.inputs[i])) ++expected_[op.inputs[i]];
+    }
+  }
+
+  void seed() {
+    const Op& made_by = g_.ops[producer_.at(loss_)];
+    if (made_by.type == "softmax_cross_entropy") {
+      contributions_[loss_].push_back(std::string(kLossSeed));
+      return;
+    }
+    const Tensor& l = tensor(loss_);
+    if (names_.count("grad_output"))
+      throw GraphError(
+          fmt::format("{}: the loss '{}' needs a host input 'grad_output' for its "
+                      "gradient, and the graph already has a tensor of that name",
+                      where(loss_), loss_));
+    declare("grad_output", l.shape, l.dtype, Role::Input);
+    contributions_[loss_].push_back("grad_output");
+  }
+
+  // The gradient of `name`: its one contribution, or their sum in the order they came.
+  std::string gradient_of(const std::string& name) {
+    std::vector<std::string>& c = contributions_.at(name);
+    while (c.size() > 1) {
+      const bool last = c.size() == 2;
+      const Tensor& t = tensor(name);
+      const std::string sum = last ? unique(names_, "grad/" + name) : unique(names_, "bwd/" + name);
+      declare(sum, t.shape, t.dtype, Role::Activation);
+      Op op;
+      op.name = unique(op_names_, name + ".grad.sum");
+      op.type = "add";
+      op.inputs = {c[0], c[1]};
+      op.outputs = {sum};
+      op.origin = op_ ? op_->origin : "";
+      out_.ops.push_back(op);
+      c.erase(c.begin(), c.begin() + 2);
+      c.insert(c.begin(), sum);
+    }
+    return c.at(0);
+  }
+
+  // A weight's gradient as the output grad/WEIGHT, role gradient.
+  void weight_gradient(const Tensor& w) {
+    op_ = nullptr;
+    const std::string want = "grad/" + w.name;
+    std::string g = gradient_of(w.name);
+    if (g != want) {
+      // A contribution that is another op's tensor as it is (add(x, w) of equal shapes).
+      Op op;
+      op.name = unique(op_names_, w.name + ".grad");
+      op.type = "reshape";
+      op.inputs = {g};
+      op.attributes["shape"] = w.shape;
+      g = unique(names_, want);
+      declare(g, w.shape, w.dtype, Role::Activation);
+      op.outputs = {g};
+      op.origin = w.origin;
+      out_.ops.push_back(op);
+    }
+    for (Tensor& t : out_.tensors)
+      if (t.name == g) t.role = Role::Gradient;
+  }
+
+  std::string gradient_name(const std::string& input) {
+    const std::string base = "grad/" + input;
+    if (expected_.at(input) == 1) return unique(names_, base);
+    return unique(names_, fmt::format("{}.{}", base, ++parts_[input]));
+  }
+  static std::string unique(std::set<std::string>& taken, const std::string& want) {
+    std::string n = want;
+    for (int k = 2; taken.count(n); ++k) n = fmt::format("{}.{}", want, k);
+    taken.insert(n);
+    return n;
+  }
+  void declare(const std::string& name, const Shape& s, DType t, Role r) {
+    Tensor x;
+    x.name = name;
+    x.shape = s;
+    x.dtype = t;
+    x.role = r;
+    x.origin = op_ ? op_->origin : "";
+    names_.insert(name);
+    out_.tensors.push_back(x);
+  }
+
+  const Graph& g_;
+  Graph out_;
+  std::string loss_;
+  const Op* op_ = nullptr;
+  std::set<std::string> names_, op_names_, needs_, reaches_;
+  std::map<std::string, size_t> producer_;
+  std::map<std::string, int> expected_, parts_;
+  std::map<std::string, std::vector<std::string>> contributions_;
+};
+
+// ---- the rules ----------------------------------------------------------------------------
+
+bool flag(const Op& op, const char* name) {
+  const auto it = op.attributes.find(name);
+  return it != op.attributes.end() && std::get<bool>(it->second);
+}
+std::map<std::string, AttrValue> attributes_except(const Op& op,
+                                                   std::initializer_list<const char*> drop) {
+  std::map<std::string, AttrValue> a = op.attributes;
+  for (const char* d : drop) a.erase(d);
+  return a;
+}
+
+// Y = op(A) op(B), op a transpose where the attribute says so. With a = op(A), b = op(B):
+// da = dY b^T, db = a^T dY; stored transposed, dA = da^T = b dY^T and dB = db^T = dY^T a.
+// matmul's B and a transposed A are matrices: for dB, A and dY become [rows, K] and [rows, N].
+void matmul_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  const bool ta = flag(op, "transpose_a"), tb = flag(op, "transpose_b");
+  const std::string &A = op.inputs[0], &B = op.inputs[1];
+  const auto product = [&](size_t gives, const std::string& x, bool tx, const std::string& y,
+                           bool ty) {
+    std::map<std::string, AttrValue> at;
+    if (tx) at["transpose_a"] = true;
+    if (ty) at["transpose_b"] = true;
+    b.emit(op.type, {x, y}, {b.gradient(gives)}, at);
+  };
+  if (b.wants(0)) {
+    if (!ta)
+      product(0, dy[0], false, B, !tb);
+    else
+      product(0, B, tb, dy[0], true);
+  }
+  if (b.wants(1)) {
+    std::string a = A, d = dy[0];
+    if (op.type == "matmul" && b.shape(A).size() > 2) {
+      const Shape& sa = b.shape(A);
+      const int64_t k = sa.back(), rows = element_count(sa) / k;
+      const int64_t n = b.shape(d).back();
+      a = b.emit("reshape", {A}, {b.temporary({rows, k}, b.tensor(A).dtype)},
+                 {{"shape", std::vector<int64_t>{rows, k}}})[0];
+      d = b.emit("reshape", {d}, {b.temporary({rows, n}, b.tensor(d).dtype)},
+                 {{"shape", std::vector<int64_t>{rows, n}}})[0];
+    }
+    if (!tb)
+      product(1, a, !ta, d, false);
+    else
+      product(1, d, true, a, ta);
+  }
+}
+
+void conv2d_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  const Shape& x = b.shape(op.inputs[0]);
+  const Shape& w = b.shape(op.inputs[1]);
+  if (b.wants(0)) {
+    auto at = op.attributes;
+    at["input_size"] = std::vector<int64_t>{x[1], x[2]};
+    b.emit("conv2d_grad_input", {dy[0], op.inputs[1]}, {b.gradient(0)}, at);
+  }
+  if (b.wants(1)) {
+    auto at = op.attributes;
+    at["kernel"] = std::vector<int64_t>{w[0], w[1]};
+    b.emit("conv2d_grad_weight", {op.inputs[0], dy[0]}, {b.gradient(1)}, at);
+  }
+}
+
+void add_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  for (size_t i = 0; i < 2; ++i)
+    if (b.wants(i)) b.give_reduced(i, dy[0], op.type == "sub" && i == 1 ? -1.0 : 1.0);
+}
+
+void mul_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  for (size_t i = 0; i < 2; ++i) {
+    if (!b.wants(i)) continue;
+    const std::string& other = op.inputs[1 - i];
+    if (b.shape(dy[0]) == b.shape(op.inputs[i])) {
+      b.emit("mul", {dy[0], other}, {b.gradient(i)});
+    } else {
+      const auto& t = b.tensor(dy[0]);
+      b.give_reduced(i, b.emit("mul", {dy[0], other}, {b.temporary(t.shape, t.dtype)})[0]);
+    }
+  }
+}
+
+// x's gradient from (dy, x): relu, gelu, silu.
+void activation_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  b.emit(op.type + "_backward", {dy[0], op.inputs[0]}, {b.gradient(0)}, op.attributes);
+}
+
+// Ops whose backward op takes (dy, the op's inputs...) and gives every input's gradient:
+// the norms. Outputs nobody needs are temporaries.
+void norm_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  std::vector<std::string> in{dy[0]};
+  std::vector<Backward::Out> outs;
+  const size_t n = op.type == "batchnorm" ? 3 : op.inputs.size();
+  for (size_t i = 0; i < op.inputs.size(); ++i) {
+    if (op.type != "layernorm" || i < 2) in.push_back(op.inputs[i]);
+    if (i >= n) continue;
+    const Tensor& t = b.tensor(op.inputs[i]);
+    outs.push_back(b.wants(i) ? b.gradient(i) : b.temporary(t.shape, t.dtype));
+  }
+  b.emit(op.type + "_backward", in, outs, op.attributes);
+}
+
+void softmax_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  // A causal mask needs nothing more: y is 0 where it masked, so dx is too.
+  b.emit("softmax_backward", {dy[0], op.outputs[0]}, {b.gradient(0)},
+         attributes_except(op, {"causal"}));
+}
+
+void pool_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  b.emit(op.type + "_backward", {dy[0], op.inputs[0]}, {b.gradient(0)}, op.attributes);
+}
+
+void embedding_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  b.emit("embedding_backward", {op.inputs[0], dy[0]}, {b.gradient(1)},
+         {{"vocab", b.shape(op.inputs[1])[0]}});
+}
+
+void cross_entropy_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  if (dy[0] != kLossSeed)
+    b.refuse(op, fmt::format("its output '{}' is read by other ops; the backward takes a "
+                             "softmax_cross_entropy only as the loss itself",
+                             op.outputs[0]));
+  b.emit("softmax_cross_entropy_backward", {op.inputs[0], op.inputs[1]}, {b.gradient(0)},
+         op.attributes);
+}
+
+void bias_add_rule(Backward& b, const Op&, const std::vector<std::string>& dy) {
+  if (b.wants(0)) b.give(0, dy[0]);
+  if (b.wants(1)) b.give_reduced(1, dy[0]);
+}
+
+void reshape_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  b.emit("reshape", {dy[0]}, {b.gradient(0)}, {{"shape", b.shape(op.inputs[0])}});
+}
+
+void transpose_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  const auto& perm = std::get<std::vector<int64_t>>(op.attributes.at("perm"));
+  std::vector<int64_t> inverse(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) inverse[size_t(perm[i])] = int64_t(i);
+  b.emit("transpose", {dy[0]}, {b.gradient(0)}, {{"perm", inverse}});
+}
+
+int64_t axis_of(const Op& op, size_t rank, int64_t fallback) {
+  const auto it = op.attributes.find("axis");
+  const int64_t a = it == op.attributes.end() ? fallback : std::get<int64_t>(it->second);
+  return a < 0 ? a + int64_t(rank) : a;
+}
+
+void concat_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  const int64_t axis = axis_of(op, b.shape(dy[0]).size(), 0);
+  std::vector<int64_t> sizes;
+  std::vector<Backward::Out> outs;
+  for (size_t i = 0; i < op.inputs.size(); ++i) {
+    const Tensor& t = b.tensor(op.inputs[i]);
+    sizes.push_back(t.shape[size_t(axis)]);
+    outs.push_back(b.wants(i) ? b.gradient(i) : b.temporary(t.shape, t.dtype));
+  }
+  b.emit("split", {dy[0]}, outs, {{"axis", axis}, {"sizes", sizes}});
+}
+
+void split_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  b.emit("concat", dy, {b.gradient(0)}, {{"axis", axis_of(op, b.shape(op.inputs[0]).size(), -1)}});
+}
+
+const std::vector<GradientRule>& rules() {
+  static const std::vector<GradientRule> table{
+      {"matmul", "dd", matmul_rule},
+      {"batch_matmul", "dd", matmul_rule},
+      {"conv2d", "dd", conv2d_rule},
+      {"bias_add", "dd", bias_add_rule},
+      {"add", "dd", add_rule},
+      {"sub", "dd", add_rule},
+      {"mul", "dd", mul_rule},
+      {"relu", "d", activation_rule},
+      {"gelu", "d", activation_rule},
+      {"silu", "d", activation_rule},
+      {"batchnorm", "ddd--", norm_rule},
+      {"layernorm", "ddd", norm_rule},
+      {"rmsnorm", "dd", norm_rule},
+      {"softmax", "d", softmax_rule},
+      {"max_pool", "d", pool_rule},
+      {"avg_pool", "d", pool_rule},
+      {"global_avg_pool", "d", pool_rule},
+      {"embedding", "-d", embedding_rule},
+      {"reshape", "d", reshape_rule},
+      {"transpose", "d", transpose_rule},
+      {"concat", "d+", concat_rule},
+      {"split", "d", split_rule},
+      {"softmax_cross_entropy", "d-", cross_entropy_rule},
+  };
+  return table;
+}
+
+}  // namespace
+
+Graph with_backward(const Graph& g, const BackwardOptions& options) {
+  return Backward(g, options).run();
+}
+
+std::vector<std::string_view> differentiable_ops() {
+  std::vector<std::string_view> names;
+  for (const GradientRule& r : rules()) names.push_back(r.type);
+  return names;
+}
+
+}  // namespace dojosim::runtime::graph

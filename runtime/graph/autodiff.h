@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+// Autodiff: the backward of a workload graph as more ops of the same graph (docs/graphs.md,
+// "Training"). Reverse mode over the op list: each op that lies between a weight and the loss
+// gets its gradient rule (autodiff.cpp, one entry per op type), which emits ops of the op table
+// (matmuls with transposes, conv2d_grad_input, relu_backward, reduce_sum, ...). A tensor read
+// by several ops gets the sum of their contributions (adds in op order).
+//
+// The loss is the graph's one output, or the tensor the options name. A loss made by
+// softmax_cross_entropy starts the backward itself (d loss = 1, its `scale`); any other loss
+// is seeded by a host input `grad_output` of its shape (the PyTorch capture's convention).
+// Every weight the loss depends on gets its gradient as the output `grad/WEIGHT` (role
+// gradient), in the weight's shape and dtype.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/graph/graph.h"
+#include "runtime/graph/validate.h"  // GraphError
+
+namespace dojosim::runtime::graph {
+
+struct BackwardOptions {
+  std::string loss;  // empty: the graph's one output
+};
+
+/// The graph followed by its backward ops. `g` must be valid (validate()); so is the result. Throws
+/// GraphError (one line, the op's origin first) for an op on the path with no gradient rule,
+/// an unknown or ambiguous loss, or a loss that is not a float.
+Graph with_backward(const Graph& g, const BackwardOptions& options = {});
+
+/// The op types with a gradient rule, in op table order (docs/graphs.md lists them).
+std::vector<std::string_view> differentiable_ops();
+
+}  // namespace dojosim::runtime::graph
