@@ -115,7 +115,137 @@ def _cross_entropy(logits, labels, op):
     return -(picked.mean() if _attr(op, "reduction", "mean") == "mean" else picked.sum())
 
 
-# One row per op of ops.def: inputs -> output (or a list of outputs for split).
+# ---- the backward ops (docs/graphs.md, "Training") ----
+
+def _gelu_backward(dy, x, op):
+    if _attr(op, "approximate", "none") == "tanh":
+        c = math.sqrt(2 / math.pi)
+        t = np.tanh(c * (x + 0.044715 * x ** 3))
+        return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x))
+    erf = np.vectorize(math.erf, otypes=[x.dtype])
+    return dy * (0.5 * (1 + erf(x / math.sqrt(2))) + x * np.exp(-0.5 * x * x) /
+                 math.sqrt(2 * math.pi))
+
+
+def _silu_backward(dy, x):
+    s = 1 / (1 + np.exp(-x))
+    return dy * s * (1 + x * (1 - s))
+
+
+def _rows(x):
+    """Every axis but the last: what a [C] parameter's gradient sums over."""
+    return tuple(range(x.ndim - 1))
+
+
+def _reduce_sum(x, op):
+    axes = _attr(op, "axes", [])
+    return x.sum(axis=tuple(a % x.ndim for a in axes) if axes else None,
+                 keepdims=_attr(op, "keepdims", False))
+
+
+def _batchnorm_backward(dy, x, scale, mean, var, op):
+    rstd = 1 / np.sqrt(var + _attr(op, "epsilon", 1e-5))
+    return [dy * scale * rstd, (dy * (x - mean) * rstd).sum(axis=_rows(x)), dy.sum(axis=_rows(x))]
+
+
+def _layernorm_backward(dy, x, gamma, op):
+    mean = x.mean(axis=-1, keepdims=True)
+    rstd = 1 / np.sqrt(((x - mean) ** 2).mean(axis=-1, keepdims=True) + _attr(op, "epsilon", 1e-5))
+    xhat = (x - mean) * rstd
+    g = dy * gamma
+    dx = rstd * (g - g.mean(axis=-1, keepdims=True) -
+                 xhat * (g * xhat).mean(axis=-1, keepdims=True))
+    return [dx, (dy * xhat).sum(axis=_rows(x)), dy.sum(axis=_rows(x))]
+
+
+def _rmsnorm_backward(dy, x, gamma, op):
+    r = 1 / np.sqrt((x * x).mean(axis=-1, keepdims=True) + _attr(op, "epsilon", 1e-6))
+    g = dy * gamma
+    dx = r * (g - x * r * r * (g * x).mean(axis=-1, keepdims=True))
+    return [dx, (dy * x * r).sum(axis=_rows(x))]
+
+
+def _softmax_backward(dy, y, op):
+    axis = _attr(op, "axis", -1)
+    return _attr(op, "scale", 1.0) * y * (dy - (dy * y).sum(axis=axis, keepdims=True))
+
+
+def _cross_entropy_backward(logits, labels, op):
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    p = z / z.sum(axis=-1, keepdims=True)
+    rows = p.reshape(-1, p.shape[-1])
+    rows[np.arange(rows.shape[0]), labels.reshape(-1).astype(np.int64)] -= 1
+    mean = _attr(op, "reduction", "mean") == "mean"
+    return p * _attr(op, "scale", 1.0) / (rows.shape[0] if mean else 1)
+
+
+def _pool_backward(dy, x, op, kind):
+    """Each window's gradient to its first max (max_pool) or spread over it (avg_pool)."""
+    kh, kw = _int2(op.attributes["kernel"])
+    sh, sw = _int2(_attr(op, "stride", 1))
+    ph, pw = _int2(_attr(op, "padding", 0))
+    n, h, w, c = x.shape
+    dx = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dy.dtype)
+    inside = np.pad(np.ones((h, w), bool), ((ph, ph), (pw, pw)))
+    xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=-np.inf)
+    for p in range(dy.shape[1]):
+        for q in range(dy.shape[2]):
+            r0, c0 = p * sh, q * sw
+            if kind == "max":
+                win = xp[:, r0:r0 + kh, c0:c0 + kw, :].reshape(n, kh * kw, c)
+                first = win.argmax(axis=1)  # the first position holding the max
+                for t in range(kh * kw):
+                    hit = first == t
+                    dx[:, r0 + t // kw, c0 + t % kw, :] += np.where(hit, dy[:, p, q, :], 0)
+            else:
+                count = kh * kw if _attr(op, "count_include_pad", False) else \
+                    inside[r0:r0 + kh, c0:c0 + kw].sum()
+                dx[:, r0:r0 + kh, c0:c0 + kw, :] += dy[:, p:p + 1, q:q + 1, :] / count
+    return dx[:, ph:ph + h, pw:pw + w, :]
+
+
+def _embedding_backward(ids, dy, op):
+    table = np.zeros((op.attributes["vocab"], dy.shape[-1]), dy.dtype)
+    np.add.at(table, ids.reshape(-1).astype(np.int64), dy.reshape(-1, dy.shape[-1]))
+    return table
+
+
+def _conv_geometry(op):
+    return (_int2(_attr(op, "stride", 1)), _int2(_attr(op, "padding", 0)),
+            _int2(_attr(op, "dilation", 1)), _attr(op, "groups", 1))
+
+
+def _conv2d_grad_input(dy, w, op):
+    (sh, sw), (ph, pw), (dh, dw), groups = _conv_geometry(op)
+    h, wi = _int2(op.attributes["input_size"])
+    r, s, cg, k = w.shape
+    n, p, q, _ = dy.shape
+    kg = k // groups
+    # Padded x, large enough for every tap of every output (numpy slices would clip silently).
+    dx = np.zeros((n, max(h + 2 * ph, (r - 1) * dh + sh * p),
+                   max(wi + 2 * pw, (s - 1) * dw + sw * q), cg * groups), dy.dtype)
+    for g in range(groups):
+        for i in range(r):
+            for j in range(s):
+                part = np.einsum("npqk,ck->npqc", dy[..., g * kg:(g + 1) * kg],
+                                 w[i, j, :, g * kg:(g + 1) * kg])
+                dx[:, i * dh:i * dh + sh * p:sh, j * dw:j * dw + sw * q:sw,
+                   g * cg:(g + 1) * cg] += part
+    return dx[:, ph:ph + h, pw:pw + wi, :]
+
+
+def _conv2d_grad_weight(x, dy, op):
+    (sh, sw), (ph, pw), (dh, dw), groups = _conv_geometry(op)
+    r, s = _int2(op.attributes["kernel"])
+    cg, kg = x.shape[-1] // groups, dy.shape[-1] // groups
+    win = _windows(np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0))), r, s, sh, sw, dh, dw)
+    win = win[:, :dy.shape[1], :dy.shape[2]]
+    outs = [np.einsum("npqrsc,npqk->rsck", win[..., g * cg:(g + 1) * cg],
+                      dy[..., g * kg:(g + 1) * kg], optimize=True) for g in range(groups)]
+    return np.concatenate(outs, axis=-1) if groups > 1 else outs[0]
+
+
+# One row per op of ops.def: inputs -> output (or a list of outputs for the ops with several).
 _OPS = {
     "matmul": lambda op, a, b: _matmul(a, b, op, False),
     "batch_matmul": lambda op, a, b: _matmul(a, b, op, True),
@@ -142,6 +272,24 @@ _OPS = {
     "concat": lambda op, *xs: np.concatenate(xs, axis=op.attributes["axis"]),
     "split": lambda op, x: _split(x, op),
     "softmax_cross_entropy": lambda op, logits, labels: _cross_entropy(logits, labels, op),
+    "conv2d_grad_input": lambda op, dy, w: _conv2d_grad_input(dy, w, op),
+    "conv2d_grad_weight": lambda op, x, dy: _conv2d_grad_weight(x, dy, op),
+    "relu_backward": lambda op, dy, x: np.where(x > 0, dy, 0),
+    "gelu_backward": lambda op, dy, x: _gelu_backward(dy, x, op),
+    "silu_backward": lambda op, dy, x: _silu_backward(dy, x),
+    "reduce_sum": lambda op, x: _reduce_sum(x, op),
+    "scale": lambda op, x: x * op.attributes["factor"],
+    "batchnorm_backward": lambda op, dy, x, s, m, v: _batchnorm_backward(dy, x, s, m, v, op),
+    "layernorm_backward": lambda op, dy, x, g: _layernorm_backward(dy, x, g, op),
+    "rmsnorm_backward": lambda op, dy, x, g: _rmsnorm_backward(dy, x, g, op),
+    "softmax_backward": lambda op, dy, y: _softmax_backward(dy, y, op),
+    "softmax_cross_entropy_backward": lambda op, logits, labels:
+    _cross_entropy_backward(logits, labels, op),
+    "max_pool_backward": lambda op, dy, x: _pool_backward(dy, x, op, "max"),
+    "avg_pool_backward": lambda op, dy, x: _pool_backward(dy, x, op, "avg"),
+    "global_avg_pool_backward": lambda op, dy, x:
+    np.broadcast_to(dy[:, None, None, :] / (x.shape[1] * x.shape[2]), x.shape),
+    "embedding_backward": lambda op, ids, dy: _embedding_backward(ids, dy, op),
 }
 
 
@@ -172,7 +320,7 @@ def evaluate(graph, inputs=None, dtype=np.float32):
             raise EvaluationError("op '{}': type '{}' is not in the evaluator".format(
                 op.name, op.type))
         out = fn(op, *[values[i] for i in op.inputs])
-        outs = out if op.type == "split" else [out]
+        outs = out if isinstance(out, list) else [out]
         for name, v in zip(op.outputs, outs):
             v = np.asarray(v, dtype=dtype)
             want = graph.tensor(name).shape

@@ -5,13 +5,16 @@
     g = dojosim.torch.capture(model, (x,), train=True)  # forward and backward of one step
     g.save("model.graph.yaml")                          # weights and inputs as .npy beside it
 
-make_fx (torch.fx.experimental.proxy_tensor, PyTorch 1.13) records the aten ops the model runs
-on the example inputs, forward and, with train=True, the backward that torch.autograd.grad
-runs; Python control flow on shapes is fixed for these shapes, control flow on tensor values
-(which reads a value, aten._local_scalar_dense) is refused. Each aten op maps to graph ops (_ATEN below) or is refused with a
-CaptureError naming the op and the module it came from. Nothing is downloaded.
+make_fx (torch.fx.experimental.proxy_tensor, PyTorch 1.13) records the aten ops the model's
+forward runs on the example inputs; Python control flow on shapes is fixed for these shapes,
+control flow on tensor values (which reads a value, aten._local_scalar_dense) is refused. Each
+aten op maps to graph ops (_ATEN below) or is refused with a CaptureError naming the op and the
+module it came from. With train=True the backward is not traced from torch.autograd: the
+simulator's autodiff (runtime/graph/autodiff.h) appends it, the same rules a hand-written graph
+trains with. Nothing is downloaded.
 """
 import operator
+import re
 
 import numpy as np
 import torch
@@ -301,9 +304,6 @@ def supported_aten_ops():
 
 # ---- tracing ----
 
-_BACKWARD = "backward"  # the path (op name prefix) of the aten ops torch.autograd.grad records
-
-
 class _ModulePaths:
     """Labels each aten node make_fx records with the path of the innermost module running
     when it was recorded (forward hooks on every module; the backward runs outside them)."""
@@ -349,7 +349,7 @@ class _ModulePaths:
             h.remove()
 
 
-def _trace(model, inputs, train):
+def _trace(model, inputs):
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
     names = list(params) + list(buffers)
@@ -357,30 +357,13 @@ def _trace(model, inputs, train):
 
     def run(*flat):
         state = dict(zip(names, flat[:n_state]))
-        args = flat[n_state:n_state + len(inputs)]
-        out = torch.nn.utils.stateless.functional_call(model, state, tuple(args))
-        if not train:
-            return out
-        grad_out = flat[-1]
-        weights = flat[:len(params)]
-        grads = torch.autograd.grad(out, weights, grad_out, allow_unused=True)
-        paths.label(_BACKWARD)
-        return out, grads
+        return torch.nn.utils.stateless.functional_call(model, state, tuple(flat[n_state:]))
 
-    flat = [p.detach().requires_grad_(train) for p in params.values()]
-    flat += [t.detach() for t in buffers.values()]
+    flat = [p.detach() for p in params.values()] + [t.detach() for t in buffers.values()]
     flat += list(inputs)
-    if train:
-        with torch.no_grad():
-            out = model(*inputs)
-        if not isinstance(out, torch.Tensor):
-            raise CaptureError("train=True needs a model with one tensor output (a loss or "
-                               "logits); {} returns {}".format(type(model).__name__,
-                                                               type(out).__name__))
-        flat.append(torch.ones_like(out))
     paths = _ModulePaths(model)
     try:
-        with torch.set_grad_enabled(train):
+        with torch.no_grad():
             gm = proxy_tensor.make_fx(run)(*flat)
     except RuntimeError as why:  # make_fx refuses reading a traced value (control flow on it)
         where = "module '{}'".format(paths.stack[-1]) if paths.stack and paths.stack[-1] else \
@@ -393,6 +376,38 @@ def _trace(model, inputs, train):
     return gm, list(params), list(buffers), flat
 
 
+def _with_backward(graph):
+    """The graph and its backward, made by the simulator's autodiff (runtime/graph/autodiff.h,
+    `dojosim run --backward`), every parameter's gradient an output grad/PARAM; a loss that is
+    not a cross-entropy is seeded with d(output) = 1 (the host input grad_output)."""
+    import os
+    import subprocess
+    import tempfile
+    from . import _dojosim
+    from . import graph as dgraph
+    with tempfile.TemporaryDirectory(prefix="dojosim-capture-") as d:
+        forward = os.path.join(d, "forward", "forward.graph.yaml")
+        whole = os.path.join(d, "train.graph.yaml")
+        graph.save(forward)
+        done = subprocess.run([os.environ.get("DOJOSIM_CLI", _dojosim.cli_path), "run",
+                               "--config", "tiny", "--workload", forward, "--backward", "--plan",
+                               "--graph-out", whole], capture_output=True, text=True)
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            message = lines[-1] if lines else "dojosim run --backward: status {}".format(
+                done.returncode)
+            # "dojosim run: /tmp/.../forward.graph.yaml:19: op ..." names a temporary file: the
+            # op's name says where it is in the model.
+            message = re.sub(r"^dojosim run: \S*forward\.graph\.yaml(:\d+)?: ", "", message)
+            raise CaptureError("the backward: " + message)
+        trained = dgraph.load(whole)
+    trained.name = graph.name
+    if trained.has_tensor("grad_output"):
+        seed = trained.tensor("grad_output")
+        seed.data = np.ones(seed.shape, np.float32)
+    return trained
+
+
 def _node_name(n):
     return getattr(n.target, "__name__", str(n.target))
 
@@ -401,8 +416,10 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
     """The graph of `model` on `example_inputs` (a tensor or a tuple of tensors).
 
     train=False: the forward graph in eval mode (batchnorm with running statistics).
-    train=True: forward, then the backward of one step seeded with d(output) = 1 (a host input
-    `grad_output`): every parameter's gradient is an output named grad/PARAM (role gradient).
+    train=True: forward (in training mode), then its backward made by the simulator's autodiff
+    (`dojosim run --backward`): every parameter's gradient is an output named grad/PARAM (role
+    gradient); a loss from F.cross_entropy starts the backward itself, any other output is
+    seeded with d(output) = 1 (a host input `grad_output` of ones).
     dtype: the graph's float dtype (fp32, bf16, cfp8); integer inputs become int32.
     with_data: carry the weights and example inputs as the host tensors' values.
     Raises CaptureError naming the aten op and the module path for what has no graph op.
@@ -417,14 +434,14 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
     was_training = model.training
     model.train(train)
     try:
-        gm, params, buffers, flat = _trace(model, example_inputs, train)
+        gm, params, buffers, flat = _trace(model, example_inputs)
     finally:
         model.train(was_training)
     b = Builder(name or type(model).__name__, dtype)
     inputs = ["input" if len(example_inputs) == 1 else "input.{}".format(i)
               for i in range(len(example_inputs))]
     host_names = [(p, "weight") for p in params] + [(p, "weight") for p in buffers] + \
-        [(n, "input") for n in inputs] + ([("grad_output", "input")] if train else [])
+        [(n, "input") for n in inputs]
 
     env = {}
     placeholders = iter(zip(host_names, flat))
@@ -446,16 +463,19 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
             outs = node.args[0]
             break
     b.path = ""
+    flat_out = outs if isinstance(outs, (list, tuple)) else [outs]
+    if train and len(flat_out) != 1:
+        raise CaptureError("train=True needs a model with one tensor output (a loss or "
+                           "logits); {} returns {}".format(type(model).__name__, len(flat_out)))
+    for i, o in enumerate(flat_out):
+        b.rename(env[o], "output" if len(flat_out) == 1 else "output.{}".format(i))
     if train:
-        out, grads = outs
-        b.rename(env[out], "output")
-        for p, g in zip(params, grads):
-            if g is not None:
-                b.rename(env[g], "grad/" + p, "gradient")
-    else:
-        flat_out = outs if isinstance(outs, (list, tuple)) else [outs]
-        for i, o in enumerate(flat_out):
-            b.rename(env[o], "output" if len(flat_out) == 1 else "output.{}".format(i))
+        # Constants the model computes with (a scale, a mask) are host tensors but not
+        # parameters: as inputs they get no gradient.
+        for t in b.graph.tensors:
+            if t.name.startswith("const.") and t.role == "weight":
+                t.role = "input"
+        b.graph = _with_backward(b.graph)
     if not with_data:
         for t in b.graph.tensors:
             t.data = None
@@ -488,6 +508,9 @@ def _lower_node(b, node, env):
         # In place (ReLU(inplace=True), +=): make_fx's later nodes read this node's result, so
         # the op is its out-of-place form, unless it would change a weight or an input.
         if args and isinstance(args[0], Value) and args[0].host is not None:
+            if args[0].host.name.endswith("num_batches_tracked"):  # the first step of one
+                _refuse(b, "aten.native_batch_norm in training mode (batch statistics) has no "
+                        "graph op; the graph's batchnorm is inference (running statistics)")
             raise CaptureError("{}: aten.{} changes host tensor '{}' in place; a graph's "
                                "weights and inputs are read-only".format(b.where(), op,
                                                                        args[0].host.name))

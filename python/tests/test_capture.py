@@ -138,9 +138,22 @@ def test_train_gradients_of_one_step(tmp_path):
     assert "gradient" in validates(g, tmp_path)
 
 
-def test_train_refuses_backward_ops_it_cannot_express():
-    with pytest.raises(dtorch.CaptureError, match=r"^the backward pass: aten\.sum has no graph op"):
-        dtorch.capture(mlp(), (torch.randn(4, 32),), train=True)
+def test_train_refuses_what_has_no_backward():
+    """Batchnorm in training mode (batch statistics) has no graph op; a model whose output no
+    parameter reaches has nothing to train: the autodiff's one line, without the temporary
+    file it read."""
+    with pytest.raises(dtorch.CaptureError, match=r"aten.native_batch_norm in training mode"):
+        dtorch.capture(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)),
+                       (torch.randn(2, 3, 8, 8),), train=True)
+    with pytest.raises(dtorch.CaptureError,
+                       match=r"^the backward: no weight reaches the loss 'output': nothing to "
+                             r"train$"):
+        dtorch.capture(Doubled(), (torch.randn(2, 4),), train=True)
+
+
+class Doubled(torch.nn.Module):
+    def forward(self, x):
+        return x * 2
 
 
 class Tanh(torch.nn.Module):
