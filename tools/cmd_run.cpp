@@ -79,7 +79,7 @@ int cmd_run(const std::vector<std::string>& args) {
   uint64_t trace_limit = 0;
   uint32_t batch = 1;
   std::vector<std::string> sets;
-  std::string loss, graph_out;
+  std::string loss, graph_out, optimizer;
   unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&config_path),
@@ -101,6 +101,10 @@ int cmd_run(const std::vector<std::string>& args) {
       "backward",
       "a graph workload: append its backward (autodiff, docs/graphs.md \"Training\"): every "
       "weight's gradient becomes an output grad/WEIGHT")(
+      "optimizer", po::value<std::string>(&optimizer),
+      "a graph workload: the training step: the backward (as --backward), then every weight's "
+      "update: sgd:lr=..[,momentum=..][,weight_decay=..] or adamw:lr=..[,beta1=..][,beta2=..]"
+      "[,epsilon=..][,weight_decay=..][,step=..]; outputs next/WEIGHT and next/state/WEIGHT/..")(
       "loss", po::value<std::string>(&loss),
       "with --backward: the tensor the backward starts from (default: the graph's one output)")(
       "graph-out", po::value<std::string>(&graph_out),
@@ -175,12 +179,13 @@ int cmd_run(const std::vector<std::string>& args) {
     return kUsage;
   }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
-  for (const char* flag : {"plan", "backward", "loss", "graph-out"})
+  for (const char* flag : {"plan", "backward", "optimizer", "loss", "graph-out"})
     if (vm.count(flag) && !graph_file)
       return usage_error(
           "run", fmt::format("--{} is for a graph workload (--workload FILE.graph.yaml)", flag));
-  if (vm.count("loss") && !vm.count("backward"))
-    return usage_error("run", "--loss names where the backward starts: give --backward too");
+  if (vm.count("loss") && !vm.count("backward") && !vm.count("optimizer"))
+    return usage_error("run",
+                       "--loss names where the backward starts: give --backward or --optimizer");
   if (!graph_out.empty())
     if (const std::string why = cannot_write(graph_out); !why.empty())
       return usage_error("run", why);
@@ -227,7 +232,7 @@ int cmd_run(const std::vector<std::string>& args) {
   if (graph_file)
     return run_graph_file(
         workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
-                   trace_limit, svg_dir, vm.count("backward") > 0, loss, graph_out});
+                   trace_limit, svg_dir, vm.count("backward") > 0, optimizer, loss, graph_out});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

@@ -134,7 +134,10 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
     graph::Graph g = graph::load_graph(path);
     graph::Analysis a = graph::validate(g);
-    if (flags.backward) {
+    if (!flags.optimizer.empty()) {
+      g = graph::training_step(g, {flags.loss}, graph::parse_optimizer(flags.optimizer));
+      a = graph::validate(g);
+    } else if (flags.backward) {
       g = graph::with_backward(g, {flags.loss});
       a = graph::validate(g);
     }

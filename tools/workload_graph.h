@@ -19,6 +19,7 @@ struct GraphFlags {
   uint64_t trace_limit = 0;
   std::string svg_dir;  // ops.svg: the op timeline (tools/report/graph_svg.h)
   bool backward = false;  // append the backward (runtime/graph/autodiff.h)
+  std::string optimizer;  // and then the updates: "sgd:lr=0.1" (implies backward)
   std::string loss;       // the loss the backward starts from; empty: the graph's one output
   std::string graph_out;  // write the graph that runs (YAML or JSON by its name) here
 };

@@ -245,6 +245,21 @@ def _conv2d_grad_weight(x, dy, op):
     return np.concatenate(outs, axis=-1) if groups > 1 else outs[0]
 
 
+def _sgd_update(w, g, v, op):
+    g = g + _attr(op, "weight_decay", 0.0) * w
+    v = _attr(op, "momentum", 0.9) * v + g
+    return [w - op.attributes["lr"] * v, v]
+
+
+def _adamw_update(w, g, m, v, op):
+    lr, b1, b2 = op.attributes["lr"], _attr(op, "beta1", 0.9), _attr(op, "beta2", 0.999)
+    t = _attr(op, "step", 1)
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g * g
+    step = m / (1 - b1 ** t) / (np.sqrt(v / (1 - b2 ** t)) + _attr(op, "epsilon", 1e-8))
+    return [w * (1 - lr * _attr(op, "weight_decay", 0.01)) - lr * step, m, v]
+
+
 # One row per op of ops.def: inputs -> output (or a list of outputs for the ops with several).
 _OPS = {
     "matmul": lambda op, a, b: _matmul(a, b, op, False),
@@ -272,6 +287,11 @@ _OPS = {
     "concat": lambda op, *xs: np.concatenate(xs, axis=op.attributes["axis"]),
     "split": lambda op, x: _split(x, op),
     "softmax_cross_entropy": lambda op, logits, labels: _cross_entropy(logits, labels, op),
+    "sgd_update": lambda op, w, g, v: _sgd_update(w, g, v, op),
+    "adamw_update": lambda op, w, g, m, v: _adamw_update(w, g, m, v, op),
+}
+# The backward ops, joining the table as their rows land in ops.def.
+_BACKWARD_OPS = {
     "conv2d_grad_input": lambda op, dy, w: _conv2d_grad_input(dy, w, op),
     "conv2d_grad_weight": lambda op, x, dy: _conv2d_grad_weight(x, dy, op),
     "relu_backward": lambda op, dy, x: np.where(x > 0, dy, 0),

@@ -8,6 +8,8 @@
 #include <numeric>
 #include <set>
 
+#include "runtime/graph/op_table.h"
+
 namespace dojosim::runtime::graph {
 namespace {
 
@@ -522,6 +524,90 @@ const std::vector<GradientRule>& rules() {
 
 Graph with_backward(const Graph& g, const BackwardOptions& options) {
   return Backward(g, options).run();
+}
+
+OptimizerOptions parse_optimizer(const std::string& text) {
+  OptimizerOptions o;
+  const size_t colon = text.find(':');
+  o.kind = text.substr(0, colon);
+  if (o.kind != "sgd" && o.kind != "adamw")
+    throw GraphError(fmt::format("--optimizer '{}': expected sgd or adamw, then :lr=...", text));
+  const OpSpec* spec = nullptr;
+  for (const OpSpec& op : op_table())
+    if (op.name == o.kind + "_update") spec = &op;
+  std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string item = rest.substr(0, comma);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    const AttrSpec* a = spec->find_attribute(key);
+    if (eq == std::string::npos || !a)
+      throw GraphError(fmt::format("--optimizer {}: '{}': expected KEY=VALUE with KEY one of {}",
+                                   o.kind, item, spec->attribute_names()));
+    const std::string value = item.substr(eq + 1);
+    try {
+      size_t used = 0;
+      if (a->type == AttrType::Int) {
+        o.attributes[key] = int64_t(std::stoll(value, &used));
+      } else {
+        o.attributes[key] = std::stod(value, &used);
+      }
+      if (used != value.size()) throw std::invalid_argument(value);
+    } catch (const std::exception&) {
+      throw GraphError(fmt::format("--optimizer {}: {}='{}': expected {}", o.kind, key, value,
+                                   a->type == AttrType::Int ? "a whole number" : "a number"));
+    }
+  }
+  for (const AttrSpec& a : spec->attributes)
+    if (a.required() && !o.attributes.count(std::string(a.name)))
+      throw GraphError(fmt::format("--optimizer {}: {} is required ({}:{}=...)", o.kind, a.name,
+                                   o.kind, a.name));
+  return o;
+}
+
+Graph training_step(const Graph& g, const BackwardOptions& backward,
+                    const OptimizerOptions& optimizer) {
+  Graph t = with_backward(g, backward);
+  const std::vector<std::string> states = optimizer.kind == "sgd"
+                                              ? std::vector<std::string>{"velocity"}
+                                              : std::vector<std::string>{"m", "v"};
+  const size_t forward_tensors = g.tensors.size();
+  for (size_t i = 0; i < forward_tensors; ++i) {
+    const Tensor w = t.tensors[i];
+    if (w.role != Role::Weight || !t.find_tensor("grad/" + w.name)) continue;
+    Op op;
+    op.name = w.name + ".update";
+    op.type = optimizer.kind + "_update";
+    op.inputs = {w.name, "grad/" + w.name};
+    op.outputs = {"next/" + w.name};
+    op.attributes = optimizer.attributes;
+    op.origin = w.origin;
+    const auto declare = [&](const std::string& name, Role role) {
+      if (t.find_tensor(name))
+        throw GraphError(
+            fmt::format("{}: the update of '{}' needs a tensor '{}', and the graph "
+                        "already has one",
+                        w.origin.empty() ? "graph" : w.origin, w.name, name));
+      Tensor s = w;
+      s.name = name;
+      s.role = role;
+      s.data.clear();
+      if (role == Role::OptimizerState) s.dtype = DType::Fp32;
+      t.tensors.push_back(s);
+    };
+    declare(op.outputs[0], Role::Activation);
+    for (const std::string& s : states) {
+      const std::string name = fmt::format("state/{}/{}", w.name, s);
+      declare(name, Role::OptimizerState);
+      declare("next/" + name, Role::Activation);
+      op.inputs.push_back(name);
+      op.outputs.push_back("next/" + name);
+    }
+    t.ops.push_back(op);
+  }
+  return t;
 }
 
 std::vector<std::string_view> differentiable_ops() {

@@ -12,6 +12,7 @@
 // gradient), in the weight's shape and dtype.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,26 @@ struct BackwardOptions {
 /// GraphError (one line, the op's origin first) for an op on the path with no gradient rule,
 /// an unknown or ambiguous loss, or a loss that is not a float.
 Graph with_backward(const Graph& g, const BackwardOptions& options = {});
+
+/// An optimizer of the training step: `kind` "sgd" or "adamw" (the ops sgd_update and
+/// adamw_update of ops.def) and the attributes given to every update (lr, momentum, ...).
+struct OptimizerOptions {
+  std::string kind;
+  std::map<std::string, AttrValue> attributes;
+};
+
+/// Parses "sgd:lr=0.1,momentum=0.9" or "adamw:lr=1e-3": the optimizer and its attributes,
+/// checked against the op table (names, types). Throws GraphError naming what is wrong and
+/// what was expected.
+OptimizerOptions parse_optimizer(const std::string& text);
+
+/// The training step: the graph, its backward (with_backward), then one update per weight that
+/// has a gradient: sgd_update(W, grad/W, state/W/velocity) or adamw_update(W, grad/W,
+/// state/W/m, state/W/v), whose outputs next/W and next/state/W/... are the next step's weight
+/// and state (outputs of the graph). The state tensors have the role optimizer_state, fp32, and
+/// start at zero in a run unless given.
+Graph training_step(const Graph& g, const BackwardOptions& backward,
+                    const OptimizerOptions& optimizer);
 
 /// The op types with a gradient rule, in op table order (docs/graphs.md lists them).
 std::vector<std::string_view> differentiable_ops();

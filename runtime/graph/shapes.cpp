@@ -424,4 +424,50 @@ double flop_softmax_cross_entropy(const OpContext& c, const std::vector<Shape>&)
   return 5 * elements(shape(c, 0));
 }
 
+// Every input in the shape of the weight (input 0).
+Shape same_as_weight(const OpContext& c, const char* const* names) {
+  for (size_t i = 1; i < c.inputs.size(); ++i)
+    if (shape(c, i) != shape(c, 0))
+      fail(fmt::format("{} {} should be {}, the shape of the weight {}", names[i],
+                       described(in(c, i)), shape_string(shape(c, 0)), described(in(c, 0))));
+  return shape(c, 0);
+}
+void need_rate(const OpContext& c, const char* name, bool below_one) {
+  const double v = c.float_attr(name);
+  if (!(v >= 0) || (below_one && !(v < 1)))
+    fail(fmt::format("{} = {}: expected {}", name, v, below_one ? "0 <= value < 1" : "0 or more"));
+}
+
+std::vector<Shape> shape_sgd_update(const OpContext& c) {
+  static const char* const names[] = {"w", "grad", "velocity"};
+  const Shape s = same_as_weight(c, names);
+  if (!(c.float_attr("lr") > 0))
+    fail(fmt::format("lr = {}: expected more than 0", c.float_attr("lr")));
+  need_rate(c, "momentum", false);
+  need_rate(c, "weight_decay", false);
+  return {s, s};
+}
+double flop_sgd_update(const OpContext& c, const std::vector<Shape>&) {
+  return 6 * elements(shape(c, 0));
+}
+
+std::vector<Shape> shape_adamw_update(const OpContext& c) {
+  static const char* const names[] = {"w", "grad", "m", "v"};
+  const Shape s = same_as_weight(c, names);
+  if (!(c.float_attr("lr") > 0))
+    fail(fmt::format("lr = {}: expected more than 0", c.float_attr("lr")));
+  need_rate(c, "beta1", true);
+  need_rate(c, "beta2", true);
+  need_rate(c, "weight_decay", false);
+  if (!(c.float_attr("epsilon") > 0))
+    fail(fmt::format("epsilon = {}: expected more than 0", c.float_attr("epsilon")));
+  if (c.int_attr("step") < 1)
+    fail(fmt::format("step = {}: expected 1 or more (the first update is step 1)",
+                     c.int_attr("step")));
+  return {s, s, s};
+}
+double flop_adamw_update(const OpContext& c, const std::vector<Shape>&) {
+  return 16 * elements(shape(c, 0));
+}
+
 }  // namespace dojosim::runtime::graph

@@ -68,7 +68,9 @@ const std::map<std::string, KindRow>& kinds() {
       {"transpose", {Kind::Transpose, 0}},
       {"concat", {Kind::Concat, 0}},
       {"split", {Kind::Split, 0}},
-      {"softmax_cross_entropy", {Kind::Loss, 3}},  // max, sum of exponentials, the label's logit
+      {"softmax_cross_entropy", {Kind::Loss, 3}},
+      {"sgd_update", {Kind::Elementwise, 0}},
+      {"adamw_update", {Kind::Elementwise, 0}},  // max, sum of exponentials, the label's logit
   };
   return table;
 }

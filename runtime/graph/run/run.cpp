@@ -21,6 +21,7 @@
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/embedding.h"
 #include "runtime/ops/global_avg_pool.h"
+#include "runtime/ops/optimizer.h"
 #include "runtime/ops/pool.h"
 #include "runtime/ops/row_ops.h"
 
@@ -94,6 +95,9 @@ std::string word_attr(const g::Op& op, const std::string& name, const std::strin
 bool same_split(const ops::RowSplit& a, const ops::RowSplit& b) {
   return a.dtype == b.dtype && a.rows == b.rows && a.cols == b.cols && a.row_start == b.row_start &&
          a.col_start == b.col_start && a.nodes == b.nodes;
+}
+bool is_optimizer(const std::string& type) {
+  return type == "sgd_update" || type == "adamw_update";
 }
 bool is_layout_op(const std::string& type) {
   return type == "reshape" || type == "transpose" || type == "concat" || type == "split";
@@ -243,7 +247,8 @@ class Runner {
   // ---- values -------------------------------------------------------------------------------
 
   // A host tensor's values, rounded to its dtype: given, or made up (uniform in [-1, 1], a
-  // weight's scaled by 1/sqrt(fan in), variances positive) from the seed and its position.
+  // weight's scaled by 1/sqrt(fan in), variances positive) from the seed and its position;
+  // optimizer state starts at zero, as before a first update.
   Matrix host_values(const g::Tensor& t) const {
     const auto [rows, cols] = matrix_of(t.shape);
     const auto given = options_.values.find(t.name);
@@ -255,6 +260,7 @@ class Runner {
                                         t.origin, t.name, m.rows, m.cols, rows, cols));
     } else {
       m = Matrix(rows, cols);
+      if (t.role == g::Role::OptimizerState) return m;
       const size_t index = size_t(&t - g_.tensors.data());
       std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + index);
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -484,6 +490,8 @@ class Runner {
       run_image_op(op);
     else if (is_layout_op(op.type))
       run_layout(op);
+    else if (is_optimizer(op.type))
+      run_optimizer(op);
     else
       refuse(op, "no node kernel runs it yet");
   }
@@ -925,6 +933,47 @@ class Runner {
 
   // Reshape, transpose, concat, split: each output element is an input element; a reshape that
   // keeps the matrix view keeps the tensor where it is.
+  // The update runs where the weight is: the gradient and the state are brought into its layout,
+  // the new weight and state are written beside them (runtime/ops/optimizer.h).
+  void run_optimizer(const g::Op& op) {
+    const std::string& w = op.inputs[0];
+    const ops::RowSplit split = homes_.at(w).split;
+    ops::OptimizerProblem problem;
+    problem.kind = op.type == "sgd_update" ? ops::OptimizerKind::Sgd : ops::OptimizerKind::AdamW;
+    ops::OptimizerParams& p = problem.params;
+    p.lr = float_attr(op, "lr", p.lr);
+    p.weight_decay =
+        float_attr(op, "weight_decay", problem.kind == ops::OptimizerKind::Sgd ? 0.0 : 0.01);
+    p.momentum = float_attr(op, "momentum", p.momentum);
+    p.beta1 = float_attr(op, "beta1", p.beta1);
+    p.beta2 = float_attr(op, "beta2", p.beta2);
+    p.epsilon = float_attr(op, "epsilon", p.epsilon);
+    p.step = int_attr(op, "step", p.step);
+    problem.split = split;
+    problem.w = resident(w).shards.front().address;
+    std::vector<std::shared_ptr<Buffer>> temps;
+    problem.grad = input_in(op.inputs[1], split, temps);
+    for (size_t i = 2; i < op.inputs.size(); ++i)
+      problem.states.push_back(input_in(op.inputs[i], split, temps));
+    problem.w_out = produce(op.outputs[0], &split).buffer->address;
+    for (size_t o = 1; o < op.outputs.size(); ++o)
+      problem.states_out.push_back(produce(op.outputs[o], &split).buffer->address);
+    op_->how = "simd rows";
+    kernel(ops::OptimizerKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      std::vector<Matrix> states;
+      for (size_t i = 2; i < op.inputs.size(); ++i) states.push_back(ref(op.inputs[i]));
+      std::vector<Matrix> r =
+          ops::optimizer_reference(problem.kind, p, ref(w), ref(op.inputs[1]), states);
+      std::vector<Reference64> r64 =
+          ops::optimizer_reference_f64(problem.kind, p, ref(w), ref(op.inputs[1]), states);
+      for (size_t o = 0; o < op.outputs.size(); ++o) {
+        ref_[op.outputs[o]] = std::move(r[o]);
+        f64_[op.outputs[o]] = std::move(r64[o]);
+      }
+    }
+  }
+
   void run_layout(const g::Op& op) {
     const g::Shape& in0 = tensor(op.inputs[0]).shape;
     if (op.type == "reshape" && matrix_of(in0) == matrix_of(tensor(op.outputs[0]).shape)) {
@@ -1124,6 +1173,14 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
         op.type == "batchnorm" || op.type == "embedding" || op.type == "softmax_cross_entropy")
       continue;
     if (op.type == "conv2d") continue;
+    if (is_optimizer(op.type)) {
+      for (const std::string& name : op.inputs)
+        if (graph.find_tensor(name)->dtype != g::DType::Fp32)
+          refuse(op, fmt::format("tensor '{}' is {}: an update takes fp32 master weights, "
+                                 "gradients and state",
+                                 name, g::dtype_name(graph.find_tensor(name)->dtype)));
+      continue;
+    }
     if (op.type == "add" || op.type == "sub" || op.type == "mul") {
       const g::Shape &x = shape(0), &y = shape(1);
       const bool trailing =

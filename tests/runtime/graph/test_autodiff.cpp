@@ -174,3 +174,126 @@ ops:
   CHECK(refusal(two_outputs, {"b"}) ==
         "bad.graph.yaml:9: no weight reaches the loss 'b': nothing to train");
 }
+
+TEST_CASE("the training step: one update per weight, its state and its outputs", "[autodiff]") {
+  const g::Graph f = g::parse_graph_yaml(kChain, "test.graph.yaml");
+  g::validate(f);
+  const g::Graph t = g::training_step(f, {}, g::parse_optimizer("adamw:lr=0.001,step=2"));
+  g::validate(t);
+  const g::Op& update = t.ops.back();
+  CHECK(update.type == "adamw_update");
+  CHECK(update.inputs == std::vector<std::string>{"w2", "grad/w2", "state/w2/m", "state/w2/v"});
+  CHECK(update.outputs ==
+        std::vector<std::string>{"next/w2", "next/state/w2/m", "next/state/w2/v"});
+  CHECK(std::get<double>(update.attributes.at("lr")) == 0.001);
+  CHECK(std::get<int64_t>(update.attributes.at("step")) == 2);
+  CHECK(t.find_tensor("state/w1/v")->role == g::Role::OptimizerState);
+  CHECK(t.find_tensor("state/w1/v")->dtype == g::DType::Fp32);
+  // The gradients are read by the updates now: not outputs any more.
+  CHECK(op_named(t, "w1.update").inputs[1] == "grad/w1");
+
+  const auto refusal = [](const std::string& text) {
+    try {
+      g::parse_optimizer(text);
+    } catch (const g::GraphError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(refusal("sgd") == "--optimizer sgd: lr is required (sgd:lr=...)");
+  CHECK(refusal("rmsprop:lr=1") ==
+        "--optimizer 'rmsprop:lr=1': expected sgd or adamw, then :lr=...");
+  CHECK(refusal("sgd:lr=fast") == "--optimizer sgd: lr='fast': expected a number");
+  CHECK(refusal("adamw:lr=1,step=1.5") == "--optimizer adamw: step='1.5': expected a whole number");
+  CHECK(refusal("sgd:lr=1,beta1=0.9") ==
+        "--optimizer sgd: 'beta1=0.9': expected KEY=VALUE with KEY one of lr, momentum, "
+        "weight_decay");
+}
+
+namespace {
+
+// One update op on given values, run on tiny: w, grad and state of uneven shape [37, 45].
+const char* const kUpdate = R"(version: 1
+tensors:
+  - {name: w, shape: [37, 45], dtype: fp32, role: weight}
+  - {name: g, shape: [37, 45], dtype: fp32, role: input}
+  - {name: s1, shape: [37, 45], dtype: fp32, role: optimizer_state}
+  - {name: s2, shape: [37, 45], dtype: fp32, role: optimizer_state}
+  - {name: w_next, shape: [37, 45], dtype: fp32}
+  - {name: s1_next, shape: [37, 45], dtype: fp32}
+  - {name: s2_next, shape: [37, 45], dtype: fp32}
+ops:
+)";
+
+gr::GraphRun run_update(const std::string& yaml, const gr::RunOptions& options) {
+  const g::Graph graph = g::parse_graph_yaml(yaml, "update.graph.yaml");
+  const g::Analysis a = g::validate(graph);
+  const hw::HardwareConfig config =
+      hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", {}).config;
+  return gr::run_graph(config, graph, a, g::plan_graph(graph, a, config), options);
+}
+
+}  // namespace
+
+TEST_CASE("sgd_update on tiny equals PyTorch's SGD in float64", "[autodiff][optimizer]") {
+  const std::string yaml =
+      std::string(kUpdate) +
+      "  - {name: u, type: sgd_update, inputs: [w, g, s1], outputs: [w_next, s1_next], "
+      "attributes: {lr: 0.05, momentum: 0.9, weight_decay: 0.01}}\n";
+  gr::RunOptions options;
+  options.values["w"] = random_matrix(37, 45, 11);
+  options.values["g"] = random_matrix(37, 45, 12);
+  options.values["s1"] = random_matrix(37, 45, 13);
+  options.values["s2"] = random_matrix(37, 45, 14);  // unread: declared for the shared text
+  const std::string text =
+      yaml + "  - {name: keep, type: add, inputs: [s2, s2], outputs: [s2_next]}\n";
+  const gr::GraphRun r = run_update(text, options);
+  REQUIRE(r.checked);
+  const double u = std::ldexp(1.0, -24);
+  for (size_t e = 0; e < 37 * 45; ++e) {
+    const double w = options.values["w"].values[e], g = options.values["g"].values[e],
+                 v = options.values["s1"].values[e];
+    const double buf = 0.9 * v + (g + 0.01 * w);  // torch.optim.SGD, dampening 0
+    const double want = w - 0.05 * buf;
+    CHECK(std::abs(r.outputs.at("s1_next").values[e] - buf) <=
+          8 * u * (std::abs(v) + std::abs(g) + std::abs(w)));
+    CHECK(std::abs(r.outputs.at("w_next").values[e] - want) <=
+          8 * u * (std::abs(w) + std::abs(buf) + std::abs(v) + std::abs(g)));
+  }
+}
+
+TEST_CASE("adamw_update on tiny equals PyTorch's AdamW in float64", "[autodiff][optimizer]") {
+  const std::string yaml =
+      std::string(kUpdate) +
+      "  - {name: u, type: adamw_update, inputs: [w, g, s1, s2], outputs: [w_next, s1_next, "
+      "s2_next], attributes: {lr: 0.01, weight_decay: 0.1, step: 3}}\n";
+  gr::RunOptions options;
+  options.values["w"] = random_matrix(37, 45, 21);
+  options.values["g"] = random_matrix(37, 45, 22);
+  options.values["s1"] = random_matrix(37, 45, 23);
+  Matrix v = random_matrix(37, 45, 24);
+  for (float& x : v.values) x = x * x;  // a second moment is not negative
+  options.values["s2"] = v;
+  const gr::GraphRun r = run_update(yaml, options);
+  REQUIRE(r.checked);
+  const double b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = 0.01, wd = 0.1;
+  for (size_t e = 0; e < 37 * 45; ++e) {
+    const double w = options.values["w"].values[e], g = options.values["g"].values[e];
+    // torch.optim.AdamW: decay first, then the moments and the bias-corrected step.
+    const double m = b1 * options.values["s1"].values[e] + (1 - b1) * g;
+    const double s = b2 * v.values[e] + (1 - b2) * g * g;
+    const double denom = std::sqrt(s / (1 - std::pow(b2, 3))) + eps;
+    const double step = m / (1 - std::pow(b1, 3)) / denom;
+    const double want = w * (1 - lr * wd) - lr * step;
+    // Bounds from fp32 roundings (u each): m's two terms may cancel, so its bound is on their
+    // sizes; the step has some ten roundings besides m's error.
+    const double u = std::ldexp(1.0, -24);
+    const double m_terms = std::abs(b1 * options.values["s1"].values[e]) + std::abs((1 - b1) * g);
+    CHECK(std::abs(r.outputs.at("s1_next").values[e] - m) <= 4 * u * m_terms);
+    CHECK(std::abs(r.outputs.at("s2_next").values[e] - s) <= 6 * u * s);
+    const double step_error =
+        16 * u * std::abs(step) + 4 * u * m_terms / (1 - std::pow(b1, 3)) / denom;
+    CHECK(std::abs(r.outputs.at("w_next").values[e] - want) <=
+          4 * u * std::abs(w) + lr * step_error);
+  }
+}
