@@ -25,7 +25,7 @@ import subprocess
 from . import _dojosim
 
 __all__ = ["Config", "ConfigError", "SweepSpecError", "load_config", "matmul", "conv2d",
-           "quantize", "mappings", "sweep", "sweep_points", "run_graph", "GraphRunError",
+           "quantize", "mappings", "sweep", "sweep_points", "run_graph", "train", "GraphRunError",
            "DTYPES"]
 
 ConfigError = _dojosim.ConfigError
@@ -188,7 +188,8 @@ class GraphRunError(RuntimeError):
     result differs from its reference (the message names the op)."""
 
 
-def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
+def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward=False,
+              optimizer=None, loss=None):
     """Runs a workload graph (docs/graphs.md) in one machine run, as `dojosim run --workload
     FILE.graph.yaml`: every op as node kernels on the machine of `config`, each op's outputs
     checked bit for bit against its reference and within its float64 bound.
@@ -196,7 +197,11 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
     graph: a graph file (*.graph.yaml / *.graph.json, with its data files) or a
     dojosim.graph.Graph (a capture: saved to a temporary folder with its data first).
     set: overrides after the config's. inputs: {tensor name: numpy array} for host tensors
-    (inputs, weights), over the graph's own data. trace: a path for the run's Perfetto trace.
+    (inputs, weights, optimizer state), over the graph's own data. trace: a path for the run's
+    Perfetto trace. backward=True appends the graph's backward (`--backward`): every weight's
+    gradient becomes an output grad/NAME; optimizer ("sgd:lr=0.1", "adamw:lr=1e-3,step=2")
+    makes the run a training step (`--optimizer`): outputs next/NAME and next/state/NAME/...;
+    loss names the tensor the backward starts from (default: the graph's one output).
     Returns (outputs, report): outputs {name: numpy float32 array of the tensor's shape} for
     the graph's outputs; report the `--json` document: "workload", "config", "plan" and "run"
     (per op: cycles, kernel and move cycles, peak %, bytes moved; the graph's totals).
@@ -228,6 +233,12 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
             cmd += ["--inputs", ",".join(given)]
         if trace is not None:
             cmd += ["--trace", os.fspath(trace)]
+        if backward:
+            cmd += ["--backward"]
+        if optimizer is not None:
+            cmd += ["--optimizer", optimizer]
+        if loss is not None:
+            cmd += ["--loss", loss]
         os.makedirs(os.path.join(d, "out"))
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         message = (done.stderr.strip().splitlines() or
@@ -242,3 +253,35 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None):
         outputs = {name: np.load(os.path.join(d, "out", name + ".npy"))
                    for name in report["run"]["outputs"]}
     return outputs, report
+
+
+def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=None):
+    """Trains `graph` for `steps` training steps, each one machine run of the step (forward,
+    backward, every weight's update: run_graph(..., optimizer=...)), the weights and the
+    optimizer state each step writes fed to the next. optimizer: "sgd:lr=0.1[,momentum=..]" or
+    "adamw:lr=1e-3[,...]" (an AdamW step number is counted here). inputs: host tensors' values
+    for every step (the batch; weights to start from). The optimizer state starts at zero.
+
+    Returns (losses, weights, reports): the loss of each step (the value of `loss`, default the
+    graph's one output, before the step's update), the weights after the last step {name: numpy
+    array}, and each step's report (run_graph's)."""
+    import numpy as np
+    values = dict(inputs or {})
+    losses, reports = [], []
+    adam = optimizer.split(":")[0] == "adamw"
+    for step in range(1, steps + 1):
+        spec = optimizer + (",step={}".format(step) if adam else "")
+        outputs, report = run_graph(graph, config=config, set=set, inputs=values,
+                                    optimizer=spec, loss=loss)
+        reports.append(report)
+        updated = {name[len("next/"):]: v for name, v in outputs.items()
+                   if name.startswith("next/")}
+        rest = [name for name in outputs if not name.startswith("next/")]
+        name = loss or (rest[0] if len(rest) == 1 else None)
+        if name is None:
+            raise ValueError("the step has outputs {} besides the updates: name the loss".format(
+                rest))
+        losses.append(float(np.asarray(outputs[name]).reshape(-1)[0]))
+        values.update(updated)
+    weights = {k: v for k, v in values.items() if k in updated and not k.startswith("state/")}
+    return losses, weights, reports
