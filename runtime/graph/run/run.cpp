@@ -1307,7 +1307,7 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
   (void)a;
   std::set<std::string> ids;  // int32 tensors the run takes: embedding's ids, the loss's labels
   for (const g::Op& op : graph.ops) {
-    if (op.type == "embedding") ids.insert(op.inputs[0]);
+    if (op.type == "embedding" || op.type == "embedding_backward") ids.insert(op.inputs[0]);
     if (op.type == "softmax_cross_entropy") ids.insert(op.inputs[1]);
   }
   for (const g::Tensor& t : graph.tensors)
