@@ -84,7 +84,8 @@ tensors:
 ops:
   - {name: a, type: relu_backward, inputs: [dy, x], outputs: [d_relu]}
   - {name: b, type: gelu_backward, inputs: [dy, x], outputs: [d_gelu]}
-  - {name: c, type: gelu_backward, inputs: [dy, x], outputs: [d_tanh], attributes: {approximate: tanh}}
+  - {name: c, type: gelu_backward, inputs: [dy, x], outputs: [d_tanh],
+     attributes: {approximate: tanh}}
   - {name: d, type: silu_backward, inputs: [dy, x], outputs: [d_silu]}
   - {name: e, type: scale, inputs: [dy], outputs: [neg], attributes: {factor: -1}}
   - {name: f, type: scale, inputs: [x], outputs: [third], attributes: {factor: 0.3333333}}
@@ -168,10 +169,12 @@ tensors:
   - {name: total_kept, shape: [1, 1, 1], dtype: fp32}
 ops:
   - {name: a, type: reduce_sum, inputs: [x], outputs: [bias], attributes: {axes: [0, 1]}}
-  - {name: b, type: reduce_sum, inputs: [x], outputs: [kept], attributes: {axes: [-3, -2], keepdims: true}}
+  - {name: b, type: reduce_sum, inputs: [x], outputs: [kept],
+     attributes: {axes: [-3, -2], keepdims: true}}
   - {name: c, type: reduce_sum, inputs: [x], outputs: [per], attributes: {axes: [1]}}
   - {name: d, type: reduce_sum, inputs: [x], outputs: [total]}
-  - {name: e, type: reduce_sum, inputs: [x], outputs: [total_kept], attributes: {axes: [2, 0, 1], keepdims: true}}
+  - {name: e, type: reduce_sum, inputs: [x], outputs: [total_kept],
+     attributes: {axes: [2, 0, 1], keepdims: true}}
 )";
   gr::RunOptions options;
   const Matrix x = uniform(39, 40, 3, -1, 1, DType::Fp32);
@@ -257,7 +260,8 @@ tensors:
   - {name: dscale, shape: [40], dtype: bf16}
   - {name: dbias, shape: [40], dtype: bf16}
 ops:
-  - {name: bn, type: batchnorm_backward, inputs: [dy, x, scale, mean, variance], outputs: [dx, dscale, dbias]}
+  - {name: bn, type: batchnorm_backward, inputs: [dy, x, scale, mean, variance],
+     outputs: [dx, dscale, dbias]}
 )";
   const DType dtype = DType::Bf16;
   gr::RunOptions options;
