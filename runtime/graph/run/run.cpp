@@ -20,6 +20,7 @@
 #include "runtime/ops/batchnorm.h"
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/embedding.h"
+#include "runtime/ops/embedding_backward.h"
 #include "runtime/ops/global_avg_pool.h"
 #include "runtime/ops/pool.h"
 #include "runtime/ops/row_ops.h"
@@ -180,6 +181,8 @@ class Runner {
       if (op.type == "batchnorm" || op.type == "batchnorm_backward") positive_.insert(op.inputs[4]);
       if (op.type == "embedding")
         id_range_[op.inputs[0]] = int32_t(g_.find_tensor(op.inputs[1])->shape[0]);
+      if (op.type == "embedding_backward")
+        id_range_[op.inputs[0]] = int32_t(int_attr(op, "vocab", 1));
       if (op.type == "softmax_cross_entropy")
         id_range_[op.inputs[1]] = int32_t(g_.find_tensor(op.inputs[0])->shape.back());
     }
@@ -496,6 +499,8 @@ class Runner {
       run_batchnorm_backward(op);
     else if (op.type == "embedding")
       run_embedding(op);
+    else if (op.type == "embedding_backward")
+      run_embedding_backward(op);
     else if (op.type == "reduce_sum")
       run_reduce_sum(op);
     else if (is_image_op(op.type))
@@ -1046,6 +1051,43 @@ class Runner {
     }
   }
 
+  // The ids (int32, a host input) written into the SRAM of every node of dtable before the op,
+  // as the forward's; dy where it lies; dtable in the kernel's layout (runtime/ops/
+  // embedding_backward.h).
+  void run_embedding_backward(const g::Op& op) {
+    const std::string &ids_name = op.inputs[0], &dy = op.inputs[1];
+    ops::EmbeddingBackwardProblem problem;
+    problem.dy = homes_.at(dy).split;
+    problem.dy_at = resident(dy).shards.front().address;
+    const uint32_t vocabulary = uint32_t(int_attr(op, "vocab", 1));
+    problem.output = ops::embedding_backward_output(config_, problem.dy, vocabulary);
+    std::shared_ptr<Buffer> ids =
+        allocate(ops::embedding_backward_ids_bytes(problem.dy), "embedding_backward ids");
+    problem.ids = ids->address;
+    std::shared_ptr<Buffer> work =
+        allocate(ops::embedding_backward_work_bytes(problem), "embedding_backward scratch");
+    problem.work = work->address;
+    std::vector<int32_t> id_values;
+    if (values_) {
+      id_values = int_values(ids_name);
+      ops::check_ids(id_values, vocabulary);
+      ops::write_embedding_backward_ids(executor_.machine(), problem.output, problem.ids,
+                                        id_values);
+    }
+    problem.out = produce(op.outputs[0], &problem.output).buffer->address;
+    op_->how = "pulls of dy's rows";
+    const ops::EmbeddingBackwardKernel k(config_, problem);
+    k.place(executor_.machine());
+    kernel(k, fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      const DType dtype = problem.dy.dtype;
+      ref_[op.outputs[0]] =
+          ops::embedding_backward_reference(dtype, vocabulary, id_values, ref(dy));
+      f64_[op.outputs[0]] =
+          ops::embedding_backward_reference_f64(dtype, vocabulary, id_values, ref(dy));
+    }
+  }
+
   // Pools on an NHWC batch held as [N H W, C] in split_image()'s layout; the output in the
   // layout the kernel writes.
   void run_image_op(const g::Op& op) {
@@ -1346,7 +1388,8 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
         op.type == "relu" || op.type == "relu_backward" || op.type == "bias_add" ||
         op.type == "layernorm" || op.type == "rmsnorm" || is_activation(op.type) ||
         is_image_op(op.type) || op.type == "batchnorm" || op.type == "batchnorm_backward" ||
-        op.type == "embedding" || op.type == "softmax_cross_entropy")
+        op.type == "embedding" || op.type == "embedding_backward" ||
+        op.type == "softmax_cross_entropy")
       continue;
     if (op.type == "conv2d") continue;
     if (op.type == "add" || op.type == "sub" || op.type == "mul") {
