@@ -64,38 +64,46 @@ OpShape shape_of(ActivationOp op, float factor = 1) {
                                   "vrecip.fp32 v4, v4",     // (1 + tanh(u)) / 2
                                   "vmul.fp32 v4, v4, v2"},
                                  "v4"};
-  static const OpShape kGelu{"gelu",
-                             {{"v20", 0.0f},
-                              {"v21", 1.0f},
-                              {"v24", float(kAsP / std::sqrt(2.0))},
-                              {"v25", float(kAsA[0] / 2)},
-                              {"v26", float(kAsA[1] / 2)},
-                              {"v27", float(kAsA[2] / 2)},
-                              {"v28", float(kAsA[3] / 2)},
-                              {"v29", float(kAsA[4] / 2)},
-                              {"v30", -0.5f}},
-                             {"vmul.fp32 v7, v2, v2",  // exp(-x^2 / 2) first: it overlaps t's chain
-                              "vmul.fp32 v7, v7, v30",  //
-                              "vexp.fp32 v7, v7",       //
-                              "vsub.fp32 v3, v20, v2",  // -x
-                              "vmax.fp32 v3, v3, v2",   // w = |x|
-                              "vmv v4, v21",            //
-                              "vfma.fp32 v4, v3, v24",  // 1 + (p / sqrt 2) w
-                              "vrecip.fp32 v4, v4",     // t
-                              "vmv v5, v28",            // Horner from a5'
-                              "vfma.fp32 v5, v4, v29",  //
-                              "vmv v6, v27",            //
-                              "vfma.fp32 v6, v5, v4",   //
-                              "vmv v5, v26",            //
-                              "vfma.fp32 v5, v6, v4",   //
-                              "vmv v6, v25",            //
-                              "vfma.fp32 v6, v5, v4",   //
-                              "vmul.fp32 v6, v6, v4",   // the polynomial
-                              "vmul.fp32 v6, v6, v7",   // Q ~ erfc(w / sqrt 2) / 2
-                              "vsub.fp32 v5, v21, v6",  // 1 - Q
-                              "vmul.fp32 v5, v5, v2",   // x (1 - Q): gelu for x >= 0
-                              "vmul.fp32 v6, v6, v2",   // x Q: gelu for x < 0
-                              "vmax.fp32 v6, v6, v5"},
+  // gelu's constants and its Q ~ erfc(|x| / sqrt 2) / 2 in v6, exp(-x^2 / 2) in v7: shared by
+  // gelu and its gradient.
+  static const std::vector<Constant> kGeluConstants{{"v20", 0.0f},
+                                                    {"v21", 1.0f},
+                                                    {"v24", float(kAsP / std::sqrt(2.0))},
+                                                    {"v25", float(kAsA[0] / 2)},
+                                                    {"v26", float(kAsA[1] / 2)},
+                                                    {"v27", float(kAsA[2] / 2)},
+                                                    {"v28", float(kAsA[3] / 2)},
+                                                    {"v29", float(kAsA[4] / 2)},
+                                                    {"v30", -0.5f}};
+  static const std::vector<const char*> kGeluQ{
+      "vmul.fp32 v7, v2, v2",   // exp(-x^2 / 2) first: it overlaps t's chain
+      "vmul.fp32 v7, v7, v30",  //
+      "vexp.fp32 v7, v7",       //
+      "vsub.fp32 v3, v20, v2",  // -x
+      "vmax.fp32 v3, v3, v2",   // w = |x|
+      "vmv v4, v21",            //
+      "vfma.fp32 v4, v3, v24",  // 1 + (p / sqrt 2) w
+      "vrecip.fp32 v4, v4",     // t
+      "vmv v5, v28",            // Horner from a5'
+      "vfma.fp32 v5, v4, v29",  //
+      "vmv v6, v27",            //
+      "vfma.fp32 v6, v5, v4",   //
+      "vmv v5, v26",            //
+      "vfma.fp32 v5, v6, v4",   //
+      "vmv v6, v25",            //
+      "vfma.fp32 v6, v5, v4",   //
+      "vmul.fp32 v6, v6, v4",   // the polynomial
+      "vmul.fp32 v6, v6, v7"};  // Q ~ erfc(w / sqrt 2) / 2
+  const auto joined = [](std::vector<const char*> first, std::vector<const char*> then) {
+    first.insert(first.end(), then.begin(), then.end());
+    return first;
+  };
+  static const OpShape kGelu{"gelu", kGeluConstants,
+                             joined(kGeluQ,
+                                    {"vsub.fp32 v5, v21, v6",  // 1 - Q
+                                     "vmul.fp32 v5, v5, v2",   // x (1 - Q): gelu for x >= 0
+                                     "vmul.fp32 v6, v6, v2",   // x Q: gelu for x < 0
+                                     "vmax.fp32 v6, v6, v5"}),
                              "v6"};
   // dy is in v8 (fp32).
   static const OpShape kSiluBackward{"silu_backward",
@@ -135,43 +143,22 @@ OpShape shape_of(ActivationOp op, float factor = 1) {
                                           "vsub.fp32 v6, v4, v6",   // gelu_tanh'(x)
                                           "vmul.fp32 v6, v6, v8"},
                                          "v6"};
+  // Its constants after gelu's: 1 / sqrt(2 pi) and -2.
   static const OpShape kGeluBackward{"gelu_backward",
-                                     {{"v19", float(kInvSqrt2Pi)},
-                                      {"v20", 0.0f},
-                                      {"v21", 1.0f},
-                                      {"v24", float(kAsP / std::sqrt(2.0))},
-                                      {"v25", float(kAsA[0] / 2)},
-                                      {"v26", float(kAsA[1] / 2)},
-                                      {"v27", float(kAsA[2] / 2)},
-                                      {"v28", float(kAsA[3] / 2)},
-                                      {"v29", float(kAsA[4] / 2)},
-                                      {"v30", -0.5f},
-                                      {"v31", -2.0f}},
-                                     {"vmul.fp32 v7, v2, v2",   // exp(-x^2 / 2), as gelu
-                                      "vmul.fp32 v7, v7, v30",  //
-                                      "vexp.fp32 v7, v7",       //
-                                      "vsub.fp32 v3, v20, v2",  //
-                                      "vmax.fp32 v3, v3, v2",   // w = |x|
-                                      "vmv v4, v21",            //
-                                      "vfma.fp32 v4, v3, v24",  //
-                                      "vrecip.fp32 v4, v4",     // t
-                                      "vmv v5, v28",            //
-                                      "vfma.fp32 v5, v4, v29",  //
-                                      "vmv v6, v27",            //
-                                      "vfma.fp32 v6, v5, v4",   //
-                                      "vmv v5, v26",            //
-                                      "vfma.fp32 v5, v6, v4",   //
-                                      "vmv v6, v25",            //
-                                      "vfma.fp32 v6, v5, v4",   //
-                                      "vmul.fp32 v6, v6, v4",   //
-                                      "vmul.fp32 v6, v6, v7",   // Q
-                                      "vmv v5, v21",            //
-                                      "vfma.fp32 v5, v6, v31",  // 1 - 2Q
-                                      "vgate.fp32 v5, v5, v2",  // ... where x > 0
-                                      "vadd.fp32 v5, v5, v6",   // Phi(x)
-                                      "vmul.fp32 v3, v2, v7",   // x exp(-x^2 / 2)
-                                      "vfma.fp32 v5, v3, v19",  // gelu'(x)
-                                      "vmul.fp32 v5, v5, v8"},
+                                     [] {
+                                       std::vector<Constant> c = kGeluConstants;
+                                       c.push_back({"v19", float(kInvSqrt2Pi)});
+                                       c.push_back({"v31", -2.0f});
+                                       return c;
+                                     }(),
+                                     joined(kGeluQ,
+                                            {"vmv v5, v21",            //
+                                             "vfma.fp32 v5, v6, v31",  // 1 - 2Q
+                                             "vgate.fp32 v5, v5, v2",  // ... where x > 0
+                                             "vadd.fp32 v5, v5, v6",   // Phi(x)
+                                             "vmul.fp32 v3, v2, v7",   // x exp(-x^2 / 2)
+                                             "vfma.fp32 v5, v3, v19",  // gelu'(x)
+                                             "vmul.fp32 v5, v5, v8"}),
                                      "v5"};
   switch (op) {
     case ActivationOp::Gelu:
@@ -364,10 +351,10 @@ float activation_reference(ActivationOp op, DType dtype, float x, float dy, floa
       break;
     }
     case ActivationOp::GeluBackward: {
-      const float e = isa::vector_exp(canonical(canonical(x * x) * k(9)));
-      const float q = canonical(gelu_q(4) * e);
+      const float e = isa::vector_exp(canonical(canonical(x * x) * k(8)));
+      const float q = canonical(gelu_q(3) * e);
       const float phi = canonical(isa::lanes::gate(fma(q, k(10), 1.0f), x) + q);
-      y = canonical(fma(canonical(x * e), k(0), phi) * dy);
+      y = canonical(fma(canonical(x * e), k(9), phi) * dy);
       break;
     }
   }

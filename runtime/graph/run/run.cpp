@@ -918,23 +918,8 @@ class Runner {
     product.a = dy_at, product.b = xhat->address, product.out = xhat->address;
     kernel(ops::ElementwiseKernel(config_, product),
            fmt::format("{} '{}' (dy x^)", op.type, op.name));
-    const auto sums = [&](uint64_t in, const std::string& out) {
-      ops::GlobalAvgPoolProblem p;
-      p.image = image;
-      p.input = split;
-      p.output = ops::global_avg_pool_output(config_, split, image);
-      p.x = in;
-      p.sum = true;
-      std::shared_ptr<Buffer> scratch =
-          allocate(ops::global_avg_pool_work_bytes(p), "batchnorm_backward's sums");
-      p.work = scratch->address;
-      p.out = produce(out, &p.output).buffer->address;
-      const ops::GlobalAvgPoolKernel k(config_, p);
-      k.place(executor_.machine());
-      kernel(k, fmt::format("{} '{}' (sums of {})", op.type, op.name, out));
-    };
-    sums(xhat->address, op.outputs[1]);
-    sums(dy_at, op.outputs[2]);
+    row_sums(op, image, split, xhat->address, &op.outputs[1]);
+    row_sums(op, image, split, dy_at, &op.outputs[2]);
     op_->how = "simd rows, sums over rows";
     if (!values_) return;
     const std::vector<float> zeros(cols, 0.0f), ones(cols, 1.0f);
@@ -980,6 +965,35 @@ class Runner {
     }
   }
 
+  // The sums over rows of the image `image` lying as `input` at `at` (global_avg_pool with
+  // factor 1) into `out` (produced in the kernel's layout), or with out null into a buffer of
+  // its own (returned). The layout they are written in is the result's split.
+  std::pair<ops::RowSplit, std::shared_ptr<Buffer>> row_sums(const g::Op& op,
+                                                             const ops::ImageShape& image,
+                                                             const ops::RowSplit& input,
+                                                             uint64_t at, const std::string* out) {
+    ops::GlobalAvgPoolProblem problem;
+    problem.image = image;
+    problem.input = input;
+    problem.output = ops::global_avg_pool_output(config_, input, image);
+    problem.x = at;
+    problem.sum = true;
+    std::shared_ptr<Buffer> work =
+        allocate(ops::global_avg_pool_work_bytes(problem), fmt::format("{}'s sums", op.type));
+    problem.work = work->address;
+    std::shared_ptr<Buffer> temp;
+    if (out) {
+      problem.out = produce(*out, &problem.output).buffer->address;
+    } else {
+      temp = allocate(problem.output.bytes(), fmt::format("{}'s sums", op.type));
+      problem.out = temp->address;
+    }
+    const ops::GlobalAvgPoolKernel k(config_, problem);
+    k.place(executor_.machine());
+    kernel(k, fmt::format("{} '{}' (sums over rows)", op.type, op.name));
+    return {problem.output, temp};
+  }
+
   // reduce_sum as global_avg_pool's sums (factor 1): over the axes before the last, x as the
   // image [N, H, 1, C] (N the axes before the summed ones, H the summed ones); over every axis,
   // [R, C] summed to [C] as one image, then that row moved into a column [C, 1] and summed
@@ -989,35 +1003,12 @@ class Runner {
     const ReduceSumForm form = reduce_sum_form(tensor(x).shape, op);
     const DType dtype = runtime_dtype(tensor(x).dtype);
     op_->how = "simd rows";
-    const auto sums = [&](const ops::ImageShape& image, const ops::RowSplit& input, uint64_t at,
-                          const std::string* out) {
-      ops::GlobalAvgPoolProblem problem;
-      problem.image = image;
-      problem.input = input;
-      problem.output = ops::global_avg_pool_output(config_, input, image);
-      problem.x = at;
-      problem.sum = true;
-      std::shared_ptr<Buffer> work =
-          allocate(ops::global_avg_pool_work_bytes(problem), "reduce_sum scratch");
-      problem.work = work->address;
-      std::shared_ptr<Buffer> temp;
-      if (out) {
-        problem.out = produce(*out, &problem.output).buffer->address;
-      } else {
-        temp = allocate(problem.output.bytes(), "reduce_sum's column sums");
-        problem.out = temp->address;
-      }
-      const ops::GlobalAvgPoolKernel k(config_, problem);
-      k.place(executor_.machine());
-      kernel(k, fmt::format("{} '{}'", op.type, op.name));
-      return std::make_pair(problem.output, temp);
-    };
     const ops::ImageShape first{form.n, form.h, 1, form.c};
     const ops::RowSplit input = ops::split_image(config_, dtype, first);
     std::vector<std::shared_ptr<Buffer>> temps;
     const uint64_t at = input_in(x, input, temps);
     const bool twice = form.every && form.c > 1;
-    const auto [row_split, row] = sums(first, input, at, twice ? nullptr : &op.outputs[0]);
+    const auto [row_split, row] = row_sums(op, first, input, at, twice ? nullptr : &op.outputs[0]);
     Matrix row_ref;
     if (values_) row_ref = ops::global_avg_pool_reference(input, first, ref(x), true);
     if (twice) {
@@ -1033,7 +1024,7 @@ class Runner {
              }},
              false}},
            fmt::format("row of '{}' into a column", op.name));
-      sums(second, column, b->address, &op.outputs[0]);
+      row_sums(op, second, column, b->address, &op.outputs[0]);
       if (values_) {
         Matrix col(form.c, 1);
         col.values = row_ref.values;

@@ -215,17 +215,25 @@ ops:
   require_sums(r.outputs.at("bias"), x, 1, 300, 300, DType::Bf16, "bias");
 }
 
-TEST_CASE("batchnorm_backward in fp32: dx, dscale and dbias as their float64 formulas", "[grad]") {
-  const std::string yaml = R"(version: 1
+namespace {
+
+// batchnorm_backward on dy, x [2, 5, 7, 40] in the dtype, and its float64 results from the same
+// inputs: dx, dscale, dbias, and each dscale's sum of |dy x^|.
+struct BatchNormGradients {
+  gr::GraphRun run;
+  std::vector<double> dx, dscale, dbias, magnitude;
+};
+BatchNormGradients batchnorm_gradients(const std::string& dtype_text, DType dtype) {
+  std::string yaml = R"(version: 1
 tensors:
-  - {name: dy, shape: [2, 5, 7, 40], dtype: fp32, role: input}
-  - {name: x, shape: [2, 5, 7, 40], dtype: fp32, role: input}
-  - {name: scale, shape: [40], dtype: fp32, role: weight}
-  - {name: mean, shape: [40], dtype: fp32, role: input}
-  - {name: variance, shape: [40], dtype: fp32, role: input}
-  - {name: dx, shape: [2, 5, 7, 40], dtype: fp32}
-  - {name: dscale, shape: [40], dtype: fp32}
-  - {name: dbias, shape: [40], dtype: fp32}
+  - {name: dy, shape: [2, 5, 7, 40], dtype: T, role: input}
+  - {name: x, shape: [2, 5, 7, 40], dtype: T, role: input}
+  - {name: scale, shape: [40], dtype: T, role: weight}
+  - {name: mean, shape: [40], dtype: T, role: input}
+  - {name: variance, shape: [40], dtype: T, role: input}
+  - {name: dx, shape: [2, 5, 7, 40], dtype: T}
+  - {name: dscale, shape: [40], dtype: T}
+  - {name: dbias, shape: [40], dtype: T}
 ops:
   - name: bn
     type: batchnorm_backward
@@ -233,7 +241,8 @@ ops:
     outputs: [dx, dscale, dbias]
     attributes: {epsilon: 0.001}
 )";
-  const DType dtype = DType::Fp32;
+  for (size_t at = yaml.find("dtype: T"); at != std::string::npos; at = yaml.find("dtype: T"))
+    yaml.replace(at + 7, 1, dtype_text);
   gr::RunOptions options;
   const Matrix dy = uniform(70, 40, 5, -1, 1, dtype), x = uniform(70, 40, 6, -3, 3, dtype);
   const Matrix scale = uniform(1, 40, 7, -2, 2, dtype), mean = uniform(1, 40, 8, -1, 1, dtype);
@@ -241,62 +250,41 @@ ops:
   for (const auto& [name, m] :
        {std::pair{"dy", dy}, {"x", x}, {"scale", scale}, {"mean", mean}, {"variance", variance}})
     options.values[name] = m;
-  const gr::GraphRun r = run_yaml(yaml, options);
-  std::vector<double> dx, dscale(40, 0.0), dbias(40, 0.0);
+  BatchNormGradients g{run_yaml(yaml, options),
+                       {},
+                       std::vector<double>(40, 0.0),
+                       std::vector<double>(40, 0.0),
+                       std::vector<double>(40, 0.0)};
   for (uint32_t row = 0; row < 70; ++row)
     for (uint32_t c = 0; c < 40; ++c) {
       const double rstd = 1 / std::sqrt(double(variance.values[c]) + double(0.001f));
       const double d = dy.values[row * 40 + c], v = x.values[row * 40 + c];
-      dx.push_back(d * scale.values[c] * rstd);
-      dscale[c] += d * (v - mean.values[c]) * rstd;
-      dbias[c] += d;
+      g.dx.push_back(d * scale.values[c] * rstd);
+      g.dscale[c] += d * (v - mean.values[c]) * rstd;
+      g.magnitude[c] += std::fabs(d * (v - mean.values[c]) * rstd);
+      g.dbias[c] += d;
     }
-  require_close(r.outputs.at("dx"), dx, 1e-6, 0, "dx");
-  require_close(r.outputs.at("dscale"), dscale, 1e-6, 1e-5, "dscale");
-  require_close(r.outputs.at("dbias"), dbias, 1e-6, 1e-5, "dbias");
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("batchnorm_backward in fp32: dx, dscale and dbias as their float64 formulas", "[grad]") {
+  const BatchNormGradients g = batchnorm_gradients("fp32", DType::Fp32);
+  require_close(g.run.outputs.at("dx"), g.dx, 1e-6, 0, "dx");
+  require_close(g.run.outputs.at("dscale"), g.dscale, 1e-6, 1e-5, "dscale");
+  require_close(g.run.outputs.at("dbias"), g.dbias, 1e-6, 1e-5, "dbias");
 }
 
 TEST_CASE("batchnorm_backward in bf16: dx, dscale and dbias as their float64 formulas", "[grad]") {
-  const std::string yaml = R"(version: 1
-tensors:
-  - {name: dy, shape: [70, 40], dtype: bf16, role: input}
-  - {name: x, shape: [70, 40], dtype: bf16, role: input}
-  - {name: scale, shape: [40], dtype: bf16, role: weight}
-  - {name: mean, shape: [40], dtype: bf16, role: input}
-  - {name: variance, shape: [40], dtype: bf16, role: input}
-  - {name: dx, shape: [70, 40], dtype: bf16}
-  - {name: dscale, shape: [40], dtype: bf16}
-  - {name: dbias, shape: [40], dtype: bf16}
-ops:
-  - {name: bn, type: batchnorm_backward, inputs: [dy, x, scale, mean, variance],
-     outputs: [dx, dscale, dbias]}
-)";
-  const DType dtype = DType::Bf16;
-  gr::RunOptions options;
-  const Matrix dy = uniform(70, 40, 5, -1, 1, dtype), x = uniform(70, 40, 6, -3, 3, dtype);
-  const Matrix scale = uniform(1, 40, 7, -2, 2, dtype), mean = uniform(1, 40, 8, -1, 1, dtype);
-  const Matrix variance = uniform(1, 40, 9, 0.1f, 4, dtype);
-  for (const auto& [name, m] :
-       {std::pair{"dy", dy}, {"x", x}, {"scale", scale}, {"mean", mean}, {"variance", variance}})
-    options.values[name] = m;
-  const gr::GraphRun r = run_yaml(yaml, options);
-  std::vector<double> dx, dscale(40, 0.0), dbias(40, 0.0), magnitude(40, 0.0);
-  for (uint32_t row = 0; row < 70; ++row)
-    for (uint32_t c = 0; c < 40; ++c) {
-      const double rstd = 1 / std::sqrt(double(variance.values[c]) + double(1e-5f));
-      const double d = dy.values[row * 40 + c], v = x.values[row * 40 + c];
-      dx.push_back(d * scale.values[c] * rstd);
-      dscale[c] += d * (v - mean.values[c]) * rstd;
-      magnitude[c] += std::fabs(d * (v - mean.values[c]) * rstd);
-      dbias[c] += d;
-    }
+  const BatchNormGradients g = batchnorm_gradients("bf16", DType::Bf16);
   const double u = std::ldexp(1.0, -8);
-  require_close(r.outputs.at("dx"), dx, u + 1e-6, 0, "dx");
+  require_close(g.run.outputs.at("dx"), g.dx, u + 1e-6, 0, "dx");
   // dscale: x^ and dy x^ are rounded to bf16 before the fp32 sum, then the sum once more.
   for (uint32_t c = 0; c < 40; ++c)
-    CHECK(std::fabs(r.outputs.at("dscale").values[c] - dscale[c]) <=
-          3 * u * magnitude[c] + u * std::fabs(dscale[c]));
-  require_close(r.outputs.at("dbias"), dbias, u + 1e-6, 70 * 1e-6, "dbias");
+    CHECK(std::fabs(g.run.outputs.at("dscale").values[c] - g.dscale[c]) <=
+          3 * u * g.magnitude[c] + u * std::fabs(g.dscale[c]));
+  require_close(g.run.outputs.at("dbias"), g.dbias, u + 1e-6, 70 * 1e-6, "dbias");
 }
 
 namespace {
