@@ -901,6 +901,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         DOJO_VBINARY(VFMA, Fma)
         DOJO_VBINARY(VMIN, Min)
         DOJO_VBINARY(VMAX, Max)
+        DOJO_VBINARY(VGATE, Gate)
 #undef DOJO_VBINARY
       case Op::VREDSUM_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 0); break;
       case Op::VREDSUM_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 0); break;

@@ -30,8 +30,9 @@ constexpr uint32_t lane_bytes(Format f) {
   return f == Format::F32 ? 4 : f == Format::BF16 ? 2 : 1;
 }
 
-// vd[i] = op(vs1[i], vs2[i]); Fma is fma(vs1[i], vs2[i], vd[i]) with one rounding in fp32.
-enum class BinaryOp : uint8_t { Add, Sub, Mul, Fma, Min, Max };
+// vd[i] = op(vs1[i], vs2[i]); Fma is fma(vs1[i], vs2[i], vd[i]) with one rounding in fp32;
+// Gate is vs1[i] where vs2[i] > 0, else +0 (gate()).
+enum class BinaryOp : uint8_t { Add, Sub, Mul, Fma, Min, Max, Gate };
 
 // A thread's cfp8 format and its decoding table (the 256 fp32 values, `cfp8_to_f32`).
 struct Cfp8Lanes {
@@ -66,6 +67,12 @@ inline float max_number(float a, float b) {
   if (b > a) return b;
   if (a == b) return bits_float(float_bits(a) & float_bits(b));  // +0 if either is +0
   return canonical(a != a ? b : a);
+}
+// a where b > 0, else +0: relu's gradient (dy where x > 0), as PyTorch's threshold_backward: a
+// NaN b gives +0, and an infinite or NaN a does not leak where b <= 0 (a product with a 0/1 mask
+// would give NaN there, and -0 for a negative a).
+inline float gate(float a, float b) {
+  return b > 0 ? canonical(a) : 0.0f;
 }
 
 // Dispatched: the host's best SIMD target.
@@ -114,6 +121,8 @@ inline float binary_lane(BinaryOp op, float a, float b, float c) {
       return min_number(a, b);
     case BinaryOp::Max:
       return max_number(a, b);
+    case BinaryOp::Gate:
+      return gate(a, b);
   }
   return 0;
 }

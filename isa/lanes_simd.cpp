@@ -116,6 +116,8 @@ V Apply(D d, BinaryOp op, V a, V b, V c) {
       return MinNumber(d, a, b);
     case BinaryOp::Max:
       return MaxNumber(d, a, b);
+    case BinaryOp::Gate:
+      return hn::IfThenElseZero(hn::Lt(hn::Zero(d), b), Canonical(d, a));
   }
   return c;
 }

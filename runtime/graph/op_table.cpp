@@ -240,7 +240,11 @@ std::string letters_doc(std::string_view letters) {
   for (size_t i = 0; i < n; ++i) {
     const char c = letters[i];
     s += (i ? ", " : "");
-    s += c == 'f' ? "float" : c == 'i' ? "int32" : c == 'a' ? "any" : "as input 1";
+    s += c == 'f'   ? "float"
+         : c == 'i' ? "int32"
+         : c == 'a' ? "any"
+         : c == 's' ? "as input 1"
+                    : fmt::format("as input {}", c);
   }
   if (letters.size() > n) s += ", ...";
   return s;

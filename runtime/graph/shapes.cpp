@@ -56,6 +56,13 @@ void need_vector(const OpContext& c, size_t i, int64_t d, const char* what) {
                      in(c, 0).name));
 }
 
+// A gradient op's x (input i) has the shape of dy (input `dy`).
+void need_shape_of_dy(const OpContext& c, size_t i, size_t dy) {
+  if (shape(c, i) != shape(c, dy))
+    fail(fmt::format("input {} should have the shape of dy {}", described(in(c, i)),
+                     described(in(c, dy))));
+}
+
 // Output size of a window over `size`: (size + 2 pad - span) / stride + 1, at least 1.
 int64_t window_out(int64_t size, int64_t pad, int64_t span, int64_t stride, const char* axis,
                    const Tensor& x) {
@@ -191,6 +198,13 @@ double flop_mul(const OpContext&, const std::vector<Shape>& out) {
   return elements(out[0]);
 }
 
+std::vector<Shape> shape_scale(const OpContext& c) {
+  return {same_as_first(c)};
+}
+double flop_scale(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
+}
+
 std::vector<Shape> shape_relu(const OpContext& c) {
   return {same_as_first(c)};
 }
@@ -203,11 +217,32 @@ std::vector<Shape> shape_silu(const OpContext& c) {
 double flop_relu(const OpContext&, const std::vector<Shape>& out) {
   return elements(out[0]);
 }
+std::vector<Shape> shape_relu_backward(const OpContext& c) {
+  need_shape_of_dy(c, 1, 0);
+  return {same_as_first(c)};
+}
+double flop_relu_backward(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
+}
 double flop_gelu(const OpContext&, const std::vector<Shape>& out) {
   return 8 * elements(out[0]);
 }
+std::vector<Shape> shape_gelu_backward(const OpContext& c) {
+  need_shape_of_dy(c, 1, 0);
+  return {same_as_first(c)};
+}
+double flop_gelu_backward(const OpContext&, const std::vector<Shape>& out) {
+  return 14 * elements(out[0]);
+}
 double flop_silu(const OpContext&, const std::vector<Shape>& out) {
   return 4 * elements(out[0]);
+}
+std::vector<Shape> shape_silu_backward(const OpContext& c) {
+  need_shape_of_dy(c, 1, 0);
+  return {same_as_first(c)};
+}
+double flop_silu_backward(const OpContext&, const std::vector<Shape>& out) {
+  return 8 * elements(out[0]);
 }
 
 std::vector<Shape> shape_batchnorm(const OpContext& c) {
@@ -219,6 +254,17 @@ std::vector<Shape> shape_batchnorm(const OpContext& c) {
 }
 double flop_batchnorm(const OpContext&, const std::vector<Shape>& out) {
   return 2 * elements(out[0]);
+}
+std::vector<Shape> shape_batchnorm_backward(const OpContext& c) {
+  need_rank(c, 0, 2, 8, "[N, ..., C]");
+  need_shape_of_dy(c, 1, 0);
+  const int64_t ch = shape(c, 0).back();
+  const char* names[] = {"scale", "mean", "variance"};
+  for (size_t i = 2; i < 5; ++i) need_vector(c, i, ch, names[i - 2]);
+  return {same_as_first(c), Shape{ch}, Shape{ch}};
+}
+double flop_batchnorm_backward(const OpContext&, const std::vector<Shape>& out) {
+  return 5 * elements(out[0]);
 }
 
 std::vector<Shape> shape_layernorm(const OpContext& c) {
@@ -298,6 +344,35 @@ double flop_global_avg_pool(const OpContext& c, const std::vector<Shape>&) {
   return elements(shape(c, 0));
 }
 
+namespace {
+
+// reduce_sum's axes as a flag per axis of x.
+std::vector<bool> summed_axes(const OpContext& c) {
+  const size_t rank = shape(c, 0).size();
+  const std::vector<int64_t> axes = c.ints_attr("axes");
+  std::vector<bool> summed(rank, axes.empty());
+  for (const int64_t a : axes) {
+    const size_t i = axis_index(a, rank, "axes");
+    if (summed[i]) fail(fmt::format("axes names axis {} twice", a));
+    summed[i] = true;
+  }
+  return summed;
+}
+
+}  // namespace
+
+std::vector<Shape> shape_reduce_sum(const OpContext& c) {
+  const std::vector<bool> summed = summed_axes(c);
+  const bool keep = c.bool_attr("keepdims");
+  Shape o;
+  for (size_t i = 0; i < summed.size(); ++i)
+    if (!summed[i] || keep) o.push_back(summed[i] ? 1 : shape(c, 0)[i]);
+  return {o};
+}
+double flop_reduce_sum(const OpContext& c, const std::vector<Shape>&) {
+  return elements(shape(c, 0));
+}
+
 std::vector<Shape> shape_embedding(const OpContext& c) {
   need_rank(c, 1, 2, 2, "[V, D]");
   Shape o = shape(c, 0);
@@ -306,6 +381,22 @@ std::vector<Shape> shape_embedding(const OpContext& c) {
 }
 double flop_embedding(const OpContext&, const std::vector<Shape>&) {
   return 0;
+}
+std::vector<Shape> shape_embedding_backward(const OpContext& c) {
+  Shape rows = shape(c, 1);
+  if (rows.empty())
+    fail(fmt::format("dy {} should be [..., D], the ids' shape and D", described(in(c, 1))));
+  const int64_t d = rows.back();
+  rows.pop_back();
+  if (rows != shape(c, 0))
+    fail(fmt::format("dy {} should be {} plus [D]: the ids {} and the table's columns",
+                     described(in(c, 1)), shape_string(shape(c, 0)), described(in(c, 0))));
+  const int64_t vocab = c.int_attr("vocab");
+  if (vocab < 1) fail(fmt::format("vocab = {}: expected the table's rows, at least 1", vocab));
+  return {{vocab, d}};
+}
+double flop_embedding_backward(const OpContext& c, const std::vector<Shape>&) {
+  return elements(shape(c, 1));
 }
 
 std::vector<Shape> shape_reshape(const OpContext& c) {

@@ -232,6 +232,15 @@ Analysis validate(const Graph& g) {
       if (kind == 's' && t.dtype != first)
         op_error(op, fmt::format("output '{}' is {}; {} keeps the dtype of its input ({})", t.name,
                                  dtype_name(t.dtype), op.type, dtype_name(first)));
+      // A digit k: the dtype of input k (a gradient's, where input 1 is not the one it follows).
+      if (kind >= '1' && kind <= '9') {
+        const size_t from = size_t(kind - '1');
+        const Tensor& of = *context.inputs.at(from);
+        if (t.dtype != of.dtype)
+          op_error(op, fmt::format("output '{}' is {}; {} gives it the dtype of input {} '{}' ({})",
+                                   t.name, dtype_name(t.dtype), op.type, from + 1, of.name,
+                                   dtype_name(of.dtype)));
+      }
       if (kind == 'f' && t.dtype == DType::Int32)
         op_error(op,
                  fmt::format("output '{}' is int32; {} produces a float type", t.name, op.type));

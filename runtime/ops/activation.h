@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Activations built from several vector instructions (gelu in its erf and tanh forms, silu) as
-// node kernels on fp32 or bf16 tensors held as a RowSplit (row_split.h), computing in fp32.
+// Activations built from several vector instructions (gelu in its erf and tanh forms, silu),
+// their gradients and scale, as node kernels on fp32 or bf16 tensors held as a RowSplit
+// (row_split.h), computing in fp32.
 //
 // Each op is a short list of fp32 vector instructions (activation.cpp) that turns one register
 // of x into one register of y; exp and 1/x are the vector unit's vexp and vrecip
@@ -16,6 +17,14 @@
 //              Q = t (a1' + t (a2' + t (a3' + t (a4' + t a5')))) exp(-x^2 / 2), about
 //              0.5 erfc(w / sqrt 2); y = max(x Q, x (1 - Q)): as Q <= 1/2, the max picks
 //              x (1 - Q) for x >= 0 and x Q for x < 0 without a select.
+//   scale      y = factor x, factor an fp32 value (so bf16 data gets fp32(factor x), rounded once)
+// The gradients take dy too (a second register, widened as x) and end with a product by it:
+//   silu_backward       dx = dy s (1 + x (1 - s)), s = 1 / (1 + exp(-x)) as silu has it
+//   gelu_tanh_backward  dx = dy (g + x g (1 - g) (-(A + 3 B x^2))), g = 1 / (1 + exp(-2u)) as
+//                       gelu_tanh has it and 1 - g = 1 / (1 + exp(2u)) from its own exp (no
+//                       cancellation, and no inf x 0 for any finite x)
+//   gelu_backward       dx = dy (Phi(x) + x exp(-x^2 / 2) / sqrt(2 pi)), Phi(x) = Q + (1 - 2Q
+//                       where x > 0, else 0) (vgate) from gelu's Q: Q for x <= 0, 1 - Q for x > 0
 // No finite x gives NaN: exp overflows to inf and 1 / inf is 0, so y goes to x or to -0.
 // NOTE: x = -inf gives NaN for silu and gelu_tanh (-inf x 0) and -inf for gelu (its x Q is NaN
 // and vmax prefers the number); +inf gives +inf. NaN stays NaN.
@@ -34,27 +43,43 @@
 
 namespace dojosim::runtime::ops {
 
-enum class ActivationOp : uint8_t { Gelu, GeluTanh, Silu };
-/// "gelu", "gelu_tanh", "silu".
+enum class ActivationOp : uint8_t {
+  Gelu,
+  GeluTanh,
+  Silu,
+  Scale,
+  GeluBackward,
+  GeluTanhBackward,
+  SiluBackward
+};
+/// "gelu", "gelu_tanh", "silu", "scale", "gelu_backward", "gelu_tanh_backward",
+/// "silu_backward".
 std::string_view activation_name(ActivationOp op);
-/// The graph's op and its `approximate` attribute (runtime/graph/ops.def): gelu with "none" or
-/// "tanh", silu with "none". Throws std::invalid_argument naming what was expected.
+/// The gradients: they read dy beside x.
+bool activation_takes_dy(ActivationOp op);
+/// The graph's op and its `approximate` attribute (runtime/graph/ops.def): gelu and
+/// gelu_backward with "none" or "tanh", silu, silu_backward and scale with "none". Throws
+/// std::invalid_argument naming what was expected.
 ActivationOp parse_activation(std::string_view op, std::string_view approximate = "none");
 
-/// One element as the node computes it, bit for bit (x already a value of the dtype).
-float activation_reference(ActivationOp op, DType dtype, float x);
-/// The whole tensor that way; x is rounded to the dtype first.
-Matrix activation_reference(ActivationOp op, DType dtype, const Matrix& x);
+/// One element as the node computes it, bit for bit (x and dy already values of the dtype;
+/// dy only for the gradients, factor only for scale).
+float activation_reference(ActivationOp op, DType dtype, float x, float dy = 0, float factor = 1);
+/// The whole tensor that way; x and dy (the gradients': x's shape) are rounded to the dtype first.
+Matrix activation_reference(ActivationOp op, DType dtype, const Matrix& x,
+                            const Matrix* dy = nullptr, float factor = 1);
 /// In double (silu and gelu_tanh through the exact 1 / (1 + exp), gelu through erfc), from the
 /// dtype's values, with the bound per element of docs/ops.md.
-Reference64 activation_reference_f64(ActivationOp op, DType dtype, const Matrix& x);
+Reference64 activation_reference_f64(ActivationOp op, DType dtype, const Matrix& x,
+                                     const Matrix* dy = nullptr, float factor = 1);
 
-/// What to compute: `out` = op(`x`), both at the same SRAM addresses on every node of `split`
-/// (out may be x).
+/// What to compute: `out` = op(`x`) (a gradient: op(`dy`, `x`)), all at the same SRAM
+/// addresses on every node of `split` (out may be x or dy).
 struct ActivationProblem {
   ActivationOp op = ActivationOp::Gelu;
   RowSplit split;
-  uint64_t x = 0, out = 0;
+  uint64_t x = 0, dy = 0, out = 0;
+  float factor = 1;  // scale's
 };
 
 class ActivationKernel final : public mesh::Kernel {
@@ -83,7 +108,8 @@ class ActivationKernel final : public mesh::Kernel {
   uint64_t begin_ = 0, end_ = 0;
 };
 
-/// From the host: places x (rows x cols) above the program (or at sram_from), runs on
+/// From the host: places x (rows x cols), and a gradient's dy, above the program (or at
+/// sram_from), runs on
 /// `executor`'s machine and reads the result back.
 struct ActivationRun {
   Matrix out;
@@ -93,6 +119,8 @@ struct ActivationRun {
 struct ActivationOptions {
   uint32_t col_parts = 0;  // column blocks per row (0: split_rows decides)
   uint64_t sram_from = 0;
+  const Matrix* dy = nullptr;  // the gradients' dy (x's shape)
+  float factor = 1;            // scale's
 };
 ActivationRun run_activation(Executor& executor, ActivationOp op, DType dtype, const Matrix& x,
                              ActivationOptions options = {});

@@ -305,6 +305,36 @@ Reference64 batchnorm_reference_f64(DType dtype, float epsilon, const Matrix& x,
   return ref;
 }
 
+Reference64 batchnorm_dscale_f64(DType dtype, float epsilon, const Matrix& dy, const Matrix& x,
+                                 const std::vector<float>& mean,
+                                 const std::vector<float>& variance) {
+  const Matrix qd = quantized(dy, dtype, {}), qx = quantized(x, dtype, {});
+  const std::vector<float> ones(x.cols, 1.0f), zeros(x.cols, 0.0f);
+  const BatchNormChannels ch = rounded(dtype, {ones, zeros, mean, variance});
+  const double u = std::ldexp(1.0, -24);
+  const double u_out = dtype == DType::Fp32 ? 0.0 : std::ldexp(1.0, -8);
+  // R - 1 additions in fp32.
+  const double gamma = double(x.rows) * u / (1 - double(x.rows) * u);
+  Reference64 ref{1, x.cols, {}, {}};
+  for (uint32_t c = 0; c < x.cols; ++c) {
+    const double m = ch.mean[c], rstd = 1 / std::sqrt(double(ch.variance[c]) + epsilon);
+    double total = 0, terms = 0, errors = 0;
+    for (uint32_t r = 0; r < x.rows; ++r) {
+      const double d = qd.at(r, c), xv = qx.at(r, c), xhat = (xv - m) * rstd, t = d * xhat;
+      total += t;
+      terms += std::fabs(t);
+      // x^ as batchnorm's bound has it (scale 1, bias 0), then the product's rounding(s).
+      const double e_xhat = 4 * u * (std::fabs(xv) + std::fabs(m)) * rstd +
+                            2 * u * (std::fabs(m * rstd) + std::fabs(xhat)) +
+                            u_out * std::fabs(xhat);
+      errors += std::fabs(d) * e_xhat + (u + u_out) * std::fabs(t);
+    }
+    ref.value.push_back(total);
+    ref.bound.push_back(errors * (1 + gamma) + gamma * terms + u_out * std::fabs(total));
+  }
+  return ref;
+}
+
 BatchNormRun run_batchnorm(Executor& executor, DType dtype, float epsilon, const Matrix& x,
                            const BatchNormChannels& channels, BatchNormOptions options) {
   BatchNormProblem p;

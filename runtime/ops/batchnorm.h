@@ -74,6 +74,12 @@ class BatchNormKernel final : public mesh::Kernel {
 /// first.
 Matrix batchnorm_reference(DType dtype, float epsilon, const Matrix& x, const BatchNormChannels& c);
 /// In double from the dtype's values, with the bound per element of docs/ops.md.
+/// batchnorm_backward's dscale [C] in double: the sum over rows of dy (x - mean) / sqrt(variance
+/// + epsilon), with the bound of its evaluation from batchnorm's x^ = fma(x, rstd, -mean rstd),
+/// the product dy x^ (bf16: both rounded to bf16) and the sum in fp32 (docs/ops.md).
+Reference64 batchnorm_dscale_f64(DType dtype, float epsilon, const Matrix& dy, const Matrix& x,
+                                 const std::vector<float>& mean,
+                                 const std::vector<float>& variance);
 Reference64 batchnorm_reference_f64(DType dtype, float epsilon, const Matrix& x,
                                     const BatchNormChannels& c);
 

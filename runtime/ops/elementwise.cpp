@@ -212,6 +212,9 @@ Reference64 elementwise_reference_f64(ElementwiseOp op, DType dtype, const Matri
         case ElementwiseOp::Relu:
           v = x > 0 ? x : 0.0;
           break;
+        case ElementwiseOp::ReluBackward:
+          v = y > 0 ? x : 0.0;
+          break;
       }
       ref.value.push_back(v);
       ref.bound.push_back(tol * std::fabs(v));

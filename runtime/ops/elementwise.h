@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Elementwise ops (elementwise.def: add, sub, mul, bias_add, relu) as node kernels (a
-// mesh::Kernel the Executor runs) on fp32 or bf16 tensors held as a RowSplit (row_split.h).
+// Elementwise ops (elementwise.def: add, sub, mul, bias_add, relu, relu_backward) as node
+// kernels (a mesh::Kernel the Executor runs) on fp32 or bf16 tensors held as a RowSplit
+// (row_split.h).
 //
 // Every node computes its own block where it lies: out = op(a, b) register by register, b
 // either a tensor of a's shape or a [cols] vector applied to every row. The node's rows are

@@ -269,8 +269,9 @@ uint32_t float_bits(float f) {
   return b;
 }
 
-float inverse_pixels(const ImageShape& image) {
-  return 1.0f / static_cast<float>(image.h * image.w);
+// The factor of the sums: 1 / (H W), or 1 for a sum.
+float inverse_pixels(const ImageShape& image, bool sum) {
+  return sum ? 1.0f : 1.0f / static_cast<float>(image.h * image.w);
 }
 
 }  // namespace
@@ -331,7 +332,7 @@ void GlobalAvgPoolKernel::write_args(hw::Machine& machine) const {
     n.part_bytes = node.part_bytes;
     n.nout = node.slots.size(), n.slots = plan.map.slots, n.gather = plan.map.gather;
     n.expect = node.expect(), n.out = problem_.out;
-    n.inv = float_bits(inverse_pixels(problem_.image));
+    n.inv = float_bits(inverse_pixels(problem_.image, problem_.sum));
     const std::vector<uint64_t> v = args().values(n);
     machine.node(in.nodes[b])->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
   }
@@ -381,10 +382,11 @@ double GlobalAvgPoolKernel::estimate_cycles() const {
   return c.prologue + summed + push + combined;
 }
 
-Matrix global_avg_pool_reference(const RowSplit& in, const ImageShape& image, const Matrix& x) {
+Matrix global_avg_pool_reference(const RowSplit& in, const ImageShape& image, const Matrix& x,
+                                 bool sum) {
   const Matrix q = quantized(x, in.dtype, {});
   const uint32_t hw = image.h * image.w;
-  const float inv = inverse_pixels(image);
+  const float inv = inverse_pixels(image, sum);
   Matrix y(image.n, image.c);
   for (uint32_t n = 0; n < image.n; ++n) {
     const auto [first, last] = blocks_of_image(in, image, n);
@@ -404,23 +406,25 @@ Matrix global_avg_pool_reference(const RowSplit& in, const ImageShape& image, co
   return y;
 }
 
-Reference64 global_avg_pool_reference_f64(DType dtype, const ImageShape& image, const Matrix& x) {
+Reference64 global_avg_pool_reference_f64(DType dtype, const ImageShape& image, const Matrix& x,
+                                          bool sum) {
   const Matrix q = quantized(x, dtype, {});
   const double hw = double(image.h) * image.w, u = std::ldexp(1.0, -24);
+  const double divisor = sum ? 1.0 : hw;  // a sum's factor 1 is exact: gamma(H W) would do
   const double u_out = dtype == DType::Fp32 ? 0.0 : std::ldexp(1.0, -8);
   // H W - 1 additions in fp32, 1/(H W) rounded to fp32, the product rounded: gamma(H W + 1).
   const double gamma = (hw + 1) * u / (1 - (hw + 1) * u);
   Reference64 ref{image.n, image.c, {}, {}};
   for (uint32_t n = 0; n < image.n; ++n)
     for (uint32_t c = 0; c < image.c; ++c) {
-      double sum = 0, magnitude = 0;
+      double total = 0, magnitude = 0;
       for (uint32_t r = n * image.h * image.w; r < (n + 1) * image.h * image.w; ++r) {
-        sum += q.at(r, c);
+        total += q.at(r, c);
         magnitude += std::fabs(q.at(r, c));
       }
-      const double v = sum / hw;
+      const double v = total / divisor;
       ref.value.push_back(v);
-      ref.bound.push_back(magnitude / hw * gamma * (1 + u_out) + std::fabs(v) * u_out);
+      ref.bound.push_back(magnitude / divisor * gamma * (1 + u_out) + std::fabs(v) * u_out);
     }
   return ref;
 }
@@ -436,6 +440,7 @@ ImageOpRun run_global_avg_pool(Executor& executor, DType dtype, const ImageShape
     throw std::invalid_argument(fmt::format("{}: x is [{}, {}]: expected [{}, {}] (N H W, C)", what,
                                             x.rows, x.cols, p.input.rows, p.input.cols));
   p.output = global_avg_pool_output(executor.config(), p.input, image);
+  p.sum = options.sum;
   mesh::SramMap map(build_program(dtype, p.input.vlen), options.sram_from);
   map.at = mesh::align(map.at, p.input.vlen);  // regions start on a VLEN boundary
   p.x = map.take(p.input.bytes());

@@ -12,6 +12,8 @@
 //     1), then per row adds its slots 0, 1, ... in that order and multiplies by the fp32 value
 //     of 1 / (H W): y = (((p_0 + p_1) + p_2) ...) x fp32(1/(H W)), rounded to the dtype.
 // The order is fixed by the input split alone, so the result is the same bits on every run.
+// With `sum` the factor is 1 (exact): the graph's reduce_sum over the axes before the last,
+// [N, H, C] as an image of W = 1, or over [R, C] as one image.
 // y is the RowSplit of [N, C] that global_avg_pool_output() gives: split_rows() with the
 // input's column blocks, so y's row n lies on the first usable nodes in mesh order (row block
 // i on nodes i col_parts .. i col_parts + col_parts - 1), wherever image n's pixels are.
@@ -34,6 +36,7 @@ struct GlobalAvgPoolProblem {
   RowSplit input;   // [N H W, C]: split_image()
   RowSplit output;  // [N, C]: global_avg_pool_output()
   uint64_t x = 0, out = 0, work = 0;
+  bool sum = false;  // the sum over H and W, not the mean (reduce_sum)
 };
 /// The split of y: [N, C] over the first usable nodes with the input's column blocks.
 RowSplit global_avg_pool_output(const hw::HardwareConfig& config, const RowSplit& input,
@@ -71,9 +74,11 @@ class GlobalAvgPoolKernel final : public mesh::Kernel {
 
 /// y bit for bit as the kernel computes it with the input split `input` (its row blocks fix
 /// the partials); x (N H W x C) is rounded to the dtype first.
-Matrix global_avg_pool_reference(const RowSplit& input, const ImageShape& image, const Matrix& x);
+Matrix global_avg_pool_reference(const RowSplit& input, const ImageShape& image, const Matrix& x,
+                                 bool sum = false);
 /// In double from the dtype's values, with the bound per element (docs/ops.md).
-Reference64 global_avg_pool_reference_f64(DType dtype, const ImageShape& image, const Matrix& x);
+Reference64 global_avg_pool_reference_f64(DType dtype, const ImageShape& image, const Matrix& x,
+                                          bool sum = false);
 
 /// From the host: places x (N H W rows of C), runs, reads y back (N x C).
 ImageOpRun run_global_avg_pool(Executor& executor, DType dtype, const ImageShape& image,

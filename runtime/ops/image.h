@@ -39,6 +39,7 @@ struct ImageOpRun {
 struct ImageOpOptions {
   uint32_t col_parts = 0;  // column blocks of the input (0: split_rows decides)
   uint64_t sram_from = 0;
+  bool sum = false;  // global_avg_pool: the sum, not the mean (reduce_sum)
 };
 
 }  // namespace dojosim::runtime::ops

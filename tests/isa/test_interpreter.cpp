@@ -541,6 +541,42 @@ TEST_CASE("vector NaN results are the canonical NaN, and vmin/vmax put -0 below 
   CHECK(r.x("a3") == 0x7FC0u);
 }
 
+TEST_CASE("vgate keeps vs1 where vs2 > 0 and writes +0 elsewhere (relu's gradient)",
+          "[interp][vector]") {
+  auto r = run_both(R"(
+    la t0, dy
+    vle v1, 0(t0)
+    la t0, x
+    vle v2, 0(t0)
+    vgate.fp32 v3, v1, v2
+    la t1, out
+    vse v3, 0(t1)
+    li t2, 0xc040              # bf16 -3.0
+    vbcast.bf16 v4, t2
+    li t3, 0x0001              # bf16's smallest subnormal: > 0
+    vbcast.bf16 v5, t3
+    vgate.bf16 v6, v4, v5
+    vmv.x.bf16 a0, v6
+    vgate.bf16 v7, v4, v4
+    vmv.x.bf16 a1, v7
+    .data
+    .align 6
+dy: .float -3, 4, inf, -inf
+    .word 0x7fc00000           # NaN
+    .float 7, -8, 9, 1, 2, 3, 4, 5, 6, 7, 8
+x:  .float 1, -1, -2, 0, -0
+    .word 0x7fc00000           # NaN
+    .float 1.4e-45, -inf, inf, 0, 0, 0, 0, 0, 0, 0
+out: .space 64
+  )");
+  const uint64_t out = r.symbol("out");
+  const uint32_t want[16] = {0xc0400000u, 0, 0, 0, 0, 0, 0xc1000000u, 0,
+                             0x3f800000u, 0, 0, 0, 0, 0, 0,           0};
+  for (int i = 0; i < 16; ++i) CHECK(r.mem<uint32_t>(out + 4 * i) == want[i]);
+  CHECK(r.x("a0") == 0xc040u);
+  CHECK(r.x("a1") == 0u);
+}
+
 TEST_CASE("bf16 and cfp8 lanes compute in fp32 and round to nearest even", "[interp][vector]") {
   auto r = run_both(R"(
     li t0, 0x3f80              # bf16 1.0

@@ -84,6 +84,17 @@ TEST_CASE("lanes: min and max are IEEE minimumNumber/maximumNumber, -0 below +0"
   }
 }
 
+TEST_CASE("lanes: gate keeps a where b > 0 and gives +0 elsewhere, NaN b included") {
+  CHECK(ref_f32(BinaryOp::Gate, -3.0f, kMinSub) == -3.0f);
+  CHECK(ref_f32(BinaryOp::Gate, kInf, 2.0f) == kInf);
+  CHECK(bits_of(ref_f32(BinaryOp::Gate, -3.0f, 0.0f)) == 0u);
+  CHECK(bits_of(ref_f32(BinaryOp::Gate, -3.0f, -0.0f)) == 0u);
+  CHECK(bits_of(ref_f32(BinaryOp::Gate, kInf, -1.0f)) == 0u);  // no inf x 0 = NaN
+  CHECK(bits_of(ref_f32(BinaryOp::Gate, float_of(0xFFC00001), -1.0f)) == 0u);
+  CHECK(bits_of(ref_f32(BinaryOp::Gate, 5.0f, float_of(0x7FC00000))) == 0u);
+  CHECK(bits_of(ref_f32(BinaryOp::Gate, float_of(0xFFC00001), 1.0f)) == lanes::kCanonicalNaN);
+}
+
 TEST_CASE("lanes: subnormals are computed, never flushed") {
   CHECK(bits_of(ref_f32(BinaryOp::Add, kMinSub, 0.0f)) == 1u);
   CHECK(bits_of(ref_f32(BinaryOp::Mul, float_of(0x00000003), 0.5f)) == 2u);  // 1.5 ulp: even
@@ -187,15 +198,15 @@ void for_each_target(Body body) {
 }
 
 TEST_CASE("lanes: vector arithmetic on every SIMD target equals the reference bit for bit") {
-  const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul,
-                          BinaryOp::Fma, BinaryOp::Min, BinaryOp::Max};
-  const char* op_names[] = {"add", "sub", "mul", "fma", "min", "max"};
+  const BinaryOp ops[] = {BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Fma,
+                          BinaryOp::Min, BinaryOp::Max, BinaryOp::Gate};
+  const char* op_names[] = {"add", "sub", "mul", "fma", "min", "max", "gate"};
   const char* format_names[] = {"fp32", "bf16", "cfp8"};
   for_each_target([&] {
     LaneSource src(42);
     for (uint32_t vlen : {16u, 64u, 256u})
       for (Format f : {Format::F32, Format::BF16, Format::CFP8})
-        for (int o = 0; o < 6; ++o)
+        for (int o = 0; o < 7; ++o)
           for (int trial = 0; trial < 40; ++trial) {
             const Cfp8Table cfp8(src.cfp8_format());
             uint8_t a[256], b[256], d[256], expect[256], got[256];

@@ -161,7 +161,9 @@ TEST_CASE("bad activation arguments are refused naming the op and what was expec
   CHECK_THROWS_WITH(parse_activation("gelu", "erf"),
                     "gelu: approximate 'erf': expected none or tanh");
   CHECK_THROWS_WITH(parse_activation("silu", "tanh"), "silu: approximate 'tanh': expected none");
-  CHECK_THROWS_WITH(parse_activation("swish"), "activation 'swish': expected gelu or silu");
+  CHECK_THROWS_WITH(
+      parse_activation("swish"),
+      "activation 'swish': expected gelu, silu, scale, gelu_backward or silu_backward");
   CHECK_THROWS_WITH(run_activation(ex, ActivationOp::Silu, DType::Cfp8, spread(4, 5, 1)),
                     "tensor dtype cfp8: expected fp32 or bf16");
   ActivationProblem p;

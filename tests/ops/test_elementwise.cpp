@@ -184,8 +184,9 @@ TEST_CASE("bad elementwise arguments are refused naming the op and what was expe
                     "tensor [0, 5]: expected at least one row and one column");
   CHECK_THROWS_WITH(split_rows(config, DType::Fp32, 4, 20, 3),
                     Catch::Contains("3 column blocks: expected at most 2"));
-  CHECK_THROWS_WITH(parse_elementwise("div"),
-                    "elementwise op 'div': expected one of add, sub, mul, bias_add, relu");
+  CHECK_THROWS_WITH(
+      parse_elementwise("div"),
+      "elementwise op 'div': expected one of add, sub, mul, bias_add, relu, relu_backward");
 
   ElementwiseProblem p;
   p.op = ElementwiseOp::Add;

@@ -34,7 +34,9 @@ enum class Kind : uint8_t {
   Loss,
   Pool,
   GlobalPool,
+  ColumnSum,
   Gather,
+  Scatter,
   Reshape,
   Transpose,
   Concat,
@@ -53,10 +55,16 @@ const std::map<std::string, KindRow>& kinds() {
       {"add", {Kind::Elementwise, 0}},
       {"sub", {Kind::Elementwise, 0}},
       {"mul", {Kind::Elementwise, 0}},
+      {"scale", {Kind::Elementwise, 0}},
       {"relu", {Kind::Elementwise, 0}},
+      {"relu_backward", {Kind::Elementwise, 0}},
       {"gelu", {Kind::Elementwise, 0}},
+      {"gelu_backward", {Kind::Elementwise, 0}},
       {"silu", {Kind::Elementwise, 0}},
+      {"silu_backward", {Kind::Elementwise, 0}},
       {"batchnorm", {Kind::Elementwise, 0}},
+      {"batchnorm_backward", {Kind::ColumnSum, 0}},
+      {"reduce_sum", {Kind::ColumnSum, 0}},
       {"layernorm", {Kind::Row, 2}},
       {"rmsnorm", {Kind::Row, 1}},
       {"softmax", {Kind::Row, 2}},
@@ -64,6 +72,7 @@ const std::map<std::string, KindRow>& kinds() {
       {"avg_pool", {Kind::Pool, 0}},
       {"global_avg_pool", {Kind::GlobalPool, 0}},
       {"embedding", {Kind::Gather, 0}},
+      {"embedding_backward", {Kind::Scatter, 0}},
       {"reshape", {Kind::Reshape, 0}},
       {"transpose", {Kind::Transpose, 0}},
       {"concat", {Kind::Concat, 0}},
@@ -422,6 +431,27 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
       const Shape& x = lead_shape;
       const uint64_t per_image = std::max<uint64_t>(1, lay.parts() / uint64_t(x[0]));
       cost.cycles += tree_cycles(c.m, per_image, 4.0 * double(x[3]));
+      cost.outputs[0] = row_split(c.out[0]->shape, c.m.nodes);
+      break;
+    }
+    case Kind::ColumnSum: {
+      // Sums over rows: each node's partial of its columns, then the partials of a column
+      // block's nodes added on one node (a push each, in a fixed order); a sum over every
+      // axis sums that row once more.
+      const Layout& x = lay;
+      const double cols_here = double(ceil_div(uint64_t(x.cols), x.col_parts));
+      cost.cycles += tree_cycles(c.m, x.row_parts, 4.0 * cols_here);
+      for (size_t o = 0; o < c.out.size(); ++o)
+        if (uint64_t(element_count(c.out[o]->shape)) != lead_elements)
+          cost.outputs[o] = row_split(c.out[o]->shape, c.m.nodes);
+      if (element_count(c.out[0]->shape) == 1 && x.cols > 1)
+        cost.cycles += simd_cycles(c.m, DType::Fp32, double(x.cols), 1, 4.0 * double(x.cols), 4) +
+                       redistribution_cycles(c.m, 4 * uint64_t(x.cols));
+      break;
+    }
+    case Kind::Scatter: {
+      // dy's rows pushed to the node of their id's table row and added there in row order.
+      cost.cycles += redistribution_cycles(c.m, tensor_bytes(*c.in[1]));
       cost.outputs[0] = row_split(c.out[0]->shape, c.m.nodes);
       break;
     }

@@ -20,6 +20,7 @@
 #include "runtime/ops/batchnorm.h"
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/embedding.h"
+#include "runtime/ops/embedding_backward.h"
 #include "runtime/ops/global_avg_pool.h"
 #include "runtime/ops/optimizer.h"
 #include "runtime/ops/pool.h"
@@ -77,13 +78,20 @@ std::pair<uint32_t, uint32_t> pair_attr(const g::Op& op, const std::string& name
 }
 
 bool is_elementwise(const std::string& type) {
-  return type == "add" || type == "sub" || type == "mul" || type == "bias_add" || type == "relu";
+  return type == "add" || type == "sub" || type == "mul" || type == "bias_add" || type == "relu" ||
+         type == "relu_backward";
 }
 bool is_row_op(const std::string& type) {
   return type == "softmax" || type == "layernorm" || type == "rmsnorm";
 }
 bool is_activation(const std::string& type) {
-  return type == "gelu" || type == "silu";
+  return type == "gelu" || type == "silu" || type == "scale" || type == "gelu_backward" ||
+         type == "silu_backward";
+}
+// Gradient ops whose inputs are dy and x of one shape and dtype.
+bool is_dy_x(const std::string& type) {
+  return type == "relu_backward" || type == "gelu_backward" || type == "silu_backward" ||
+         type == "batchnorm_backward";
 }
 bool is_image_op(const std::string& type) {
   return type == "max_pool" || type == "avg_pool" || type == "global_avg_pool";
@@ -99,6 +107,13 @@ bool same_split(const ops::RowSplit& a, const ops::RowSplit& b) {
 bool is_optimizer(const std::string& type) {
   return type == "sgd_update" || type == "adamw_update";
 }
+// reduce_sum as image sums (run_reduce_sum).
+struct ReduceSumForm {
+  bool every = false;  // every axis: the sums of [h, c], then of that row
+  uint32_t n = 1, h = 1, c = 1;
+};
+ReduceSumForm reduce_sum_form(const g::Shape& x, const g::Op& op);
+
 bool is_layout_op(const std::string& type) {
   return type == "reshape" || type == "transpose" || type == "concat" || type == "split";
 }
@@ -167,9 +182,11 @@ class Runner {
     // Made-up values must suit their readers: variances positive, ids below the table's rows,
     // labels below the logits' classes.
     for (const g::Op& op : g_.ops) {
-      if (op.type == "batchnorm") positive_.insert(op.inputs[4]);
+      if (op.type == "batchnorm" || op.type == "batchnorm_backward") positive_.insert(op.inputs[4]);
       if (op.type == "embedding")
         id_range_[op.inputs[0]] = int32_t(g_.find_tensor(op.inputs[1])->shape[0]);
+      if (op.type == "embedding_backward")
+        id_range_[op.inputs[0]] = int32_t(int_attr(op, "vocab", 1));
       if (op.type == "softmax_cross_entropy")
         id_range_[op.inputs[1]] = int32_t(g_.find_tensor(op.inputs[0])->shape.back());
     }
@@ -484,8 +501,14 @@ class Runner {
       run_activation(op);
     else if (op.type == "batchnorm")
       run_batchnorm(op);
+    else if (op.type == "batchnorm_backward")
+      run_batchnorm_backward(op);
     else if (op.type == "embedding")
       run_embedding(op);
+    else if (op.type == "embedding_backward")
+      run_embedding_backward(op);
+    else if (op.type == "reduce_sum")
+      run_reduce_sum(op);
     else if (is_image_op(op.type))
       run_image_op(op);
     else if (is_layout_op(op.type))
@@ -810,19 +833,27 @@ class Runner {
     }
   }
 
+  // An activation, scale, or an activation's gradient (inputs dy, x: x in dy's layout).
   void run_activation(const g::Op& op) {
-    const std::string& x = op.inputs[0];
-    const ops::RowSplit& split = homes_.at(x).split;
     ops::ActivationProblem problem;
     problem.op = ops::parse_activation(op.type, word_attr(op, "approximate", "none"));
+    const bool gradient = ops::activation_takes_dy(problem.op);
+    const std::string& x = op.inputs[gradient ? 1 : 0];
+    const ops::RowSplit& split = homes_.at(op.inputs[0]).split;
     problem.split = split;
-    problem.x = resident(x).shards.front().address;
+    problem.factor = float(float_attr(op, "factor", 1.0));
+    std::vector<std::shared_ptr<Buffer>> temps;
+    if (gradient) problem.dy = resident(op.inputs[0]).shards.front().address;
+    problem.x = gradient ? input_in(x, split, temps) : resident(x).shards.front().address;
     problem.out = produce(op.outputs[0]).buffer->address;
     op_->how = "simd rows";
     kernel(ops::ActivationKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
-      ref_[op.outputs[0]] = ops::activation_reference(problem.op, split.dtype, ref(x));
-      f64_[op.outputs[0]] = ops::activation_reference_f64(problem.op, split.dtype, ref(x));
+      const Matrix* dy = gradient ? &ref(op.inputs[0]) : nullptr;
+      ref_[op.outputs[0]] =
+          ops::activation_reference(problem.op, split.dtype, ref(x), dy, problem.factor);
+      f64_[op.outputs[0]] =
+          ops::activation_reference_f64(problem.op, split.dtype, ref(x), dy, problem.factor);
     }
   }
 
@@ -847,6 +878,70 @@ class Runner {
       ref_[op.outputs[0]] = ops::batchnorm_reference(split.dtype, problem.epsilon, ref(x), c);
       f64_[op.outputs[0]] = ops::batchnorm_reference_f64(split.dtype, problem.epsilon, ref(x), c);
     }
+  }
+
+  // batchnorm_backward (inference form) from kernels that exist, with constant vectors (0, 1)
+  // the host writes like a program's constants:
+  //   dx = batchnorm(dy; scale, bias 0, mean 0, variance) = dy a, a = scale rsqrt(variance + eps)
+  //   x^ = batchnorm(x; scale 1, bias 0, mean, variance) = (x - mean) rstd, as the forward folds it
+  //   dscale = the sums over rows of mul(dy, x^); dbias = the sums over rows of dy
+  // (reduce_sum's sums: fp32, global_avg_pool's order). bf16: x^ and dy x^ are bf16 values.
+  void run_batchnorm_backward(const g::Op& op) {
+    const std::string &dy = op.inputs[0], &x = op.inputs[1];
+    const DType dtype = runtime_dtype(tensor(dy).dtype);
+    const auto [rows, cols] = matrix_of(tensor(dy).shape);
+    const ops::ImageShape image{1, rows, 1, cols};
+    const ops::RowSplit split = ops::split_image(config_, dtype, image);
+    const float eps = float(float_attr(op, "epsilon", 1e-5));
+    std::vector<std::shared_ptr<Buffer>> temps;
+    const uint64_t dy_at = input_in(dy, split, temps), x_at = input_in(x, split, temps);
+    uint64_t scale = 0, mean = 0, variance = 0;
+    temps.push_back(vector_in(op.inputs[2], split, scale));
+    temps.push_back(vector_in(op.inputs[3], split, mean));
+    temps.push_back(vector_in(op.inputs[4], split, variance));
+    const auto constant = [&](float v) {
+      temps.push_back(allocate(split.vector_bytes(), "batchnorm_backward's constants"));
+      ops::write_vector(executor_.machine(), split, temps.back()->address,
+                        std::vector<float>(cols, v));
+      return temps.back()->address;
+    };
+    const uint64_t zero = constant(0.0f), one = constant(1.0f);
+    std::shared_ptr<Buffer> work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
+    const auto normalise = [&](uint64_t in, uint64_t a, uint64_t b, uint64_t m, uint64_t out,
+                               const char* what) {
+      ops::BatchNormProblem p;
+      p.split = split;
+      p.epsilon = eps;
+      p.x = in, p.scale = a, p.bias = b, p.mean = m, p.variance = variance;
+      p.work = work->address;
+      p.out = out;
+      kernel(ops::BatchNormKernel(config_, p), fmt::format("{} '{}' ({})", op.type, op.name, what));
+    };
+    normalise(dy_at, scale, zero, zero, produce(op.outputs[0], &split).buffer->address, "dx");
+    std::shared_ptr<Buffer> xhat = allocate(split.bytes(), "batchnorm_backward's x^");
+    normalise(x_at, one, zero, mean, xhat->address, "x^");
+    ops::ElementwiseProblem product;
+    product.op = ops::ElementwiseOp::Mul;
+    product.split = split;
+    product.a = dy_at, product.b = xhat->address, product.out = xhat->address;
+    kernel(ops::ElementwiseKernel(config_, product),
+           fmt::format("{} '{}' (dy x^)", op.type, op.name));
+    row_sums(op, image, split, xhat->address, &op.outputs[1]);
+    row_sums(op, image, split, dy_at, &op.outputs[2]);
+    op_->how = "simd rows, sums over rows";
+    if (!values_) return;
+    const std::vector<float> zeros(cols, 0.0f), ones(cols, 1.0f);
+    const std::vector<float>&sc = ref(op.inputs[2]).values, &mu = ref(op.inputs[3]).values,
+          &var = ref(op.inputs[4]).values;
+    const Matrix x_hat = ops::batchnorm_reference(dtype, eps, ref(x), {ones, zeros, mu, var});
+    const Matrix t = ops::elementwise_reference(ops::ElementwiseOp::Mul, dtype, ref(dy), x_hat);
+    ref_[op.outputs[0]] = ops::batchnorm_reference(dtype, eps, ref(dy), {sc, zeros, zeros, var});
+    ref_[op.outputs[1]] = ops::global_avg_pool_reference(split, image, t, true);
+    ref_[op.outputs[2]] = ops::global_avg_pool_reference(split, image, ref(dy), true);
+    f64_[op.outputs[0]] =
+        ops::batchnorm_reference_f64(dtype, eps, ref(dy), {sc, zeros, zeros, var});
+    f64_[op.outputs[1]] = ops::batchnorm_dscale_f64(dtype, eps, ref(dy), ref(x), mu, var);
+    f64_[op.outputs[2]] = ops::global_avg_pool_reference_f64(dtype, image, ref(dy), true);
   }
 
   // Ids (int32, a host input) written into the SRAM of the output's nodes before the op; the
@@ -875,6 +970,120 @@ class Runner {
     if (values_) {
       ref_[op.outputs[0]] = ops::embedding_reference(split.dtype, id_values, ref(table_name));
       f64_[op.outputs[0]] = ops::embedding_reference_f64(split.dtype, id_values, ref(table_name));
+    }
+  }
+
+  // The sums over rows of the image `image` lying as `input` at `at` (global_avg_pool with
+  // factor 1) into `out` (produced in the kernel's layout), or with out null into a buffer of
+  // its own (returned). The layout they are written in is the result's split.
+  std::pair<ops::RowSplit, std::shared_ptr<Buffer>> row_sums(const g::Op& op,
+                                                             const ops::ImageShape& image,
+                                                             const ops::RowSplit& input,
+                                                             uint64_t at, const std::string* out) {
+    ops::GlobalAvgPoolProblem problem;
+    problem.image = image;
+    problem.input = input;
+    problem.output = ops::global_avg_pool_output(config_, input, image);
+    problem.x = at;
+    problem.sum = true;
+    std::shared_ptr<Buffer> work =
+        allocate(ops::global_avg_pool_work_bytes(problem), fmt::format("{}'s sums", op.type));
+    problem.work = work->address;
+    std::shared_ptr<Buffer> temp;
+    if (out) {
+      problem.out = produce(*out, &problem.output).buffer->address;
+    } else {
+      temp = allocate(problem.output.bytes(), fmt::format("{}'s sums", op.type));
+      problem.out = temp->address;
+    }
+    const ops::GlobalAvgPoolKernel k(config_, problem);
+    k.place(executor_.machine());
+    kernel(k, fmt::format("{} '{}' (sums over rows)", op.type, op.name));
+    return {problem.output, temp};
+  }
+
+  // reduce_sum as global_avg_pool's sums (factor 1): over the axes before the last, x as the
+  // image [N, H, 1, C] (N the axes before the summed ones, H the summed ones); over every axis,
+  // [R, C] summed to [C] as one image, then that row moved into a column [C, 1] and summed
+  // again as the image [1, C, 1, 1]. Each sum in fp32 in global_avg_pool's order.
+  void run_reduce_sum(const g::Op& op) {
+    const std::string& x = op.inputs[0];
+    const ReduceSumForm form = reduce_sum_form(tensor(x).shape, op);
+    const DType dtype = runtime_dtype(tensor(x).dtype);
+    op_->how = "simd rows";
+    const ops::ImageShape first{form.n, form.h, 1, form.c};
+    const ops::RowSplit input = ops::split_image(config_, dtype, first);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    const uint64_t at = input_in(x, input, temps);
+    const bool twice = form.every && form.c > 1;
+    const auto [row_split, row] = row_sums(op, first, input, at, twice ? nullptr : &op.outputs[0]);
+    Matrix row_ref;
+    if (values_) row_ref = ops::global_avg_pool_reference(input, first, ref(x), true);
+    if (twice) {
+      const ops::ImageShape second{1, form.c, 1, 1};
+      const ops::RowSplit column = ops::split_image(config_, dtype, second);
+      const Placement from = row_split_placement(row_split, row->address);
+      std::shared_ptr<Buffer> b = allocate(column.bytes(), "reduce_sum's column");
+      const Placement to = row_split_placement(column, b->address);
+      move({{{&from},
+             &to,
+             {[](uint32_t r, uint32_t) {
+               return Source{0, 0, r, 1};
+             }},
+             false}},
+           fmt::format("row of '{}' into a column", op.name));
+      row_sums(op, second, column, b->address, &op.outputs[0]);
+      if (values_) {
+        Matrix col(form.c, 1);
+        col.values = row_ref.values;
+        row_ref = ops::global_avg_pool_reference(column, second, col, true);
+      }
+      op_->how = "simd rows, then the column";
+    }
+    if (values_) {
+      ref_[op.outputs[0]] = std::move(row_ref);
+      // float64: every axis is one image of all the elements (one column).
+      Matrix all = ref(x);
+      if (form.every) all.rows = uint32_t(all.values.size()), all.cols = 1;
+      const ops::ImageShape whole = form.every ? ops::ImageShape{1, all.rows, 1, 1} : first;
+      f64_[op.outputs[0]] = ops::global_avg_pool_reference_f64(dtype, whole, all, true);
+    }
+  }
+
+  // The ids (int32, a host input) written into the SRAM of every node of dtable before the op,
+  // as the forward's; dy where it lies; dtable in the kernel's layout (runtime/ops/
+  // embedding_backward.h).
+  void run_embedding_backward(const g::Op& op) {
+    const std::string &ids_name = op.inputs[0], &dy = op.inputs[1];
+    ops::EmbeddingBackwardProblem problem;
+    problem.dy = homes_.at(dy).split;
+    problem.dy_at = resident(dy).shards.front().address;
+    const uint32_t vocabulary = uint32_t(int_attr(op, "vocab", 1));
+    problem.output = ops::embedding_backward_output(config_, problem.dy, vocabulary);
+    std::shared_ptr<Buffer> ids =
+        allocate(ops::embedding_backward_ids_bytes(problem.dy), "embedding_backward ids");
+    problem.ids = ids->address;
+    std::shared_ptr<Buffer> work =
+        allocate(ops::embedding_backward_work_bytes(problem), "embedding_backward scratch");
+    problem.work = work->address;
+    std::vector<int32_t> id_values;
+    if (values_) {
+      id_values = int_values(ids_name);
+      ops::check_ids(id_values, vocabulary);
+      ops::write_embedding_backward_ids(executor_.machine(), problem.output, problem.ids,
+                                        id_values);
+    }
+    problem.out = produce(op.outputs[0], &problem.output).buffer->address;
+    op_->how = "pulls of dy's rows";
+    const ops::EmbeddingBackwardKernel k(config_, problem);
+    k.place(executor_.machine());
+    kernel(k, fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      const DType dtype = problem.dy.dtype;
+      ref_[op.outputs[0]] =
+          ops::embedding_backward_reference(dtype, vocabulary, id_values, ref(dy));
+      f64_[op.outputs[0]] =
+          ops::embedding_backward_reference_f64(dtype, vocabulary, id_values, ref(dy));
     }
   }
 
@@ -1140,11 +1349,48 @@ class Runner {
 
 }  // namespace
 
+namespace {
+
+// reduce_sum's axes as a run takes them: a run of axes ending just before the last (x as the
+// image [n, h, 1, c]), or every axis (x as [n h, c] summed, then that row); else a
+// std::invalid_argument saying what is run.
+ReduceSumForm reduce_sum_form(const g::Shape& x, const g::Op& op) {
+  const int64_t rank = int64_t(x.size());
+  std::vector<int64_t> axes = ints_attr(op, "axes");
+  for (int64_t& a : axes) a = a < 0 ? a + rank : a;
+  std::sort(axes.begin(), axes.end());
+  ReduceSumForm f;
+  f.every = axes.empty() || int64_t(axes.size()) == rank;
+  const auto product = [&](int64_t from, int64_t to) {
+    int64_t p = 1;
+    for (int64_t i = from; i < to; ++i) p *= x[size_t(i)];
+    return uint32_t(p);
+  };
+  if (f.every) {
+    f.c = rank ? uint32_t(x.back()) : 1;
+    f.h = rank ? product(0, rank - 1) : 1;
+    return f;
+  }
+  const bool run =
+      axes.back() == rank - 2 && axes.back() - axes.front() + 1 == int64_t(axes.size());
+  if (!run)
+    throw std::invalid_argument(fmt::format(
+        "reduce_sum over axes {}: a run sums every axis, or a run of axes that ends just before "
+        "the last (as [..., C] -> [C], a bias's gradient)",
+        g::shape_string(ints_attr(op, "axes"))));
+  f.n = product(0, axes.front());
+  f.h = product(axes.front(), rank - 1);
+  f.c = uint32_t(x.back());
+  return f;
+}
+
+}  // namespace
+
 void check_runnable(const g::Graph& graph, const g::Analysis& a) {
   (void)a;
   std::set<std::string> ids;  // int32 tensors the run takes: embedding's ids, the loss's labels
   for (const g::Op& op : graph.ops) {
-    if (op.type == "embedding") ids.insert(op.inputs[0]);
+    if (op.type == "embedding" || op.type == "embedding_backward") ids.insert(op.inputs[0]);
     if (op.type == "softmax_cross_entropy") ids.insert(op.inputs[1]);
   }
   for (const g::Tensor& t : graph.tensors)
@@ -1161,16 +1407,30 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
     const g::Tensor &in0 = *graph.find_tensor(op.inputs[0]),
                     &out0 = *graph.find_tensor(op.outputs[0]);
     if ((is_elementwise(op.type) || is_row_op(op.type) || is_activation(op.type) ||
-         is_image_op(op.type) || op.type == "batchnorm") &&
+         is_image_op(op.type) || op.type == "batchnorm" || op.type == "reduce_sum") &&
         in0.dtype != out0.dtype)
       refuse(op,
              fmt::format("output '{}' is {} and input '{}' {}: a run keeps the input's dtype "
                          "through this op (a conversion in it is not run yet)",
                          out0.name, g::dtype_name(out0.dtype), in0.name, g::dtype_name(in0.dtype)));
+    if (op.type == "batchnorm_backward" && graph.find_tensor(op.inputs[2])->dtype != in0.dtype)
+      refuse(op, fmt::format("scale '{}' is {} and dy '{}' {}: a run gives dscale and dbias dy's "
+                             "dtype (a conversion in the op is not run yet)",
+                             op.inputs[2], g::dtype_name(graph.find_tensor(op.inputs[2])->dtype),
+                             in0.name, g::dtype_name(in0.dtype)));
+    if (is_dy_x(op.type)) {
+      const g::Tensor& x = *graph.find_tensor(op.inputs[1]);
+      if (x.dtype != in0.dtype)
+        refuse(op, fmt::format("x '{}' is {} and dy '{}' {}: a run takes them in one dtype (a "
+                               "conversion in the op is not run yet)",
+                               x.name, g::dtype_name(x.dtype), in0.name, g::dtype_name(in0.dtype)));
+    }
     if (op.type == "matmul" || op.type == "batch_matmul" || is_layout_op(op.type) ||
-        op.type == "relu" || op.type == "bias_add" || op.type == "layernorm" ||
-        op.type == "rmsnorm" || is_activation(op.type) || is_image_op(op.type) ||
-        op.type == "batchnorm" || op.type == "embedding" || op.type == "softmax_cross_entropy")
+        op.type == "relu" || op.type == "relu_backward" || op.type == "bias_add" ||
+        op.type == "layernorm" || op.type == "rmsnorm" || is_activation(op.type) ||
+        is_image_op(op.type) || op.type == "batchnorm" || op.type == "batchnorm_backward" ||
+        op.type == "embedding" || op.type == "embedding_backward" ||
+        op.type == "softmax_cross_entropy")
       continue;
     if (op.type == "conv2d") continue;
     if (is_optimizer(op.type)) {
@@ -1189,6 +1449,19 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
       refuse(op, fmt::format("tensor '{}' {} broadcast over '{}' {}: a run takes equal shapes, "
                              "one element or the trailing axes of the first",
                              op.inputs[1], g::shape_string(y), op.inputs[0], g::shape_string(x)));
+    }
+    if (op.type == "reduce_sum") {
+      try {
+        const ReduceSumForm f = reduce_sum_form(shape(0), op);
+        if (f.every && f.c > 1 && in0.dtype != g::DType::Fp32)
+          refuse(op, fmt::format("reduce_sum of {} '{}' over every axis: a run sums its rows to "
+                                 "[C] and would round those sums to {} before the last sum; "
+                                 "sum fp32, or over the axes before the last",
+                                 g::dtype_name(in0.dtype), in0.name, g::dtype_name(in0.dtype)));
+      } catch (const std::invalid_argument& e) {
+        refuse(op, e.what());
+      }
+      continue;
     }
     if (op.type == "softmax") {
       const int64_t axis = int_attr(op, "axis", -1), rank = int64_t(shape(0).size());
