@@ -855,10 +855,21 @@ class Runner {
     std::shared_ptr<Buffer> work = allocate(ops::row_op_work_bytes(kind, split), "row op scratch");
     problem.work = work->address;
     problem.out = produce(op.outputs[0], &split).buffer->address;
+    // dgamma and dbeta end on x's first row block in its column blocks; the ops that read a
+    // [D] vector take it in its home layout, so the sums move there after the kernel.
     const ops::RowSplit sum_split = ops::gradient_split(split, problem.params.sums_dtype);
-    if (sums > 0) problem.dgamma = produce(op.outputs[1], &sum_split).buffer->address;
-    if (sums > 1) problem.dbeta = produce(op.outputs[2], &sum_split).buffer->address;
+    std::vector<std::shared_ptr<Buffer>> sum_buffers;
+    for (int k = 0; k < sums; ++k) {
+      sum_buffers.push_back(allocate(sum_split.bytes(), "column sums"));
+      (k == 0 ? problem.dgamma : problem.dbeta) = sum_buffers.back()->address;
+    }
     row_kernel(op, problem);
+    for (int k = 0; k < sums; ++k) {
+      const std::string& name = op.outputs[size_t(1 + k)];
+      const Placement from = row_split_placement(sum_split, sum_buffers[size_t(k)]->address);
+      move({{{&from}, &produce(name).sram, identity_map(sum_split.cols), false}},
+           fmt::format("'{}' of '{}' into its layout", name, op.name));
+    }
     if (!values_) return;
     in.x = ref(x);
     if (!loss) in.dy = ref(op.inputs[0]);  // the shape of x: the validator checked

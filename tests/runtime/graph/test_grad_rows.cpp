@@ -260,3 +260,28 @@ ops:
                     "test.graph.yaml:9: op 'back' (rmsnorm_backward): dy 'dy' is fp32 and 'x' "
                     "bf16: a run takes them in one dtype");
 }
+
+TEST_CASE("dgamma and dbeta reach the ops that read them in their own layout, bit-exact") {
+  // bf16 rows over 3 nodes each; fp32 sums, read by an add (a [300] vector in its home layout).
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: dy, shape: [5, 300], dtype: bf16, role: input}
+  - {name: x, shape: [5, 300], dtype: bf16, role: input}
+  - {name: gamma, shape: [300], dtype: bf16, role: weight}
+  - {name: dx, shape: [5, 300], dtype: bf16}
+  - {name: dgamma, shape: [300], dtype: fp32}
+  - {name: dbeta, shape: [300], dtype: fp32}
+  - {name: s, shape: [300], dtype: fp32}
+ops:
+  - {name: back, type: layernorm_backward, inputs: [dy, x, gamma], outputs: [dx, dgamma, dbeta]}
+  - {name: sum, type: add, inputs: [dgamma, dbeta], outputs: [s]}
+)";
+  const hw::HardwareConfig config = tiny();
+  const g::Graph graph = g::parse_graph_yaml(yaml, "test.graph.yaml");
+  const g::Analysis a = g::validate(graph);
+  const gr::GraphRun r = gr::run_graph(config, graph, a, g::plan_graph(graph, a, config), {});
+  CHECK(r.checked);
+  CHECK(r.ops[0].how == "simd rows, 3 nodes per row");
+  CHECK(r.ops[0].moves.cycles > 0);  // the sums' moves into their layout
+  REQUIRE(r.outputs.count("s"));
+}
