@@ -70,8 +70,9 @@ struct OpShape {
   bool labels = false;                        // reads labels (the one-hot's constants in v24..v27)
   bool dy = false;                            // the output pass loads dy's piece (v3)
   std::vector<const char*> output_init = {};  // at each row's start in the output pass
-  std::vector<const char*> column = {};       // after `output`: v30 (and v31) += the piece's
-  int sums = 0;                               // column sums: 0, 1 (dgamma) or 2 (and dbeta)
+  // Column sums: 0, 1 (dgamma) or 2 (and dbeta); `output` adds the piece's terms to their
+  // accumulators v30 (and v31), loaded before it and stored after.
+  int sums = 0;
 };
 
 const OpShape& shape_of(RowOp op) {
@@ -172,13 +173,16 @@ const OpShape& shape_of(RowOp op) {
     sums.masked = false;  // g is 0 past the row's end (dy and gamma are)
     o.rounds.push_back(sums);
     o.rounds.push_back({false, {}, {"vmul.fp32 v16, v16, v20"}, {}, false, false});
-    o.output = {"vsub.fp32 v12, v2, v17",  "vmul.fp32 v12, v12, v18", "vmul.fp32 v13, v3, v5",
-                "vsub.fp32 v13, v13, v28", "vmul.fp32 v11, v12, v29", "vsub.fp32 v13, v13, v11",
-                "vmul.fp32 v13, v13, v18", "vmul.fp32 v13, v13, v10"};
+    o.rounds[0].masked = false;  // the sum of x: its padding is 0
+    // xhat (v12) and g (v13) interleaved, the column sums' terms among them (v30 += dy xhat,
+    // v31 += dy), dx masked past the row's end.
+    o.output = {"vsub.fp32 v12, v2, v17",  "vmul.fp32 v13, v3, v5",   "vmul.fp32 v12, v12, v18",
+                "vsub.fp32 v13, v13, v28", "vadd.fp32 v31, v31, v3",  "vmul.fp32 v11, v12, v29",
+                "vfma.fp32 v30, v3, v12",  "vsub.fp32 v13, v13, v11", "vmul.fp32 v13, v13, v18",
+                "vmul.fp32 v13, v13, v10"};
     o.result = "v13";
     o.beta = false;
     o.dy = true;
-    o.column = {"vfma.fp32 v30, v3, v12", "vadd.fp32 v31, v31, v3"};
     o.sums = 2;
     return o;
   }();
@@ -192,11 +196,11 @@ const OpShape& shape_of(RowOp op) {
               "vmul.fp32 v16, v16, v12", "vmul.fp32 v16, v16, v12"}};
     gx.dy = gx.gamma = true;
     o.rounds.push_back(gx);
-    o.output = {"vmul.fp32 v12, v2, v17", "vmul.fp32 v13, v3, v5", "vmul.fp32 v11, v2, v18",
-                "vsub.fp32 v13, v13, v11", "vmul.fp32 v13, v13, v17"};
+    // x r (v12), g (v13), x k (v11); v30 += dy x r among them.
+    o.output = {"vmul.fp32 v12, v2, v17", "vmul.fp32 v13, v3, v5",   "vmul.fp32 v11, v2, v18",
+                "vfma.fp32 v30, v3, v12", "vsub.fp32 v13, v13, v11", "vmul.fp32 v13, v13, v17"};
     o.result = "v13";
     o.dy = true;
-    o.column = {"vfma.fp32 v30, v3, v12"};
     o.sums = 1;
     return o;
   }();
@@ -702,13 +706,13 @@ class Writer {
       piece("a1", "v1", "v2", q);
       more_pieces(op_.dy, op_.gamma, q);
       if (op_.beta) piece("s5", "v7", "v8", q);
+      // The sums' accumulators load first: their latency hides behind the output's chain.
+      if (op_.sums) w_.op("vle     v30, 0(s10)");
+      if (op_.sums > 1) w_.op("vle     v31, 0(s11)");
       mask();
       for (const char* i : op_.output) w_.op("{}", i);
       if (dtype_ == DType::Bf16) w_.op("vcvt.bf16.fp32 v14, {}, {}", op_.result, q);
       if (op_.sums) {
-        w_.op("vle     v30, 0(s10)");
-        if (op_.sums > 1) w_.op("vle     v31, 0(s11)");
-        for (const char* i : op_.column) w_.op("{}", i);
         w_.op("vse     v30, 0(s10)");
         if (op_.sums > 1) w_.op("vse     v31, 0(s11)");
         w_.op("addi    s10, s10, VLEN");
@@ -1062,13 +1066,14 @@ double RowOpKernel::estimate_cycles() const {
       loss_ready = std::max(loss_ready, cycles);
       continue;
     }
-    // The loss gradient's one-hot interleaves with its exponential: scheduled in order.
+    // The backward ops interleave independent chains (the loss's one-hot and exponential, the
+    // norms' xhat, g and column sums): scheduled in order.
     const double output =
-        op.labels ? schedule(std::vector<std::string>(op.output.begin(), op.output.end()), t).cycles
-                  : chain(op.output);
-    // The column sums: each piece's accumulators loaded, updated and stored.
-    const double column =
-        op.sums ? t.of(T::VLoad).latency + chain(op.column) + t.of(T::VStore).latency : 0;
+        op.labels || op.sums
+            ? schedule(std::vector<std::string>(op.output.begin(), op.output.end()), t).cycles
+            : chain(op.output);
+    // The column sums: each piece's accumulators stored (their loads overlap the chain).
+    const double column = op.sums ? t.of(T::VStore).latency : 0;
     cycles += rows * (row + chain(op.output_init) +
                       pieces * (load * (1 + op.dy) + mask + output + column));
     if (op.sums) {
