@@ -226,25 +226,11 @@ const OpShape& shape_of(RowOp op) {
                      "ld      t0, LANEIDX(s1)", "vle     v23, 0(t0)",  "addi    a4, a4, 4"};
     return o;
   }();
-  switch (op) {
-    case RowOp::Softmax:
-      return kSoftmax;
-    case RowOp::SoftmaxCrossEntropy:
-      return kCrossEntropy;
-    case RowOp::LayerNorm:
-      return kLayerNorm;
-    case RowOp::SoftmaxBackward:
-      return kSoftmaxBackward;
-    case RowOp::LayerNormBackward:
-      return kLayerNormBackward;
-    case RowOp::RmsNormBackward:
-      return kRmsNormBackward;
-    case RowOp::SoftmaxCrossEntropyBackward:
-      return kCrossEntropyBackward;
-    case RowOp::RmsNorm:
-      break;
-  }
-  return kRmsNorm;
+  // In the enum's order.
+  static const OpShape* const kShapes[] = {
+      &kSoftmax,         &kLayerNorm,         &kRmsNorm,         &kCrossEntropy,
+      &kSoftmaxBackward, &kLayerNormBackward, &kRmsNormBackward, &kCrossEntropyBackward};
+  return *kShapes[static_cast<size_t>(op)];
 }
 
 // ---- The work area and the per-node arguments ----------------------------------------------

@@ -63,6 +63,7 @@
 
 namespace dojosim::runtime::ops {
 
+// NOTE: shape_of() in row_ops.cpp lists the ops in this order; the backward ops come last.
 enum class RowOp : uint8_t {
   Softmax,
   LayerNorm,

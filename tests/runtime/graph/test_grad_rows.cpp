@@ -276,11 +276,7 @@ ops:
   - {name: back, type: layernorm_backward, inputs: [dy, x, gamma], outputs: [dx, dgamma, dbeta]}
   - {name: sum, type: add, inputs: [dgamma, dbeta], outputs: [s]}
 )";
-  const hw::HardwareConfig config = tiny();
-  const g::Graph graph = g::parse_graph_yaml(yaml, "test.graph.yaml");
-  const g::Analysis a = g::validate(graph);
-  const gr::GraphRun r = gr::run_graph(config, graph, a, g::plan_graph(graph, a, config), {});
-  CHECK(r.checked);
+  const gr::GraphRun r = run(yaml, {});
   CHECK(r.ops[0].how == "simd rows, 3 nodes per row");
   CHECK(r.ops[0].moves.cycles > 0);  // the sums' moves into their layout
   REQUIRE(r.outputs.count("s"));
