@@ -70,6 +70,9 @@ struct OpShape {
   bool labels = false;                        // reads labels (the one-hot's constants in v24..v27)
   bool dy = false;                            // the output pass loads dy's piece (v3)
   std::vector<const char*> output_init = {};  // at each row's start in the output pass
+  // The mask as a row of pieces (in the work area, walked by s5) rather than from the table by
+  // each row's valid count: the backward ops, which have no causal limit.
+  bool mask_row = false;
   // Column sums: 0, 1 (dgamma) or 2 (and dbeta); `output` adds the piece's terms to their
   // accumulators v30 (and v31), loaded before it and stored after.
   int sums = 0;
@@ -174,6 +177,7 @@ const OpShape& shape_of(RowOp op) {
     o.rounds.push_back(sums);
     o.rounds.push_back({false, {}, {"vmul.fp32 v16, v16, v20"}, {}, false, false});
     o.rounds[0].masked = false;  // the sum of x: its padding is 0
+    o.mask_row = true;
     // xhat (v12) and g (v13) interleaved, the column sums' terms among them (v30 += dy xhat,
     // v31 += dy), dx masked past the row's end.
     o.output = {"vsub.fp32 v12, v2, v17",  "vmul.fp32 v13, v3, v5",   "vmul.fp32 v12, v12, v18",
@@ -222,6 +226,7 @@ const OpShape& shape_of(RowOp op) {
               false,
               1};
     o.labels = true;
+    o.mask_row = true;
     o.output_init = {"lw      t0, 0(a4)",       "vbcast.fp32 v22, t0", "vsub.fp32 v22, v22, v25",
                      "ld      t0, LANEIDX(s1)", "vle     v23, 0(t0)",  "addi    a4, a4, 4"};
     return o;
@@ -240,7 +245,14 @@ struct WorkMap {
   // The column sums: per sum acc_regs fp32 registers (an even count, so a bf16 sum converts
   // pairs), then one slot of all sums per tree level for the children's partials.
   uint64_t acc = 0, acc_regs = 0, sums_bytes = 0, tree = 0;
+  uint64_t mask_row = 0;  // a row's pieces' masks (OpShape::mask_row)
 };
+// fp32 pieces of the longest block row (a bf16 register is two).
+uint64_t pieces_per_row(const RowSplit& s) {
+  uint64_t regs = 0;
+  for (size_t b = 0; b < s.blocks(); ++b) regs = std::max<uint64_t>(regs, s.chunks(b));
+  return regs * (s.dtype == DType::Bf16 ? 2 : 1);
+}
 // Tree levels of the column sums over n row blocks: ceil(log2 n).
 uint32_t tree_levels(uint32_t n) {
   uint32_t levels = 0;
@@ -288,10 +300,12 @@ WorkMap work_map(RowOp op, const RowSplit& s, uint64_t at) {
     w.lane_index = w.end;
     w.end = w.lane_index + vlen;
   }
+  if (shape_of(op).mask_row) {
+    w.mask_row = w.end;
+    w.end += uint64_t(pieces_per_row(s)) * vlen;
+  }
   if (const int sums = shape_of(op).sums) {
-    uint64_t regs = 0;
-    for (size_t b = 0; b < s.blocks(); ++b) regs = std::max<uint64_t>(regs, s.chunks(b));
-    w.acc_regs = mesh::align(regs * (s.dtype == DType::Bf16 ? 2 : 1), 2);
+    w.acc_regs = mesh::align(pieces_per_row(s), 2);
     w.sums_bytes = uint64_t(sums) * w.acc_regs * vlen;
     w.acc = w.end;
     w.tree = w.acc + w.sums_bytes;
@@ -311,7 +325,7 @@ struct Node {
            loss_bf16 = 0;
   uint64_t gather4 = 0, myslot4 = 0, rowval4 = 0, dy_off = 0;
   uint64_t acc = 0, acc_db = 0, acc_regs = 0, sums_bytes = 0, tree = 0, children = 0, parent = 0,
-           dgamma = 0, dbeta = 0, sum_registers = 0, sums_bf16 = 0;
+           dgamma = 0, dbeta = 0, sum_registers = 0, sums_bf16 = 0, mask_row = 0;
 };
 
 const codegen::ArgBlock<Node>& args() {
@@ -373,6 +387,7 @@ const codegen::ArgBlock<Node>& args() {
       {"DBETA", [](N n) { return n.dbeta; }},
       {"SUMREGS", [](N n) { return n.sum_registers; }},  // stored registers of a sum
       {"SUMSBF16", [](N n) { return n.sums_bf16; }},
+      {"MASKROW", [](N n) { return n.mask_row; }},  // the pieces' masks of a row
   };
   return block;
 }
@@ -438,6 +453,11 @@ class Writer {
   // v10 = the mask of the next piece from t2 (the row's valid lanes left); t2 -= LANES.
   void mask() {
     if (!op_.mask) return;
+    if (op_.mask_row) {
+      w_.op("vle     v10, 0(s5)              # the piece's mask");
+      w_.op("addi    s5, s5, VLEN");
+      return;
+    }
     const std::string low = label("mask_low"), high = label("mask_high");
     w_.op("mv      t3, t2");
     w_.op("bge     t3, zero, {}", low);
@@ -513,6 +533,7 @@ class Writer {
     for (const char* i : r.row_init) w_.op("{}", i);
     w_.op("mv      a1, a0");
     if (r.gamma) w_.op("ld      s4, GAMMA(s1)");
+    if (op_.mask_row && r.masked) w_.op("ld      s5, MASKROW(s1)");
     w_.op("ld      t5, REGISTERS(s1)");
     w_.label(reg);
     dy_pointer(r.dy);
@@ -680,7 +701,7 @@ class Writer {
     w_.op("mv      a1, a0");
     w_.op("mv      a6, a2");
     w_.op("ld      s4, GAMMA(s1)");
-    w_.op("ld      s5, BETA(s1)");
+    w_.op("ld      s5, {}(s1)", op_.mask_row ? "MASKROW" : "BETA");
     if (op_.sums) {
       w_.op("ld      s10, ACC(s1)");
       w_.op("ld      s11, ACCDB(s1)");
@@ -927,6 +948,16 @@ void RowOpKernel::place(hw::Machine& machine) const {
                                             static_cast<uint32_t>(m.gather + j * m.slot_bytes)));
       }
     if (!peers.empty()) sram.write(m.peers, peers.data(), peers.size() * 8);
+    if (op.mask_row) {
+      // Lane l of piece q keeps column q LANES + l of the block: the masks' table, by piece.
+      std::vector<float> row;
+      const uint32_t cols = s.block_cols(b);
+      for (uint32_t q = 0; q < s.chunks(b) * (s.lanes() / lanes); ++q) {
+        const uint32_t keep = std::min(lanes, cols > q * lanes ? cols - q * lanes : 0);
+        row.insert(row.end(), masks.begin() + keep * lanes, masks.begin() + (keep + 1) * lanes);
+      }
+      sram.write(m.mask_row, row.data(), row.size() * 4);
+    }
     if (op.labels) {
       std::vector<float> index(lanes);
       for (uint32_t l = 0; l < lanes; ++l) index[l] = static_cast<float>(l);
@@ -972,6 +1003,7 @@ void RowOpKernel::write_args(hw::Machine& machine) const {
     n.gather4 = n.gather3 + s.col_parts * m.slot_bytes, n.myslot4 = n.gather4 + j * m.slot_bytes;
     n.rowval4 = n.rowval3 + m.slot_bytes;
     n.dy_off = p.dy - p.x;  // wraps below X: the add wraps back
+    n.mask_row = m.mask_row;
     if (op.sums) {
       const RowSplit g = gradient_split(s, p.params.sums_dtype);
       n.acc = m.acc, n.acc_db = m.acc + m.acc_regs * s.vlen, n.acc_regs = op.sums * m.acc_regs;
@@ -1017,7 +1049,9 @@ double RowOpKernel::estimate_cycles() const {
   };
   const double load =
       t.of(T::VLoad).latency + (s.dtype == DType::Bf16 ? t.of(T::Convert).latency : 0.0);
-  const double mask = op.mask ? t.of(T::Mul).latency + t.of(T::VLoad).latency + 4 : 0;
+  const double mask = !op.mask      ? 0
+                      : op.mask_row ? t.of(T::VLoad).latency
+                                    : t.of(T::Mul).latency + t.of(T::VLoad).latency + 4;
   const double row = t.of(T::Load).latency + t.of(T::SimdReduce).latency + 8;
   const uint32_t parts = s.dtype == DType::Bf16 ? 2 : 1;
   const double hop = config_.noc.router_latency_cycles;
