@@ -281,3 +281,21 @@ ops:
   CHECK(r.ops[0].moves.cycles > 0);  // the sums' moves into their layout
   REQUIRE(r.outputs.count("s"));
 }
+
+TEST_CASE("Labels of the loss's gradient outside 0 to C - 1 are refused before the run") {
+  const std::string yaml = R"(version: 1
+tensors:
+  - {name: x, shape: [4, 10], dtype: fp32, role: input}
+  - {name: labels, shape: [4], dtype: int32, role: input}
+  - {name: dx, shape: [4, 10], dtype: fp32}
+ops:
+  - {name: back, type: softmax_cross_entropy_backward, inputs: [x, labels], outputs: [dx]}
+)";
+  gr::RunOptions options;
+  Matrix labels(1, 4);
+  labels.values = {0, 9, 10, 3};
+  options.values["labels"] = labels;
+  CHECK_THROWS_WITH(run(yaml, options),
+                    "test.graph.yaml:4: tensor 'labels' (labels of op 'back'): label 10 at row 2 "
+                    "is out of range: expected 0 <= label < C = 10");
+}
