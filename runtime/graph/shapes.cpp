@@ -277,6 +277,24 @@ double flop_layernorm(const OpContext&, const std::vector<Shape>& out) {
   return 8 * elements(out[0]);
 }
 
+// A gradient's input `i` has the shape of dy (input 0), the tensor dy is the gradient of.
+void need_like_dy(const OpContext& c, size_t i, const char* what) {
+  if (shape(c, i) != shape(c, 0))
+    fail(fmt::format("{} {} should be {}, the shape of dy {}", what, described(in(c, i)),
+                     shape_string(shape(c, 0)), described(in(c, 0))));
+}
+
+std::vector<Shape> shape_layernorm_backward(const OpContext& c) {
+  need_rank(c, 0, 1, 8, "[..., D]");
+  need_like_dy(c, 1, "x");
+  const int64_t d = shape(c, 0).back();
+  need_vector(c, 2, d, "gamma");
+  return {same_as_first(c), Shape{d}, Shape{d}};
+}
+double flop_layernorm_backward(const OpContext&, const std::vector<Shape>& out) {
+  return 16 * elements(out[0]);
+}
+
 std::vector<Shape> shape_rmsnorm(const OpContext& c) {
   need_rank(c, 0, 1, 8, "[..., D]");
   need_vector(c, 1, shape(c, 0).back(), "gamma");
@@ -284,6 +302,17 @@ std::vector<Shape> shape_rmsnorm(const OpContext& c) {
 }
 double flop_rmsnorm(const OpContext&, const std::vector<Shape>& out) {
   return 4 * elements(out[0]);
+}
+
+std::vector<Shape> shape_rmsnorm_backward(const OpContext& c) {
+  need_rank(c, 0, 1, 8, "[..., D]");
+  need_like_dy(c, 1, "x");
+  const int64_t d = shape(c, 0).back();
+  need_vector(c, 2, d, "gamma");
+  return {same_as_first(c), Shape{d}};
+}
+double flop_rmsnorm_backward(const OpContext&, const std::vector<Shape>& out) {
+  return 12 * elements(out[0]);
 }
 
 std::vector<Shape> shape_softmax(const OpContext& c) {
@@ -298,6 +327,16 @@ std::vector<Shape> shape_softmax(const OpContext& c) {
   return {same_as_first(c)};
 }
 double flop_softmax(const OpContext&, const std::vector<Shape>& out) {
+  return 5 * elements(out[0]);
+}
+
+std::vector<Shape> shape_softmax_backward(const OpContext& c) {
+  need_rank(c, 0, 1, 8, "at least one axis");
+  need_like_dy(c, 1, "y");
+  axis_index(c.int_attr("axis"), shape(c, 0).size(), "axis");
+  return {same_as_first(c)};
+}
+double flop_softmax_backward(const OpContext&, const std::vector<Shape>& out) {
   return 5 * elements(out[0]);
 }
 
@@ -513,6 +552,14 @@ std::vector<Shape> shape_softmax_cross_entropy(const OpContext& c) {
 }
 double flop_softmax_cross_entropy(const OpContext& c, const std::vector<Shape>&) {
   return 5 * elements(shape(c, 0));
+}
+
+std::vector<Shape> shape_softmax_cross_entropy_backward(const OpContext& c) {
+  shape_softmax_cross_entropy(c);  // the forward's checks of the logits and the labels
+  return {shape(c, 0)};
+}
+double flop_softmax_cross_entropy_backward(const OpContext&, const std::vector<Shape>& out) {
+  return 7 * elements(out[0]);
 }
 
 // Every input in the shape of the weight (input 0).

@@ -24,8 +24,10 @@ namespace dojosim::runtime::ops {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-// The cross-entropy's semaphore for the row groups' sums (rounds use 1, 2, 3).
+// The cross-entropy's semaphore for the row groups' sums (rounds use 1, 2, 3, the backward
+// layernorm's 4 too) and the column sums' tree's.
 constexpr int kLossSemaphore = 4;
+constexpr int kTreeSemaphore = 5;
 
 uint32_t float_bits(float f) {
   uint32_t b;
@@ -46,12 +48,16 @@ float vmax(float a, float b) {
 // v20 1/D, v21 epsilon. A round with `second` also sums into v15 in the same pass and stores
 // that partial into the next round's slot, which then has no pass (`pass` false), only the
 // exchange; `row_init` runs at each row's start (after the rows' values), a6 walks the labels.
+// The backward ops: v3 dy's piece (v6 its bf16 register), v28 and v29 the rows' values of
+// rounds 3 and 4, v30 and v31 the column sums' accumulators (dgamma, dbeta).
 struct Round {
   bool max;                           // max (else sum)
   std::vector<const char*> piece;     // accumulate one piece into v16
   std::vector<const char*> finalize;  // totals in v16 -> the row's value in v16
   std::vector<const char*> row_init = {};
   bool second = false, pass = true;
+  bool dy = false, gamma = false;  // the pass also loads dy's piece (v3), gamma's (v5)
+  bool masked = true;              // the pass loads the op's mask (v10)
 };
 struct OpShape {
   std::string_view name;
@@ -61,6 +67,15 @@ struct OpShape {
   bool gamma, beta;
   int mask;  // 0 none, 1 additive (0 / -inf), 2 multiplicative (1 / 0)
   bool loss = false;  // no output pass: the rows' values of the last round summed to one loss
+  bool labels = false;                        // reads labels (the one-hot's constants in v24..v27)
+  bool dy = false;                            // the output pass loads dy's piece (v3)
+  std::vector<const char*> output_init = {};  // at each row's start in the output pass
+  // The mask as a row of pieces (in the work area, walked by s5) rather than from the table by
+  // each row's valid count: the backward ops, which have no causal limit.
+  bool mask_row = false;
+  // Column sums: 0, 1 (dgamma) or 2 (and dbeta); `output` adds the piece's terms to their
+  // accumulators v30 (and v31), loaded before it and stored after.
+  int sums = 0;
 };
 
 const OpShape& shape_of(RowOp op) {
@@ -130,25 +145,139 @@ const OpShape& shape_of(RowOp op) {
       false,
       false,
       1,
+      true,
       true};
-  switch (op) {
-    case RowOp::Softmax:
-      return kSoftmax;
-    case RowOp::SoftmaxCrossEntropy:
-      return kCrossEntropy;
-    case RowOp::LayerNorm:
-      return kLayerNorm;
-    case RowOp::RmsNorm:
-      break;
-  }
-  return kRmsNorm;
+  // The backward ops (row_ops.h gives their formulas).
+  static const OpShape kSoftmaxBackward = [] {
+    Round sum{false, {"vfma.fp32 v16, v3, v2"}, {}};
+    sum.dy = true;
+    OpShape o{"softmax_backward",
+              {sum},
+              {"vsub.fp32 v12, v3, v17", "vmul.fp32 v12, v12, v2", "vmul.fp32 v12, v12, v19"},
+              "v12",
+              false,
+              false,
+              0};
+    o.dy = true;
+    return o;
+  }();
+  // Rounds 1 and 2 are the forward's (mean, r); round 3 sums g = dy gamma into v16 and
+  // g xhat into v15 in one pass (round 4 only exchanges those).
+  static const OpShape kLayerNormBackward = [] {
+    OpShape o = kLayerNorm;
+    o.name = "layernorm_backward";
+    Round sums{false,
+               {"vsub.fp32 v12, v2, v17", "vmul.fp32 v13, v3, v5", "vmul.fp32 v12, v12, v18",
+                "vadd.fp32 v16, v16, v13", "vfma.fp32 v15, v13, v12"},
+               {"vmul.fp32 v16, v16, v20"},
+               {"vbcast.fp32 v15, zero"},
+               true};
+    sums.dy = sums.gamma = true;
+    sums.masked = false;  // g is 0 past the row's end (dy and gamma are)
+    o.rounds.push_back(sums);
+    o.rounds.push_back({false, {}, {"vmul.fp32 v16, v16, v20"}, {}, false, false});
+    o.rounds[0].masked = false;  // the sum of x: its padding is 0
+    o.mask_row = true;
+    // xhat (v12) and g (v13) interleaved, the column sums' terms among them (v30 += dy xhat,
+    // v31 += dy), dx masked past the row's end.
+    o.output = {"vsub.fp32 v12, v2, v17",  "vmul.fp32 v13, v3, v5",   "vmul.fp32 v12, v12, v18",
+                "vsub.fp32 v13, v13, v28", "vadd.fp32 v31, v31, v3",  "vmul.fp32 v11, v12, v29",
+                "vfma.fp32 v30, v3, v12",  "vsub.fp32 v13, v13, v11", "vmul.fp32 v13, v13, v18",
+                "vmul.fp32 v13, v13, v10"};
+    o.result = "v13";
+    o.beta = false;
+    o.dy = true;
+    o.sums = 2;
+    return o;
+  }();
+  // Round 2 sums g x and turns it into k = mean(g x) r r (r, round 1's value, one slot below).
+  static const OpShape kRmsNormBackward = [] {
+    OpShape o = kRmsNorm;
+    o.name = "rmsnorm_backward";
+    Round gx{false,
+             {"vmul.fp32 v13, v3, v5", "vfma.fp32 v16, v13, v2"},
+             {"vmul.fp32 v16, v16, v20", "sub     t0, a5, t4", "vle     v12, 0(t0)",
+              "vmul.fp32 v16, v16, v12", "vmul.fp32 v16, v16, v12"}};
+    gx.dy = gx.gamma = true;
+    o.rounds.push_back(gx);
+    // x r (v12), g (v13), x k (v11); v30 += dy x r among them.
+    o.output = {"vmul.fp32 v12, v2, v17", "vmul.fp32 v13, v3, v5",   "vmul.fp32 v11, v2, v18",
+                "vfma.fp32 v30, v3, v12", "vsub.fp32 v13, v13, v11", "vmul.fp32 v13, v13, v17"};
+    o.result = "v13";
+    o.dy = true;
+    o.sums = 1;
+    return o;
+  }();
+  // The loss's rounds 1 and 2 with 1/S instead of log S; the output pass builds the one-hot as
+  // the loss's round 2 does (v22 the label's column in this block, v23 the piece's columns).
+  static const OpShape kCrossEntropyBackward = [] {
+    OpShape o{"softmax_cross_entropy_backward",
+              {{true, {"vadd.fp32 v11, v2, v10", "vmax.fp32 v16, v16, v11"}, {}},
+               {false,
+                {"vadd.fp32 v11, v2, v10", "vsub.fp32 v11, v11, v17", "vexp.fp32 v11, v11",
+                 "vadd.fp32 v16, v16, v11"},
+                {"vrecip.fp32 v16, v16"}}},
+              {"vadd.fp32 v11, v2, v10", "vsub.fp32 v12, v23, v22", "vsub.fp32 v11, v11, v17",
+               "vmul.fp32 v12, v12, v12", "vexp.fp32 v11, v11", "vsub.fp32 v12, v26, v12",
+               "vmul.fp32 v11, v11, v18", "vmax.fp32 v12, v12, v27", "vadd.fp32 v23, v23, v24",
+               "vsub.fp32 v11, v11, v12", "vmul.fp32 v11, v11, v19"},
+              "v11",
+              false,
+              false,
+              1};
+    o.labels = true;
+    o.mask_row = true;
+    o.output_init = {"lw      t0, 0(a4)",       "vbcast.fp32 v22, t0", "vsub.fp32 v22, v22, v25",
+                     "ld      t0, LANEIDX(s1)", "vle     v23, 0(t0)",  "addi    a4, a4, 4"};
+    return o;
+  }();
+  // In the enum's order.
+  static const OpShape* const kShapes[] = {
+      &kSoftmax,         &kLayerNorm,         &kRmsNorm,         &kCrossEntropy,
+      &kSoftmaxBackward, &kLayerNormBackward, &kRmsNormBackward, &kCrossEntropyBackward};
+  return *kShapes[static_cast<size_t>(op)];
 }
 
 // ---- The work area and the per-node arguments ----------------------------------------------
 struct WorkMap {
   uint64_t masks = 0, valid = 0, peers = 0, gather = 0, rowval = 0, slot_bytes = 0;
   uint64_t loss_gather = 0, loss_mine = 0, lane_index = 0, end = 0;  // the cross-entropy's
+  // The column sums: per sum acc_regs fp32 registers (an even count, so a bf16 sum converts
+  // pairs), then one slot of all sums per tree level for the children's partials.
+  uint64_t acc = 0, acc_regs = 0, sums_bytes = 0, tree = 0;
+  uint64_t mask_row = 0;  // a row's pieces' masks (OpShape::mask_row)
 };
+// fp32 pieces of the longest block row (a bf16 register is two).
+uint64_t pieces_per_row(const RowSplit& s) {
+  uint64_t regs = 0;
+  for (size_t b = 0; b < s.blocks(); ++b) regs = std::max<uint64_t>(regs, s.chunks(b));
+  return regs * (s.dtype == DType::Bf16 ? 2 : 1);
+}
+// Tree levels of the column sums over n row blocks: ceil(log2 n).
+uint32_t tree_levels(uint32_t n) {
+  uint32_t levels = 0;
+  while ((1u << levels) < n) ++levels;
+  return levels;
+}
+// Row block i of n in the column sums' tree: its children i + 1, i + 2, i + 4, ... (slots 0, 1,
+// 2, ...) while i is a multiple of twice the step; its parent i - 2^k (k its lowest set bit),
+// where it lands in slot k.
+struct TreeNode {
+  uint32_t children = 0, parent = 0, slot = 0;
+};
+TreeNode tree_node(uint32_t i, uint32_t n) {
+  TreeNode t;
+  while (i % (2u << t.children) == 0 && i + (1u << t.children) < n) ++t.children;
+  if (i > 0) {
+    while (!(i & (1u << t.slot))) ++t.slot;
+    t.parent = i - (1u << t.slot);
+  }
+  return t;
+}
+// The loss gradient's factor: scale, times fp32(1 / rows) for the mean (one fp32 product).
+float gradient_factor(const RowOpParams& p, uint32_t rows) {
+  return p.mean ? p.scale * (1.0f / static_cast<float>(rows)) : p.scale;
+}
 WorkMap work_map(RowOp op, const RowSplit& s, uint64_t at) {
   const uint64_t rounds = shape_of(op).rounds.size();
   const uint64_t vlen = s.vlen, lanes = vlen / 4;
@@ -165,8 +294,22 @@ WorkMap work_map(RowOp op, const RowSplit& s, uint64_t at) {
   if (shape_of(op).loss) {
     w.loss_gather = w.end;  // slot i: row group i's sum
     w.loss_mine = w.loss_gather + s.row_parts * vlen;
-    w.lane_index = w.loss_mine + vlen;
+    w.end = w.loss_mine + vlen;
+  }
+  if (shape_of(op).labels) {
+    w.lane_index = w.end;
     w.end = w.lane_index + vlen;
+  }
+  if (shape_of(op).mask_row) {
+    w.mask_row = w.end;
+    w.end += uint64_t(pieces_per_row(s)) * vlen;
+  }
+  if (const int sums = shape_of(op).sums) {
+    w.acc_regs = mesh::align(pieces_per_row(s), 2);
+    w.sums_bytes = uint64_t(sums) * w.acc_regs * vlen;
+    w.acc = w.end;
+    w.tree = w.acc + w.sums_bytes;
+    w.end = w.tree + tree_levels(s.row_parts) * w.sums_bytes;
   }
   return w;
 }
@@ -180,6 +323,9 @@ struct Node {
   uint64_t labels = 0, col0f = 0, lanesf = 0, one = 0, lane_index = 0, head = 0, group = 0,
            waits = 0, loss_dst = 0, loss_gather = 0, loss_mine = 0, inv_rows = 0, mean = 0,
            loss_bf16 = 0;
+  uint64_t gather4 = 0, myslot4 = 0, rowval4 = 0, dy_off = 0;
+  uint64_t acc = 0, acc_db = 0, acc_regs = 0, sums_bytes = 0, tree = 0, children = 0, parent = 0,
+           dgamma = 0, dbeta = 0, sum_registers = 0, sums_bf16 = 0, mask_row = 0;
 };
 
 const codegen::ArgBlock<Node>& args() {
@@ -225,6 +371,23 @@ const codegen::ArgBlock<Node>& args() {
       {"INVROWS", [](N n) { return n.inv_rows; }},  // fp32 1 / rows
       {"MEAN", [](N n) { return n.mean; }},
       {"LOSSBF16", [](N n) { return n.loss_bf16; }},
+      {"GATHER4", [](N n) { return n.gather4; }},
+      {"MYSLOT4", [](N n) { return n.myslot4; }},
+      {"ROWVAL4", [](N n) { return n.rowval4; }},
+      // The backward ops: dy at X + DYOFF; the column sums.
+      {"DYOFF", [](N n) { return n.dy_off; }},
+      {"ACC", [](N n) { return n.acc; }},           // dgamma's accumulators (fp32)
+      {"ACCDB", [](N n) { return n.acc_db; }},      // dbeta's
+      {"ACCREGS", [](N n) { return n.acc_regs; }},  // registers of all sums
+      {"SUMSBYTES", [](N n) { return n.sums_bytes; }},
+      {"TREE", [](N n) { return n.tree; }},  // slot k: the partials of child i + 2^k
+      {"CHILDREN", [](N n) { return n.children; }},
+      {"PARENT", [](N n) { return n.parent; }},  // global: my slot at the parent; 0 on block 0
+      {"DGAMMA", [](N n) { return n.dgamma; }},
+      {"DBETA", [](N n) { return n.dbeta; }},
+      {"SUMREGS", [](N n) { return n.sum_registers; }},  // stored registers of a sum
+      {"SUMSBF16", [](N n) { return n.sums_bf16; }},
+      {"MASKROW", [](N n) { return n.mask_row; }},  // the pieces' masks of a row
   };
   return block;
 }
@@ -253,7 +416,8 @@ class Writer {
       w_.op("ld      t0, {}(s1)", name);
       w_.op("vbcast.fp32 {}, t0", reg);
     }
-    if (op_.loss) {
+    if (op_.dy) w_.op("ld      s8, DYOFF(s1)            # dy at X + s8");
+    if (op_.labels) {
       w_.comment("the one-hot's constants: LANES, this block's first column, 1 and 0 (fp32)");
       for (auto [name, reg] : {std::pair{"LANESF", "v24"}, {"COL0F", "v25"}, {"ONE", "v26"}}) {
         w_.op("ld      t0, {}(s1)", name);
@@ -266,6 +430,7 @@ class Writer {
       loss();
     else
       output();
+    if (op_.sums) columns();
     w_.op("j       exit");
     w_.exit_program();
     args().reserve(w_);
@@ -288,6 +453,11 @@ class Writer {
   // v10 = the mask of the next piece from t2 (the row's valid lanes left); t2 -= LANES.
   void mask() {
     if (!op_.mask) return;
+    if (op_.mask_row) {
+      w_.op("vle     v10, 0(s5)              # the piece's mask");
+      w_.op("addi    s5, s5, VLEN");
+      return;
+    }
     const std::string low = label("mask_low"), high = label("mask_high");
     w_.op("mv      t3, t2");
     w_.op("bge     t3, zero, {}", low);
@@ -312,6 +482,25 @@ class Writer {
       w_.op("lw      t0, 0(a7)");
       w_.op("vbcast.fp32 v18, t0             # and of round 2");
     }
+    if (rounds_done >= 3) {
+      w_.op("ld      t1, SLOTBYTES(s1)");
+      w_.op("add     t6, a7, t1");
+      w_.op("lw      t0, 0(t6)");
+      w_.op("vbcast.fp32 v28, t0             # of round 3");
+    }
+    if (rounds_done >= 4) {
+      w_.op("add     t6, t6, t1");
+      w_.op("lw      t0, 0(t6)");
+      w_.op("vbcast.fp32 v29, t0             # of round 4");
+    }
+  }
+  // The pieces of dy (v3) and gamma (v5) beside x's, where a pass reads them.
+  void dy_pointer(bool dy) {
+    if (dy) w_.op("add     t1, a1, s8");
+  }
+  void more_pieces(bool dy, bool gamma, int q) {
+    if (dy) piece("t1", "v6", "v3", q);
+    if (gamma) piece("s4", "v4", "v5", q);
   }
 
   void round(int k, const Round& r) {
@@ -330,7 +519,7 @@ class Writer {
     w_.op("ld      a4, MYSLOT{}(s1)", k);
     w_.op("ld      a5, ROWVAL1(s1)");
     w_.op("ld      a7, ROWVAL2(s1)");
-    if (!r.row_init.empty()) w_.op("ld      a6, LABELS(s1)");
+    if (op_.labels && !r.row_init.empty()) w_.op("ld      a6, LABELS(s1)");
     if (r.second) w_.op("ld      a2, MYSLOT{}(s1)", k + 1);
     w_.label(row);
     if (r.max) {
@@ -343,14 +532,19 @@ class Writer {
     row_values(k - 1);
     for (const char* i : r.row_init) w_.op("{}", i);
     w_.op("mv      a1, a0");
+    if (r.gamma) w_.op("ld      s4, GAMMA(s1)");
+    if (op_.mask_row && r.masked) w_.op("ld      s5, MASKROW(s1)");
     w_.op("ld      t5, REGISTERS(s1)");
     w_.label(reg);
+    dy_pointer(r.dy);
     for (int q = 0; q < parts(); ++q) {
       piece("a1", "v1", "v2", q);
-      mask();
+      more_pieces(r.dy, r.gamma, q);
+      if (r.masked) mask();
       for (const char* i : r.piece) w_.op("{}", i);
     }
     w_.op("addi    a1, a1, VLEN");
+    if (r.gamma) w_.op("addi    s4, s4, VLEN");
     w_.op("addi    t5, t5, -1");
     w_.op("bnez    t5, {}", reg);
     w_.op("{}.fp32 v11, v16", r.max ? "vredmax" : "vredsum");
@@ -479,29 +673,58 @@ class Writer {
 
   void output() {
     const std::string row = label("output_row"), reg = label("output_register");
-    w_.comment("output: every row from its values");
+    if (op_.sums) {
+      const std::string zero = label("sums_zero");
+      w_.comment("the column sums' accumulators start at 0");
+      w_.op("vbcast.fp32 v30, zero");
+      w_.op("ld      t0, ACC(s1)");
+      w_.op("ld      t5, ACCREGS(s1)");
+      w_.label(zero);
+      w_.op("vse     v30, 0(t0)");
+      w_.op("addi    t0, t0, VLEN");
+      w_.op("addi    t5, t5, -1");
+      w_.op("bnez    t5, {}", zero);
+    }
+    w_.comment(op_.sums ? "output: every row from its values; its terms of the column sums"
+                        : "output: every row from its values");
     w_.op("li      s3, 0");
     w_.op("ld      a0, X(s1)");
     w_.op("ld      a2, OUT(s1)");
     w_.op("ld      a3, VALID(s1)");
     w_.op("ld      a5, ROWVAL1(s1)");
     w_.op("ld      a7, ROWVAL2(s1)");
+    if (op_.labels) w_.op("ld      a4, LABELS(s1)");
     w_.label(row);
     w_.op("lw      t2, 0(a3)");
     row_values(static_cast<int>(op_.rounds.size()));
+    for (const char* i : op_.output_init) w_.op("{}", i);
     w_.op("mv      a1, a0");
     w_.op("mv      a6, a2");
     w_.op("ld      s4, GAMMA(s1)");
-    w_.op("ld      s5, BETA(s1)");
+    w_.op("ld      s5, {}(s1)", op_.mask_row ? "MASKROW" : "BETA");
+    if (op_.sums) {
+      w_.op("ld      s10, ACC(s1)");
+      w_.op("ld      s11, ACCDB(s1)");
+    }
     w_.op("ld      t5, REGISTERS(s1)");
     w_.label(reg);
+    dy_pointer(op_.dy);
     for (int q = 0; q < parts(); ++q) {
       piece("a1", "v1", "v2", q);
-      if (op_.gamma) piece("s4", "v4", "v5", q);
+      more_pieces(op_.dy, op_.gamma, q);
       if (op_.beta) piece("s5", "v7", "v8", q);
+      // The sums' accumulators load first: their latency hides behind the output's chain.
+      if (op_.sums) w_.op("vle     v30, 0(s10)");
+      if (op_.sums > 1) w_.op("vle     v31, 0(s11)");
       mask();
       for (const char* i : op_.output) w_.op("{}", i);
       if (dtype_ == DType::Bf16) w_.op("vcvt.bf16.fp32 v14, {}, {}", op_.result, q);
+      if (op_.sums) {
+        w_.op("vse     v30, 0(s10)");
+        if (op_.sums > 1) w_.op("vse     v31, 0(s11)");
+        w_.op("addi    s10, s10, VLEN");
+        w_.op("addi    s11, s11, VLEN");
+      }
     }
     w_.op("vse     {}, 0(a6)", dtype_ == DType::Bf16 ? "v14" : op_.result);
     w_.op("addi    a1, a1, VLEN");
@@ -517,6 +740,74 @@ class Writer {
     w_.op("addi    a7, a7, 4");
     w_.op("addi    s3, s3, 1");
     w_.op("blt     s3, s2, {}", row);
+  }
+  // The column sums: the children's partials added in slot order, then pushed up the tree, or on
+  // row block 0 stored in the sums' dtype.
+  void columns() {
+    const std::string slot = label("tree_slot"), add = label("tree_add"), send = label("tree_send"),
+                      store = label("sums_store");
+    w_.comment("column sums: add the children's partials (slot k from block i + 2^k) in order");
+    w_.op("ld      t1, CHILDREN(s1)");
+    w_.op("beqz    t1, {}", send);
+    w_.op("swait   {}, t1", kTreeSemaphore);
+    w_.op("ld      a4, TREE(s1)");
+    w_.label(slot);
+    w_.op("ld      t0, ACC(s1)");
+    w_.op("mv      a6, a4");
+    w_.op("ld      t5, ACCREGS(s1)");
+    w_.label(add);
+    w_.op("vle     v30, 0(t0)");
+    w_.op("vle     v31, 0(a6)");
+    w_.op("vadd.fp32 v30, v30, v31");
+    w_.op("vse     v30, 0(t0)");
+    w_.op("addi    t0, t0, VLEN");
+    w_.op("addi    a6, a6, VLEN");
+    w_.op("addi    t5, t5, -1");
+    w_.op("bnez    t5, {}", add);
+    w_.op("ld      t4, SUMSBYTES(s1)");
+    w_.op("add     a4, a4, t4");
+    w_.op("addi    t1, t1, -1");
+    w_.op("bnez    t1, {}", slot);
+    w_.label(send);
+    w_.op("ld      t0, PARENT(s1)");
+    w_.op("beqz    t0, {}", store);
+    w_.op("ld      t3, ACC(s1)");
+    w_.op("ld      t4, SUMSBYTES(s1)");
+    w_.op("push    t0, t3, t4, {}          # my partials into my slot at the parent",
+          kTreeSemaphore);
+    w_.op("j       exit");
+    w_.label(store);
+    store_sum("ACC", "DGAMMA");
+    if (op_.sums > 1) store_sum("ACCDB", "DBETA");
+  }
+  // A sum's fp32 accumulators into its output: as they are, or pairs into bf16 registers.
+  void store_sum(const char* from, const char* to) {
+    const std::string fp32 = label("sum_fp32"), bf16 = label("sum_bf16"), done = label("sum_done");
+    w_.op("ld      t0, {}(s1)", from);
+    w_.op("ld      a6, {}(s1)", to);
+    w_.op("ld      t5, SUMREGS(s1)");
+    w_.op("ld      t1, SUMSBF16(s1)");
+    w_.op("beqz    t1, {}", fp32);
+    w_.label(bf16);
+    w_.op("vle     v30, 0(t0)");
+    w_.op("addi    t0, t0, VLEN");
+    w_.op("vle     v31, 0(t0)");
+    w_.op("addi    t0, t0, VLEN");
+    w_.op("vcvt.bf16.fp32 v14, v30, 0");
+    w_.op("vcvt.bf16.fp32 v14, v31, 1");
+    w_.op("vse     v14, 0(a6)");
+    w_.op("addi    a6, a6, VLEN");
+    w_.op("addi    t5, t5, -1");
+    w_.op("bnez    t5, {}", bf16);
+    w_.op("j       {}", done);
+    w_.label(fp32);
+    w_.op("vle     v30, 0(t0)");
+    w_.op("vse     v30, 0(a6)");
+    w_.op("addi    t0, t0, VLEN");
+    w_.op("addi    a6, a6, VLEN");
+    w_.op("addi    t5, t5, -1");
+    w_.op("bnez    t5, {}", fp32);
+    w_.label(done);
   }
 
   const OpShape& op_;
@@ -562,6 +853,23 @@ std::string_view row_op_name(RowOp op) {
   return shape_of(op).name;
 }
 
+bool is_row_grad(RowOp op) {
+  return op >= RowOp::SoftmaxBackward;
+}
+
+int row_grad_column_sums(RowOp op) {
+  return shape_of(op).sums;
+}
+
+RowSplit gradient_split(const RowSplit& x, DType dtype) {
+  RowSplit g = x;
+  g.dtype = dtype;
+  g.rows = 1, g.row_parts = 1;
+  g.row_start = {0, 1};
+  g.nodes.resize(x.col_parts);
+  return g;
+}
+
 uint64_t row_op_work_bytes(RowOp op, const RowSplit& split) {
   return work_map(op, split, 0).end;
 }
@@ -600,7 +908,17 @@ RowOpKernel::RowOpKernel(const hw::HardwareConfig& config, const RowOpProblem& p
                                  {"work", problem.work, row_op_work_bytes(problem.op, s)}};
   if (op.gamma) regions.push_back({"gamma", problem.gamma, s.vector_bytes()});
   if (op.beta) regions.push_back({"beta", problem.beta, s.vector_bytes()});
-  if (op.loss) regions.push_back({"labels", problem.labels, embedding_ids_bytes(s)});
+  if (op.labels) regions.push_back({"labels", problem.labels, embedding_ids_bytes(s)});
+  if (op.dy) regions.push_back({"dy", problem.dy, s.bytes()});
+  if (op.sums) {
+    if (problem.params.sums_dtype != DType::Fp32 && problem.params.sums_dtype != DType::Bf16)
+      throw std::invalid_argument(
+          fmt::format("{}: the column sums' dtype {}: expected fp32 or bf16", what,
+                      dtype_name(problem.params.sums_dtype)));
+    const uint64_t bytes = gradient_split(s, problem.params.sums_dtype).bytes();
+    regions.push_back({"dgamma", problem.dgamma, bytes});
+    if (op.sums > 1) regions.push_back({"dbeta", problem.dbeta, bytes});
+  }
   std::tie(begin_, end_) = check_regions(config, what, program_, regions, 1, kStackBytes);
 }
 
@@ -630,7 +948,17 @@ void RowOpKernel::place(hw::Machine& machine) const {
                                             static_cast<uint32_t>(m.gather + j * m.slot_bytes)));
       }
     if (!peers.empty()) sram.write(m.peers, peers.data(), peers.size() * 8);
-    if (op.loss) {
+    if (op.mask_row) {
+      // Lane l of piece q keeps column q LANES + l of the block: the masks' table, by piece.
+      std::vector<float> row;
+      const uint32_t cols = s.block_cols(b);
+      for (uint32_t q = 0; q < s.chunks(b) * (s.lanes() / lanes); ++q) {
+        const uint32_t keep = std::min(lanes, cols > q * lanes ? cols - q * lanes : 0);
+        row.insert(row.end(), masks.begin() + keep * lanes, masks.begin() + (keep + 1) * lanes);
+      }
+      sram.write(m.mask_row, row.data(), row.size() * 4);
+    }
+    if (op.labels) {
       std::vector<float> index(lanes);
       for (uint32_t l = 0; l < lanes; ++l) index[l] = static_cast<float>(l);
       sram.write(m.lane_index, index.data(), lanes * 4);
@@ -640,6 +968,7 @@ void RowOpKernel::place(hw::Machine& machine) const {
 
 void RowOpKernel::write_args(hw::Machine& machine) const {
   const RowOpProblem& p = problem_;
+  const OpShape& op = shape_of(p.op);
   const RowSplit& s = p.split;
   const WorkMap m = work_map(p.op, s, p.work);
   const float inv_d = 1.0f / static_cast<float>(s.cols);
@@ -669,6 +998,26 @@ void RowOpKernel::write_args(hw::Machine& machine) const {
     n.row_chunks = m.slot_bytes / s.vlen;
     n.inv_d = float_bits(inv_d), n.epsilon = float_bits(p.params.epsilon);
     n.scale = float_bits(p.params.scale);
+    if (p.op == RowOp::SoftmaxCrossEntropyBackward)
+      n.scale = float_bits(gradient_factor(p.params, s.rows));
+    n.gather4 = n.gather3 + s.col_parts * m.slot_bytes, n.myslot4 = n.gather4 + j * m.slot_bytes;
+    n.rowval4 = n.rowval3 + m.slot_bytes;
+    n.dy_off = p.dy - p.x;  // wraps below X: the add wraps back
+    n.mask_row = m.mask_row;
+    if (op.sums) {
+      const RowSplit g = gradient_split(s, p.params.sums_dtype);
+      n.acc = m.acc, n.acc_db = m.acc + m.acc_regs * s.vlen, n.acc_regs = op.sums * m.acc_regs;
+      n.sums_bytes = m.sums_bytes, n.tree = m.tree;
+      n.dgamma = p.dgamma, n.dbeta = p.dbeta;
+      n.sum_registers = g.chunks(j), n.sums_bf16 = g.dtype == DType::Bf16;
+      const TreeNode t = tree_node(i, s.row_parts);
+      n.children = t.children;
+      if (i > 0) {
+        const hw::Coord c = s.nodes[t.parent * s.col_parts + j];
+        n.parent = isa::global_address(static_cast<uint32_t>(c.x), static_cast<uint32_t>(c.y),
+                                       static_cast<uint32_t>(m.tree + t.slot * m.sums_bytes));
+      }
+    }
     const std::vector<uint64_t> v = args().values(n);
     machine.node(s.nodes[b])->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
   }
@@ -700,7 +1049,9 @@ double RowOpKernel::estimate_cycles() const {
   };
   const double load =
       t.of(T::VLoad).latency + (s.dtype == DType::Bf16 ? t.of(T::Convert).latency : 0.0);
-  const double mask = op.mask ? t.of(T::Mul).latency + t.of(T::VLoad).latency + 4 : 0;
+  const double mask = !op.mask      ? 0
+                      : op.mask_row ? t.of(T::VLoad).latency
+                                    : t.of(T::Mul).latency + t.of(T::VLoad).latency + 4;
   const double row = t.of(T::Load).latency + t.of(T::SimdReduce).latency + 8;
   const uint32_t parts = s.dtype == DType::Bf16 ? 2 : 1;
   const double hop = config_.noc.router_latency_cycles;
@@ -711,7 +1062,10 @@ double RowOpKernel::estimate_cycles() const {
     double cycles = 0;
     for (const Round& r : op.rounds) {
       if (r.pass)
-        cycles += rows * (row + chain(r.row_init) + pieces * (load + mask + piece_cycles(r)));
+        cycles +=
+            rows *
+            (row + chain(r.row_init) +
+             pieces * (load * (1 + r.dy + r.gamma) + (r.masked ? mask : 0) + piece_cycles(r)));
       // The exchange: each peer's push, then the slowest arrival (hops across the row group).
       const double bytes = rows * 4;
       cycles += s.col_parts > 1
@@ -732,7 +1086,24 @@ double RowOpKernel::estimate_cycles() const {
       loss_ready = std::max(loss_ready, cycles);
       continue;
     }
-    cycles += rows * (row + pieces * (load + mask + chain(op.output)));
+    // The backward ops interleave independent chains (the loss's one-hot and exponential, the
+    // norms' xhat, g and column sums): scheduled in order.
+    const double output =
+        op.labels || op.sums
+            ? schedule(std::vector<std::string>(op.output.begin(), op.output.end()), t).cycles
+            : chain(op.output);
+    // The column sums: each piece's accumulators stored (their loads overlap the chain).
+    const double column = op.sums ? t.of(T::VStore).latency : 0;
+    cycles += rows * (row + chain(op.output_init) +
+                      pieces * (load * (1 + op.dy) + mask + output + column));
+    if (op.sums) {
+      // Up the tree: per level a child's push of its partials, then their adds; the stores.
+      const WorkMap w = work_map(problem_.op, s, 0);
+      const double regs = double(op.sums) * w.acc_regs;
+      const double add = 2 * t.of(T::VLoad).latency + t.of(T::Simd).latency + 4;
+      cycles += tree_levels(s.row_parts) * (double(w.sums_bytes) / link + 2 * hop + regs * add) +
+                regs * (t.of(T::VLoad).latency + t.of(T::VStore).latency);
+    }
     most = std::max(most, cycles);
   }
   // The first node adds the row groups' sums in order, scales for the mean and stores.
@@ -754,8 +1125,11 @@ struct RowContext {
   std::vector<float> gamma, beta;
   uint32_t lanes;
 
-  // The value of column c (0 past the row's end, as the padding).
+  Matrix dy = {};  // rounded (the backward ops)
+  // The value of column c (0 past the row's end, as the padding); of dy and gamma too.
   float at(uint32_t r, uint32_t c) const { return c < s.cols ? x.at(r, c) : 0.0f; }
+  float dy_at(uint32_t r, uint32_t c) const { return c < s.cols ? dy.at(r, c) : 0.0f; }
+  float gamma_at(uint32_t c) const { return c < s.cols ? gamma[c] : 0.0f; }
   float mask(uint32_t lane_in_block, uint32_t valid) const {
     const int kind = shape_of(op).mask;
     return kind == 1 ? (lane_in_block < valid ? 0.0f : -kInf)
@@ -764,9 +1138,10 @@ struct RowContext {
 };
 
 // One round's total of row r: per block, the lanes accumulated piece by piece and reduced in
-// lane order; the blocks combined in order. `value` is the per-lane term.
+// lane order; the blocks combined in order. `term(acc, c, mask)` adds column c (past the row's
+// end: padding, whose values at() gives as 0).
 template <class Term>
-float reduce_row(const RowContext& ctx, uint32_t r, bool is_max, Term term) {
+float reduce_cols(const RowContext& ctx, uint32_t r, bool is_max, Term term) {
   const RowSplit& s = ctx.s;
   float total = 0;
   for (uint32_t j = 0; j < s.col_parts; ++j) {
@@ -778,8 +1153,7 @@ float reduce_row(const RowContext& ctx, uint32_t r, bool is_max, Term term) {
     for (uint32_t q = 0; q < pieces; ++q)
       for (uint32_t l = 0; l < ctx.lanes; ++l) {
         const uint32_t in_block = q * ctx.lanes + l;
-        const float xv = c0 + in_block < c1 ? ctx.at(r, c0 + in_block) : 0.0f;
-        acc[l] = term(acc[l], xv, ctx.mask(in_block, valid));
+        acc[l] = term(acc[l], c0 + in_block, ctx.mask(in_block, valid));
       }
     float partial = acc[0];
     for (uint32_t l = 1; l < ctx.lanes; ++l)
@@ -788,34 +1162,27 @@ float reduce_row(const RowContext& ctx, uint32_t r, bool is_max, Term term) {
   }
   return total;
 }
-
-// A sum round whose term sees the column: per block, lanes piece by piece (padding x = 0 at
-// its column), lane order, blocks in order; as reduce_row.
+// The same with the term of x's value (and the mask).
+template <class Term>
+float reduce_row(const RowContext& ctx, uint32_t r, bool is_max, Term term) {
+  return reduce_cols(ctx, r, is_max,
+                     [&](float acc, uint32_t c, float m) { return term(acc, ctx.at(r, c), m); });
+}
+// A sum whose term sees x's value and its column.
 template <class Term>
 float reduce_row_at(const RowContext& ctx, uint32_t r, Term term) {
-  const RowSplit& s = ctx.s;
-  float total = 0;
-  for (uint32_t j = 0; j < s.col_parts; ++j) {
-    const uint32_t c0 = s.col_start[j], c1 = s.col_start[j + 1];
-    const uint32_t pieces = (c1 - c0 + s.lanes() - 1) / s.lanes() * (s.lanes() / ctx.lanes);
-    std::vector<float> acc(ctx.lanes, 0.0f);
-    for (uint32_t q = 0; q < pieces; ++q)
-      for (uint32_t l = 0; l < ctx.lanes; ++l) {
-        const uint32_t c = c0 + q * ctx.lanes + l;
-        acc[l] = term(acc[l], c < c1 ? ctx.at(r, c) : 0.0f, c);
-      }
-    float partial = acc[0];
-    for (uint32_t l = 1; l < ctx.lanes; ++l) partial = partial + acc[l];
-    total = j == 0 ? partial : total + partial;
-  }
-  return total;
+  return reduce_cols(ctx, r, false,
+                     [&](float acc, uint32_t c, float) { return term(acc, ctx.at(r, c), c); });
 }
-
 // The cross-entropy takes labels and gives one value: it has functions of its own.
+// So do the backward ops (row_grad_reference, run_row_grad).
 void refuse_loss(RowOp op, const char* instead) {
   if (shape_of(op).loss)
     throw std::invalid_argument(
         fmt::format("{}: takes labels and gives a scalar: use {}", row_op_name(op), instead));
+  if (is_row_grad(op))
+    throw std::invalid_argument(
+        fmt::format("{}: a backward op: use the row_grad functions", row_op_name(op)));
 }
 
 }  // namespace
@@ -852,7 +1219,7 @@ Matrix row_op_reference(RowOp op, const RowSplit& s, const RowOpParams& p, const
                         [](float acc, float xv, float) { return std::fma(xv, xv, acc); });
         v1 = isa::vector_rsqrt(v1 * inv_d + eps);
         break;
-      case RowOp::SoftmaxCrossEntropy:
+      default:
         break;  // refused above
     }
     for (uint32_t c = 0; c < s.cols; ++c) {
@@ -872,7 +1239,7 @@ Matrix row_op_reference(RowOp op, const RowSplit& s, const RowOpParams& p, const
         case RowOp::RmsNorm:
           y = xv * v1 * ctx.gamma[c];
           break;
-        case RowOp::SoftmaxCrossEntropy:
+        default:
           break;
       }
       out.at(r, c) = s.dtype == DType::Fp32 ? y : quantize(s.dtype, y, {});
@@ -927,7 +1294,7 @@ Reference64 row_op_reference_f64(RowOp op, const RowSplit& s, const RowOpParams&
           v = xv * rms * g[c];
           bound = std::fabs(v) * ((n / 2 + 8) * u32 + u_out);
           break;
-        case RowOp::SoftmaxCrossEntropy:
+        default:
           break;
       }
       ref.value.push_back(v);
@@ -992,6 +1359,299 @@ Reference64 cross_entropy_reference_f64(const RowSplit& s, const RowOpParams& p,
   if (p.mean) total /= s.rows, bound /= s.rows;
   if (p.loss_dtype == DType::Bf16) bound += std::ldexp(1.0, -8) * (std::fabs(total) + bound);
   return Reference64{1, 1, {total}, {bound}};
+}
+
+namespace {
+
+// The backward ops' inputs against the split: x (and dy) rows x cols, gamma cols, labels in
+// range. Throws std::invalid_argument naming the op and what was expected.
+void check_grad_inputs(RowOp op, const RowSplit& s, const RowGradInputs& in) {
+  const std::string what = describe(op, s);
+  if (!is_row_grad(op))
+    throw std::invalid_argument(fmt::format("{}: not a backward op: use run_row_op", what));
+  const OpShape& shape = shape_of(op);
+  for (auto [needed, m, name] : {std::tuple{true, &in.x, "x"}, {shape.dy, &in.dy, "dy"}})
+    if (needed && (m->rows != s.rows || m->cols != s.cols))
+      throw std::invalid_argument(fmt::format("{}: {} is {} x {}: expected {} x {}", what, name,
+                                              m->rows, m->cols, s.rows, s.cols));
+  if (shape.gamma && in.gamma.size() != s.cols)
+    throw std::invalid_argument(
+        fmt::format("{}: gamma has {} values: expected {}", what, in.gamma.size(), s.cols));
+  if (!shape.labels) return;
+  if (in.labels.size() != s.rows)
+    throw std::invalid_argument(
+        fmt::format("{}: {} labels: expected one per row, {}", what, in.labels.size(), s.rows));
+  try {
+    check_labels(in.labels, s.cols);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("{}: {}", what, e.what()));
+  }
+}
+
+// The forward norms' row statistics as their kernels compute them (rounds 1 and 2).
+std::pair<float, float> layernorm_stats(const RowContext& ctx, uint32_t r, float inv_d, float eps) {
+  const float mean =
+      reduce_row(ctx, r, false, [](float acc, float xv, float) { return acc + xv; }) * inv_d;
+  const float var = reduce_row(ctx, r, false, [&](float acc, float xv, float m) {
+    const float d = (xv - mean) * m;
+    return std::fma(d, d, acc);
+  });
+  return {mean, isa::vector_rsqrt(var * inv_d + eps)};
+}
+float rmsnorm_stat(const RowContext& ctx, uint32_t r, float inv_d, float eps) {
+  const float sq =
+      reduce_row(ctx, r, false, [](float acc, float xv, float) { return std::fma(xv, xv, acc); });
+  return isa::vector_rsqrt(sq * inv_d + eps);
+}
+
+}  // namespace
+
+RowGrad row_grad_reference(RowOp op, const RowSplit& s, const RowOpParams& p,
+                           const RowGradInputs& in) {
+  check_grad_inputs(op, s, in);
+  const OpShape& shape = shape_of(op);
+  RowContext ctx{op, s, p, quantized(in.x, s.dtype, {}), {}, {}, s.vlen / 4};
+  if (shape.dy) ctx.dy = quantized(in.dy, s.dtype, {});
+  for (float g : in.gamma) ctx.gamma.push_back(quantize(s.dtype, g, {}));
+  const float inv_d = 1.0f / static_cast<float>(s.cols), eps = p.epsilon;
+  const float factor = gradient_factor(p, s.rows);
+  RowGrad out;
+  out.dx = Matrix(s.rows, s.cols);
+  // The column sums' partials of each row block (its rows in order from 0), in fp32.
+  std::vector<std::vector<float>> dg(s.row_parts, std::vector<float>(s.cols, 0.0f)), db = dg;
+  for (uint32_t i = 0; i < s.row_parts; ++i)
+    for (uint32_t r = s.row_start[i]; r < s.row_start[i + 1]; ++r) {
+      const auto x = [&](uint32_t c) { return ctx.at(r, c); };
+      const auto dy = [&](uint32_t c) { return ctx.dy_at(r, c); };
+      const auto g = [&](uint32_t c) { return dy(c) * ctx.gamma_at(c); };
+      float v1 = 0, v2 = 0, v3 = 0, v4 = 0;
+      switch (op) {
+        case RowOp::SoftmaxBackward:
+          v1 = reduce_cols(ctx, r, false, [&](float acc, uint32_t c, float) {
+            return std::fma(dy(c), x(c), acc);
+          });
+          break;
+        case RowOp::LayerNormBackward:
+          std::tie(v1, v2) = layernorm_stats(ctx, r, inv_d, eps);
+          v3 =
+              reduce_cols(ctx, r, false, [&](float acc, uint32_t c, float) { return acc + g(c); }) *
+              inv_d;
+          v4 = reduce_cols(ctx, r, false,
+                           [&](float acc, uint32_t c, float) {
+                             return std::fma(g(c), (x(c) - v1) * v2, acc);
+                           }) *
+               inv_d;
+          break;
+        case RowOp::RmsNormBackward:
+          v1 = rmsnorm_stat(ctx, r, inv_d, eps);
+          v2 =
+              reduce_cols(ctx, r, false,
+                          [&](float acc, uint32_t c, float) { return std::fma(g(c), x(c), acc); }) *
+              inv_d * v1 * v1;
+          break;
+        case RowOp::SoftmaxCrossEntropyBackward:
+          v1 = reduce_row(ctx, r, true,
+                          [](float acc, float xv, float k) { return vmax(acc, xv + k); });
+          v2 = isa::vector_recip(reduce_row(ctx, r, false, [&](float acc, float xv, float k) {
+            return acc + isa::vector_exp(xv + k - v1);
+          }));
+          break;
+        default:
+          break;  // refused above
+      }
+      for (uint32_t c = 0; c < s.cols; ++c) {
+        float v = 0;
+        switch (op) {
+          case RowOp::SoftmaxBackward:
+            v = (dy(c) - v1) * x(c) * p.scale;
+            break;
+          case RowOp::LayerNormBackward: {
+            const float xhat = (x(c) - v1) * v2;
+            v = (g(c) - v3 - xhat * v4) * v2;
+            dg[i][c] = std::fma(dy(c), xhat, dg[i][c]);
+            db[i][c] = db[i][c] + dy(c);
+            break;
+          }
+          case RowOp::RmsNormBackward:
+            v = (g(c) - x(c) * v2) * v1;
+            dg[i][c] = std::fma(dy(c), x(c) * v1, dg[i][c]);
+            break;
+          case RowOp::SoftmaxCrossEntropyBackward: {
+            // The one-hot exactly as the kernel builds it: 1 at the label, +0 elsewhere.
+            const float d = float(c) - float(in.labels[r]), one_hot = std::max(1.0f - d * d, 0.0f);
+            v = (isa::vector_exp(x(c) + 0.0f - v1) * v2 - one_hot) * factor;
+            break;
+          }
+          default:
+            break;
+        }
+        out.dx.at(r, c) = s.dtype == DType::Fp32 ? v : quantize(s.dtype, v, {});
+      }
+    }
+  // Up the tree: a block's children are complete before it adds them (higher blocks first).
+  for (uint32_t i = s.row_parts; i-- > 0;)
+    for (uint32_t k = 0; k < tree_node(i, s.row_parts).children; ++k)
+      for (uint32_t c = 0; c < s.cols; ++c) {
+        dg[i][c] = dg[i][c] + dg[i + (1u << k)][c];
+        db[i][c] = db[i][c] + db[i + (1u << k)][c];
+      }
+  const auto sum = [&](const std::vector<float>& v) {
+    Matrix m(1, s.cols);
+    for (uint32_t c = 0; c < s.cols; ++c)
+      m.at(0, c) = p.sums_dtype == DType::Fp32 ? v[c] : quantize(p.sums_dtype, v[c], {});
+    return m;
+  };
+  if (shape.sums > 0) out.dgamma = sum(dg[0]);
+  if (shape.sums > 1) out.dbeta = sum(db[0]);
+  return out;
+}
+
+RowGrad64 row_grad_reference_f64(RowOp op, const RowSplit& s, const RowOpParams& p,
+                                 const RowGradInputs& in) {
+  check_grad_inputs(op, s, in);
+  const OpShape& shape = shape_of(op);
+  const Matrix q = quantized(in.x, s.dtype, {});
+  const Matrix dq = shape.dy ? quantized(in.dy, s.dtype, {}) : Matrix();
+  std::vector<double> gamma(s.cols, 0.0);
+  for (uint32_t c = 0; c < in.gamma.size(); ++c) gamma[c] = quantize(s.dtype, in.gamma[c], {});
+  const double u = std::ldexp(1.0, -24), n = s.cols;
+  const double u_out = s.dtype == DType::Fp32 ? 0.0 : std::ldexp(1.0, -8);
+  const double u_sum = p.sums_dtype == DType::Fp32 ? 0.0 : std::ldexp(1.0, -8);
+  RowGrad64 ref;
+  ref.dx = Reference64{s.rows, s.cols, {}, {}};
+  // The column sums: value, the error of their terms, the sum of the terms' magnitudes.
+  std::vector<double> dg(s.cols), dg_err(s.cols), dg_abs(s.cols), db(s.cols), db_abs(s.cols);
+  // Each bound adds the fp32 errors of the kernel's steps: a sum of n terms n roundings of the
+  // sum of their magnitudes, a product or difference one rounding, rsqrt a few ulps.
+  for (uint32_t r = 0; r < s.rows; ++r) {
+    std::vector<double> x(s.cols), dy(s.cols, 0.0), g(s.cols);
+    double sum_dyx = 0, abs_dyx = 0, mean = 0, abs_x = 0, sq = 0, mx = -INFINITY, big = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      x[c] = q.at(r, c);
+      if (shape.dy) dy[c] = dq.at(r, c);
+      g[c] = dy[c] * gamma[c];
+      sum_dyx += dy[c] * x[c], abs_dyx += std::fabs(dy[c] * x[c]);
+      mean += x[c] / n, abs_x += std::fabs(x[c]) / n, sq += x[c] * x[c];
+      mx = std::max(mx, x[c]), big = std::max(big, std::fabs(x[c]));
+    }
+    double var = 0, sum_exp = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      var += (x[c] - mean) * (x[c] - mean) / n;
+      sum_exp += std::exp(x[c] - mx);
+    }
+    const double rstd = 1.0 / std::sqrt(var + p.epsilon);
+    const double rms = 1.0 / std::sqrt(sq / n + p.epsilon), e_rms = (n / 2 + 8) * u;
+    // layernorm: xhat and its error, the means of g and g xhat; rmsnorm: k = mean(g x) r^2.
+    std::vector<double> xhat(s.cols), e_xhat(s.cols);
+    double mg = 0, mgx = 0, abs_g = 0, abs_gx = 0, xhat_max = 0, e_xhat_max = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      xhat[c] = (x[c] - mean) * rstd;
+      e_xhat[c] = (n + 10) * u * rstd * (std::fabs(x[c]) + std::fabs(mean) + abs_x);
+      mg += g[c] / n, mgx += g[c] * xhat[c] / n;
+      abs_g += std::fabs(g[c]) / n, abs_gx += std::fabs(g[c] * x[c]) / n;
+      xhat_max = std::max(xhat_max, std::fabs(xhat[c]));
+      e_xhat_max = std::max(e_xhat_max, e_xhat[c]);
+    }
+    double mean_gx = 0;
+    for (uint32_t c = 0; c < s.cols; ++c) mean_gx += g[c] * x[c] / n;
+    const double k = mean_gx * rms * rms;
+    const double e_k = (n + 2) * u * abs_gx * rms * rms + std::fabs(k) * (2 * e_rms + 3 * u);
+    const double e_mgx = abs_g * e_xhat_max + (n + 3) * u * abs_g * xhat_max;
+    const double factor = p.mean ? p.scale / s.rows : p.scale;
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      double v = 0, bound = 0;
+      switch (op) {
+        case RowOp::SoftmaxBackward:
+          v = p.scale * x[c] * (dy[c] - sum_dyx);
+          bound = std::fabs(p.scale * x[c]) * (n + 4) * u * (abs_dyx + std::fabs(dy[c])) +
+                  3 * u * std::fabs(v);
+          break;
+        case RowOp::LayerNormBackward: {
+          v = rstd * (g[c] - mg - xhat[c] * mgx);
+          const double t = std::fabs(g[c]) + std::fabs(mg) + std::fabs(xhat[c] * mgx);
+          bound = rstd * (u * std::fabs(g[c]) + (n + 2) * u * abs_g + e_xhat[c] * std::fabs(mgx) +
+                          std::fabs(xhat[c]) * e_mgx + 3 * u * t) +
+                  (n + 12) * u * std::fabs(v);
+          dg[c] += dy[c] * xhat[c], dg_abs[c] += std::fabs(dy[c] * xhat[c]);
+          dg_err[c] += std::fabs(dy[c]) * (e_xhat[c] + u * std::fabs(xhat[c]));
+          db[c] += dy[c], db_abs[c] += std::fabs(dy[c]);
+          break;
+        }
+        case RowOp::RmsNormBackward:
+          v = rms * (g[c] - x[c] * k);
+          bound = rms * (u * std::fabs(g[c]) + std::fabs(x[c]) * e_k +
+                         2 * u * (std::fabs(g[c]) + std::fabs(x[c] * k))) +
+                  (e_rms + u) * std::fabs(v);
+          dg[c] += dy[c] * x[c] * rms, dg_abs[c] += std::fabs(dy[c] * x[c] * rms);
+          dg_err[c] += std::fabs(dy[c] * x[c] * rms) * (e_rms + 2 * u);
+          break;
+        case RowOp::SoftmaxCrossEntropyBackward: {
+          const double pr = std::exp(x[c] - mx) / sum_exp;
+          const double one_hot = int32_t(c) == in.labels[r] ? 1.0 : 0.0;
+          v = (pr - one_hot) * factor;
+          // As softmax's bound (exp's argument, the sum), then the difference, the factor's two
+          // roundings and the product.
+          bound = std::fabs(factor) * (pr * (4 * big + n + 8) * u + u * std::fabs(pr - one_hot)) +
+                  3 * u * std::fabs(v);
+          break;
+        }
+        default:
+          break;  // refused above
+      }
+      ref.dx.value.push_back(v);
+      ref.dx.bound.push_back(bound + u_out * (std::fabs(v) + bound));
+    }
+  }
+  // The sums: a path from a row to block 0 adds at most its block's rows and the tree's levels.
+  const double adds = s.rows + tree_levels(s.row_parts) + 2;
+  const auto sum = [&](const std::vector<double>& v, const std::vector<double>& err,
+                       const std::vector<double>& abs) {
+    Reference64 m{1, s.cols, {}, {}};
+    for (uint32_t c = 0; c < s.cols; ++c) {
+      const double b = err[c] + adds * u * abs[c];
+      m.value.push_back(v[c]);
+      m.bound.push_back(b + u_sum * (std::fabs(v[c]) + b));
+    }
+    return m;
+  };
+  if (shape.sums > 0) ref.dgamma = sum(dg, dg_err, dg_abs);
+  if (shape.sums > 1) ref.dbeta = sum(db, std::vector<double>(s.cols, 0.0), db_abs);
+  return ref;
+}
+
+RowGradRun run_row_grad(Executor& executor, RowOp op, DType dtype, const RowOpParams& params,
+                        const RowGradInputs& in, RowOpOptions options) {
+  const OpShape& shape = shape_of(op);
+  RowGradRun result;
+  result.split = split_rows(executor.config(), dtype, in.x.rows, in.x.cols, options.col_parts);
+  const RowSplit& s = result.split;
+  check_grad_inputs(op, s, in);
+  RowOpProblem p;
+  p.op = op, p.split = s, p.params = params;
+  mesh::SramMap map(build_program(op, dtype, s.vlen), options.sram_from);
+  p.x = map.take(s.bytes());
+  p.out = map.take(s.bytes());
+  if (shape.dy) p.dy = map.take(s.bytes());
+  if (shape.gamma) p.gamma = map.take(s.vector_bytes());
+  if (shape.labels) p.labels = map.take(embedding_ids_bytes(s));
+  const RowSplit sums = gradient_split(s, params.sums_dtype);
+  if (shape.sums > 0) p.dgamma = map.take(sums.bytes());
+  if (shape.sums > 1) p.dbeta = map.take(sums.bytes());
+  p.work = map.take(row_op_work_bytes(op, s));
+  const RowOpKernel kernel(executor.config(), p);
+  hw::Machine& m = executor.machine();
+  write_tensor(m, s, p.x, in.x);
+  if (shape.dy) write_tensor(m, s, p.dy, in.dy);
+  if (shape.gamma) write_vector(m, s, p.gamma, in.gamma);
+  if (shape.labels) write_labels(m, s, p.labels, in.labels);
+  kernel.place(m);
+  result.estimate = kernel.estimate_cycles();
+  result.run = executor.run(kernel);
+  if (!result.run.ok) return result;
+  result.out.dx = read_tensor(m, s, p.out);
+  if (shape.sums > 0) result.out.dgamma = read_tensor(m, sums, p.dgamma);
+  if (shape.sums > 1) result.out.dbeta = read_tensor(m, sums, p.dbeta);
+  return result;
 }
 
 RowOpRun run_cross_entropy(Executor& executor, DType dtype, const RowOpParams& params,

@@ -33,6 +33,23 @@
 // deterministic by order. The labels lie in SRAM as fp32 values, one per row, where
 // embedding.h's ids would (write_labels()); the host checks them (check_labels()) before the
 // run, the kernel does not.
+//
+// The backward ops (the gradients of the ones above; docs/ops.md) run in the same rounds on a
+// second row tensor `dy` at the same split as x (softmax_backward: x is the forward's y):
+//   softmax_backward  s = sum dy y,  dx = ((dy - s) y) scale
+//   layernorm_backward  mean, r = rsqrt(var + eps) as the forward; g = dy gamma,
+//                     xhat = (x - mean) r; mg = sum(g) (1/D), mgx = sum(g xhat) (1/D) (one pass);
+//                     dx = ((g - mg) - xhat mgx) r, masked past the row's end
+//   rmsnorm_backward  r as the forward; k = (sum(g x) (1/D)) r r; dx = (g - x k) r
+//   softmax_cross_entropy_backward  m = max x, R = 1 / sum exp(x - m);
+//                     dx = (exp(x - m) R - one_hot(label)) f, f = fp32(scale fp32(1/rows)) for
+//                     `mean`, else scale
+// dgamma (sum over rows of dy xhat, or dy x r) and dbeta (sum of dy) are COLUMN sums: each node
+// accumulates its rows in row order into fp32 registers per column, then the row blocks of a
+// column block combine up a binary tree by pushes (block i adds the partials of blocks
+// i + 1, i + 2, i + 4, ... while i is a multiple of twice the step, in that order, then pushes
+// its sum to i - 2^k, k its lowest set bit); block 0 stores dgamma and dbeta in their dtype
+// (gradient_split()). No host step.
 #pragma once
 
 #include <cstdint>
@@ -46,16 +63,31 @@
 
 namespace dojosim::runtime::ops {
 
-enum class RowOp : uint8_t { Softmax, LayerNorm, RmsNorm, SoftmaxCrossEntropy };
+// NOTE: shape_of() in row_ops.cpp lists the ops in this order; the backward ops come last.
+enum class RowOp : uint8_t {
+  Softmax,
+  LayerNorm,
+  RmsNorm,
+  SoftmaxCrossEntropy,
+  SoftmaxBackward,
+  LayerNormBackward,
+  RmsNormBackward,
+  SoftmaxCrossEntropyBackward
+};
 std::string_view row_op_name(RowOp op);
+/// The backward ops: they read dy (or labels) and write dx, and the norms' dgamma (dbeta).
+bool is_row_grad(RowOp op);
+/// How many column sums (dgamma, dbeta) the op writes: 0, 1 or 2.
+int row_grad_column_sums(RowOp op);
 
 struct RowOpParams {
   float epsilon = 1e-5f;  // layernorm, rmsnorm
-  float scale = 1.0f;     // softmax: multiplies x first
+  float scale = 1.0f;     // softmax: multiplies x first; the backward ops' softmax and loss: dx's
   bool causal = false;  // softmax: row i of each [Sq, cols] matrix sees columns j <= i + cols - Sq
   uint32_t causal_rows = 0;  // Sq (0: all rows form one matrix); rows must be a multiple
   bool mean = true;          // softmax_cross_entropy: the mean over the rows (else the sum)
   DType loss_dtype = DType::Fp32;  // softmax_cross_entropy: fp32, or bf16 (rounded once)
+  DType sums_dtype = DType::Fp32;  // the norms' backward: dgamma and dbeta, fp32 or bf16
 };
 
 /// What to compute: `out` = op(`x`) with gamma and beta [cols] vectors (layernorm: both;
@@ -63,12 +95,18 @@ struct RowOpParams {
 /// SRAM of row_op_work_bytes() for the masks, the peers and the gathered partials. The
 /// cross-entropy reads `labels` (embedding_ids_bytes(split)) and writes 64 B at `out` on
 /// split.nodes[0] only.
+/// The backward ops also read `dy` (split's layout; not the loss's); the norms' write `dgamma`
+/// and `dbeta` laid out as gradient_split().
 struct RowOpProblem {
   RowOp op = RowOp::Softmax;
   RowSplit split;
   RowOpParams params;
   uint64_t x = 0, out = 0, gamma = 0, beta = 0, work = 0, labels = 0;
+  uint64_t dy = 0, dgamma = 0, dbeta = 0;
 };
+/// Where a backward norm's dgamma and dbeta ([cols], `dtype`) lie: one row over x's column
+/// blocks, on the nodes of x's first row block.
+RowSplit gradient_split(const RowSplit& x, DType dtype);
 uint64_t row_op_work_bytes(RowOp op, const RowSplit& split);
 /// Throws std::invalid_argument naming the row, the label and C unless 0 <= labels[r] < C.
 void check_labels(const std::vector<int32_t>& labels, uint32_t classes);
@@ -120,6 +158,25 @@ Matrix cross_entropy_reference(const RowSplit& split, const RowOpParams& params,
 Reference64 cross_entropy_reference_f64(const RowSplit& split, const RowOpParams& params,
                                         const Matrix& logits, const std::vector<int32_t>& labels);
 
+/// The backward ops' inputs (x is y for softmax_backward, the logits for the loss's) and
+/// outputs (dgamma, dbeta 1 x cols where the op has them), bit for bit in the kernel's order,
+/// and in double from the dtype's values with a bound per element (docs/ops.md).
+struct RowGradInputs {
+  Matrix dy, x;
+  std::vector<float> gamma;
+  std::vector<int32_t> labels;
+};
+struct RowGrad {
+  Matrix dx, dgamma, dbeta;
+};
+struct RowGrad64 {
+  Reference64 dx, dgamma, dbeta;
+};
+RowGrad row_grad_reference(RowOp op, const RowSplit& split, const RowOpParams& params,
+                           const RowGradInputs& in);
+RowGrad64 row_grad_reference_f64(RowOp op, const RowSplit& split, const RowOpParams& params,
+                                 const RowGradInputs& in);
+
 /// From the host: places x (rows x cols), gamma and beta (cols each, where the op takes them),
 /// runs on `executor`'s machine and reads the result back.
 struct RowOpRun {
@@ -140,5 +197,14 @@ RowOpRun run_row_op(Executor& executor, RowOp op, DType dtype, const RowOpParams
 RowOpRun run_cross_entropy(Executor& executor, DType dtype, const RowOpParams& params,
                            const Matrix& logits, const std::vector<int32_t>& labels,
                            RowOpOptions options = {});
+/// A backward op from the host: its inputs placed (labels checked first), run, read back.
+struct RowGradRun {
+  RowGrad out;
+  RowSplit split;
+  Executor::Run run;
+  double estimate = 0;
+};
+RowGradRun run_row_grad(Executor& executor, RowOp op, DType dtype, const RowOpParams& params,
+                        const RowGradInputs& in, RowOpOptions options = {});
 
 }  // namespace dojosim::runtime::ops

@@ -44,7 +44,8 @@ enum class Kind : uint8_t {
 };
 struct KindRow {
   Kind kind;
-  int reductions;  // row ops: cross-node reductions per row (there and back each)
+  int reductions;       // row ops: cross-node reductions per row (there and back each)
+  int column_sums = 0;  // the norms' backward: sums over the rows (dgamma, dbeta), up a tree
 };
 const std::map<std::string, KindRow>& kinds() {
   static const std::map<std::string, KindRow> table = {
@@ -66,8 +67,11 @@ const std::map<std::string, KindRow>& kinds() {
       {"batchnorm_backward", {Kind::ColumnSum, 0}},
       {"reduce_sum", {Kind::ColumnSum, 0}},
       {"layernorm", {Kind::Row, 2}},
+      {"layernorm_backward", {Kind::Row, 4, 2}},  // mean, var, sum g, sum g xhat
       {"rmsnorm", {Kind::Row, 1}},
+      {"rmsnorm_backward", {Kind::Row, 2, 1}},  // sum x^2, sum g x
       {"softmax", {Kind::Row, 2}},
+      {"softmax_backward", {Kind::Row, 1}},  // sum dy y
       {"max_pool", {Kind::Pool, 0}},
       {"avg_pool", {Kind::Pool, 0}},
       {"global_avg_pool", {Kind::GlobalPool, 0}},
@@ -77,9 +81,10 @@ const std::map<std::string, KindRow>& kinds() {
       {"transpose", {Kind::Transpose, 0}},
       {"concat", {Kind::Concat, 0}},
       {"split", {Kind::Split, 0}},
-      {"softmax_cross_entropy", {Kind::Loss, 3}},
+      {"softmax_cross_entropy", {Kind::Loss, 3}},  // max, sum of exponentials, the label's logit
+      {"softmax_cross_entropy_backward", {Kind::Row, 2}},  // max, sum of exponentials
       {"sgd_update", {Kind::Elementwise, 0}},
-      {"adamw_update", {Kind::Elementwise, 0}},  // max, sum of exponentials, the label's logit
+      {"adamw_update", {Kind::Elementwise, 0}},
   };
   return table;
 }
@@ -413,6 +418,10 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
     case Kind::Loss:
       // Rows cut over col_parts nodes: each reduction's partials go up a tree and back.
       cost.cycles += 2.0 * kind.reductions * tree_cycles(c.m, lay.col_parts, 4.0 * rows_here);
+      // The column sums: fp32 partials of a node's columns up a tree of the row blocks.
+      cost.cycles +=
+          kind.column_sums *
+          tree_cycles(c.m, lay.row_parts, 4.0 * double(ceil_div(lay.cols, lay.col_parts)));
       if (kind.kind == Kind::Loss)  // the loss of every row, summed on one node
         cost.cycles += tree_cycles(c.m, lay.parts(), 4);
       break;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -83,6 +84,22 @@ bool is_elementwise(const std::string& type) {
 }
 bool is_row_op(const std::string& type) {
   return type == "softmax" || type == "layernorm" || type == "rmsnorm";
+}
+// The backward row ops, by the forward's row op they differentiate.
+const std::map<std::string, ops::RowOp>& row_grads() {
+  static const std::map<std::string, ops::RowOp> table = {
+      {"softmax_backward", ops::RowOp::SoftmaxBackward},
+      {"layernorm_backward", ops::RowOp::LayerNormBackward},
+      {"rmsnorm_backward", ops::RowOp::RmsNormBackward},
+      {"softmax_cross_entropy_backward", ops::RowOp::SoftmaxCrossEntropyBackward}};
+  return table;
+}
+bool is_row_grad(const std::string& type) {
+  return row_grads().count(type) > 0;
+}
+// Labels a run takes: the loss's and its gradient's second input.
+bool takes_labels(const std::string& type) {
+  return type == "softmax_cross_entropy" || type == "softmax_cross_entropy_backward";
 }
 bool is_activation(const std::string& type) {
   return type == "gelu" || type == "silu" || type == "scale" || type == "gelu_backward" ||
@@ -187,7 +204,7 @@ class Runner {
         id_range_[op.inputs[0]] = int32_t(g_.find_tensor(op.inputs[1])->shape[0]);
       if (op.type == "embedding_backward")
         id_range_[op.inputs[0]] = int32_t(int_attr(op, "vocab", 1));
-      if (op.type == "softmax_cross_entropy")
+      if (takes_labels(op.type))
         id_range_[op.inputs[1]] = int32_t(g_.find_tensor(op.inputs[0])->shape.back());
     }
     for (const g::Tensor& t : g_.tensors) {
@@ -199,7 +216,7 @@ class Runner {
     // Given labels out of range are bad input: refused before anything runs.
     if (values_)
       for (const g::Op& op : g_.ops)
-        if (op.type == "softmax_cross_entropy" && ref_.count(op.inputs[1])) try {
+        if (takes_labels(op.type) && ref_.count(op.inputs[1])) try {
             ops::check_labels(int_values(op.inputs[1]), uint32_t(id_range_.at(op.inputs[1])));
           } catch (const std::invalid_argument& e) {
             const g::Tensor& t = tensor(op.inputs[1]);
@@ -497,6 +514,8 @@ class Runner {
       run_row_op(op);
     else if (op.type == "softmax_cross_entropy")
       run_cross_entropy(op);
+    else if (is_row_grad(op.type))
+      run_row_grad(op);
     else if (is_activation(op.type))
       run_activation(op);
     else if (op.type == "batchnorm")
@@ -831,6 +850,66 @@ class Runner {
       ref_[loss] = ops::cross_entropy_reference(split, problem.params, ref(x), label_values);
       f64_[loss] = ops::cross_entropy_reference_f64(split, problem.params, ref(x), label_values);
     }
+  }
+
+  // A backward row op on the split of x (the forward's input; y for softmax, the logits for the
+  // loss): dy moved into it if it lies elsewhere, dx written in it, dgamma and dbeta where the
+  // kernel's column sums end (gradient_split()).
+  void run_row_grad(const g::Op& op) {
+    const ops::RowOp kind = row_grads().at(op.type);
+    const bool loss = kind == ops::RowOp::SoftmaxCrossEntropyBackward;
+    const std::string& x = op.inputs[loss ? 0 : 1];
+    const ops::RowSplit split = homes_.at(x).split;
+    ops::RowOpProblem problem;
+    problem.op = kind;
+    problem.split = split;
+    problem.params.scale = float(float_attr(op, "scale", 1.0));
+    problem.params.mean = word_attr(op, "reduction", "mean") == "mean";
+    problem.params.epsilon =
+        float(float_attr(op, "epsilon", kind == ops::RowOp::RmsNormBackward ? 1e-6 : 1e-5));
+    const int sums = ops::row_grad_column_sums(kind);
+    if (sums) problem.params.sums_dtype = runtime_dtype(tensor(op.outputs[1]).dtype);
+    problem.x = resident(x).shards.front().address;
+    std::vector<std::shared_ptr<Buffer>> temps;
+    if (!loss) problem.dy = input_in(op.inputs[0], split, temps);
+    std::shared_ptr<Buffer> gamma, ids;
+    if (sums) gamma = vector_in(op.inputs[2], split, problem.gamma);
+    ops::RowGradInputs in;
+    if (loss) {
+      ids = allocate(ops::embedding_ids_bytes(split), "labels");
+      problem.labels = ids->address;
+      if (values_) {
+        in.labels = int_values(op.inputs[1]);
+        ops::write_labels(executor_.machine(), split, problem.labels, in.labels);
+      }
+    }
+    std::shared_ptr<Buffer> work = allocate(ops::row_op_work_bytes(kind, split), "row op scratch");
+    problem.work = work->address;
+    problem.out = produce(op.outputs[0], &split).buffer->address;
+    // dgamma and dbeta end on x's first row block in its column blocks; the ops that read a
+    // [D] vector take it in its home layout, so the sums move there after the kernel.
+    const ops::RowSplit sum_split = ops::gradient_split(split, problem.params.sums_dtype);
+    std::vector<std::shared_ptr<Buffer>> sum_buffers;
+    for (int k = 0; k < sums; ++k) {
+      sum_buffers.push_back(allocate(sum_split.bytes(), "column sums"));
+      (k == 0 ? problem.dgamma : problem.dbeta) = sum_buffers.back()->address;
+    }
+    row_kernel(op, problem);
+    for (int k = 0; k < sums; ++k) {
+      const std::string& name = op.outputs[size_t(1 + k)];
+      const Placement from = row_split_placement(sum_split, sum_buffers[size_t(k)]->address);
+      move({{{&from}, &produce(name).sram, identity_map(sum_split.cols), false}},
+           fmt::format("'{}' of '{}' into its layout", name, op.name));
+    }
+    if (!values_) return;
+    in.x = ref(x);
+    if (!loss) in.dy = ref(op.inputs[0]);  // the shape of x: the validator checked
+    if (sums) in.gamma = ref(op.inputs[2]).values;
+    const ops::RowGrad r = ops::row_grad_reference(kind, split, problem.params, in);
+    ops::RowGrad64 f = ops::row_grad_reference_f64(kind, split, problem.params, in);
+    ref_[op.outputs[0]] = r.dx, f64_[op.outputs[0]] = std::move(f.dx);
+    if (sums > 0) ref_[op.outputs[1]] = r.dgamma, f64_[op.outputs[1]] = std::move(f.dgamma);
+    if (sums > 1) ref_[op.outputs[2]] = r.dbeta, f64_[op.outputs[2]] = std::move(f.dbeta);
   }
 
   // An activation, scale, or an activation's gradient (inputs dy, x: x in dy's layout).
@@ -1386,12 +1465,32 @@ ReduceSumForm reduce_sum_form(const g::Shape& x, const g::Op& op) {
 
 }  // namespace
 
+// What a backward row op's kernel takes: dy and x of one dtype (it reads both in it), dgamma and
+// dbeta of one dtype (one conversion at the end of their sums), the last axis.
+void check_row_grad(const g::Op& op, const g::Graph& graph) {
+  const auto dtype = [&](const std::string& name) { return graph.find_tensor(name)->dtype; };
+  if (op.type != "softmax_cross_entropy_backward" && dtype(op.inputs[0]) != dtype(op.inputs[1]))
+    refuse(op, fmt::format("dy '{}' is {} and '{}' {}: a run takes them in one dtype", op.inputs[0],
+                           g::dtype_name(dtype(op.inputs[0])), op.inputs[1],
+                           g::dtype_name(dtype(op.inputs[1]))));
+  if (op.outputs.size() == 3 && dtype(op.outputs[1]) != dtype(op.outputs[2]))
+    refuse(op, fmt::format("dgamma '{}' is {} and dbeta '{}' {}: a run writes them in one dtype",
+                           op.outputs[1], g::dtype_name(dtype(op.outputs[1])), op.outputs[2],
+                           g::dtype_name(dtype(op.outputs[2]))));
+  if (op.type == "softmax_backward") {
+    const int64_t axis = int_attr(op, "axis", -1);
+    const int64_t rank = int64_t(graph.find_tensor(op.inputs[0])->shape.size());
+    if (axis != -1 && axis != rank - 1)
+      refuse(op, fmt::format("softmax_backward along axis {}: a run takes the last axis", axis));
+  }
+}
+
 void check_runnable(const g::Graph& graph, const g::Analysis& a) {
   (void)a;
   std::set<std::string> ids;  // int32 tensors the run takes: embedding's ids, the loss's labels
   for (const g::Op& op : graph.ops) {
     if (op.type == "embedding" || op.type == "embedding_backward") ids.insert(op.inputs[0]);
-    if (op.type == "softmax_cross_entropy") ids.insert(op.inputs[1]);
+    if (takes_labels(op.type)) ids.insert(op.inputs[1]);
   }
   for (const g::Tensor& t : graph.tensors)
     if (t.dtype != g::DType::Fp32 && t.dtype != g::DType::Bf16 && !ids.count(t.name))
@@ -1406,8 +1505,9 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
     // The SIMD kernels write their output in their input's dtype (matmul's C converts).
     const g::Tensor &in0 = *graph.find_tensor(op.inputs[0]),
                     &out0 = *graph.find_tensor(op.outputs[0]);
-    if ((is_elementwise(op.type) || is_row_op(op.type) || is_activation(op.type) ||
-         is_image_op(op.type) || op.type == "batchnorm" || op.type == "reduce_sum") &&
+    if ((is_elementwise(op.type) || is_row_op(op.type) || is_row_grad(op.type) ||
+         is_activation(op.type) || is_image_op(op.type) || op.type == "batchnorm" ||
+         op.type == "reduce_sum") &&
         in0.dtype != out0.dtype)
       refuse(op,
              fmt::format("output '{}' is {} and input '{}' {}: a run keeps the input's dtype "
@@ -1432,6 +1532,10 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
         op.type == "embedding" || op.type == "embedding_backward" ||
         op.type == "softmax_cross_entropy")
       continue;
+    if (is_row_grad(op.type)) {
+      check_row_grad(op, graph);
+      continue;
+    }
     if (op.type == "conv2d") continue;
     if (is_optimizer(op.type)) {
       for (const std::string& name : op.inputs)
