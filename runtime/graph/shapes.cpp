@@ -325,17 +325,26 @@ double flop_softmax(const OpContext&, const std::vector<Shape>& out) {
 
 namespace {
 
-Shape pool_shape(const OpContext& c) {
-  need_rank(c, 0, 4, 4, "[N, H, W, C]");
-  const Shape& x = shape(c, 0);
+// [N, P, Q, C] of a pool of input `i` (x [N, H, W, C]).
+Shape pool_shape(const OpContext& c, size_t i = 0) {
+  need_rank(c, i, 4, 4, "[N, H, W, C]");
+  const Shape& x = shape(c, i);
   const auto k = c.int2_attr("kernel"), stride = c.int2_attr("stride"),
              pad = c.int2_attr("padding");
   if (k[0] < 1 || k[1] < 1) fail("kernel must be at least 1");
   if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1])
     fail(fmt::format("padding [{}, {}] is more than half the kernel [{}, {}]", pad[0], pad[1], k[0],
                      k[1]));
-  return {x[0], window_out(x[1], pad[0], k[0], stride[0], "H", described(in(c, 0))),
-          window_out(x[2], pad[1], k[1], stride[1], "W", described(in(c, 0))), x[3]};
+  return {x[0], window_out(x[1], pad[0], k[0], stride[0], "H", described(in(c, i))),
+          window_out(x[2], pad[1], k[1], stride[1], "W", described(in(c, i))), x[3]};
+}
+
+// A gradient's dy (input 0) against `want`, what the forward op gives for x (input 1).
+Shape pool_gradient(const OpContext& c, const Shape& want, const char* forward) {
+  if (shape(c, 0) != want)
+    fail(fmt::format("dy {} should be {}: a {} of {} with these attributes gives that",
+                     described(in(c, 0)), shape_string(want), forward, described(in(c, 1))));
+  return shape(c, 1);
 }
 
 double pool_flop(const OpContext& c, const std::vector<Shape>& out) {
@@ -358,12 +367,33 @@ double flop_avg_pool(const OpContext& c, const std::vector<Shape>& out) {
   return pool_flop(c, out);
 }
 
+std::vector<Shape> shape_max_pool_backward(const OpContext& c) {
+  return {pool_gradient(c, pool_shape(c, 1), "max_pool")};
+}
+std::vector<Shape> shape_avg_pool_backward(const OpContext& c) {
+  return {pool_gradient(c, pool_shape(c, 1), "avg_pool")};
+}
+double flop_max_pool_backward(const OpContext& c, const std::vector<Shape>&) {
+  return pool_flop(c, {shape(c, 0)});
+}
+double flop_avg_pool_backward(const OpContext& c, const std::vector<Shape>&) {
+  return pool_flop(c, {shape(c, 0)});
+}
+
 std::vector<Shape> shape_global_avg_pool(const OpContext& c) {
   need_rank(c, 0, 4, 4, "[N, H, W, C]");
   return {{shape(c, 0)[0], shape(c, 0)[3]}};
 }
 double flop_global_avg_pool(const OpContext& c, const std::vector<Shape>&) {
   return elements(shape(c, 0));
+}
+
+std::vector<Shape> shape_global_avg_pool_backward(const OpContext& c) {
+  need_rank(c, 1, 4, 4, "[N, H, W, C]");
+  return {pool_gradient(c, {shape(c, 1)[0], shape(c, 1)[3]}, "global_avg_pool")};
+}
+double flop_global_avg_pool_backward(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
 }
 
 std::vector<Shape> shape_embedding(const OpContext& c) {

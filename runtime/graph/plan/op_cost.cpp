@@ -67,6 +67,10 @@ const std::map<std::string, KindRow>& kinds() {
       {"max_pool", {Kind::Pool, 0}},
       {"avg_pool", {Kind::Pool, 0}},
       {"global_avg_pool", {Kind::GlobalPool, 0}},
+      // Gradients: each node pulls the dy (and x) rows of its pixels' windows, as the forward.
+      {"max_pool_backward", {Kind::Pool, 0}},
+      {"avg_pool_backward", {Kind::Pool, 0}},
+      {"global_avg_pool_backward", {Kind::Elementwise, 0}},  // a broadcast and a multiply
       {"embedding", {Kind::Gather, 0}},
       {"reshape", {Kind::Reshape, 0}},
       {"transpose", {Kind::Transpose, 0}},

@@ -22,6 +22,7 @@
 #include "runtime/ops/embedding.h"
 #include "runtime/ops/global_avg_pool.h"
 #include "runtime/ops/pool.h"
+#include "runtime/ops/pool_backward.h"
 #include "runtime/ops/row_ops.h"
 
 namespace dojosim::runtime::graph_run {
@@ -86,6 +87,10 @@ bool is_activation(const std::string& type) {
 }
 bool is_image_op(const std::string& type) {
   return type == "max_pool" || type == "avg_pool" || type == "global_avg_pool";
+}
+bool is_pool_gradient(const std::string& type) {
+  return type == "max_pool_backward" || type == "avg_pool_backward" ||
+         type == "global_avg_pool_backward";
 }
 std::string word_attr(const g::Op& op, const std::string& name, const std::string& fallback) {
   const auto it = op.attributes.find(name);
@@ -486,6 +491,8 @@ class Runner {
       run_embedding(op);
     else if (is_image_op(op.type))
       run_image_op(op);
+    else if (is_pool_gradient(op.type))
+      run_pool_gradient(op);
     else if (is_layout_op(op.type))
       run_layout(op);
     else
@@ -1010,6 +1017,46 @@ class Runner {
     }
   }
 
+  // The pools' gradients: dx in split_image()'s layout, dy read with its column blocks (and x,
+  // for max, as dx is held); global_avg_pool's is avg_pool's over one window of the image.
+  void run_pool_gradient(const g::Op& op) {
+    const std::string &dy = op.inputs[0], &x = op.inputs[1];
+    const g::Shape& s = tensor(x).shape;
+    ops::PoolBackwardProblem problem;
+    problem.image = {uint32_t(s[0]), uint32_t(s[1]), uint32_t(s[2]), uint32_t(s[3])};
+    problem.op = op.type == "max_pool_backward" ? ops::PoolOp::Max : ops::PoolOp::Avg;
+    ops::PoolWindow& k = problem.window;
+    if (op.type == "global_avg_pool_backward") {
+      k = ops::global_window(problem.image);
+    } else {
+      std::tie(k.kernel_h, k.kernel_w) = pair_attr(op, "kernel", 1);
+      std::tie(k.stride_h, k.stride_w) = pair_attr(op, "stride", 1);
+      std::tie(k.pad_h, k.pad_w) = pair_attr(op, "padding", 0);
+      k.count_include_pad = bool_attr(op, "count_include_pad");
+    }
+    const DType dtype = runtime_dtype(tensor(dy).dtype);
+    problem.grad = ops::split_image(config_, dtype, problem.image);
+    problem.dy = ops::pool_backward_dy(config_, problem.op, problem.grad, problem.image, k);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    problem.dy_at = input_in(dy, problem.dy, temps);
+    if (problem.op == ops::PoolOp::Max) problem.x = input_in(x, problem.grad, temps);
+    std::shared_ptr<Buffer> work =
+        allocate(ops::pool_backward_work_bytes(problem), fmt::format("{} scratch", op.type));
+    problem.work = work->address;
+    problem.out = produce(op.outputs[0], &problem.grad).buffer->address;
+    const ops::PoolBackwardKernel kernel_of(config_, problem);
+    kernel_of.place(executor_.machine());
+    op_->how = "simd rows";
+    kernel(kernel_of, fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      const Matrix& xs = problem.op == ops::PoolOp::Max ? ref(x) : Matrix();
+      ref_[op.outputs[0]] =
+          ops::pool_backward_reference(problem.op, dtype, problem.image, k, ref(dy), xs);
+      f64_[op.outputs[0]] =
+          ops::pool_backward_reference_f64(problem.op, dtype, problem.image, k, ref(dy), xs);
+    }
+  }
+
   // Reshape, transpose, concat, split: each output element is an input element; a reshape that
   // keeps the matrix view keeps the tensor where it is.
   void run_layout(const g::Op& op) {
@@ -1198,7 +1245,7 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
     const g::Tensor &in0 = *graph.find_tensor(op.inputs[0]),
                     &out0 = *graph.find_tensor(op.outputs[0]);
     if ((is_elementwise(op.type) || is_row_op(op.type) || is_activation(op.type) ||
-         is_image_op(op.type) || op.type == "batchnorm") &&
+         is_image_op(op.type) || is_pool_gradient(op.type) || op.type == "batchnorm") &&
         in0.dtype != out0.dtype)
       refuse(op,
              fmt::format("output '{}' is {} and input '{}' {}: a run keeps the input's dtype "
@@ -1211,6 +1258,14 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
       continue;
     if (op.type == "conv2d" || op.type == "conv2d_grad_input" || op.type == "conv2d_grad_weight")
       continue;
+    if (is_pool_gradient(op.type)) {
+      const g::Tensor& x = *graph.find_tensor(op.inputs[1]);
+      if (op.type == "max_pool_backward" && x.dtype != in0.dtype)
+        refuse(op, fmt::format("x '{}' is {} and dy '{}' {}: a run compares x in dy's dtype "
+                               "(a conversion in it is not run yet)",
+                               x.name, g::dtype_name(x.dtype), in0.name, g::dtype_name(in0.dtype)));
+      continue;
+    }
     if (op.type == "add" || op.type == "sub" || op.type == "mul") {
       const g::Shape &x = shape(0), &y = shape(1);
       const bool trailing =
