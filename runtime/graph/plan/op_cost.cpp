@@ -10,6 +10,7 @@
 
 #include "hw/config/derived.h"
 #include "hw/config/machine_params.h"
+#include "isa/timing.h"
 #include "runtime/graph/op_table.h"
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
@@ -35,6 +36,7 @@ enum class Kind : uint8_t {
   Row,
   Loss,
   Pool,
+  PoolGradient,
   GlobalPool,
   Gather,
   Reshape,
@@ -67,10 +69,9 @@ const std::map<std::string, KindRow>& kinds() {
       {"max_pool", {Kind::Pool, 0}},
       {"avg_pool", {Kind::Pool, 0}},
       {"global_avg_pool", {Kind::GlobalPool, 0}},
-      // Gradients: each node pulls the dy (and x) rows of its pixels' windows, as the forward.
-      {"max_pool_backward", {Kind::Pool, 0}},
-      {"avg_pool_backward", {Kind::Pool, 0}},
-      {"global_avg_pool_backward", {Kind::Elementwise, 0}},  // a broadcast and a multiply
+      {"max_pool_backward", {Kind::PoolGradient, 0}},
+      {"avg_pool_backward", {Kind::PoolGradient, 0}},
+      {"global_avg_pool_backward", {Kind::PoolGradient, 0}},
       {"embedding", {Kind::Gather, 0}},
       {"reshape", {Kind::Reshape, 0}},
       {"transpose", {Kind::Transpose, 0}},
@@ -402,8 +403,8 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
   const Shape& lead_shape = c.in[lead]->shape;
   // Pooling reads whole image rows (its halo aside) and ids are gathered by rows, so both take
   // the row split.
-  const bool where_it_is =
-      c.now[lead] && kind.kind != Kind::Pool && c.in[lead]->dtype != DType::Int32;
+  const bool where_it_is = c.now[lead] && kind.kind != Kind::Pool &&
+                           kind.kind != Kind::PoolGradient && c.in[lead]->dtype != DType::Int32;
   const Layout lay = where_it_is ? *c.now[lead] : row_split(lead_shape, c.m.nodes);
   cost.mapping = lay.by == "rows" ? "simd rows" : "simd in " + lay.by;
   cost.nodes = lay.parts();
@@ -445,6 +446,36 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
       const auto k = ctx.int2_attr("kernel"), s = ctx.int2_attr("stride");
       const Shape& x = lead_shape;  // NHWC
       const double halo_rows = double(std::max<int64_t>(0, k[0] - s[0]));
+      const double halo = halo_rows * double(x[2] * x[3] * element_bytes(c.in[0]->dtype));
+      cost.cycles += lay.row_parts > 1 ? std::ceil(halo / c.m.link_bytes) + c.m.hop_cycles : 0;
+      cost.outputs[0] = row_split(c.out[0]->shape, c.m.nodes);
+      break;
+    }
+    case Kind::PoolGradient: {
+      // runtime/ops/pool_backward.h: per pixel, register and window holding the pixel, a chain
+      // of dependent loads and SIMD ops (max: a pass over the window's positions, then its
+      // masks) and the window's addresses; latency, not SIMD throughput, sets the pace.
+      const OpContext ctx = context_of(c);
+      const Shape& x = c.in[1]->shape;  // NHWC
+      const bool global = c.op.type == "global_avg_pool_backward";
+      const bool max = c.op.type == "max_pool_backward";
+      const std::vector<int64_t> k =
+          global ? std::vector<int64_t>{x[1], x[2]} : ctx.int2_attr("kernel");
+      const std::vector<int64_t> s = global ? std::vector<int64_t>{1, 1} : ctx.int2_attr("stride");
+      const double windows =
+          global ? 1.0 : double(k[0]) / double(s[0]) * double(k[1]) / double(s[1]);
+      const isa::TimingParams& timing = c.config.node.core.timing_params;
+      using T = isa::TimingClass;
+      const double load = timing.of(T::VLoad).latency, simd = timing.of(T::Simd).latency,
+                   alu = timing.of(T::Alu).latency;
+      const double pieces = c.in[0]->dtype == DType::Bf16 ? 2 : 1;
+      const double visit = max ? double(k[0] * k[1]) * (load + pieces * simd + 3 * alu) +
+                                     pieces * 10 * simd + 12 * alu
+                               : load + pieces * simd + 12 * alu;
+      const double registers = std::ceil(double(ceil_div(uint64_t(lay.cols), lay.col_parts)) /
+                                         lanes(c.m, c.in[0]->dtype));
+      cost.cycles += double(rows_here) * registers * windows * visit;
+      const double halo_rows = global ? 0.0 : double(std::max<int64_t>(0, k[0] - s[0]));
       const double halo = halo_rows * double(x[2] * x[3] * element_bytes(c.in[0]->dtype));
       cost.cycles += lay.row_parts > 1 ? std::ceil(halo / c.m.link_bytes) + c.m.hop_cycles : 0;
       cost.outputs[0] = row_split(c.out[0]->shape, c.m.nodes);
