@@ -133,9 +133,18 @@ std::pair<int64_t, int64_t> conv_out(const OpContext& c, int64_t h, int64_t w, i
           window_out(w, pad[1], dil[1] * (s - 1) + 1, stride[1], "W", x)};
 }
 
-int64_t conv_groups(const OpContext& c) {
+int64_t groups_attr(const OpContext& c) {
   const int64_t groups = c.int_attr("groups");
   if (groups < 1) fail(fmt::format("groups = {}; expected at least 1", groups));
+  return groups;
+}
+
+// The groups attribute, which must divide C (of input i) and K (of input j).
+int64_t conv_groups(const OpContext& c, size_t i, int64_t ch, size_t j, int64_t k) {
+  const int64_t groups = groups_attr(c);
+  if (ch % groups != 0 || k % groups != 0)
+    fail(fmt::format("groups = {} must divide both C = {} of {} and K = {} of {}", groups, ch,
+                     described(in(c, i)), k, described(in(c, j))));
   return groups;
 }
 
@@ -157,10 +166,7 @@ std::vector<Shape> shape_conv2d(const OpContext& c) {
   need_rank(c, 0, 4, 4, "[N, H, W, C]");
   need_rank(c, 1, 4, 4, "[R, S, C/groups, K]");
   const Shape &x = shape(c, 0), &w = shape(c, 1);
-  const int64_t groups = conv_groups(c);
-  if (x[3] % groups != 0 || w[3] % groups != 0)
-    fail(fmt::format("groups = {} divides neither C = {} of {} nor K = {} of {}", groups, x[3],
-                     described(in(c, 0)), w[3], described(in(c, 1))));
+  const int64_t groups = conv_groups(c, 0, x[3], 1, w[3]);
   if (w[2] * groups != x[3])
     fail(fmt::format("weights {} have {} input channels; expected C / groups = {} / {} = {}",
                      described(in(c, 1)), w[2], x[3], groups, x[3] / groups));
@@ -177,7 +183,7 @@ std::vector<Shape> shape_conv2d_grad_input(const OpContext& c) {
   need_rank(c, 0, 4, 4, "dy [N, P, Q, K]");
   need_rank(c, 1, 4, 4, "[R, S, C/groups, K]");
   const Shape &dy = shape(c, 0), &w = shape(c, 1);
-  const int64_t groups = conv_groups(c);
+  const int64_t groups = groups_attr(c);
   if (w[3] % groups != 0)
     fail(
         fmt::format("groups = {} does not divide K = {} of {}", groups, w[3], described(in(c, 1))));
@@ -198,10 +204,7 @@ std::vector<Shape> shape_conv2d_grad_weight(const OpContext& c) {
   need_rank(c, 0, 4, 4, "[N, H, W, C]");
   need_rank(c, 1, 4, 4, "dy [N, P, Q, K]");
   const Shape &x = shape(c, 0), &dy = shape(c, 1);
-  const int64_t groups = conv_groups(c);
-  if (x[3] % groups != 0 || dy[3] % groups != 0)
-    fail(fmt::format("groups = {} must divide both C = {} of {} and K = {} of {}", groups, x[3],
-                     described(in(c, 0)), dy[3], described(in(c, 1))));
+  const int64_t groups = conv_groups(c, 0, x[3], 1, dy[3]);
   const auto kernel = c.int2_attr("kernel");
   if (kernel[0] < 1 || kernel[1] < 1)
     fail(fmt::format("kernel [{}, {}]; expected [R, S] of at least 1 each", kernel[0], kernel[1]));

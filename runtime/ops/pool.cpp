@@ -156,18 +156,7 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
   w.op("ld      s2, ROWS(s1)");
   w.op("beqz    s2, exit                # no rows of y here");
   w.comment("the halo: pull every input row the windows read (semaphore 1)");
-  w.op("ld      a0, PULLS(s1)");
-  w.op("ld      t6, NPULLS(s1)");
-  w.op("mv      t5, t6");
-  w.label("pull");
-  w.op("ld      t0, 0(a0)");
-  w.op("ld      t1, 8(a0)");
-  w.op("ld      t2, 16(a0)");
-  w.op("pull    t1, t0, t2, 1");
-  w.op("addi    a0, a0, 24");
-  w.op("addi    t5, t5, -1");
-  w.op("bnez    t5, pull");
-  w.op("swait   1, t6");
+  write_pull_loop(w);
   if (max) {
     w.op("li      t0, {}", bf16 ? "0xff80" : "0xff800000");
     w.op("vbcast.{} v31, t0          # -inf: the start of every max", dtype_name(dtype));

@@ -187,20 +187,7 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
   w.op("ld      s2, ROWS(s1)");
   w.op("beqz    s2, exit                # no rows of dx here");
   w.comment("the halo: pull every row the windows read (semaphore 1)");
-  w.op("ld      a0, PULLS(s1)");
-  w.op("ld      t6, NPULLS(s1)");
-  w.op("beqz    t6, pulled");
-  w.op("mv      t5, t6");
-  w.label("pull");
-  w.op("ld      t0, 0(a0)");
-  w.op("ld      t1, 8(a0)");
-  w.op("ld      t2, 16(a0)");
-  w.op("pull    t1, t0, t2, 1");
-  w.op("addi    a0, a0, 24");
-  w.op("addi    t5, t5, -1");
-  w.op("bnez    t5, pull");
-  w.op("swait   1, t6");
-  w.label("pulled");
+  write_pull_loop(w, "pulled");
   w.op("vbcast.fp32 v30, zero");
   if (max) {
     w.op("li      t0, 0x3f800000");
