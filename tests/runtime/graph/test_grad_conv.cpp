@@ -162,6 +162,12 @@ TEST_CASE("Depthwise conv2d gradients (groups = C, a multiplier of 2) equal thei
   check_grads({2, 5, 5, 4, 8, 3, 3, 4, 2, 2, 1, 1}, DType::Fp32, 41);
 }
 
+TEST_CASE("conv2d's input gradient is exactly 0 where no window reads the input") {
+  // 3x3 windows of stride 2 without padding over 8 x 6: the last row and column are never read,
+  // so dx is 0 there (the bound of an empty sum is 0: the check is exact).
+  check_grads({1, 8, 6, 5, 3, 3, 3, 1, 2, 2, 0, 0}, DType::Fp32, 91);
+}
+
 TEST_CASE("conv2d gradients name the tensor and what a conv2d of these attributes gives") {
   const auto message = [](const std::string& yaml) {
     try {
