@@ -245,28 +245,34 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
   }
   w.op("mv      a3, s10");
   w.label("window_p");
-  w.op("mv      a5, a6");
-  w.label("window_q");
-  w.comment("dy (n, p, q): v0.. (fp32 pieces)");
+  w.comment("s11: dy (n, p, q), one row on per q; ra: the window's entry of RECIPS (avg) or WOFQ");
   w.op("ld      t1, P(s1)");
   w.op("mul     t0, s6, t1");
   w.op("add     t0, t0, a3");
   w.op("ld      t1, Q(s1)");
+  w.op("mul     t2, a3, t1");
   w.op("mul     t0, t0, t1");
-  w.op("add     t0, t0, a5");
+  w.op("add     t0, t0, a6");
   w.op("mul     t0, t0, s7");
   w.op("ld      t1, DYBASE(s1)");
   w.op("add     t0, t0, t1");
-  w.op("add     t0, t0, s9");
-  load("t0", 0, 2);
+  w.op("add     s11, t0, s9");
   if (!max) {
-    w.op("ld      t1, Q(s1)");
-    w.op("mul     t0, a3, t1");
-    w.op("add     t0, t0, a5");
-    w.op("slli    t0, t0, 2");
+    w.op("add     t2, t2, a6");
+    w.op("slli    t2, t2, 2");
     w.op("ld      t1, RECIPS(s1)");
-    w.op("add     t0, t0, t1");
-    w.op("lw      t0, 0(t0)");
+    w.op("add     ra, t2, t1");
+  } else {
+    w.op("ld      t1, WOFQ(s1)");
+    w.op("slli    t2, a6, 3");
+    w.op("add     ra, t1, t2");
+  }
+  w.op("mv      a5, a6");
+  w.label("window_q");
+  w.comment("dy (n, p, q): v0.. (fp32 pieces)");
+  load("s11", 0, 2);
+  if (!max) {
+    w.op("lw      t0, 0(ra)");
     w.op("vbcast.fp32 v12, t0           # 1 / count of window (p, q)");
     for (int k = 0; k < pieces; ++k) w.op("vfma.fp32 v{}, v{}, v12", 16 + k, k);
   } else {
@@ -276,11 +282,8 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
     w.op("add     t0, t0, t1");
     w.op("lwu     t2, 0(t0)");
     w.op("lwu     t3, 4(t0)");
-    w.op("ld      t0, WOFQ(s1)");
-    w.op("slli    t1, a5, 3");
-    w.op("add     t0, t0, t1");
-    w.op("lwu     t4, 0(t0)");
-    w.op("lwu     t5, 4(t0)");
+    w.op("lwu     t4, 0(ra)");
+    w.op("lwu     t5, 4(ra)");
     for (int k = 0; k < pieces; ++k) {
       w.op("vmv     v{}, v31                # max before the pixel", 8 + k);
       w.op("vmv     v{}, v31                # max after it", 10 + k);
@@ -326,6 +329,8 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
       w.op("vfma.fp32 v{}, v{}, v18", 16 + k, k);
     }
   }
+  w.op("add     s11, s11, s7");
+  w.op("addi    ra, ra, {}", max ? 8 : 4);
   w.op("addi    a5, a5, 1");
   w.op("blt     a5, a7, window_q");
   w.op("addi    a3, a3, 1");
