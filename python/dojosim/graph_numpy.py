@@ -289,9 +289,6 @@ _OPS = {
     "softmax_cross_entropy": lambda op, logits, labels: _cross_entropy(logits, labels, op),
     "sgd_update": lambda op, w, g, v: _sgd_update(w, g, v, op),
     "adamw_update": lambda op, w, g, m, v: _adamw_update(w, g, m, v, op),
-}
-# The backward ops, joining the table as their rows land in ops.def.
-_BACKWARD_OPS = {
     "conv2d_grad_input": lambda op, dy, w: _conv2d_grad_input(dy, w, op),
     "conv2d_grad_weight": lambda op, x, dy: _conv2d_grad_weight(x, dy, op),
     "relu_backward": lambda op, dy, x: np.where(x > 0, dy, 0),

@@ -65,13 +65,13 @@ void need_shape_of_dy(const OpContext& c, size_t i, size_t dy) {
 
 // Output size of a window over `size`: (size + 2 pad - span) / stride + 1, at least 1.
 int64_t window_out(int64_t size, int64_t pad, int64_t span, int64_t stride, const char* axis,
-                   const Tensor& x) {
+                   const std::string& x) {
   if (stride < 1) fail(fmt::format("stride {} along {}; expected at least 1", stride, axis));
   if (pad < 0) fail(fmt::format("padding {} along {}; expected 0 or more", pad, axis));
   const int64_t room = size + 2 * pad - span;
   if (room < 0)
     fail(fmt::format("the window ({} with padding {}) is larger than {} of input {}", span, pad,
-                     axis, described(x)));
+                     axis, x));
   return room / stride + 1;
 }
 
@@ -127,29 +127,100 @@ double flop_batch_matmul(const OpContext& c, const std::vector<Shape>& out) {
   return 2.0 * elements(out[0]) * static_cast<double>(k);
 }
 
+namespace {
+
+// [P, Q] of a conv2d of an [N, H, W, C] input (described as `x`) by an R x S window with the
+// op's stride, padding and dilation; conv2d and its gradients share it.
+std::pair<int64_t, int64_t> conv_out(const OpContext& c, int64_t h, int64_t w, int64_t r, int64_t s,
+                                     const std::string& x) {
+  const auto stride = c.int2_attr("stride"), pad = c.int2_attr("padding"),
+             dil = c.int2_attr("dilation");
+  if (dil[0] < 1 || dil[1] < 1) fail("dilation must be at least 1");
+  return {window_out(h, pad[0], dil[0] * (r - 1) + 1, stride[0], "H", x),
+          window_out(w, pad[1], dil[1] * (s - 1) + 1, stride[1], "W", x)};
+}
+
+int64_t groups_attr(const OpContext& c) {
+  const int64_t groups = c.int_attr("groups");
+  if (groups < 1) fail(fmt::format("groups = {}; expected at least 1", groups));
+  return groups;
+}
+
+// The groups attribute, which must divide C (of input i) and K (of input j).
+int64_t conv_groups(const OpContext& c, size_t i, int64_t ch, size_t j, int64_t k) {
+  const int64_t groups = groups_attr(c);
+  if (ch % groups != 0 || k % groups != 0)
+    fail(fmt::format("groups = {} must divide both C = {} of {} and K = {} of {}", groups, ch,
+                     described(in(c, i)), k, described(in(c, j))));
+  return groups;
+}
+
+// A gradient's dy [N, P, Q, K] against what the forward conv2d of [N, H, W, C] gives.
+void need_conv_dy(const OpContext& c, size_t i, int64_t n, int64_t h, int64_t w, int64_t ch,
+                  int64_t r, int64_t s, int64_t k) {
+  const std::string x = shape_string(Shape{n, h, w, ch});
+  const auto [p, q] = conv_out(c, h, w, r, s, x);
+  if (shape(c, i) != Shape{n, p, q, k})
+    fail(
+        fmt::format("dy {} should be {}: a conv2d of {} by a {}x{} window with these "
+                    "attributes gives that",
+                    described(in(c, i)), shape_string(Shape{n, p, q, k}), x, r, s));
+}
+
+}  // namespace
+
 std::vector<Shape> shape_conv2d(const OpContext& c) {
   need_rank(c, 0, 4, 4, "[N, H, W, C]");
   need_rank(c, 1, 4, 4, "[R, S, C/groups, K]");
   const Shape &x = shape(c, 0), &w = shape(c, 1);
-  const int64_t groups = c.int_attr("groups");
-  if (groups < 1) fail(fmt::format("groups = {}; expected at least 1", groups));
-  if (x[3] % groups != 0 || w[3] % groups != 0)
-    fail(fmt::format("groups = {} divides neither C = {} of {} nor K = {} of {}", groups, x[3],
-                     described(in(c, 0)), w[3], described(in(c, 1))));
+  const int64_t groups = conv_groups(c, 0, x[3], 1, w[3]);
   if (w[2] * groups != x[3])
     fail(fmt::format("weights {} have {} input channels; expected C / groups = {} / {} = {}",
                      described(in(c, 1)), w[2], x[3], groups, x[3] / groups));
-  const auto stride = c.int2_attr("stride"), pad = c.int2_attr("padding"),
-             dil = c.int2_attr("dilation");
-  if (dil[0] < 1 || dil[1] < 1) fail("dilation must be at least 1");
-  const int64_t p = window_out(x[1], pad[0], dil[0] * (w[0] - 1) + 1, stride[0], "H", in(c, 0));
-  const int64_t q = window_out(x[2], pad[1], dil[1] * (w[1] - 1) + 1, stride[1], "W", in(c, 0));
+  const auto [p, q] = conv_out(c, x[1], x[2], w[0], w[1], described(in(c, 0)));
   return {{x[0], p, q, w[3]}};
 }
 
 double flop_conv2d(const OpContext& c, const std::vector<Shape>& out) {
   const Shape& w = shape(c, 1);
   return 2.0 * elements(out[0]) * static_cast<double>(w[0] * w[1] * w[2]);
+}
+
+std::vector<Shape> shape_conv2d_grad_input(const OpContext& c) {
+  need_rank(c, 0, 4, 4, "dy [N, P, Q, K]");
+  need_rank(c, 1, 4, 4, "[R, S, C/groups, K]");
+  const Shape &dy = shape(c, 0), &w = shape(c, 1);
+  const int64_t groups = groups_attr(c);
+  if (w[3] % groups != 0)
+    fail(
+        fmt::format("groups = {} does not divide K = {} of {}", groups, w[3], described(in(c, 1))));
+  const auto size = c.int2_attr("input_size");
+  if (size[0] < 1 || size[1] < 1)
+    fail(fmt::format("input_size [{}, {}]; expected [H, W] of at least 1 each", size[0], size[1]));
+  const Shape dx{dy[0], size[0], size[1], w[2] * groups};
+  need_conv_dy(c, 0, dx[0], dx[1], dx[2], dx[3], w[0], w[1], w[3]);
+  return {dx};
+}
+
+double flop_conv2d_grad_input(const OpContext& c, const std::vector<Shape>&) {
+  const Shape& w = shape(c, 1);
+  return 2.0 * elements(shape(c, 0)) * static_cast<double>(w[0] * w[1] * w[2]);
+}
+
+std::vector<Shape> shape_conv2d_grad_weight(const OpContext& c) {
+  need_rank(c, 0, 4, 4, "[N, H, W, C]");
+  need_rank(c, 1, 4, 4, "dy [N, P, Q, K]");
+  const Shape &x = shape(c, 0), &dy = shape(c, 1);
+  const int64_t groups = conv_groups(c, 0, x[3], 1, dy[3]);
+  const auto kernel = c.int2_attr("kernel");
+  if (kernel[0] < 1 || kernel[1] < 1)
+    fail(fmt::format("kernel [{}, {}]; expected [R, S] of at least 1 each", kernel[0], kernel[1]));
+  need_conv_dy(c, 1, x[0], x[1], x[2], x[3], kernel[0], kernel[1], dy[3]);
+  return {{kernel[0], kernel[1], x[3] / groups, dy[3]}};
+}
+
+double flop_conv2d_grad_weight(const OpContext& c, const std::vector<Shape>& out) {
+  return 2.0 * elements(shape(c, 1)) * static_cast<double>(out[0][0] * out[0][1] * out[0][2]);
 }
 
 std::vector<Shape> shape_bias_add(const OpContext& c) {
@@ -342,17 +413,26 @@ double flop_softmax_backward(const OpContext&, const std::vector<Shape>& out) {
 
 namespace {
 
-Shape pool_shape(const OpContext& c) {
-  need_rank(c, 0, 4, 4, "[N, H, W, C]");
-  const Shape& x = shape(c, 0);
+// [N, P, Q, C] of a pool of input `i` (x [N, H, W, C]).
+Shape pool_shape(const OpContext& c, size_t i = 0) {
+  need_rank(c, i, 4, 4, "[N, H, W, C]");
+  const Shape& x = shape(c, i);
   const auto k = c.int2_attr("kernel"), stride = c.int2_attr("stride"),
              pad = c.int2_attr("padding");
   if (k[0] < 1 || k[1] < 1) fail("kernel must be at least 1");
   if (pad[0] * 2 > k[0] || pad[1] * 2 > k[1])
     fail(fmt::format("padding [{}, {}] is more than half the kernel [{}, {}]", pad[0], pad[1], k[0],
                      k[1]));
-  return {x[0], window_out(x[1], pad[0], k[0], stride[0], "H", in(c, 0)),
-          window_out(x[2], pad[1], k[1], stride[1], "W", in(c, 0)), x[3]};
+  return {x[0], window_out(x[1], pad[0], k[0], stride[0], "H", described(in(c, i))),
+          window_out(x[2], pad[1], k[1], stride[1], "W", described(in(c, i))), x[3]};
+}
+
+// A gradient's dy (input 0) against `want`, what the forward op gives for x (input 1).
+Shape pool_gradient(const OpContext& c, const Shape& want, const char* forward) {
+  if (shape(c, 0) != want)
+    fail(fmt::format("dy {} should be {}: a {} of {} with these attributes gives that",
+                     described(in(c, 0)), shape_string(want), forward, described(in(c, 1))));
+  return shape(c, 1);
 }
 
 double pool_flop(const OpContext& c, const std::vector<Shape>& out) {
@@ -373,6 +453,19 @@ double flop_max_pool(const OpContext& c, const std::vector<Shape>& out) {
 }
 double flop_avg_pool(const OpContext& c, const std::vector<Shape>& out) {
   return pool_flop(c, out);
+}
+
+std::vector<Shape> shape_max_pool_backward(const OpContext& c) {
+  return {pool_gradient(c, pool_shape(c, 1), "max_pool")};
+}
+std::vector<Shape> shape_avg_pool_backward(const OpContext& c) {
+  return {pool_gradient(c, pool_shape(c, 1), "avg_pool")};
+}
+double flop_max_pool_backward(const OpContext& c, const std::vector<Shape>&) {
+  return pool_flop(c, {shape(c, 0)});
+}
+double flop_avg_pool_backward(const OpContext& c, const std::vector<Shape>&) {
+  return pool_flop(c, {shape(c, 0)});
 }
 
 std::vector<Shape> shape_global_avg_pool(const OpContext& c) {
@@ -410,6 +503,14 @@ std::vector<Shape> shape_reduce_sum(const OpContext& c) {
 }
 double flop_reduce_sum(const OpContext& c, const std::vector<Shape>&) {
   return elements(shape(c, 0));
+}
+
+std::vector<Shape> shape_global_avg_pool_backward(const OpContext& c) {
+  need_rank(c, 1, 4, 4, "[N, H, W, C]");
+  return {pool_gradient(c, {shape(c, 1)[0], shape(c, 1)[3]}, "global_avg_pool")};
+}
+double flop_global_avg_pool_backward(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
 }
 
 std::vector<Shape> shape_embedding(const OpContext& c) {

@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
+
+#include "isa/global_address.h"
 
 namespace dojosim::runtime::ops {
 
@@ -28,6 +31,23 @@ void check_image_split(const std::string& what, const RowSplit& split, const Ima
     throw std::invalid_argument(fmt::format("{}: the input split holds [{}, {}]: expected [{}, {}]",
                                             what, split.rows, split.cols,
                                             uint64_t{image.n} * image.h * image.w, image.c));
+}
+
+std::vector<RowPull> pull_rows(const RowSplit& split, uint64_t address, uint32_t j, uint64_t lo,
+                               uint64_t hi, uint64_t dest) {
+  std::vector<RowPull> pulls;
+  const uint64_t row_bytes = split.row_bytes(j);
+  for (uint32_t i = 0; i < split.row_parts; ++i) {
+    const uint64_t r0 = std::max<uint64_t>(lo, split.row_start[i]),
+                   r1 = std::min<uint64_t>(hi, split.row_start[i + 1]);
+    if (r0 >= r1) continue;
+    const hw::Coord c = split.nodes[i * split.col_parts + j];
+    const uint64_t from = address + (r0 - split.row_start[i]) * row_bytes;
+    pulls.push_back({isa::global_address(static_cast<uint32_t>(c.x), static_cast<uint32_t>(c.y),
+                                         static_cast<uint32_t>(from)),
+                     dest + (r0 - lo) * row_bytes, (r1 - r0) * row_bytes});
+  }
+  return pulls;
 }
 
 }  // namespace dojosim::runtime::ops

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/row_split.h"
@@ -28,6 +29,16 @@ RowSplit split_image(const hw::HardwareConfig& config, DType dtype, const ImageS
 /// Throws std::invalid_argument naming `what` unless `split` holds [N H W, C] of `image` in
 /// fp32 or bf16.
 void check_image_split(const std::string& what, const RowSplit& split, const ImageShape& image);
+
+/// A pull of whole rows: `bytes` from `source` (a global address) to `dest` on the node that
+/// pulls.
+struct RowPull {
+  uint64_t source = 0, dest = 0, bytes = 0;
+};
+/// The pulls that fetch rows [lo, hi) of column block j of `split` (at SRAM `address` on its
+/// nodes) to `dest` onwards, one per row block the range overlaps (a kernel's halo).
+std::vector<RowPull> pull_rows(const RowSplit& split, uint64_t address, uint32_t j, uint64_t lo,
+                               uint64_t hi, uint64_t dest);
 
 /// What the host-side runs of the image ops (run_global_avg_pool, run_pool) give back.
 struct ImageOpRun {

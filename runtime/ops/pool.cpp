@@ -11,7 +11,6 @@
 #include <tuple>
 
 #include "hw/node/node.h"
-#include "isa/global_address.h"
 #include "isa/lanes.h"
 #include "runtime/ops/program.h"
 
@@ -58,12 +57,9 @@ std::vector<float> reciprocals(const PoolWindow& k) {
 }
 
 // ---- The plan: each node's halo and its pulls ----------------------------------------------
-struct Pull {
-  uint64_t source = 0, dest = 0, bytes = 0;  // global; local; bytes
-};
 struct NodePlan {
   uint64_t lo = 0, hi = 0;  // the input rows its windows read
-  std::vector<Pull> pulls;
+  std::vector<RowPull> pulls;
 };
 struct WorkMap {
   uint64_t pulls = 0, recips = 0, scratch = 0, end = 0;
@@ -89,8 +85,7 @@ Plan make_plan(const PoolProblem& p) {
       node.lo = std::min(node.lo, input_row(p.image, plan.y, o, win.h.begin, win.w.begin));
       node.hi = std::max(node.hi, input_row(p.image, plan.y, o, win.h.end - 1, win.w.end - 1) + 1);
     }
-    for (uint32_t i = 0; i < in.row_parts; ++i)
-      if (in.row_start[i] < node.hi && in.row_start[i + 1] > node.lo) ++pulls;
+    pulls += pull_rows(in, p.x, uint32_t(b % cp), node.lo, node.hi, 0).size();
     scratch = std::max(scratch, (node.hi - node.lo) * out.row_bytes(b));
   }
   WorkMap& m = plan.map;
@@ -101,19 +96,7 @@ Plan make_plan(const PoolProblem& p) {
   m.end = m.scratch + scratch;
   for (size_t b = 0; b < out.blocks(); ++b) {
     NodePlan& node = plan.nodes[b];
-    const uint32_t j = b % cp;
-    const uint64_t row_bytes = out.row_bytes(b);
-    for (uint32_t i = 0; i < in.row_parts; ++i) {
-      const uint64_t r0 = std::max<uint64_t>(node.lo, in.row_start[i]),
-                     r1 = std::min<uint64_t>(node.hi, in.row_start[i + 1]);
-      if (r0 >= r1) continue;
-      const hw::Coord c = in.nodes[i * cp + j];
-      const uint64_t from = p.x + (r0 - in.row_start[i]) * row_bytes;
-      node.pulls.push_back(
-          {isa::global_address(static_cast<uint32_t>(c.x), static_cast<uint32_t>(c.y),
-                               static_cast<uint32_t>(from)),
-           m.scratch + (r0 - node.lo) * row_bytes, (r1 - r0) * row_bytes});
-    }
+    node.pulls = pull_rows(in, p.x, uint32_t(b % cp), node.lo, node.hi, m.scratch);
   }
   return plan;
 }
@@ -173,18 +156,7 @@ std::string program_text(PoolOp op, DType dtype, uint32_t vlen) {
   w.op("ld      s2, ROWS(s1)");
   w.op("beqz    s2, exit                # no rows of y here");
   w.comment("the halo: pull every input row the windows read (semaphore 1)");
-  w.op("ld      a0, PULLS(s1)");
-  w.op("ld      t6, NPULLS(s1)");
-  w.op("mv      t5, t6");
-  w.label("pull");
-  w.op("ld      t0, 0(a0)");
-  w.op("ld      t1, 8(a0)");
-  w.op("ld      t2, 16(a0)");
-  w.op("pull    t1, t0, t2, 1");
-  w.op("addi    a0, a0, 24");
-  w.op("addi    t5, t5, -1");
-  w.op("bnez    t5, pull");
-  w.op("swait   1, t6");
+  write_pull_loop(w);
   if (max) {
     w.op("li      t0, {}", bf16 ? "0xff80" : "0xff800000");
     w.op("vbcast.{} v31, t0          # -inf: the start of every max", dtype_name(dtype));
@@ -382,7 +354,7 @@ void PoolKernel::place(hw::Machine& machine) const {
   const std::vector<float> recips = reciprocals(problem_.window);
   for (size_t b = 0; b < plan.nodes.size(); ++b) {
     std::vector<uint64_t> table;
-    for (const Pull& p : plan.nodes[b].pulls)
+    for (const RowPull& p : plan.nodes[b].pulls)
       table.insert(table.end(), {p.source, p.dest, p.bytes});
     isa::Sram& sram = machine.node(problem_.output.nodes[b])->sram();
     sram.write(plan.map.pulls, table.data(), table.size() * 8);
@@ -432,7 +404,7 @@ double PoolKernel::estimate_cycles() const {
     const NodePlan& node = plan.nodes[b];
     // The pulls arrive over the node's ejection link, after a request's round trip.
     double bytes = 0;
-    for (const Pull& p : node.pulls) bytes += double(p.bytes);
+    for (const RowPull& p : node.pulls) bytes += double(p.bytes);
     double cycles = bytes / link + 2 * hop * (config_.mesh_width() + config_.mesh_height());
     const uint64_t registers = out.chunks(b);
     for (uint32_t o = out.row_start[b / out.col_parts]; o < out.row_start[b / out.col_parts + 1];

@@ -35,6 +35,23 @@ std::pair<uint64_t, uint64_t> check_regions(const hw::HardwareConfig& config,
   return {begin, end};
 }
 
+void write_pull_loop(codegen::AsmWriter& w, std::string_view none) {
+  w.op("ld      a0, PULLS(s1)");
+  w.op("ld      t6, NPULLS(s1)");
+  if (!none.empty()) w.op("beqz    t6, {}", none);
+  w.op("mv      t5, t6");
+  w.label("pull");
+  w.op("ld      t0, 0(a0)");
+  w.op("ld      t1, 8(a0)");
+  w.op("ld      t2, 16(a0)");
+  w.op("pull    t1, t0, t2, 1");
+  w.op("addi    a0, a0, 24");
+  w.op("addi    t5, t5, -1");
+  w.op("bnez    t5, pull");
+  w.op("swait   1, t6");
+  if (!none.empty()) w.label(none);
+}
+
 LoopCosts loop_costs(const isa::TimingParams& t) {
   using T = isa::TimingClass;
   const double alu = t.of(T::Alu).latency, branch = t.of(T::Branch).latency;

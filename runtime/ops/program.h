@@ -31,6 +31,11 @@ std::pair<uint64_t, uint64_t> check_regions(const hw::HardwareConfig& config,
                                             const std::vector<Region>& regions, unsigned threads,
                                             uint64_t stack_bytes);
 
+/// Writes the loop that issues a node's pulls (image.h's RowPull) from the table at PULLS(s1),
+/// NPULLS(s1) entries of source, destination and bytes, on semaphore 1, and waits for them.
+/// With `none` a label, a node with no pulls jumps there; without, it must have one.
+void write_pull_loop(codegen::AsmWriter& w, std::string_view none = {});
+
 /// Instruction costs of the config that the kernels' estimates use (cycles).
 struct LoopCosts {
   double vload_latency = 0, simd_latency = 0, reduce_latency = 0;

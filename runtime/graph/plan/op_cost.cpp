@@ -10,6 +10,7 @@
 
 #include "hw/config/derived.h"
 #include "hw/config/machine_params.h"
+#include "isa/timing.h"
 #include "runtime/graph/op_table.h"
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
@@ -29,10 +30,13 @@ enum class Kind : uint8_t {
   Matmul,
   BatchMatmul,
   Conv2d,
+  Conv2dGradInput,
+  Conv2dGradWeight,
   Elementwise,
   Row,
   Loss,
   Pool,
+  PoolGradient,
   GlobalPool,
   ColumnSum,
   Gather,
@@ -52,6 +56,8 @@ const std::map<std::string, KindRow>& kinds() {
       {"matmul", {Kind::Matmul, 0}},
       {"batch_matmul", {Kind::BatchMatmul, 0}},
       {"conv2d", {Kind::Conv2d, 0}},
+      {"conv2d_grad_input", {Kind::Conv2dGradInput, 0}},
+      {"conv2d_grad_weight", {Kind::Conv2dGradWeight, 0}},
       {"bias_add", {Kind::Elementwise, 0}},
       {"add", {Kind::Elementwise, 0}},
       {"sub", {Kind::Elementwise, 0}},
@@ -75,6 +81,9 @@ const std::map<std::string, KindRow>& kinds() {
       {"max_pool", {Kind::Pool, 0}},
       {"avg_pool", {Kind::Pool, 0}},
       {"global_avg_pool", {Kind::GlobalPool, 0}},
+      {"max_pool_backward", {Kind::PoolGradient, 0}},
+      {"avg_pool_backward", {Kind::PoolGradient, 0}},
+      {"global_avg_pool_backward", {Kind::PoolGradient, 0}},
       {"embedding", {Kind::Gather, 0}},
       {"embedding_backward", {Kind::Scatter, 0}},
       {"reshape", {Kind::Reshape, 0}},
@@ -320,6 +329,18 @@ OpCost cost_matmul(const Ctx& c, bool batched) {
   return matmul_cost(c, job);
 }
 
+// A convolution as `groups` matmuls of `shape` whose A is built from input 0 (`a_view`, e.g.
+// " im2col"; "" when A is input 0 as it is) and whose B is input 1.
+OpCost conv_matmul_cost(const Ctx& c, MatmulShape shape, uint64_t groups, const char* a_view) {
+  MatmulJob job;
+  job.shape = shape;
+  job.batch = groups;
+  job.a_view = a_view;
+  job.a_bytes = uint64_t(job.shape.m) * job.shape.k * job.batch * element_bytes(c.in[0]->dtype);
+  job.b_bytes = tensor_bytes(*c.in[1]);
+  return matmul_cost(c, job);
+}
+
 OpCost cost_conv2d(const Ctx& c) {
   const OpContext ctx = context_of(c);
   const Shape& x = c.in[0]->shape;
@@ -333,17 +354,32 @@ OpCost cost_conv2d(const Ctx& c) {
   s.stride_h = uint32_t(stride[0]), s.stride_w = uint32_t(stride[1]);
   s.pad_h = uint32_t(pad[0]), s.pad_w = uint32_t(pad[1]);
   s.dilation_h = uint32_t(dil[0]), s.dilation_w = uint32_t(dil[1]);
-  MatmulJob job;
-  job.shape = mesh::Conv2dKernel::matmul_shape(s);
-  job.batch = uint64_t(groups);
   const bool plain = s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_h == 0 &&
                      s.pad_w == 0 && groups == 1;
   // A 1x1 convolution of stride 1 reads its input as it is; others read its windows (im2col),
   // R S times the bytes for a 3x3, placed from the input by pushes.
-  job.a_view = plain ? "" : " im2col";
-  job.a_bytes = uint64_t(job.shape.m) * job.shape.k * job.batch * element_bytes(c.in[0]->dtype);
-  job.b_bytes = tensor_bytes(*c.in[1]);
-  return matmul_cost(c, job);
+  return conv_matmul_cost(c, mesh::Conv2dKernel::matmul_shape(s), uint64_t(groups),
+                          plain ? "" : " im2col");
+}
+
+// The gradients of conv2d run as one matmul per group as conv2d does (run/run.cpp): dx =
+// windows of dy [N H W, R S K/G] x w [R S K/G, C/G]; dw = im2col(x)^T [R S C/G, N P Q] x dy
+// [N P Q, K/G]. Their A is built by pushes from dy or x, as conv2d's im2col.
+OpCost cost_conv2d_grad(const Ctx& c, bool weight) {
+  const OpContext ctx = context_of(c);
+  const int64_t groups = ctx.int_attr("groups");
+  const Shape& out = c.out[0]->shape;
+  const auto g = [&](int64_t v) { return uint32_t(v / groups); };
+  if (!weight) {  // dy [N, P, Q, K], w [R, S, C/G, K] -> dx [N, H, W, C]
+    const Shape& w = c.in[1]->shape;
+    return conv_matmul_cost(
+        c, {uint32_t(out[0] * out[1] * out[2]), g(out[3]), uint32_t(w[0] * w[1]) * g(w[3])},
+        uint64_t(groups), " windows of dy");
+  }
+  const Shape& dy = c.in[1]->shape;  // x [N, H, W, C], dy [N, P, Q, K] -> dw [R, S, C/G, K]
+  return conv_matmul_cost(
+      c, {uint32_t(out[0] * out[1] * out[2]), g(out[3]), uint32_t(dy[0] * dy[1] * dy[2])},
+      uint64_t(groups), " im2col^T");
 }
 
 // ---- SIMD ops ----
@@ -383,8 +419,8 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
   const Shape& lead_shape = c.in[lead]->shape;
   // Pooling reads whole image rows (its halo aside) and ids are gathered by rows, so both take
   // the row split.
-  const bool where_it_is =
-      c.now[lead] && kind.kind != Kind::Pool && c.in[lead]->dtype != DType::Int32;
+  const bool where_it_is = c.now[lead] && kind.kind != Kind::Pool &&
+                           kind.kind != Kind::PoolGradient && c.in[lead]->dtype != DType::Int32;
   const Layout lay = where_it_is ? *c.now[lead] : row_split(lead_shape, c.m.nodes);
   cost.mapping = lay.by == "rows" ? "simd rows" : "simd in " + lay.by;
   cost.nodes = lay.parts();
@@ -430,6 +466,36 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
       const auto k = ctx.int2_attr("kernel"), s = ctx.int2_attr("stride");
       const Shape& x = lead_shape;  // NHWC
       const double halo_rows = double(std::max<int64_t>(0, k[0] - s[0]));
+      const double halo = halo_rows * double(x[2] * x[3] * element_bytes(c.in[0]->dtype));
+      cost.cycles += lay.row_parts > 1 ? std::ceil(halo / c.m.link_bytes) + c.m.hop_cycles : 0;
+      cost.outputs[0] = row_split(c.out[0]->shape, c.m.nodes);
+      break;
+    }
+    case Kind::PoolGradient: {
+      // runtime/ops/pool_backward.h: per pixel, register and window holding the pixel, a chain
+      // of dependent loads and SIMD ops (max: a pass over the window's positions, then its
+      // masks) and the window's addresses; latency, not SIMD throughput, sets the pace.
+      const OpContext ctx = context_of(c);
+      const Shape& x = c.in[1]->shape;  // NHWC
+      const bool global = c.op.type == "global_avg_pool_backward";
+      const bool max = c.op.type == "max_pool_backward";
+      const std::vector<int64_t> k =
+          global ? std::vector<int64_t>{x[1], x[2]} : ctx.int2_attr("kernel");
+      const std::vector<int64_t> s = global ? std::vector<int64_t>{1, 1} : ctx.int2_attr("stride");
+      const double windows =
+          global ? 1.0 : double(k[0]) / double(s[0]) * double(k[1]) / double(s[1]);
+      const isa::TimingParams& timing = c.config.node.core.timing_params;
+      using T = isa::TimingClass;
+      const double load = timing.of(T::VLoad).latency, simd = timing.of(T::Simd).latency,
+                   alu = timing.of(T::Alu).latency;
+      const double pieces = c.in[0]->dtype == DType::Bf16 ? 2 : 1;
+      const double visit = max ? double(k[0] * k[1]) * (load + pieces * simd + 3 * alu) +
+                                     pieces * 10 * simd + 12 * alu
+                               : load + pieces * simd + 12 * alu;
+      const double registers = std::ceil(double(ceil_div(uint64_t(lay.cols), lay.col_parts)) /
+                                         lanes(c.m, c.in[0]->dtype));
+      cost.cycles += double(rows_here) * registers * windows * visit;
+      const double halo_rows = global ? 0.0 : double(std::max<int64_t>(0, k[0] - s[0]));
       const double halo = halo_rows * double(x[2] * x[3] * element_bytes(c.in[0]->dtype));
       cost.cycles += lay.row_parts > 1 ? std::ceil(halo / c.m.link_bytes) + c.m.hop_cycles : 0;
       cost.outputs[0] = row_split(c.out[0]->shape, c.m.nodes);
@@ -659,6 +725,9 @@ OpCost cost_op(const PlanMachine& m, const hw::HardwareConfig& config, const Gra
       return cost_matmul(c, true);
     case Kind::Conv2d:
       return cost_conv2d(c);
+    case Kind::Conv2dGradInput:
+    case Kind::Conv2dGradWeight:
+      return cost_conv2d_grad(c, kind.kind == Kind::Conv2dGradWeight);
     case Kind::Reshape:
     case Kind::Transpose:
     case Kind::Concat:

@@ -25,6 +25,7 @@
 #include "runtime/ops/global_avg_pool.h"
 #include "runtime/ops/optimizer.h"
 #include "runtime/ops/pool.h"
+#include "runtime/ops/pool_backward.h"
 #include "runtime/ops/row_ops.h"
 
 namespace dojosim::runtime::graph_run {
@@ -112,6 +113,10 @@ bool is_dy_x(const std::string& type) {
 }
 bool is_image_op(const std::string& type) {
   return type == "max_pool" || type == "avg_pool" || type == "global_avg_pool";
+}
+bool is_pool_gradient(const std::string& type) {
+  return type == "max_pool_backward" || type == "avg_pool_backward" ||
+         type == "global_avg_pool_backward";
 }
 std::string word_attr(const g::Op& op, const std::string& name, const std::string& fallback) {
   const auto it = op.attributes.find(name);
@@ -508,6 +513,10 @@ class Runner {
       run_matmul(op);
     else if (op.type == "conv2d")
       run_conv2d(op);
+    else if (op.type == "conv2d_grad_input")
+      run_conv2d_grad_input(op);
+    else if (op.type == "conv2d_grad_weight")
+      run_conv2d_grad_weight(op);
     else if (is_elementwise(op.type))
       run_elementwise(op);
     else if (is_row_op(op.type))
@@ -530,6 +539,8 @@ class Runner {
       run_reduce_sum(op);
     else if (is_image_op(op.type))
       run_image_op(op);
+    else if (is_pool_gradient(op.type))
+      run_pool_gradient(op);
     else if (is_layout_op(op.type))
       run_layout(op);
     else if (is_optimizer(op.type))
@@ -680,26 +691,42 @@ class Runner {
     if (items > 1) op_->how = fmt::format("{} x {}", items, op_->how);
   }
 
+  // The forward convolution of a conv2d op or of its gradients: x [N, H, W, C] (`x`) by an R x
+  // S window to K channels, with the op's stride, padding and dilation.
+  static Conv2dShape conv_shape(const g::Op& op, const g::Shape& x, uint32_t r, uint32_t s_,
+                                uint32_t k) {
+    Conv2dShape s;
+    s.n = uint32_t(x[0]), s.h = uint32_t(x[1]), s.w = uint32_t(x[2]), s.c = uint32_t(x[3]);
+    s.r = r, s.s = s_, s.k = k;
+    std::tie(s.stride_h, s.stride_w) = pair_attr(op, "stride", 1);
+    std::tie(s.pad_h, s.pad_w) = pair_attr(op, "padding", 0);
+    std::tie(s.dilation_h, s.dilation_w) = pair_attr(op, "dilation", 1);
+    return s;
+  }
+
+  // An output of `rows` x `cols` whose reference the matmuls of a convolution fill group by
+  // group.
+  Matrix conv_output(const std::string& name, uint32_t rows, uint32_t cols) {
+    produce(name);
+    if (!values_) return {};
+    f64_of_rows(name, rows, cols);
+    return Matrix(rows, cols);
+  }
+  void conv_done(const g::Op& op, Matrix&& out_ref, uint32_t groups) {
+    if (values_) ref_[op.outputs[0]] = std::move(out_ref);
+    if (groups > 1) op_->how = fmt::format("{} groups x {}", groups, op_->how);
+  }
+
   void run_conv2d(const g::Op& op) {
     const g::Shape& x = tensor(op.inputs[0]).shape;
     const g::Shape& w = tensor(op.inputs[1]).shape;
     // Grouped (and depthwise) convolution: one im2col and matmul per group, group j reading
     // channels [j C/G, (j + 1) C/G) and writing output channels [j K/G, (j + 1) K/G).
     const uint32_t groups = uint32_t(int_attr(op, "groups", 1));
-    Conv2dShape s;
-    s.n = uint32_t(x[0]), s.h = uint32_t(x[1]), s.w = uint32_t(x[2]), s.c = uint32_t(x[3]);
-    s.r = uint32_t(w[0]), s.s = uint32_t(w[1]), s.k = uint32_t(w[3]);
+    const Conv2dShape s = conv_shape(op, x, uint32_t(w[0]), uint32_t(w[1]), uint32_t(w[3]));
     const uint32_t cg = s.c / groups, kg = s.k / groups;
-    std::tie(s.stride_h, s.stride_w) = pair_attr(op, "stride", 1);
-    std::tie(s.pad_h, s.pad_w) = pair_attr(op, "padding", 0);
-    std::tie(s.dilation_h, s.dilation_w) = pair_attr(op, "dilation", 1);
     const uint32_t p = s.p(), q = s.q();
-    produce(op.outputs[0]);
-    Matrix out_ref;
-    if (values_) {
-      out_ref = Matrix(s.n * p * q, s.k);
-      f64_of_rows(op.outputs[0], s.n * p * q, s.k);
-    }
+    Matrix out_ref = conv_output(op.outputs[0], s.n * p * q, s.k);
     for (uint32_t group = 0; group < groups; ++group) {
       // im2col: row (n, y, x) of A holds the window of output (n, y, x), column (i, j, ch) with
       // ch among the group's channels.
@@ -722,8 +749,75 @@ class Runner {
              {op.inputs[0], windows}, {op.inputs[1], weights}, op.outputs[0], 0,
              values_ ? &out_ref : nullptr, k0);
     }
-    if (values_) ref_[op.outputs[0]] = std::move(out_ref);
-    if (groups > 1) op_->how = fmt::format("{} groups x {}", groups, op_->how);
+    conv_done(op, std::move(out_ref), groups);
+  }
+
+  // dx = the gradient of conv2d's x, one matmul per group as run_conv2d: row (n, h, w) of A
+  // holds, at column (i, j, k), dy at the output pixel whose tap (i, j) reads pixel (h, w) (zero
+  // where no output pixel does: padding, or between the taps of a stride); B row (i, j, k),
+  // column c is w[i, j, c, k]. Group g writes dx's channels [g C/G, (g + 1) C/G).
+  void run_conv2d_grad_input(const g::Op& op) {
+    const g::Shape& dy = tensor(op.inputs[0]).shape;
+    const g::Shape& w = tensor(op.inputs[1]).shape;
+    const uint32_t groups = uint32_t(int_attr(op, "groups", 1));
+    const Conv2dShape s =
+        conv_shape(op, tensor(op.outputs[0]).shape, uint32_t(w[0]), uint32_t(w[1]), uint32_t(w[3]));
+    const uint32_t cg = s.c / groups, kg = s.k / groups, p = uint32_t(dy[1]), q = uint32_t(dy[2]);
+    Matrix out_ref = conv_output(op.outputs[0], s.n * s.h * s.w, s.c);
+    for (uint32_t group = 0; group < groups; ++group) {
+      const uint32_t c0 = group * cg, k0 = group * kg;
+      const ElementMap taps{[s, p, q, kg, k0](uint32_t r, uint32_t c) {
+        const uint32_t n = r / (s.h * s.w), h = r / s.w % s.h, wi = r % s.w;
+        const uint32_t k = c % kg, tap = c / kg, i = tap / s.s, j = tap % s.s;
+        const int64_t y = int64_t(h) + s.pad_h - int64_t(i) * s.dilation_h;
+        const int64_t x = int64_t(wi) + s.pad_w - int64_t(j) * s.dilation_w;
+        if (y < 0 || x < 0 || y % s.stride_h || x % s.stride_w || y / s.stride_h >= p ||
+            x / s.stride_w >= q)
+          return Source{-1, 0, 0, kg - k};
+        const uint32_t row = uint32_t((int64_t(n) * p + y / s.stride_h) * q + x / s.stride_w);
+        return Source{0, row, k0 + k, kg - k};
+      }};
+      const ElementMap weights{[cg, kg, k0](uint32_t r, uint32_t c) {
+        return Source{0, r / kg * cg + c, k0 + r % kg, 1};
+      }};
+      matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {s.n * s.h * s.w, cg, s.r * s.s * kg},
+             {op.inputs[0], taps}, {op.inputs[1], weights}, op.outputs[0], 0,
+             values_ ? &out_ref : nullptr, c0);
+    }
+    conv_done(op, std::move(out_ref), groups);
+  }
+
+  // dw = the gradient of conv2d's w, one matmul per group: A = im2col(x) transposed, row
+  // (i, j, c) and column (n, p, q) the input pixel tap (i, j) of output pixel (n, p, q) reads
+  // (zero in the padding); B = dy as [N P Q, K/G], the group's columns. Group g writes dw's
+  // columns [g K/G, (g + 1) K/G), every row (R S C/G of them, in RSCK order).
+  void run_conv2d_grad_weight(const g::Op& op) {
+    const g::Shape& dy = tensor(op.inputs[1]).shape;
+    const g::Shape& dw = tensor(op.outputs[0]).shape;
+    const uint32_t groups = uint32_t(int_attr(op, "groups", 1));
+    const Conv2dShape s = conv_shape(op, tensor(op.inputs[0]).shape, uint32_t(dw[0]),
+                                     uint32_t(dw[1]), uint32_t(dw[3]));
+    const uint32_t cg = s.c / groups, kg = s.k / groups, p = uint32_t(dy[1]), q = uint32_t(dy[2]);
+    Matrix out_ref = conv_output(op.outputs[0], s.r * s.s * cg, s.k);
+    for (uint32_t group = 0; group < groups; ++group) {
+      const uint32_t c0 = group * cg, k0 = group * kg;
+      const ElementMap windows_t{[s, p, q, cg, c0](uint32_t r, uint32_t c) {
+        const uint32_t ch = r % cg, tap = r / cg, i = tap / s.s, j = tap % s.s;
+        const uint32_t n = c / (p * q), y = c / q % p, xo = c % q;
+        const int64_t h = int64_t(y) * s.stride_h - s.pad_h + int64_t(i) * s.dilation_h;
+        const int64_t wi = int64_t(xo) * s.stride_w - s.pad_w + int64_t(j) * s.dilation_w;
+        if (h < 0 || h >= s.h || wi < 0 || wi >= s.w) return Source{-1, 0, 0, 1};
+        return Source{0, uint32_t((int64_t(n) * s.h + h) * s.w + wi), c0 + ch, 1};
+      }};
+      const ElementMap dys{[k0, kg](uint32_t r, uint32_t c) {
+                             return Source{0, r, k0 + c, kg - c};
+                           },
+                           groups == 1};
+      matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {s.r * s.s * cg, kg, s.n * p * q},
+             {op.inputs[0], windows_t}, {op.inputs[1], dys}, op.outputs[0], 0,
+             values_ ? &out_ref : nullptr, k0);
+    }
+    conv_done(op, std::move(out_ref), groups);
   }
 
   // A [cols] vector where a kernel on `split` reads it: column block j on every node of it; a
@@ -1219,6 +1313,46 @@ class Runner {
     }
   }
 
+  // The pools' gradients: dx in split_image()'s layout, dy read with its column blocks (and x,
+  // for max, as dx is held); global_avg_pool's is avg_pool's over one window of the image.
+  void run_pool_gradient(const g::Op& op) {
+    const std::string &dy = op.inputs[0], &x = op.inputs[1];
+    const g::Shape& s = tensor(x).shape;
+    ops::PoolBackwardProblem problem;
+    problem.image = {uint32_t(s[0]), uint32_t(s[1]), uint32_t(s[2]), uint32_t(s[3])};
+    problem.op = op.type == "max_pool_backward" ? ops::PoolOp::Max : ops::PoolOp::Avg;
+    ops::PoolWindow& k = problem.window;
+    if (op.type == "global_avg_pool_backward") {
+      k = ops::global_window(problem.image);
+    } else {
+      std::tie(k.kernel_h, k.kernel_w) = pair_attr(op, "kernel", 1);
+      std::tie(k.stride_h, k.stride_w) = pair_attr(op, "stride", 1);
+      std::tie(k.pad_h, k.pad_w) = pair_attr(op, "padding", 0);
+      k.count_include_pad = bool_attr(op, "count_include_pad");
+    }
+    const DType dtype = runtime_dtype(tensor(dy).dtype);
+    problem.grad = ops::split_image(config_, dtype, problem.image);
+    problem.dy = ops::pool_backward_dy(config_, problem.op, problem.grad, problem.image, k);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    problem.dy_at = input_in(dy, problem.dy, temps);
+    if (problem.op == ops::PoolOp::Max) problem.x = input_in(x, problem.grad, temps);
+    std::shared_ptr<Buffer> work =
+        allocate(ops::pool_backward_work_bytes(problem), fmt::format("{} scratch", op.type));
+    problem.work = work->address;
+    problem.out = produce(op.outputs[0], &problem.grad).buffer->address;
+    const ops::PoolBackwardKernel kernel_of(config_, problem);
+    kernel_of.place(executor_.machine());
+    op_->how = "simd rows";
+    kernel(kernel_of, fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      const Matrix& xs = problem.op == ops::PoolOp::Max ? ref(x) : Matrix();
+      ref_[op.outputs[0]] =
+          ops::pool_backward_reference(problem.op, dtype, problem.image, k, ref(dy), xs);
+      f64_[op.outputs[0]] =
+          ops::pool_backward_reference_f64(problem.op, dtype, problem.image, k, ref(dy), xs);
+    }
+  }
+
   // Reshape, transpose, concat, split: each output element is an input element; a reshape that
   // keeps the matrix view keeps the tensor where it is.
   // The update runs where the weight is: the gradient and the state are brought into its layout,
@@ -1506,8 +1640,8 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
     const g::Tensor &in0 = *graph.find_tensor(op.inputs[0]),
                     &out0 = *graph.find_tensor(op.outputs[0]);
     if ((is_elementwise(op.type) || is_row_op(op.type) || is_row_grad(op.type) ||
-         is_activation(op.type) || is_image_op(op.type) || op.type == "batchnorm" ||
-         op.type == "reduce_sum") &&
+         is_activation(op.type) || is_image_op(op.type) || is_pool_gradient(op.type) ||
+         op.type == "batchnorm" || op.type == "reduce_sum") &&
         in0.dtype != out0.dtype)
       refuse(op,
              fmt::format("output '{}' is {} and input '{}' {}: a run keeps the input's dtype "
@@ -1536,13 +1670,24 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
       check_row_grad(op, graph);
       continue;
     }
-    if (op.type == "conv2d") continue;
+    if (op.type == "conv2d" || op.type == "conv2d_grad_input" || op.type == "conv2d_grad_weight")
+      continue;
     if (is_optimizer(op.type)) {
       for (const std::string& name : op.inputs)
         if (graph.find_tensor(name)->dtype != g::DType::Fp32)
           refuse(op, fmt::format("tensor '{}' is {}: an update takes fp32 master weights, "
                                  "gradients and state",
                                  name, g::dtype_name(graph.find_tensor(name)->dtype)));
+      continue;
+    }
+    if (op.type == "conv2d" || op.type == "conv2d_grad_input" || op.type == "conv2d_grad_weight")
+      continue;
+    if (is_pool_gradient(op.type)) {
+      const g::Tensor& x = *graph.find_tensor(op.inputs[1]);
+      if (op.type == "max_pool_backward" && x.dtype != in0.dtype)
+        refuse(op, fmt::format("x '{}' is {} and dy '{}' {}: a run compares x in dy's dtype "
+                               "(a conversion in it is not run yet)",
+                               x.name, g::dtype_name(x.dtype), in0.name, g::dtype_name(in0.dtype)));
       continue;
     }
     if (op.type == "add" || op.type == "sub" || op.type == "mul") {

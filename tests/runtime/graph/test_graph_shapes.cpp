@@ -76,7 +76,7 @@ TEST_CASE("conv2d: stride, padding, dilation and groups (depthwise) set the outp
   CHECK_THAT(refusal({"conv2d", {{2, 8, 8, 16}, {3, 3, 4, 32}}}),
              Contains("have 4 input channels; expected C / groups = 16 / 1 = 16"));
   CHECK_THAT(refusal({"conv2d", {{2, 8, 8, 6}, {3, 3, 2, 8}}, {{"groups", 3}}}),
-             Contains("groups = 3 divides neither"));
+             Contains("groups = 3 must divide both"));
   CHECK_THAT(refusal({"conv2d", {{1, 2, 2, 1}, {3, 3, 1, 1}}}),
              Contains("the window (3 with padding 0) is larger than H"));
 }
