@@ -276,7 +276,9 @@ def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=N
         reports.append(report)
         updated = {name[len("next/"):]: v for name, v in outputs.items()
                    if name.startswith("next/")}
-        rest = [name for name in outputs if not name.startswith("next/")]
+        # Besides the updates, the loss; "bwd/" outputs are gradients the backward made and
+        # nobody needs (a first layernorm's dx).
+        rest = [name for name in outputs if not name.startswith(("next/", "bwd/"))]
         name = loss or (rest[0] if len(rest) == 1 else None)
         if name is None:
             raise ValueError("the step has outputs {} besides the updates: name the loss".format(

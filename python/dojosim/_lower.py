@@ -98,7 +98,8 @@ class Builder:
     def constant(self, value, kind="float"):
         self._const += 1
         data = np.asarray(value, dtype=np.int32 if kind == "int32" else np.float32)
-        return self.host("const.{}".format(self._const), data, "weight", kind)
+        # A constant is read, never trained: an input, so the backward gives it no gradient.
+        return self.host("const.{}".format(self._const), data, "input", kind)
 
     def _declare_host(self, host, perm):
         if perm in host.declared:

@@ -187,7 +187,7 @@ def import_onnx(path_or_model, inputs=None, dtype="bf16", name=None):
         if node.op_type == "Constant":
             value = numpy_helper.to_array(_attrs(node)["value"])
             kind = "int32" if value.dtype.kind in "iu" else "float"
-            env[node.output[0]] = b.host("const." + b.path, value, "weight", kind)
+            env[node.output[0]] = b.host("const." + b.path, value, "input", kind)
             continue
         fn = _ONNX.get(node.op_type)
         if fn is None:

@@ -440,7 +440,7 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
     b = Builder(name or type(model).__name__, dtype)
     inputs = ["input" if len(example_inputs) == 1 else "input.{}".format(i)
               for i in range(len(example_inputs))]
-    host_names = [(p, "weight") for p in params] + [(p, "weight") for p in buffers] + \
+    host_names = [(p, "weight") for p in params] + [(p, "input") for p in buffers] + \
         [(n, "input") for n in inputs]
 
     env = {}
@@ -456,7 +456,7 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
         elif node.op == "get_attr":
             t = getattr(gm, node.target).detach()
             kind = "float" if t.is_floating_point() else "int32"
-            env[node] = b.host("const." + node.target, t.numpy(), "weight", kind)
+            env[node] = b.host("const." + node.target, t.numpy(), "input", kind)
         elif node.op == "call_function":
             env[node] = _lower_node(b, node, env)
         elif node.op == "output":
@@ -470,11 +470,6 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
     for i, o in enumerate(flat_out):
         b.rename(env[o], "output" if len(flat_out) == 1 else "output.{}".format(i))
     if train:
-        # Constants the model computes with (a scale, a mask) are host tensors but not
-        # parameters: as inputs they get no gradient.
-        for t in b.graph.tensors:
-            if t.name.startswith("const.") and t.role == "weight":
-                t.role = "input"
         b.graph = _with_backward(b.graph)
     if not with_data:
         for t in b.graph.tensors:
@@ -502,7 +497,7 @@ def _lower_node(b, node, env):
         t = node.target(*args, **kwargs)
         if isinstance(t, torch.Tensor):
             kind = "float" if t.is_floating_point() else "int32"
-            return b.host("const." + node.name, t.detach().numpy(), "weight", kind)
+            return b.host("const." + node.name, t.detach().numpy(), "input", kind)
         return t
     if op.endswith("_") and not op.endswith("__") and op[:-1] in _ATEN:
         # In place (ReLU(inplace=True), +=): make_fx's later nodes read this node's result, so

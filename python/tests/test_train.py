@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: MIT
 """Training on the simulator: dojosim.run_graph(backward=..., optimizer=...) and dojosim.train,
 steps whose weights and optimizer state feed the next, against the same steps in float64."""
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 import dojosim
 import dojosim.graph
+from dojosim import torch as dtorch
+from capture_models import GPT2Block
 from conftest import TINY
 
 
@@ -65,3 +70,86 @@ def test_steps_lower_the_loss_and_equal_float64_steps(optimizer):
 def test_a_bad_optimizer_is_the_simulators_line():
     with pytest.raises(ValueError, match=r"--optimizer sgd: lr is required"):
         dojosim.run_graph(squared_norm(), config=TINY, optimizer="sgd")
+
+
+class WithLoss(torch.nn.Module):
+    """A model and its cross-entropy: the graph's one output is the loss."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x, labels):
+        return torch.nn.functional.cross_entropy(self.body(x), labels)
+
+
+class TwoBlocks(torch.nn.Module):
+    """A 2-layer transformer: two GPT-2 blocks and a linear head over every token."""
+
+    def __init__(self):
+        super().__init__()
+        self.b1, self.b2 = GPT2Block(32, 4, 8), GPT2Block(32, 4, 8)
+        self.head = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.head(self.b2(self.b1(x))).reshape(-1, 10)
+
+
+def three_layer_mlp():
+    return torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
+                               torch.nn.ReLU(), torch.nn.Linear(64, 10)), (16, 32), 16
+
+
+def small_cnn():
+    """conv, batchnorm (inference form: running statistics), relu, pool, fc."""
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+                               torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                               torch.nn.Linear(8 * 4 * 4, 10)), (8, 3, 8, 8), 8
+
+
+def two_layer_transformer():
+    return TwoBlocks(), (2, 8, 32), 16
+
+
+def graph_layout(name, grad, graph):
+    """A PyTorch gradient in the graph's layout: a convolution's weight is [R, S, C, K]."""
+    want = graph.tensor(name).shape
+    if grad.ndim == 4 and grad.shape != want:
+        grad = grad.transpose(2, 3, 1, 0)
+    assert grad.shape == want, name
+    return grad
+
+
+@pytest.mark.parametrize("make", [three_layer_mlp, small_cnn, two_layer_transformer])
+def test_ten_steps_lower_the_loss_from_pytorchs_gradients(make):
+    """Step 1's gradients are PyTorch's (float64) within 1e-5 of the largest; step 1's SGD update
+    is w - lr grad; ten steps on one synthetic batch lower the loss, step after step. Every op of every step is
+    bit-exact with the runtime's reference and within its float64 bound (the run's check)."""
+    torch.manual_seed(3)
+    body, shape, rows = make()
+    model = WithLoss(body).eval()  # batchnorm with its running statistics
+    x, labels = torch.randn(*shape), torch.randint(0, 10, (rows,))
+    g = dtorch.capture(model, (x, labels), dtype="fp32")
+    outputs, report = dojosim.run_graph(g, config=TINY, backward=True)
+    assert report["run"]["totals"]["checked"] is True
+    exact = WithLoss(copy.deepcopy(body).double()).eval()
+    loss = exact(x.double(), labels)
+    loss.backward()
+    grads = {name: p.grad.numpy() for name, p in exact.named_parameters()}
+    for name, want in grads.items():
+        want = graph_layout(name, want, g)
+        err = np.abs(outputs["grad/" + name] - want).max()
+        assert err <= 1e-5 * np.abs(want).max(), "{}: {:.3g}".format(name, err)
+
+    losses, weights, reports = dojosim.train(g, optimizer="sgd:lr=0.1,momentum=0.9", steps=10,
+                                             config=TINY)
+    assert all(r["run"]["totals"]["checked"] for r in reports)
+    assert abs(losses[0] - loss.item()) <= 1e-5 * abs(loss.item())
+    assert all(b < a for a, b in zip(losses, losses[1:])) and losses[-1] < 0.75 * losses[0], losses
+    first, stepped, _ = dojosim.train(g, optimizer="sgd:lr=0.1,momentum=0.9", steps=1,
+                                      config=TINY)
+    for name, p in exact.named_parameters():
+        w0 = graph_layout(name, p.detach().numpy(), g)
+        want = w0 - 0.1 * graph_layout(name, grads[name], g)
+        assert np.abs(stepped[name] - want).max() <= 1e-5 * max(1.0, np.abs(want).max()), name
+    assert first[0] == losses[0]

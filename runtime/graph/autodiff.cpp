@@ -414,14 +414,16 @@ void activation_rule(Backward& b, const Op& op, const std::vector<std::string>& 
   b.emit(op.type + "_backward", {dy[0], op.inputs[0]}, {b.gradient(0)}, op.attributes);
 }
 
-// Ops whose backward op takes (dy, the op's inputs...) and gives every input's gradient:
-// the norms. Outputs nobody needs are temporaries.
+// The norms: their backward op takes dy and the forward's inputs but the shift, and gives
+// every gradient at once; those nobody needs are temporaries.
 void norm_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
   std::vector<std::string> in{dy[0]};
   std::vector<Backward::Out> outs;
   const size_t n = op.type == "batchnorm" ? 3 : op.inputs.size();
   for (size_t i = 0; i < op.inputs.size(); ++i) {
-    if (op.type != "layernorm" || i < 2) in.push_back(op.inputs[i]);
+    // The backward reads the forward's inputs but the shift (bias, beta): dy does not depend
+    // on it.
+    if (op.type == "rmsnorm" || i != 2) in.push_back(op.inputs[i]);
     if (i >= n) continue;
     const Tensor& t = b.tensor(op.inputs[i]);
     outs.push_back(b.wants(i) ? b.gradient(i) : b.temporary(t.shape, t.dtype));
