@@ -21,10 +21,13 @@ uint32_t parts_of(DType dtype) {
   return dtype == DType::Bf16 ? 2 : 1;
 }
 
-// The work area: the sources' table (8 bytes per dy row), the stage (one stored row of dy's
-// column block), then bf16's fp32 accumulators.
+// Rows pulled per round: up to 16, their stage at most 64 KiB.
+constexpr uint64_t kRoundRows = 16, kStageBytes = 64 * 1024;
+
+// The work area: the sources' table (8 bytes per dy row), a round's accumulator addresses, its
+// stage (one stored row of dy's column block per pulled row), then bf16's fp32 accumulators.
 struct WorkMap {
-  uint64_t sources = 0, stage = 0, acc = 0, end = 0;
+  uint64_t slots = 1, sources = 0, pending = 0, stage = 0, acc = 0, end = 0;
 };
 WorkMap work_map(const EmbeddingBackwardProblem& p) {
   const RowSplit &dy = p.dy, &out = p.output;
@@ -34,16 +37,19 @@ WorkMap work_map(const EmbeddingBackwardProblem& p) {
     for (size_t b = 0; b < out.blocks(); ++b)
       acc = std::max(acc, uint64_t{out.block_rows(b)} * out.row_bytes(b) * 2);
   WorkMap m;
+  m.slots = std::clamp<uint64_t>(kStageBytes / std::max<uint64_t>(row, 1), 1, kRoundRows);
   m.sources = p.work;
-  m.stage = m.sources + mesh::align(uint64_t{dy.rows} * 8, dy.vlen);
-  m.acc = m.stage + row;
+  m.pending = m.sources + mesh::align(uint64_t{dy.rows} * 8, dy.vlen);
+  m.stage = m.pending + mesh::align(m.slots * 8, dy.vlen);
+  m.acc = m.stage + m.slots * row;
   m.end = m.acc + acc;
   return m;
 }
 
 struct Node {
   uint64_t nout = 0, v0 = 0, v1 = 0, rows = 0, ids = 0, sources = 0, stage = 0, pull_bytes = 0;
-  uint64_t acc = 0, acc_row = 0, acc_registers = 0, registers = 0, out = 0;
+  uint64_t acc = 0, acc_row = 0, acc_registers = 0, registers = 0, out = 0, slots = 0;
+  uint64_t pending = 0;
 };
 
 const codegen::ArgBlock<Node>& args() {
@@ -62,6 +68,8 @@ const codegen::ArgBlock<Node>& args() {
       {"ACCREGS", [](N n) { return n.acc_registers; }},
       {"REGISTERS", [](N n) { return n.registers; }},  // stored registers per row
       {"OUT", [](N n) { return n.out; }},
+      {"SLOTS", [](N n) { return n.slots; }},      // rows pulled per round
+      {"PENDING", [](N n) { return n.pending; }},  // per slot: its accumulators' address
   };
   return block;
 }
@@ -71,8 +79,8 @@ std::string program_text(DType dtype, uint32_t vlen) {
   codegen::AsmWriter w;
   w.raw(fmt::format(
       "# embedding_backward ({}), one thread per node: zero the accumulators of this node's\n"
-      "# table rows; for each row of dy in order whose id is here, pull its column block and add\n"
-      "# it into the id's row in fp32; {}.",
+      "# table rows; pull the column blocks of the rows of dy whose id is here, SLOTS per round,\n"
+      "# and after each round add them in row order into their id's row in fp32; {}.",
       dtype_name(dtype), bf16 ? "then round the accumulators to bf16 into dtable" : "done"));
   args().declare(w);
   w.equ("VLEN", vlen);
@@ -98,19 +106,43 @@ std::string program_text(DType dtype, uint32_t vlen) {
   w.op("ld      s10, ACCROW(s1)");
   w.op("ld      s11, REGISTERS(s1)");
   w.op("ld      a3, ACC(s1)");
-  w.op("li      t2, 1");
+  w.op("ld      a4, SLOTS(s1)");
+  w.op("ld      a5, PENDING(s1)");
+  w.op("li      a6, 0                   # pulls in this round");
+  w.op("mv      a7, s8                  # the next slot of the stage");
   w.label("row");
   w.op("beqz    s5, rows_done");
   w.op("lw      t0, 0(s3)               # the id: 0 <= id < V, checked by the host");
   w.op("blt     t0, s6, next");
   w.op("bge     t0, s7, next");
   w.op("ld      t1, 0(s4)");
-  w.op("pull    s8, t1, s9, 1");
-  w.op("swait   1, t2                   # the row, before its add");
+  w.op("pull    a7, t1, s9, 1           # waits while the DMA queue is full");
   w.op("sub     t0, t0, s6");
   w.op("mul     t0, t0, s10");
-  w.op("add     a2, a3, t0              # the id's accumulators");
-  w.op("mv      a1, s8");
+  w.op("add     t0, a3, t0");
+  w.op("slli    t4, a6, 3");
+  w.op("add     t4, a5, t4");
+  w.op("sd      t0, 0(t4)               # the slot's accumulators");
+  w.op("addi    a6, a6, 1");
+  w.op("add     a7, a7, s9");
+  w.op("bne     a6, a4, next");
+  w.op("jal     ra, flush");
+  w.label("next");
+  w.op("addi    s3, s3, 4");
+  w.op("addi    s4, s4, 8");
+  w.op("addi    s5, s5, -1");
+  w.op("j       row");
+  // A round: wait for its pulls, then add the slots in order (the rows' order).
+  w.label("flush");
+  w.op("beqz    a6, flushed");
+  w.op("swait   1, a6");
+  w.op("mv      t5, s8");
+  w.op("li      t6, 0");
+  w.label("slot");
+  w.op("slli    t4, t6, 3");
+  w.op("add     t4, a5, t4");
+  w.op("ld      a2, 0(t4)");
+  w.op("mv      a1, t5");
   w.op("mv      t3, s11");
   w.label("accumulate");
   w.op("vle     v1, 0(a1)");
@@ -133,12 +165,15 @@ std::string program_text(DType dtype, uint32_t vlen) {
   w.op("addi    a1, a1, VLEN");
   w.op("addi    t3, t3, -1");
   w.op("bnez    t3, accumulate");
-  w.label("next");
-  w.op("addi    s3, s3, 4");
-  w.op("addi    s4, s4, 8");
-  w.op("addi    s5, s5, -1");
-  w.op("j       row");
+  w.op("add     t5, t5, s9");
+  w.op("addi    t6, t6, 1");
+  w.op("bne     t6, a6, slot");
+  w.op("li      a6, 0");
+  w.op("mv      a7, s8");
+  w.label("flushed");
+  w.op("jalr    zero, 0(ra)");
   w.label("rows_done");
+  w.op("jal     ra, flush               # the last round");
   if (bf16) {  // every stored register of dtable from its two fp32 accumulators
     w.op("ld      a2, ACC(s1)");
     w.op("ld      a1, OUT(s1)");
@@ -250,7 +285,7 @@ void EmbeddingBackwardKernel::write_args(hw::Machine& machine) const {
     n.acc = out.dtype == DType::Bf16 ? m.acc : problem_.out;
     n.acc_row = out.row_bytes(b) * parts;
     n.acc_registers = uint64_t{out.block_rows(b)} * out.chunks(b) * parts;
-    n.out = problem_.out;
+    n.out = problem_.out, n.slots = m.slots, n.pending = m.pending;
     const std::vector<uint64_t> v = args().values(n);
     machine.node(out.nodes[b])->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
   }

@@ -8,12 +8,12 @@
 // holding dtable rows has all the ids in its SRAM (write_embedding_backward_ids(), as the
 // forward's ids) and a table of where each dy row's column block lies (place()).
 // Scheme (one thread per node): zero the fp32 accumulators of its table rows (for fp32 the
-// output itself, for bf16 a work area of two fp32 registers per stored register); for each row
-// r in order whose id falls in its rows, PULL dy row r's column block into a stage, wait for it
-// (semaphore 1), add it into the id's accumulator (bf16 widened exactly); at the end a bf16
-// output is rounded once (nearest even). The order is the rows', so the bits do not depend on
-// timing. NOTE: one pull at a time, each waited for: a row's add needs its bytes, and rows with
-// the same id must add in order; overlapping pulls of different ids is not done yet.
+// output itself, for bf16 a work area of two fp32 registers per stored register); scan the ids
+// in row order and PULL the column block of each row whose id falls in its rows into the next
+// slot of a stage, up to 16 slots (64 KiB) per round; when a round's pulls have all arrived
+// (semaphore 1), add its slots in order into their ids' accumulators (bf16 widened exactly); at
+// the end a bf16 output is rounded once (nearest even). The adds follow the rows' order, so the
+// bits do not depend on timing.
 //
 // Out-of-range ids: the host checks them before the run (check_ids() of embedding.h), as the
 // forward's error; the kernel skips ids outside its rows and does not check.

@@ -510,24 +510,55 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
       break;
     }
     case Kind::ColumnSum: {
-      // Sums over rows: each node's partial of its columns, then the partials of a column
-      // block's nodes added on one node (a push each, in a fixed order); a sum over every
-      // axis sums that row once more.
+      // The sums over rows (runtime/ops/global_avg_pool.h with sum), one thread per node: its
+      // rows, four registers a pass, a load's latency and the adds (bf16: and widenings) per
+      // row of a pass; then on the node of the output's column block, per register a chain of
+      // an add (and the loop's two instructions) per node's partial. batchnorm_backward sums twice;
+      // a sum over every axis sums the row of C sums again as a column.
       const Layout& x = lay;
+      const isa::TimingParams& timing = c.config.node.core.timing_params;
+      const double vl = timing.of(isa::TimingClass::VLoad).latency,
+                   sl = timing.of(isa::TimingClass::Simd).latency;
+      const double parts = c.in[lead]->dtype == DType::Bf16 ? 2 : 1;
+      const auto sums = [&](double rows, double row_parts, double cols_here) {
+        const double registers = std::ceil(cols_here / lanes(c.m, c.in[lead]->dtype));
+        return rows / row_parts * std::ceil(registers / 4) * (vl + 4 * parts * parts + 3) +
+               registers * parts * (row_parts * (sl + 2) + vl + sl) +
+               tree_cycles(c.m, uint64_t(row_parts), 4.0 * cols_here);
+      };
       const double cols_here = double(ceil_div(uint64_t(x.cols), x.col_parts));
-      cost.cycles += tree_cycles(c.m, x.row_parts, 4.0 * cols_here);
+      cost.cycles +=
+          (c.out.size() == 3 ? 2 : 1) * sums(double(x.rows), double(x.row_parts), cols_here);
       for (size_t o = 0; o < c.out.size(); ++o)
         if (uint64_t(element_count(c.out[o]->shape)) != lead_elements)
           cost.outputs[o] = row_split(c.out[o]->shape, c.m.nodes);
       if (element_count(c.out[0]->shape) == 1 && x.cols > 1)
-        cost.cycles += simd_cycles(c.m, DType::Fp32, double(x.cols), 1, 4.0 * double(x.cols), 4) +
+        cost.cycles += sums(double(x.cols), double(std::min<uint64_t>(c.m.nodes, x.cols)), 1) +
                        redistribution_cycles(c.m, 4 * uint64_t(x.cols));
       break;
     }
     case Kind::Scatter: {
-      // dy's rows pushed to the node of their id's table row and added there in row order.
-      cost.cycles += redistribution_cycles(c.m, tensor_bytes(*c.in[1]));
-      cost.outputs[0] = row_split(c.out[0]->shape, c.m.nodes);
+      // runtime/ops/embedding_backward.h, one thread per node: zero its table rows' fp32
+      // accumulators, scan every id, pull and add the rows whose id is here (ids spread
+      // evenly), round bf16 at the end. A register's add is a chain: the row's load, the
+      // widenings, the accumulator's load, the add, the store.
+      const isa::TimingParams& timing = c.config.node.core.timing_params;
+      const double vl = timing.of(isa::TimingClass::VLoad).latency,
+                   sl = timing.of(isa::TimingClass::Simd).latency,
+                   cvt = timing.of(isa::TimingClass::Convert).latency;
+      const Tensor& dy = *c.in[1];
+      const bool bf16 = dy.dtype == DType::Bf16;
+      const Layout out = row_split(c.out[0]->shape, c.m.nodes);
+      const double registers =
+          std::ceil(double(ceil_div(uint64_t(out.cols), out.col_parts)) / lanes(c.m, dy.dtype));
+      const double rows = double(matrix_view(dy.shape).rows);
+      const double table_rows = std::ceil(double(out.rows) / double(out.row_parts));
+      const double matched = std::ceil(rows / double(out.row_parts));
+      const double add = 2 * vl + sl + (bf16 ? 2 * cvt : 0) + 6;
+      cost.cycles = kCallCycles + rows * 3 + matched * registers * add +
+                    table_rows * registers * (bf16 ? 2 * 2 + vl + 2 * cvt + 4 : 2) +
+                    std::ceil(matched / 16) * tree_cycles(c.m, 2, double(tensor_bytes(dy)) / rows);
+      cost.outputs[0] = out;
       break;
     }
     case Kind::Gather: {
