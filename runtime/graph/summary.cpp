@@ -40,11 +40,13 @@ std::string summary_text(const Graph& g, const Summary& s) {
   std::vector<std::pair<std::string, Summary::TypeRow>> rows(s.by_type.begin(), s.by_type.end());
   std::stable_sort(rows.begin(), rows.end(),
                    [](const auto& a, const auto& b) { return a.second.flop > b.second.flop; });
-  out += fmt::format("{:<22} {:>5} {:>16} {:>7}\n", "op type", "ops", "FLOP", "share");
+  size_t w = 22;  // as wide as the longest type
+  for (const auto& row : rows) w = std::max(w, row.first.size());
+  out += fmt::format("{:<{}} {:>5} {:>16} {:>7}\n", "op type", w, "ops", "FLOP", "share");
   for (const auto& [type, row] : rows)
-    out += fmt::format("{:<22} {:>5} {:>16.0f} {:>6.2f}%\n", type, row.ops, row.flop,
+    out += fmt::format("{:<{}} {:>5} {:>16.0f} {:>6.2f}%\n", type, w, row.ops, row.flop,
                        s.flop > 0 ? 100.0 * row.flop / s.flop : 0.0);
-  out += fmt::format("{:<22} {:>5} {:>16.0f} {:>6.2f}%\n", "total", s.ops, s.flop, 100.0);
+  out += fmt::format("{:<{}} {:>5} {:>16.0f} {:>6.2f}%\n", "total", w, s.ops, s.flop, 100.0);
   return out;
 }
 

@@ -2,6 +2,8 @@
 // The plan as text and JSON (plan.h).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "runtime/graph/plan/plan.h"
 
 namespace dojosim::runtime::graph {
@@ -22,14 +24,20 @@ std::string plan_text(const Plan& p) {
   std::string out = fmt::format(
       "plan on {} nodes ({}x{} mesh), {} bytes of SRAM per node for tensors, HBM {:.0f} B/cycle\n",
       m.nodes, m.width, m.height, m.sram_bytes, m.hbm_bytes_per_cycle);
-  out += fmt::format("{:<16} {:<15} {:<22} {:>5} {:>12} {:>6} {:>5} {:>3} {:>12} {:>9} {:>9}\n",
-                     "op", "type", "mapping", "nodes", "est. cycles", "%peak", "in", "out",
-                     "HBM bytes", "redist.", "SRAM hw");
+  // Columns as wide as their longest entry (a backward op's name and type are long).
+  size_t op_w = 16, type_w = 15, mapping_w = 22;
+  for (const OpPlan& r : p.ops)
+    op_w = std::max(op_w, r.op.size()), type_w = std::max(type_w, r.type.size()),
+    mapping_w = std::max(mapping_w, r.mapping.size());
+  out += fmt::format("{:<{}} {:<{}} {:<{}} {:>5} {:>12} {:>6} {:>5} {:>3} {:>12} {:>9} {:>9}\n",
+                     "op", op_w, "type", type_w, "mapping", mapping_w, "nodes", "est. cycles",
+                     "%peak", "in", "out", "HBM bytes", "redist.", "SRAM hw");
   for (const OpPlan& r : p.ops)
     out += fmt::format(
-        "{:<16} {:<15} {:<22} {:>5} {:>12.0f} {:>6.2f} {:>5} {:>3} {:>12} {:>9.0f} {:>9}\n", r.op,
-        r.type, r.mapping, r.nodes, r.cycles, r.peak_pct, letters(r.inputs_at),
-        letters(r.outputs_at), r.hbm_bytes, r.redistribution_cycles, r.sram_high_water);
+        "{:<{}} {:<{}} {:<{}} {:>5} {:>12.0f} {:>6.2f} {:>5} {:>3} {:>12} {:>9.0f} {:>9}\n", r.op,
+        op_w, r.type, type_w, r.mapping, mapping_w, r.nodes, r.cycles, r.peak_pct,
+        letters(r.inputs_at), letters(r.outputs_at), r.hbm_bytes, r.redistribution_cycles,
+        r.sram_high_water);
   out +=
       "in, out: S in node SRAM, H in DIP HBM (loaded, spilled or streamed); SRAM hw: the "
       "busiest node's bytes\n";

@@ -1730,17 +1730,23 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
 }
 
 std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
-  std::string s =
-      fmt::format("\n{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12} {:>7} {:>10} {:>9}\n", "op",
-                  "type", "how", "cycles", "kernels", "moves", "plan", "% peak", "HBM B", "SRAM B");
+  // Columns as wide as their longest entry (a backward op's name and type are long).
+  size_t op_w = 22, type_w = 14, how_w = 26;
+  for (const OpRun& o : r.ops)
+    op_w = std::max(op_w, o.op.size()), type_w = std::max(type_w, o.type.size()),
+    how_w = std::max(how_w, o.how.size());
+  std::string s = fmt::format(
+      "\n{:<{}} {:<{}} {:<{}} {:>12} {:>12} {:>12} {:>12} {:>7} {:>10} {:>9}\n", "op", op_w, "type",
+      type_w, "how", how_w, "cycles", "kernels", "moves", "plan", "% peak", "HBM B", "SRAM B");
   for (const OpRun& o : r.ops) {
-    s += fmt::format("{:<22} {:<14} {:<26} {:>12} {:>12} {:>12} {:>12.0f} {:>7.2f} {:>10} {:>9}\n",
-                     o.op, o.type, o.how, o.cycles, o.kernel_cycles, o.moves.cycles, o.estimate,
-                     o.peak_pct, o.moves.bytes_from_hbm + o.moves.bytes_to_hbm, o.sram_in_use);
+    s += fmt::format("{:<{}} {:<{}} {:<{}} {:>12} {:>12} {:>12} {:>12.0f} {:>7.2f} {:>10} {:>9}\n",
+                     o.op, op_w, o.type, type_w, o.how, how_w, o.cycles, o.kernel_cycles,
+                     o.moves.cycles, o.estimate, o.peak_pct,
+                     o.moves.bytes_from_hbm + o.moves.bytes_to_hbm, o.sram_in_use);
     if (!o.spilled.empty()) {
       std::string names;
       for (const std::string& n : o.spilled) names += (names.empty() ? "" : ", ") + n;
-      s += fmt::format("{:<22} spilled to HBM first: {}\n", "", names);
+      s += fmt::format("{:<{}} spilled to HBM first: {}\n", "", op_w, names);
     }
   }
   s += fmt::format(

@@ -173,6 +173,39 @@ ops:
         "bad.graph.yaml:4: the loss 'w' is a host tensor (weight); no op makes it");
   CHECK(refusal(two_outputs, {"b"}) ==
         "bad.graph.yaml:9: no weight reaches the loss 'b': nothing to train");
+
+  // A backward op in the forward: no second derivatives.
+  const std::string second = R"(version: 1
+tensors:
+  - {name: x, shape: [4, 8], dtype: fp32, role: input}
+  - {name: w, shape: [8, 8], dtype: fp32, role: weight}
+  - {name: a, shape: [4, 8], dtype: fp32}
+  - {name: b, shape: [4, 8], dtype: fp32}
+ops:
+  - {name: m, type: matmul, inputs: [x, w], outputs: [a]}
+  - {name: g, type: relu_backward, inputs: [a, x], outputs: [b]}
+)";
+  const std::string why = refusal(second);
+  CHECK(why.rfind("bad.graph.yaml:9: op 'g' (relu_backward): backward: no gradient rule for "
+                  "relu_backward (ops with one: matmul, batch_matmul, conv2d,",
+                  0) == 0);
+  // A split part nobody reads: its gradient would be zero.
+  const std::string unread = R"(version: 1
+tensors:
+  - {name: x, shape: [4, 8], dtype: fp32, role: input}
+  - {name: w, shape: [8, 8], dtype: fp32, role: weight}
+  - {name: a, shape: [4, 8], dtype: fp32}
+  - {name: p, shape: [4, 4], dtype: fp32}
+  - {name: q, shape: [4, 4], dtype: fp32}
+  - {name: r, shape: [4, 4], dtype: fp32}
+ops:
+  - {name: m, type: matmul, inputs: [x, w], outputs: [a]}
+  - {name: cut, type: split, inputs: [a], outputs: [p, q]}
+  - {name: act, type: relu, inputs: [p], outputs: [r]}
+)";
+  CHECK(refusal(unread, {"r"}) ==
+        "bad.graph.yaml:11: op 'cut' (split): backward: its output 'q' does not reach the loss "
+        "'r', so its gradient is zero; a backward with zero gradients is not supported");
 }
 
 TEST_CASE("the training step: one update per weight, its state and its outputs", "[autodiff]") {
