@@ -14,13 +14,22 @@
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/run.h"
 #include "runtime/graph/validate.h"
+#include "tests/runtime/graph/graph_run_helpers.h"
 
 using namespace dojosim;
 using namespace dojosim::runtime;
 namespace g = dojosim::runtime::graph;
 namespace gr = dojosim::runtime::graph_run;
+using namespace dojosim::test_graph;
 
 namespace {
+
+const g::Op& op_in(const g::Graph& graph, const std::string& name) {
+  for (const g::Op& op : graph.ops)
+    if (op.name == name) return op;
+  FAIL("no op " << name);
+  return graph.ops.front();
+}
 
 g::Graph backward_of(const std::string& yaml, const g::BackwardOptions& o = {}) {
   const g::Graph f = g::parse_graph_yaml(yaml, "test.graph.yaml");
@@ -28,21 +37,6 @@ g::Graph backward_of(const std::string& yaml, const g::BackwardOptions& o = {}) 
   g::Graph b = g::with_backward(f, o);
   g::validate(b);  // the backward graph is a valid graph
   return b;
-}
-
-const g::Op& op_named(const g::Graph& graph, const std::string& name) {
-  for (const g::Op& op : graph.ops)
-    if (op.name == name) return op;
-  FAIL("no op " << name);
-  return graph.ops.front();
-}
-
-Matrix random_matrix(uint32_t rows, uint32_t cols, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  Matrix m(rows, cols);
-  for (float& v : m.values) v = u(rng);
-  return m;
 }
 
 // A matmul chain: A with leading axes (its dB needs [rows, K] views), a tensor read twice (its
@@ -79,15 +73,15 @@ TEST_CASE("the backward of a matmul chain: its ops, names and roles", "[autodiff
   // x is an input: no gradient; h is read twice by `twice`: two contributions (grad/s as it
   // is, twice), then their sum.
   CHECK_FALSE(b.find_tensor("grad/x"));
-  const g::Op& sum = op_named(b, "h.grad.sum");
+  const g::Op& sum = op_in(b, "h.grad.sum");
   CHECK(sum.type == "add");
   CHECK(sum.inputs == std::vector<std::string>{"grad/s", "grad/s"});
   CHECK(sum.outputs == std::vector<std::string>{"grad/h"});
   // y = s w2^T: ds = dy w2, dw2 = dy^T s (as [rows, K] views).
-  CHECK(op_named(b, "fc2.grad").inputs == std::vector<std::string>{"grad_output", "w2"});
-  CHECK(op_named(b, "fc2.grad").attributes.empty());
-  const g::Op& dw2 = op_named(b, "fc2.grad.4");  // after the reshapes of s and dy
-  CHECK(op_named(b, "fc2.grad.2").type == "reshape");
+  CHECK(op_in(b, "fc2.grad").inputs == std::vector<std::string>{"grad_output", "w2"});
+  CHECK(op_in(b, "fc2.grad").attributes.empty());
+  const g::Op& dw2 = op_in(b, "fc2.grad.4");  // after the reshapes of s and dy
+  CHECK(op_in(b, "fc2.grad.2").type == "reshape");
   CHECK(dw2.outputs == std::vector<std::string>{"grad/w2"});
   CHECK(std::get<bool>(dw2.attributes.at("transpose_a")));
   CHECK(b.ops.back().outputs == std::vector<std::string>{"grad/w1"});
@@ -96,8 +90,7 @@ TEST_CASE("the backward of a matmul chain: its ops, names and roles", "[autodiff
 TEST_CASE("a matmul chain's gradients run on tiny equal float64", "[autodiff]") {
   const g::Graph b = backward_of(kChain);
   const g::Analysis a = g::validate(b);
-  const hw::HardwareConfig config =
-      hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", {}).config;
+  const hw::HardwareConfig config = tiny();
   gr::RunOptions options;
   options.values["x"] = random_matrix(24, 40, 1);
   options.values["w1"] = random_matrix(40, 36, 2);
@@ -223,7 +216,7 @@ TEST_CASE("the training step: one update per weight, its state and its outputs",
   CHECK(t.find_tensor("state/w1/v")->role == g::Role::OptimizerState);
   CHECK(t.find_tensor("state/w1/v")->dtype == g::DType::Fp32);
   // The gradients are read by the updates now: not outputs any more.
-  CHECK(op_named(t, "w1.update").inputs[1] == "grad/w1");
+  CHECK(op_in(t, "w1.update").inputs[1] == "grad/w1");
 
   const auto refusal = [](const std::string& text) {
     try {
@@ -258,14 +251,6 @@ tensors:
 ops:
 )";
 
-gr::GraphRun run_update(const std::string& yaml, const gr::RunOptions& options) {
-  const g::Graph graph = g::parse_graph_yaml(yaml, "update.graph.yaml");
-  const g::Analysis a = g::validate(graph);
-  const hw::HardwareConfig config =
-      hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", {}).config;
-  return gr::run_graph(config, graph, a, g::plan_graph(graph, a, config), options);
-}
-
 }  // namespace
 
 TEST_CASE("sgd_update on tiny equals PyTorch's SGD in float64", "[autodiff][optimizer]") {
@@ -280,7 +265,7 @@ TEST_CASE("sgd_update on tiny equals PyTorch's SGD in float64", "[autodiff][opti
   options.values["s2"] = random_matrix(37, 45, 14);  // unread: declared for the shared text
   const std::string text =
       yaml + "  - {name: keep, type: add, inputs: [s2, s2], outputs: [s2_next]}\n";
-  const gr::GraphRun r = run_update(text, options);
+  const gr::GraphRun r = run_graph_text(text, options);
   REQUIRE(r.checked);
   const double u = std::ldexp(1.0, -24);
   for (size_t e = 0; e < 37 * 45; ++e) {
@@ -307,7 +292,7 @@ TEST_CASE("adamw_update on tiny equals PyTorch's AdamW in float64", "[autodiff][
   Matrix v = random_matrix(37, 45, 24);
   for (float& x : v.values) x = x * x;  // a second moment is not negative
   options.values["s2"] = v;
-  const gr::GraphRun r = run_update(yaml, options);
+  const gr::GraphRun r = run_graph_text(yaml, options);
   REQUIRE(r.checked);
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = 0.01, wd = 0.1;
   for (size_t e = 0; e < 37 * 45; ++e) {

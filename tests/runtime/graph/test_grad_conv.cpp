@@ -14,41 +14,15 @@
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/run.h"
 #include "runtime/graph/validate.h"
+#include "tests/runtime/graph/graph_run_helpers.h"
 
 using namespace dojosim;
 using namespace dojosim::runtime;
 namespace g = dojosim::runtime::graph;
 namespace gr = dojosim::runtime::graph_run;
+using namespace dojosim::test_graph;
 
 namespace {
-
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", {}).config;
-}
-
-gr::GraphRun run_yaml(const std::string& yaml, const gr::RunOptions& options) {
-  const hw::HardwareConfig config = tiny();
-  const g::Graph graph = g::parse_graph_yaml(yaml, "test.graph.yaml");
-  const g::Analysis a = g::validate(graph);
-  const g::Plan p = g::plan_graph(graph, a, config);
-  return gr::run_graph(config, graph, a, p, options);
-}
-
-const gr::OpRun& op_named(const gr::GraphRun& r, const std::string& name) {
-  for (const gr::OpRun& o : r.ops)
-    if (o.op == name) return o;
-  FAIL("no op " << name);
-  return r.ops.front();
-}
-
-// Uniform in [-1, 1), rounded to `dtype` (the values the run holds).
-Matrix random_matrix(uint32_t rows, uint32_t cols, uint64_t seed, DType dtype) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  Matrix m(rows, cols);
-  for (float& v : m.values) v = u(rng);
-  return quantized(m, dtype, {});
-}
 
 // The forward convolution x [N, H, W, C] * w [R, S, C/G, K] -> [N, P, Q, K].
 struct Conv {
@@ -110,7 +84,8 @@ void check_grads(const Conv& v, DType dtype, uint64_t seed) {
   const Matrix dy = random_matrix(uint32_t(v.n * p * q), uint32_t(v.k), seed + 2, dtype);
   gr::RunOptions options;
   options.values = {{"x", x}, {"w", w}, {"dy", dy}};
-  const gr::GraphRun r = run_yaml(grads_graph(v, dtype == DType::Bf16 ? "bf16" : "fp32"), options);
+  const gr::GraphRun r =
+      run_graph_text(grads_graph(v, dtype == DType::Bf16 ? "bf16" : "fp32"), options);
   REQUIRE(r.checked);  // bit for bit the host reference, within the runner's float64 bound
   CHECK(op_named(r, "grad_x").bound_used <= 1.0);
   CHECK(op_named(r, "grad_w").bound_used <= 1.0);
@@ -279,7 +254,7 @@ void check_pool_grads(const Pool& v, DType dtype, uint64_t seed) {
   const Matrix dy = random_matrix(uint32_t(v.n * v.p() * v.q()), uint32_t(v.c), seed + 1, dtype);
   gr::RunOptions options;
   options.values = {{"x", x}, {"dy", dy}};
-  const gr::GraphRun r = run_yaml(yaml, options);
+  const gr::GraphRun r = run_graph_text(yaml, options);
   REQUIRE(r.checked);
   CHECK(op_named(r, "gmax").bound_used <= 1.0);
   CHECK(op_named(r, "gavg").bound_used <= 1.0);
@@ -321,7 +296,7 @@ ops:
   x.values[6] = 0.75f;  // the second window's max is its pixel (1, 2)
   dy.values = {3.0f, -2.0f};
   options.values = {{"x", x}, {"dy", dy}};
-  const gr::GraphRun r = run_yaml(yaml, options);
+  const gr::GraphRun r = run_graph_text(yaml, options);
   REQUIRE(r.checked);
   CHECK(r.outputs.at("dx").values == std::vector<float>{3, 0, 0, 0, 0, 0, -2, 0});
 }
@@ -338,7 +313,7 @@ ops:
   gr::RunOptions options;
   const Matrix dy = random_matrix(3, 24, 81, DType::Bf16);
   options.values = {{"dy", dy}};
-  const gr::GraphRun r = run_yaml(yaml, options);
+  const gr::GraphRun r = run_graph_text(yaml, options);
   REQUIRE(r.checked);
   const Matrix& dx = r.outputs.at("dx");
   REQUIRE(dx.rows == 3 * 5 * 7);

@@ -17,24 +17,18 @@
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/run.h"
 #include "runtime/graph/validate.h"
+#include "tests/runtime/graph/graph_run_helpers.h"
 
 using namespace dojosim;
 using namespace dojosim::runtime;
 namespace g = dojosim::runtime::graph;
 namespace gr = dojosim::runtime::graph_run;
+using namespace dojosim::test_graph;
 
 namespace {
 
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
-
 gr::GraphRun run_yaml(const std::string& yaml, const gr::RunOptions& options) {
-  const hw::HardwareConfig config = tiny();
-  const g::Graph graph = g::parse_graph_yaml(yaml, "test.graph.yaml");
-  const g::Analysis a = g::validate(graph);
-  const g::Plan p = g::plan_graph(graph, a, config);
-  gr::GraphRun r = gr::run_graph(config, graph, a, p, options);
+  gr::GraphRun r = run_graph_text(yaml, options);
   REQUIRE(r.checked);
   return r;
 }
@@ -54,14 +48,6 @@ uint32_t test_bits(float f) {
   uint32_t b;
   std::memcpy(&b, &f, 4);
   return b;
-}
-
-Matrix uniform(uint32_t rows, uint32_t cols, uint64_t seed, float lo, float hi, DType dtype) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  Matrix m(rows, cols);
-  for (float& v : m.values) v = u(rng);
-  return quantized(m, dtype, {});  // the values the machine holds
 }
 
 // |got - want| within a relative `rel` (and an absolute `abs`) of float64 computed here.
@@ -101,7 +87,8 @@ ops:
   for (size_t at = yaml.find("dtype: T"); at != std::string::npos; at = yaml.find("dtype: T"))
     yaml.replace(at + 7, 1, dtype_text);
   gr::RunOptions options;
-  const Matrix x = uniform(37, 45, 1, -5, 5, dtype), dy = uniform(37, 45, 2, -2, 2, dtype);
+  const Matrix x = random_matrix(37, 45, 1, dtype, -5, 5),
+               dy = random_matrix(37, 45, 2, dtype, -2, 2);
   options.values["x"] = x;
   options.values["dy"] = dy;
   const gr::GraphRun r = run_yaml(yaml, options);
@@ -185,7 +172,7 @@ ops:
      attributes: {axes: [2, 0, 1], keepdims: true}}
 )";
   gr::RunOptions options;
-  const Matrix x = uniform(39, 40, 3, -1, 1, DType::Fp32);
+  const Matrix x = random_matrix(39, 40, 3, DType::Fp32, -1, 1);
   options.values["x"] = x;
   const gr::GraphRun r = run_yaml(yaml, options);
   require_sums(r.outputs.at("bias"), x, 1, 39, 40, DType::Fp32, "bias");
@@ -209,7 +196,7 @@ ops:
   - {name: a, type: reduce_sum, inputs: [x], outputs: [bias], attributes: {axes: [0, 1]}}
 )";
   gr::RunOptions options;
-  const Matrix x = uniform(300, 300, 4, -1, 1, DType::Bf16);
+  const Matrix x = random_matrix(300, 300, 4, DType::Bf16, -1, 1);
   options.values["x"] = x;
   const gr::GraphRun r = run_yaml(yaml, options);
   require_sums(r.outputs.at("bias"), x, 1, 300, 300, DType::Bf16, "bias");
@@ -244,9 +231,11 @@ ops:
   for (size_t at = yaml.find("dtype: T"); at != std::string::npos; at = yaml.find("dtype: T"))
     yaml.replace(at + 7, 1, dtype_text);
   gr::RunOptions options;
-  const Matrix dy = uniform(70, 40, 5, -1, 1, dtype), x = uniform(70, 40, 6, -3, 3, dtype);
-  const Matrix scale = uniform(1, 40, 7, -2, 2, dtype), mean = uniform(1, 40, 8, -1, 1, dtype);
-  const Matrix variance = uniform(1, 40, 9, 0.1f, 4, dtype);
+  const Matrix dy = random_matrix(70, 40, 5, dtype, -1, 1),
+               x = random_matrix(70, 40, 6, dtype, -3, 3);
+  const Matrix scale = random_matrix(1, 40, 7, dtype, -2, 2),
+               mean = random_matrix(1, 40, 8, dtype, -1, 1);
+  const Matrix variance = random_matrix(1, 40, 9, dtype, 0.1f, 4);
   for (const auto& [name, m] :
        {std::pair{"dy", dy}, {"x", x}, {"scale", scale}, {"mean", mean}, {"variance", variance}})
     options.values[name] = m;
@@ -311,7 +300,7 @@ ops:
     if (v % 3 == 2) v -= 1;  // never seen
     id = float(v);
   }
-  const Matrix dy = uniform(rows, cols, 12, -1, 1, dtype);
+  const Matrix dy = random_matrix(rows, cols, 12, dtype, -1, 1);
   options.values["ids"] = ids;
   options.values["dy"] = dy;
   const gr::GraphRun r = run_yaml(yaml, options);

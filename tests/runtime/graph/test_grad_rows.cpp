@@ -14,26 +14,15 @@
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/run.h"
 #include "runtime/graph/validate.h"
+#include "tests/runtime/graph/graph_run_helpers.h"
 
 using namespace dojosim;
 using namespace dojosim::runtime;
 namespace g = dojosim::runtime::graph;
 namespace gr = dojosim::runtime::graph_run;
+using namespace dojosim::test_graph;
 
 namespace {
-
-hw::HardwareConfig tiny() {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml").config;
-}
-
-// Values in [-range, range], rounded to the dtype the graph holds them in.
-Matrix values(uint32_t rows, uint32_t cols, uint64_t seed, DType dtype, float range = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-range, range);
-  Matrix m(rows, cols);
-  for (float& v : m.values) v = u(rng);
-  return quantized(m, dtype, {});
-}
 
 gr::GraphRun run(const std::string& yaml, const gr::RunOptions& options) {
   const hw::HardwareConfig config = tiny();
@@ -87,8 +76,8 @@ void softmax_grad(uint32_t rows, uint32_t cols, DType dtype, bool causal) {
       " attributes: {{scale: 0.5}}}}\n",
       shape, t, causal ? "true" : "false");
   gr::RunOptions options;
-  options.values["x"] = values(rows, cols, 1, dtype, 3.0f);
-  options.values["dy"] = values(rows, cols, 2, dtype);
+  options.values["x"] = random_matrix(rows, cols, 1, dtype, -3.0f, 3.0f);
+  options.values["dy"] = random_matrix(rows, cols, 2, dtype);
   // y from x in double (its fp32 / bf16 rounding is inside the tolerance), then dx.
   Matrix want(rows, cols);
   for (uint32_t r = 0; r < rows; ++r) {
@@ -139,8 +128,9 @@ void norm_grad(bool layer, uint32_t rows, uint32_t cols, DType dtype) {
       layer ? fmt::format("  - {{name: dbeta, shape: [{}], dtype: {}}}\n", cols, t) : "",
       layer ? "layernorm_backward" : "rmsnorm_backward", layer ? ", dbeta" : "");
   gr::RunOptions options;
-  const Matrix dy = values(rows, cols, 3, dtype), x = values(rows, cols, 4, dtype, 2.0f),
-               gamma = values(1, cols, 5, dtype);
+  const Matrix dy = random_matrix(rows, cols, 3, dtype),
+               x = random_matrix(rows, cols, 4, dtype, -2.0f, 2.0f),
+               gamma = random_matrix(1, cols, 5, dtype);
   options.values = {{"dy", dy}, {"x", x}, {"gamma", gamma}};
   Matrix dx(rows, cols), dgamma(1, cols), dbeta(1, cols);
   std::vector<double> dg(cols, 0.0), db(cols, 0.0);
@@ -215,7 +205,7 @@ void loss_grad(uint32_t rows, uint32_t cols, DType dtype, const std::string& red
       " outputs: [dlogits], attributes: {{reduction: {3}, scale: {4}}}}}\n",
       rows, cols, t, reduction, scale);
   gr::RunOptions options;
-  const Matrix logits = values(rows, cols, 6, dtype, 4.0f);
+  const Matrix logits = random_matrix(rows, cols, 6, dtype, -4.0f, 4.0f);
   Matrix labels(1, rows);
   for (uint32_t r = 0; r < rows; ++r) labels.values[r] = float((r * 37 + 5) % cols);
   options.values = {{"logits", logits}, {"labels", labels}};

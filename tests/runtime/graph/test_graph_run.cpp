@@ -17,17 +17,15 @@
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/run.h"
 #include "runtime/graph/validate.h"
+#include "tests/runtime/graph/graph_run_helpers.h"
 
 using namespace dojosim;
 using namespace dojosim::runtime;
 namespace g = dojosim::runtime::graph;
 namespace gr = dojosim::runtime::graph_run;
+using namespace dojosim::test_graph;
 
 namespace {
-
-hw::HardwareConfig tiny(const std::vector<std::string>& sets = {}) {
-  return hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", sets).config;
-}
 
 struct Ran {
   g::Graph graph;
@@ -41,21 +39,6 @@ Ran run_yaml(const std::string& yaml, const hw::HardwareConfig& config = tiny(),
   const g::Plan p = g::plan_graph(r.graph, a, config);
   r.run = gr::run_graph(config, r.graph, a, p, options);
   return r;
-}
-
-const gr::OpRun& op_named(const gr::GraphRun& r, const std::string& name) {
-  for (const gr::OpRun& o : r.ops)
-    if (o.op == name) return o;
-  FAIL("no op " << name);
-  return r.ops.front();
-}
-
-Matrix random_matrix(uint32_t rows, uint32_t cols, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  Matrix m(rows, cols);
-  for (float& v : m.values) v = u(rng);
-  return m;
 }
 
 }  // namespace
