@@ -107,6 +107,39 @@ std::map<std::string, runtime::Matrix> host_values(
   return values;
 }
 
+// A training step's cycles by part: the forward (the file's ops), the backward (the ops the
+// autodiff appended) and the updates (the optimizer's ops, last).
+struct StepSplit {
+  struct Part {
+    const char* name;
+    size_t ops = 0;
+    uint64_t cycles = 0, kernels = 0, moves = 0;
+  };
+  std::vector<Part> parts{{"forward"}, {"backward"}, {"updates"}};
+};
+StepSplit step_split(const runtime::graph_run::GraphRun& r, size_t forward_ops) {
+  StepSplit s;
+  for (size_t i = 0; i < r.ops.size(); ++i) {
+    const runtime::graph_run::OpRun& o = r.ops[i];
+    const bool update = o.type == "sgd_update" || o.type == "adamw_update";
+    StepSplit::Part& p = s.parts[i < forward_ops ? 0 : update ? 2 : 1];
+    ++p.ops;
+    p.cycles += o.cycles, p.kernels += o.kernel_cycles, p.moves += o.moves.cycles;
+  }
+  return s;
+}
+std::string step_text(const StepSplit& s) {
+  uint64_t total = 0;
+  for (const StepSplit::Part& p : s.parts) total += p.cycles;
+  std::string out = fmt::format("training step: {} cycles\n", total);
+  for (const StepSplit::Part& p : s.parts)
+    if (p.ops)
+      out += fmt::format("  {:<9} {:>12} ({:5.1f}%), {:>4} ops: kernels {}, moves {}\n", p.name,
+                         p.cycles, total ? 100.0 * double(p.cycles) / double(total) : 0.0, p.ops,
+                         p.kernels, p.moves);
+  return out;
+}
+
 // The graph as --graph-out writes it: YAML, or JSON for a .json name; data files named
 // relative to the new file's folder so that it reads the same values.
 void write_graph(runtime::graph::Graph g, const std::string& from, const std::string& to) {
@@ -134,6 +167,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
     graph::Graph g = graph::load_graph(path);
     graph::Analysis a = graph::validate(g);
+    const size_t forward_ops = g.ops.size();
     if (!flags.optimizer.empty()) {
       g = graph::training_step(g, {flags.loss}, graph::parse_optimizer(flags.optimizer));
       a = graph::validate(g);
@@ -178,6 +212,8 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
         return kProgramFailed;
       }
       fmt::print("{}", graph_run::run_text(r, loaded.config));
+      const bool training = flags.backward || !flags.optimizer.empty();
+      if (training) fmt::print("{}", step_text(step_split(r, forward_ops)));
       if (trace) {
         fmt::print(
             "trace: {} events in {}{}\n", trace->events(), flags.trace_path,
@@ -192,6 +228,14 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
         fmt::print("plot: {}/ops.svg\n", flags.svg_dir);
       }
       j["run"] = graph_run::run_json(r);
+      if (training) {
+        const StepSplit t = step_split(r, forward_ops);
+        for (size_t i = 0; i < t.parts.size(); ++i)
+          j["run"]["step"][t.parts[i].name] = {{"ops", t.parts[i].ops},
+                                               {"cycles", t.parts[i].cycles},
+                                               {"kernel_cycles", t.parts[i].kernels},
+                                               {"move_cycles", t.parts[i].moves}};
+      }
       if (!save_dir.empty())
         for (const auto& [name, m] : r.outputs) {
           const graph::Tensor& t = *g.find_tensor(name);

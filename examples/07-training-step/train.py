@@ -62,9 +62,8 @@ def main():
                                              config=CONFIG, inputs=inputs)
     print("step  loss    cycles  backward  updates")
     for step, (loss, r) in enumerate(zip(losses, reports), 1):
-        ops = r["run"]["ops"]
-        backward = sum(o["cycles"] for o in ops if ".grad" in o["op"])
-        updates = sum(o["cycles"] for o in ops if o["op"].endswith(".update"))
+        split = r["run"]["step"]  # the step's cycles by part (the command line's "training step")
+        backward, updates = split["backward"]["cycles"], split["updates"]["cycles"]
         print("{:>4}  {:.4f}  {:>6}  {:>8}  {:>7}".format(step, loss, r["run"]["totals"]["cycles"],
                                                          backward, updates))
     grads, _ = dojosim.run_graph(GRAPH, config=CONFIG, inputs=inputs, backward=True)
