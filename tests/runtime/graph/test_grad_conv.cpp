@@ -128,6 +128,14 @@ TEST_CASE("conv2d gradients of a 3x3 layer of stride 2 and padding 1 equal their
   check_grads({2, 7, 7, 3, 4, 3, 3, 1, 2, 2, 1, 1}, DType::Fp32, 21);
 }
 
+TEST_CASE(
+    "A weight gradient of many taps and few output channels, as dw^T, equals its definition") {
+  // 72 taps against 2 output channels: dw^T = dy^T im2col(x), written back transposed.
+  check_grads({2, 6, 6, 8, 2, 3, 3, 1, 1, 1, 1, 1}, DType::Fp32, 51);
+  // The same in 2 groups, bf16: each group's dw^T lands in its own columns.
+  check_grads({2, 6, 6, 8, 4, 3, 3, 2, 1, 1, 1, 1}, DType::Bf16, 52);
+}
+
 TEST_CASE("Grouped conv2d gradients, uneven sizes, stride and dilation per axis, in bf16") {
   // x [1, 6, 5, 4] in 2 groups to 6 channels; a stride of 2 down and a dilation of 2 across.
   check_grads({1, 6, 5, 4, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2}, DType::Bf16, 31);
