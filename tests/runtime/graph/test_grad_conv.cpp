@@ -132,7 +132,9 @@ TEST_CASE(
     "A weight gradient of many taps and few output channels, as dw^T, equals its definition") {
   // 72 taps against 2 output channels: dw^T = dy^T im2col(x), written back transposed.
   check_grads({2, 6, 6, 8, 2, 3, 3, 1, 1, 1, 1, 1}, DType::Fp32, 51);
-  // The same in 2 groups, bf16: each group's dw^T lands in its own columns.
+}
+
+TEST_CASE("The same in 2 groups, bf16: each group's dw^T lands in its own columns") {
   check_grads({2, 6, 6, 8, 4, 3, 3, 2, 1, 1, 1, 1}, DType::Bf16, 52);
 }
 
