@@ -13,6 +13,7 @@ from dojosim import _dojosim
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny.yaml")
+D1 = str(ROOT / "configs" / "d1.yaml")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import dojosim
 import dojosim.graph
 from dojosim import torch as dtorch
 from capture_models import GPT2Block
-from conftest import TINY
+from conftest import D1, TINY
 
 
 def squared_norm():
@@ -153,3 +153,25 @@ def test_ten_steps_lower_the_loss_from_pytorchs_gradients(make):
         want = w0 - 0.1 * graph_layout(name, grads[name], g)
         assert np.abs(stepped[name] - want).max() <= 1e-5 * max(1.0, np.abs(want).max()), name
     assert first[0] == losses[0]
+
+
+def test_resnet18_gradients_on_d1_are_pytorchs():
+    """torchvision's ResNet-18 (random weights, 10 classes) with its cross-entropy on two 32 x 32
+    images, fp32, batchnorm in inference form (running statistics, as in eval mode): the
+    backward on a D1 die gives every parameter's gradient within 1e-5 of the largest of
+    PyTorch's in float64, each op bit-exact with its reference."""
+    import torchvision
+    torch.manual_seed(0)
+    model = WithLoss(torchvision.models.resnet18(weights=None, num_classes=10)).eval()
+    x, labels = torch.randn(2, 3, 32, 32), torch.randint(0, 10, (2,))
+    g = dtorch.capture(model, (x, labels), dtype="fp32")
+    outputs, report = dojosim.run_graph(g, config=D1, backward=True)
+    assert report["run"]["totals"]["checked"] is True
+    step = report["run"]["step"]
+    assert step["backward"]["cycles"] > step["forward"]["cycles"] > 0
+    exact = copy.deepcopy(model).double()
+    exact(x.double(), labels).backward()
+    for name, p in exact.named_parameters():
+        want = graph_layout(name, p.grad.numpy(), g)
+        err = np.abs(outputs["grad/" + name] - want).max()
+        assert err <= 1e-5 * np.abs(want).max(), "{}: {:.3g}".format(name, err)
