@@ -116,10 +116,21 @@ class Backward {
     op.inputs = std::move(inputs);
     op.attributes = std::move(attributes);
     op.origin = op_->origin;
-    for (const Out& o : outs) {
+    const OpSpec* spec = nullptr;
+    for (const OpSpec& t : op_table())
+      if (t.name == type) spec = &t;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const Out& o = outs[i];
       const std::string name = o.gives >= 0 ? gradient_name(op_->inputs[size_t(o.gives)])
                                             : unique(names_, "bwd/" + op_->name);
-      declare(name, o.shape, o.dtype, Role::Activation);
+      // An output whose dtype the op table ties to an input ('s': the first; a digit: that
+      // one) takes it: a bf16 bias's gradient summed from an fp32 dy is fp32. Others (a
+      // matmul's) take the dtype of the tensor they are the gradient of.
+      const char kind = spec ? spec->output_kind(i) : 'f';
+      DType dtype = o.dtype;
+      if (kind == 's') dtype = tensor(op.inputs.at(0)).dtype;
+      if (kind >= '1' && kind <= '9') dtype = tensor(op.inputs.at(size_t(kind - '1'))).dtype;
+      declare(name, o.shape, dtype, Role::Activation);
       op.outputs.push_back(name);
       if (o.gives >= 0) contributions_[op_->inputs[size_t(o.gives)]].push_back(name);
     }
@@ -284,8 +295,9 @@ class Backward {
       op.type = "reshape";
       op.inputs = {g};
       op.attributes["shape"] = w.shape;
+      const DType dtype = tensor(g).dtype;
       g = unique(names_, want);
-      declare(g, w.shape, w.dtype, Role::Activation);
+      declare(g, w.shape, dtype, Role::Activation);
       op.outputs = {g};
       op.origin = w.origin;
       out_.ops.push_back(op);

@@ -9,7 +9,8 @@
 // softmax_cross_entropy starts the backward itself (d loss = 1, its `scale`); any other loss
 // is seeded by a host input `grad_output` of its shape (the PyTorch capture's convention).
 // Every weight the loss depends on gets its gradient as the output `grad/WEIGHT` (role
-// gradient), in the weight's shape and dtype.
+// gradient), in the weight's shape; its dtype is what its backward op gives (a matmul's: the
+// weight's; a sum of an fp32 dy: fp32).
 #pragma once
 
 #include <map>
