@@ -88,6 +88,12 @@ char OpSpec::input_kind(size_t i) const {
 char OpSpec::output_kind(size_t i) const {
   return kind_at(outputs, i);
 }
+std::optional<size_t> OpSpec::dtype_source(size_t output) const {
+  const char kind = output_kind(output);
+  if (kind == 's') return 0;
+  if (kind >= '1' && kind <= '9') return size_t(kind - '1');
+  return std::nullopt;
+}
 
 const AttrSpec* OpSpec::find_attribute(std::string_view attr) const {
   for (const AttrSpec& a : attributes)

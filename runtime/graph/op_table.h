@@ -71,6 +71,9 @@ struct OpSpec {
   /// The letter of input / output i ('f', 'i', 'a', 's').
   char input_kind(size_t i) const;
   char output_kind(size_t i) const;
+  /// The input whose dtype output i has ('s': the first; a digit k: input k), or none (an 'f'
+  /// output is any float type).
+  std::optional<size_t> dtype_source(size_t output) const;
   const AttrSpec* find_attribute(std::string_view name) const;
   /// "transpose_a, transpose_b" (or "none").
   std::string attribute_names() const;

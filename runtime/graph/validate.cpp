@@ -229,16 +229,16 @@ Analysis validate(const Graph& g) {
                              shape_string(t.shape), at(t.origin), shape_string(facts.outputs[k])));
       const char kind = spec.output_kind(k);
       const DType first = context.inputs[0]->dtype;
+      const std::optional<size_t> from = spec.dtype_source(k);
       if (kind == 's' && t.dtype != first)
         op_error(op, fmt::format("output '{}' is {}; {} keeps the dtype of its input ({})", t.name,
                                  dtype_name(t.dtype), op.type, dtype_name(first)));
       // A digit k: the dtype of input k (a gradient's, where input 1 is not the one it follows).
-      if (kind >= '1' && kind <= '9') {
-        const size_t from = size_t(kind - '1');
-        const Tensor& of = *context.inputs.at(from);
+      if (from && kind != 's') {
+        const Tensor& of = *context.inputs.at(*from);
         if (t.dtype != of.dtype)
           op_error(op, fmt::format("output '{}' is {}; {} gives it the dtype of input {} '{}' ({})",
-                                   t.name, dtype_name(t.dtype), op.type, from + 1, of.name,
+                                   t.name, dtype_name(t.dtype), op.type, *from + 1, of.name,
                                    dtype_name(of.dtype)));
       }
       if (kind == 'f' && t.dtype == DType::Int32)
