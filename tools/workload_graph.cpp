@@ -121,7 +121,7 @@ StepSplit step_split(const runtime::graph_run::GraphRun& r, size_t forward_ops) 
   StepSplit s;
   for (size_t i = 0; i < r.ops.size(); ++i) {
     const runtime::graph_run::OpRun& o = r.ops[i];
-    const bool update = o.type == "sgd_update" || o.type == "adamw_update";
+    const bool update = runtime::graph::is_update(o.type);
     StepSplit::Part& p = s.parts[i < forward_ops ? 0 : update ? 2 : 1];
     ++p.ops;
     p.cycles += o.cycles, p.kernels += o.kernel_cycles, p.moves += o.moves.cycles;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <map>
-#include <numeric>
 #include <set>
 
 #include "runtime/graph/op_table.h"
@@ -116,21 +115,16 @@ class Backward {
     op.inputs = std::move(inputs);
     op.attributes = std::move(attributes);
     op.origin = op_->origin;
-    const OpSpec* spec = nullptr;
-    for (const OpSpec& t : op_table())
-      if (t.name == type) spec = &t;
+    const OpSpec& spec = *find_op(type);
     for (size_t i = 0; i < outs.size(); ++i) {
       const Out& o = outs[i];
       const std::string name = o.gives >= 0 ? gradient_name(op_->inputs[size_t(o.gives)])
                                             : unique(names_, "bwd/" + op_->name);
-      // An output whose dtype the op table ties to an input ('s': the first; a digit: that
-      // one) takes it: a bf16 bias's gradient summed from an fp32 dy is fp32. Others (a
-      // matmul's) take the dtype of the tensor they are the gradient of.
-      const char kind = spec ? spec->output_kind(i) : 'f';
-      DType dtype = o.dtype;
-      if (kind == 's') dtype = tensor(op.inputs.at(0)).dtype;
-      if (kind >= '1' && kind <= '9') dtype = tensor(op.inputs.at(size_t(kind - '1'))).dtype;
-      declare(name, o.shape, dtype, Role::Activation);
+      // An output whose dtype the op table ties to an input takes it: a bf16 bias's gradient
+      // summed from an fp32 dy is fp32. Others (a matmul's) take the dtype of the tensor they
+      // are the gradient of.
+      const std::optional<size_t> from = spec.dtype_source(i);
+      declare(name, o.shape, from ? tensor(op.inputs.at(*from)).dtype : o.dtype, Role::Activation);
       op.outputs.push_back(name);
       if (o.gives >= 0) contributions_[op_->inputs[size_t(o.gives)]].push_back(name);
     }
@@ -540,15 +534,22 @@ Graph with_backward(const Graph& g, const BackwardOptions& options) {
   return Backward(g, options).run();
 }
 
+// The optimizers; each has an op `KIND_update` in ops.def.
+constexpr std::string_view kOptimizers[] = {"sgd", "adamw"};
+
+bool is_update(std::string_view type) {
+  for (std::string_view kind : kOptimizers)
+    if (type == std::string(kind) + "_update") return true;
+  return false;
+}
+
 OptimizerOptions parse_optimizer(const std::string& text) {
   OptimizerOptions o;
   const size_t colon = text.find(':');
   o.kind = text.substr(0, colon);
-  if (o.kind != "sgd" && o.kind != "adamw")
+  if (std::find(std::begin(kOptimizers), std::end(kOptimizers), o.kind) == std::end(kOptimizers))
     throw GraphError(fmt::format("--optimizer '{}': expected sgd or adamw, then :lr=...", text));
-  const OpSpec* spec = nullptr;
-  for (const OpSpec& op : op_table())
-    if (op.name == o.kind + "_update") spec = &op;
+  const OpSpec* spec = find_op(o.kind + "_update");
   std::string rest = colon == std::string::npos ? "" : text.substr(colon + 1);
   while (!rest.empty()) {
     const size_t comma = rest.find(',');

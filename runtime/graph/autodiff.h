@@ -39,6 +39,9 @@ struct OptimizerOptions {
   std::map<std::string, AttrValue> attributes;
 };
 
+/// Whether ops of that type are an optimizer's update (sgd_update, adamw_update).
+bool is_update(std::string_view type);
+
 /// Parses "sgd:lr=0.1,momentum=0.9" or "adamw:lr=1e-3": the optimizer and its attributes,
 /// checked against the op table (names, types). Throws GraphError naming what is wrong and
 /// what was expected.

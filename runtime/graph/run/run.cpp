@@ -14,6 +14,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "runtime/graph/autodiff.h"
 #include "runtime/graph/op_table.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/executor.h"
@@ -125,9 +126,6 @@ std::string word_attr(const g::Op& op, const std::string& name, const std::strin
 bool same_split(const ops::RowSplit& a, const ops::RowSplit& b) {
   return a.dtype == b.dtype && a.rows == b.rows && a.cols == b.cols && a.row_start == b.row_start &&
          a.col_start == b.col_start && a.nodes == b.nodes;
-}
-bool is_optimizer(const std::string& type) {
-  return type == "sgd_update" || type == "adamw_update";
 }
 // reduce_sum as image sums (run_reduce_sum).
 struct ReduceSumForm {
@@ -557,7 +555,7 @@ class Runner {
       run_pool_gradient(op);
     else if (is_layout_op(op.type))
       run_layout(op);
-    else if (is_optimizer(op.type))
+    else if (g::is_update(op.type))
       run_optimizer(op);
     else
       refuse(op, "no node kernel runs it yet");
@@ -1398,15 +1396,19 @@ class Runner {
     const ops::RowSplit split = homes_.at(w).split;
     ops::OptimizerProblem problem;
     problem.kind = op.type == "sgd_update" ? ops::OptimizerKind::Sgd : ops::OptimizerKind::AdamW;
+    // The attributes with the op table's defaults (they differ between the two updates).
+    const g::OpContext a{op, {}, op.outputs.size(), g::find_op(op.type)};
     ops::OptimizerParams& p = problem.params;
-    p.lr = float_attr(op, "lr", p.lr);
-    p.weight_decay =
-        float_attr(op, "weight_decay", problem.kind == ops::OptimizerKind::Sgd ? 0.0 : 0.01);
-    p.momentum = float_attr(op, "momentum", p.momentum);
-    p.beta1 = float_attr(op, "beta1", p.beta1);
-    p.beta2 = float_attr(op, "beta2", p.beta2);
-    p.epsilon = float_attr(op, "epsilon", p.epsilon);
-    p.step = int_attr(op, "step", p.step);
+    p.lr = a.float_attr("lr");
+    p.weight_decay = a.float_attr("weight_decay");
+    if (problem.kind == ops::OptimizerKind::Sgd) {
+      p.momentum = a.float_attr("momentum");
+    } else {
+      p.beta1 = a.float_attr("beta1");
+      p.beta2 = a.float_attr("beta2");
+      p.epsilon = a.float_attr("epsilon");
+      p.step = a.int_attr("step");
+    }
     problem.split = split;
     problem.w = resident(w).shards.front().address;
     std::vector<std::shared_ptr<Buffer>> temps;
@@ -1708,7 +1710,7 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
     }
     if (op.type == "conv2d" || op.type == "conv2d_grad_input" || op.type == "conv2d_grad_weight")
       continue;
-    if (is_optimizer(op.type)) {
+    if (g::is_update(op.type)) {
       for (const std::string& name : op.inputs)
         if (graph.find_tensor(name)->dtype != g::DType::Fp32)
           refuse(op, fmt::format("tensor '{}' is {}: an update takes fp32 master weights, "
