@@ -196,10 +196,10 @@ int cmd_run(const std::vector<std::string>& args) {
                                    batch));
   // NOTE: a workload run's machine lives inside the runtime, which returns its report but not
   // the statistics tree the plots are drawn from: refused rather than silently ignored.
-  if (!workload.empty() && !graph_file && !trace_path.empty())
+  if (!workload.empty() && !graph_file && !is_collective_workload(workload) && !trace_path.empty())
     return usage_error("run",
-                       "--trace records a --program run or a graph workload (FILE.graph.yaml); "
-                       "a matmul, conv2d or collective workload does not keep one");
+                       "--trace records a --program run, a graph workload (FILE.graph.yaml) or "
+                       "a collective; a matmul or conv2d workload does not keep one");
   if (graph_file && vm.count("plan") && !trace_path.empty())
     return usage_error("run", "--plan does not run the graph: --trace needs a run");
   if (!workload.empty() && !graph_file && !svg_dir.empty())
@@ -243,7 +243,7 @@ int cmd_run(const std::vector<std::string>& args) {
                              "--inputs and --save are for a matmul or conv2d workload; a "
                              "collective makes its own vectors");
         return run_collective_workload(workload, hw::load_config(config_path, sets), config_path,
-                                       json_path);
+                                       json_path, trace_path, trace_limit);
       }
       WorkloadSpec spec = parse_workload(workload);
       if (vm.count("inputs")) try {

@@ -6,11 +6,13 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "hw/config/derived.h"
 #include "hw/config/hardware_config.h"
+#include "hw/trace/trace.h"
 #include "runtime/collectives/kernel.h"
 #include "tools/commands.h"
 #include "tools/host_memory.h"
@@ -62,7 +64,8 @@ bool is_collective_workload(const std::string& text) {
 }
 
 int run_collective_workload(const std::string& text, const hw::LoadedConfig& loaded,
-                            const std::string& config_path, const std::string& json_path) {
+                            const std::string& config_path, const std::string& json_path,
+                            const std::string& trace_path, uint64_t trace_limit) {
   const hw::HardwareConfig& config = loaded.config;
   const size_t colon = text.find(':');
   const std::string kind = text.substr(0, colon);
@@ -145,7 +148,11 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
 
   const coll::Vectors inputs =
       values ? coll::random_inputs(plan, config.sim.seed) : coll::Vectors{};
-  const coll::CollectiveResult r = coll::run_collective(config, plan, inputs);
+  std::unique_ptr<hw::TraceWriter> trace;
+  if (!trace_path.empty())
+    trace = std::make_unique<hw::TraceWriter>(trace_path, config.node.core.clock_ghz,
+                                              int(config.mesh_width()), trace_limit);
+  const coll::CollectiveResult r = coll::run_collective(config, plan, inputs, trace.get());
   if (!r.ok) {
     fmt::print(stderr, "dojosim run: {}\n", r.outcome);
     return r.ended == hw::MachineOutcome::Trapped       ? kTrapped
@@ -170,6 +177,14 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
   for (const auto& [bucket, pct_of] : r.time_split)
     split += fmt::format("{}{} {:.1f}%", split.empty() ? "" : ", ", bucket, pct_of);
   fmt::print("time split (the members' threads): {}\n", split);
+  if (trace) {
+    fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
+               trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
+    if (const std::string why = trace->close(); !why.empty()) {
+      fmt::print(stderr, "dojosim run: {}\n", why);
+      return kUsage;
+    }
+  }
 
   bool passed = true;
   nlohmann::ordered_json checks;

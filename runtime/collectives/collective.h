@@ -26,6 +26,10 @@
 #include "hw/machine/outcome.h"
 #include "runtime/tensor.h"
 
+namespace dojosim::hw {
+class TraceWriter;
+}
+
 namespace dojosim::runtime::collectives {
 
 enum class Collective : uint8_t { AllReduce, ReduceScatter, AllGather, Broadcast };
@@ -127,9 +131,10 @@ struct CollectiveResult {
   std::vector<std::pair<std::string, double>> time_split;
 };
 /// Runs the plan on a fresh machine (one per process: SystemC elaborates once). `inputs` may
-/// be empty with sim.values off (timing only: nothing is written or read back).
+/// be empty with sim.values off (timing only: nothing is written or read back). `trace`, if
+/// given, gets the run's timeline (the members' threads, their DMAs, the links).
 CollectiveResult run_collective(const hw::HardwareConfig& config, const CollectivePlan& plan,
-                                const Vectors& inputs);
+                                const Vectors& inputs, hw::TraceWriter* trace = nullptr);
 
 /// Every member's vector after the collective as the schedule computes it on the host, in the
 /// algorithm's order of additions, each rounded as the node's vadd rounds: bit for bit.

@@ -14,17 +14,20 @@
 namespace dojosim::runtime::collectives {
 namespace {
 
+constexpr unsigned kMaxLanes = 4;
+
 struct LaneTables {
-  uint64_t table0 = 0, steps0 = 0, table1 = 0, steps1 = 0;
+  uint64_t table[kMaxLanes] = {}, steps[kMaxLanes] = {};
 };
 
 const codegen::ArgBlock<LaneTables>& args() {
   using N = const LaneTables&;
+  // Thread t reads the pair at 16 t.
   static const codegen::ArgBlock<LaneTables> block = {
-      {"TABLE0", [](N n) { return n.table0; }},  // thread t reads the pair at 16 t
-      {"STEPS0", [](N n) { return n.steps0; }},
-      {"TABLE1", [](N n) { return n.table1; }},
-      {"STEPS1", [](N n) { return n.steps1; }},
+      {"TABLE0", [](N n) { return n.table[0]; }}, {"STEPS0", [](N n) { return n.steps[0]; }},
+      {"TABLE1", [](N n) { return n.table[1]; }}, {"STEPS1", [](N n) { return n.steps[1]; }},
+      {"TABLE2", [](N n) { return n.table[2]; }}, {"STEPS2", [](N n) { return n.steps[2]; }},
+      {"TABLE3", [](N n) { return n.table[3]; }}, {"STEPS3", [](N n) { return n.steps[3]; }},
   };
   return block;
 }
@@ -32,36 +35,58 @@ const codegen::ArgBlock<LaneTables>& args() {
 // Adds a2 bytes (a multiple of 64) at a1 into a0, software-pipelined over blocks of 512 B:
 // a turn stores the sums of the block before, adds the block loaded by the turn before and
 // loads the next, one vector of each per cycle (a store, an add, two loads: the issue width),
-// so that the store port, the SIMD unit and the load ports stay busy.
+// so that the store port, the SIMD unit and the load ports stay busy. The last block loads
+// nothing: the two load ports are what an addition at the link's rate uses up (two operands
+// per 64 B), so a load past the range would cost the link's time.
 void add_loop(codegen::AsmWriter& w, std::string_view lanes) {
+  const auto add = [&](int sum, int j) {
+    w.op("vadd.{}  v{}, v{}, v{}", lanes, sum + j, j, 8 + j);
+  };
+  const auto advance = [&] {
+    w.op("addi    a2, a2, -512");
+    w.op("addi    a1, a1, 512");
+    w.op("addi    a0, a0, 512");
+  };
   w.op("bltu    a2, s7, add_tail");
   for (int j = 0; j < 8; ++j) {
     w.op("vle     v{}, {}(a0)", j, 64 * j);
     w.op("vle     v{}, {}(a1)", j + 8, 64 * j);
   }
+  w.op("addi    a2, a2, -512");  // a2: the bytes after the block just loaded
+  w.op("bltu    a2, s7, add_one");
   const auto turn = [&](bool store) {
     for (int j = 0; j < 8; ++j) {
       if (store) w.op("vse     v{}, {}(a0)", 16 + j, 64 * j - 512);
-      w.op("vadd.{}  v{}, v{}, v{}", lanes, 16 + j, j, 8 + j);
+      add(16, j);
       w.op("vle     v{}, {}(a0)", j, 512 + 64 * j);
       w.op("vle     v{}, {}(a1)", j + 8, 512 + 64 * j);
     }
-    w.op("addi    a2, a2, -512");
-    w.op("addi    a1, a1, 512");
-    w.op("addi    a0, a0, 512");
+    advance();
   };
   turn(false);
   w.op("bltu    a2, s7, add_last");
   w.label("add_block");
   turn(true);
   w.op("bgeu    a2, s7, add_block");
-  w.label("add_last");
-  for (int j = 0; j < 8; ++j) w.op("vse     v{}, {}(a0)", 16 + j, 64 * j - 512);
+  w.label("add_last");  // v16..: the sums of the block before; v0.., v8..: the last block
+  for (int j = 0; j < 8; ++j) {
+    w.op("vse     v{}, {}(a0)", 16 + j, 64 * j - 512);
+    add(24, j);
+  }
+  for (int j = 0; j < 8; ++j) w.op("vse     v{}, {}(a0)", 24 + j, 64 * j);
+  w.op("addi    a1, a1, 512");
+  w.op("addi    a0, a0, 512");
+  w.op("j       add_tail");
+  w.label("add_one");  // one block loaded and nothing before it
+  for (int j = 0; j < 8; ++j) add(16, j);
+  for (int j = 0; j < 8; ++j) w.op("vse     v{}, {}(a0)", 16 + j, 64 * j);
+  w.op("addi    a1, a1, 512");
+  w.op("addi    a0, a0, 512");
   w.label("add_tail");
   w.op("beqz    a2, added");
   w.op("vle     v0, 0(a0)");
   w.op("vle     v8, 0(a1)");
-  w.op("vadd.{}  v16, v0, v8", lanes);
+  add(16, 0);
   w.op("vse     v16, 0(a0)");
   w.op("addi    a2, a2, -64");
   w.op("addi    a1, a1, 64");
@@ -169,7 +194,13 @@ void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& s
     senders = std::max<uint32_t>(senders, static_cast<uint32_t>(m.size()));
   }
   const uint32_t semaphores = config.node.semaphores;
-  lanes_ = 1 + 2 * senders <= semaphores && config.node.core.threads >= 2 ? 2 : 1;
+  // As many lanes as the node has threads (up to kMaxLanes) and semaphores: an addition at the
+  // link's rate keeps both load ports busy, and more threads fill the cycles in which one
+  // thread bookkeeps, waits for a load or stores its last block.
+  lanes_ = 1;
+  while (lanes_ < std::min(kMaxLanes, config.node.core.threads) &&
+         1 + (lanes_ + 1) * senders <= semaphores)
+    ++lanes_;
   if (1 + senders > semaphores)
     throw std::invalid_argument(
         fmt::format("a member hears from {} others: it needs {} semaphores, a node has {}", senders,
@@ -188,10 +219,9 @@ void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& s
   const uint64_t slot_bytes = *std::max_element(slot_end.begin(), slot_end.end());
 
   program_ = mesh::assemble_program(program_text(dtype_, 1 + lanes_ * senders), "collective.s");
-  // The add loop reads up to 1 KiB past a range it adds: slack after the vector and the slots.
   mesh::SramMap map(program_, 0);
-  data_ = map.take(leaf_offset_.back() + 1024);
-  slots_ = map.take(slot_bytes + 1024);
+  data_ = map.take(leaf_offset_.back());
+  slots_ = map.take(slot_bytes);
 
   // The pieces of a transfer: its bytes cut at every multiple of kPieceBytes of the vector, the
   // piece from k kPieceBytes on belonging to lane k mod lanes. A byte of the vector is always
@@ -328,8 +358,11 @@ void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& s
 
 void CollectiveKernel::write_args(hw::Machine& machine) const {
   for (uint32_t m = 0; m < members_.size(); ++m) {
-    LaneTables t{table_, tables_[m][0].size(), table_ + lane_table_bytes_,
-                 lanes_ > 1 ? tables_[m][1].size() : 0};
+    LaneTables t;
+    for (unsigned lane = 0; lane < lanes_; ++lane) {
+      t.table[lane] = table_ + lane * lane_table_bytes_;
+      t.steps[lane] = tables_[m][lane].size();
+    }
     const std::vector<uint64_t> v = args().values(t);
     machine.node(members_[m])->sram().write(program_.args, v.data(), v.size() * sizeof(uint64_t));
   }

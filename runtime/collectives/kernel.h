@@ -28,7 +28,7 @@
 
 namespace dojosim::runtime::collectives {
 
-constexpr uint64_t kPieceBytes = 2048;
+constexpr uint64_t kPieceBytes = 4096;
 
 /// One step of a lane's table, as the program reads it (8 words).
 struct Step {

@@ -8,9 +8,10 @@
 namespace dojosim::runtime::collectives {
 
 CollectiveResult run_collective(const hw::HardwareConfig& config, const CollectivePlan& plan,
-                                const Vectors& inputs) {
+                                const Vectors& inputs, hw::TraceWriter* trace) {
   const CollectiveKernel& kernel = plan.kernel();
   Executor executor(config, kernel.threads(), kernel.stack_bytes());
+  if (trace) executor.machine().set_trace(trace);
   kernel.place(executor.machine(), inputs);
   const Executor::Run run = executor.run(kernel);
   CollectiveResult r;
