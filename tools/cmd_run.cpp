@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -80,6 +81,7 @@ int cmd_run(const std::vector<std::string>& args) {
   uint32_t batch = 1;
   std::vector<std::string> sets;
   std::string loss, graph_out, optimizer;
+  double loss_scale = 1;
   unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&config_path),
@@ -107,6 +109,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "[,epsilon=..][,weight_decay=..][,step=..]; outputs next/WEIGHT and next/state/WEIGHT/..")(
       "loss", po::value<std::string>(&loss),
       "with --backward: the tensor the backward starts from (default: the graph's one output)")(
+      "loss-scale", po::value<double>(&loss_scale),
+      "with --backward: start the backward from this multiple of d loss (static loss scaling; "
+      "the training step divides it out of every gradient before the update)")(
       "graph-out", po::value<std::string>(&graph_out),
       "a graph workload: write the graph that is planned and run (with --backward, forward and "
       "backward) here, YAML or .json")(
@@ -179,13 +184,18 @@ int cmd_run(const std::vector<std::string>& args) {
     return kUsage;
   }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
-  for (const char* flag : {"plan", "backward", "optimizer", "loss", "graph-out"})
+  for (const char* flag : {"plan", "backward", "optimizer", "loss", "loss-scale", "graph-out"})
     if (vm.count(flag) && !graph_file)
       return usage_error(
           "run", fmt::format("--{} is for a graph workload (--workload FILE.graph.yaml)", flag));
   if (vm.count("loss") && !vm.count("backward") && !vm.count("optimizer"))
     return usage_error("run",
                        "--loss names where the backward starts: give --backward or --optimizer");
+  if (vm.count("loss-scale") && !vm.count("backward") && !vm.count("optimizer"))
+    return usage_error("run", "--loss-scale scales the backward: give --backward or --optimizer");
+  if (vm.count("loss-scale") && !(loss_scale > 0 && std::isfinite(loss_scale)))
+    return usage_error(
+        "run", fmt::format("--loss-scale {}: expected a positive finite number", loss_scale));
   if (!graph_out.empty())
     if (const std::string why = cannot_write(graph_out); !why.empty())
       return usage_error("run", why);
@@ -231,8 +241,9 @@ int cmd_run(const std::vector<std::string>& args) {
       return usage_error("run", why);
   if (graph_file)
     return run_graph_file(
-        workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
-                   trace_limit, svg_dir, vm.count("backward") > 0, optimizer, loss, graph_out});
+        workload,
+        {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
+         trace_limit, svg_dir, vm.count("backward") > 0, optimizer, loss, loss_scale, graph_out});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

@@ -108,7 +108,8 @@ std::map<std::string, runtime::Matrix> host_values(
 }
 
 // A training step's cycles by part: the forward (the file's ops), the backward (the ops the
-// autodiff appended) and the updates (the optimizer's ops, last).
+// autodiff appended) and the updates (the training step's ops, last: the optimizer's, and the
+// casts of master weights and gradients).
 struct StepSplit {
   struct Part {
     const char* name;
@@ -117,12 +118,12 @@ struct StepSplit {
   };
   std::vector<Part> parts{{"forward"}, {"backward"}, {"updates"}};
 };
-StepSplit step_split(const runtime::graph_run::GraphRun& r, size_t forward_ops) {
+StepSplit step_split(const runtime::graph_run::GraphRun& r,
+                     const std::map<std::string, size_t>& part) {
   StepSplit s;
-  for (size_t i = 0; i < r.ops.size(); ++i) {
-    const runtime::graph_run::OpRun& o = r.ops[i];
-    const bool update = runtime::graph::is_update(o.type);
-    StepSplit::Part& p = s.parts[i < forward_ops ? 0 : update ? 2 : 1];
+  for (const runtime::graph_run::OpRun& o : r.ops) {
+    const auto k = part.find(o.op);
+    StepSplit::Part& p = s.parts[k == part.end() ? 2 : k->second];
     ++p.ops;
     p.cycles += o.cycles, p.kernels += o.kernel_cycles, p.moves += o.moves.cycles;
   }
@@ -167,12 +168,17 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
     graph::Graph g = graph::load_graph(path);
     graph::Analysis a = graph::validate(g);
-    const size_t forward_ops = g.ops.size();
-    if (!flags.optimizer.empty()) {
-      g = graph::training_step(g, {flags.loss}, graph::parse_optimizer(flags.optimizer));
-      a = graph::validate(g);
-    } else if (flags.backward) {
-      g = graph::with_backward(g, {flags.loss});
+    // The training step's parts by op name: the file's ops, the autodiff's, then the step's
+    // own (casts of master weights and gradients, updates).
+    std::map<std::string, size_t> part;
+    for (const graph::Op& op : g.ops) part[op.name] = 0;
+    const graph::BackwardOptions backward{flags.loss, flags.loss_scale};
+    if (!flags.optimizer.empty() || flags.backward) {
+      const graph::Graph b = graph::with_backward(g, backward);
+      for (const graph::Op& op : b.ops) part.emplace(op.name, 1);
+      g = flags.optimizer.empty()
+              ? b
+              : graph::training_step(g, backward, graph::parse_optimizer(flags.optimizer));
       a = graph::validate(g);
     }
     if (!flags.graph_out.empty()) write_graph(g, path, flags.graph_out);
@@ -213,7 +219,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       }
       fmt::print("{}", graph_run::run_text(r, loaded.config));
       const bool training = flags.backward || !flags.optimizer.empty();
-      if (training) fmt::print("{}", step_text(step_split(r, forward_ops)));
+      if (training) fmt::print("{}", step_text(step_split(r, part)));
       if (trace) {
         fmt::print(
             "trace: {} events in {}{}\n", trace->events(), flags.trace_path,
@@ -229,7 +235,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       }
       j["run"] = graph_run::run_json(r);
       if (training) {
-        const StepSplit t = step_split(r, forward_ops);
+        const StepSplit t = step_split(r, part);
         for (size_t i = 0; i < t.parts.size(); ++i)
           j["run"]["step"][t.parts[i].name] = {{"ops", t.parts[i].ops},
                                                {"cycles", t.parts[i].cycles},

@@ -21,6 +21,7 @@ struct GraphFlags {
   bool backward = false;  // append the backward (runtime/graph/autodiff.h)
   std::string optimizer;  // and then the updates: "sgd:lr=0.1" (implies backward)
   std::string loss;       // the loss the backward starts from; empty: the graph's one output
+  double loss_scale = 1;  // static loss scaling of the backward (BackwardOptions::loss_scale)
   std::string graph_out;  // write the graph that runs (YAML or JSON by its name) here
 };
 

@@ -189,7 +189,7 @@ class GraphRunError(RuntimeError):
 
 
 def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward=False,
-              optimizer=None, loss=None):
+              optimizer=None, loss=None, loss_scale=None):
     """Runs a workload graph (docs/graphs.md) in one machine run, as `dojosim run --workload
     FILE.graph.yaml`: every op as node kernels on the machine of `config`, each op's outputs
     checked bit for bit against its reference and within its float64 bound.
@@ -201,7 +201,10 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     Perfetto trace. backward=True appends the graph's backward (`--backward`): every weight's
     gradient becomes an output grad/NAME; optimizer ("sgd:lr=0.1", "adamw:lr=1e-3,step=2")
     makes the run a training step (`--optimizer`): outputs next/NAME and next/state/NAME/...;
-    loss names the tensor the backward starts from (default: the graph's one output).
+    loss names the tensor the backward starts from (default: the graph's one output);
+    loss_scale (`--loss-scale`) starts the backward from that multiple of d loss, divided out of
+    every gradient before the update. A bf16 weight W trains as an fp32 master weight
+    master/W (outputs next/master/W), its working copy made by stochastic rounding.
     Returns (outputs, report): outputs {name: numpy float32 array of the tensor's shape} for
     the graph's outputs; report the `--json` document: "workload", "config", "plan" and "run"
     (per op: cycles, kernel and move cycles, peak %, bytes moved; the graph's totals).
@@ -239,6 +242,8 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
             cmd += ["--optimizer", optimizer]
         if loss is not None:
             cmd += ["--loss", loss]
+        if loss_scale is not None:
+            cmd += ["--loss-scale", repr(float(loss_scale))]
         os.makedirs(os.path.join(d, "out"))
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         message = (done.stderr.strip().splitlines() or
@@ -255,24 +260,26 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     return outputs, report
 
 
-def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=None):
+def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=None,
+          loss_scale=None):
     """Trains `graph` for `steps` training steps, each one machine run of the step (forward,
     backward, every weight's update: run_graph(..., optimizer=...)), the weights and the
     optimizer state each step writes fed to the next. optimizer: "sgd:lr=0.1[,momentum=..]" or
-    "adamw:lr=1e-3[,...]" (an AdamW step number is counted here). inputs: host tensors' values
-    for every step (the batch; weights to start from). The optimizer state starts at zero.
+    "adamw:lr=1e-3[,...]" (the step number is counted here: AdamW's bias correction, and the
+    stochastic rounding of bf16 weights' working copies draws anew each step). inputs: host
+    tensors' values for every step (the batch; weights to start from). The optimizer state
+    starts at zero; loss_scale as run_graph's.
 
     Returns (losses, weights, reports): the loss of each step (the value of `loss`, default the
     graph's one output, before the step's update), the weights after the last step {name: numpy
-    array}, and each step's report (run_graph's)."""
+    array; a bf16 weight's fp32 master}, and each step's report (run_graph's)."""
     import numpy as np
     values = dict(inputs or {})
     losses, reports = [], []
-    adam = optimizer.split(":")[0] == "adamw"
     for step in range(1, steps + 1):
-        spec = optimizer + (",step={}".format(step) if adam else "")
+        spec = optimizer + ("," if ":" in optimizer else ":") + "step={}".format(step)
         outputs, report = run_graph(graph, config=config, set=set, inputs=values,
-                                    optimizer=spec, loss=loss)
+                                    optimizer=spec, loss=loss, loss_scale=loss_scale)
         reports.append(report)
         updated = {name[len("next/"):]: v for name, v in outputs.items()
                    if name.startswith("next/")}
@@ -285,5 +292,6 @@ def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=N
                 rest))
         losses.append(float(np.asarray(outputs[name]).reshape(-1)[0]))
         values.update(updated)
-    weights = {k: v for k, v in values.items() if k in updated and not k.startswith("state/")}
+    weights = {k[len("master/"):] if k.startswith("master/") else k: v
+               for k, v in values.items() if k in updated and not k.startswith("state/")}
     return losses, weights, reports

@@ -296,6 +296,7 @@ _OPS = {
     "silu_backward": lambda op, dy, x: _silu_backward(dy, x),
     "reduce_sum": lambda op, x: _reduce_sum(x, op),
     "scale": lambda op, x: x * op.attributes["factor"],
+    "cast": lambda op, x: x * _attr(op, "factor", 1.0),  # the mathematics: no rounding
     "batchnorm_backward": lambda op, dy, x, s, m, v: _batchnorm_backward(dy, x, s, m, v, op),
     "layernorm_backward": lambda op, dy, x, g: _layernorm_backward(dy, x, g, op),
     "rmsnorm_backward": lambda op, dy, x, g: _rmsnorm_backward(dy, x, g, op),

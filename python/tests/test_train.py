@@ -155,6 +155,30 @@ def test_ten_steps_lower_the_loss_from_pytorchs_gradients(make):
     assert first[0] == losses[0]
 
 
+def test_bf16_weights_train_as_fp32_masters_and_a_loss_scale_changes_no_bit():
+    """A bf16 capture trains: each step starts with the working copies of the fp32 master
+    weights (stochastic rounding), updates the masters in fp32, and the loss falls; the masters
+    keep what bf16 drops. A loss scale of 2^10 gives the same bits (scaling by a power of two
+    is exact), so the scaled gradients are unscaled exactly."""
+    torch.manual_seed(4)
+    body, shape, rows = three_layer_mlp()
+    model = WithLoss(body).eval()
+    x, labels = torch.randn(*shape), torch.randint(0, 10, (rows,))
+    g = dtorch.capture(model, (x, labels), dtype="bf16")
+    losses, weights, reports = dojosim.train(g, optimizer="sgd:lr=0.1,momentum=0.9", steps=4,
+                                             config=TINY)
+    assert all(r["run"]["totals"]["checked"] for r in reports)
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    ops = [o["op"] for o in reports[0]["run"]["ops"]]
+    assert ops[0] == "body.0.weight.working_copy" and "body.0.weight.unscale" in ops
+    w = weights["body.0.weight"]
+    assert w.dtype == np.float32 and np.mean(w.view(np.uint32) & 0xFFFF != 0) > 0.5
+    scaled, scaled_weights, _ = dojosim.train(g, optimizer="sgd:lr=0.1,momentum=0.9", steps=4,
+                                              config=TINY, loss_scale=1024)
+    assert scaled == losses
+    assert all(scaled_weights[k].tobytes() == v.tobytes() for k, v in weights.items())
+
+
 def test_resnet18_gradients_on_d1_are_pytorchs():
     """torchvision's ResNet-18 (random weights, 10 classes) with its cross-entropy on two 32 x 32
     images, fp32, batchnorm in inference form (running statistics, as in eval mode): the

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -42,7 +43,11 @@ constexpr std::string_view kLossSeed = "";
 
 class Backward {
  public:
-  Backward(const Graph& g, const BackwardOptions& options) : g_(g), out_(g) {
+  Backward(const Graph& g, const BackwardOptions& options)
+      : g_(g), out_(g), loss_scale_(options.loss_scale) {
+    if (!(loss_scale_ > 0) || !std::isfinite(loss_scale_))
+      throw GraphError(
+          fmt::format("loss scale {}: expected a positive finite number", loss_scale_));
     for (const Tensor& t : g.tensors) names_.insert(t.name);
     for (const Op& op : g.ops) op_names_.insert(op.name);
     for (size_t i = 0; i < g.ops.size(); ++i)
@@ -253,9 +258,27 @@ class Backward {
                       "gradient, and the graph already has a tensor of that name",
                       where(loss_), loss_));
     declare("grad_output", l.shape, l.dtype, Role::Input);
-    contributions_[loss_].push_back("grad_output");
+    if (loss_scale_ == 1.0) {
+      contributions_[loss_].push_back("grad_output");
+      return;
+    }
+    const std::string scaled = unique(names_, "bwd/grad_output.scaled");
+    declare(scaled, l.shape, l.dtype, Role::Activation);
+    Op op;
+    op.name = unique(op_names_, loss_ + ".loss_scale");
+    op.type = "scale";
+    op.inputs = {"grad_output"};
+    op.outputs = {scaled};
+    op.attributes["factor"] = loss_scale_;
+    op.origin = made_by.origin;
+    out_.ops.push_back(op);
+    contributions_[loss_].push_back(scaled);
   }
 
+ public:
+  double loss_scale() const { return loss_scale_; }
+
+ private:
   // The gradient of `name`: its one contribution, or their sum in the order they came.
   std::string gradient_of(const std::string& name) {
     std::vector<std::string>& c = contributions_.at(name);
@@ -325,6 +348,7 @@ class Backward {
   const Graph& g_;
   Graph out_;
   std::string loss_;
+  double loss_scale_ = 1.0;
   const Op* op_ = nullptr;
   std::set<std::string> names_, op_names_, needs_, reaches_;
   std::map<std::string, size_t> producer_;
@@ -420,6 +444,14 @@ void activation_rule(Backward& b, const Op& op, const std::vector<std::string>& 
   b.emit(op.type + "_backward", {dy[0], op.inputs[0]}, {b.gradient(0)}, op.attributes);
 }
 
+// cast: dx = factor dy in x's dtype (rounded to nearest: the gradient needs no stochastic draw).
+void cast_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  const auto f = op.attributes.find("factor");
+  std::map<std::string, AttrValue> a;
+  if (f != op.attributes.end()) a["factor"] = f->second;
+  b.emit("cast", {dy[0]}, {b.gradient(0)}, a);
+}
+
 // The norms: their backward op takes dy and the forward's inputs but the shift, and gives
 // every gradient at once; those nobody needs are temporaries.
 void norm_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
@@ -457,8 +489,12 @@ void cross_entropy_rule(Backward& b, const Op& op, const std::vector<std::string
     b.refuse(op, fmt::format("its output '{}' is read by other ops; the backward takes a "
                              "softmax_cross_entropy only as the loss itself",
                              op.outputs[0]));
-  b.emit("softmax_cross_entropy_backward", {op.inputs[0], op.inputs[1]}, {b.gradient(0)},
-         op.attributes);
+  std::map<std::string, AttrValue> a = op.attributes;
+  if (b.loss_scale() != 1.0) {
+    const auto s = a.find("scale");
+    a["scale"] = (s == a.end() ? 1.0 : std::get<double>(s->second)) * b.loss_scale();
+  }
+  b.emit("softmax_cross_entropy_backward", {op.inputs[0], op.inputs[1]}, {b.gradient(0)}, a);
 }
 
 void bias_add_rule(Backward& b, const Op&, const std::vector<std::string>& dy) {
@@ -511,6 +547,7 @@ const std::vector<GradientRule>& rules() {
       {"relu", "d", activation_rule},
       {"gelu", "d", activation_rule},
       {"silu", "d", activation_rule},
+      {"cast", "d", cast_rule},
       {"batchnorm", "ddd--", norm_rule},
       {"layernorm", "ddd", norm_rule},
       {"rmsnorm", "dd", norm_rule},
@@ -582,46 +619,94 @@ OptimizerOptions parse_optimizer(const std::string& text) {
   return o;
 }
 
+namespace {
+// A hash that every host computes alike (a seed from a name).
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char c : s) h = (h ^ uint8_t(c)) * 0x100000001b3ull;
+  return h;
+}
+}  // namespace
+
 Graph training_step(const Graph& g, const BackwardOptions& backward,
                     const OptimizerOptions& optimizer) {
   Graph t = with_backward(g, backward);
   const std::vector<std::string> states = optimizer.kind == "sgd"
                                               ? std::vector<std::string>{"velocity"}
                                               : std::vector<std::string>{"m", "v"};
+  std::vector<Op> working_copies;  // the step's first ops
+  const auto step = optimizer.attributes.find("step");
+  const uint64_t step_number =
+      step == optimizer.attributes.end() ? 1 : uint64_t(std::get<int64_t>(step->second));
   const size_t forward_tensors = g.tensors.size();
   for (size_t i = 0; i < forward_tensors; ++i) {
     const Tensor w = t.tensors[i];
     if (w.role != Role::Weight || !t.find_tensor("grad/" + w.name)) continue;
-    Op op;
-    op.name = w.name + ".update";
-    op.type = optimizer.kind + "_update";
-    op.inputs = {w.name, "grad/" + w.name};
-    op.outputs = {"next/" + w.name};
-    op.attributes = optimizer.attributes;
-    op.origin = w.origin;
-    const auto declare = [&](const std::string& name, Role role) {
+    const std::string where = w.origin.empty() ? "graph" : w.origin;
+    // Declares a tensor like w (its shape, origin and, for a master weight, its data).
+    const auto declare = [&](const std::string& name, Role role, DType dtype) {
       if (t.find_tensor(name))
         throw GraphError(
-            fmt::format("{}: the update of '{}' needs a tensor '{}', and the graph "
-                        "already has one",
-                        w.origin.empty() ? "graph" : w.origin, w.name, name));
+            fmt::format("{}: the update of '{}' needs a tensor '{}', and the graph already has one",
+                        where, w.name, name));
       Tensor s = w;
       s.name = name;
       s.role = role;
-      s.data.clear();
-      if (role == Role::OptimizerState) s.dtype = DType::Fp32;
+      s.dtype = dtype;
+      if (name != "master/" + w.name) s.data.clear();
       t.tensors.push_back(s);
     };
-    declare(op.outputs[0], Role::Activation);
+    const auto cast = [&](const std::string& name, const std::string& from, const std::string& to,
+                          std::map<std::string, AttrValue> attributes) {
+      Op op;
+      op.name = name;
+      op.type = "cast";
+      op.inputs = {from};
+      op.outputs = {to};
+      op.attributes = std::move(attributes);
+      op.origin = w.origin;
+      return op;
+    };
+    // The update runs on fp32: a master copy of a narrower weight, an fp32 unscaled gradient.
+    const bool master = w.dtype != DType::Fp32;
+    const std::string weight = master ? "master/" + w.name : w.name;
+    if (master) {
+      declare(weight, Role::OptimizerState, DType::Fp32);
+      // The working copy is made first, by stochastic rounding: a stream per weight and step
+      // (the name's hash and the step number), mixed with sim.seed. The weight is now an
+      // activation of the step.
+      t.tensors[i].role = Role::Activation;
+      t.tensors[i].data.clear();
+      working_copies.push_back(cast(
+          w.name + ".working_copy", weight, w.name,
+          {{"rounding", std::string("stochastic")},
+           {"seed", int64_t((fnv1a(w.name) ^ step_number * 0x9E3779B97F4A7C15ull) & 0x7FFFFFFF)}}));
+    }
+    std::string grad = "grad/" + w.name;
+    if (t.find_tensor(grad)->dtype != DType::Fp32 || backward.loss_scale != 1.0) {
+      declare("grad32/" + w.name, Role::Activation, DType::Fp32);
+      t.ops.push_back(cast(w.name + ".unscale", grad, "grad32/" + w.name,
+                           {{"factor", 1.0 / backward.loss_scale}}));
+      grad = "grad32/" + w.name;
+    }
+    Op op;
+    op.name = w.name + ".update";
+    op.type = optimizer.kind + "_update";
+    op.inputs = {weight, grad};
+    op.outputs = {"next/" + weight};
+    op.attributes = optimizer.attributes;
+    op.origin = w.origin;
+    declare(op.outputs[0], Role::Activation, DType::Fp32);
     for (const std::string& s : states) {
       const std::string name = fmt::format("state/{}/{}", w.name, s);
-      declare(name, Role::OptimizerState);
-      declare("next/" + name, Role::Activation);
+      declare(name, Role::OptimizerState, DType::Fp32);
+      declare("next/" + name, Role::Activation, DType::Fp32);
       op.inputs.push_back(name);
       op.outputs.push_back("next/" + name);
     }
     t.ops.push_back(op);
   }
+  t.ops.insert(t.ops.begin(), working_copies.begin(), working_copies.end());
   return t;
 }
 

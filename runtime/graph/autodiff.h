@@ -25,6 +25,11 @@ namespace dojosim::runtime::graph {
 
 struct BackwardOptions {
   std::string loss;  // empty: the graph's one output
+  /// Static loss scaling: the backward starts from loss_scale x d loss (a cross-entropy's
+  /// `scale`, or a `scale` op on grad_output), so every gradient carries the factor; the
+  /// training step divides it out before the update. Keeps small gradients of a narrow format
+  /// above its smallest value; a power of two changes no bit where nothing overflows.
+  double loss_scale = 1.0;
 };
 
 /// The graph followed by its backward ops. `g` must be valid (validate()); so is the result. Throws
@@ -52,6 +57,12 @@ OptimizerOptions parse_optimizer(const std::string& text);
 /// state/W/m, state/W/v), whose outputs next/W and next/state/W/... are the next step's weight
 /// and state (outputs of the graph). The state tensors have the role optimizer_state, fp32, and
 /// start at zero in a run unless given.
+/// A weight W in another dtype than fp32 (bf16) becomes the working copy of an fp32 master weight
+/// master/W (optimizer state, with W's data; a run without data starts it from the values it
+/// makes up for W): the step begins with the cast W = master/W by stochastic rounding (a seed
+/// from W's name, mixed with sim.seed), and the update runs on the master, giving
+/// next/master/W. A gradient that is not fp32, or carries a loss scale, is first cast to fp32
+/// times 1 / loss_scale (grad32/W).
 Graph training_step(const Graph& g, const BackwardOptions& backward,
                     const OptimizerOptions& optimizer);
 

@@ -276,6 +276,13 @@ double flop_scale(const OpContext&, const std::vector<Shape>& out) {
   return elements(out[0]);
 }
 
+std::vector<Shape> shape_cast(const OpContext& c) {
+  return {same_as_first(c)};
+}
+double flop_cast(const OpContext&, const std::vector<Shape>& out) {
+  return elements(out[0]);
+}
+
 std::vector<Shape> shape_relu(const OpContext& c) {
   return {same_as_first(c)};
 }

@@ -63,6 +63,7 @@ const std::map<std::string, KindRow>& kinds() {
       {"sub", {Kind::Elementwise, 0}},
       {"mul", {Kind::Elementwise, 0}},
       {"scale", {Kind::Elementwise, 0}},
+      {"cast", {Kind::Elementwise, 0}},
       {"relu", {Kind::Elementwise, 0}},
       {"relu_backward", {Kind::Elementwise, 0}},
       {"gelu", {Kind::Elementwise, 0}},

@@ -20,6 +20,7 @@
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/activation.h"
 #include "runtime/ops/batchnorm.h"
+#include "runtime/ops/cast.h"
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/embedding.h"
 #include "runtime/ops/embedding_backward.h"
@@ -299,8 +300,12 @@ class Runner {
 
   // A host tensor's values, rounded to its dtype: given, or made up (uniform in [-1, 1], a
   // weight's scaled by 1/sqrt(fan in), variances positive) from the seed and its position;
-  // optimizer state starts at zero, as before a first update.
+  // optimizer state starts at zero, as before a first update, a master weight as its weight.
   Matrix host_values(const g::Tensor& t) const {
+    return host_values(t, t.role, size_t(&t - g_.tensors.data()));
+  }
+  // As the tensor at `index` of the graph with that role would have them.
+  Matrix host_values(const g::Tensor& t, g::Role role, size_t index) const {
     const auto [rows, cols] = matrix_of(t.shape);
     const auto given = options_.values.find(t.name);
     Matrix m;
@@ -311,12 +316,17 @@ class Runner {
                                         t.origin, t.name, m.rows, m.cols, rows, cols));
     } else {
       m = Matrix(rows, cols);
-      if (t.role == g::Role::OptimizerState) return m;
-      const size_t index = size_t(&t - g_.tensors.data());
+      // A master weight (the training step's master/W of a bf16 weight W, which the step's
+      // first cast makes) starts from the values W would be given or made up as a weight.
+      if (role == g::Role::OptimizerState && t.name.rfind("master/", 0) == 0)
+        if (const g::Tensor* w = g_.find_tensor(t.name.substr(7)))
+          return quantized(host_values(*w, g::Role::Weight, size_t(w - g_.tensors.data())),
+                           DType::Fp32, {});
+      if (role == g::Role::OptimizerState) return m;
       std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + index);
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
       const float scale =
-          t.role == g::Role::Weight && rows > 1 ? 1.0f / std::sqrt(float(rows)) : 1.0f;
+          role == g::Role::Weight && rows > 1 ? 1.0f / std::sqrt(float(rows)) : 1.0f;
       const auto ids = id_range_.find(t.name);
       if (ids != id_range_.end()) {
         std::uniform_int_distribution<int32_t> id(0, ids->second - 1);
@@ -557,6 +567,8 @@ class Runner {
       run_layout(op);
     else if (g::is_update(op.type))
       run_optimizer(op);
+    else if (op.type == "cast")
+      run_cast(op);
     else
       refuse(op, "no node kernel runs it yet");
   }
@@ -1434,6 +1446,33 @@ class Runner {
     }
   }
 
+  // x moved into the partition of the narrower side's split (whole bf16 registers are whole
+  // fp32 registers too), then converted where it lies (runtime/ops/cast.h).
+  void run_cast(const g::Op& op) {
+    const std::string &x = op.inputs[0], &y = op.outputs[0];
+    const DType from = runtime_dtype(tensor(x).dtype), to = runtime_dtype(tensor(y).dtype);
+    const auto [rows, cols] = matrix_of(tensor(x).shape);
+    const ops::RowSplit base =
+        ops::split_rows(config_, to == DType::Bf16 ? to : from, uint32_t(rows), uint32_t(cols));
+    ops::CastProblem p;
+    p.in = ops::with_dtype(base, from);
+    p.out = ops::with_dtype(base, to);
+    p.factor = float(float_attr(op, "factor", 1.0));
+    p.rounding = word_attr(op, "rounding", "nearest") == "stochastic" ? isa::Rounding::Stochastic
+                                                                      : isa::Rounding::NearestEven;
+    // The op's stream: its seed attribute mixed into the run's.
+    p.seed = config_.sim.seed ^ (uint64_t(int_attr(op, "seed", 0)) * 0xD1B54A32D192ED03ull);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    p.x = input_in(x, p.in, temps);
+    p.y = produce(y, &p.out).buffer->address;
+    op_->how = "simd rows";
+    kernel(ops::CastKernel(config_, p), fmt::format("{} '{}'", op.type, op.name));
+    if (values_) {
+      ref_[y] = ops::cast_reference(p, ref(x), ops::cast_threads(config_));
+      f64_[y] = ops::cast_reference_f64(p, ref(x));
+    }
+  }
+
   void run_layout(const g::Op& op) {
     const g::Shape& in0 = tensor(op.inputs[0]).shape;
     if (op.type == "reshape" && matrix_of(in0) == matrix_of(tensor(op.outputs[0]).shape)) {
@@ -1702,7 +1741,7 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
         op.type == "layernorm" || op.type == "rmsnorm" || is_activation(op.type) ||
         is_image_op(op.type) || op.type == "batchnorm" || op.type == "batchnorm_backward" ||
         op.type == "embedding" || op.type == "embedding_backward" ||
-        op.type == "softmax_cross_entropy")
+        op.type == "softmax_cross_entropy" || op.type == "cast")
       continue;
     if (is_row_grad(op.type)) {
       check_row_grad(op, graph);

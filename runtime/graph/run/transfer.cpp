@@ -132,8 +132,9 @@ const mesh::NodeProgram& transfer_program() {
   return p;
 }
 
-// fp32 to bf16 in place of the layout: each node converts runs of whole vector registers, 32
-// elements per step (two fp32 registers into one bf16), in the order they lie.
+// fp32 to bf16 (or bf16 to fp32) in place of the layout: each node converts runs of whole vector
+// registers, 32 elements per step (two fp32 registers into one bf16, or back), in the order they
+// lie.
 struct ConvertRun {
   uint64_t from = 0, to = 0, steps = 0;
 };
@@ -150,10 +151,12 @@ const codegen::ArgBlock<ConvertNode>& convert_args() {
   return block;
 }
 
-const mesh::NodeProgram& convert_program() {
-  static const mesh::NodeProgram p = [] {
+// widen: bf16 to fp32 (exact), else fp32 to bf16 (nearest even).
+const mesh::NodeProgram& convert_program(bool widen) {
+  const auto build = [](bool to_fp32) {
     codegen::AsmWriter w;
-    w.raw("# fp32 to bf16 (RNE), 32 elements per step, run after run.");
+    w.raw(to_fp32 ? "# bf16 to fp32 (exact), 32 elements per step, run after run."
+                  : "# fp32 to bf16 (RNE), 32 elements per step, run after run.");
     convert_args().declare(w);
     w.raw(R"(
     .text
@@ -169,22 +172,32 @@ next_run:
     ld      t2, 16(s2)
     addi    s2, s2, 24
     addi    s3, s3, -1
-convert_step:
-    vle     v0, 0(t0)
+convert_step:)");
+    if (to_fp32)
+      w.raw(R"(    vle     v0, 0(t0)
+    vcvt.fp32.bf16 v1, v0, 0
+    vcvt.fp32.bf16 v2, v0, 1
+    vse     v1, 0(t1)
+    vse     v2, 64(t1)
+    addi    t0, t0, 64
+    addi    t1, t1, 128)");
+    else
+      w.raw(R"(    vle     v0, 0(t0)
     vle     v1, 64(t0)
     vcvt.bf16.fp32 v2, v0, 0
     vcvt.bf16.fp32 v2, v1, 1
     vse     v2, 0(t1)
     addi    t0, t0, 128
-    addi    t1, t1, 64
-    addi    t2, t2, -1
+    addi    t1, t1, 64)");
+    w.raw(R"(    addi    t2, t2, -1
     bnez    t2, convert_step
     j       next_run)");
     w.exit_program();
     convert_args().reserve(w);
-    return mesh::assemble_program(w.text(), "convert.s");
-  }();
-  return p;
+    return mesh::assemble_program(w.text(), to_fp32 ? "widen.s" : "convert.s");
+  };
+  static const mesh::NodeProgram narrow_program = build(false), widen_program = build(true);
+  return widen ? widen_program : narrow_program;
 }
 
 using NodeKey = std::pair<int, int>;  // (y, x): mesh order
@@ -746,13 +759,15 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
   for (const Move& m : moves)
     for (const Placement* p : m.sources)
       if (p->dtype != m.dest->dtype &&
-          (p->dtype != DType::Fp32 || m.dest->dtype != DType::Bf16 || p->in_host()))
+          (!((p->dtype == DType::Fp32 && m.dest->dtype == DType::Bf16) ||
+             (p->dtype == DType::Bf16 && m.dest->dtype == DType::Fp32)) ||
+           p->in_host()))
         throw std::logic_error(
-            fmt::format("{}: a transfer converts only fp32 in SRAM to bf16", what));
-  // Steps, each a kernel run when it has work: 1. fp32 sources converted to bf16 where they
-  // lie; 2. the DMAs; 3. where a destination in tiles is estimated faster that way
-  // (stages_well), the DMAs went into whole rows staged beside it, now re-tiled into place.
-  // Staging needs SRAM: where there is none left, the DMAs go to the tiles directly.
+            fmt::format("{}: a transfer converts only between fp32 and bf16 in SRAM", what));
+  // Steps, each a kernel run when it has work: 1. sources converted to the destination's
+  // dtype (fp32 and bf16) where they lie; 2. the DMAs; 3. where a destination in tiles is estimated
+  // faster that way (stages_well), the DMAs went into whole rows staged beside it, now re-tiled
+  // into place. Staging needs SRAM: where there is none left, the DMAs go to the tiles directly.
   TransferStats stats;
   std::vector<Move> work = moves;
   std::deque<Placement> owned;
@@ -805,33 +820,38 @@ const Placement* Transfers::stage(const Placement& p, std::deque<Placement>& own
 
 TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Placement>& owned,
                                          std::vector<uint64_t>& staging, const std::string& what) {
-  // Each fp32 source shard is converted on its node into a bf16 copy of the same layout (the
-  // same order of elements), all in one kernel run.
+  // Each source shard of another dtype is converted on its node into a copy of the same layout
+  // (the same order of elements) in the destination's dtype: fp32 to bf16 in one kernel run,
+  // bf16 to fp32 in another.
   TransferStats stats;
-  std::map<NodeKey, std::vector<ConvertRun>> runs;
+  std::map<NodeKey, std::vector<ConvertRun>> runs[2];  // [widen]
   constexpr uint64_t kStep = 32;  // elements per step of the conversion
-  // A shard's copy rounds up to whole steps (the last step reads past the fp32 shard and
+  // A shard's copy rounds up to whole steps (the last step reads past the source shard and
   // writes its own slack).
-  const auto staged_bytes = [&](const mesh::Shard& sh) {
-    const uint64_t elements = sh.layout.bytes() / 4;
-    return mesh::align((elements + kStep - 1) / kStep * kStep * 2, 64);
+  const auto elements = [](const mesh::Shard& sh, DType from) {
+    return sh.layout.bytes() / element_bytes(from);
+  };
+  const auto staged_bytes = [&](const mesh::Shard& sh, DType from, DType to) {
+    return mesh::align((elements(sh, from) + kStep - 1) / kStep * kStep * element_bytes(to), 64);
   };
   for (Move& m : work)
     for (const Placement*& src : m.sources) {
       if (src->dtype == m.dest->dtype) continue;
+      const DType from = src->dtype, to = m.dest->dtype;
+      const bool widen = to == DType::Fp32;
       Placement& s = owned.emplace_back(*src);
-      s.dtype = m.dest->dtype;
-      // A source no one reads after the move is converted where it lies: step i writes below
+      s.dtype = to;
+      // A source no one reads after the move is narrowed where it lies: step i writes below
       // what step i + 1 reads, and the steps' writes stay inside the shard.
-      const bool in_place =
-          m.consumes_sources && std::all_of(s.shards.begin(), s.shards.end(), [&](const auto& sh) {
-            return !sh.in_host && staged_bytes(sh) <= sh.layout.bytes();
-          });
+      const bool in_place = !widen && m.consumes_sources &&
+                            std::all_of(s.shards.begin(), s.shards.end(), [&](const auto& sh) {
+                              return !sh.in_host && staged_bytes(sh, from, to) <= sh.layout.bytes();
+                            });
       if (in_place) {
         for (mesh::Shard& sh : s.shards) {
-          const uint64_t elements = sh.layout.bytes() / 4;
+          const uint64_t n = elements(sh, from);
           sh.layout.dtype = s.dtype;
-          runs[key(sh.node)].push_back({sh.address, sh.address, (elements + kStep - 1) / kStep});
+          runs[widen][key(sh.node)].push_back({sh.address, sh.address, (n + kStep - 1) / kStep});
         }
         src = &s;
         continue;
@@ -839,38 +859,41 @@ TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Pla
       uint64_t most = 0;
       std::map<NodeKey, uint64_t> per_node;
       for (const mesh::Shard& sh : s.shards)
-        most = std::max(most, per_node[key(sh.node)] += staged_bytes(sh));
+        most = std::max(most, per_node[key(sh.node)] += staged_bytes(sh, from, to));
       const uint64_t base = sram_.take(most);
       if (base == UINT64_MAX)
-        throw std::runtime_error(
-            fmt::format("{}: no SRAM left to convert fp32 to bf16 ({} bytes)", what, most));
+        throw std::runtime_error(fmt::format("{}: no SRAM left to convert {} to {} ({} bytes)",
+                                             what, dtype_name(from), dtype_name(to), most));
       staging.push_back(base);
       per_node.clear();
       for (mesh::Shard& sh : s.shards) {
-        const uint64_t elements = sh.layout.bytes() / 4, from = sh.address;
-        const uint64_t bytes = staged_bytes(sh);
+        const uint64_t n = elements(sh, from), at = sh.address;
+        const uint64_t bytes = staged_bytes(sh, from, to);
         sh.layout.dtype = s.dtype;
         sh.address = base + per_node[key(sh.node)];
         per_node[key(sh.node)] += bytes;
-        runs[key(sh.node)].push_back({from, sh.address, (elements + kStep - 1) / kStep});
+        runs[widen][key(sh.node)].push_back({at, sh.address, (n + kStep - 1) / kStep});
       }
       src = &s;
     }
-  if (runs.empty()) return stats;
-  std::map<NodeKey, std::vector<uint64_t>> args;
-  std::map<NodeKey, std::vector<uint8_t>> tables;
-  for (const auto& [node, list] : runs) {
-    if (list.size() * sizeof(ConvertRun) > table_bytes_)
-      throw std::logic_error(fmt::format("{}: the conversion's runs fill its table area", what));
-    args[node] = convert_args().values({table_, list.size()});
-    for (const ConvertRun& r : list) append(tables[node], r);
+  for (const bool widen : {false, true}) {
+    if (runs[widen].empty()) continue;
+    std::map<NodeKey, std::vector<uint64_t>> args;
+    std::map<NodeKey, std::vector<uint8_t>> tables;
+    for (const auto& [node, list] : runs[widen]) {
+      if (list.size() * sizeof(ConvertRun) > table_bytes_)
+        throw std::logic_error(fmt::format("{}: the conversion's runs fill its table area", what));
+      args[node] = convert_args().values({table_, list.size()});
+      for (const ConvertRun& r : list) append(tables[node], r);
+    }
+    const TableKernel k(convert_program(widen), usable_nodes(executor_.config()), std::move(args),
+                        convert_args().values({}), std::move(tables), table_,
+                        table_ + table_bytes_);
+    const Executor::Run r = executor_.run(k);
+    if (!r.ok) throw std::runtime_error(fmt::format("{}: conversion: {}", what, r.outcome));
+    stats.cycles += r.cycles;
+    ++stats.runs;
   }
-  const TableKernel k(convert_program(), usable_nodes(executor_.config()), std::move(args),
-                      convert_args().values({}), std::move(tables), table_, table_ + table_bytes_);
-  const Executor::Run r = executor_.run(k);
-  if (!r.ok) throw std::runtime_error(fmt::format("{}: conversion: {}", what, r.outcome));
-  stats.cycles += r.cycles;
-  ++stats.runs;
   return stats;
 }
 

@@ -17,9 +17,10 @@
 // is in HBM and the destination here; then wait until semaphore 1 counts every copy that lands
 // here. A transfer whose tables pass the table area runs in several rounds.
 //
-// Values change type only from fp32 to bf16 (a matmul's C into a bf16 tensor): each source node
-// first converts its shards into bf16 copies of the same layout (vcvt, 32 elements a step), as
-// a kernel of its own.
+// Values change type only between fp32 and bf16 (a matmul's C into a bf16 tensor, a bf16 tensor
+// read as fp32: a working copy of a weight into an fp32 bias_add): each source node first
+// converts its shards into copies of the same layout in the other dtype (vcvt, 32 elements a
+// step; to bf16 rounding to nearest even), as a kernel of its own.
 //
 // A matmul operand's tiles take a DMA per tile row (8 or 16 bytes). Where a plan's counts
 // estimate it faster (many short DMAs across a large mesh), the DMAs instead fill the same

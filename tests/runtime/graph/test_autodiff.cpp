@@ -233,7 +233,100 @@ TEST_CASE("the training step: one update per weight, its state and its outputs",
   CHECK(refusal("adamw:lr=1,step=1.5") == "--optimizer adamw: step='1.5': expected a whole number");
   CHECK(refusal("sgd:lr=1,beta1=0.9") ==
         "--optimizer sgd: 'beta1=0.9': expected KEY=VALUE with KEY one of lr, momentum, "
-        "weight_decay");
+        "weight_decay, step");
+}
+
+namespace {
+
+// A bf16 linear layer and bias with a cross-entropy loss: weights that train as fp32 masters.
+const char* const kBf16Layer = R"(version: 1
+tensors:
+  - {name: x, shape: [24, 40], dtype: bf16, role: input}
+  - {name: labels, shape: [24], dtype: int32, role: input}
+  - {name: w, shape: [40, 36], dtype: bf16, role: weight}
+  - {name: b, shape: [36], dtype: fp32, role: weight}
+  - {name: h, shape: [24, 36], dtype: fp32}
+  - {name: logits, shape: [24, 36], dtype: fp32}
+  - {name: loss, shape: [], dtype: fp32}
+ops:
+  - {name: fc, type: matmul, inputs: [x, w], outputs: [h]}
+  - {name: bias, type: bias_add, inputs: [h, b], outputs: [logits]}
+  - {name: xent, type: softmax_cross_entropy, inputs: [logits, labels], outputs: [loss]}
+)";
+
+}  // namespace
+
+TEST_CASE("the training step of a bf16 weight: an fp32 master, its working copy made first",
+          "[autodiff]") {
+  const g::Graph f = g::parse_graph_yaml(kBf16Layer, "test.graph.yaml");
+  g::validate(f);
+  g::BackwardOptions backward;
+  backward.loss_scale = 256;
+  const g::Graph t = g::training_step(f, backward, g::parse_optimizer("sgd:lr=0.1,step=3"));
+  g::validate(t);
+  // The master is optimizer state in fp32; the weight is the step's first op's output.
+  CHECK(t.find_tensor("master/w")->role == g::Role::OptimizerState);
+  CHECK(t.find_tensor("master/w")->dtype == g::DType::Fp32);
+  CHECK(t.find_tensor("w")->role == g::Role::Activation);
+  CHECK(t.find_tensor("w")->dtype == g::DType::Bf16);
+  const g::Op& copy = t.ops.front();
+  CHECK(copy.name == "w.working_copy");
+  CHECK(copy.type == "cast");
+  CHECK(copy.inputs == std::vector<std::string>{"master/w"});
+  CHECK(copy.outputs == std::vector<std::string>{"w"});
+  CHECK(std::get<std::string>(copy.attributes.at("rounding")) == "stochastic");
+  // Another step draws another stream.
+  const g::Graph t4 = g::training_step(f, backward, g::parse_optimizer("sgd:lr=0.1,step=4"));
+  CHECK(t4.ops.front().attributes.at("seed") != copy.attributes.at("seed"));
+  // The loss scale starts the backward and is divided out of both gradients before the update.
+  CHECK(std::get<double>(op_in(t, "xent.grad").attributes.at("scale")) == 256);
+  const g::Op& unscale = op_in(t, "w.unscale");
+  CHECK(unscale.inputs == std::vector<std::string>{"grad/w"});
+  CHECK(std::get<double>(unscale.attributes.at("factor")) == 1.0 / 256);
+  CHECK(op_in(t, "b.unscale").outputs == std::vector<std::string>{"grad32/b"});
+  CHECK(op_in(t, "w.update").inputs ==
+        std::vector<std::string>{"master/w", "grad32/w", "state/w/velocity"});
+  CHECK(op_in(t, "w.update").outputs ==
+        std::vector<std::string>{"next/master/w", "next/state/w/velocity"});
+  CHECK(op_in(t, "b.update").inputs ==
+        std::vector<std::string>{"b", "grad32/b", "state/b/velocity"});
+  // Without a loss scale an fp32 gradient goes to its update as it is.
+  const g::Graph plain = g::training_step(f, {}, g::parse_optimizer("sgd:lr=0.1"));
+  CHECK(op_in(plain, "b.update").inputs[1] == "grad/b");
+  CHECK(op_in(plain, "w.update").inputs[1] == "grad32/w");
+
+  const auto refusal = [&](double scale) {
+    g::BackwardOptions o;
+    o.loss_scale = scale;
+    try {
+      g::with_backward(f, o);
+    } catch (const g::GraphError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(refusal(0) == "loss scale 0: expected a positive finite number");
+  CHECK(refusal(-2) == "loss scale -2: expected a positive finite number");
+}
+
+TEST_CASE("a bf16 weight's training step runs bit-exact, its master keeping what bf16 drops",
+          "[autodiff][optimizer]") {
+  const g::Graph f = g::parse_graph_yaml(kBf16Layer, "test.graph.yaml");
+  g::validate(f);
+  const g::Graph t = g::training_step(f, {}, g::parse_optimizer("sgd:lr=0.5,momentum=0"));
+  const g::Analysis a = g::validate(t);
+  gr::RunOptions options;
+  options.values["w"] = random_matrix(40, 36, 31, DType::Bf16);
+  const hw::HardwareConfig config = tiny();
+  const gr::GraphRun r = gr::run_graph(config, t, a, g::plan_graph(t, a, config), options);
+  REQUIRE(r.checked);  // every op, the stochastic casts included, equals its reference
+  // The master starts as the given bf16 values; its update is fp32, so some of the new master
+  // values lie between bf16 values: the working copy of the next step rounds them.
+  const Matrix& next = r.outputs.at("next/master/w");
+  size_t between = 0;
+  for (float v : next.values) between += quantized(Matrix(1, 1, v), DType::Bf16, {}).values[0] != v;
+  CHECK(between > next.values.size() / 2);
+  CHECK(!r.outputs.count("next/w"));
 }
 
 namespace {
