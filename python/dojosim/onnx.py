@@ -98,6 +98,10 @@ def _softmax(b, at, x):
 
 
 def _batchnorm(b, at, x, scale, bias, mean, var):
+    """training_mode 1: batchnorm_train with the batch's statistics; the node's optional outputs
+    (the running statistics, updated with momentum) are not computed: reading them is refused."""
+    if at.get("training_mode", 0):
+        return b.batchnorm_train(x, scale, bias, at.get("epsilon", 1e-5))
     return b.batchnorm(x, scale, bias, mean, var, at.get("epsilon", 1e-5))
 
 
@@ -194,6 +198,11 @@ def import_onnx(path_or_model, inputs=None, dtype="bf16", name=None):
             raise CaptureError("{}: ONNX op {} has no graph op in dojosim (runtime/graph/ops.def;"
                                " dojosim.onnx.supported_onnx_ops() lists what maps)".format(
                                    b.where(), node.op_type))
+        for n in node.input:
+            if n and n not in env:
+                raise CaptureError("{}: reads '{}', which no graph tensor holds (the running "
+                                   "statistics of a BatchNormalization in training mode are not "
+                                   "computed)".format(b.where(), n))
         args = [env[n] if n else None for n in node.input]
         out = fn(b, _attrs(node), *args)
         outs = out if isinstance(out, (list, tuple)) else [out]
