@@ -119,6 +119,15 @@ def _layernorm(b, at, x, scale, bias=None):
     return b.row_op("layernorm", x, [scale, bias], {"epsilon": float(at.get("epsilon", 1e-5))})
 
 
+def _computed(b, env, name):
+    """The value of an ONNX tensor; one the import does not compute is refused."""
+    if name not in env:
+        raise CaptureError("{}: reads '{}', which no graph tensor holds (a BatchNormalization in "
+                           "training mode: its running statistics are not computed)".format(
+                               b.where(), name))
+    return env[name]
+
+
 _ONNX = {
     "Conv": _conv,
     "Gemm": _gemm,
@@ -198,12 +207,7 @@ def import_onnx(path_or_model, inputs=None, dtype="bf16", name=None):
             raise CaptureError("{}: ONNX op {} has no graph op in dojosim (runtime/graph/ops.def;"
                                " dojosim.onnx.supported_onnx_ops() lists what maps)".format(
                                    b.where(), node.op_type))
-        for n in node.input:
-            if n and n not in env:
-                raise CaptureError("{}: reads '{}', which no graph tensor holds (the running "
-                                   "statistics of a BatchNormalization in training mode are not "
-                                   "computed)".format(b.where(), n))
-        args = [env[n] if n else None for n in node.input]
+        args = [_computed(b, env, n) if n else None for n in node.input]
         out = fn(b, _attrs(node), *args)
         outs = out if isinstance(out, (list, tuple)) else [out]
         for n, v in zip(node.output, outs):
@@ -211,5 +215,5 @@ def import_onnx(path_or_model, inputs=None, dtype="bf16", name=None):
     b.path = ""
     outputs = [o.name for o in g.output]
     for o in outputs:
-        b.rename(env[o], "output" if len(outputs) == 1 else o)
+        b.rename(_computed(b, env, o), "output" if len(outputs) == 1 else o)
     return b.graph
