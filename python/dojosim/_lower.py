@@ -237,6 +237,21 @@ class Builder:
         out = self.emit("batchnorm", ins, [permuted(x.shape, perm)], {"epsilon": float(eps)})[0]
         return self.value(out, x.shape, perm)
 
+    def batchnorm_train(self, x, scale, shift, eps):
+        """Batchnorm with batch statistics (training): y, and the batch's mean and variance as
+        outputs no op reads (the backward's batchnorm_train_backward reads them)."""
+        perm = NHWC if x.rank == 4 else identity(x.rank)
+        if x.rank not in (2, 4):
+            raise CaptureError("{}: batchnorm of a rank-{} tensor; expected [N, C] or [N, C, H, W]"
+                               .format(self.where(), x.rank))
+        c = x.shape[1]
+        scale = scale if scale is not None else self.constant(np.ones(c, np.float32))
+        shift = shift if shift is not None else self.constant(np.zeros(c, np.float32))
+        ins = [self.as_perm(x, perm), self.plain(scale), self.plain(shift)]
+        y = self.emit("batchnorm_train", ins, [permuted(x.shape, perm), (c,), (c,)],
+                      {"epsilon": float(eps)})[0]
+        return self.value(y, x.shape, perm)
+
     def pool(self, type, x, kernel, stride, padding, count_include_pad=None):
         n, c, h, w = x.shape
         p = (h + 2 * padding[0] - kernel[0]) // stride[0] + 1

@@ -207,6 +207,22 @@ def _numpy_dtype(dtype):
     return np.int32 if dtype == "int32" else np.float32
 
 
+def _yaml_load(text):
+    """yaml.safe_load, with YAML 1.2's floats: PyYAML (YAML 1.1) reads 1e-05, which the
+    simulator writes for an epsilon and yaml-cpp reads as a number, as a string."""
+    import yaml  # python3-yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"""^(?:
+        [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+    return yaml.load(text, Loader=Loader)
+
+
 def load(path):
     """Reads a graph file and the .npy files its `data` keys name (shapes and dtypes checked:
     GraphDataError naming the file and the tensor)."""
@@ -215,8 +231,7 @@ def load(path):
     if path.name.endswith(".json"):
         d = json.loads(text)
     else:
-        import yaml  # python3-yaml
-        d = yaml.safe_load(text)
+        d = _yaml_load(text)
     g = Graph(d.get("name", ""))
     for e in d.get("tensors", []):
         data = None

@@ -148,6 +148,21 @@ def _batchnorm_backward(dy, x, scale, mean, var, op):
     return [dy * scale * rstd, (dy * (x - mean) * rstd).sum(axis=_rows(x)), dy.sum(axis=_rows(x))]
 
 
+def _batchnorm_train(x, scale, bias, op):
+    """The batch's statistics over every axis but the last (biased variance, two passes)."""
+    mean = x.mean(axis=_rows(x))
+    var = ((x - mean) ** 2).mean(axis=_rows(x))
+    return [(x - mean) / np.sqrt(var + _attr(op, "epsilon", 1e-5)) * scale + bias, mean, var]
+
+
+def _batchnorm_train_backward(dy, x, scale, mean, var, op):
+    rows = x.size // x.shape[-1]
+    rstd = 1 / np.sqrt(var + _attr(op, "epsilon", 1e-5))
+    xhat = (x - mean) * rstd
+    dscale, dbias = (dy * xhat).sum(axis=_rows(x)), dy.sum(axis=_rows(x))
+    return [scale * rstd / rows * (rows * dy - dbias - xhat * dscale), dscale, dbias]
+
+
 def _layernorm_backward(dy, x, gamma, op):
     mean = x.mean(axis=-1, keepdims=True)
     rstd = 1 / np.sqrt(((x - mean) ** 2).mean(axis=-1, keepdims=True) + _attr(op, "epsilon", 1e-5))
@@ -274,6 +289,7 @@ _OPS = {
     "silu": lambda op, x: x / (1 + np.exp(-x)),
     "batchnorm": lambda op, x, s, b, m, v: (x - m) / np.sqrt(v + _attr(op, "epsilon", 1e-5)) * s
     + b,
+    "batchnorm_train": lambda op, x, s, b: _batchnorm_train(x, s, b, op),
     "layernorm": lambda op, x, g, b: _layernorm(x, g, b, op),
     "rmsnorm": lambda op, x, g: x / np.sqrt((x * x).mean(axis=-1, keepdims=True) +
                                             _attr(op, "epsilon", 1e-6)) * g,
@@ -298,6 +314,8 @@ _OPS = {
     "scale": lambda op, x: x * op.attributes["factor"],
     "cast": lambda op, x: x * _attr(op, "factor", 1.0),  # the mathematics: no rounding
     "batchnorm_backward": lambda op, dy, x, s, m, v: _batchnorm_backward(dy, x, s, m, v, op),
+    "batchnorm_train_backward": lambda op, dy, x, s, m, v:
+    _batchnorm_train_backward(dy, x, s, m, v, op),
     "layernorm_backward": lambda op, dy, x, g: _layernorm_backward(dy, x, g, op),
     "rmsnorm_backward": lambda op, dy, x, g: _rmsnorm_backward(dy, x, g, op),
     "softmax_backward": lambda op, dy, y: _softmax_backward(dy, y, op),

@@ -98,6 +98,10 @@ def _softmax(b, at, x):
 
 
 def _batchnorm(b, at, x, scale, bias, mean, var):
+    """training_mode 1: batchnorm_train with the batch's statistics; the node's optional outputs
+    (the running statistics, updated with momentum) are not computed: reading them is refused."""
+    if at.get("training_mode", 0):
+        return b.batchnorm_train(x, scale, bias, at.get("epsilon", 1e-5))
     return b.batchnorm(x, scale, bias, mean, var, at.get("epsilon", 1e-5))
 
 
@@ -113,6 +117,15 @@ def _layernorm(b, at, x, scale, bias=None):
             b.where()))
     bias = bias if bias is not None else b.constant(np.zeros(scale.shape, np.float32))
     return b.row_op("layernorm", x, [scale, bias], {"epsilon": float(at.get("epsilon", 1e-5))})
+
+
+def _computed(b, env, name):
+    """The value of an ONNX tensor; one the import does not compute is refused."""
+    if name not in env:
+        raise CaptureError("{}: reads '{}', which no graph tensor holds (a BatchNormalization in "
+                           "training mode: its running statistics are not computed)".format(
+                               b.where(), name))
+    return env[name]
 
 
 _ONNX = {
@@ -194,7 +207,7 @@ def import_onnx(path_or_model, inputs=None, dtype="bf16", name=None):
             raise CaptureError("{}: ONNX op {} has no graph op in dojosim (runtime/graph/ops.def;"
                                " dojosim.onnx.supported_onnx_ops() lists what maps)".format(
                                    b.where(), node.op_type))
-        args = [env[n] if n else None for n in node.input]
+        args = [_computed(b, env, n) if n else None for n in node.input]
         out = fn(b, _attrs(node), *args)
         outs = out if isinstance(out, (list, tuple)) else [out]
         for n, v in zip(node.output, outs):
@@ -202,5 +215,5 @@ def import_onnx(path_or_model, inputs=None, dtype="bf16", name=None):
     b.path = ""
     outputs = [o.name for o in g.output]
     for o in outputs:
-        b.rename(env[o], "output" if len(outputs) == 1 else o)
+        b.rename(_computed(b, env, o), "output" if len(outputs) == 1 else o)
     return b.graph

@@ -76,10 +76,27 @@ def _div(b, x, y):
 
 
 def _batch_norm(b, x, w, bias, mean, var, training, momentum, eps):
+    """Training mode: batchnorm_train (the batch's statistics). The running statistics PyTorch
+    updates beside it (in place, with momentum) are side outputs this step's values and gradients
+    do not read: they are not in the graph. Eval mode: batchnorm with the running statistics."""
     if training:
-        _refuse(b, "aten.native_batch_norm in training mode (batch statistics) has no graph op; "
-                "the graph's batchnorm is inference (running statistics): capture in eval mode")
+        return b.batchnorm_train(x, w, bias, eps), None, None
     return b.batchnorm(x, w, bias, mean, var, eps), None, None
+
+
+def _batch_norm_legit(b, x, w, bias, *rest):
+    """_native_batch_norm_legit (PyTorch 2): with running statistics (mean, var, training,
+    momentum, eps) or without them (.no_stats: training, momentum, eps)."""
+    mean, var, (training, momentum, eps) = (rest[0], rest[1], rest[2:]) if len(rest) == 5 else \
+        (None, None, rest)
+    if not training and mean is None:
+        _refuse(b, "batchnorm in eval mode without running statistics")
+    return _batch_norm(b, x, w, bias, mean, var, training, momentum, eps)
+
+
+def _batch_norm_plain(b, x, w, bias, mean, var, training, momentum, eps, cudnn_enabled=True):
+    """aten.batch_norm (before its decomposition): the output alone."""
+    return _batch_norm(b, x, w, bias, mean, var, training or mean is None, momentum, eps)[0]
 
 
 def _layer_norm(b, x, shape, w, bias, eps):
@@ -265,6 +282,8 @@ _ATEN = {
     "mul": lambda b, x, y: b.binary("mul", x, y),
     "div": _div,
     "native_batch_norm": _batch_norm,
+    "_native_batch_norm_legit": _batch_norm_legit,
+    "batch_norm": _batch_norm_plain,
     "native_layer_norm": _layer_norm,
     "_softmax": _softmax,
     "_log_softmax": _log_softmax,
@@ -416,7 +435,9 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
     """The graph of `model` on `example_inputs` (a tensor or a tuple of tensors).
 
     train=False: the forward graph in eval mode (batchnorm with running statistics).
-    train=True: forward (in training mode), then its backward made by the simulator's autodiff
+    train=True: forward (in training mode: batchnorm_train, with the batch's statistics; the
+    running statistics PyTorch updates on the side are not in the graph), then its backward made
+    by the simulator's autodiff
     (`dojosim run --backward`): every parameter's gradient is an output named grad/PARAM (role
     gradient); a loss from F.cross_entropy starts the backward itself, any other output is
     seeded with d(output) = 1 (a host input `grad_output` of ones).
@@ -503,9 +524,10 @@ def _lower_node(b, node, env):
         # In place (ReLU(inplace=True), +=): make_fx's later nodes read this node's result, so
         # the op is its out-of-place form, unless it would change a weight or an input.
         if args and isinstance(args[0], Value) and args[0].host is not None:
-            if args[0].host.name.endswith("num_batches_tracked"):  # the first step of one
-                _refuse(b, "aten.native_batch_norm in training mode (batch statistics) has no "
-                        "graph op; the graph's batchnorm is inference (running statistics)")
+            if args[0].host.name.endswith("num_batches_tracked"):
+                # BatchNorm's count of training steps (+= 1 in train mode): a side output, like
+                # the running statistics; nothing in the step reads it.
+                return args[0]
             raise CaptureError("{}: aten.{} changes host tensor '{}' in place; a graph's "
                                "weights and inputs are read-only".format(b.where(), op,
                                                                        args[0].host.name))

@@ -2,6 +2,7 @@
 """dojosim.torch.capture: graphs the C++ validator accepts, forward results and one step's
 gradients equal to PyTorch's within the stated bound (evaluated by dojosim.graph_numpy), and a
 clear CaptureError for what has no graph op."""
+import copy
 import subprocess
 import sys
 
@@ -138,13 +139,36 @@ def test_train_gradients_of_one_step(tmp_path):
     assert "gradient" in validates(g, tmp_path)
 
 
+def test_train_batchnorm_takes_the_batch_statistics():
+    """Batchnorm in training mode is batchnorm_train (the batch's mean and variance; the running
+    statistics PyTorch updates on the side are not in the graph), its backward
+    batchnorm_train_backward; eval mode keeps the inference batchnorm."""
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                                torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(144, 3))
+    x = torch.randn(2, 3, 8, 8)
+    exact = copy.deepcopy(model).double()
+    g = dtorch.capture(model, (x,), train=True, dtype="fp32")
+    types = [op.type for op in g.ops]
+    assert "batchnorm_train" in types and "batchnorm_train_backward" in types
+    assert "batchnorm" not in types
+    assert not any("running" in t.name or "num_batches" in t.name for t in g.tensors)
+    values = graph_numpy.evaluate(g, dtype=np.float64)
+    y = exact(x.double())
+    y.backward(torch.ones_like(y))
+    for name, p in exact.named_parameters():
+        want = p.grad.numpy()
+        assert_close(values["grad/" + name],
+                     want.transpose(2, 3, 1, 0) if want.ndim == 4 else want, name)
+    assert_close(values["output"], y.detach().numpy(), "output")
+    inference = dtorch.capture(model, (x,), dtype="fp32")
+    assert "batchnorm" in [op.type for op in inference.ops]
+    assert "batchnorm_train" not in [op.type for op in inference.ops]
+
+
 def test_train_refuses_what_has_no_backward():
-    """Batchnorm in training mode (batch statistics) has no graph op; a model whose output no
-    parameter reaches has nothing to train: the autodiff's one line, without the temporary
-    file it read."""
-    with pytest.raises(dtorch.CaptureError, match=r"aten.native_batch_norm in training mode"):
-        dtorch.capture(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)),
-                       (torch.randn(2, 3, 8, 8),), train=True)
+    """A model whose output no parameter reaches has nothing to train: the autodiff's one line,
+    without the temporary file it read."""
     with pytest.raises(dtorch.CaptureError,
                        match=r"^the backward: no weight reaches the loss 'output': nothing to "
                              r"train$"):

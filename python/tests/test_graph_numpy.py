@@ -100,6 +100,24 @@ def test_norms_and_softmax():
     close(one_op("softmax", [s], [s.shape], {"causal": True})[0], torch.softmax(t(s) + mask, -1))
 
 
+def test_batchnorm_in_training_and_its_gradient_are_pytorchs():
+    x, g, b, dy = r(3, 5, 8), r(8), r(8), r(3, 5, 8)
+    y, mean, var = one_op("batchnorm_train", [x, g, b], [x.shape, (8,), (8,)],
+                          {"epsilon": 1e-3})
+    xt, gt, bt = (t(v).requires_grad_() for v in (x, g, b))
+    want = F.batch_norm(xt.permute(0, 2, 1), None, None, gt, bt, training=True,
+                        eps=1e-3).permute(0, 2, 1)
+    close(y, want)
+    close(mean, x.mean(axis=(0, 1)))
+    close(var, x.var(axis=(0, 1)))  # biased, as the batch's
+    want.backward(t(dy))
+    dx, dg, db = one_op("batchnorm_train_backward", [dy, x, g, mean, var], [x.shape, (8,), (8,)],
+                        {"epsilon": 1e-3})
+    close(dx, xt.grad)
+    close(dg, gt.grad)
+    close(db, bt.grad)
+
+
 def test_pools():
     x = r(2, 7, 6, 3)
     want = F.max_pool2d(nchw(x), 3, 2, 1).permute(0, 2, 3, 1)

@@ -88,3 +88,37 @@ def test_capture_command_line_imports_onnx(tmp_path):
     assert done.returncode == 2
     assert done.stderr.startswith("dojosim.capture: node 'Tanh': ONNX op Tanh has no graph op")
     assert done.stderr.count("\n") == 1
+
+
+def batchnorm_node_model(training_mode, running_outputs=False):
+    """One BatchNormalization over x [2, 4, 3, 3] (opset 15), optionally in training mode."""
+    from onnx import helper, numpy_helper
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.uniform(0.5, 2, 4).astype(np.float32), n)
+             for n in ("scale", "bias", "mean", "var")]
+    outs = ["y", "running_mean", "running_var"] if running_outputs else ["y"]
+    node = helper.make_node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], outs,
+                            epsilon=1e-3, training_mode=training_mode)
+    graph_outputs = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None)
+                     for n in outs]
+    graph = helper.make_graph(
+        [node], "bn", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 4, 3, 3])],
+        graph_outputs, inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)]), inits
+
+
+def test_batchnormalization_in_training_mode_takes_the_batch_statistics():
+    model, inits = batchnorm_node_model(1)
+    x = np.random.default_rng(3).standard_normal((2, 4, 3, 3)).astype(np.float32)
+    g = donnx.import_onnx(model, inputs={"x": x})
+    assert [op.type for op in g.ops if op.type.startswith("batchnorm")] == ["batchnorm_train"]
+    scale, bias = (onnx.numpy_helper.to_array(t) for t in inits[:2])
+    mean = x.mean(axis=(0, 2, 3), keepdims=True)
+    var = x.var(axis=(0, 2, 3), keepdims=True)
+    want = (x - mean) / np.sqrt(var + 1e-3) * scale[:, None, None] + bias[:, None, None]
+    got = graph_numpy.evaluate(g)["output"]
+    assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+    eval_mode = donnx.import_onnx(batchnorm_node_model(0)[0], inputs={"x": x})
+    assert "batchnorm" in [op.type for op in eval_mode.ops]
+    with pytest.raises(donnx.CaptureError, match=r"'running_mean'"):
+        donnx.import_onnx(batchnorm_node_model(1, running_outputs=True)[0], inputs={"x": x})

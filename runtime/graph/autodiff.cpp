@@ -24,6 +24,10 @@ struct GradientRule {
   // '+' repeats the last letter.
   std::string_view inputs;
   Rule rule;
+  // One letter per output, or empty for all 'd': 'd' takes a gradient, '-' is a statistic the
+  // backward does not differentiate (batchnorm_train's mean and variance): its gradient is not
+  // asked for, and a path from it to the loss is refused.
+  std::string_view outputs = "";
 };
 const std::vector<GradientRule>& rules();
 
@@ -31,6 +35,9 @@ const GradientRule* find_rule(std::string_view type) {
   for (const GradientRule& r : rules())
     if (r.type == type) return &r;
   return nullptr;
+}
+bool differentiable_output(const GradientRule& r, size_t i) {
+  return i >= r.outputs.size() || r.outputs[i] == 'd';
 }
 bool differentiable(const GradientRule& r, size_t i) {
   const std::string_view s = r.inputs;
@@ -70,14 +77,26 @@ class Backward {
       if (!active(op)) continue;
       op_ = &op;
       std::vector<std::string> dy;
-      for (const std::string& o : op.outputs) {
+      const GradientRule& rule = *find_rule(op.type);
+      for (size_t k = 0; k < op.outputs.size(); ++k) {
+        const std::string& o = op.outputs[k];
+        if (!differentiable_output(rule, k)) {
+          if (contributions_.count(o))
+            refuse(op, fmt::format("its output '{}' is a statistic {} does not differentiate, "
+                                   "and the loss '{}' depends on it through ops that would need "
+                                   "its gradient; read only its first output on the way to the "
+                                   "loss",
+                                   o, op.type, loss_));
+          dy.emplace_back();
+          continue;
+        }
         if (!contributions_.count(o))
           refuse(op, fmt::format("its output '{}' does not reach the loss '{}', so its gradient "
                                  "is zero; a backward with zero gradients is not supported",
                                  o, loss_));
         dy.push_back(gradient_of(o));
       }
-      find_rule(op.type)->rule(*this, op, dy);
+      rule.rule(*this, op, dy);
     }
     for (const Tensor& t : g_.tensors)
       if (t.role == Role::Weight && contributions_.count(t.name)) weight_gradient(t);
@@ -179,10 +198,15 @@ class Backward {
   std::string find_loss(const std::string& wanted) const {
     std::set<std::string> read;
     for (const Op& op : g_.ops) read.insert(op.inputs.begin(), op.inputs.end());
+    // An op's statistics (batchnorm_train's mean and variance) are outputs too when nothing
+    // reads them; they are never the loss.
     std::vector<std::string> outputs;
-    for (const Op& op : g_.ops)
-      for (const std::string& o : op.outputs)
-        if (!read.count(o)) outputs.push_back(o);
+    for (const Op& op : g_.ops) {
+      const GradientRule* r = find_rule(op.type);
+      for (size_t k = 0; k < op.outputs.size(); ++k)
+        if (!read.count(op.outputs[k]) && (!r || differentiable_output(*r, k)))
+          outputs.push_back(op.outputs[k]);
+    }
     const std::string source = g_.source.empty() ? "graph" : g_.source;
     std::string loss = wanted;
     if (loss.empty()) {
@@ -469,6 +493,18 @@ void norm_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
   b.emit(op.type + "_backward", in, outs, op.attributes);
 }
 
+// batchnorm_train: the backward op reads dy, x and the forward's own statistics (its outputs
+// mean and variance) and gives dx, dscale and dbias at once; those nobody needs are temporaries.
+void batchnorm_train_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
+  std::vector<Backward::Out> outs;
+  for (size_t i = 0; i < 3; ++i) {
+    const Tensor& t = b.tensor(op.inputs[i]);
+    outs.push_back(b.wants(i) ? b.gradient(i) : b.temporary(t.shape, t.dtype));
+  }
+  b.emit("batchnorm_train_backward",
+         {dy[0], op.inputs[0], op.inputs[1], op.outputs[1], op.outputs[2]}, outs, op.attributes);
+}
+
 void softmax_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
   // A causal mask needs nothing more: y is 0 where it masked, so dx is too.
   b.emit("softmax_backward", {dy[0], op.outputs[0]}, {b.gradient(0)},
@@ -549,6 +585,7 @@ const std::vector<GradientRule>& rules() {
       {"silu", "d", activation_rule},
       {"cast", "d", cast_rule},
       {"batchnorm", "ddd--", norm_rule},
+      {"batchnorm_train", "ddd", batchnorm_train_rule, "d--"},
       {"layernorm", "ddd", norm_rule},
       {"rmsnorm", "dd", norm_rule},
       {"softmax", "d", softmax_rule},

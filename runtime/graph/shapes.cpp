@@ -345,6 +345,32 @@ double flop_batchnorm_backward(const OpContext&, const std::vector<Shape>& out) 
   return 5 * elements(out[0]);
 }
 
+std::vector<Shape> shape_batchnorm_train(const OpContext& c) {
+  need_rank(c, 0, 2, 8, "[N, ..., C]");
+  const int64_t ch = shape(c, 0).back();
+  need_vector(c, 1, ch, "scale");
+  need_vector(c, 2, ch, "bias");
+  if (!(c.float_attr("epsilon") > 0))
+    fail(fmt::format("epsilon = {}: expected more than 0", c.float_attr("epsilon")));
+  return {same_as_first(c), Shape{ch}, Shape{ch}};
+}
+double flop_batchnorm_train(const OpContext&, const std::vector<Shape>& out) {
+  return 6 * elements(out[0]);
+}
+std::vector<Shape> shape_batchnorm_train_backward(const OpContext& c) {
+  need_rank(c, 0, 2, 8, "[N, ..., C]");
+  need_shape_of_dy(c, 1, 0);
+  const int64_t ch = shape(c, 0).back();
+  const char* names[] = {"scale", "mean", "variance"};
+  for (size_t i = 2; i < 5; ++i) need_vector(c, i, ch, names[i - 2]);
+  if (!(c.float_attr("epsilon") > 0))
+    fail(fmt::format("epsilon = {}: expected more than 0", c.float_attr("epsilon")));
+  return {same_as_first(c), Shape{ch}, Shape{ch}};
+}
+double flop_batchnorm_train_backward(const OpContext&, const std::vector<Shape>& out) {
+  return 10 * elements(out[0]);
+}
+
 std::vector<Shape> shape_layernorm(const OpContext& c) {
   need_rank(c, 0, 1, 8, "[..., D]");
   need_vector(c, 1, shape(c, 0).back(), "gamma");

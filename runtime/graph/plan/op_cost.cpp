@@ -49,7 +49,8 @@ enum class Kind : uint8_t {
 struct KindRow {
   Kind kind;
   int reductions;       // row ops: cross-node reductions per row (there and back each)
-  int column_sums = 0;  // the norms' backward: sums over the rows (dgamma, dbeta), up a tree
+  int column_sums = 0;  // the norms' backward: sums over the rows (dgamma, dbeta), up a tree;
+                        // ColumnSum: how many sums over the rows (0: one)
 };
 const std::map<std::string, KindRow>& kinds() {
   static const std::map<std::string, KindRow> table = {
@@ -71,7 +72,9 @@ const std::map<std::string, KindRow>& kinds() {
       {"silu", {Kind::Elementwise, 0}},
       {"silu_backward", {Kind::Elementwise, 0}},
       {"batchnorm", {Kind::Elementwise, 0}},
-      {"batchnorm_backward", {Kind::ColumnSum, 0}},
+      {"batchnorm_backward", {Kind::ColumnSum, 0, 2}},        // dscale, dbias
+      {"batchnorm_train", {Kind::ColumnSum, 0, 2}},           // mean, variance
+      {"batchnorm_train_backward", {Kind::ColumnSum, 0, 2}},  // dscale, dbias
       {"reduce_sum", {Kind::ColumnSum, 0}},
       {"layernorm", {Kind::Row, 2}},
       {"layernorm_backward", {Kind::Row, 4, 2}},  // mean, var, sum g, sum g xhat
@@ -514,8 +517,9 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
       // The sums over rows (runtime/ops/global_avg_pool.h with sum), one thread per node: its
       // rows, four registers a pass, a load's latency and the adds (bf16: and widenings) per
       // row of a pass; then on the node of the output's column block, per register a chain of
-      // an add (and the loop's two instructions) per node's partial. batchnorm_backward sums twice;
-      // a sum over every axis sums the row of C sums again as a column.
+      // an add (and the loop's two instructions) per node's partial. The batchnorms' forms that
+      // sum twice say so (column_sums); a sum over every axis sums the row of C sums again as a
+      // column. Their elementwise steps are in simd_cycles from the op's FLOP.
       const Layout& x = lay;
       const isa::TimingParams& timing = c.config.node.core.timing_params;
       const double vl = timing.of(isa::TimingClass::VLoad).latency,
@@ -529,7 +533,7 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
       };
       const double cols_here = double(ceil_div(uint64_t(x.cols), x.col_parts));
       cost.cycles +=
-          (c.out.size() == 3 ? 2 : 1) * sums(double(x.rows), double(x.row_parts), cols_here);
+          std::max(1, kind.column_sums) * sums(double(x.rows), double(x.row_parts), cols_here);
       for (size_t o = 0; o < c.out.size(); ++o)
         if (uint64_t(element_count(c.out[o]->shape)) != lead_elements)
           cost.outputs[o] = row_split(c.out[o]->shape, c.m.nodes);

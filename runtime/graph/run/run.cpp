@@ -20,6 +20,7 @@
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/activation.h"
 #include "runtime/ops/batchnorm.h"
+#include "runtime/ops/batchnorm_train.h"
 #include "runtime/ops/cast.h"
 #include "runtime/ops/elementwise.h"
 #include "runtime/ops/embedding.h"
@@ -111,7 +112,7 @@ bool is_activation(const std::string& type) {
 // Gradient ops whose inputs are dy and x of one shape and dtype.
 bool is_dy_x(const std::string& type) {
   return type == "relu_backward" || type == "gelu_backward" || type == "silu_backward" ||
-         type == "batchnorm_backward";
+         type == "batchnorm_backward" || type == "batchnorm_train_backward";
 }
 bool is_image_op(const std::string& type) {
   return type == "max_pool" || type == "avg_pool" || type == "global_avg_pool";
@@ -217,7 +218,9 @@ class Runner {
     // Made-up values must suit their readers: variances positive, ids below the table's rows,
     // labels below the logits' classes.
     for (const g::Op& op : g_.ops) {
-      if (op.type == "batchnorm" || op.type == "batchnorm_backward") positive_.insert(op.inputs[4]);
+      if (op.type == "batchnorm" || op.type == "batchnorm_backward" ||
+          op.type == "batchnorm_train_backward")
+        positive_.insert(op.inputs[4]);
       if (op.type == "embedding")
         id_range_[op.inputs[0]] = int32_t(g_.find_tensor(op.inputs[1])->shape[0]);
       if (op.type == "embedding_backward")
@@ -553,6 +556,10 @@ class Runner {
       run_batchnorm(op);
     else if (op.type == "batchnorm_backward")
       run_batchnorm_backward(op);
+    else if (op.type == "batchnorm_train")
+      run_batchnorm_train(op);
+    else if (op.type == "batchnorm_train_backward")
+      run_batchnorm_train_backward(op);
     else if (op.type == "embedding")
       run_embedding(op);
     else if (op.type == "embedding_backward")
@@ -1163,6 +1170,176 @@ class Runner {
     f64_[op.outputs[2]] = ops::global_avg_pool_reference_f64(dtype, image, ref(dy), true);
   }
 
+  // ---- batchnorm in training, composed from kernels that exist (runtime/ops/batchnorm_train.h)
+
+  // x [R, C] of a batchnorm op as the image [1, R, 1, C] the sums over rows read.
+  struct RowsOf {
+    uint32_t rows, cols;
+    ops::ImageShape image;
+    ops::RowSplit split;
+  };
+  RowsOf rows_of(const std::string& x) const {
+    const auto [rows, cols] = matrix_of(tensor(x).shape);
+    const ops::ImageShape image{1, rows, 1, cols};
+    return {rows, cols, image, ops::split_image(config_, runtime_dtype(tensor(x).dtype), image)};
+  }
+
+  // One step of a composed op: out = a op b on `split` (b a [C] vector over the rows with
+  // b_vector), or out = factor a (scale).
+  void elementwise_step(const g::Op& op, ops::ElementwiseOp kind, const ops::RowSplit& split,
+                        uint64_t a, uint64_t b, bool b_vector, uint64_t out, const char* what) {
+    ops::ElementwiseProblem p;
+    p.op = kind;
+    p.split = split;
+    p.a = a, p.b = b, p.b_vector = b_vector, p.out = out;
+    kernel(ops::ElementwiseKernel(config_, p), fmt::format("{} '{}' ({})", op.type, op.name, what));
+  }
+  void scale_step(const g::Op& op, const ops::RowSplit& split, uint64_t x, float factor,
+                  uint64_t out, const char* what) {
+    ops::ActivationProblem p;
+    p.op = ops::ActivationOp::Scale;
+    p.split = split;
+    p.x = x, p.out = out, p.factor = factor;
+    kernel(ops::ActivationKernel(config_, p), fmt::format("{} '{}' ({})", op.type, op.name, what));
+  }
+  // A [C] row lying as `from` at `at` moved (with the op's next kernel) into a vector where a
+  // kernel on `split` reads it.
+  std::shared_ptr<Buffer> as_vector(const ops::RowSplit& from, uint64_t at,
+                                    const ops::RowSplit& split, uint64_t& address) {
+    std::shared_ptr<Buffer> b = allocate(split.vector_bytes(), "a vector of sums");
+    address = b->address;
+    const Placement& source = vectors_.emplace_back(row_split_placement(from, at));
+    const Placement& dest = vectors_.emplace_back(vector_placement(split, address));
+    pending_.push_back({{&source}, &dest, identity_map(split.cols), false});
+    return b;
+  }
+
+  // batchnorm_train: the batch statistics in two passes over x, each sum over rows on the
+  // machine (partials pushed between nodes), then y by batchnorm's kernel:
+  //   mean = fp32(1/R) sum(x); d = x - mean; variance = fp32(1/R) sum(d d)
+  //   y = batchnorm(x; scale, bias, mean, variance)
+  // mean and variance lie where their sums end (the sums' layout), y in x's image split.
+  void run_batchnorm_train(const g::Op& op) {
+    const std::string& x = op.inputs[0];
+    const RowsOf in = rows_of(x);
+    const ops::RowSplit& split = in.split;
+    const float eps = float(float_attr(op, "epsilon", 1e-5));
+    const float f = ops::batchnorm_train_factor(in.rows);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    const uint64_t x_at = input_in(x, split, temps);
+    const std::string &y = op.outputs[0], &mean = op.outputs[1], &variance = op.outputs[2];
+    const auto statistic = [&](uint64_t rows_at, const std::string& name, const char* what) {
+      const auto [sums, at] = row_sums(op, in.image, split, rows_at, nullptr);
+      scale_step(op, sums, at->address, f, produce(name, &sums).buffer->address, what);
+    };
+    statistic(x_at, mean, "mean");
+    uint64_t mean_at = 0, variance_at = 0, scale_at = 0, bias_at = 0;
+    temps.push_back(vector_in(mean, split, mean_at));
+    std::shared_ptr<Buffer> d = allocate(split.bytes(), "batchnorm_train's x - mean");
+    elementwise_step(op, ops::ElementwiseOp::Sub, split, x_at, mean_at, true, d->address,
+                     "x - mean");
+    elementwise_step(op, ops::ElementwiseOp::Mul, split, d->address, d->address, false, d->address,
+                     "(x - mean)^2");
+    statistic(d->address, variance, "variance");
+    d.reset();
+    temps.push_back(vector_in(variance, split, variance_at));
+    temps.push_back(vector_in(op.inputs[1], split, scale_at));
+    temps.push_back(vector_in(op.inputs[2], split, bias_at));
+    std::shared_ptr<Buffer> work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
+    ops::BatchNormProblem p;
+    p.split = split;
+    p.epsilon = eps;
+    p.x = x_at, p.scale = scale_at, p.bias = bias_at, p.mean = mean_at, p.variance = variance_at;
+    p.work = work->address;
+    p.out = produce(y, &split).buffer->address;
+    kernel(ops::BatchNormKernel(config_, p), fmt::format("{} '{}' (y)", op.type, op.name));
+    op_->how = "simd rows, sums over rows";
+    if (!values_) return;
+    const std::vector<float>&scale = ref(op.inputs[1]).values, &bias = ref(op.inputs[2]).values;
+    ops::BatchNormTrainOutputs r = ops::batchnorm_train_reference(split, eps, ref(x), scale, bias);
+    ops::BatchNormTrainOutputs64 e =
+        ops::batchnorm_train_reference_f64(split.dtype, eps, ref(x), scale, bias);
+    ref_[y] = std::move(r.y), ref_[mean] = std::move(r.mean),
+    ref_[variance] = std::move(r.variance);
+    f64_[y] = std::move(e.y), f64_[mean] = std::move(e.mean),
+    f64_[variance] = std::move(e.variance);
+  }
+
+  // batchnorm_train_backward, with constant vectors (0, 1) the host writes like a program's
+  // constants and f = fp32(1/R):
+  //   x^ = batchnorm(x; 1, 0, mean, variance); dscale = the sums over rows of dy x^; dbias of dy
+  //   dx = batchnorm(dy - f dbias - x^ (f dscale); scale, 0, 0, variance)
+  //      = scale rstd (dy - dbias / R - x^ dscale / R)
+  // f dbias and f dscale are scaled where the sums end and moved into vectors over the rows.
+  void run_batchnorm_train_backward(const g::Op& op) {
+    const std::string &dy = op.inputs[0], &x = op.inputs[1];
+    const RowsOf in = rows_of(dy);
+    const ops::RowSplit& split = in.split;
+    const float eps = float(float_attr(op, "epsilon", 1e-5));
+    const float f = ops::batchnorm_train_factor(in.rows);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    const uint64_t dy_at = input_in(dy, split, temps), x_at = input_in(x, split, temps);
+    uint64_t scale = 0, mean = 0, variance = 0;
+    temps.push_back(vector_in(op.inputs[2], split, scale));
+    temps.push_back(vector_in(op.inputs[3], split, mean));
+    temps.push_back(vector_in(op.inputs[4], split, variance));
+    const auto constant = [&](float v) {
+      temps.push_back(allocate(split.vector_bytes(), "batchnorm_train_backward's constants"));
+      ops::write_vector(executor_.machine(), split, temps.back()->address,
+                        std::vector<float>(in.cols, v));
+      return temps.back()->address;
+    };
+    const uint64_t zero = constant(0.0f), one = constant(1.0f);
+    std::shared_ptr<Buffer> work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
+    const auto normalise = [&](uint64_t from, uint64_t a, uint64_t m, uint64_t out,
+                               const char* what) {
+      ops::BatchNormProblem p;
+      p.split = split;
+      p.epsilon = eps;
+      p.x = from, p.scale = a, p.bias = zero, p.mean = m, p.variance = variance;
+      p.work = work->address;
+      p.out = out;
+      kernel(ops::BatchNormKernel(config_, p), fmt::format("{} '{}' ({})", op.type, op.name, what));
+    };
+    std::shared_ptr<Buffer> xhat = allocate(split.bytes(), "batchnorm_train_backward's x^");
+    std::shared_ptr<Buffer> t = allocate(split.bytes(), "batchnorm_train_backward's dy x^");
+    normalise(x_at, one, mean, xhat->address, "x^");
+    elementwise_step(op, ops::ElementwiseOp::Mul, split, dy_at, xhat->address, false, t->address,
+                     "dy x^");
+    const ops::RowSplit sums = row_sums(op, in.image, split, t->address, &op.outputs[1]).first;
+    row_sums(op, in.image, split, dy_at, &op.outputs[2]);
+    // f dscale and f dbias where the sums lie, then as vectors over the rows.
+    const auto mean_of = [&](const std::string& name, const char* what) {
+      std::shared_ptr<Buffer> m = allocate(sums.bytes(), fmt::format("{}'s means", op.type));
+      scale_step(op, sums, homes_.at(name).sram.shards.front().address, f, m->address, what);
+      uint64_t at = 0;
+      temps.push_back(as_vector(sums, m->address, split, at));
+      temps.push_back(std::move(m));
+      return at;
+    };
+    const uint64_t mean_t = mean_of(op.outputs[1], "dscale / R");
+    const uint64_t mean_dy = mean_of(op.outputs[2], "dbias / R");
+    elementwise_step(op, ops::ElementwiseOp::Sub, split, dy_at, mean_dy, true, t->address,
+                     "dy - dbias / R");
+    elementwise_step(op, ops::ElementwiseOp::Mul, split, xhat->address, mean_t, true, xhat->address,
+                     "x^ dscale / R");
+    elementwise_step(op, ops::ElementwiseOp::Sub, split, t->address, xhat->address, false,
+                     t->address, "their difference");
+    xhat.reset();
+    normalise(t->address, scale, zero, produce(op.outputs[0], &split).buffer->address, "dx");
+    op_->how = "simd rows, sums over rows";
+    if (!values_) return;
+    const std::vector<float>&sc = ref(op.inputs[2]).values, &mu = ref(op.inputs[3]).values,
+          &var = ref(op.inputs[4]).values;
+    ops::BatchNormTrainGradients r =
+        ops::batchnorm_train_backward_reference(split, eps, ref(dy), ref(x), sc, mu, var);
+    ops::BatchNormTrainGradients64 e =
+        ops::batchnorm_train_backward_reference_f64(split.dtype, eps, ref(dy), ref(x), sc, mu, var);
+    ref_[op.outputs[0]] = std::move(r.dx), f64_[op.outputs[0]] = std::move(e.dx);
+    ref_[op.outputs[1]] = std::move(r.dscale), f64_[op.outputs[1]] = std::move(e.dscale);
+    ref_[op.outputs[2]] = std::move(r.dbias), f64_[op.outputs[2]] = std::move(e.dbias);
+  }
+
   // Ids (int32, a host input) written into the SRAM of the output's nodes before the op; the
   // table in HBM, in one DIP; each node pulls its rows' table rows (runtime/ops/embedding.h).
   void run_embedding(const g::Op& op) {
@@ -1724,7 +1901,8 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
              fmt::format("output '{}' is {} and input '{}' {}: a run keeps the input's dtype "
                          "through this op (a conversion in it is not run yet)",
                          out0.name, g::dtype_name(out0.dtype), in0.name, g::dtype_name(in0.dtype)));
-    if (op.type == "batchnorm_backward" && graph.find_tensor(op.inputs[2])->dtype != in0.dtype)
+    if ((op.type == "batchnorm_backward" || op.type == "batchnorm_train_backward") &&
+        graph.find_tensor(op.inputs[2])->dtype != in0.dtype)
       refuse(op, fmt::format("scale '{}' is {} and dy '{}' {}: a run gives dscale and dbias dy's "
                              "dtype (a conversion in the op is not run yet)",
                              op.inputs[2], g::dtype_name(graph.find_tensor(op.inputs[2])->dtype),
@@ -1740,6 +1918,7 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
         op.type == "relu" || op.type == "relu_backward" || op.type == "bias_add" ||
         op.type == "layernorm" || op.type == "rmsnorm" || is_activation(op.type) ||
         is_image_op(op.type) || op.type == "batchnorm" || op.type == "batchnorm_backward" ||
+        op.type == "batchnorm_train" || op.type == "batchnorm_train_backward" ||
         op.type == "embedding" || op.type == "embedding_backward" ||
         op.type == "softmax_cross_entropy" || op.type == "cast")
       continue;

@@ -3,6 +3,9 @@
 // sums of contributions), its refusals, and gradients run on tiny compared with float64
 // computed here from the same inputs (the runner itself checks every op bit for bit against
 // its reference). One machine per process: one run_graph() per test case.
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
@@ -407,4 +410,120 @@ TEST_CASE("adamw_update on tiny equals PyTorch's AdamW in float64", "[autodiff][
     CHECK(std::abs(r.outputs.at("w_next").values[e] - want) <=
           4 * u * std::abs(w) + lr * step_error);
   }
+}
+
+namespace {
+
+// A linear layer, batchnorm with batch statistics and relu; mean and variance are outputs no op
+// reads.
+const char* const kBatchNormTrain = R"(version: 1
+tensors:
+  - {name: x, shape: [2, 12, 40], dtype: fp32, role: input}
+  - {name: w, shape: [40, 36], dtype: fp32, role: weight}
+  - {name: scale, shape: [36], dtype: fp32, role: weight}
+  - {name: bias, shape: [36], dtype: fp32, role: weight}
+  - {name: h, shape: [2, 12, 36], dtype: fp32}
+  - {name: n, shape: [2, 12, 36], dtype: fp32}
+  - {name: mean, shape: [36], dtype: fp32}
+  - {name: variance, shape: [36], dtype: fp32}
+  - {name: y, shape: [2, 12, 36], dtype: fp32}
+ops:
+  - {name: fc, type: matmul, inputs: [x, w], outputs: [h]}
+  - {name: bn, type: batchnorm_train, inputs: [h, scale, bias], outputs: [n, mean, variance],
+     attributes: {epsilon: 0.001}}
+  - {name: act, type: relu, inputs: [n], outputs: [y]}
+)";
+
+}  // namespace
+
+TEST_CASE("batchnorm_train's backward reads the forward's statistics, which are not the loss",
+          "[autodiff]") {
+  // Three outputs no op reads (y, mean, variance): the loss is y, the statistics are not
+  // candidates.
+  const g::Graph b = backward_of(kBatchNormTrain);
+  const g::Op& bn = op_in(b, "bn.grad");
+  CHECK(bn.type == "batchnorm_train_backward");
+  CHECK(bn.inputs == std::vector<std::string>{"grad/n", "h", "scale", "mean", "variance"});
+  CHECK(bn.outputs == std::vector<std::string>{"grad/h", "grad/scale", "grad/bias"});
+  CHECK(std::get<double>(bn.attributes.at("epsilon")) == 0.001);
+  CHECK(b.find_tensor("grad/scale")->role == g::Role::Gradient);
+  CHECK_FALSE(b.find_tensor("grad/mean"));
+
+  // A statistic on the way to the loss would need its own gradient: refused, naming the op.
+  std::string reads_mean = kBatchNormTrain;
+  reads_mean.replace(reads_mean.find("ops:"), 4,
+                     "  - {name: z, shape: [2, 12, 36], dtype: fp32}\nops:");
+  reads_mean += "  - {name: shift, type: sub, inputs: [y, mean], outputs: [z]}\n";
+  const g::Graph f = g::parse_graph_yaml(reads_mean, "bad.graph.yaml");
+  g::validate(f);
+  try {
+    g::with_backward(f, {});
+    FAIL("no refusal");
+  } catch (const g::GraphError& e) {
+    CHECK(std::string(e.what()) ==
+          "bad.graph.yaml:15: op 'bn' (batchnorm_train): backward: its output 'mean' is a "
+          "statistic batchnorm_train does not differentiate, and the loss 'z' depends on it "
+          "through ops that would need its gradient; read only its first output on the way to "
+          "the loss");
+  }
+}
+
+TEST_CASE("a linear layer and batchnorm_train: gradients on tiny equal float64", "[autodiff]") {
+  const g::Graph b = backward_of(kBatchNormTrain);
+  const g::Analysis a = g::validate(b);
+  const hw::HardwareConfig config = tiny();
+  gr::RunOptions options;
+  options.values["x"] = random_matrix(24, 40, 41);
+  options.values["w"] = random_matrix(40, 36, 42);
+  options.values["scale"] = random_matrix(1, 36, 43, DType::Fp32, 0.5f, 2);
+  options.values["bias"] = random_matrix(1, 36, 44);
+  options.values["grad_output"] = random_matrix(24, 36, 45);
+  const gr::GraphRun r = gr::run_graph(config, b, a, g::plan_graph(b, a, config), options);
+  REQUIRE(r.checked);
+  const Matrix &x = options.values["x"], &w = options.values["w"], &scale = options.values["scale"],
+               &bias = options.values["bias"], &dy = options.values["grad_output"];
+  // float64: h = x w; batch statistics of h; n = x^ scale + bias; g = dy where n > 0;
+  // dscale = sum g x^, dbias = sum g, dh = scale rstd (g - mean(g) - x^ mean(g x^)), dw = x^T dh.
+  const uint32_t rows = 24, cols = 36;
+  std::vector<double> h(rows * cols, 0.0), mean(cols, 0.0), var(cols, 0.0);
+  for (uint32_t i = 0; i < rows; ++i)
+    for (uint32_t j = 0; j < cols; ++j) {
+      for (uint32_t k = 0; k < 40; ++k) h[i * cols + j] += double(x.at(i, k)) * w.at(k, j);
+      mean[j] += h[i * cols + j] / rows;
+    }
+  for (uint32_t i = 0; i < rows; ++i)
+    for (uint32_t j = 0; j < cols; ++j) var[j] += std::pow(h[i * cols + j] - mean[j], 2) / rows;
+  std::vector<double> xhat(rows * cols), g(rows * cols), dscale(cols, 0.0), dbias(cols, 0.0);
+  for (uint32_t i = 0; i < rows; ++i)
+    for (uint32_t j = 0; j < cols; ++j) {
+      const size_t e = i * cols + j;
+      xhat[e] = (h[e] - mean[j]) / std::sqrt(var[j] + double(0.001f));
+      g[e] = xhat[e] * scale.values[j] + bias.values[j] > 0 ? dy.values[e] : 0.0;
+      dscale[j] += g[e] * xhat[e];
+      dbias[j] += g[e];
+    }
+  std::vector<double> dw(40 * cols, 0.0);
+  for (uint32_t i = 0; i < rows; ++i)
+    for (uint32_t j = 0; j < cols; ++j) {
+      const size_t e = i * cols + j;
+      const double dh = scale.values[j] / std::sqrt(var[j] + double(0.001f)) *
+                        (g[e] - dbias[j] / rows - xhat[e] * dscale[j] / rows);
+      for (uint32_t k = 0; k < 40; ++k) dw[k * cols + j] += double(x.at(i, k)) * dh;
+    }
+  const auto largest = [](const std::vector<double>& v) {
+    double m = 0;
+    for (double d : v) m = std::max(m, std::abs(d));
+    return m;
+  };
+  const auto require_near = [&](const char* name, const std::vector<double>& want) {
+    const Matrix& got = r.outputs.at(name);
+    REQUIRE(got.values.size() == want.size());
+    const double tolerance = 1e-4 * largest(want);
+    for (size_t e = 0; e < want.size(); ++e)
+      if (!(std::abs(got.values[e] - want[e]) <= tolerance))
+        FAIL(fmt::format("{}[{}] = {}, float64 {}", name, e, got.values[e], want[e]));
+  };
+  require_near("grad/scale", dscale);
+  require_near("grad/bias", dbias);
+  require_near("grad/w", dw);
 }
