@@ -431,7 +431,8 @@ def _node_name(n):
     return getattr(n.target, "__name__", str(n.target))
 
 
-def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_data=True):
+def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_data=True,
+            backward=True):
     """The graph of `model` on `example_inputs` (a tensor or a tuple of tensors).
 
     train=False: the forward graph in eval mode (batchnorm with running statistics).
@@ -440,7 +441,8 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
     by the simulator's autodiff
     (`dojosim run --backward`): every parameter's gradient is an output named grad/PARAM (role
     gradient); a loss from F.cross_entropy starts the backward itself, any other output is
-    seeded with d(output) = 1 (a host input `grad_output` of ones).
+    seeded with d(output) = 1 (a host input `grad_output` of ones). backward=False keeps only
+    the training-mode forward: what dojosim.train trains (it appends the backward and updates).
     dtype: the graph's float dtype (fp32, bf16, cfp8); integer inputs become int32.
     with_data: carry the weights and example inputs as the host tensors' values.
     Raises CaptureError naming the aten op and the module path for what has no graph op.
@@ -490,7 +492,7 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
                            "logits); {} returns {}".format(type(model).__name__, len(flat_out)))
     for i, o in enumerate(flat_out):
         b.rename(env[o], "output" if len(flat_out) == 1 else "output.{}".format(i))
-    if train:
+    if train and backward:
         b.graph = _with_backward(b.graph)
     if not with_data:
         for t in b.graph.tensors:

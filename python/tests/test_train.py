@@ -155,6 +155,44 @@ def test_ten_steps_lower_the_loss_from_pytorchs_gradients(make):
     assert first[0] == losses[0]
 
 
+def test_a_cnn_trains_with_batch_statistics():
+    """The small CNN in training mode: its batchnorm normalises with the batch's statistics
+    (batchnorm_train). Step 1's gradients are PyTorch's in train() mode (float64) within 1e-5 of
+    the largest of all (the convolution's bias, which the batch's mean cancels, has a gradient
+    of zero: its rounding noise is measured against the others), and ten steps lower the loss
+    as PyTorch's ten SGD steps (float64) do."""
+    torch.manual_seed(6)
+    body, shape, rows = small_cnn()
+    model = WithLoss(body).train()
+    x, labels = torch.randn(*shape), torch.randint(0, 10, (rows,))
+    g = dtorch.capture(model, (x, labels), train=True, backward=False, dtype="fp32")
+    assert any(op.type == "batchnorm_train" for op in g.ops)
+    outputs, report = dojosim.run_graph(g, config=TINY, backward=True)
+    assert report["run"]["totals"]["checked"] is True
+    exact = WithLoss(copy.deepcopy(body).double()).train()
+    loss = exact(x.double(), labels)
+    loss.backward()
+    largest = max(np.abs(p.grad.numpy()).max() for p in exact.parameters())
+    for name, p in exact.named_parameters():
+        want = graph_layout(name, p.grad.numpy(), g)
+        err = np.abs(outputs["grad/" + name] - want).max()
+        assert err <= 1e-5 * largest, "{}: {:.3g}".format(name, err)
+    losses, _, reports = dojosim.train(g, optimizer="sgd:lr=0.05,momentum=0.5", steps=10,
+                                       config=TINY)
+    assert all(r["run"]["totals"]["checked"] for r in reports)
+    assert all(b < a for a, b in zip(losses, losses[1:])), losses
+    reference = WithLoss(copy.deepcopy(body).double()).train()
+    sgd = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.5)
+    want = []
+    for _ in range(10):
+        sgd.zero_grad()
+        step_loss = reference(x.double(), labels)
+        step_loss.backward()
+        sgd.step()
+        want.append(step_loss.item())
+    assert np.allclose(losses, want, rtol=1e-4), (losses, want)
+
+
 def test_bf16_weights_train_as_fp32_masters_and_a_loss_scale_changes_no_bit():
     """A bf16 capture trains: each step starts with the working copies of the fp32 master
     weights (stochastic rounding), updates the masters in fp32, and the loss falls; the masters
