@@ -46,8 +46,87 @@ InstrInfo make_info(Op op, std::string_view mn, std::string_view ops, Encoding e
   return info;
 }
 
+// Ops that read their destination vector register as well as writing it.
+bool reads_destination(Op op) {
+  switch (op) {
+    case Op::VFMA_F32:
+    case Op::VFMA_BF16:
+    case Op::VFMA_CFP8:
+    case Op::VCVT_BF16_F32:
+    case Op::VCVT_CFP8_F32:
+    case Op::VCVT_CFP8_BF16:
+    case Op::VCVT_BF16_F32_SR:
+    case Op::VCVT_CFP8_F32_SR:
+    case Op::VCVT_CFP8_BF16_SR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Which register slots a row reads and writes: a register file's base slot and the field
+// (0 rd, 1 rs1, 2 rs2, 3 rs3) that names the register.
+struct RegRef {
+  uint8_t base = 0xFF;  // 0, kVRegBase or kAccBase; 0xFF: none
+  uint8_t field = 0;
+};
+struct RegUse {
+  RegRef dst;
+  RegRef src[3];
+};
+
+RegUse reg_use(const InstrInfo& row) {
+  RegUse u;
+  int n = 0;
+  auto src = [&](uint8_t base, uint8_t field) {
+    if (n == 3) std::abort();  // more sources than Decoded holds: the table test catches it
+    u.src[n++] = {base, field};
+  };
+  for (int i = 0; i < row.operand_count; ++i) {
+    switch (row.operands[i]) {
+      case OperandKind::Rd:
+        u.dst = {0, 0};
+        break;
+      case OperandKind::Rs1:
+      case OperandKind::Mem:
+      case OperandKind::MemBase:
+        src(0, 1);
+        break;
+      case OperandKind::Rs2:
+        src(0, 2);
+        break;
+      case OperandKind::Rs3:
+        src(0, 3);
+        break;
+      case OperandKind::Vd:
+        u.dst = {kVRegBase, 0};
+        if (reads_destination(row.op)) src(kVRegBase, 0);
+        break;
+      case OperandKind::Vs1:
+        src(kVRegBase, 1);
+        break;
+      case OperandKind::Vs2:
+        src(kVRegBase, 2);
+        break;
+      case OperandKind::Vs3:
+        src(kVRegBase, 0);
+        break;
+      case OperandKind::Acc:
+        u.dst = {kAccBase, 0};
+        break;
+      case OperandKind::Acc2:
+        src(kAccBase, 2);
+        break;
+      default:
+        break;
+    }
+  }
+  return u;
+}
+
 struct Table {
   std::vector<InstrInfo> rows;
+  std::vector<RegUse> uses;  // by op, as rows
   std::array<std::vector<const InstrInfo*>, 128> by_opcode;
   std::unordered_map<std::string_view, const InstrInfo*> by_mnemonic;
 
@@ -60,6 +139,7 @@ struct Table {
     for (const auto& row : rows) {
       by_opcode[row.encoding.match & kOpMask].push_back(&row);
       by_mnemonic.emplace(row.mnemonic, &row);
+      uses.push_back(reg_use(row));
     }
   }
 };
@@ -165,6 +245,12 @@ Decoded decode(uint32_t w) {
         (k == OperandKind::Part && d.rs2 >= row->parts))
       return Decoded{};
   }
+  const RegUse& u = table().uses[static_cast<size_t>(row->op)];
+  const uint8_t fields[4] = {d.rd, d.rs1, d.rs2, d.rs3};
+  for (int i = 0; i < 3; ++i)
+    if (u.src[i].base != 0xFF)
+      d.src_slot[i] = static_cast<uint8_t>(u.src[i].base + fields[u.src[i].field]);
+  if (u.dst.base != 0xFF) d.dst_slot = static_cast<uint8_t>(u.dst.base + fields[u.dst.field]);
   return d;
 }
 

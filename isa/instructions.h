@@ -104,11 +104,23 @@ const InstrInfo* end_table();
 // Looks up a mnemonic (exact, lower case); nullptr if unknown.
 const InstrInfo* find_mnemonic(std::string_view mnemonic);
 
+constexpr int kNumXRegs = 32, kNumVRegs = 32, kNumAccs = 8, kNumSemaphores = 32, kNumGroups = 32;
+
+// Register slots, one numbering over the register files (the interpreter's scoreboard):
+// x0..x31, then v0..v31, then acc0..acc7. Slot 0 (x0) is never written, so it also stands
+// for "no register".
+constexpr int kVRegBase = 32, kAccBase = 64, kRegSlots = 72;
+
 // A decoded instruction: fields by position, immediates sign-extended per format.
 struct Decoded {
   Op op = Op::kInvalid;
   uint8_t rd = 0, rs1 = 0, rs2 = 0, rs3 = 0;
   int32_t imm = 0;
+  // Derived from the fields and the table's operands, so that the timing model reads them
+  // without decoding again: the register slots the instruction reads (unused: 0) and writes
+  // (none or x0: 0). A conversion or vfma reads its vd as well.
+  uint8_t src_slot[3] = {};
+  uint8_t dst_slot = 0;
 };
 
 Decoded decode(uint32_t word);
@@ -118,7 +130,6 @@ uint32_t encode(const Decoded& d);
 struct ImmRange { int64_t min, max, align; };
 ImmRange imm_range(OperandKind k);
 
-constexpr int kNumXRegs = 32, kNumVRegs = 32, kNumAccs = 8, kNumSemaphores = 32, kNumGroups = 32;
 std::string_view xreg_abi_name(unsigned r);
 
 }  // namespace dojosim::isa

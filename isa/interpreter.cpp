@@ -20,57 +20,6 @@ namespace {
 constexpr uint32_t kMaxVlen = 256;
 constexpr uint64_t kEcallExit = 93, kEcallWrite = 64;
 
-// Which registers an instruction reads and writes, derived once from the table's operands.
-struct RegRef {
-  uint8_t base = 0xFF;  // scoreboard base (0, kVRegBase, kAccBase), 0xFF: none
-  uint8_t field = 0;    // 0 rd, 1 rs1, 2 rs2, 3 rs3
-};
-struct RegUse {
-  RegRef dst;
-  RegRef src[4];
-  bool acc_chain = false;  // mma: back-to-back accumulation into one accumulator is pipelined
-};
-
-bool reads_destination(Op op) {
-  switch (op) {
-    case Op::VFMA_F32: case Op::VFMA_BF16: case Op::VFMA_CFP8:
-    case Op::VCVT_BF16_F32: case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_BF16:
-    case Op::VCVT_BF16_F32_SR: case Op::VCVT_CFP8_F32_SR: case Op::VCVT_CFP8_BF16_SR:
-      return true;
-    default:
-      return false;
-  }
-}
-
-std::array<RegUse, kOpCount> build_reg_use() {
-  std::array<RegUse, kOpCount> table{};
-  for (const InstrInfo* row = begin_table(); row != end_table(); ++row) {
-    RegUse& u = table[static_cast<size_t>(row->op)];
-    int n = 0;
-    auto src = [&](uint8_t base, uint8_t field) { u.src[n++] = {base, field}; };
-    for (int i = 0; i < row->operand_count; ++i) {
-      switch (row->operands[i]) {
-        case OperandKind::Rd: u.dst = {0, 0}; break;
-        case OperandKind::Rs1: case OperandKind::Mem: case OperandKind::MemBase: src(0, 1); break;
-        case OperandKind::Rs2: src(0, 2); break;
-        case OperandKind::Rs3: src(0, 3); break;
-        case OperandKind::Vd:
-          u.dst = {kVRegBase, 0};
-          if (reads_destination(row->op)) src(kVRegBase, 0);
-          break;
-        case OperandKind::Vs1: src(kVRegBase, 1); break;
-        case OperandKind::Vs2: src(kVRegBase, 2); break;
-        case OperandKind::Vs3: src(kVRegBase, 0); break;
-        case OperandKind::Acc: u.dst = {kAccBase, 0}; break;
-        case OperandKind::Acc2: src(kAccBase, 2); break;
-        default: break;
-      }
-    }
-    u.acc_chain = row->op == Op::MMA_BF16 || row->op == Op::MMA_CFP8;
-  }
-  return table;
-}
-
 // Timing only (CoreConfig::values false): what an op does with x registers whose values were
 // not computed. Fields as in Decoded: bit 1 rs1, 2 rs2, 3 rs3.
 struct ValueRule {
@@ -147,11 +96,16 @@ std::array<ValueRule, kOpCount> build_value_rules() {
 }  // namespace
 
 // Everything the timing model needs about an op, gathered once per timing configuration so
-// that issue() reads one small record per instruction.
+// that issue() reads one small record per instruction (the register slots come with the
+// decoded instruction).
 struct Core::OpCost {
-  RegUse use;
-  ClassTiming timing;
+  uint16_t latency;
+  uint16_t occupancy;
+  uint8_t first;      // the unit's first instance in calendars_
+  uint8_t instances;  // how many the config has
+  StallCause busy;    // what a cycle lost to a busy instance counts as
   TimingClass cls;
+  bool acc_chain;  // mma: back-to-back accumulation into one accumulator is pipelined
 };
 
 // The nodes of a machine share one table: thousands of private copies would each be cold in
@@ -163,11 +117,20 @@ std::shared_ptr<const Core::OpCost[]> Core::cost_table(const TimingParams& timin
   for (auto& [params, table] : tables)
     if (params == timing)
       if (auto shared = table.lock()) return shared;
-  const auto uses = build_reg_use();
+  std::array<uint8_t, kUnitCount + 1> first{};
+  for (int u = 0; u < kUnitCount; ++u) first[u + 1] = first[u] + timing.unit_instances[u];
   std::shared_ptr<OpCost[]> costs(new OpCost[kOpCount]);
   for (const InstrInfo* row = begin_table(); row != end_table(); ++row) {
-    const auto i = static_cast<size_t>(row->op);
-    costs[i] = {uses[i], timing.of(row->timing), row->timing};
+    const ClassTiming& ct = timing.of(row->timing);
+    const auto unit = static_cast<size_t>(ct.unit);
+    const bool port = ct.unit == Unit::LoadPort || ct.unit == Unit::StorePort;
+    costs[static_cast<size_t>(row->op)] = {ct.latency,
+                                           ct.occupancy,
+                                           first[unit],
+                                           timing.unit_instances[unit],
+                                           port ? StallCause::SramPort : StallCause::UnitBusy,
+                                           row->timing,
+                                           row->op == Op::MMA_BF16 || row->op == Op::MMA_CFP8};
   }
   tables.erase(std::remove_if(tables.begin(), tables.end(),
                               [](const auto& e) { return e.second.expired(); }),
@@ -340,9 +303,13 @@ bool CoreConfig::node_usable(uint32_t x, uint32_t y) const {
 Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
     : config_(config), sram_(sram), semaphores_(semaphores), threads_(config.threads) {
   for (unsigned i = 0; i < threads_.size(); ++i) threads_[i].id = i;
-  if (config_.timing)
-    for (int u = 0; u < kUnitCount; ++u) units_[u].resize(config_.timing_params.unit_instances[u]);
+  if (config_.timing) {
+    size_t instances = 0;
+    for (int u = 0; u < kUnitCount; ++u) instances += config_.timing_params.unit_instances[u];
+    calendars_.resize(instances);
+  }
   costs_ = cost_table(config_.timing_params);
+  cost_ = costs_.get();
   lanes_ = lanes::kernels();
   if (!config_.values)
     unknown_mem_.resize((config_.sram_bytes + Sram::kPageSize - 1) / Sram::kPageSize);
@@ -450,58 +417,67 @@ bool Core::read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const {
   }
 }
 
-void Core::issue(ThreadState& t, const Decoded& d) {
-  const OpCost& cost = costs_[static_cast<size_t>(d.op)];
-  const RegUse& u = cost.use;
-  const ClassTiming& ct = cost.timing;
-  const uint8_t fields[4] = {d.rd, d.rs1, d.rs2, d.rs3};
-  const bool slot_free = t.issued_in_cycle < config_.timing_params.issue_width;
-  const uint64_t nominal = slot_free ? t.cycle : t.cycle + 1;
-
-  uint64_t dep = 0;
-  for (const RegRef& s : u.src) {
-    if (s.base == 0xFF) break;
-    dep = std::max(dep, t.ready[s.base + fields[s.field]]);
-  }
-  if (u.acc_chain) dep = std::max(dep, t.acc_chain_ready[d.rd & 7]);
-
-  const uint64_t ready = std::max(nominal, dep);
-  auto& instances = units_[static_cast<size_t>(ct.unit)];
-  UnitCalendar* unit = &instances[0];
-  uint64_t start = unit->earliest(ready, ct.occupancy);
-  for (size_t i = 1; i < instances.size() && start > ready; ++i) {
-    const uint64_t s = instances[i].earliest(ready, ct.occupancy);
+// issue()'s search when the unit's first instance cannot take the instruction in the cycle
+// it is ready: the first other instance free then, else the earliest start over all
+// instances, the lowest first. Reserves the instance; returns the start. Out of line: rare
+// enough that the run loop's registers are better spent elsewhere.
+__attribute__((noinline)) uint64_t Core::reserve_unit(UnitCalendar* instances, const OpCost& cost,
+                                                      uint64_t ready) {
+  if (cost.occupancy == 1)
+    for (unsigned i = 1; i < cost.instances; ++i)
+      if (instances[i].take_if_free(ready)) return ready;
+  UnitCalendar* unit = instances;
+  uint64_t start = unit->earliest(ready, cost.occupancy);
+  for (unsigned i = 1; i < cost.instances && start > ready; ++i) {
+    const uint64_t s = instances[i].earliest(ready, cost.occupancy);
     if (s < start) start = s, unit = &instances[i];
   }
+  unit->reserve(start, cost.occupancy);
+  return start;
+}
+
+// NOTE: called once per instruction with timing on, so everything it needs is resolved
+// before: the register slots at decode (unused sources read slot 0, x0, which is never
+// written), the unit, latency and occupancy per op in the cost table, the thread's clock in
+// the run loop's locals. The first unit instance free in the cycle the instruction is ready
+// ends the search; only when none is does a calendar search beyond it.
+__attribute__((always_inline)) inline void Core::issue(ThreadState& t, IssueClock& k,
+                                                       const Decoded& d, const IssueContext& c) {
+  const OpCost& cost = c.costs[static_cast<size_t>(d.op)];
+  const uint64_t nominal = k.issued_in_cycle < c.issue_width ? k.cycle : k.cycle + 1;
+
+  uint64_t dep =
+      std::max(std::max(t.ready[d.src_slot[0]], t.ready[d.src_slot[1]]), t.ready[d.src_slot[2]]);
+  if (cost.acc_chain) dep = std::max(dep, t.acc_chain_ready[d.rd & 7]);
+
+  const uint64_t ready = std::max(nominal, dep);
+  UnitCalendar* const instances = c.calendars + cost.first;
+  const uint64_t start = cost.occupancy == 1 && instances[0].take_if_free(ready)
+                             ? ready
+                             : reserve_unit(instances, cost, ready);
   // Cycles in which this thread issued nothing are charged to what held it back.
-  const uint64_t first_free = t.issue_cycles ? t.cycle + 1 : t.cycle;
+  const uint64_t first_free = k.issue_cycles ? k.cycle + 1 : k.cycle;
   if (start > first_free) {
-    const bool port = ct.unit == Unit::LoadPort || ct.unit == Unit::StorePort;
-    const StallCause cause = start == ready ? StallCause::Dependency
-                             : port           ? StallCause::SramPort
-                                              : StallCause::UnitBusy;
+    const StallCause cause = start == ready ? StallCause::Dependency : cost.busy;
     t.stalls[static_cast<size_t>(cause)] += start - first_free;
   }
-  if (start != t.cycle || t.issue_cycles == 0) {
-    ++t.issue_cycles;
-    t.issued_in_cycle = 0;
+  if (start != k.cycle || k.issue_cycles == 0) {
+    ++k.issue_cycles;
+    k.issued_in_cycle = 0;
   }
-  t.cycle = start;
-  ++t.issued_in_cycle;
-  unit->reserve(start, ct.occupancy);
-  if (u.dst.base != 0xFF) {
-    const unsigned slot = u.dst.base + fields[u.dst.field];
-    if (slot != 0) {
-      t.ready[slot] = start + ct.latency;
-      t.ready_max = std::max(t.ready_max, start + ct.latency);
-    }
+  k.cycle = start;
+  ++k.issued_in_cycle;
+  const uint64_t done = start + cost.latency;
+  if (d.dst_slot != 0) {
+    t.ready[d.dst_slot] = done;
+    k.ready_max = std::max(k.ready_max, done);
   }
   // An mma waits for the accumulator it adds into: an earlier mma's partial sum is
   // forwarded after its occupancy; anything else writing it (mld, mzero) after its latency.
-  if (u.acc_chain)
-    t.acc_chain_ready[d.rd & 7] = start + ct.occupancy;
-  else if (u.dst.base == kAccBase)
-    t.acc_chain_ready[d.rd & 7] = start + ct.latency;
+  if (cost.acc_chain)
+    t.acc_chain_ready[d.rd & 7] = start + cost.occupancy;
+  else if (d.dst_slot >= kAccBase)
+    t.acc_chain_ready[d.rd & 7] = done;
   ++t.class_counts[static_cast<size_t>(cost.cls)];
 }
 
@@ -539,6 +515,17 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
   RunResult result;
   uint8_t tmp_a[kMaxVlen];
   static const std::array<ValueRule, kOpCount> value_rules = build_value_rules();
+  // Read once: the stores of the loop could alias the members as far as the compiler knows.
+  const IssueContext issue_context{cost_, calendars_.data(), config_.timing_params.issue_width};
+  IssueClock clock(t);
+  // Every return below leaves the thread's clock as issue() advanced it.
+  struct ClockWriteback {
+    ThreadState& t;
+    const IssueClock& clock;
+    ~ClockWriteback() {
+      if constexpr (kTiming) clock.store(t);
+    }
+  } writeback{t, clock};
 
   auto vreg = [&](unsigned r) { return t.vregs.data() + size_t{r} * vlen; };
   auto acc = [&](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
@@ -623,7 +610,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     const Decoded d = slot;  // a copy: a store below may invalidate the slot
 
     if constexpr (kTiming) {
-      if (d.op != Op::kInvalid) issue(t, d);
+      if (d.op != Op::kInvalid) issue(t, clock, d, issue_context);
     }
 
     uint64_t next = pc + 4;
@@ -819,6 +806,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::CSRRWI: case Op::CSRRSI: case Op::CSRRCI: {
         const uint32_t csr = static_cast<uint32_t>(d.imm) & 0xFFF;
         uint64_t old = 0;
+        if constexpr (kTiming) clock.store(t);  // the cycle CSR
         if (!read_csr(t, csr, old))
           return trap(TrapCause::BadCsr, 0, fmt::format("CSR 0x{:x} does not exist", csr));
         const bool imm_form = d.op == Op::CSRRWI || d.op == Op::CSRRSI || d.op == Op::CSRRCI;
@@ -991,12 +979,19 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
           return result;
         }
         s -= need;
-        if constexpr (kTiming) wait_until(t, semaphore_raised_at_[d.rd], StallCause::Semaphore);
+        if constexpr (kTiming) {
+          clock.store(t);
+          wait_until(t, semaphore_raised_at_[d.rd], StallCause::Semaphore);
+          clock = IssueClock(t);
+        }
         break;
       }
       case Op::SSIGNAL: {
         semaphores_[d.rd] += x[d.rs1];
-        if constexpr (kTiming) semaphore_raised(d.rd, cycles(t));
+        if constexpr (kTiming) {
+          clock.store(t);
+          semaphore_raised(d.rd, cycles(t));
+        }
         ++t.instret;
         t.pc = next;
         result.event = Event::Signal;
@@ -1045,14 +1040,14 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     if constexpr (kTiming) {
       if (next != pc + 4) {
         // A taken branch ends the fetch group; the next instruction issues in a later cycle.
-        t.issued_in_cycle = config_.timing_params.issue_width;
-        t.cycle += config_.timing_params.taken_branch_penalty;
+        clock.issued_in_cycle = issue_context.issue_width;
+        clock.cycle += config_.timing_params.taken_branch_penalty;
       }
     }
     pc = next;
     if (--budget == 0) break;
     if constexpr (kTiming) {
-      if (t.cycle >= until_cycle) break;
+      if (clock.cycle >= until_cycle) break;
     }
   }
 #undef DOJO_LOAD

@@ -84,9 +84,6 @@ struct Trap {
   std::string detail;
 };
 
-// Register scoreboard slots: x0..x31, then v0..v31, then acc0..acc7.
-constexpr int kVRegBase = 32, kAccBase = 64, kScoreboardSlots = 72;
-
 struct ThreadState {
   // First what nearly every instruction or wake-up touches, packed into the first lines: on a
   // tile of thousands of nodes a woken thread's state is cold in the host's caches.
@@ -106,7 +103,8 @@ struct ThreadState {
   uint64_t ready_max = 0;
   std::array<uint64_t, kStallCauseCount> stalls{};
   uint64_t x[kNumXRegs] = {};
-  std::array<uint64_t, kScoreboardSlots> ready{};  // when each register's value is ready
+  std::array<uint64_t, kRegSlots>
+      ready{};  // when each register slot's value is ready (instructions.h)
   std::array<uint64_t, kNumAccs> acc_chain_ready{};
   std::array<uint64_t, static_cast<size_t>(TimingClass::kCount)> class_counts{};
 
@@ -188,14 +186,39 @@ class Core {
  private:
   template <bool kTiming, bool kValues>
   RunResult run_loop(ThreadState& t, uint64_t max_instructions, uint64_t until_cycle);
-  void issue(ThreadState& t, const Decoded& d);
+  struct OpCost;
+  struct IssueContext {
+    const OpCost* costs;
+    UnitCalendar* calendars;
+    uint32_t issue_width;
+  };
+  // The fields of ThreadState that issue() updates on every instruction, which run_loop keeps
+  // in locals (host registers, not reloaded after each store the loop makes) and writes back
+  // before it returns or calls anything that reads them.
+  struct IssueClock {
+    uint64_t cycle, issue_cycles, ready_max;
+    uint32_t issued_in_cycle;
+    explicit IssueClock(const ThreadState& t)
+        : cycle(t.cycle),
+          issue_cycles(t.issue_cycles),
+          ready_max(t.ready_max),
+          issued_in_cycle(t.issued_in_cycle) {}
+    void store(ThreadState& t) const {
+      t.cycle = cycle;
+      t.issue_cycles = issue_cycles;
+      t.ready_max = ready_max;
+      t.issued_in_cycle = issued_in_cycle;
+    }
+  };
+  void issue(ThreadState& t, IssueClock& k, const Decoded& d, const IssueContext& c);
+  static uint64_t reserve_unit(UnitCalendar* instances, const OpCost& cost, uint64_t ready);
   void set_fmtcfg(ThreadState& t, uint64_t value);
   bool read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const;
 
-  struct OpCost;
   CoreConfig config_;
   static std::shared_ptr<const OpCost[]> cost_table(const TimingParams& timing);
   std::shared_ptr<const OpCost[]> costs_;
+  const OpCost* cost_ = nullptr;  // costs_.get(): issue() reads it once per instruction
   lanes::Kernels lanes_;  // vector and matrix arithmetic on the host's SIMD unit
   Sram& sram_;
   uint64_t* semaphores_;
@@ -203,9 +226,10 @@ class Core {
   // the value may have sufficed earlier, but the owners do not keep a history.
   std::array<uint64_t, kNumSemaphores> semaphore_raised_at_{};
   std::vector<ThreadState> threads_;
-  // Per unit: its instances' busy cycles, shared by the threads (SMT). Allocated only for
-  // the instances the config has, and only with timing on.
-  std::array<std::vector<UnitCalendar>, kUnitCount> units_;
+  // Every unit instance's busy cycles, shared by the threads (SMT): the instances of unit 0,
+  // then of unit 1, ... (OpCost says where an op's unit starts). Allocated only for the
+  // instances the config has, and only with timing on.
+  std::vector<UnitCalendar> calendars_;
   // Timing only (config_.values false): which 4-byte words of SRAM hold values derived from
   // skipped vector state (a vector store, or a scalar store of an unknown register), one bit
   // per word in blocks of one SRAM page, allocated on first mark. Empty with values on.

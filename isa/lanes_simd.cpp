@@ -187,17 +187,95 @@ void MmaRows(D d, float* acc, const float* a, const float* b, uint32_t m, uint32
     }
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// MmaRows for a vector of two rows (Lanes(d) == 2 n, m even, 2 k == Lanes(d) or half of it): D1's
+// 8-lane rows on AVX-512. Row pair p is one vector of acc; each step multiplies it by row kk of B
+// in both halves and by A's (2p, kk) in the low half and (2p + 1, kk) in the high half, picked out
+// of the pair's 2 k values of A by one lane permutation. The same products and sums, in the same k
+// order, as MmaRows and the reference.
+template <uint32_t kK, class D>
+void MmaRowPairs(D d, float* acc, const float* a, const float* b, uint32_t m, uint32_t n,
+                 uint32_t k_runtime) {
+  const uint32_t k = kK ? kK : k_runtime;
+  const hn::Half<D> dh;
+  const hn::RebindToSigned<D> di;
+  using VI = hn::Vec<decltype(di)>;
+  // Lane l of the index for step kk: kk in the low half, k + kk in the high half.
+  const VI high =
+      hn::IfThenElseZero(hn::Lt(hn::Set(di, static_cast<int32_t>(n) - 1), hn::Iota(di, 0)),
+                         hn::Set(di, static_cast<int32_t>(k)));
+  for (uint32_t i = 0; i < m; i += 2) {
+    float* rows = acc + i * n;
+    // The pair's 2 k values of A: a whole vector or its low half (the high half zero).
+    const auto ai = 2 * k == hn::Lanes(d) ? hn::LoadU(d, a + i * k)
+                                          : hn::ZeroExtendVector(d, hn::LoadU(dh, a + i * k));
+    auto c = hn::LoadU(d, rows);
+    for (uint32_t kk = 0; kk < k; ++kk) {
+      const auto bh = hn::LoadU(dh, b + kk * n);
+      const auto bk = hn::Combine(d, bh, bh);
+      const auto idx = hn::IndicesFromVec(d, hn::Add(high, hn::Set(di, static_cast<int32_t>(kk))));
+      c = hn::Add(c, hn::Mul(hn::TableLookupLanes(ai, idx), bk));
+    }
+    hn::StoreU(Canonical(d, c), d, rows);
+  }
+}
+
+// n bf16 lanes at p (n = Lanes(dh)) widened to fp32: the top halves of the fp32 values.
+template <class DH>
+HWY_INLINE hn::Vec<DH> WidenBf16(DH dh, const uint16_t* p) {
+  const hn::RebindToUnsigned<DH> du;
+  const hn::Rebind<uint16_t, DH> d16;
+  return hn::BitCast(dh, hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, p))));
+}
+
+// MmaRowPairs for bf16 A and B with 2 k == n == Lanes(d) / 2 (D1's 8x8x4 on AVX-512), widening
+// A's row pairs and B's rows where they are used instead of into arrays first.
+template <class D>
+void MmaRowPairsBf16(D d, float* acc, const uint16_t* a, const uint16_t* b, uint32_t m, uint32_t n,
+                     uint32_t k) {
+  const hn::Half<D> dh;
+  const hn::RebindToSigned<D> di;
+  const auto high =
+      hn::IfThenElseZero(hn::Lt(hn::Set(di, static_cast<int32_t>(n) - 1), hn::Iota(di, 0)),
+                         hn::Set(di, static_cast<int32_t>(k)));
+  for (uint32_t i = 0; i < m; i += 2) {
+    float* rows = acc + i * n;
+    const auto ai = hn::ZeroExtendVector(d, WidenBf16(dh, a + i * k));
+    auto c = hn::LoadU(d, rows);
+    for (uint32_t kk = 0; kk < k; ++kk) {
+      const auto bh = WidenBf16(dh, b + kk * n);
+      const auto idx = hn::IndicesFromVec(d, hn::Add(high, hn::Set(di, static_cast<int32_t>(kk))));
+      c = hn::Add(c, hn::Mul(hn::TableLookupLanes(ai, idx), hn::Combine(d, bh, bh)));
+    }
+    hn::StoreU(Canonical(d, c), d, rows);
+  }
+}
+#endif
+
 template <uint32_t kK>
 void MmaWidened(float* acc, const float* a, const float* b, uint32_t m, uint32_t n, uint32_t k) {
   // The widest vector a row fills: D1's rows are 8 lanes, half an AVX-512 register.
   const hn::ScalableTag<float> full;
   if (n >= hn::Lanes(full)) return MmaRows<kK>(full, acc, a, b, m, n, k);
+#if HWY_TARGET != HWY_SCALAR
+  if (2 * n == hn::Lanes(full) && m % 2 == 0 &&
+      (2 * k == hn::Lanes(full) || 4 * k == hn::Lanes(full)))
+    return MmaRowPairs<kK>(full, acc, a, b, m, n, k);
+#endif
   if (n >= 8) return MmaRows<kK>(hn::CappedTag<float, 8>(), acc, a, b, m, n, k);
   MmaRows<kK>(hn::CappedTag<float, 4>(), acc, a, b, m, n, k);
 }
 
 void MmaImpl(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, uint32_t n,
              uint32_t k, const Cfp8Lanes& cfp8) {
+#if HWY_TARGET != HWY_SCALAR
+  {
+    const hn::ScalableTag<float> full;
+    if (f == Format::BF16 && 2 * n == hn::Lanes(full) && 4 * k == hn::Lanes(full) && m % 2 == 0)
+      return MmaRowPairsBf16(full, acc, reinterpret_cast<const uint16_t*>(a),
+                             reinterpret_cast<const uint16_t*>(b), m, n, k);
+  }
+#endif
   float wa[kMaxLanes], wb[kMaxLanes];
   if (f == Format::BF16) {
     Decode(Format::BF16, a, m * k, wa, cfp8);

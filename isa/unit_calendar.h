@@ -24,6 +24,7 @@ class UnitCalendar {
   // thread that far behind the others is rare and only loses accuracy, never correctness.
   uint64_t earliest(uint64_t t, unsigned occupancy) const {
     uint64_t c = t < base_ ? base_ : t;
+    if (occupancy == 1) return next_free(c);  // what the loop below finds for one cycle
     for (;;) {
       c = next_free(c);
       const uint64_t busy_at = next_busy(c, c + occupancy);
@@ -32,7 +33,26 @@ class UnitCalendar {
     }
   }
 
+  // If earliest(t, 1) == t (cycle t is free and not older than the window), reserve(t, 1)
+  // and true; else false and nothing changes. What nearly every instruction asks.
+  bool take_if_free(uint64_t t) {
+    if (t - base_ < kWindow) {  // unsigned: false as well for t < base_
+      uint64_t& w = bits_[word(t)];
+      const uint64_t bit = uint64_t{1} << (t % 64);
+      if (w & bit) return false;
+      w |= bit;
+      return true;
+    }
+    if (t < base_) return false;
+    reserve(t, 1);  // past the window: slides it
+    return true;
+  }
+
   void reserve(uint64_t start, unsigned occupancy) {
+    if (occupancy == 1 && start >= base_ && start < base_ + kWindow) {  // the usual case
+      bits_[word(start)] |= uint64_t{1} << (start % 64);
+      return;
+    }
     if (start < base_) start = base_;
     const uint64_t end = start + occupancy;
     if (end > base_ + kWindow) slide_to(end - kWindow);
