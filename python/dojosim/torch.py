@@ -3,15 +3,24 @@
 
     g = dojosim.torch.capture(model, (x,))              # inference: the forward graph
     g = dojosim.torch.capture(model, (x,), train=True)  # forward and backward of one step
+    g = dojosim.torch.capture(model, (x,), train=True, backward="aten")  # PyTorch's backward
     g.save("model.graph.yaml")                          # weights and inputs as .npy beside it
 
 make_fx (torch.fx.experimental.proxy_tensor, PyTorch 1.13) records the aten ops the model's
 forward runs on the example inputs; Python control flow on shapes is fixed for these shapes,
 control flow on tensor values (which reads a value, aten._local_scalar_dense) is refused. Each
 aten op maps to graph ops (_ATEN below) or is refused with a CaptureError naming the op and the
-module it came from. With train=True the backward is not traced from torch.autograd: the
-simulator's autodiff (runtime/graph/autodiff.h) appends it, the same rules a hand-written graph
-trains with. Nothing is downloaded.
+module it came from. With train=True there are two backwards:
+
+- the default: none is traced from torch.autograd; the simulator's autodiff
+  (runtime/graph/autodiff.h) appends it, the same rules a hand-written graph trains with;
+- backward="aten": make_fx traces the forward and torch.autograd.grad(output, parameters) as
+  one joint graph, and each aten op of PyTorch's backward (convolution_backward,
+  native_batch_norm_backward, threshold_backward, nll_loss_backward, ...) maps to the graph's
+  backward ops too. Autograd nodes are hooked per module (_ModulePaths), so a backward op is
+  named, and refused, after the forward module whose op it differentiates.
+
+Either way each parameter's gradient is the output grad/NAME. Nothing is downloaded.
 """
 import operator
 import re
@@ -72,6 +81,8 @@ def _sub(b, x, y, alpha=1):
 def _div(b, x, y):
     if isinstance(y, Value):
         _refuse(b, "aten.div by a tensor has no graph op (division by a number maps to mul)")
+    if y == 1 and b.backward:  # the mean over 1 x 1 pixels' backward
+        return x
     return b.binary("mul", x, 1.0 / y)
 
 
@@ -721,12 +732,17 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
 
     train=False: the forward graph in eval mode (batchnorm with running statistics).
     train=True: forward (in training mode: batchnorm_train, with the batch's statistics; the
-    running statistics PyTorch updates on the side are not in the graph), then its backward made
-    by the simulator's autodiff
-    (`dojosim run --backward`): every parameter's gradient is an output named grad/PARAM (role
-    gradient); a loss from F.cross_entropy starts the backward itself, any other output is
-    seeded with d(output) = 1 (a host input `grad_output` of ones). backward=False keeps only
-    the training-mode forward: what dojosim.train trains (it appends the backward and updates).
+    running statistics PyTorch updates on the side are not in the graph), then its backward;
+    every parameter's gradient is an output named grad/PARAM (role gradient) in the parameter's
+    graph layout. backward selects which backward:
+      True (default): made by the simulator's autodiff (`dojosim run --backward`); a loss from
+        F.cross_entropy starts the backward itself, any other output is seeded with
+        d(output) = 1 (a host input `grad_output` of ones).
+      "aten": PyTorch's own, traced by make_fx with the forward (torch.autograd.grad of the one
+        output, d(output) = 1, a constant) and lowered op by op; a backward aten op with no
+        graph op is refused naming it and the forward module it differentiates.
+      False: only the training-mode forward: what dojosim.train trains (it appends the
+        backward and updates).
     dtype: the graph's float dtype (fp32, bf16, cfp8); integer inputs become int32.
     with_data: carry the weights and example inputs as the host tensors' values.
     Raises CaptureError naming the aten op and the module path for what has no graph op.

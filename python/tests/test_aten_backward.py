@@ -11,6 +11,7 @@ import torch
 
 import dojosim
 from dojosim import torch as dtorch
+from capture_models import cnn
 from conftest import D1, TINY
 from test_train import (WithLoss, graph_layout, small_cnn, three_layer_mlp,
                         two_layer_transformer)
@@ -23,16 +24,36 @@ def gradients(g, config):
     return {k[len("grad/"):]: v for k, v in outputs.items() if k.startswith("grad/")}
 
 
-@pytest.mark.parametrize("make,mode", [(three_layer_mlp, "eval"), (small_cnn, "train"),
-                                       (two_layer_transformer, "eval")])
-def test_traced_backward_gives_the_autodiffs_and_pytorchs_gradients(make, mode):
+def pooled_cnn():
+    """conv, batchnorm, relu, max pool, a strided conv, the mean over 4 x 4 pixels, fc."""
+    return cnn(), (4, 3, 16, 16), 4
+
+
+# Each model, its mode, and backward ops its traced backward must have (with the forward module
+# each is named after, for some).
+MODELS = {
+    "mlp": (three_layer_mlp, "eval", {"softmax_cross_entropy_backward", "relu_backward",
+                                      "body.4/matmul.grad", "body.3/relu_backward.grad"}),
+    "cnn": (small_cnn, "train", {"conv2d_grad_weight", "max_pool_backward",
+                                 "body.1/batchnorm_train_backward.grad"}),
+    "pooled_cnn": (pooled_cnn, "train", {"conv2d_grad_input", "global_avg_pool_backward",
+                                         "body.6/global_avg_pool_backward.grad"}),
+    "transformer": (two_layer_transformer, "eval", {
+        "layernorm_backward", "softmax_backward", "gelu_backward", "batch_matmul", "concat",
+        "body.b1.ln_1/layernorm_backward.grad"}),
+}
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_traced_backward_gives_the_autodiffs_and_pytorchs_gradients(model):
     """The 3-layer MLP, the small CNN in train() mode (batchnorm_train and its backward, max
-    pool) and a 2-block GPT-2-style transformer, each with its cross-entropy: every parameter's
-    gradient grad/NAME, in the parameter's graph layout, within 1e-5 of the largest of the
-    default capture's and of PyTorch's in float64 (the CNN's conv bias, which the batch mean
-    cancels, has a gradient of zero: measured against the largest of all, as test_train does).
-    No op of the traced graph comes from the simulator's autodiff: backward ops are named after
-    the forward module they differentiate."""
+    pool), a CNN with a mean over H and W (its backward: expand, then a division) and a 2-block
+    GPT-2-style transformer, each with its cross-entropy: every parameter's gradient grad/NAME,
+    in the parameter's graph layout, within 1e-5 of the largest of the default capture's and of
+    PyTorch's in float64 (a conv bias whose batchnorm's batch mean cancels it has a gradient of
+    zero: measured against the largest of all, as test_train does). The backward is PyTorch's,
+    not the autodiff's (no grad_output, its ops named after the forward module)."""
+    make, mode, backward_ops = MODELS[model]
     torch.manual_seed(3)
     body, shape, rows = make()
     model = WithLoss(body).train(mode == "train")
@@ -41,8 +62,7 @@ def test_traced_backward_gives_the_autodiffs_and_pytorchs_gradients(make, mode):
     aten = dtorch.capture(copy.deepcopy(model), (x, labels), train=True, backward="aten",
                           dtype="fp32")
     default = dtorch.capture(copy.deepcopy(model), (x, labels), train=True, dtype="fp32")
-    assert not any(op.name.endswith(".grad") and "/" not in op.name and op.type == "add"
-                   for op in aten.ops)
+    assert backward_ops <= {op.type for op in aten.ops} | {op.name for op in aten.ops}
     assert {t.name for t in aten.tensors if t.role == "gradient"} == \
         {"grad/" + n for n, _ in model.named_parameters()}
     ours, theirs = gradients(aten, TINY), gradients(default, TINY)
