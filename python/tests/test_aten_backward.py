@@ -10,9 +10,11 @@ import pytest
 import torch
 
 import dojosim
+import dojosim.graph
 from dojosim import torch as dtorch
 from capture_models import cnn
 from conftest import D1, TINY
+from test_capture import run_capture_cli
 from test_train import (WithLoss, graph_layout, small_cnn, three_layer_mlp,
                         two_layer_transformer)
 
@@ -91,6 +93,23 @@ def test_a_backward_op_with_no_graph_op_names_the_aten_op_and_the_module():
         dtorch.capture(model, (x, labels), train=True, backward="aten")
     with pytest.raises(ValueError, match=r"backward='autograd': expected True"):
         dtorch.capture(model, (x, labels), train=True, backward="autograd")
+
+
+def test_capture_command_line_traces_the_backward(tmp_path):
+    """python3 -m dojosim.capture --train --backward aten: the traced backward's graph, which
+    the simulator runs as it is (no grad_output: the seed is the trace's constant ones)."""
+    out = tmp_path / "square.graph.yaml"
+    done = run_capture_cli("capture_models:square_mlp", "--input-shape", "4,16", "--train",
+                           "--backward", "aten", "--dtype", "fp32", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    g = dojosim.graph.load(out)
+    assert {"grad/0.weight", "grad/2.weight"} <= {t.name for t in g.tensors}
+    assert not g.has_tensor("grad_output")
+    assert gradients(g, TINY).keys() == {"0.weight", "2.weight"}
+    done = run_capture_cli("capture_models:square_mlp", "--input-shape", "4,16", "--backward",
+                           "aten", "-o", str(out))
+    assert (done.returncode, done.stderr) == (2, "dojosim.capture: --backward aten is the "
+                                              "backward of --train; give --train\n")
 
 
 def test_resnet18_traced_backward_on_d1():
