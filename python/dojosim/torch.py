@@ -667,6 +667,9 @@ def _trace(model, inputs, joint=False):
             raise CaptureError("backward=\"aten\" needs a model with one tensor output (a "
                                "loss or logits); {} returns a {}".format(
                                    type(model).__name__, type(out).__name__))
+        if not out.requires_grad:
+            raise CaptureError("backward=\"aten\": no parameter of {} reaches its output; "
+                               "there is nothing to differentiate".format(type(model).__name__))
         paths.label()  # what comes next is the backward
         grads = torch.autograd.grad(out, flat[:len(params)], torch.ones_like(out),
                                     allow_unused=True)

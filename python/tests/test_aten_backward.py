@@ -31,6 +31,19 @@ def pooled_cnn():
     return cnn(), (4, 3, 16, 16), 4
 
 
+class FrozenBatchNorm(torch.nn.BatchNorm2d):
+    """A batchnorm that stays in eval mode (running statistics) when its model trains."""
+
+    def train(self, mode=True):
+        return super().train(False)
+
+
+def frozen_bn_cnn():
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), FrozenBatchNorm(8),
+                               torch.nn.ReLU(), torch.nn.Flatten(),
+                               torch.nn.Linear(8 * 8 * 8, 10)), (4, 3, 8, 8), 4
+
+
 # Each model, its mode, and backward ops its traced backward must have (with the forward module
 # each is named after, for some).
 MODELS = {
@@ -38,6 +51,8 @@ MODELS = {
                                       "body.4/matmul.grad", "body.3/relu_backward.grad"}),
     "cnn": (small_cnn, "train", {"conv2d_grad_weight", "max_pool_backward",
                                  "body.1/batchnorm_train_backward.grad"}),
+    "frozen_bn_cnn": (frozen_bn_cnn, "train", {"batchnorm_backward",
+                                               "body.1/batchnorm_backward.grad"}),
     "pooled_cnn": (pooled_cnn, "train", {"conv2d_grad_input", "global_avg_pool_backward",
                                          "body.6/global_avg_pool_backward.grad"}),
     "transformer": (two_layer_transformer, "eval", {
@@ -49,7 +64,7 @@ MODELS = {
 @pytest.mark.parametrize("model", list(MODELS))
 def test_traced_backward_gives_the_autodiffs_and_pytorchs_gradients(model):
     """The 3-layer MLP, the small CNN in train() mode (batchnorm_train and its backward, max
-    pool), a CNN with a mean over H and W (its backward: expand, then a division) and a 2-block
+    pool), a CNN whose batchnorm stays in eval mode (batchnorm_backward), a CNN with a mean over H and W (its backward: expand, then a division) and a 2-block
     GPT-2-style transformer, each with its cross-entropy: every parameter's gradient grad/NAME,
     in the parameter's graph layout, within 1e-5 of the largest of the default capture's and of
     PyTorch's in float64 (a conv bias whose batchnorm's batch mean cancels it has a gradient of
