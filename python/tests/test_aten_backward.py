@@ -110,6 +110,19 @@ def test_a_backward_op_with_no_graph_op_names_the_aten_op_and_the_module():
         dtorch.capture(model, (x, labels), train=True, backward="autograd")
 
 
+def test_a_traced_backward_is_not_differentiated_again():
+    """dojosim.train appends the autodiff's backward: a graph that holds one already (PyTorch's,
+    or the default capture's) is refused, before the simulator would find several outputs and
+    no loss."""
+    body, shape, rows = three_layer_mlp()
+    g = dtorch.capture(WithLoss(body), (torch.randn(*shape), torch.randint(0, 10, (rows,))),
+                       train=True, backward="aten", dtype="fp32")
+    with pytest.raises(ValueError, match=r"^graph 'WithLoss' holds its backward already "
+                       r"\(grad/body\.4\.weight, \.\.\.\); run it as it is, or train a capture "
+                       r"with train=True, backward=False \(the forward\)$"):
+        dojosim.train(g, optimizer="sgd:lr=0.1", steps=1, config=TINY)
+
+
 def test_capture_command_line_traces_the_backward(tmp_path):
     """python3 -m dojosim.capture --train --backward aten: the traced backward's graph, which
     the simulator runs as it is (no grad_output: the seed is the trace's constant ones)."""
