@@ -258,14 +258,19 @@ class Builder:
         return self.value(out, w_shape, HWIO)
 
     def reduce_sum(self, x, dims, keepdim=False):
-        """The sum over logical axes `dims`: the graph op sums leading axes (its run takes a
-        run of axes ending before the last, or all), so x is read with them first."""
+        """The sum over logical axes `dims`. A run sums every axis, or a run of axes ending just
+        before the last (a bias's gradient [..., C] -> [C]), so x is read in an order where the
+        summed axes are such a run: its own if they are, else a transpose first."""
         dims = sorted(set(d % x.rank for d in dims))
         kept = [d for d in range(x.rank) if d not in dims]
-        perm = tuple(dims + kept)
-        if x.host is None and sorted(x.perm.index(d) for d in dims) == list(range(len(dims))):
-            perm = x.perm  # the summed axes lead already: no transpose
-        attrs = {"axes": list(range(len(dims)))} if kept else {}
+        where = sorted(x.perm.index(d) for d in dims)
+        if x.host is None and (not kept or (where[-1] == x.rank - 2 and
+                                            where[-1] - where[0] + 1 == len(where))):
+            perm, axes = x.perm, where  # the summed axes are a run already: no transpose
+        else:
+            perm = tuple(kept[:-1] + dims + kept[-1:])
+            axes = list(range(len(kept) - 1, len(kept) - 1 + len(dims))) if kept else []
+        attrs = {"axes": axes} if kept else {}
         shape = tuple(x.shape[d] for d in kept)
         # the graph keeps the kept axes in perm's order: graph axis j is result axis order[j]
         order = [kept.index(p) for p in perm if p in kept]
