@@ -213,6 +213,11 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     """
     import tempfile
     import numpy as np
+    held = [t.name for t in getattr(graph, "tensors", []) if t.role == "gradient"]
+    if held and (backward or optimizer):
+        raise ValueError("graph '{}' holds its backward already ({}, ...); run it as it is, "
+                         "or {} a capture with train=True, backward=False (the forward)".format(
+                             graph.name, held[0], "train" if optimizer else "differentiate"))
     c = _config(config)
     overrides = c.overrides + _overrides(set)
     with tempfile.TemporaryDirectory(prefix="dojosim-graph-") as d:

@@ -21,6 +21,19 @@ class CaptureError(Exception):
     """A model the capture or the import cannot express; the message names the op and where."""
 
 
+def _conv_attrs(stride, padding, dilation, groups):
+    """conv2d's attributes (and its gradients'), a pair of equal values as one, defaults left
+    out."""
+    attrs = {"stride": list(stride), "padding": list(padding), "dilation": list(dilation),
+             "groups": groups if groups != 1 else None}
+    for key in ("stride", "padding", "dilation"):
+        if attrs[key][0] == attrs[key][1]:
+            attrs[key] = attrs[key][0]
+        if attrs[key] == (0 if key == "padding" else 1):
+            attrs[key] = None
+    return attrs
+
+
 def identity(rank):
     return tuple(range(rank))
 
@@ -65,19 +78,24 @@ class Builder:
         self.dtype = dtype
         self.path = ""  # the module (or ONNX node) the ops being emitted come from
         self.path_kind = "module"  # what errors call it: "module", or "node" for ONNX
+        self.backward = False  # emitting ops of a traced backward (of the module `path`)
+        self.pooled = {}  # logical shape -> the Value a global_avg_pool read (its backward's x)
         self._op_names = set()
+        self._reshaped = {}  # a reshape's output tensor -> the Value it reshaped
         self._const = 0
 
     # ---- names and tensors ----
     def where(self):
-        if self.path == "backward":  # dojosim.torch labels what autograd.grad records so
+        if self.path == "backward":  # what autograd.grad records for no module we can name
             return "the backward pass"
-        if not self.path:
-            return "the top-level module"
-        return "{} '{}'".format(self.path_kind, self.path)
+        where = "the top-level module" if not self.path else "{} '{}'".format(self.path_kind,
+                                                                            self.path)
+        return "the backward of " + where if self.backward else where
 
     def op_name(self, type):
-        base = "{}/{}".format(self.path, type) if self.path else type
+        if self.backward:  # a traced backward's op: after the forward module, as autodiff's
+            type += ".grad"
+        base = "{}/{}".format(self.path, type) if self.path and self.path != "backward" else type
         name, i = base, 1
         while name in self._op_names:
             name, i = "{}_{}".format(base, i), i + 1
@@ -216,17 +234,52 @@ class Builder:
         k, cg, r, s = w.shape
         p = (h + 2 * padding[0] - dilation[0] * (r - 1) - 1) // stride[0] + 1
         q = (wd + 2 * padding[1] - dilation[1] * (s - 1) - 1) // stride[1] + 1
-        attrs = {"stride": list(stride), "padding": list(padding), "dilation": list(dilation),
-                 "groups": groups if groups != 1 else None}
-        for key in ("stride", "padding", "dilation"):
-            if attrs[key][0] == attrs[key][1]:
-                attrs[key] = attrs[key][0]
-            if attrs[key] == (0 if key == "padding" else 1):
-                attrs[key] = None
         out = self.emit("conv2d", [self.as_perm(x, NHWC), self.as_perm(w, HWIO)],
-                        [(n, p, q, k)], attrs)[0]
+                        [(n, p, q, k)], _conv_attrs(stride, padding, dilation, groups))[0]
         y = self.value(out, (n, k, p, q), NHWC)
         return self.bias_add(y, bias, 1) if bias is not None else y
+
+    def conv2d_grad_input(self, dy, w, x_shape, stride, padding, dilation, groups):
+        """dx of conv2d(x, w) from dy (logical NCHW), x of logical shape `x_shape`."""
+        n, c, h, wd = x_shape
+        attrs = _conv_attrs(stride, padding, dilation, groups)
+        attrs["input_size"] = [h, wd]
+        out = self.emit("conv2d_grad_input", [self.as_perm(dy, NHWC), self.as_perm(w, HWIO)],
+                        [(n, h, wd, c)], attrs)[0]
+        return self.value(out, x_shape, NHWC)
+
+    def conv2d_grad_weight(self, x, dy, w_shape, stride, padding, dilation, groups):
+        """dw of conv2d(x, w) from dy, w of logical shape `w_shape` [K, C/groups, R, S]."""
+        k, cg, r, s = w_shape
+        attrs = _conv_attrs(stride, padding, dilation, groups)
+        attrs["kernel"] = [r, s]
+        out = self.emit("conv2d_grad_weight", [self.as_perm(x, NHWC), self.as_perm(dy, NHWC)],
+                        [(r, s, cg, k)], attrs)[0]
+        return self.value(out, w_shape, HWIO)
+
+    def reduce_sum(self, x, dims, keepdim=False):
+        """The sum over logical axes `dims`. A run sums every axis, or a run of axes ending just
+        before the last (a bias's gradient [..., C] -> [C]), so x is read in an order where the
+        summed axes are such a run: its own if they are, else a transpose first."""
+        dims = sorted(set(d % x.rank for d in dims))
+        kept = [d for d in range(x.rank) if d not in dims]
+        where = sorted(x.perm.index(d) for d in dims)
+        if x.host is None and (not kept or (where[-1] == x.rank - 2 and
+                                            where[-1] - where[0] + 1 == len(where))):
+            perm, axes = x.perm, where  # the summed axes are a run already: no transpose
+        else:
+            perm = tuple(kept[:-1] + dims + kept[-1:])
+            axes = list(range(len(kept) - 1, len(kept) - 1 + len(dims))) if kept else []
+        attrs = {"axes": axes} if kept else {}
+        shape = tuple(x.shape[d] for d in kept)
+        # the graph keeps the kept axes in perm's order: graph axis j is result axis order[j]
+        order = [kept.index(p) for p in perm if p in kept]
+        out = self.emit("reduce_sum", [self.as_perm(x, perm)], [permuted(shape, order)],
+                        attrs)[0]
+        y = Value(shape, tensor=out, perm=order)
+        if keepdim:
+            return self.reshape(y, [1 if d in dims else x.shape[d] for d in range(x.rank)])
+        return y
 
     def batchnorm(self, x, scale, shift, mean, var, eps):
         perm = NHWC if x.rank == 4 else identity(x.rank)
@@ -237,9 +290,10 @@ class Builder:
         out = self.emit("batchnorm", ins, [permuted(x.shape, perm)], {"epsilon": float(eps)})[0]
         return self.value(out, x.shape, perm)
 
-    def batchnorm_train(self, x, scale, shift, eps):
+    def batchnorm_train(self, x, scale, shift, eps, with_stats=False):
         """Batchnorm with batch statistics (training): y, and the batch's mean and variance as
-        outputs no op reads (the backward's batchnorm_train_backward reads them)."""
+        outputs no op reads (the backward's batchnorm_train_backward reads them; with_stats:
+        (y, mean, variance), for a traced backward)."""
         perm = NHWC if x.rank == 4 else identity(x.rank)
         if x.rank not in (2, 4):
             raise CaptureError("{}: batchnorm of a rank-{} tensor; expected [N, C] or [N, C, H, W]"
@@ -248,9 +302,10 @@ class Builder:
         scale = scale if scale is not None else self.constant(np.ones(c, np.float32))
         shift = shift if shift is not None else self.constant(np.zeros(c, np.float32))
         ins = [self.as_perm(x, perm), self.plain(scale), self.plain(shift)]
-        y = self.emit("batchnorm_train", ins, [permuted(x.shape, perm), (c,), (c,)],
-                      {"epsilon": float(eps)})[0]
-        return self.value(y, x.shape, perm)
+        y, mean, var = self.emit("batchnorm_train", ins, [permuted(x.shape, perm), (c,), (c,)],
+                                 {"epsilon": float(eps)})
+        y = self.value(y, x.shape, perm)
+        return (y, self.value(mean, (c,)), self.value(var, (c,))) if with_stats else y
 
     def pool(self, type, x, kernel, stride, padding, count_include_pad=None):
         n, c, h, w = x.shape
@@ -272,8 +327,14 @@ class Builder:
         shape = tuple(int(d) for d in shape)
         if shape == x.shape:
             return x
+        back = self._reshaped.get(x.tensor) if x.host is None and self.backward else None
+        if back is not None and back.shape == shape and x.perm == identity(x.rank):
+            return back  # in a traced backward, a reshape undone (a sum's kept axis dropped
+            # again): no op; dojosim.torch drops the first if nothing else reads it
         out = self.emit("reshape", [self.plain(x)], [shape], {"shape": list(shape)})[0]
-        return self.value(out, shape)
+        y = self.value(out, shape)
+        self._reshaped[out] = x
+        return y
 
     def transpose(self, x, perm):
         """Logical transpose: only the order changes, no op."""

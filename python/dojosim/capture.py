@@ -2,7 +2,7 @@
 """The capture's command line: a model from a Python factory to a graph file.
 
     python3 -m dojosim.capture torchvision.models:resnet18 --input-shape 1,3,224,224 \\
-        -o resnet18.graph.yaml [--train] [--dtype bf16] [--no-data]
+        -o resnet18.graph.yaml [--train [--backward aten]] [--dtype bf16] [--no-data]
     python3 -m dojosim.capture model.onnx -o model.graph.yaml
 
 MODULE:FACTORY names a function (or class) that returns a torch.nn.Module when called with no
@@ -60,6 +60,9 @@ def main(argv=None):
     p.add_argument("-o", "--output", required=True, help="FILE.graph.yaml or FILE.graph.json")
     p.add_argument("--train", action="store_true",
                    help="forward and backward of one step (gradients as outputs)")
+    p.add_argument("--backward", default="autodiff", choices=["autodiff", "aten"],
+                   help="with --train: the simulator's autodiff appends the backward "
+                   "(default), or PyTorch's own is traced (aten)")
     p.add_argument("--dtype", default="bf16", choices=["bf16", "fp32", "cfp8"],
                    help="the graph's float dtype (default bf16)")
     p.add_argument("--no-data", action="store_true",
@@ -83,7 +86,10 @@ def main(argv=None):
                 raise ValueError("{} returned a {}, not a torch.nn.Module".format(
                     args.model, type(model).__name__))
             inputs = tuple(torch.randn(*s) for s in args.input_shape)
-            graph = dtorch.capture(model, inputs, train=args.train, dtype=args.dtype)
+            if args.backward == "aten" and not args.train:
+                raise ValueError("--backward aten is the backward of --train; give --train")
+            graph = dtorch.capture(model, inputs, train=args.train, dtype=args.dtype,
+                                   backward="aten" if args.backward == "aten" else True)
         path = graph.save(args.output, with_data=not args.no_data)
     except Exception as why:  # every failure is one line: the capture's errors name op and path
         print("dojosim.capture: {}".format(why).splitlines()[0], file=sys.stderr)

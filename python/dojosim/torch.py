@@ -3,15 +3,24 @@
 
     g = dojosim.torch.capture(model, (x,))              # inference: the forward graph
     g = dojosim.torch.capture(model, (x,), train=True)  # forward and backward of one step
+    g = dojosim.torch.capture(model, (x,), train=True, backward="aten")  # PyTorch's backward
     g.save("model.graph.yaml")                          # weights and inputs as .npy beside it
 
 make_fx (torch.fx.experimental.proxy_tensor, PyTorch 1.13) records the aten ops the model's
 forward runs on the example inputs; Python control flow on shapes is fixed for these shapes,
 control flow on tensor values (which reads a value, aten._local_scalar_dense) is refused. Each
 aten op maps to graph ops (_ATEN below) or is refused with a CaptureError naming the op and the
-module it came from. With train=True the backward is not traced from torch.autograd: the
-simulator's autodiff (runtime/graph/autodiff.h) appends it, the same rules a hand-written graph
-trains with. Nothing is downloaded.
+module it came from. With train=True there are two backwards:
+
+- the default: none is traced from torch.autograd; the simulator's autodiff
+  (runtime/graph/autodiff.h) appends it, the same rules a hand-written graph trains with;
+- backward="aten": make_fx traces the forward and torch.autograd.grad(output, parameters) as
+  one joint graph, and each aten op of PyTorch's backward (convolution_backward,
+  native_batch_norm_backward, threshold_backward, nll_loss_backward, ...) maps to the graph's
+  backward ops too. Autograd nodes are hooked per module (_ModulePaths), so a backward op is
+  named, and refused, after the forward module whose op it differentiates.
+
+Either way each parameter's gradient is the output grad/NAME. Nothing is downloaded.
 """
 import operator
 import re
@@ -21,7 +30,7 @@ import torch
 import torch.fx
 from torch.fx.experimental import proxy_tensor
 
-from ._lower import NHWC, Builder, CaptureError, Value, identity
+from ._lower import NHWC, Builder, CaptureError, Value, identity, permuted
 
 __all__ = ["capture", "CaptureError"]
 
@@ -72,6 +81,8 @@ def _sub(b, x, y, alpha=1):
 def _div(b, x, y):
     if isinstance(y, Value):
         _refuse(b, "aten.div by a tensor has no graph op (division by a number maps to mul)")
+    if y == 1 and b.backward:  # the mean over 1 x 1 pixels' backward
+        return x
     return b.binary("mul", x, 1.0 / y)
 
 
@@ -80,8 +91,9 @@ def _batch_norm(b, x, w, bias, mean, var, training, momentum, eps):
     updates beside it (in place, with momentum) are side outputs this step's values and gradients
     do not read: they are not in the graph. Eval mode: batchnorm with the running statistics."""
     if training:
-        return b.batchnorm_train(x, w, bias, eps), None, None
-    return b.batchnorm(x, w, bias, mean, var, eps), None, None
+        y, batch_mean, batch_var = b.batchnorm_train(x, w, bias, eps, with_stats=True)
+        return y, _Saved("batch mean", batch_mean), _Saved("batch variance", batch_var)
+    return b.batchnorm(x, w, bias, mean, var, eps), _Saved("mean"), _Saved("inverse std")
 
 
 def _batch_norm_legit(b, x, w, bias, *rest):
@@ -105,7 +117,8 @@ def _layer_norm(b, x, shape, w, bias, eps):
                 .format(len(shape)))
     w = w if w is not None else b.constant(np.ones(shape, np.float32))
     bias = bias if bias is not None else b.constant(np.zeros(shape, np.float32))
-    return b.row_op("layernorm", x, [w, bias], {"epsilon": float(eps)}), None, None
+    return b.row_op("layernorm", x, [w, bias], {"epsilon": float(eps)}), \
+        _Saved("mean", eps=float(eps)), _Saved("inverse std")
 
 
 def _softmax(b, x, dim, half_to_float):
@@ -125,7 +138,8 @@ def _max_pool(b, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
     if ceil_mode or _ints(dilation) != [1, 1]:
         _refuse(b, "aten.max_pool2d with ceil_mode or dilation has no graph op")
     kernel = _ints(kernel)
-    return b.pool("max_pool", x, kernel, _ints(stride) if stride else kernel, _ints(padding)), None
+    return b.pool("max_pool", x, kernel, _ints(stride) if stride else kernel, _ints(padding)), \
+        _Saved("indices")
 
 
 def _avg_pool(b, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
@@ -140,6 +154,7 @@ def _avg_pool(b, x, kernel, stride=(), padding=0, ceil_mode=False, count_include
 
 def _adaptive_avg_pool(b, x, size):
     if _ints(size) == [1, 1]:
+        b.pooled[x.shape] = x
         return b.global_avg_pool(x, True)
     h, w = x.shape[2:]
     oh, ow = _ints(size)
@@ -152,6 +167,7 @@ def _adaptive_avg_pool(b, x, size):
 def _mean(b, x, dims, keepdim=False, dtype=None):
     dims = sorted(d % x.rank for d in dims)
     if x.rank == 4 and dims == [2, 3]:
+        b.pooled[x.shape] = x
         return b.global_avg_pool(x, keepdim)
     _refuse(b, "aten.mean over axes {} of a rank-{} tensor; only the mean over H and W of "
             "[N, C, H, W] (global_avg_pool) maps".format(dims, x.rank))
@@ -200,6 +216,8 @@ def _expand(b, x, shape, implicit=False):
         return x
     if int(np.prod(shape)) == int(np.prod(x.shape)):  # only leading 1s added
         return b.reshape(x, shape)
+    if x.rank == 4 and x.shape[2:] == (1, 1) and tuple(shape) in b.pooled:
+        return _Expanded(x, b.pooled[tuple(shape)])  # a mean's backward, if a division follows
     _refuse(b, "aten.expand of {} to {} (a broadcast copy) has no graph op".format(
         list(x.shape), shape))
 
@@ -262,8 +280,218 @@ def _nll_loss(b, logp, labels, weight, reduction, ignore_index):
     if weight is not None or reduction not in (1, 2):
         _refuse(b, "cross-entropy with class weights or reduction='none' has no graph op")
     loss = b.cross_entropy(logp.logits, labels, "mean" if reduction == 1 else "sum")
-    return loss, None
+    return loss, _Saved("total weight")
 
+
+# ---- the backward's ops (capture(train=True, backward="aten")) ----
+
+class _Saved(Value):
+    """What a forward op saves for its backward only (batchnorm's batch statistics, max_pool's
+    indices): read by its backward op, by nothing else. `value` the graph's tensor, if any."""
+
+    def __init__(self, what, value=None, eps=None):
+        super().__init__(value.shape if value is not None else ())
+        self.what, self.value, self.eps = what, value, eps
+
+
+class _Expanded(Value):
+    """dy [N, C, 1, 1] expanded to [N, C, H, W]: the mean over H and W's backward, if a division
+    by H W follows (global_avg_pool_backward); `x` the mean's input."""
+
+    def __init__(self, dy, x):
+        super().__init__(x.shape)
+        self.dy, self.x = dy, x
+
+
+class _CrossEntropyGrad(Value):
+    """nll_loss_backward of a log_softmax: with the log_softmax's backward that must follow, the
+    graph's softmax_cross_entropy_backward."""
+
+    def __init__(self, logp, labels, reduction, scale):
+        super().__init__(logp.shape)
+        self.logp, self.labels, self.reduction, self.scale = logp, labels, reduction, scale
+
+
+def _uniform(b, v, what):
+    """The one value of a constant tensor (the backward's seed d loss = 1)."""
+    data = v.host.data if isinstance(v, Value) and v.host is not None else None
+    if data is None or data.size == 0 or not np.all(data == data.flat[0]):
+        _refuse(b, "{} that is not a constant: the graph's cross-entropy backward takes d loss "
+                "as a number".format(what))
+    return float(data.flat[0])
+
+
+def _like(b, x, value):
+    return b.constant(np.full(x.shape, value, np.float32))
+
+
+def _nll_loss_backward(b, dloss, logp, labels, weight, reduction, ignore_index, total_weight):
+    if not isinstance(logp, _LogSoftmax) or weight is not None or reduction not in (1, 2):
+        _refuse(b, "aten.nll_loss_backward of anything but a cross-entropy (log_softmax, mean or "
+                "sum, no class weights) has no graph op")
+    return _CrossEntropyGrad(logp, labels, "mean" if reduction == 1 else "sum",
+                             _uniform(b, dloss, "aten.nll_loss_backward of a d loss"))
+
+
+def _log_softmax_backward(b, dy, y, dim, dtype):
+    if not isinstance(dy, _CrossEntropyGrad) or y is not dy.logp:
+        _refuse(b, "aten._log_softmax_backward_data has a graph op only in a cross-entropy's "
+                "backward (softmax_cross_entropy_backward)")
+    attrs = {"reduction": dy.reduction, "scale": dy.scale if dy.scale != 1 else None}
+    out = b.emit("softmax_cross_entropy_backward", [b.plain(dy.logp.logits), b.plain(dy.labels)],
+                 [dy.shape], attrs)[0]
+    return b.value(out, dy.shape)
+
+
+def _same_order(b, type, dy, x, attrs=None):
+    """A backward op of (dy, x) elementwise: both read in x's order."""
+    perm = x.perm if x.host is None else identity(x.rank)
+    out = b.emit(type, [b.as_perm(dy, perm), b.as_perm(x, perm)], [permuted(x.shape, perm)],
+                 attrs)[0]
+    return b.value(out, x.shape, perm)
+
+
+def _threshold_backward(b, dy, y, threshold):
+    """ReLU's backward: PyTorch reads relu's output y; y > 0 where x > 0 (NaN: neither)."""
+    if threshold != 0:
+        _refuse(b, "aten.threshold_backward with threshold {}; only ReLU's (0) maps".format(
+            threshold))
+    return _same_order(b, "relu_backward", dy, y)
+
+
+def _gelu_backward(b, dy, x, approximate="none"):
+    return _same_order(b, "gelu_backward", dy, x,
+                       {"approximate": approximate} if approximate != "none" else None)
+
+
+def _softmax_backward(b, dy, y, dim, dtype):
+    if dim % y.rank != y.rank - 1:
+        _refuse(b, "aten._softmax_backward_data along axis {} of {}; the capture's softmax "
+                "differentiates along the last".format(dim, y.rank))
+    out = b.emit("softmax_backward", [b.plain(dy), b.plain(y)], [y.shape])[0]
+    return b.value(out, y.shape)
+
+
+def _layer_norm_backward(b, dy, x, shape, mean, rstd, w, bias, mask):
+    if len(shape) != 1 or w is None:
+        _refuse(b, "aten.native_layer_norm_backward over {} axes or without a weight has no "
+                "graph op".format(len(shape)))
+    outs = b.emit("layernorm_backward", [b.plain(dy), b.plain(x), b.plain(w)],
+                  [x.shape, w.shape, w.shape], {"epsilon": mean.eps})
+    return b.value(outs[0], x.shape), b.value(outs[1], w.shape), b.value(outs[2], w.shape)
+
+
+def _batch_norm_backward(b, dy, x, w, running_mean, running_var, mean, var, training, eps,
+                         mask):
+    if w is None:
+        _refuse(b, "aten.native_batch_norm_backward of a batchnorm without affine weights has "
+                "no graph op")
+    perm = NHWC if x.rank == 4 else identity(x.rank)
+    if training:
+        if mean.value is None:
+            _refuse(b, "aten.native_batch_norm_backward in training mode of a forward in eval "
+                    "mode")
+        ins, type = [mean.value, var.value], "batchnorm_train_backward"
+    else:
+        ins, type = [running_mean, running_var], "batchnorm_backward"
+    c = x.shape[1]
+    outs = b.emit(type, [b.as_perm(dy, perm), b.as_perm(x, perm), b.plain(w)] +
+                  [b.plain(t) for t in ins], [permuted(x.shape, perm), (c,), (c,)],
+                  {"epsilon": float(eps)})
+    return b.value(outs[0], x.shape, perm), b.value(outs[1], (c,)), b.value(outs[2], (c,))
+
+
+def _convolution_backward(b, dy, x, w, bias_sizes, stride, padding, dilation, transposed,
+                          output_padding, groups, mask):
+    if transposed or x.rank != 4:
+        _refuse(b, "aten.convolution_backward of a transposed or not 2-D convolution has no "
+                "graph op")
+    args = (_ints(stride), _ints(padding), _ints(dilation), groups)
+    dx = b.conv2d_grad_input(dy, w, x.shape, *args) if mask[0] else None
+    dw = b.conv2d_grad_weight(x, dy, w.shape, *args) if mask[1] else None
+    db = b.reduce_sum(dy, [0, 2, 3]) if mask[2] else None
+    return dx, dw, db
+
+
+def _pool_backward(b, type, dy, x, attrs):
+    out = b.emit(type, [b.as_perm(dy, NHWC), b.as_perm(x, NHWC)], [permuted(x.shape, NHWC)],
+                 attrs)[0]
+    return b.value(out, x.shape, NHWC)
+
+
+def _max_pool_backward(b, dy, x, kernel, stride, padding, dilation, ceil_mode, indices):
+    if ceil_mode or _ints(dilation) != [1, 1]:
+        _refuse(b, "aten.max_pool2d_with_indices_backward with ceil_mode or dilation has no "
+                "graph op")
+    kernel = _ints(kernel)
+    return _pool_backward(b, "max_pool_backward", dy, x, {
+        "kernel": kernel, "stride": _ints(stride) if stride else kernel,
+        "padding": _ints(padding)})
+
+
+def _avg_pool_backward(b, dy, x, kernel, stride, padding, ceil_mode, count_include_pad,
+                       divisor_override):
+    if ceil_mode or divisor_override:
+        _refuse(b, "aten.avg_pool2d_backward with ceil_mode or divisor_override has no graph op")
+    kernel, pad = _ints(kernel), _ints(padding)
+    return _pool_backward(b, "avg_pool_backward", dy, x, {
+        "kernel": kernel, "stride": _ints(stride) if stride else kernel, "padding": pad,
+        "count_include_pad": True if count_include_pad and pad != [0, 0] else None})
+
+
+def _global_pool_backward(b, dy, x):
+    n, c = x.shape[:2]
+    out = b.emit("global_avg_pool_backward", [b.plain(b.reshape(dy, (n, c))),
+                                              b.as_perm(x, NHWC)], [permuted(x.shape, NHWC)])[0]
+    return b.value(out, x.shape, NHWC)
+
+
+def _adaptive_avg_pool_backward(b, dy, x):
+    oh, ow = dy.shape[2:]
+    if (oh, ow) == (1, 1):
+        return _global_pool_backward(b, dy, x)
+    h, w = x.shape[2:]
+    if h % oh or w % ow:
+        _refuse(b, "_adaptive_avg_pool2d_backward from {}x{} to {}x{}: only whole windows map"
+                .format(h, w, oh, ow))
+    k = [h // oh, w // ow]
+    return _pool_backward(b, "avg_pool_backward", dy, x, {"kernel": k, "stride": k,
+                                                          "padding": [0, 0]})
+
+
+def _div_any(b, x, y):
+    if isinstance(x, _Expanded):
+        if isinstance(y, Value) or y != x.shape[2] * x.shape[3]:
+            _refuse(b, "aten.div of a broadcast copy (aten.expand) by {}; only the mean's "
+                    "backward (by H W) maps".format(y if not isinstance(y, Value) else
+                                                    "a tensor"))
+        return _global_pool_backward(b, x.dy, x.x)
+    return _div(b, x, y)
+
+
+def _sum(b, x, dims=None, keepdim=False, dtype=None):
+    return b.reduce_sum(x, list(range(x.rank)) if dims is None or len(dims) == 0 else dims,
+                        keepdim)
+
+
+def _embedding_backward(b, dy, ids, vocab, padding_idx=-1, scale_grad=False):
+    if padding_idx is not None and padding_idx >= 0 or scale_grad:
+        _refuse(b, "aten.embedding_dense_backward with padding_idx or scale_grad_by_freq has no "
+                "graph op")
+    out = b.emit("embedding_backward", [b.plain(ids), b.plain(dy)], [(vocab, dy.shape[-1])],
+                 {"vocab": int(vocab)})[0]
+    return b.value(out, (vocab, dy.shape[-1]))
+
+
+# The ops a value of these kinds may be read by (forward, backward and plain aliases).
+_READERS = {
+    _LogSoftmax: {"nll_loss_forward", "nll_loss_backward", "_log_softmax_backward_data",
+                  "detach", "alias"},
+    _CrossEntropyGrad: {"_log_softmax_backward_data"},
+    _Saved: {"native_batch_norm_backward", "native_layer_norm_backward",
+             "max_pool2d_with_indices_backward", "nll_loss_backward"},
+    _Expanded: {"div"},
+}
 
 _DYNAMIC = {"nonzero", "masked_select", "unique", "_unique", "_unique2", "unique_consecutive",
             "unique_dim", "_local_scalar_dense", "repeat_interleave", "argwhere"}
@@ -313,7 +541,25 @@ _ATEN = {
     "alias": lambda b, x: x,
     "_to_copy": lambda b, x, **kw: x,
     "lift_fresh_copy": lambda b, x: x,
+    # the backward's (capture(train=True, backward="aten"))
+    "ones_like": lambda b, x, **kw: _like(b, x, 1.0),
+    "zeros_like": lambda b, x, **kw: _like(b, x, 0.0),
+    "nll_loss_backward": _nll_loss_backward,
+    "_log_softmax_backward_data": _log_softmax_backward,
+    "threshold_backward": _threshold_backward,
+    "gelu_backward": _gelu_backward,
+    "silu_backward": lambda b, dy, x: _same_order(b, "silu_backward", dy, x),
+    "_softmax_backward_data": _softmax_backward,
+    "native_layer_norm_backward": _layer_norm_backward,
+    "native_batch_norm_backward": _batch_norm_backward,
+    "convolution_backward": _convolution_backward,
+    "max_pool2d_with_indices_backward": _max_pool_backward,
+    "avg_pool2d_backward": _avg_pool_backward,
+    "_adaptive_avg_pool2d_backward": _adaptive_avg_pool_backward,
+    "embedding_dense_backward": _embedding_backward,
+    "sum": _sum,
 }
+_ATEN["div"] = _div_any
 
 
 def supported_aten_ops():
@@ -325,15 +571,21 @@ def supported_aten_ops():
 
 class _ModulePaths:
     """Labels each aten node make_fx records with the path of the innermost module running
-    when it was recorded (forward hooks on every module; the backward runs outside them)."""
+    when it was recorded (forward hooks on every module). The backward runs outside them: with
+    `joint`, each module's forward hook also hooks the autograd nodes its forward made (from its
+    outputs' grad_fn back to its inputs', those of inner modules already taken), and the aten
+    nodes such an autograd node records are labelled as the backward of that module."""
 
-    def __init__(self, model):
+    def __init__(self, model, joint=False):
         self.stack = []
+        self.entries = []
         self.labelled = 0
         self.handles = []
+        self.joint = joint
+        self.claimed = set()
         for path, m in model.named_modules():
             self.handles.append(m.register_forward_pre_hook(self._enter(path)))
-            self.handles.append(m.register_forward_hook(self._leave()))
+            self.handles.append(m.register_forward_hook(self._leave(path)))
 
     def _graph(self):
         for mode in proxy_tensor.get_torch_dispatch_modes():
@@ -341,7 +593,7 @@ class _ModulePaths:
                 return mode.tracer.graph
         return None
 
-    def label(self, path=None):
+    def label(self, path=None, backward=False):
         g = self._graph()
         if g is None:
             return
@@ -349,40 +601,86 @@ class _ModulePaths:
         here = path if path is not None else (self.stack[-1] if self.stack else "")
         for n in nodes[self.labelled:]:
             n.meta.setdefault("dojosim_path", here)
+            if backward:
+                n.meta["dojosim_backward"] = True
         self.labelled = len(nodes)
 
     def _enter(self, path):
         def hook(module, args):
             self.label()
             self.stack.append(path)
+            self.entries.append({a.grad_fn for a in _tensors(args)})
         return hook
 
-    def _leave(self):
+    def _leave(self, path):
         def hook(module, args, out):
             self.label()
             self.stack.pop()
+            entry = self.entries.pop()
+            if self.joint:
+                self._claim(path, [t.grad_fn for t in _tensors(out)], entry)
         return hook
+
+    def _claim(self, path, todo, entry):
+        def labels(grad_inputs, grad_outputs):
+            self.label(path, backward=True)
+        while todo:
+            fn = todo.pop()
+            if fn is None or fn in entry or fn in self.claimed or \
+                    type(fn).__name__ == "AccumulateGrad":
+                continue
+            self.claimed.add(fn)
+            fn.register_hook(labels)
+            todo.extend(f for f, _ in fn.next_functions)
 
     def close(self):
         for h in self.handles:
             h.remove()
 
 
-def _trace(model, inputs):
+def _tensors(x):
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return [t for v in x for t in _tensors(v)]
+    if isinstance(x, dict):
+        return [t for v in x.values() for t in _tensors(v)]
+    return []
+
+
+def _trace(model, inputs, joint=False):
+    """make_fx of the model's forward; with `joint`, of the forward and
+    torch.autograd.grad(output, parameters) (d output = 1): one graph whose outputs are the
+    model's output and each parameter's gradient (None for one the output does not reach)."""
     params = dict(model.named_parameters())
     buffers = dict(model.named_buffers())
     names = list(params) + list(buffers)
     n_state = len(names)
+    paths = _ModulePaths(model, joint)
 
     def run(*flat):
         state = dict(zip(names, flat[:n_state]))
-        return torch.nn.utils.stateless.functional_call(model, state, tuple(flat[n_state:]))
+        out = torch.nn.utils.stateless.functional_call(model, state, tuple(flat[n_state:]))
+        if not joint:
+            return out
+        if not isinstance(out, torch.Tensor):
+            raise CaptureError("backward=\"aten\" needs a model with one tensor output (a "
+                               "loss or logits); {} returns a {}".format(
+                                   type(model).__name__, type(out).__name__))
+        if not out.requires_grad:
+            raise CaptureError("backward=\"aten\": no parameter of {} reaches its output; "
+                               "there is nothing to differentiate".format(type(model).__name__))
+        paths.label()  # what comes next is the backward
+        grads = torch.autograd.grad(out, flat[:len(params)], torch.ones_like(out),
+                                    allow_unused=True)
+        paths.label("backward", backward=True)  # what no module's autograd node recorded
+        return (out,) + tuple(grads)
 
-    flat = [p.detach() for p in params.values()] + [t.detach() for t in buffers.values()]
+    flat = [p.detach().requires_grad_(joint) for p in params.values()] + \
+        [t.detach() for t in buffers.values()]
     flat += list(inputs)
-    paths = _ModulePaths(model)
     try:
-        with torch.no_grad():
+        with torch.set_grad_enabled(joint):
             gm = proxy_tensor.make_fx(run)(*flat)
     except RuntimeError as why:  # make_fx refuses reading a traced value (control flow on it)
         where = "module '{}'".format(paths.stack[-1]) if paths.stack and paths.stack[-1] else \
@@ -437,12 +735,17 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
 
     train=False: the forward graph in eval mode (batchnorm with running statistics).
     train=True: forward (in training mode: batchnorm_train, with the batch's statistics; the
-    running statistics PyTorch updates on the side are not in the graph), then its backward made
-    by the simulator's autodiff
-    (`dojosim run --backward`): every parameter's gradient is an output named grad/PARAM (role
-    gradient); a loss from F.cross_entropy starts the backward itself, any other output is
-    seeded with d(output) = 1 (a host input `grad_output` of ones). backward=False keeps only
-    the training-mode forward: what dojosim.train trains (it appends the backward and updates).
+    running statistics PyTorch updates on the side are not in the graph), then its backward;
+    every parameter's gradient is an output named grad/PARAM (role gradient) in the parameter's
+    graph layout. backward selects which backward:
+      True (default): made by the simulator's autodiff (`dojosim run --backward`); a loss from
+        F.cross_entropy starts the backward itself, any other output is seeded with
+        d(output) = 1 (a host input `grad_output` of ones).
+      "aten": PyTorch's own, traced by make_fx with the forward (torch.autograd.grad of the one
+        output, d(output) = 1, a constant) and lowered op by op; a backward aten op with no
+        graph op is refused naming it and the forward module it differentiates.
+      False: only the training-mode forward: what dojosim.train trains (it appends the
+        backward and updates).
     dtype: the graph's float dtype (fp32, bf16, cfp8); integer inputs become int32.
     with_data: carry the weights and example inputs as the host tensors' values.
     Raises CaptureError naming the aten op and the module path for what has no graph op.
@@ -454,10 +757,14 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
         if not isinstance(x, torch.Tensor):
             raise CaptureError("example input {} is a {}; capture takes tensors".format(
                 i, type(x).__name__))
+    if backward not in (True, False, "aten"):
+        raise ValueError("backward={!r}: expected True (the simulator's autodiff), False (the "
+                         "forward only) or \"aten\" (PyTorch's, traced)".format(backward))
+    joint = bool(train) and backward == "aten"
     was_training = model.training
     model.train(train)
     try:
-        gm, params, buffers, flat = _trace(model, example_inputs)
+        gm, params, buffers, flat = _trace(model, example_inputs, joint)
     finally:
         model.train(was_training)
     b = Builder(name or type(model).__name__, dtype)
@@ -470,6 +777,7 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
     placeholders = iter(zip(host_names, flat))
     for node in gm.graph.nodes:
         b.path = node.meta.get("dojosim_path", "")
+        b.backward = node.meta.get("dojosim_backward", False)
         if node.op == "placeholder":
             (hname, role), t = next(placeholders)
             t = t.detach()
@@ -485,19 +793,52 @@ def capture(model, example_inputs, train=False, dtype="bf16", name=None, with_da
         elif node.op == "output":
             outs = node.args[0]
             break
-    b.path = ""
+    b.path, b.backward = "", False
     flat_out = outs if isinstance(outs, (list, tuple)) else [outs]
+    if joint:
+        flat_out, grads = flat_out[:1], flat_out[1:]
     if train and len(flat_out) != 1:
         raise CaptureError("train=True needs a model with one tensor output (a loss or "
                            "logits); {} returns {}".format(type(model).__name__, len(flat_out)))
     for i, o in enumerate(flat_out):
         b.rename(env[o], "output" if len(flat_out) == 1 else "output.{}".format(i))
-    if train and backward:
+    if joint:
+        for (pname, _), node, placeholder in zip(host_names, grads, gm.graph.nodes):
+            if node is not None:
+                _gradient_output(b, pname, env[node], env[placeholder])
+        _drop_unread(b.graph)
+    elif train and backward:
         b.graph = _with_backward(b.graph)
     if not with_data:
         for t in b.graph.tensors:
             t.data = None
     return b.graph
+
+
+def _drop_unread(graph):
+    """Drops ops none of whose outputs is read or named (output, grad/...): a reshape the
+    lowering undid, a traced value nothing needs. Ops with a read output stay whole."""
+    while True:
+        read = {i for op in graph.ops for i in op.inputs}
+        dead = [op for op in graph.ops if not any(
+            o in read or o == "output" or o.startswith("grad/") for o in op.outputs)]
+        if not dead:
+            return
+        for op in dead:
+            graph.ops.remove(op)
+            for o in op.outputs:
+                graph.tensors.remove(graph.tensor(o))
+                del graph._by_name[o]
+
+
+def _gradient_output(b, name, grad, weight):
+    """grad/NAME (role gradient): the parameter's gradient in the order the graph holds it."""
+    if grad.host is not None or not weight.host.declared:
+        raise CaptureError("the backward: the gradient of '{}' is a constant (nothing between "
+                           "it and the output is differentiated)".format(name))
+    perm = next(iter(weight.host.declared))  # the graph's weight = its data permuted by perm
+    tensor = b.as_perm(grad, perm)
+    b.rename(Value(permuted(grad.shape, perm), tensor=tensor), "grad/" + name, "gradient")
 
 
 def _lower_node(b, node, env):
@@ -540,14 +881,26 @@ def _lower_node(b, node, env):
                            "dojosim.torch.supported_aten_ops() lists what maps)".format(
                                b.where(), op))
     kwargs.pop("dtype", None) if op == "_to_copy" else None
-    if op != "nll_loss_forward" and any(isinstance(a, _LogSoftmax) for a in args):
-        raise CaptureError("{}: aten.{} reads a log_softmax, which has a graph op only as part "
-                           "of a cross-entropy (softmax_cross_entropy)".format(b.where(), op))
+    for a in args:
+        kind = next((k for k in _READERS if isinstance(a, k)), None)
+        if kind is not None and op not in _READERS[kind]:
+            raise CaptureError("{}: aten.{} reads {}, which has a graph op only as {}".format(
+                b.where(), op, _WHAT[kind](a), _ONLY[kind]))
     try:
         return fn(b, *args, **kwargs)
     except TypeError as why:
         raise CaptureError("{}: aten.{} with arguments the capture does not know: {}".format(
             b.where(), op, why)) from None
+
+
+_WHAT = {_LogSoftmax: lambda a: "a log_softmax",
+         _CrossEntropyGrad: lambda a: "a cross-entropy's gradient",
+         _Saved: lambda a: "the {} a forward op saves".format(a.what),
+         _Expanded: lambda a: "a broadcast copy (aten.expand)"}
+_ONLY = {_LogSoftmax: "part of a cross-entropy (softmax_cross_entropy) or its backward",
+         _CrossEntropyGrad: "part of softmax_cross_entropy_backward",
+         _Saved: "an input of the forward op's backward",
+         _Expanded: "the backward of a mean over H and W (divided by H W)"}
 
 
 def _reads_values(args):
