@@ -217,26 +217,33 @@ def test_bf16_weights_train_as_fp32_masters_and_a_loss_scale_changes_no_bit():
     assert all(scaled_weights[k].tobytes() == v.tobytes() for k, v in weights.items())
 
 
-def test_resnet18_gradients_on_d1_are_pytorchs():
-    """torchvision's ResNet-18 (random weights, 10 classes) with its cross-entropy on two 32 x 32
-    images, fp32, batchnorm in inference form (running statistics, as in eval mode): the
-    backward on a D1 die gives every parameter's gradient within 1e-5 of the largest of
-    PyTorch's in float64, each op bit-exact with its reference."""
+@pytest.mark.parametrize("make", ["resnet18", "resnet50"])
+def test_resnet_gradients_on_d1_are_pytorchs(make):
+    """torchvision's ResNet-18 and ResNet-50 (random weights, 10 classes) with their
+    cross-entropy on two 32 x 32 images, fp32, batchnorm in inference form (running statistics,
+    as in eval mode): the backward on a D1 die gives every parameter's gradient within 1e-5 of
+    the largest of PyTorch's in float64, or within 4 times PyTorch's own fp32 error where that
+    is larger, each op bit-exact with its reference. ResNet-18 meets 1e-5 (2.2e-6); ResNet-50
+    at random initialisation does not even in PyTorch: its fp32 gradients are up to 7e-3 of the
+    largest from its float64 ones (conv1's 2.6e-3), and ours are as close as that."""
     import torchvision
     torch.manual_seed(0)
-    model = WithLoss(torchvision.models.resnet18(weights=None, num_classes=10)).eval()
+    model = WithLoss(getattr(torchvision.models, make)(weights=None, num_classes=10)).eval()
     x, labels = torch.randn(2, 3, 32, 32), torch.randint(0, 10, (2,))
     g = dtorch.capture(model, (x, labels), dtype="fp32")
     outputs, report = dojosim.run_graph(g, config=D1, backward=True)
     assert report["run"]["totals"]["checked"] is True
     step = report["run"]["step"]
     assert step["backward"]["cycles"] > step["forward"]["cycles"] > 0
-    exact = copy.deepcopy(model).double()
+    exact, single = copy.deepcopy(model).double(), copy.deepcopy(model)
     exact(x.double(), labels).backward()
-    for name, p in exact.named_parameters():
+    single(x, labels).backward()
+    for (name, p), (_, q) in zip(exact.named_parameters(), single.named_parameters()):
         want = graph_layout(name, p.grad.numpy(), g)
         err = np.abs(outputs["grad/" + name] - want).max()
-        assert err <= 1e-5 * np.abs(want).max(), "{}: {:.3g}".format(name, err)
+        err32 = np.abs(graph_layout(name, q.grad.numpy(), g) - want).max()
+        assert err <= max(1e-5 * np.abs(want).max(), 4 * err32), \
+            "{}: {:.3g} (PyTorch fp32: {:.3g})".format(name, err, err32)
 
 
 def train_mode_gradients(make, images, size, factor=4):
