@@ -315,14 +315,7 @@ int cmd_run(const std::vector<std::string>& args) {
     print_report(report, params.core.clock_ghz);
 
     int status = kOk;
-    if (trace) {
-      fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
-                 trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
-      if (const std::string why = trace->close(); !why.empty()) {
-        fmt::print(stderr, "dojosim run: {}\n", why);
-        status = kUsage;
-      }
-    }
+    if (trace && !finish_trace(*trace, trace_path, trace_limit)) status = kUsage;
     if (!svg_dir.empty()) {
       report::write_run_svgs(svg_dir, stats, config);
       fmt::print("plots: {0}/utilisation.svg, {0}/links.svg, {0}/roofline.svg\n", svg_dir);

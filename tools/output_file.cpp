@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "hw/trace/trace.h"
+
 namespace dojosim::cli {
 
 namespace fs = std::filesystem;
@@ -51,6 +53,16 @@ void write_file(const std::string& path, std::string_view content) {
   if (!written || !closed)
     throw std::runtime_error(
         fmt::format("cannot write {}: {}", path, std::strerror(written ? errno : write_errno)));
+}
+
+bool finish_trace(hw::TraceWriter& trace, const std::string& path, uint64_t limit) {
+  fmt::print("trace: {} events in {}{}\n", trace.events(), path,
+             trace.truncated() ? fmt::format(" (cut at --trace-limit {})", limit) : "");
+  if (const std::string why = trace.close(); !why.empty()) {
+    fmt::print(stderr, "dojosim run: {}\n", why);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace dojosim::cli

@@ -4,8 +4,13 @@
 // full disk (ENOSPC) or a write error is an error, never a silent exit 0.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+
+namespace dojosim::hw {
+class TraceWriter;
+}
 
 namespace dojosim::cli {
 
@@ -21,5 +26,9 @@ std::string cannot_make_folder(const std::string& flag, const std::string& dir,
 // Writes `content` to `path` and closes it, every step checked. Throws std::runtime_error
 // "cannot write PATH: REASON".
 void write_file(const std::string& path, std::string_view content);
+
+// After a run with --trace: prints "trace: N events in PATH" (and where --trace-limit `limit`
+// cut it) and completes the file; false, with the error on stderr, if it could not be written.
+bool finish_trace(hw::TraceWriter& trace, const std::string& path, uint64_t limit);
 
 }  // namespace dojosim::cli

@@ -177,14 +177,7 @@ int run_collective_workload(const std::string& text, const hw::LoadedConfig& loa
   for (const auto& [bucket, pct_of] : r.time_split)
     split += fmt::format("{}{} {:.1f}%", split.empty() ? "" : ", ", bucket, pct_of);
   fmt::print("time split (the members' threads): {}\n", split);
-  if (trace) {
-    fmt::print("trace: {} events in {}{}\n", trace->events(), trace_path,
-               trace->truncated() ? fmt::format(" (cut at --trace-limit {})", trace_limit) : "");
-    if (const std::string why = trace->close(); !why.empty()) {
-      fmt::print(stderr, "dojosim run: {}\n", why);
-      return kUsage;
-    }
-  }
+  if (trace && !finish_trace(*trace, trace_path, trace_limit)) return kUsage;
 
   bool passed = true;
   nlohmann::ordered_json checks;

@@ -220,15 +220,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       fmt::print("{}", graph_run::run_text(r, loaded.config));
       const bool training = flags.backward || !flags.optimizer.empty();
       if (training) fmt::print("{}", step_text(step_split(r, part)));
-      if (trace) {
-        fmt::print(
-            "trace: {} events in {}{}\n", trace->events(), flags.trace_path,
-            trace->truncated() ? fmt::format(" (cut at --trace-limit {})", flags.trace_limit) : "");
-        if (const std::string why = trace->close(); !why.empty()) {
-          fmt::print(stderr, "dojosim run: {}\n", why);
-          return kUsage;
-        }
-      }
+      if (trace && !finish_trace(*trace, flags.trace_path, flags.trace_limit)) return kUsage;
       if (!flags.svg_dir.empty()) {
         report::write_graph_svgs(flags.svg_dir, r, loaded.config);
         fmt::print("plot: {}/ops.svg\n", flags.svg_dir);
