@@ -656,6 +656,17 @@ OptimizerOptions parse_optimizer(const std::string& text) {
   return o;
 }
 
+constexpr std::string_view kMasterPrefix = "master/";
+
+std::string master_weight(std::string_view weight) {
+  return std::string(kMasterPrefix) + std::string(weight);
+}
+std::string weight_of_master(std::string_view name) {
+  return name.substr(0, kMasterPrefix.size()) == kMasterPrefix
+             ? std::string(name.substr(kMasterPrefix.size()))
+             : std::string();
+}
+
 namespace {
 // A hash that every host computes alike (a seed from a name).
 uint64_t fnv1a(std::string_view s) {
@@ -690,7 +701,7 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
       s.name = name;
       s.role = role;
       s.dtype = dtype;
-      if (name != "master/" + w.name) s.data.clear();
+      if (name != master_weight(w.name)) s.data.clear();
       t.tensors.push_back(s);
     };
     const auto cast = [&](const std::string& name, const std::string& from, const std::string& to,
@@ -706,7 +717,7 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
     };
     // The update runs on fp32: a master copy of a narrower weight, an fp32 unscaled gradient.
     const bool master = w.dtype != DType::Fp32;
-    const std::string weight = master ? "master/" + w.name : w.name;
+    const std::string weight = master ? master_weight(w.name) : w.name;
     if (master) {
       declare(weight, Role::OptimizerState, DType::Fp32);
       // The working copy is made first, by stochastic rounding: a stream per weight and step

@@ -66,6 +66,11 @@ OptimizerOptions parse_optimizer(const std::string& text);
 Graph training_step(const Graph& g, const BackwardOptions& backward,
                     const OptimizerOptions& optimizer);
 
+/// The training step's fp32 master weight of a narrower weight: "master/WEIGHT"; and back, the
+/// weight a tensor of that name is the master of ("" for another name).
+std::string master_weight(std::string_view weight);
+std::string weight_of_master(std::string_view name);
+
 /// The op types with a gradient rule, in op table order (docs/graphs.md lists them).
 std::vector<std::string_view> differentiable_ops();
 

@@ -57,15 +57,6 @@ uint32_t pieces_per_register(DType d) {
 // A row is done in pairs of pieces q, q + 1 (a bf16 register on either side holds a pair):
 // v1 and v2 hold them in fp32; a piece past x's row is zero (a bf16 row of an odd number of
 // fp32 pieces); a piece past y's row is not stored.
-std::string program_text(DType from, DType to, bool scaled, bool stochastic);
-
-mesh::NodeProgram build_program(const CastProblem& p) {
-  return mesh::assemble_program(
-      program_text(p.in.dtype, p.out.dtype, p.factor != 1.0f,
-                   p.rounding == isa::Rounding::Stochastic && p.out.dtype == DType::Bf16),
-      "cast.s");
-}
-
 std::string program_text(DType from, DType to, bool scaled, bool stochastic) {
   codegen::AsmWriter w;
   w.raw(fmt::format("# cast {} -> {}{}{}: y = round(factor x), row by row, two fp32 pieces a step.",
@@ -147,6 +138,13 @@ std::string program_text(DType from, DType to, bool scaled, bool stochastic) {
   w.exit_program();
   args().reserve(w);
   return w.text();
+}
+
+mesh::NodeProgram build_program(const CastProblem& p) {
+  return mesh::assemble_program(
+      program_text(p.in.dtype, p.out.dtype, p.factor != 1.0f,
+                   p.rounding == isa::Rounding::Stochastic && p.out.dtype == DType::Bf16),
+      "cast.s");
 }
 
 Node node_work(const CastProblem& p, size_t b, unsigned threads) {

@@ -321,8 +321,8 @@ class Runner {
       m = Matrix(rows, cols);
       // A master weight (the training step's master/W of a bf16 weight W, which the step's
       // first cast makes) starts from the values W would be given or made up as a weight.
-      if (role == g::Role::OptimizerState && t.name.rfind("master/", 0) == 0)
-        if (const g::Tensor* w = g_.find_tensor(t.name.substr(7)))
+      if (role == g::Role::OptimizerState)
+        if (const g::Tensor* w = g_.find_tensor(g::weight_of_master(t.name)))
           return quantized(host_values(*w, g::Role::Weight, size_t(w - g_.tensors.data())),
                            DType::Fp32, {});
       if (role == g::Role::OptimizerState) return m;
@@ -1106,6 +1106,60 @@ class Runner {
     }
   }
 
+  // x [R, C] of a batchnorm op as the image [1, R, 1, C] the sums over rows read.
+  struct RowsOf {
+    uint32_t rows, cols;
+    ops::ImageShape image;
+    ops::RowSplit split;
+  };
+  RowsOf rows_of(const std::string& x) const {
+    const auto [rows, cols] = matrix_of(tensor(x).shape);
+    const ops::ImageShape image{1, rows, 1, cols};
+    return {rows, cols, image, ops::split_image(config_, runtime_dtype(tensor(x).dtype), image)};
+  }
+
+  // What both batchnorm backward ops read, on dy's image split: dy, x, the scale, mean and
+  // variance vectors (inputs 2 to 4), the constant vectors 0 and 1 (the host writes them like a
+  // program's constants) and batchnorm's scratch; normalise() runs batchnorm's kernel on them.
+  struct NormGradOperands {
+    RowsOf in;
+    float eps = 0;
+    std::vector<std::shared_ptr<Buffer>> temps;
+    uint64_t dy = 0, x = 0, scale = 0, mean = 0, variance = 0, zero = 0, one = 0;
+    std::shared_ptr<Buffer> work;
+  };
+  NormGradOperands norm_grad_operands(const g::Op& op) {
+    NormGradOperands n;
+    n.in = rows_of(op.inputs[0]);
+    n.eps = float(float_attr(op, "epsilon", 1e-5));
+    const ops::RowSplit& split = n.in.split;
+    n.dy = input_in(op.inputs[0], split, n.temps);
+    n.x = input_in(op.inputs[1], split, n.temps);
+    n.temps.push_back(vector_in(op.inputs[2], split, n.scale));
+    n.temps.push_back(vector_in(op.inputs[3], split, n.mean));
+    n.temps.push_back(vector_in(op.inputs[4], split, n.variance));
+    const auto constant = [&](float v) {
+      n.temps.push_back(allocate(split.vector_bytes(), fmt::format("{}'s constants", op.type)));
+      ops::write_vector(executor_.machine(), split, n.temps.back()->address,
+                        std::vector<float>(n.in.cols, v));
+      return n.temps.back()->address;
+    };
+    n.zero = constant(0.0f), n.one = constant(1.0f);
+    n.work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
+    return n;
+  }
+  // out = batchnorm(in; scale a, bias b, mean m, the op's variance).
+  void normalise(const g::Op& op, const NormGradOperands& n, uint64_t in, uint64_t a, uint64_t b,
+                 uint64_t m, uint64_t out, const char* what) {
+    ops::BatchNormProblem p;
+    p.split = n.in.split;
+    p.epsilon = n.eps;
+    p.x = in, p.scale = a, p.bias = b, p.mean = m, p.variance = n.variance;
+    p.work = n.work->address;
+    p.out = out;
+    kernel(ops::BatchNormKernel(config_, p), fmt::format("{} '{}' ({})", op.type, op.name, what));
+  }
+
   // batchnorm_backward (inference form) from kernels that exist, with constant vectors (0, 1)
   // the host writes like a program's constants:
   //   dx = batchnorm(dy; scale, bias 0, mean 0, variance) = dy a, a = scale rsqrt(variance + eps)
@@ -1114,46 +1168,20 @@ class Runner {
   // (reduce_sum's sums: fp32, global_avg_pool's order). bf16: x^ and dy x^ are bf16 values.
   void run_batchnorm_backward(const g::Op& op) {
     const std::string &dy = op.inputs[0], &x = op.inputs[1];
-    const DType dtype = runtime_dtype(tensor(dy).dtype);
-    const auto [rows, cols] = matrix_of(tensor(dy).shape);
-    const ops::ImageShape image{1, rows, 1, cols};
-    const ops::RowSplit split = ops::split_image(config_, dtype, image);
-    const float eps = float(float_attr(op, "epsilon", 1e-5));
-    std::vector<std::shared_ptr<Buffer>> temps;
-    const uint64_t dy_at = input_in(dy, split, temps), x_at = input_in(x, split, temps);
-    uint64_t scale = 0, mean = 0, variance = 0;
-    temps.push_back(vector_in(op.inputs[2], split, scale));
-    temps.push_back(vector_in(op.inputs[3], split, mean));
-    temps.push_back(vector_in(op.inputs[4], split, variance));
-    const auto constant = [&](float v) {
-      temps.push_back(allocate(split.vector_bytes(), "batchnorm_backward's constants"));
-      ops::write_vector(executor_.machine(), split, temps.back()->address,
-                        std::vector<float>(cols, v));
-      return temps.back()->address;
-    };
-    const uint64_t zero = constant(0.0f), one = constant(1.0f);
-    std::shared_ptr<Buffer> work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
-    const auto normalise = [&](uint64_t in, uint64_t a, uint64_t b, uint64_t m, uint64_t out,
-                               const char* what) {
-      ops::BatchNormProblem p;
-      p.split = split;
-      p.epsilon = eps;
-      p.x = in, p.scale = a, p.bias = b, p.mean = m, p.variance = variance;
-      p.work = work->address;
-      p.out = out;
-      kernel(ops::BatchNormKernel(config_, p), fmt::format("{} '{}' ({})", op.type, op.name, what));
-    };
-    normalise(dy_at, scale, zero, zero, produce(op.outputs[0], &split).buffer->address, "dx");
+    const NormGradOperands n = norm_grad_operands(op);
+    const ops::RowSplit& split = n.in.split;
+    const ops::ImageShape& image = n.in.image;
+    const DType dtype = split.dtype;
+    const float eps = n.eps;
+    const uint32_t cols = n.in.cols;
+    normalise(op, n, n.dy, n.scale, n.zero, n.zero, produce(op.outputs[0], &split).buffer->address,
+              "dx");
     std::shared_ptr<Buffer> xhat = allocate(split.bytes(), "batchnorm_backward's x^");
-    normalise(x_at, one, zero, mean, xhat->address, "x^");
-    ops::ElementwiseProblem product;
-    product.op = ops::ElementwiseOp::Mul;
-    product.split = split;
-    product.a = dy_at, product.b = xhat->address, product.out = xhat->address;
-    kernel(ops::ElementwiseKernel(config_, product),
-           fmt::format("{} '{}' (dy x^)", op.type, op.name));
+    normalise(op, n, n.x, n.one, n.zero, n.mean, xhat->address, "x^");
+    elementwise_step(op, ops::ElementwiseOp::Mul, split, n.dy, xhat->address, false, xhat->address,
+                     "dy x^");
     row_sums(op, image, split, xhat->address, &op.outputs[1]);
-    row_sums(op, image, split, dy_at, &op.outputs[2]);
+    row_sums(op, image, split, n.dy, &op.outputs[2]);
     op_->how = "simd rows, sums over rows";
     if (!values_) return;
     const std::vector<float> zeros(cols, 0.0f), ones(cols, 1.0f);
@@ -1171,18 +1199,6 @@ class Runner {
   }
 
   // ---- batchnorm in training, composed from kernels that exist (runtime/ops/batchnorm_train.h)
-
-  // x [R, C] of a batchnorm op as the image [1, R, 1, C] the sums over rows read.
-  struct RowsOf {
-    uint32_t rows, cols;
-    ops::ImageShape image;
-    ops::RowSplit split;
-  };
-  RowsOf rows_of(const std::string& x) const {
-    const auto [rows, cols] = matrix_of(tensor(x).shape);
-    const ops::ImageShape image{1, rows, 1, cols};
-    return {rows, cols, image, ops::split_image(config_, runtime_dtype(tensor(x).dtype), image)};
-  }
 
   // One step of a composed op: out = a op b on `split` (b a [C] vector over the rows with
   // b_vector), or out = factor a (scale).
@@ -1273,37 +1289,16 @@ class Runner {
   // f dbias and f dscale are scaled where the sums end and moved into vectors over the rows.
   void run_batchnorm_train_backward(const g::Op& op) {
     const std::string &dy = op.inputs[0], &x = op.inputs[1];
-    const RowsOf in = rows_of(dy);
+    NormGradOperands n = norm_grad_operands(op);
+    const RowsOf& in = n.in;
     const ops::RowSplit& split = in.split;
-    const float eps = float(float_attr(op, "epsilon", 1e-5));
+    const float eps = n.eps;
     const float f = ops::batchnorm_train_factor(in.rows);
-    std::vector<std::shared_ptr<Buffer>> temps;
-    const uint64_t dy_at = input_in(dy, split, temps), x_at = input_in(x, split, temps);
-    uint64_t scale = 0, mean = 0, variance = 0;
-    temps.push_back(vector_in(op.inputs[2], split, scale));
-    temps.push_back(vector_in(op.inputs[3], split, mean));
-    temps.push_back(vector_in(op.inputs[4], split, variance));
-    const auto constant = [&](float v) {
-      temps.push_back(allocate(split.vector_bytes(), "batchnorm_train_backward's constants"));
-      ops::write_vector(executor_.machine(), split, temps.back()->address,
-                        std::vector<float>(in.cols, v));
-      return temps.back()->address;
-    };
-    const uint64_t zero = constant(0.0f), one = constant(1.0f);
-    std::shared_ptr<Buffer> work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
-    const auto normalise = [&](uint64_t from, uint64_t a, uint64_t m, uint64_t out,
-                               const char* what) {
-      ops::BatchNormProblem p;
-      p.split = split;
-      p.epsilon = eps;
-      p.x = from, p.scale = a, p.bias = zero, p.mean = m, p.variance = variance;
-      p.work = work->address;
-      p.out = out;
-      kernel(ops::BatchNormKernel(config_, p), fmt::format("{} '{}' ({})", op.type, op.name, what));
-    };
+    std::vector<std::shared_ptr<Buffer>>& temps = n.temps;
+    const uint64_t dy_at = n.dy;
     std::shared_ptr<Buffer> xhat = allocate(split.bytes(), "batchnorm_train_backward's x^");
     std::shared_ptr<Buffer> t = allocate(split.bytes(), "batchnorm_train_backward's dy x^");
-    normalise(x_at, one, mean, xhat->address, "x^");
+    normalise(op, n, n.x, n.one, n.zero, n.mean, xhat->address, "x^");
     elementwise_step(op, ops::ElementwiseOp::Mul, split, dy_at, xhat->address, false, t->address,
                      "dy x^");
     const ops::RowSplit sums = row_sums(op, in.image, split, t->address, &op.outputs[1]).first;
@@ -1326,7 +1321,8 @@ class Runner {
     elementwise_step(op, ops::ElementwiseOp::Sub, split, t->address, xhat->address, false,
                      t->address, "their difference");
     xhat.reset();
-    normalise(t->address, scale, zero, produce(op.outputs[0], &split).buffer->address, "dx");
+    normalise(op, n, t->address, n.scale, n.zero, n.zero,
+              produce(op.outputs[0], &split).buffer->address, "dx");
     op_->how = "simd rows, sums over rows";
     if (!values_) return;
     const std::vector<float>&sc = ref(op.inputs[2]).values, &mu = ref(op.inputs[3]).values,
