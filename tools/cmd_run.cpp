@@ -82,6 +82,7 @@ int cmd_run(const std::vector<std::string>& args) {
   std::vector<std::string> sets;
   std::string loss, graph_out, optimizer;
   double loss_scale = 1;
+  uint32_t data_parallel = 1;
   unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&config_path),
@@ -112,6 +113,10 @@ int cmd_run(const std::vector<std::string>& args) {
       "loss-scale", po::value<double>(&loss_scale),
       "with --backward: start the backward from this multiple of d loss (static loss scaling; "
       "the training step divides it out of every gradient before the update)")(
+      "data-parallel", po::value<uint32_t>(&data_parallel),
+      "with --optimizer: the training step on this many equal rectangles of the mesh at once "
+      "(docs/graphs.md \"Data parallel\"), each with its own batch of the graph's size; "
+      "gradients averaged over them by an all-reduce before the updates")(
       "graph-out", po::value<std::string>(&graph_out),
       "a graph workload: write the graph that is planned and run (with --backward, forward and "
       "backward) here, YAML or .json")(
@@ -184,7 +189,8 @@ int cmd_run(const std::vector<std::string>& args) {
     return kUsage;
   }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
-  for (const char* flag : {"plan", "backward", "optimizer", "loss", "loss-scale", "graph-out"})
+  for (const char* flag :
+       {"plan", "backward", "optimizer", "loss", "loss-scale", "data-parallel", "graph-out"})
     if (vm.count(flag) && !graph_file)
       return usage_error(
           "run", fmt::format("--{} is for a graph workload (--workload FILE.graph.yaml)", flag));
@@ -196,6 +202,10 @@ int cmd_run(const std::vector<std::string>& args) {
   if (vm.count("loss-scale") && !(loss_scale > 0 && std::isfinite(loss_scale)))
     return usage_error(
         "run", fmt::format("--loss-scale {}: expected a positive finite number", loss_scale));
+  if (vm.count("data-parallel") && !vm.count("optimizer"))
+    return usage_error("run", "--data-parallel runs replicas of a training step: give --optimizer");
+  if (vm.count("data-parallel") && data_parallel == 0)
+    return usage_error("run", "--data-parallel 0: expected at least 1 group");
   if (!graph_out.empty())
     if (const std::string why = cannot_write(graph_out); !why.empty())
       return usage_error("run", why);
@@ -241,9 +251,9 @@ int cmd_run(const std::vector<std::string>& args) {
       return usage_error("run", why);
   if (graph_file)
     return run_graph_file(
-        workload,
-        {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
-         trace_limit, svg_dir, vm.count("backward") > 0, optimizer, loss, loss_scale, graph_out});
+        workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
+                   trace_limit, svg_dir, vm.count("backward") > 0, optimizer, loss, loss_scale,
+                   data_parallel, graph_out});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

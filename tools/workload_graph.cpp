@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -15,6 +16,7 @@
 #include "runtime/graph/autodiff.h"
 #include "runtime/graph/io.h"
 #include "runtime/graph/plan/plan.h"
+#include "runtime/graph/run/groups.h"
 #include "runtime/graph/run/run.h"
 #include "runtime/graph/summary.h"
 #include "runtime/graph/validate.h"
@@ -79,21 +81,23 @@ std::map<std::string, std::string> parse_graph_inputs(const runtime::graph::Grap
 
 // The values of host tensors from --inputs, else from their data files (both checked for
 // shape and kind), by name as the rows x cols of their matrix view.
-std::map<std::string, runtime::Matrix> host_values(
-    const runtime::graph::Graph& g, const std::string& path,
-    const std::map<std::string, std::string>& given) {
+// Data parallel: a given input holds every group's batch, `groups` times the tensor's first
+// axis.
+std::map<std::string, runtime::Matrix> host_values(const runtime::graph::Graph& g,
+                                                   const std::string& path,
+                                                   const std::map<std::string, std::string>& given,
+                                                   uint32_t groups) {
   const std::filesystem::path folder = std::filesystem::path(path).parent_path();
   std::map<std::string, runtime::Matrix> values;
   for (const runtime::graph::Tensor& t : g.tensors) {
     const auto file = given.find(t.name);
     if (t.data.empty() && file == given.end()) continue;
     runtime::NpyArray a;
+    std::vector<uint64_t> shape(t.shape.begin(), t.shape.end());
+    if (groups > 1 && t.role == runtime::graph::Role::Input && !shape.empty()) shape[0] *= groups;
     try {
-      a = file != given.end()
-              ? runtime::read_npy(file->second,
-                                  std::vector<uint64_t>(t.shape.begin(), t.shape.end()),
-                                  "tensor '" + t.name + "'")
-              : runtime::read_npy((folder / t.data).string());
+      a = file != given.end() ? runtime::read_npy(file->second, shape, "tensor '" + t.name + "'")
+                              : runtime::read_npy((folder / t.data).string());
     } catch (const runtime::NpyError& e) {
       if (file == given.end()) throw;
       throw runtime::graph::GraphError(
@@ -108,34 +112,40 @@ std::map<std::string, runtime::Matrix> host_values(
 }
 
 // A training step's cycles by part: the forward (the file's ops), the backward (the ops the
-// autodiff appended) and the updates (the training step's ops, last: the optimizer's, and the
-// casts of master weights and gradients).
+// autodiff appended), the all-reduces of a data-parallel step and the updates (the training
+// step's other ops, last: the optimizer's, and the casts of master weights and gradients).
 struct StepSplit {
   struct Part {
     const char* name;
     size_t ops = 0;
     uint64_t cycles = 0, kernels = 0, moves = 0;
   };
-  std::vector<Part> parts{{"forward"}, {"backward"}, {"updates"}};
+  std::vector<Part> parts{{"forward"}, {"backward"}, {"all-reduce"}, {"updates"}};
 };
 StepSplit step_split(const runtime::graph_run::GraphRun& r,
                      const std::map<std::string, size_t>& part) {
   StepSplit s;
   for (const runtime::graph_run::OpRun& o : r.ops) {
     const auto k = part.find(o.op);
-    StepSplit::Part& p = s.parts[k == part.end() ? 2 : k->second];
+    StepSplit::Part& p = s.parts[o.type == "allreduce" ? 2 : k == part.end() ? 3 : k->second];
     ++p.ops;
     p.cycles += o.cycles, p.kernels += o.kernel_cycles, p.moves += o.moves.cycles;
   }
   return s;
 }
-std::string step_text(const StepSplit& s) {
+// samples: the step's batch over every data-parallel group (0: unknown).
+std::string step_text(const StepSplit& s, uint64_t samples, double clock_ghz) {
   uint64_t total = 0;
   for (const StepSplit::Part& p : s.parts) total += p.cycles;
-  std::string out = fmt::format("training step: {} cycles\n", total);
+  std::string out = fmt::format("training step: {} cycles", total);
+  if (samples && total)
+    out +=
+        fmt::format(" ({:.3f} us), {} samples: {:.0f} samples/s", double(total) / clock_ghz / 1e3,
+                    samples, double(samples) * clock_ghz * 1e9 / double(total));
+  out += "\n";
   for (const StepSplit::Part& p : s.parts)
     if (p.ops)
-      out += fmt::format("  {:<9} {:>12} ({:5.1f}%), {:>4} ops: kernels {}, moves {}\n", p.name,
+      out += fmt::format("  {:<10} {:>12} ({:5.1f}%), {:>4} ops: kernels {}, moves {}\n", p.name,
                          p.cycles, total ? 100.0 * double(p.cycles) / double(total) : 0.0, p.ops,
                          p.kernels, p.moves);
   return out;
@@ -176,25 +186,41 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     if (!flags.optimizer.empty() || flags.backward) {
       const graph::Graph b = graph::with_backward(g, backward);
       for (const graph::Op& op : b.ops) part.emplace(op.name, 1);
-      g = flags.optimizer.empty()
-              ? b
-              : graph::training_step(g, backward, graph::parse_optimizer(flags.optimizer));
+      graph::OptimizerOptions optimizer;
+      if (!flags.optimizer.empty()) {
+        optimizer = graph::parse_optimizer(flags.optimizer);
+        optimizer.groups = flags.data_parallel;
+      }
+      g = flags.optimizer.empty() ? b : graph::training_step(g, backward, optimizer);
       a = graph::validate(g);
     }
     if (!flags.graph_out.empty()) write_graph(g, path, flags.graph_out);
     check_graph_data(g, path);
     const std::map<std::string, std::string> input_files = parse_graph_inputs(g, flags.inputs);
+    // Data parallel: the plan is each group's, on its rectangle of the mesh.
+    const uint32_t groups = flags.data_parallel;
+    const std::vector<hw::HardwareConfig::Region> regions =
+        groups > 1 ? graph_run::group_regions(loaded.config, groups)
+                   : std::vector<hw::HardwareConfig::Region>{};
+    const hw::HardwareConfig planned =
+        groups > 1 ? graph_run::in_region(loaded.config, regions.front()) : loaded.config;
     // The plan is made before the refusal too: a graph that cannot be placed says so first.
-    const graph::Plan p = graph::plan_graph(g, a, loaded.config);
+    const graph::Plan p = graph::plan_graph(g, a, planned);
     const graph::Summary s = graph::summarise(g, a);
     graph_run::RunOptions options;
     if (!plan) {  // every refusal before anything is printed or simulated
       graph_run::check_runnable(g, a);
       options.seed = loaded.config.sim.seed;
-      options.values = host_values(g, path, input_files);
+      options.values = host_values(g, path, input_files, groups);
+      options.groups = groups;
     }
     fmt::print("dojosim run{}: {} on {}\n", plan ? " --plan" : "", path, config_path);
     fmt::print("{}", graph::summary_text(g, s));
+    if (groups > 1)
+      fmt::print(
+          "data parallel: {} groups of {}, each with its own batch of the graph's; the plan is "
+          "each group's\n",
+          groups, graph_run::regions_text(regions));
     fmt::print("{}", graph::plan_text(p));
     nlohmann::ordered_json j;
     j["workload"] = {{"graph", path}, {"name", g.name}, {"ops", s.ops}, {"flop", s.flop}};
@@ -219,7 +245,15 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       }
       fmt::print("{}", graph_run::run_text(r, loaded.config));
       const bool training = flags.backward || !flags.optimizer.empty();
-      if (training) fmt::print("{}", step_text(step_split(r, part)));
+      // The batch: the first axis of the graph's first input (its data), in every group.
+      uint64_t samples = 0;
+      for (const graph::Tensor& t : g.tensors)
+        if (t.role == graph::Role::Input && !t.shape.empty()) {
+          samples = uint64_t(t.shape.front()) * groups;
+          break;
+        }
+      const double clock = loaded.config.node.core.clock_ghz;
+      if (training) fmt::print("{}", step_text(step_split(r, part), samples, clock));
       if (trace && !finish_trace(*trace, flags.trace_path, flags.trace_limit)) return kUsage;
       if (!flags.svg_dir.empty()) {
         report::write_graph_svgs(flags.svg_dir, r, loaded.config);
@@ -228,11 +262,16 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       j["run"] = graph_run::run_json(r);
       if (training) {
         const StepSplit t = step_split(r, part);
+        if (samples)
+          j["run"]["step"]["samples"] = samples,
+          j["run"]["step"]["samples_per_s"] =
+              double(samples) * clock * 1e9 / double(std::max<uint64_t>(1, r.cycles));
         for (size_t i = 0; i < t.parts.size(); ++i)
-          j["run"]["step"][t.parts[i].name] = {{"ops", t.parts[i].ops},
-                                               {"cycles", t.parts[i].cycles},
-                                               {"kernel_cycles", t.parts[i].kernels},
-                                               {"move_cycles", t.parts[i].moves}};
+          if (t.parts[i].ops || i != 2)
+            j["run"]["step"][t.parts[i].name] = {{"ops", t.parts[i].ops},
+                                                 {"cycles", t.parts[i].cycles},
+                                                 {"kernel_cycles", t.parts[i].kernels},
+                                                 {"move_cycles", t.parts[i].moves}};
       }
       if (!save_dir.empty())
         for (const auto& [name, m] : r.outputs) {
@@ -240,8 +279,11 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
           // A name may hold folders (a captured gradient is grad/WEIGHT): they are made.
           const std::filesystem::path file = std::filesystem::path(save_dir) / (name + ".npy");
           std::filesystem::create_directories(file.parent_path());
-          runtime::write_npy(file.string(), std::vector<uint64_t>(t.shape.begin(), t.shape.end()),
-                             m.values);
+          // An output that differs between data-parallel groups: every group's, stacked.
+          std::vector<uint64_t> shape(t.shape.begin(), t.shape.end());
+          if (std::count(r.varying.begin(), r.varying.end(), name))
+            shape.insert(shape.begin(), r.groups);
+          runtime::write_npy(file.string(), shape, m.values);
         }
     }
     if (!json_path.empty()) write_file(json_path, j.dump(1) + "\n");

@@ -22,6 +22,7 @@ struct GraphFlags {
   std::string optimizer;  // and then the updates: "sgd:lr=0.1" (implies backward)
   std::string loss;       // the loss the backward starts from; empty: the graph's one output
   double loss_scale = 1;  // static loss scaling of the backward (BackwardOptions::loss_scale)
+  uint32_t data_parallel = 1;  // groups of nodes running the training step at once
   std::string graph_out;  // write the graph that runs (YAML or JSON by its name) here
 };
 

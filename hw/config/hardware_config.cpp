@@ -165,6 +165,20 @@ bool HardwareConfig::is_disabled(Coord at) const {
   return std::find(die.disabled.begin(), die.disabled.end(), local) != die.disabled.end();
 }
 
+HardwareConfig::Region HardwareConfig::runtime_region() const {
+  if (region.width) return region;
+  return {{0, 0}, mesh_width(), mesh_height()};
+}
+
+std::vector<Coord> HardwareConfig::runtime_nodes() const {
+  const Region r = runtime_region();
+  std::vector<Coord> out;
+  for (int y = r.origin.y; y < r.origin.y + int(r.height); ++y)
+    for (int x = r.origin.x; x < r.origin.x + int(r.width); ++x)
+      if (!is_disabled({x, y})) out.push_back({x, y});
+  return out;
+}
+
 std::vector<Coord> HardwareConfig::disabled_nodes() const {
   std::vector<Coord> out;
   for (uint32_t dy = 0; dy < dies_high(); ++dy)

@@ -128,6 +128,14 @@ struct HardwareConfig {
     double static_w_per_node;
   } energy;
 
+  // Not a parameter (no key: config files, comparisons and reports leave it out): the
+  // rectangle of nodes the runtime places ops on, a data-parallel group's
+  // (runtime/graph/run/groups.h). Width 0: the whole mesh. The machine ignores it.
+  struct Region {
+    Coord origin;
+    uint32_t width = 0, height = 0;
+  } region;
+
   HardwareConfig();  // the defaults of params.def
 
   // Every parameter equal (the members params.def binds; nothing else is compared).
@@ -146,6 +154,9 @@ struct HardwareConfig {
   uint64_t usable_nodes_per_die() const;
   uint64_t usable_nodes() const { return die_count() * usable_nodes_per_die(); }
   bool is_disabled(Coord at) const;
+  // The runtime's rectangle (`region`, or the whole mesh) and its usable nodes, row by row.
+  Region runtime_region() const;
+  std::vector<Coord> runtime_nodes() const;
   std::vector<Coord> disabled_nodes() const;  // every disabled position of the machine
   Coord die_of(Coord at) const;               // tile coordinates of the node's die
   Coord local_of(Coord at) const;             // the node's position inside its die

@@ -189,7 +189,7 @@ class GraphRunError(RuntimeError):
 
 
 def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward=False,
-              optimizer=None, loss=None, loss_scale=None):
+              optimizer=None, loss=None, loss_scale=None, data_parallel=None):
     """Runs a workload graph (docs/graphs.md) in one machine run, as `dojosim run --workload
     FILE.graph.yaml`: every op as node kernels on the machine of `config`, each op's outputs
     checked bit for bit against its reference and within its float64 bound.
@@ -205,6 +205,12 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     loss_scale (`--loss-scale`) starts the backward from that multiple of d loss, divided out of
     every gradient before the update. A bf16 weight W trains as an fp32 master weight
     master/W (outputs next/master/W), its working copy made by stochastic rounding.
+    data_parallel (`--data-parallel`, with optimizer) runs the step on that many equal
+    rectangles of the mesh at once, each with its own batch of the graph's size (an input given
+    with data_parallel times the graph's first axis: group g takes its g-th part); gradients
+    are averaged over the groups before the updates. Outputs that differ between the groups
+    (the loss) come with a leading axis of the groups (report["run"]["totals"]
+    ["varying_outputs"]); the updated weights are every group's.
     Returns (outputs, report): outputs {name: numpy float32 array of the tensor's shape} for
     the graph's outputs; report the `--json` document: "workload", "config", "plan" and "run"
     (per op: cycles, kernel and move cycles, peak %, bytes moved; the graph's totals).
@@ -249,6 +255,8 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
             cmd += ["--loss", loss]
         if loss_scale is not None:
             cmd += ["--loss-scale", repr(float(loss_scale))]
+        if data_parallel is not None:
+            cmd += ["--data-parallel", str(int(data_parallel))]
         os.makedirs(os.path.join(d, "out"))
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         message = (done.stderr.strip().splitlines() or

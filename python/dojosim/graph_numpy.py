@@ -313,6 +313,9 @@ _OPS = {
     "reduce_sum": lambda op, x: _reduce_sum(x, op),
     "scale": lambda op, x: x * op.attributes["factor"],
     "cast": lambda op, x: x * _attr(op, "factor", 1.0),  # the mathematics: no rounding
+    # One replica's view of a data-parallel step: every group holds this x (the graph's own
+    # batch in every group), so the sum over the groups is groups x.
+    "allreduce": lambda op, x: x * _attr(op, "groups", 1),
     "batchnorm_backward": lambda op, dy, x, s, m, v: _batchnorm_backward(dy, x, s, m, v, op),
     "batchnorm_train_backward": lambda op, dy, x, s, m, v:
     _batchnorm_train_backward(dy, x, s, m, v, op),

@@ -731,11 +731,23 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
            {"seed", int64_t((fnv1a(w.name) ^ step_number * 0x9E3779B97F4A7C15ull) & 0x7FFFFFFF)}}));
     }
     std::string grad = "grad/" + w.name;
-    if (t.find_tensor(grad)->dtype != DType::Fp32 || backward.loss_scale != 1.0) {
+    const double factor = 1.0 / (backward.loss_scale * double(optimizer.groups));
+    if (t.find_tensor(grad)->dtype != DType::Fp32 || factor != 1.0) {
       declare("grad32/" + w.name, Role::Activation, DType::Fp32);
-      t.ops.push_back(cast(w.name + ".unscale", grad, "grad32/" + w.name,
-                           {{"factor", 1.0 / backward.loss_scale}}));
+      t.ops.push_back(cast(w.name + ".unscale", grad, "grad32/" + w.name, {{"factor", factor}}));
       grad = "grad32/" + w.name;
+    }
+    if (optimizer.groups > 1) {  // the mean of the groups' gradients, the same in every group
+      declare("grad_mean/" + w.name, Role::Activation, DType::Fp32);
+      Op sum;
+      sum.name = w.name + ".allreduce";
+      sum.type = "allreduce";
+      sum.inputs = {grad};
+      sum.outputs = {"grad_mean/" + w.name};
+      sum.attributes = {{"groups", int64_t(optimizer.groups)}};
+      sum.origin = w.origin;
+      t.ops.push_back(sum);
+      grad = sum.outputs[0];
     }
     Op op;
     op.name = w.name + ".update";

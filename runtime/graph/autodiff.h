@@ -42,6 +42,10 @@ Graph with_backward(const Graph& g, const BackwardOptions& options = {});
 struct OptimizerOptions {
   std::string kind;
   std::map<std::string, AttrValue> attributes;
+  /// Data parallel over this many groups of nodes (runtime/graph/run/groups.h), each with its
+  /// own batch: every gradient is divided by the count (each group's loss is its own batch's
+  /// mean) and summed over the groups (`allreduce`) before its update.
+  uint32_t groups = 1;
 };
 
 /// Whether ops of that type are an optimizer's update (sgd_update, adamw_update).
@@ -61,8 +65,9 @@ OptimizerOptions parse_optimizer(const std::string& text);
 /// master/W (optimizer state, with W's data; a run without data starts it from the values it
 /// makes up for W): the step begins with the cast W = master/W by stochastic rounding (a seed
 /// from W's name, mixed with sim.seed), and the update runs on the master, giving
-/// next/master/W. A gradient that is not fp32, or carries a loss scale, is first cast to fp32
-/// times 1 / loss_scale (grad32/W).
+/// next/master/W. A gradient that is not fp32, or carries a loss scale, or is one group's of
+/// several, is first cast to fp32 times 1 / (loss_scale x groups) (grad32/W); with groups, its
+/// all-reduce W.allreduce gives grad_mean/W, which the update reads.
 Graph training_step(const Graph& g, const BackwardOptions& backward,
                     const OptimizerOptions& optimizer);
 

@@ -283,6 +283,15 @@ double flop_cast(const OpContext&, const std::vector<Shape>& out) {
   return elements(out[0]);
 }
 
+std::vector<Shape> shape_allreduce(const OpContext& c) {
+  if (c.int_attr("groups") < 2)
+    fail(fmt::format("groups = {}: expected at least 2", c.int_attr("groups")));
+  return {same_as_first(c)};
+}
+double flop_allreduce(const OpContext& c, const std::vector<Shape>& out) {
+  return double(c.int_attr("groups") - 1) * elements(out[0]);
+}
+
 std::vector<Shape> shape_relu(const OpContext& c) {
   return {same_as_first(c)};
 }

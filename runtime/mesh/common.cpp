@@ -22,23 +22,25 @@ std::vector<uint32_t> split(uint32_t total, uint32_t parts) {
 }
 
 void full_rows(const hw::HardwareConfig& config, std::vector<int>& xs, std::vector<int>& ys) {
-  const int w = static_cast<int>(config.mesh_width()), h = static_cast<int>(config.mesh_height());
-  for (int y = 0; y < h; ++y) {
+  const hw::HardwareConfig::Region r = config.runtime_region();
+  const int x0 = r.origin.x, y0 = r.origin.y, w = int(r.width), h = int(r.height);
+  for (int y = y0; y < y0 + h; ++y) {
     bool full = true;
-    for (int x = 0; x < w && full; ++x) full = !config.is_disabled({x, y});
+    for (int x = x0; x < x0 + w && full; ++x) full = !config.is_disabled({x, y});
     if (full) ys.push_back(y);
   }
   if (ys.empty())
     throw std::invalid_argument("matmul: the mesh has no row without a disabled node");
-  for (int x = 0; x < w; ++x) xs.push_back(x);
+  for (int x = x0; x < x0 + w; ++x) xs.push_back(x);
 }
 
 std::vector<hw::Coord> ring_of_nodes(const hw::HardwareConfig& config) {
-  const int w = static_cast<int>(config.mesh_width()), h = static_cast<int>(config.mesh_height());
+  const hw::HardwareConfig::Region r = config.runtime_region();
+  const int x0 = r.origin.x, y0 = r.origin.y, w = int(r.width), h = int(r.height);
   std::vector<hw::Coord> snake;
-  for (int y = 0; y < h; ++y)
+  for (int y = y0; y < y0 + h; ++y)
     for (int i = 0; i < w; ++i) {
-      const hw::Coord c{y % 2 ? w - 1 - i : i, y};
+      const hw::Coord c{x0 + ((y - y0) % 2 ? w - 1 - i : i), y};
       if (!config.is_disabled(c)) snake.push_back(c);
     }
   std::vector<hw::Coord> ring;

@@ -33,6 +33,12 @@ void Executor::keep(uint64_t from, uint64_t to) {
 }
 
 Executor::Run Executor::run(const mesh::Kernel& kernel) {
+  if (gate_) return gate_(kernel);
+  return run(std::vector<const mesh::Kernel*>{&kernel});
+}
+
+Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels) {
+  const mesh::Kernel& kernel = *kernels.front();
   const mesh::NodeProgram& p = kernel.program();
   for (const auto& [from, to] : kept_)
     for (const isa::Segment& s : p.program.segments)
@@ -41,8 +47,22 @@ Executor::Run Executor::run(const mesh::Kernel& kernel) {
             "{}: segment {} [0x{:x}, 0x{:x}) would overwrite resident SRAM [0x{:x}, 0x{:x})",
             p.program.source_name, s.name, s.address, s.address + s.bytes.size() + s.zero_fill,
             from, to));
+  for (const mesh::Kernel* other : kernels) {
+    const isa::Program& q = other->program().program;
+    bool same = q.entry == p.program.entry && q.segments.size() == p.program.segments.size() &&
+                other->threads() == kernel.threads() &&
+                other->stack_bytes() == kernel.stack_bytes() && other->program().args == p.args;
+    for (size_t i = 0; same && i < q.segments.size(); ++i)
+      same = q.segments[i].address == p.program.segments[i].address &&
+             q.segments[i].bytes == p.program.segments[i].bytes &&
+             q.segments[i].zero_fill == p.program.segments[i].zero_fill;
+    if (!same)
+      throw std::logic_error(fmt::format(
+          "{}: kernels run together must share one program, threads and stack; {} differs",
+          p.program.source_name, q.source_name));
+  }
   machine_->load(p.program, kernel.threads(), kernel.stack_bytes());
-  kernel.write_args(*machine_);
+  for (const mesh::Kernel* k : kernels) k->write_args(*machine_);
   Run r;
   r.ended = machine_->run();
   r.ok = r.ended == hw::MachineOutcome::Finished;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,15 @@ class Executor {
   /// program image overlaps kept SRAM (a kernel's data region is the planner's to place: give
   /// it MatmulProblem::sram_from above what is kept).
   Run run(const mesh::Kernel& kernel);
+  /// Kernels of one program run together, each writing its own nodes' arguments: the same step
+  /// of every data-parallel group (runtime/graph/run/groups.h). Throws std::logic_error if
+  /// their programs, threads or stacks differ.
+  Run run(const std::vector<const mesh::Kernel*>& kernels);
+
+  /// While set, run(kernel) hands the kernel to `gate` instead, which returns the run the kernel
+  /// took part in (the data-parallel groups taking turns); run(kernels) never does.
+  using Gate = std::function<Run(const mesh::Kernel&)>;
+  void set_gate(Gate gate) { gate_ = std::move(gate); }
 
   /// Runs a placed matmul and fills `result` as run_matmul() does: ok, outcome, C read back
   /// when it finished, cycles and the report. Sets result.plan.
@@ -67,6 +77,7 @@ class Executor {
   hw::HardwareConfig config_;
   std::unique_ptr<hw::Machine> machine_;
   std::vector<std::pair<uint64_t, uint64_t>> kept_;
+  Gate gate_;
 };
 
 }  // namespace dojosim::runtime

@@ -31,11 +31,7 @@ RowSplit split_rows(const hw::HardwareConfig& config, DType dtype, uint32_t rows
   if (dtype != DType::Fp32 && dtype != DType::Bf16)
     throw std::invalid_argument(
         fmt::format("tensor dtype {}: expected fp32 or bf16", dtype_name(dtype)));
-  std::vector<hw::Coord> usable;
-  const int w = static_cast<int>(config.mesh_width()), h = static_cast<int>(config.mesh_height());
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      if (!config.is_disabled({x, y})) usable.push_back({x, y});
+  const std::vector<hw::Coord> usable = config.runtime_nodes();
   const uint32_t n = static_cast<uint32_t>(usable.size());
 
   RowSplit s;

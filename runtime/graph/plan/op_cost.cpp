@@ -33,6 +33,7 @@ enum class Kind : uint8_t {
   Conv2dGradInput,
   Conv2dGradWeight,
   Elementwise,
+  AllReduce,
   Row,
   Loss,
   Pool,
@@ -96,6 +97,7 @@ const std::map<std::string, KindRow>& kinds() {
       {"split", {Kind::Split, 0}},
       {"softmax_cross_entropy", {Kind::Loss, 3}},  // max, sum of exponentials, the label's logit
       {"softmax_cross_entropy_backward", {Kind::Row, 2}},  // max, sum of exponentials
+      {"allreduce", {Kind::AllReduce, 0}},
       {"sgd_update", {Kind::Elementwise, 0}},
       {"adamw_update", {Kind::Elementwise, 0}},
   };
@@ -454,6 +456,19 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
   cost.cycles = simd_cycles(c.m, t, elements, c.facts.flop / work, read, write);
   const uint64_t rows_here = ceil_div(uint64_t(lay.rows), lay.row_parts);
   switch (kind.kind) {
+    case Kind::AllReduce: {
+      // groups.h: a reduce-scatter and an all-gather between the nodes at the same place of
+      // the G groups, each moving (G - 1) / G of every node's block, which crosses the cut
+      // between neighbouring groups (as many links as the group is high or wide); between
+      // them G - 1 adds on a G-th of the block, one kernel call each.
+      const double groups = double(context_of(c).int_attr("groups"));
+      const double block = double(lay.block_bytes(element_bytes(c.in[0]->dtype)));
+      const double side = std::max<double>(1, std::max(c.m.width, c.m.height));
+      cost.cycles = cost.cycles / groups + (groups - 2) * (kCallCycles + c.m.barrier_cycles);
+      cost.cycles += 2 * ((groups - 1) / groups * block * side / (2 * c.m.link_bytes) +
+                          std::sqrt(groups) * double(c.m.width + c.m.height) * c.m.hop_cycles);
+      break;
+    }
     case Kind::Row:
     case Kind::Loss:
       // Rows cut over col_parts nodes: each reduction's partials go up a tree and back.
@@ -695,7 +710,7 @@ PlanMachine plan_machine(const hw::HardwareConfig& config) {
   PlanMachine m;
   const hw::MachineParams params = hw::machine_params(config);
   m.width = uint32_t(params.width), m.height = uint32_t(params.height);
-  m.nodes = hw::usable_nodes(config, hw::Scale::Machine);
+  m.nodes = config.runtime_nodes().size();  // a data-parallel group's, or the machine's
   m.sram_bytes = config.node.core.sram_bytes - kReservedSramBytes;
   m.vlen_bytes = config.node.core.vlen_bytes;
   m.link_bytes = config.noc.link_bytes_per_cycle;

@@ -16,6 +16,7 @@
 
 #include "runtime/graph/autodiff.h"
 #include "runtime/graph/op_table.h"
+#include "runtime/graph/run/groups.h"
 #include "runtime/mesh/estimate.h"
 #include "runtime/mesh/executor.h"
 #include "runtime/ops/activation.h"
@@ -199,20 +200,24 @@ struct Home {
 
 class Runner {
  public:
+  // One runner per data-parallel group (`config`'s region; group `group` of `gang`), or one
+  // for the whole machine (no gang). The executor and HBM are the machine's, shared.
   Runner(const hw::HardwareConfig& config, const g::Graph& graph, const g::Analysis& a,
-         const g::Plan& p, const RunOptions& options)
+         const g::Plan& p, const RunOptions& options, Executor& executor, HbmAllocator& hbm,
+         Gang* gang = nullptr, size_t group = 0)
       : config_(config),
         g_(graph),
         a_(a),
         p_(p),
         options_(options),
         values_(config.sim.values),
-        executor_(config),
+        executor_(executor),
         sram_(kProgramBytes + kTableBytes, config.node.core.sram_bytes - g::kReservedSramBytes),
-        hbm_(executor_.machine()),
-        moves_(executor_, sram_, kProgramBytes, kTableBytes, options.staging) {
-    executor_.keep(kProgramBytes, config.node.core.sram_bytes - g::kReservedSramBytes);
-    if (options.trace) executor_.machine().set_trace(options.trace);
+        hbm_(hbm),
+        moves_(executor_, config_, sram_, kProgramBytes, kTableBytes, options.staging),
+        gang_(gang),
+        group_(group),
+        trace_(group == 0 ? options.trace : nullptr) {
     for (size_t i = 0; i < g_.ops.size(); ++i)
       for (const std::string& name : g_.ops[i].inputs) readers_[name].push_back(i);
     // Made-up values must suit their readers: variances positive, ids below the table's rows,
@@ -269,9 +274,9 @@ class Runner {
       }
       if (r.checked) check_outputs(op);
       free_dead(i);
-      if (options_.trace)
-        options_.trace->graph_span(0, "ops", fmt::format("{} ({})", op.name, op.type), begin,
-                                   executor_.machine().cycles());
+      if (trace_)
+        trace_->graph_span(0, "ops", fmt::format("{} ({})", op.name, op.type), begin,
+                           executor_.machine().cycles());
       o.cycles = o.kernel_cycles + o.moves.cycles;
       const g::Tensor& t = *g_.find_tensor(op.outputs[0]);
       const double peak = p_.machine.peak_flop(t.dtype);
@@ -311,12 +316,24 @@ class Runner {
   Matrix host_values(const g::Tensor& t, g::Role role, size_t index) const {
     const auto [rows, cols] = matrix_of(t.shape);
     const auto given = options_.values.find(t.name);
+    const size_t groups = gang_ ? gang_->groups() : 1;
     Matrix m;
     if (given != options_.values.end()) {
       m = given->second;
+      // Data parallel: an input given for every group's batch, group g's rows its g-th part.
+      if (groups > 1 && role == g::Role::Input && m.rows == rows * groups && m.cols == cols) {
+        Matrix part(rows, cols);
+        std::copy_n(m.values.begin() + long(size_t(rows) * cols * group_), part.values.size(),
+                    part.values.begin());
+        m = std::move(part);
+      }
       if (m.rows != rows || m.cols != cols)
-        throw g::GraphError(fmt::format("{}: tensor '{}': values of {}x{} given; expected {}x{}",
-                                        t.origin, t.name, m.rows, m.cols, rows, cols));
+        throw g::GraphError(
+            fmt::format("{}: tensor '{}': values of {}x{} given; expected {}x{}{}", t.origin,
+                        t.name, m.rows, m.cols, rows, cols,
+                        groups > 1 && role == g::Role::Input
+                            ? fmt::format(" (or {}x{}: every group's)", rows * groups, cols)
+                            : ""));
     } else {
       m = Matrix(rows, cols);
       // A master weight (the training step's master/W of a bf16 weight W, which the step's
@@ -326,7 +343,10 @@ class Runner {
           return quantized(host_values(*w, g::Role::Weight, size_t(w - g_.tensors.data())),
                            DType::Fp32, {});
       if (role == g::Role::OptimizerState) return m;
-      std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + index);
+      // Each data-parallel group makes up its own batch; the weights are every group's.
+      const uint64_t group = role == g::Role::Input ? group_ : 0;
+      std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + index +
+                          group * 0xD1B54A32D192ED03ull);
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
       const float scale =
           role == g::Role::Weight && rows > 1 ? 1.0f / std::sqrt(float(rows)) : 1.0f;
@@ -513,8 +533,7 @@ class Runner {
   void move(const std::vector<Transfers::Move>& moves, const std::string& what) {
     const uint64_t begin = executor_.machine().cycles();
     op_->moves += moves_.move(moves, what);
-    if (options_.trace)
-      options_.trace->graph_span(2, "moves", what, begin, executor_.machine().cycles());
+    if (trace_) trace_->graph_span(2, "moves", what, begin, executor_.machine().cycles());
   }
 
   void kernel(const mesh::Kernel& k, const std::string& what) {
@@ -528,7 +547,7 @@ class Runner {
     const Executor::Run r = executor_.run(k);
     if (!r.ok) throw std::runtime_error(fmt::format("{}: {}", what, r.outcome));
     op_->kernel_cycles += r.cycles;
-    if (options_.trace) options_.trace->graph_span(1, "kernels", what, r.start, r.start + r.cycles);
+    if (trace_) trace_->graph_span(1, "kernels", what, r.start, r.start + r.cycles);
   }
 
   // ---- ops ----------------------------------------------------------------------------------
@@ -576,8 +595,120 @@ class Runner {
       run_optimizer(op);
     else if (op.type == "cast")
       run_cast(op);
+    else if (op.type == "allreduce")
+      run_allreduce(op);
     else
       refuse(op, "no node kernel runs it yet");
+  }
+
+  // One exchange step between the groups (Gang::exchange), on the trace's "moves" track.
+  void exchange(const std::vector<Placement>& to, const std::vector<Placement>& from,
+                const Matrix* mine, std::vector<const Matrix*>& all, const std::string& what) {
+    const uint64_t begin = executor_.machine().cycles();
+    op_->moves += gang_->exchange(to, from, mine, all, what);
+    if (trace_) trace_->graph_span(2, "moves", what, begin, executor_.machine().cycles());
+  }
+
+  // Piece q of every node's block of `s` seen as vector registers ([q P, (q + 1) P) of its
+  // rows of registers): a RowSplit of one register per row over the nodes that have some.
+  static ops::RowSplit piece_split(const ops::RowSplit& s, uint64_t registers, size_t q) {
+    ops::RowSplit p;
+    p.dtype = s.dtype, p.vlen = s.vlen;
+    p.cols = s.lanes(), p.col_parts = 1, p.col_start = {0, p.cols};
+    p.row_start = {0};
+    for (size_t b = 0; b < s.blocks(); ++b) {
+      const uint64_t have = uint64_t(s.block_rows(b)) * s.chunks(b);
+      const uint64_t from = q * registers, to = std::min(have, (q + 1) * registers);
+      if (to <= from) continue;
+      p.nodes.push_back(s.nodes[b]);
+      p.row_start.push_back(p.row_start.back() + uint32_t(to - from));
+    }
+    p.row_parts = uint32_t(p.nodes.size());
+    p.rows = p.row_start.back();
+    return p;
+  }
+
+  // allreduce: the sum of x over the data-parallel groups (groups.h): a reduce-scatter and an
+  // all-gather between the nodes at the same place of every group. Node b's block, as vector
+  // registers, is cut into G pieces of P registers (the last ones shorter or empty); group q
+  // sums piece q of every node, adding the G groups' pieces in group order, so every group
+  // ends with the same sum.
+  void run_allreduce(const g::Op& op) {
+    const size_t groups = gang_ ? gang_->groups() : 1;
+    if (int_attr(op, "groups", 0) != int64_t(groups))
+      throw g::GraphError(fmt::format(
+          "{}: op '{}' (allreduce) sums over {} groups; the run has {} (--data-parallel)",
+          op.origin, op.name, int_attr(op, "groups", 0), groups));
+    const std::string& x = op.inputs[0];
+    const ops::RowSplit& split = homes_.at(x).split;
+    uint64_t most = 0;  // registers of the largest block
+    for (size_t b = 0; b < split.blocks(); ++b)
+      most = std::max<uint64_t>(most, uint64_t(split.block_rows(b)) * split.chunks(b));
+    const uint64_t piece = (most + groups - 1) / groups, piece_bytes = piece * split.vlen;
+    std::vector<ops::RowSplit> pieces;
+    for (size_t q = 0; q < groups; ++q) pieces.push_back(piece_split(split, piece, q));
+    const uint64_t x_at = resident(x).shards.front().address;
+    flush_moves();
+    Home& out = produce(op.outputs[0], &split);
+    const uint64_t sum_at = out.buffer->address;
+    std::vector<std::shared_ptr<Buffer>> buffers;  // the other groups' piece, by group
+    std::vector<uint64_t> slot(groups, 0);
+    for (size_t s = 0; s < groups; ++s)
+      if (s != group_) {
+        buffers.push_back(allocate(piece_bytes, "another group's piece"));
+        slot[s] = buffers.back()->address;
+      }
+    const auto at = [&](const ops::RowSplit& p, uint64_t address) {
+      return p.nodes.empty() ? Placement{} : row_split_placement(p, address);
+    };
+    // Reduce-scatter: piece q of x to group q, into its slot for this group.
+    std::vector<Placement> to, from;
+    for (size_t q = 0; q < groups; ++q) {
+      to.push_back(at(pieces[q], x_at + q * piece_bytes));
+      from.push_back(at(pieces[group_], slot[q]));
+    }
+    std::vector<const Matrix*> refs;
+    exchange(to, from, values_ ? &ref(x) : nullptr, refs,
+             fmt::format("reduce-scatter of '{}' over {} groups", x, groups));
+    // This group's piece summed in group order, into the output.
+    // (A group whose piece is empty everywhere, a small tensor's, waits out the others' adds.)
+    const ops::RowSplit& mine = pieces[group_];
+    const uint64_t offset = group_ * piece_bytes;
+    const auto term = [&](size_t s) { return s == group_ ? x_at + offset : slot[s]; };
+    for (size_t s = 1; s < groups; ++s) {
+      if (mine.nodes.empty()) {
+        op_->kernel_cycles += gang_->idle().cycles;
+        continue;
+      }
+      elementwise_step(op, ops::ElementwiseOp::Add, mine, s == 1 ? term(0) : sum_at + offset,
+                       term(s), false, sum_at + offset, "sum");
+    }
+    // All-gather: every group's summed piece to the others, where it lies in the output.
+    std::vector<const Matrix*> again;
+    to.assign(groups, at(mine, sum_at + group_ * piece_bytes));
+    for (size_t s = 0; s < groups; ++s) from[s] = at(pieces[s], sum_at + s * piece_bytes);
+    exchange(to, from, nullptr, again,
+             fmt::format("all-gather of '{}' over {} groups", op.outputs[0], groups));
+    op_->how = fmt::format("reduce-scatter, {} adds, all-gather", groups - 1);
+    if (values_) {
+      Matrix acc =
+          ops::elementwise_reference(ops::ElementwiseOp::Add, split.dtype, *refs[0], *refs[1]);
+      for (size_t s = 2; s < groups; ++s)
+        acc = ops::elementwise_reference(ops::ElementwiseOp::Add, split.dtype, acc, *refs[s]);
+      ref_[op.outputs[0]] = std::move(acc);
+      // Any order of n - 1 fp32 additions: within gamma_{n-1} of the sum of magnitudes.
+      Reference64 f;
+      f.rows = split.rows, f.cols = split.cols;
+      const double u = std::ldexp(1.0, -24), n = double(groups - 1);
+      const double gamma = n * u / (1 - n * u);
+      for (size_t i = 0; i < size_t{f.rows} * f.cols; ++i) {
+        double v = 0, magnitude = 0;
+        for (const Matrix* m : refs) v += m->values[i], magnitude += std::abs(m->values[i]);
+        f.value.push_back(v);
+        f.bound.push_back(gamma * magnitude);
+      }
+      f64_[op.outputs[0]] = std::move(f);
+    }
   }
 
   // One matmul on the mesh: A and B filled through their maps into the mapping's shards, C
@@ -1793,10 +1924,13 @@ class Runner {
   const g::Plan& p_;
   const RunOptions& options_;
   bool values_;
-  Executor executor_;
+  Executor& executor_;
   SramAllocator sram_;
-  HbmAllocator hbm_;
+  HbmAllocator& hbm_;
   Transfers moves_;
+  Gang* gang_;
+  size_t group_;
+  hw::TraceWriter* trace_;  // group 0's runner writes the graph's tracks
   std::map<std::string, Home> homes_;
   std::map<std::string, Matrix> ref_;
   std::map<std::string, Reference64> f64_;  // the current op's outputs in float64, with bounds
@@ -1918,6 +2052,12 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
         op.type == "embedding" || op.type == "embedding_backward" ||
         op.type == "softmax_cross_entropy" || op.type == "cast")
       continue;
+    if (op.type == "allreduce") {
+      if (in0.dtype != g::DType::Fp32)
+        refuse(op, fmt::format("tensor '{}' is {}: an all-reduce sums fp32", in0.name,
+                               g::dtype_name(in0.dtype)));
+      continue;
+    }
     if (is_row_grad(op.type)) {
       check_row_grad(op, graph);
       continue;
@@ -1974,11 +2114,63 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
   }
 }
 
+namespace {
+
+// The groups' runs as one: their ops (the same steps, the same cycles), and each output once
+// where every group holds the same values (the updated weights), else every group's rows in
+// group order (the loss of each group's batch).
+GraphRun merge_groups(std::vector<GraphRun>& runs) {
+  GraphRun r = std::move(runs.front());
+  for (size_t g = 1; g < runs.size(); ++g) {
+    r.checked = r.checked && runs[g].checked;
+    r.sram_high_water = std::max(r.sram_high_water, runs[g].sram_high_water);
+    r.hbm_bytes = std::max(r.hbm_bytes, runs[g].hbm_bytes);
+  }
+  for (auto& [name, m] : r.outputs) {
+    bool same = true;
+    for (size_t g = 1; g < runs.size() && same; ++g)
+      same = runs[g].outputs.at(name).values == m.values;
+    if (same) continue;
+    r.varying.push_back(name);
+    for (size_t g = 1; g < runs.size(); ++g) {
+      const Matrix& o = runs[g].outputs.at(name);
+      m.values.insert(m.values.end(), o.values.begin(), o.values.end());
+      m.rows += o.rows;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
 GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, const g::Analysis& a,
                    const g::Plan& p, const RunOptions& options) {
   check_runnable(graph, a);
-  Runner runner(config, graph, a, p, options);
-  return runner.run();
+  const uint32_t groups = std::max(1u, options.groups);
+  const std::vector<hw::HardwareConfig::Region> regions =
+      groups > 1 ? group_regions(config, groups) : std::vector<hw::HardwareConfig::Region>{};
+  Executor executor(config);
+  executor.keep(kProgramBytes, config.node.core.sram_bytes - g::kReservedSramBytes);
+  if (options.trace) executor.machine().set_trace(options.trace);
+  HbmAllocator hbm(executor.machine());
+  if (groups == 1) {
+    Runner runner(config, graph, a, p, options, executor, hbm);
+    return runner.run();
+  }
+  // Data parallel: a runner per group, planning in turns (groups.h).
+  std::vector<hw::HardwareConfig> configs;
+  for (const hw::HardwareConfig::Region& r : regions) configs.push_back(in_region(config, r));
+  Gang gang(executor, config, groups, kProgramBytes, kTableBytes);
+  std::vector<std::unique_ptr<Runner>> runners;
+  for (size_t i = 0; i < groups; ++i)
+    runners.push_back(
+        std::make_unique<Runner>(configs[i], graph, a, p, options, executor, hbm, &gang, i));
+  std::vector<GraphRun> runs(groups);
+  gang.run([&](size_t i) { runs[i] = runners[i]->run(); });
+  GraphRun r = merge_groups(runs);
+  r.groups = groups;
+  r.group_text = regions_text(regions);
+  return r;
 }
 
 std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
@@ -2009,6 +2201,11 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       "  kernels {} cycles (the sum of the ops run alone, operands placed by the host), moves {} "
       "(loads, redistributions, spills)\n",
       r.kernel_cycles, r.move_cycles);
+  if (r.groups > 1)
+    s += fmt::format(
+        "  data parallel: {} groups of {}, each with its own batch, running every step at "
+        "once; FLOP, bytes and peak shares above are each group's\n",
+        r.groups, r.group_text);
   s += fmt::format(
       "  moved: {} B between nodes, {} B within nodes, {} B from HBM, {} B to HBM, in {} DMA "
       "copies\n",
@@ -2064,7 +2261,9 @@ nlohmann::ordered_json run_json(const GraphRun& r) {
             {"bytes_to_hbm", r.moves.bytes_to_hbm},
             {"sram_high_water", r.sram_high_water},
             {"hbm_bytes", r.hbm_bytes},
-            {"checked", r.checked}}}};
+            {"checked", r.checked},
+            {"groups", r.groups},
+            {"varying_outputs", r.varying}}}};
 }
 
 }  // namespace dojosim::runtime::graph_run

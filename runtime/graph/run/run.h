@@ -53,6 +53,10 @@ struct RunOptions {
   /// The hardware trace of the run, plus a "graph" process: a track of ops, one of their
   /// kernels and one of their moves.
   hw::TraceWriter* trace = nullptr;
+  /// Data parallel (groups.h): the graph runs on each of `groups` equal rectangles of the mesh
+  /// at once, each with its own batch: a given input of groups x its rows gives group g its
+  /// g-th part, a made-up one differs per group; weights are the same in every group.
+  uint32_t groups = 1;
 };
 
 struct OpRun {
@@ -75,6 +79,11 @@ struct GraphRun {
   TransferStats moves;
   bool checked = false;                   // every op's outputs equal the reference bit for bit
   std::map<std::string, Matrix> outputs;  // the graph's outputs, read back
+  /// Data parallel: the groups, where they are, and the outputs that differ between them
+  /// (held as every group's rows in group order; the others are every group's, once).
+  uint32_t groups = 1;
+  std::string group_text;
+  std::vector<std::string> varying;
 };
 
 /// Runs `g` (validated: `a`; planned: `p`) on a machine of `config`. Throws GraphError for a

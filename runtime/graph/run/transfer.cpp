@@ -627,17 +627,9 @@ void plan_transfer(const std::vector<const Placement*>& sources, const Placement
   }
 }
 
-std::vector<hw::Coord> usable_nodes(const hw::HardwareConfig& config) {
-  std::vector<hw::Coord> nodes;
-  for (int y = 0; y < int(config.mesh_height()); ++y)
-    for (int x = 0; x < int(config.mesh_width()); ++x)
-      if (!config.is_disabled({x, y})) nodes.push_back({x, y});
-  return nodes;
-}
-
 // Runs `plan`'s local copies (plan_local_copy), in rounds of what the table area holds.
-TransferStats local_copies(Executor& executor, TransferPlan& plan, uint64_t table,
-                           uint64_t table_bytes, const std::string& what) {
+TransferStats local_copies(Executor& executor, const hw::HardwareConfig& config, TransferPlan& plan,
+                           uint64_t table, uint64_t table_bytes, const std::string& what) {
   TransferStats stats;
   std::map<NodeKey, std::vector<uint8_t>> entries;
   size_t most = 0;
@@ -658,7 +650,7 @@ TransferStats local_copies(Executor& executor, TransferPlan& plan, uint64_t tabl
       tables[node].assign(bytes.begin() + long(from), bytes.begin() + long(to));
       args[node] = convert_args().values({table, (to - from) / sizeof(LocalCopy)});
     }
-    const TableKernel k(local_copy_program(), usable_nodes(executor.config()), std::move(args),
+    const TableKernel k(local_copy_program(), config.runtime_nodes(), std::move(args),
                         convert_args().values({}), std::move(tables), table, table + table_bytes);
     const Executor::Run r = executor.run(k);
     if (!r.ok) throw std::runtime_error(fmt::format("{}: re-tiling: {}", what, r.outcome));
@@ -739,9 +731,10 @@ TransferStats& TransferStats::operator+=(const TransferStats& o) {
   return *this;
 }
 
-Transfers::Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes,
-                     Staging staging)
+Transfers::Transfers(Executor& executor, const hw::HardwareConfig& config, SramAllocator& sram,
+                     uint64_t table, uint64_t table_bytes, Staging staging)
     : executor_(executor),
+      config_(config),
       sram_(sram),
       table_(table),
       table_bytes_(table_bytes),
@@ -780,14 +773,14 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
     TransferPlan after;
     for (Move& m : work)
       if (!whole_copies(m) && staging_ != Staging::Never &&
-          (staging_ == Staging::Always || stages_well(m, executor_.config())))
+          (staging_ == Staging::Always || stages_well(m, config_)))
         if (const Placement* rows = stage(*m.dest, owned, staging)) {
           for (size_t k = 0; k < rows->shards.size(); ++k)
             plan_local_copy(rows->shards[k], m.dest->shards[k], after);
           m.dest = rows;
         }
     stats += move_same_type(work, what);
-    stats += local_copies(executor_, after, table_, table_bytes_, what);
+    stats += local_copies(executor_, config_, after, table_, table_bytes_, what);
   } catch (...) {
     give_back();
     throw;
@@ -886,7 +879,7 @@ TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Pla
       args[node] = convert_args().values({table_, list.size()});
       for (const ConvertRun& r : list) append(tables[node], r);
     }
-    const TableKernel k(convert_program(widen), usable_nodes(executor_.config()), std::move(args),
+    const TableKernel k(convert_program(widen), config_.runtime_nodes(), std::move(args),
                         convert_args().values({}), std::move(tables), table_,
                         table_ + table_bytes_);
     const Executor::Run r = executor_.run(k);
@@ -904,7 +897,7 @@ TransferStats Transfers::move_same_type(const std::vector<Move>& moves, const st
     plan.stats.descriptors += list.size();
     for (const Descriptor& d : list) plan.stats.copies += d.count;
   }
-  const std::vector<hw::Coord> nodes = usable_nodes(executor_.config());
+  const std::vector<hw::Coord> nodes = config_.runtime_nodes();
   const bool sync = !plan.clears.empty();
   // Rounds: each node's clears and as many descriptors as its table area holds.
   size_t clear_bytes = 0;

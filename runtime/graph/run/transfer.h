@@ -74,8 +74,9 @@ class Transfers {
  public:
   /// The descriptor tables live in SRAM [table, table + table_bytes) of every node, reserved by
   /// the caller; staging buffers for conversions come from `sram`; nothing else is touched.
-  Transfers(Executor& executor, SramAllocator& sram, uint64_t table, uint64_t table_bytes,
-            Staging staging = Staging::Estimate);
+  /// Node programs run on `config`'s runtime nodes (a data-parallel group's, or all).
+  Transfers(Executor& executor, const hw::HardwareConfig& config, SramAllocator& sram,
+            uint64_t table, uint64_t table_bytes, Staging staging = Staging::Estimate);
 
   /// Fills `dest` from `sources` as `map` says. zero_fill: the destination's SRAM shards are
   /// cleared first, so that elements no source covers (padding) read as zero. Throws
@@ -103,6 +104,7 @@ class Transfers {
   const Placement* stage(const Placement& p, std::deque<Placement>& owned,
                          std::vector<uint64_t>& staging);
   Executor& executor_;
+  const hw::HardwareConfig& config_;
   SramAllocator& sram_;
   uint64_t table_, table_bytes_;
   Staging staging_;
