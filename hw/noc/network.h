@@ -25,6 +25,8 @@
 //   has credits for all its flits (virtual cut-through: a VC holds at least one whole packet),
 //   so a full buffer delays the sender, back to the DMA that injects. Still no process per
 //   router: the same reservations, computed when the fabric sends, in its deterministic order.
+//   Switch allocation is noc.allocator: fcfs (first come, first served in that order) or islip
+//   (separable input-first round-robin with one iteration, whose lost matches cost cycles).
 //   Its zero-load latency is the formula above, router_latency being the pipeline depth.
 //   Die-edge routers (those with a die-edge link) split their VCs by traffic class, as Tesla's
 //   transport does off-die (request low, request high, data); their input ports and die-edge
