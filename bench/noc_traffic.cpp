@@ -5,11 +5,18 @@
 // test: it prints, it does not judge.
 //
 // usage: bench_noc_traffic [--pattern uniform|transpose|hotspot|all] [--loads GRID]
-//          [--router ideal|input_queued] [--router-latency N] [--vcs N] [--buffer-flits N]
-//          [--packet-bytes B] [--cycles N] [--host-cost yes]
+//          [--router ideal|input_queued] [--allocator fcfs|islip] [--router-latency N]
+//          [--vcs N] [--buffer-flits N] [--packet-bytes B] [--cycles N] [--send generated|entry]
+//          [--host-cost yes]
 //   GRID: comma-separated loads or from:to:step ranges, e.g. 0.01:0.2:0.01,0.3,0.4:0.5:0.02
 //   --host-cost yes: instead of the curve, the host seconds the network model takes for each
 //   load under both router models (the same traffic, in this run) and input_queued / ideal.
+//   --send: when the network is handed a packet. generated (the default): at the cycle it is
+//   generated, in that order; its source's injection link and local VCs hold it back (an
+//   unbounded source queue in the network, which then schedules packets in order of age).
+//   entry: a node hands over its next packet only when the previous one has entered the
+//   network (a source queue of one in front of it, as a DMA queue of depth 1), so the network
+//   schedules packets in about the order they enter it, as a cycle-by-cycle simulator does.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,6 +24,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <queue>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -77,17 +85,40 @@ struct Outcome {
 };
 
 Outcome simulate(const NocParams& params, const std::vector<Injection>& injections, int n,
-                 uint64_t packet_bytes, uint64_t warmup, uint64_t cycles) {
+                 uint64_t packet_bytes, uint64_t warmup, uint64_t cycles, bool at_entry) {
   Outcome o;
   const auto start = std::chrono::steady_clock::now();
   Network net(n, n, params);
-  for (const Injection& in : injections) {
-    const uint64_t arrival = net.send(in.src, in.dst, packet_bytes, in.cycle);
+  auto count = [&](const Injection& in, uint64_t arrival) {
     if (in.cycle >= warmup) {
       o.offered_bytes += packet_bytes;
       o.latencies.push_back(arrival - in.cycle);
     }
     if (arrival >= warmup && arrival < cycles) o.delivered_bytes += packet_bytes;
+  };
+  if (!at_entry) {
+    for (const Injection& in : injections)
+      count(in, net.send(in.src, in.dst, packet_bytes, in.cycle));
+  } else {
+    // Each node's packets in order; a node is offered to the network again the cycle after
+    // its last packet entered (its injection link's wait says when), nodes in cycle order.
+    std::vector<std::vector<const Injection*>> queue(static_cast<size_t>(n) * n);
+    for (const Injection& in : injections) queue[in.src.y * n + in.src.x].push_back(&in);
+    std::vector<size_t> next(queue.size(), 0);
+    using Ready = std::pair<uint64_t, size_t>;  // (cycle, node): ties by node, as the fabric
+    std::priority_queue<Ready, std::vector<Ready>, std::greater<Ready>> ready;
+    for (size_t k = 0; k < queue.size(); ++k)
+      if (!queue[k].empty()) ready.push({queue[k][0]->cycle, k});
+    while (!ready.empty()) {
+      const auto [cycle, k] = ready.top();
+      ready.pop();
+      const Injection& in = *queue[k][next[k]++];
+      const uint64_t waited = net.injection_stats(in.src).wait_cycles;
+      count(in, net.send(in.src, in.dst, packet_bytes, cycle));
+      const uint64_t entered = cycle + net.injection_stats(in.src).wait_cycles - waited;
+      if (next[k] < queue[k].size())
+        ready.push({std::max(queue[k][next[k]]->cycle, entered + 1), k});
+    }
   }
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const Injection& in : injections)
@@ -144,7 +175,7 @@ extern "C" int sc_main(int argc, char** argv) {
   NocParams params = noc_params(HardwareConfig{});  // one D1 die's network
   uint64_t packet_bytes = 64, cycles = 20000;
   std::string pattern_flag = "all";
-  bool host_cost = false;
+  bool host_cost = false, at_entry = false;
   // Steps of 0.01 up to 0.2 (transpose saturates at 1/7, hot-spot near 0.078) and from 0.36
   // to 0.5 (uniform), else of 0.1: a saturation point is read off the grid, so the grid must
   // be fine where it lies.
@@ -163,6 +194,12 @@ extern "C" int sc_main(int argc, char** argv) {
       loads = parse_loads(value);
     else if (flag == "--router")
       params.router = value;
+    else if (flag == "--allocator")
+      params.allocator = value;
+    else if (flag == "--send" && (value == "generated" || value == "entry"))
+      at_entry = value == "entry";
+    else if (flag == "--send")
+      usage_error("--send " + value + ": expected generated or entry");
     else if (flag == "--router-latency")
       params.router_latency = static_cast<uint32_t>(number(flag, value));
     else if (flag == "--vcs")
@@ -197,8 +234,10 @@ extern "C" int sc_main(int argc, char** argv) {
     ideal.router = "ideal";
     fmt::print(
         "8x8 mesh, {} B packets, {} cycles: host seconds of the network model, the same "
-        "traffic\nunder both router models (input_queued: latency {}, {} VCs x {} flits)\n\n",
-        packet_bytes, cycles, params.router_latency, params.vcs, params.vc_buffer_flits);
+        "traffic\nunder both router models (input_queued: latency {}, {} VCs x {} flits, {} "
+        "allocator)\n\n",
+        packet_bytes, cycles, params.router_latency, params.vcs, params.vc_buffer_flits,
+        params.allocator);
     fmt::print("{:<10} {:>8} {:>10} {:>10} {:>14} {:>8}\n", "pattern", "load", "packets", "ideal s",
                "input_queued s", "ratio");
     double total[2] = {0, 0};
@@ -206,8 +245,10 @@ extern "C" int sc_main(int argc, char** argv) {
       for (double load : loads) {
         const auto traffic = make_traffic(
             pattern, load * params.link_bytes_per_cycle / double(packet_bytes), n, cycles);
-        const double a = simulate(ideal, traffic, n, packet_bytes, warmup, cycles).seconds;
-        const double b = simulate(params, traffic, n, packet_bytes, warmup, cycles).seconds;
+        const double a =
+            simulate(ideal, traffic, n, packet_bytes, warmup, cycles, at_entry).seconds;
+        const double b =
+            simulate(params, traffic, n, packet_bytes, warmup, cycles, at_entry).seconds;
         total[0] += a, total[1] += b;
         fmt::print("{:<10} {:>8.2f} {:>10} {:>10.4f} {:>14.4f} {:>8.2f}\n", pattern, load,
                    traffic.size(), a, b, b / a);
@@ -219,8 +260,10 @@ extern "C" int sc_main(int argc, char** argv) {
   fmt::print("8x8 mesh, {} B packets, link {} B/cycle, router {} (latency {}", packet_bytes,
              params.link_bytes_per_cycle, params.router, params.router_latency);
   if (params.router == "input_queued")
-    fmt::print(", {} VCs x {} flits", params.vcs, params.vc_buffer_flits);
-  fmt::print("), {} cycles ({} warm-up)\n", cycles, warmup);
+    fmt::print(", {} VCs x {} flits, {} allocator", params.vcs, params.vc_buffer_flits,
+               params.allocator);
+  fmt::print("), {} cycles ({} warm-up){}\n", cycles, warmup,
+             at_entry ? ", packets sent as they enter" : "");
   fmt::print("offered load = injected bytes per node per cycle / link width\n\n");
   fmt::print("{:<10} {:>8} {:>14} {:>14} {:>12}\n", "pattern", "load", "avg latency", "p99 latency",
              "accepted");
@@ -233,7 +276,7 @@ extern "C" int sc_main(int argc, char** argv) {
           simulate(params,
                    make_traffic(pattern, load * params.link_bytes_per_cycle / double(packet_bytes),
                                 n, cycles),
-                   n, packet_bytes, warmup, cycles);
+                   n, packet_bytes, warmup, cycles, at_entry);
       std::vector<uint64_t> latencies = o.latencies;
       const uint64_t delivered_bytes = o.delivered_bytes, offered_bytes = o.offered_bytes;
       const double ideal_sum = o.ideal_sum;

@@ -77,6 +77,7 @@ struct HardwareConfig {
     uint32_t packet_header_bytes;
     std::string routing;  // a name in hw/noc's registry (routing_names())
     std::string router;   // a name of router_names()
+    std::string allocator;  // input_queued: a name of allocator_names()
     uint32_t vcs;
     uint32_t vc_buffer_flits;
     uint32_t edge_vcs_request_low, edge_vcs_request_high;  // die-edge routers; data: the rest

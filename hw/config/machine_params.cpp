@@ -16,6 +16,7 @@ NocParams noc_params(const HardwareConfig& c) {
   p.header_bytes = c.noc.packet_header_bytes;
   p.routing = c.noc.routing;
   p.router = c.noc.router;
+  p.allocator = c.noc.allocator;
   p.vcs = c.noc.vcs;
   p.vc_buffer_flits = c.noc.vc_buffer_flits;
   p.edge_vcs_request_low = c.noc.edge_vcs_request_low;

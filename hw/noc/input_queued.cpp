@@ -12,10 +12,20 @@
 // input and per output per cycle. It arrives in the next router one cycle later (a die-edge
 // link: edge_latency - router_latency + 1 later; a tile-edge link: tile_edge_latency's).
 //
-// Policies: switch allocation is first come, first served in the fabric's order (an earlier
-// request keeps the cycles it took; a later one takes the free cycles left, possibly earlier
-// ones); VC allocation takes the VC of the next input port that can accept the packet
-// soonest, ties going round-robin from the VC after the one taken last at that port.
+// Policies. Switch allocation (noc.allocator):
+// - fcfs: first come, first served in the fabric's order (an earlier request keeps the cycles
+//   it took; a later one takes the free cycles left, possibly earlier ones).
+// - islip: a separable input-first allocator with round-robin arbiters and one iteration, as
+//   BookSim's iSLIP with sw_alloc_iters = 1. In a cycle each input port's arbiter picks one of
+//   its VCs whose head requests (ready, with a credit downstream), starting one past the VC it
+//   granted last; that pointer moves only when a grant is accepted. If the pick's output is
+//   taken in that cycle the input port sends nothing, though another of its VCs could have
+//   gone: a lost match, and the pointer stays. A packet is scheduled as under fcfs, but a free
+//   cycle counts only if its input's arbiter picks its VC there among the requests known then
+//   (those of packets scheduled before it in the fabric's order: later ones are not known).
+//   Outputs go, among inputs that picked them, to the request scheduled first.
+// VC allocation takes the VC of the next input port that can accept the packet soonest, ties
+// going round-robin from the VC after the one taken last at that port.
 //
 // Traffic classes (docs/hardware.md "Traffic classes"): a die-edge router (one with a die-edge
 // link) keeps VCs [0, low) of each input port for request-low packets, the next `high` for
@@ -72,6 +82,10 @@ uint64_t earliest_pair(const isa::UnitCalendar& a, const isa::UnitCalendar* b, u
 
 }  // namespace
 
+std::vector<std::string> allocator_names() {
+  return {"fcfs", "islip"};
+}
+
 struct Network::Routers {
   struct Vc {
     uint64_t entered = 0;    // flits ever written into the VC
@@ -82,6 +96,7 @@ struct Network::Routers {
   static constexpr uint32_t kNoEdge = UINT32_MAX;
   static constexpr unsigned kLaneSlots = kPorts + 4;  // in ports, then die-edge links by Dir
   unsigned vcs, depth;
+  bool islip = false;  // noc.allocator; else first come, first served
   unsigned class_first[kTrafficClasses], class_count[kTrafficClasses];  // die-edge routers
   std::vector<uint32_t> edge_router;        // per node: its index among die-edge routers
   std::vector<isa::UnitCalendar> lanes;     // (edge router * kLaneSlots + slot) * 2 + class
@@ -89,8 +104,47 @@ struct Network::Routers {
   std::vector<Vc> vc;                       // (node * kPorts + port) * vcs + v
   std::vector<uint64_t> departures;         // per VC, the cycles its last `depth` flits left
   std::vector<uint8_t> next_vc;             // per port, where the round-robin starts
+  // The switch allocator's input arbiters: per input port, its last kRequests switch requests
+  // (a ring, newest at request_next): a VC's head requests from `from` (ready, with a credit
+  // downstream) until its grant at `grant`.
+  struct Request {
+    uint64_t from = 0, grant = 0;
+    uint8_t vc = 0;
+  };
+  static constexpr unsigned kRequests = 16;
+  std::vector<Request> requests;      // port * kRequests + slot
+  std::vector<uint8_t> request_next;  // per port, the slot the next request takes
 
   Vc& at(size_t port, unsigned v) { return vc[port * vcs + v]; }
+
+  // The input arbiter of `port` in cycle t, when VC v requests: a round-robin arbiter over the
+  // VCs whose heads request in t, starting one past the VC granted last before t (its pointer
+  // moves only when a grant is accepted). Returns 0 if v wins; else v's request is lost in t
+  // (the winner is a request the switch could not grant: its output was taken), and the
+  // first cycle after t in which the pointer can have moved, a grant at this port.
+  uint64_t input_arbiter(size_t port, unsigned v, uint64_t t) const {
+    const Request* ring = &requests[port * kRequests];
+    uint64_t last = 0, next = UINT64_MAX;
+    unsigned pointer = 0;
+    for (unsigned k = 0; k < kRequests; ++k) {
+      const Request& q = ring[k];
+      if (q.grant < t && q.grant >= last && q.grant != 0) last = q.grant, pointer = q.vc + 1u;
+      if (q.grant > t) next = std::min(next, q.grant);
+    }
+    const unsigned mine = (v + vcs - pointer % vcs) % vcs;
+    for (unsigned k = 0; k < kRequests; ++k) {
+      const Request& q = ring[k];
+      if (q.vc != v && q.from <= t && t < q.grant && (q.vc + vcs - pointer % vcs) % vcs < mine)
+        return next;
+    }
+    return 0;
+  }
+
+  void request(size_t port, unsigned v, uint64_t from, uint64_t grant) {
+    uint8_t& slot = request_next[port];
+    requests[port * kRequests + slot] = {from, grant, static_cast<uint8_t>(v)};
+    slot = static_cast<uint8_t>((slot + 1) % kRequests);
+  }
 
   // The earliest cycle a packet of `flits` may start into VC v of `port`: every flit finds a
   // free slot (the one `depth` flits earlier has left, and its credit is back) and the VC's
@@ -160,6 +214,11 @@ void Network::make_routers() {
   routers_.reset(r);
   r->vcs = params_.vcs;
   r->depth = params_.vc_buffer_flits;
+  r->islip = params_.allocator == "islip";
+  if (r->islip) {
+    r->requests.resize(ports * Routers::kRequests);
+    r->request_next.resize(ports);
+  }
   r->in_ports.resize(ports);
   r->vc.resize(ports * r->vcs);
   r->departures.resize(ports * r->vcs * r->depth);
@@ -243,7 +302,14 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
     isa::UnitCalendar& in_cal = in_lane ? *in_lane : in_shared;
     isa::UnitCalendar* out_cal = out_lane ? out_lane : out_shared;
     unsigned hold = 0;
-    const uint64_t t = earliest_pair(in_cal, out_cal, lb, out_ser, tail, hold);
+    uint64_t t = earliest_pair(in_cal, out_cal, lb, out_ser, tail, hold);
+    // islip: in a cycle where both ports are free the input's arbiter must also pick this
+    // VC. A request on its class's lane has the lane to itself.
+    if (r.islip && !in_lane) {
+      for (uint64_t retry; (retry = r.input_arbiter(port, vc, t)) != 0;)
+        t = earliest_pair(in_cal, out_cal, retry, out_ser, tail, hold);
+      r.request(port, vc, lb, t);
+    }
     in_cal.reserve(t, hold);
     if (in_lane) in_shared.reserve(in_shared.earliest(t, hold), hold);
     if (out_link) {

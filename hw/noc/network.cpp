@@ -35,6 +35,11 @@ Network::Network(int width, int height, const NocParams& params)
       (tiles && params.tile_edge_link_bytes_per_cycle == 0) || params.max_payload_bytes == 0)
     throw std::invalid_argument("link widths and the packet payload must be at least 1 byte");
   if (params.router == "input_queued") {
+    const std::vector<std::string> allocators = allocator_names();
+    if (std::find(allocators.begin(), allocators.end(), params.allocator) == allocators.end())
+      throw std::invalid_argument(
+          fmt::format("noc.allocator = {}: not a switch allocator; expected one of {}",
+                      params.allocator, fmt::join(allocators, ", ")));
     const uint64_t flits = serialisation(uint64_t{params.max_payload_bytes} + params.header_bytes,
                                          params.link_bytes_per_cycle);
     if (params.vcs < 1 || params.vcs > 255)

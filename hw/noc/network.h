@@ -25,6 +25,8 @@
 //   has credits for all its flits (virtual cut-through: a VC holds at least one whole packet),
 //   so a full buffer delays the sender, back to the DMA that injects. Still no process per
 //   router: the same reservations, computed when the fabric sends, in its deterministic order.
+//   Switch allocation is noc.allocator: fcfs (first come, first served in that order) or islip
+//   (separable input-first round-robin with one iteration, whose lost matches cost cycles).
 //   Its zero-load latency is the formula above, router_latency being the pipeline depth.
 //   Die-edge routers (those with a die-edge link) split their VCs by traffic class, as Tesla's
 //   transport does off-die (request low, request high, data); their input ports and die-edge
@@ -65,6 +67,7 @@ struct NocParams {
   uint32_t tile_edge_link_bytes_per_cycle = 0;
   uint32_t tile_edge_latency = 0;
   std::string router;            // a name of router_names()
+  std::string allocator;         // input_queued: a name of allocator_names()
   uint32_t vcs = 0;              // input_queued: virtual channels per input port
   uint32_t vc_buffer_flits = 0;  // input_queued: flits of link width one VC holds
   // input_queued, die-edge routers: VCs of each input port kept for each request class; data
@@ -81,6 +84,8 @@ constexpr unsigned kTrafficClasses = 3;
 
 // The router models noc.router may name.
 std::vector<std::string> router_names();
+// The input_queued model's switch allocators noc.allocator may name (input_queued.cpp).
+std::vector<std::string> allocator_names();
 
 // One packet crossing one router of the input_queued model (Network::set_hop_log): what the
 // tests check port exclusivity and credit accounting against. Ports are Dir values; 4 is the

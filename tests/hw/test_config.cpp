@@ -476,6 +476,8 @@ TEST_CASE("error: router parameters out of range name the key, the value and the
           "[config][errors]") {
   CHECK(errors_of("noc: {router: wormhole}") ==
         "test.yaml:1: noc.router = wormhole: expected one of ideal, input_queued");
+  CHECK(errors_of("noc: {router: input_queued, allocator: wavefront}") ==
+        "test.yaml:1: noc.allocator = wavefront: expected one of fcfs, islip");
   CHECK(errors_of("noc: {router: input_queued, vcs: 0}") ==
         "test.yaml:1: noc.vcs = 0: must be in [1, 16]");
   CHECK(errors_of("noc: {router: input_queued, vc_buffer_flits: 0}") ==
