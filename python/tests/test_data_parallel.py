@@ -9,17 +9,9 @@ import torch
 import dojosim
 from dojosim import torch as dtorch
 from conftest import TINY
+from test_train import WithLoss
 
 U = 2.0 ** -24  # fp32's unit roundoff
-
-
-class WithLoss(torch.nn.Module):
-    def __init__(self, body):
-        super().__init__()
-        self.body = body
-
-    def forward(self, x, labels):
-        return torch.nn.functional.cross_entropy(self.body(x), labels)
 
 
 def mlp():
