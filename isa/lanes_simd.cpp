@@ -305,15 +305,18 @@ void MmaBf16_8x8x4Impl(float* acc, const uint8_t* a_bytes, const uint8_t* b_byte
   const hn::ScalableTag<float> d;
   if constexpr (hn::MaxLanes(hn::ScalableTag<float>()) == 16) {
     if (hn::Lanes(d) == 16) {
-      const hn::Half<decltype(d)> dh;
       const hn::RebindToSigned<decltype(d)> di;
       const auto* a = reinterpret_cast<const uint16_t*>(a_bytes);
       const auto* b = reinterpret_cast<const uint16_t*>(b_bytes);
-      // Row kk of B (8 lanes) in both halves.
-      const auto b0h = WidenBf16(dh, b), b1h = WidenBf16(dh, b + 8);
-      const auto b2h = WidenBf16(dh, b + 16), b3h = WidenBf16(dh, b + 24);
-      const auto b0 = hn::Combine(d, b0h, b0h), b1 = hn::Combine(d, b1h, b1h);
-      const auto b2 = hn::Combine(d, b2h, b2h), b3 = hn::Combine(d, b3h, b3h);
+      // Row kk of B (8 lanes) in both halves: its 16 bytes loaded into both 128-bit blocks of
+      // 16 bf16 lanes, widened.
+      const hn::RebindToUnsigned<decltype(d)> du;
+      const hn::Rebind<uint16_t, decltype(d)> d16;
+      auto b_row = [&](uint32_t kk) {
+        return hn::BitCast(d,
+                           hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadDup128(d16, b + 8 * kk))));
+      };
+      const auto b0 = b_row(0), b1 = b_row(1), b2 = b_row(2), b3 = b_row(3);
       // A's rows 0-3 and 4-7, row-major: A(r, kk) is lane 4 (r % 4) + kk of its register.
       const auto a03 = WidenBf16(d, a), a47 = WidenBf16(d, a + 16);
       // Row pair (2q, 2q + 1) of a register's four rows, step kk: lane 8q + kk in the low half,
