@@ -1077,9 +1077,15 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
           result = stop_on_bad_access(t, pc, store, a, vlen, 8);
           goto stop;
         }
-        if (store) sram_.write(a, vreg(d.rs2), vlen);
-        else if (kValues)
-          sram_.read(a, vreg(d.rd), vlen);
+        if (store) {
+          sram_.write(a, vreg(d.rs2), vlen);
+        } else if (kValues) {
+          // D1's 64 B in one page (nearly every vle): a copy of a constant size, inline.
+          if (vlen == 64 && (a & Sram::kPageMask) <= Sram::kPageSize - 64)
+            sram_.read_in_page(a, vreg(d.rd), 64);
+          else
+            sram_.read(a, vreg(d.rd), vlen);
+        }
         if (!kValues && store) mark_memory(a, vlen, true);
         break;
       }
@@ -1120,7 +1126,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::MZERO: std::fill_n(acc(d.rd), mm * mn, 0.0f); break;
       case Op::MMA_BF16:
         if (mma_d1) {  // D1's shape: its own kernel, nothing to decide per instruction
-          simd.mma_bf16_8x8x4(acc(d.rd), vreg(d.rs1), vreg(d.rs2));
+          simd.mma_bf16_8x8x4(t.accs.data() + size_t{d.rd & 7u} * 64, vreg(d.rs1), vreg(d.rs2));
           break;
         }
         simd.mma(lanes::Format::BF16, acc(d.rd), vreg(d.rs1), vreg(d.rs2), mm, mn, mk,
