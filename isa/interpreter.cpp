@@ -143,6 +143,20 @@ namespace {
 
 int64_t sext32(uint64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(v)); }
 
+// Timing only: the x registers the instruction needs computed values of (its fields in
+// `must_know`, bits as in ValueRule; an ecall's argument registers) that hold unknown ones.
+uint32_t unknown_operands(const ThreadState& t, const Decoded& d, uint8_t must_know) {
+  const uint8_t fields[4] = {d.rd, d.rs1, d.rs2, d.rs3};
+  uint32_t needed = 0;
+  for (int f = 1; f < 4; ++f)
+    if (must_know >> f & 1) needed |= uint32_t{1} << fields[f];
+  if (d.op == Op::ECALL)  // a7, and a0 (exit code) or a0..a2 (write)
+    needed |= uint32_t{1} << 17 | (t.x[17] == kEcallExit    ? 1u << 10
+                                   : t.x[17] == kEcallWrite ? 7u << 10
+                                                            : 0);
+  return needed & t.unknown_x & ~1u;
+}
+
 // Lane formats of the vector unit; `thread` supplies the cfp8 format and random bits.
 enum class Lane : uint8_t { F32, BF16, CFP8 };
 template <Lane L> constexpr uint32_t kLaneBytes = L == Lane::F32 ? 4 : L == Lane::BF16 ? 2 : 1;
@@ -452,9 +466,15 @@ __attribute__((always_inline)) inline void Core::issue(ThreadState& t, IssueCloc
 
   const uint64_t ready = std::max(nominal, dep);
   UnitCalendar* const instances = c.calendars + cost.first;
-  const uint64_t start = cost.occupancy == 1 && instances[0].take_if_free(ready)
-                             ? ready
-                             : reserve_unit(instances, cost, ready);
+  uint64_t start = ready;
+  // reserve_unit's first steps for one cycle of occupancy, inline: the first instance free when
+  // the instruction is ready; else the second (a second ALU op in a cycle); else, for a unit of
+  // one instance, its next free cycle in the same calendar word (an mma behind another).
+  const bool taken = cost.occupancy == 1 &&
+                     (instances[0].take_if_free(ready) ||
+                      (cost.instances == 1 ? instances[0].take_first_free_in_word(ready, start)
+                                           : instances[1].take_if_free(ready)));
+  if (!taken) start = reserve_unit(instances, cost, ready);
   // Cycles in which this thread issued nothing are charged to what held it back.
   const uint64_t first_free = k.issue_cycles ? k.cycle + 1 : k.cycle;
   if (start > first_free) {
@@ -501,40 +521,83 @@ std::string Core::trap_message(const ThreadState& t) const {
   return msg;
 }
 
-// NOTE: kValues false is timing-only mode (docs/timing.md). Its checks are compiled into that
-// instantiation only: the normal loop has no extra branch per instruction.
+// A trap: the thread stops at `pc`, the faulting instruction. Out of line, as everything on a
+// trap's path is: the run loop keeps its registers for the instructions that do not trap.
+__attribute__((noinline, cold)) RunResult Core::stop_on_trap(ThreadState& t, uint64_t pc,
+                                                             TrapCause cause, uint64_t address,
+                                                             std::string detail) {
+  t.trap.cause = cause;
+  t.trap.pc = pc;
+  t.trap.address = address;
+  t.trap.word = sram_.contains(pc, 4) && (pc & 3) == 0 ? sram_.load<uint32_t>(pc) : 0;
+  t.trap.detail = std::move(detail);
+  t.status = ThreadStatus::Trapped;
+  t.pc = pc;
+  RunResult result;
+  result.event = Event::Trap;
+  return result;
+}
+
+std::string Core::range_detail(uint64_t addr, uint64_t n) const {
+  return fmt::format("address 0x{:x} (+{} bytes) is outside SRAM [0, 0x{:x})", addr, n,
+                     sram_.size());
+}
+
+// A load or store of `n` bytes at `addr` that mem_ok refused: misaligned or outside SRAM.
+__attribute__((noinline, cold)) RunResult Core::stop_on_bad_access(ThreadState& t, uint64_t pc,
+                                                                   bool store, uint64_t addr,
+                                                                   uint64_t n, uint64_t align) {
+  if (addr & (align - 1))
+    return stop_on_trap(t, pc, store ? TrapCause::StoreMisaligned : TrapCause::LoadMisaligned, addr,
+                        fmt::format("address 0x{:x} is not a multiple of {}", addr, align));
+  return stop_on_trap(t, pc, store ? TrapCause::StoreOutOfRange : TrapCause::LoadOutOfRange, addr,
+                      range_detail(addr, n));
+}
+
+// A fetch at a pc that is not a multiple of 4 or lies outside SRAM.
+__attribute__((noinline, cold)) RunResult Core::stop_on_bad_fetch(ThreadState& t, uint64_t pc) {
+  if (pc & 3)
+    return stop_on_trap(t, pc, TrapCause::FetchMisaligned, pc,
+                        fmt::format("pc 0x{:x} is not a multiple of 4", pc));
+  return stop_on_trap(t, pc, TrapCause::FetchOutOfRange, pc, range_detail(pc, 4));
+}
+
+// A jump or taken branch at `pc` to a target that is not a multiple of 4.
+__attribute__((noinline, cold)) RunResult Core::stop_on_bad_jump(ThreadState& t, uint64_t pc,
+                                                                 uint64_t target) {
+  return stop_on_trap(t, pc, TrapCause::FetchMisaligned, target,
+                      fmt::format("jump target 0x{:x} is not a multiple of 4", target));
+}
+
+// Timing only: `unknown` (a mask of x registers, not empty) holds what the instruction needs.
+__attribute__((noinline, cold)) RunResult Core::stop_on_unknown_value(ThreadState& t, uint64_t pc,
+                                                                      uint32_t unknown) {
+  const unsigned r = static_cast<unsigned>(__builtin_ctz(unknown));
+  return stop_on_trap(t, pc, TrapCause::ValueUnknown, 0,
+                      fmt::format("x{} ({}) holds a value derived from vector state that is not "
+                                  "computed; a branch, jump, address, DMA operand, semaphore "
+                                  "count, CSR write or ecall argument cannot use it (run with "
+                                  "values on)",
+                                  r, xreg_abi_name(r)));
+}
+
+// The instructions run_loop leaves to this function: those a hot loop rarely runs (ecall, CSRs,
+// strided and elementwise vector work other than vbinary, conversions, pushes, semaphores,
+// barriers) and invalid encodings. Out of line so that the loop's switch keeps the thread's pc
+// and clock in host registers. The caller has stored the thread's clock and reloads it after
+// (swait may move it). Event::Budget: the instruction completed, go on at pc + 4; any other
+// event: the run stops with this result (t.pc set).
 template <bool kTiming, bool kValues>
-RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) {
-  uint64_t* const x = t.x;
-  uint64_t pc = t.pc;
+__attribute__((noinline)) RunResult Core::execute_cold(ThreadState& t, const Decoded d,
+                                                       uint64_t pc) {
+  uint64_t(&x)[kNumXRegs] = t.x;  // not a pointer of its own: t plus an offset
+  const uint64_t next = pc + 4;
   const uint64_t sram_size = sram_.size();
   const uint32_t vlen = config_.vlen_bytes;
-  const uint32_t mm = config_.matrix_m, mn = config_.matrix_n, mk = config_.matrix_k;
-  uint64_t page_base = t.code_page_base;
-  Decoded* page = t.code_page;
   RunResult result;
   uint8_t tmp_a[kMaxVlen];
-  static const std::array<ValueRule, kOpCount> value_rules = build_value_rules();
-  // Read once: the stores of the loop could alias the members as far as the compiler knows.
-  const IssueContext issue_context{cost_, calendars_.data(), config_.timing_params.issue_width};
-  IssueClock clock(t);
-  // Every return below leaves the thread's clock as issue() advanced it.
-  struct ClockWriteback {
-    ThreadState& t;
-    const IssueClock& clock;
-    ~ClockWriteback() {
-      if constexpr (kTiming) clock.store(t);
-    }
-  } writeback{t, clock};
-
   auto vreg = [&](unsigned r) { return t.vregs.data() + size_t{r} * vlen; };
-  auto acc = [&](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
-  const lanes::Kernels simd = lanes_;
-  // Element-wise vector arithmetic, on the host's SIMD unit (isa/lanes.h).
-  auto vbinary = [&](const Decoded& d, lanes::BinaryOp op, lanes::Format f) {
-    simd.binary(op, f, vreg(d.rd), vreg(d.rs1), vreg(d.rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
-  };
-  auto vunary = [&](const Decoded& d, float (*fn)(float)) {
+  auto vunary = [&](float (*fn)(float)) {
     const uint8_t* src = vreg(d.rs1);
     uint8_t* dst = vreg(d.rd);
     for (uint32_t i = 0; i < vlen; i += 4) {
@@ -544,61 +607,307 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       std::memcpy(dst + i, &a, 4);
     }
   };
-
-  // Stops the thread with a trap; `pc` still points at the faulting instruction.
   auto trap = [&](TrapCause cause, uint64_t address, std::string detail) {
-    t.trap.cause = cause;
-    t.trap.pc = pc;
-    t.trap.address = address;
-    t.trap.word = sram_.contains(pc, 4) && (pc & 3) == 0 ? sram_.load<uint32_t>(pc) : 0;
-    t.trap.detail = std::move(detail);
-    t.status = ThreadStatus::Trapped;
-    t.pc = pc;
-    result.event = Event::Trap;
-    return result;
-  };
-  auto range_detail = [&](uint64_t addr, uint64_t n) {
-    return fmt::format("address 0x{:x} (+{} bytes) is outside SRAM [0, 0x{:x})", addr, n,
-                       sram_size);
-  };
-  auto align_detail = [&](uint64_t addr, uint64_t align) {
-    return fmt::format("address 0x{:x} is not a multiple of {}", addr, align);
+    return stop_on_trap(t, pc, cause, address, std::move(detail));
   };
   auto bad_mem = [&](bool store, uint64_t addr, uint64_t n, uint64_t align) {
-    if (addr & (align - 1))
-      return trap(store ? TrapCause::StoreMisaligned : TrapCause::LoadMisaligned, addr,
-                  align_detail(addr, align));
-    return trap(store ? TrapCause::StoreOutOfRange : TrapCause::LoadOutOfRange, addr,
-                range_detail(addr, n));
+    return stop_on_bad_access(t, pc, store, addr, n, align);
   };
   auto mem_ok = [&](uint64_t addr, uint64_t n, uint64_t align) {
+    return (addr & (align - 1)) == 0 && addr <= sram_size - n && n <= sram_size;
+  };
+  switch (d.op) {
+    case Op::ECALL: {
+      const uint64_t call = x[17];
+      if (call == kEcallExit) {
+        t.exit_code = static_cast<int64_t>(x[10]);
+        t.status = ThreadStatus::Exited;
+        ++t.instret;
+        t.pc = next;
+        result.event = Event::Exit;
+        result.arg[0] = x[10];
+        return result;
+      }
+      if (call == kEcallWrite) {
+        const uint64_t fd = x[10], buf = x[11], len = x[12];
+        if (fd != 1 && fd != 2)
+          return trap(TrapCause::BadEcall, 0,
+                      fmt::format("write to fd {}: only 1 (stdout) and 2 (stderr) exist", fd));
+        if (!sram_.contains(buf, len))
+          return trap(TrapCause::BadEcall, buf, "write buffer: " + range_detail(buf, len));
+        x[10] = len;
+        ++t.instret;
+        t.pc = next;
+        result.event = Event::Write;
+        result.arg[0] = fd, result.arg[1] = buf, result.arg[2] = len;
+        return result;
+      }
+      return trap(TrapCause::BadEcall, 0,
+                  fmt::format("a7 = {}: supported are 93 (exit) and 64 (write)", call));
+    }
+    case Op::EBREAK:
+      return trap(TrapCause::Breakpoint, 0, "");
+    // ---- Zicsr
+    case Op::CSRRW:
+    case Op::CSRRS:
+    case Op::CSRRC:
+    case Op::CSRRWI:
+    case Op::CSRRSI:
+    case Op::CSRRCI: {
+      const uint32_t csr = static_cast<uint32_t>(d.imm) & 0xFFF;
+      uint64_t old = 0;
+      if (!read_csr(t, csr, old))
+        return trap(TrapCause::BadCsr, 0, fmt::format("CSR 0x{:x} does not exist", csr));
+      const bool imm_form = d.op == Op::CSRRWI || d.op == Op::CSRRSI || d.op == Op::CSRRCI;
+      const uint64_t operand = imm_form ? d.rs1 : x[d.rs1];
+      const bool writes = d.op == Op::CSRRW || d.op == Op::CSRRWI || d.rs1 != 0;
+      if (writes) {
+        const CsrInfo* ci = find_csr(csr);
+        if (ci->access == CsrAccess::ReadOnly)
+          return trap(TrapCause::BadCsr, 0, fmt::format("CSR {} is read-only", ci->name));
+        uint64_t value = operand;
+        if (d.op == Op::CSRRS || d.op == Op::CSRRSI) value = old | operand;
+        if (d.op == Op::CSRRC || d.op == Op::CSRRCI) value = old & ~operand;
+        if (csr == 0x800) set_fmtcfg(t, value);
+        if (csr == 0x802) t.nodeq = value;
+        if (csr == 0x801) {
+          t.srseed = value;
+          t.rng.reseed(value);
+        }
+      }
+      x[d.rd] = old;
+      break;
+    }
+    case Op::VLSE8:
+    case Op::VLSE16:
+    case Op::VLSE32:
+    case Op::VSSE8:
+    case Op::VSSE16:
+    case Op::VSSE32: {
+      const bool store = d.op == Op::VSSE8 || d.op == Op::VSSE16 || d.op == Op::VSSE32;
+      const uint32_t width = (d.op == Op::VLSE8 || d.op == Op::VSSE8)     ? 1
+                             : (d.op == Op::VLSE16 || d.op == Op::VSSE16) ? 2
+                                                                          : 4;
+      const uint64_t base = x[d.rs1], stride = x[d.rs2];
+      uint8_t* v = vreg(d.rd);
+      for (uint32_t i = 0; i < vlen / width; ++i) {
+        const uint64_t a = base + i * stride;
+        if (!mem_ok(a, width, width)) return bad_mem(store, a, width, width);
+      }
+      for (uint32_t i = 0; i < vlen / width; ++i) {
+        const uint64_t a = base + i * stride;
+        if (store)
+          sram_.write(a, v + i * width, width);
+        else if (kValues)
+          sram_.read(a, v + i * width, width);
+        if (!kValues && store) mark_memory(a, width, true);
+      }
+      break;
+    }
+    case Op::VREDSUM_F32:
+      vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 0);
+      break;
+    case Op::VREDSUM_BF16:
+      vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 0);
+      break;
+    case Op::VREDSUM_CFP8:
+      vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 0);
+      break;
+    case Op::VREDMAX_F32:
+      vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 1);
+      break;
+    case Op::VREDMAX_BF16:
+      vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 1);
+      break;
+    case Op::VREDMAX_CFP8:
+      vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 1);
+      break;
+    case Op::VREDMIN_F32:
+      vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 2);
+      break;
+    case Op::VREDMIN_BF16:
+      vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 2);
+      break;
+    case Op::VREDMIN_CFP8:
+      vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 2);
+      break;
+    case Op::VBCAST_F32:
+    case Op::VBCAST_BF16:
+    case Op::VBCAST_CFP8: {
+      const uint32_t width = d.op == Op::VBCAST_F32 ? 4 : d.op == Op::VBCAST_BF16 ? 2 : 1;
+      const uint64_t value = x[d.rs1];
+      uint8_t* v = vreg(d.rd);
+      for (uint32_t i = 0; i < vlen; i += width) std::memcpy(v + i, &value, width);
+      break;
+    }
+    case Op::VMVXS_F32: {
+      uint32_t w;
+      std::memcpy(&w, vreg(d.rs1), 4);
+      x[d.rd] = sext32(w);
+      break;
+    }
+    case Op::VMVXS_BF16: {
+      uint16_t h;
+      std::memcpy(&h, vreg(d.rs1), 2);
+      x[d.rd] = h;
+      break;
+    }
+    case Op::VMVXS_CFP8:
+      x[d.rd] = vreg(d.rs1)[0];
+      break;
+    case Op::VMV:
+      std::memmove(vreg(d.rd), vreg(d.rs1), vlen);
+      break;
+    // Elementary functions (isa/vector_math.h), lane by lane over fp32.
+    case Op::VEXP_F32:
+      vunary(vector_exp);
+      break;
+    case Op::VRECIP_F32:
+      vunary(vector_recip);
+      break;
+    case Op::VRSQRT_F32:
+      vunary(vector_rsqrt);
+      break;
+    case Op::VLOG_F32:
+      vunary(vector_log);
+      break;
+    case Op::VCVT_BF16_F32:
+    case Op::VCVT_BF16_F32_SR:
+    case Op::VCVT_CFP8_F32:
+    case Op::VCVT_CFP8_F32_SR:
+    case Op::VCVT_CFP8_BF16:
+    case Op::VCVT_CFP8_BF16_SR:
+    case Op::VCVT_F32_BF16:
+    case Op::VCVT_F32_CFP8:
+    case Op::VCVT_BF16_CFP8: {
+      if (kValues ? !vconvert(t, d, vreg, tmp_a, vlen) : !conversion_part_ok(d))
+        return trap(TrapCause::BadOperand, 0,
+                    fmt::format("part {} is out of range for this conversion", d.rs2));
+      break;
+    }
+    // ---- push and synchronisation
+    case Op::PUSH: {
+      const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
+      if (!sram_.contains(src, len))
+        return trap(TrapCause::LoadOutOfRange, src, "push source: " + range_detail(src, len));
+      ++t.instret;
+      t.pc = next;
+      result.event = Event::Push;
+      result.arg[0] = src, result.arg[1] = dst, result.arg[2] = len, result.arg[3] = d.rd;
+      return result;
+    }
+    case Op::PULL: {
+      const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
+      if (!sram_.contains(dst, len))
+        return trap(TrapCause::StoreOutOfRange, dst, "pull destination: " + range_detail(dst, len));
+      ++t.instret;
+      t.pc = next;
+      result.event = Event::Pull;
+      result.arg[0] = src, result.arg[1] = dst, result.arg[2] = len, result.arg[3] = d.rd;
+      return result;
+    }
+    case Op::SWAIT: {
+      const uint64_t need = x[d.rs1];
+      uint64_t& s = semaphores_[d.rd];
+      if (s < need) {
+        t.pc = pc;  // re-executed when woken
+        result.event = Event::WaitSemaphore;
+        result.arg[0] = d.rd, result.arg[1] = need;
+        return result;
+      }
+      s -= need;
+      if constexpr (kTiming) wait_until(t, semaphore_raised_at_[d.rd], StallCause::Semaphore);
+      break;
+    }
+    case Op::SSIGNAL: {
+      semaphores_[d.rd] += x[d.rs1];
+      if constexpr (kTiming) semaphore_raised(d.rd, cycles(t));
+      ++t.instret;
+      t.pc = next;
+      result.event = Event::Signal;
+      result.arg[0] = d.rd;
+      return result;
+    }
+    case Op::SREAD:
+      x[d.rd] = semaphores_[d.rs1];
+      break;
+    case Op::BARRIER: {
+      ++t.instret;
+      t.pc = next;
+      result.event = Event::Barrier;
+      result.arg[0] = d.rd;
+      return result;
+    }
+    case Op::kInvalid:
+    default:
+      return trap(TrapCause::IllegalInstruction, 0, "no instruction has this encoding");
+  }
+  return result;  // Event::Budget: completed
+}
+
+// NOTE: kValues false is timing-only mode (docs/timing.md). Its checks are compiled into that
+// instantiation only: the normal loop has no extra branch per instruction.
+// NOTE: every exit goes through `stop`, which writes the clock back; no lambda or object takes
+// the address of pc or of the clock, so that they stay in host registers (GCC keeps a local in
+// memory once a reference to it may escape).
+template <bool kTiming, bool kValues>
+RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) {
+  uint64_t(&x)[kNumXRegs] = t.x;  // not a pointer of its own: t plus an offset
+  uint64_t pc = t.pc;
+  const uint64_t sram_size = sram_.size();
+  const uint32_t vlen = config_.vlen_bytes;
+  const uint32_t mm = config_.matrix_m, mn = config_.matrix_n, mk = config_.matrix_k;
+  const bool mma_d1 = mm == 8 && mn == 8 && mk == 4;
+  uint64_t page_base = t.code_page_base;
+  Decoded* page = t.code_page;
+  RunResult result;
+  static const std::array<ValueRule, kOpCount> value_rules = build_value_rules();
+  // Read once: the stores of the loop could alias the members as far as the compiler knows.
+  const IssueContext issue_context{cost_, calendars_.data(), config_.timing_params.issue_width};
+  const uint64_t taken_branch_penalty = config_.timing_params.taken_branch_penalty;
+  IssueClock clock(t);
+
+  auto vreg = [&t, vlen](unsigned r) { return t.vregs.data() + size_t{r} * vlen; };
+  auto acc = [&t, mm, mn](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
+  const lanes::Kernels simd = lanes_;
+  // Element-wise vector arithmetic, on the host's SIMD unit (isa/lanes.h).
+  auto vbinary = [&t, &simd, vreg, vlen](const Decoded& d, lanes::BinaryOp op, lanes::Format f) {
+    simd.binary(op, f, vreg(d.rd), vreg(d.rs1), vreg(d.rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
+  };
+  auto mem_ok = [sram_size](uint64_t addr, uint64_t n, uint64_t align) {
     return (addr & (align - 1)) == 0 && addr <= sram_size - n && n <= sram_size;
   };
 
 #define DOJO_LOAD(T, conv)                                                                 \
   {                                                                                        \
     const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                             \
-    if (!mem_ok(a, sizeof(T), sizeof(T))) return bad_mem(false, a, sizeof(T), sizeof(T));  \
+    if (!mem_ok(a, sizeof(T), sizeof(T))) {                                                \
+      result = stop_on_bad_access(t, pc, false, a, sizeof(T), sizeof(T));                  \
+      goto stop;                                                                           \
+    }                                                                                      \
     x[d.rd] = conv(sram_.load<T>(a));                                                      \
     if constexpr (!kValues) {                                                              \
       const uint32_t bit = uint32_t{1} << d.rd;                                            \
       t.unknown_x = memory_unknown(a, sizeof(T)) ? t.unknown_x | bit : t.unknown_x & ~bit; \
     }                                                                                      \
   }
-#define DOJO_STORE(T)                                                                    \
-  {                                                                                      \
-    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                           \
-    if (!mem_ok(a, sizeof(T), sizeof(T))) return bad_mem(true, a, sizeof(T), sizeof(T)); \
-    sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                         \
-    if constexpr (!kValues) mark_memory(a, sizeof(T), t.unknown_x >> d.rs2 & 1);         \
+#define DOJO_STORE(T)                                                            \
+  {                                                                              \
+    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                   \
+    if (!mem_ok(a, sizeof(T), sizeof(T))) {                                      \
+      result = stop_on_bad_access(t, pc, true, a, sizeof(T), sizeof(T));         \
+      goto stop;                                                                 \
+    }                                                                            \
+    sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                 \
+    if constexpr (!kValues) mark_memory(a, sizeof(T), t.unknown_x >> d.rs2 & 1); \
   }
 
   for (;;) {
     if ((pc & ~Sram::kPageMask) != page_base) {
-      if (pc & 3)
-        return trap(TrapCause::FetchMisaligned, pc,
-                    fmt::format("pc 0x{:x} is not a multiple of 4", pc));
-      if (pc >= sram_size) return trap(TrapCause::FetchOutOfRange, pc, range_detail(pc, 4));
+      if ((pc & 3) || pc >= sram_size) {
+        result = stop_on_bad_fetch(t, pc);
+        goto stop;
+      }
       page_base = t.code_page_base = pc & ~Sram::kPageMask;
       page = t.code_page = sram_.decoded_page(pc);
     }
@@ -614,29 +923,15 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     }
 
     uint64_t next = pc + 4;
-    bool skip = false;  // timing only: vector or matrix arithmetic, not executed
     if constexpr (!kValues) {
       const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
-      const uint8_t fields[4] = {d.rd, d.rs1, d.rs2, d.rs3};
-      uint32_t needed = 0;
-      for (int f = 1; f < 4; ++f)
-        if (vr.must_know >> f & 1) needed |= uint32_t{1} << fields[f];
-      if (d.op == Op::ECALL)  // a7, and a0 (exit code) or a0..a2 (write)
-        needed |= uint32_t{1} << 17 | (x[17] == kEcallExit    ? 1u << 10
-                                       : x[17] == kEcallWrite ? 7u << 10
-                                                              : 0);
-      if (const uint32_t unknown = needed & t.unknown_x & ~1u) {
-        const unsigned r = static_cast<unsigned>(__builtin_ctz(unknown));
-        return trap(TrapCause::ValueUnknown, 0,
-                    fmt::format("x{} ({}) holds a value derived from vector state that is not "
-                                "computed; a branch, jump, address, DMA operand, semaphore count, "
-                                "CSR write or ecall argument cannot use it (run with values on)",
-                                r, xreg_abi_name(r)));
+      if (const uint32_t unknown = unknown_operands(t, d, vr.must_know)) {
+        result = stop_on_unknown_value(t, pc, unknown);
+        goto stop;
       }
-      skip = vr.skip;
+      // NOTE: a goto over the switch, not an `if` around it: the normal loop stays as it was.
+      if (vr.skip) goto executed;
     }
-    // NOTE: a goto over the switch, not an `if` around it: the normal loop stays as it was.
-    if (!kValues && skip) goto executed;
     switch (d.op) {
       // ---- RV64I
       case Op::LUI: x[d.rd] = static_cast<uint64_t>(static_cast<int64_t>(d.imm)); break;
@@ -698,36 +993,9 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         break;
       case Op::OR: x[d.rd] = x[d.rs1] | x[d.rs2]; break;
       case Op::AND: x[d.rd] = x[d.rs1] & x[d.rs2]; break;
-      case Op::FENCE: case Op::FENCE_I: break;
-      case Op::ECALL: {
-        const uint64_t call = x[17];
-        if (call == kEcallExit) {
-          t.exit_code = static_cast<int64_t>(x[10]);
-          t.status = ThreadStatus::Exited;
-          ++t.instret;
-          t.pc = next;
-          result.event = Event::Exit;
-          result.arg[0] = x[10];
-          return result;
-        }
-        if (call == kEcallWrite) {
-          const uint64_t fd = x[10], buf = x[11], len = x[12];
-          if (fd != 1 && fd != 2)
-            return trap(TrapCause::BadEcall, 0,
-                        fmt::format("write to fd {}: only 1 (stdout) and 2 (stderr) exist", fd));
-          if (!sram_.contains(buf, len))
-            return trap(TrapCause::BadEcall, buf, "write buffer: " + range_detail(buf, len));
-          x[10] = len;
-          ++t.instret;
-          t.pc = next;
-          result.event = Event::Write;
-          result.arg[0] = fd, result.arg[1] = buf, result.arg[2] = len;
-          return result;
-        }
-        return trap(TrapCause::BadEcall, 0,
-                    fmt::format("a7 = {}: supported are 93 (exit) and 64 (write)", call));
-      }
-      case Op::EBREAK: return trap(TrapCause::Breakpoint, 0, "");
+      case Op::FENCE:
+      case Op::FENCE_I:
+        break;
       case Op::ADDIW: x[d.rd] = sext32(x[d.rs1] + static_cast<int64_t>(d.imm)); break;
       case Op::SLLIW: x[d.rd] = sext32(x[d.rs1] << d.imm); break;
       case Op::SRLIW: x[d.rd] = sext32(static_cast<uint32_t>(x[d.rs1]) >> d.imm); break;
@@ -801,71 +1069,34 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         x[d.rd] = b == 0 ? sext32(a) : sext32(a % b);
         break;
       }
-      // ---- Zicsr
-      case Op::CSRRW: case Op::CSRRS: case Op::CSRRC:
-      case Op::CSRRWI: case Op::CSRRSI: case Op::CSRRCI: {
-        const uint32_t csr = static_cast<uint32_t>(d.imm) & 0xFFF;
-        uint64_t old = 0;
-        if constexpr (kTiming) clock.store(t);  // the cycle CSR
-        if (!read_csr(t, csr, old))
-          return trap(TrapCause::BadCsr, 0, fmt::format("CSR 0x{:x} does not exist", csr));
-        const bool imm_form = d.op == Op::CSRRWI || d.op == Op::CSRRSI || d.op == Op::CSRRCI;
-        const uint64_t operand = imm_form ? d.rs1 : x[d.rs1];
-        const bool writes = d.op == Op::CSRRW || d.op == Op::CSRRWI || d.rs1 != 0;
-        if (writes) {
-          const CsrInfo* ci = find_csr(csr);
-          if (ci->access == CsrAccess::ReadOnly)
-            return trap(TrapCause::BadCsr, 0, fmt::format("CSR {} is read-only", ci->name));
-          uint64_t value = operand;
-          if (d.op == Op::CSRRS || d.op == Op::CSRRSI) value = old | operand;
-          if (d.op == Op::CSRRC || d.op == Op::CSRRCI) value = old & ~operand;
-          if (csr == 0x800) set_fmtcfg(t, value);
-          if (csr == 0x802) t.nodeq = value;
-          if (csr == 0x801) {
-            t.srseed = value;
-            t.rng.reseed(value);
-          }
-        }
-        x[d.rd] = old;
-        break;
-      }
       // ---- vector and accumulator memory
       case Op::VLE: case Op::VSE: {
         const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);
         const bool store = d.op == Op::VSE;
-        if (!mem_ok(a, vlen, 8)) return bad_mem(store, a, vlen, 8);
-        if (store) sram_.write(a, vreg(d.rs2), vlen);
-        else if (kValues)
-          sram_.read(a, vreg(d.rd), vlen);
+        if (!mem_ok(a, vlen, 8)) {
+          result = stop_on_bad_access(t, pc, store, a, vlen, 8);
+          goto stop;
+        }
+        if (store) {
+          sram_.write(a, vreg(d.rs2), vlen);
+        } else if (kValues) {
+          // D1's 64 B in one page (nearly every vle): a copy of a constant size, inline.
+          if (vlen == 64 && (a & Sram::kPageMask) <= Sram::kPageSize - 64)
+            sram_.read_in_page(a, vreg(d.rd), 64);
+          else
+            sram_.read(a, vreg(d.rd), vlen);
+        }
         if (!kValues && store) mark_memory(a, vlen, true);
-        break;
-      }
-      case Op::VLSE8: case Op::VLSE16: case Op::VLSE32:
-      case Op::VSSE8: case Op::VSSE16: case Op::VSSE32: {
-        const bool store = d.op == Op::VSSE8 || d.op == Op::VSSE16 || d.op == Op::VSSE32;
-        const uint32_t width = (d.op == Op::VLSE8 || d.op == Op::VSSE8)     ? 1
-                               : (d.op == Op::VLSE16 || d.op == Op::VSSE16) ? 2
-                                                                            : 4;
-        const uint64_t base = x[d.rs1], stride = x[d.rs2];
-        uint8_t* v = vreg(d.rd);
-        for (uint32_t i = 0; i < vlen / width; ++i) {
-          const uint64_t a = base + i * stride;
-          if (!mem_ok(a, width, width)) return bad_mem(store, a, width, width);
-        }
-        for (uint32_t i = 0; i < vlen / width; ++i) {
-          const uint64_t a = base + i * stride;
-          if (store) sram_.write(a, v + i * width, width);
-          else if (kValues)
-            sram_.read(a, v + i * width, width);
-          if (!kValues && store) mark_memory(a, width, true);
-        }
         break;
       }
       case Op::MLD: case Op::MST: {
         const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);
         const bool store = d.op == Op::MST;
         const uint64_t n = uint64_t{4} * mm * mn;
-        if (!mem_ok(a, n, 4)) return bad_mem(store, a, n, 4);
+        if (!mem_ok(a, n, 4)) {
+          result = stop_on_bad_access(t, pc, store, a, n, 4);
+          goto stop;
+        }
         if (store) sram_.write(a, acc(d.rs2), n);
         else if (kValues)
           sram_.read(a, acc(d.rd), n);
@@ -891,125 +1122,30 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         DOJO_VBINARY(VMAX, Max)
         DOJO_VBINARY(VGATE, Gate)
 #undef DOJO_VBINARY
-      case Op::VREDSUM_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 0); break;
-      case Op::VREDSUM_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 0); break;
-      case Op::VREDSUM_CFP8: vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 0); break;
-      case Op::VREDMAX_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 1); break;
-      case Op::VREDMAX_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 1); break;
-      case Op::VREDMAX_CFP8: vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 1); break;
-      case Op::VREDMIN_F32: vreduce<Lane::F32>(t, d, vreg, tmp_a, vlen, 2); break;
-      case Op::VREDMIN_BF16: vreduce<Lane::BF16>(t, d, vreg, tmp_a, vlen, 2); break;
-      case Op::VREDMIN_CFP8: vreduce<Lane::CFP8>(t, d, vreg, tmp_a, vlen, 2); break;
-      case Op::VBCAST_F32: case Op::VBCAST_BF16: case Op::VBCAST_CFP8: {
-        const uint32_t width = d.op == Op::VBCAST_F32 ? 4 : d.op == Op::VBCAST_BF16 ? 2 : 1;
-        const uint64_t value = x[d.rs1];
-        uint8_t* v = vreg(d.rd);
-        for (uint32_t i = 0; i < vlen; i += width) std::memcpy(v + i, &value, width);
-        break;
-      }
-      case Op::VMVXS_F32: {
-        uint32_t w;
-        std::memcpy(&w, vreg(d.rs1), 4);
-        x[d.rd] = sext32(w);
-        break;
-      }
-      case Op::VMVXS_BF16: { uint16_t h; std::memcpy(&h, vreg(d.rs1), 2); x[d.rd] = h; break; }
-      case Op::VMVXS_CFP8: x[d.rd] = vreg(d.rs1)[0]; break;
-      case Op::VMV: std::memmove(vreg(d.rd), vreg(d.rs1), vlen); break;
-      // Elementary functions (isa/vector_math.h), lane by lane over fp32.
-      case Op::VEXP_F32:
-        vunary(d, vector_exp);
-        break;
-      case Op::VRECIP_F32:
-        vunary(d, vector_recip);
-        break;
-      case Op::VRSQRT_F32:
-        vunary(d, vector_rsqrt);
-        break;
-      case Op::VLOG_F32:
-        vunary(d, vector_log);
-        break;
-      case Op::VCVT_BF16_F32: case Op::VCVT_BF16_F32_SR:
-      case Op::VCVT_CFP8_F32: case Op::VCVT_CFP8_F32_SR:
-      case Op::VCVT_CFP8_BF16: case Op::VCVT_CFP8_BF16_SR:
-      case Op::VCVT_F32_BF16: case Op::VCVT_F32_CFP8: case Op::VCVT_BF16_CFP8: {
-        if (kValues ? !vconvert(t, d, vreg, tmp_a, vlen) : !conversion_part_ok(d))
-          return trap(TrapCause::BadOperand, 0,
-                      fmt::format("part {} is out of range for this conversion", d.rs2));
-        break;
-      }
       // ---- matrix unit
       case Op::MZERO: std::fill_n(acc(d.rd), mm * mn, 0.0f); break;
       case Op::MMA_BF16:
-      case Op::MMA_CFP8: {
-        const bool bf16 = d.op == Op::MMA_BF16;
-        simd.mma(bf16 ? lanes::Format::BF16 : lanes::Format::CFP8, acc(d.rd), vreg(d.rs1),
-                 vreg(d.rs2), mm, mn, bf16 ? mk : 2 * mk, {t.cfp8, t.cfp8_lut.data()});
+        if (mma_d1) {  // D1's shape: its own kernel, nothing to decide per instruction
+          simd.mma_bf16_8x8x4(t.accs.data() + size_t{d.rd & 7u} * 64, vreg(d.rs1), vreg(d.rs2));
+          break;
+        }
+        simd.mma(lanes::Format::BF16, acc(d.rd), vreg(d.rs1), vreg(d.rs2), mm, mn, mk,
+                 {t.cfp8, t.cfp8_lut.data()});
+        break;
+      case Op::MMA_CFP8:
+        simd.mma(lanes::Format::CFP8, acc(d.rd), vreg(d.rs1), vreg(d.rs2), mm, mn, 2 * mk,
+                 {t.cfp8, t.cfp8_lut.data()});
+        break;
+      default: {
+        if constexpr (kTiming) clock.store(t);
+        result = execute_cold<kTiming, kValues>(t, d, pc);
+        if (result.event != Event::Budget) goto stop;
+        if constexpr (kTiming) clock = IssueClock(t);  // swait may have moved it
         break;
       }
-      // ---- push and synchronisation
-      case Op::PUSH: {
-        const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
-        if (!sram_.contains(src, len))
-          return trap(TrapCause::LoadOutOfRange, src, "push source: " + range_detail(src, len));
-        ++t.instret;
-        t.pc = next;
-        result.event = Event::Push;
-        result.arg[0] = src, result.arg[1] = dst, result.arg[2] = len, result.arg[3] = d.rd;
-        return result;
-      }
-      case Op::PULL: {
-        const uint64_t src = x[d.rs1], dst = x[d.rs2], len = x[d.rs3];
-        if (!sram_.contains(dst, len))
-          return trap(TrapCause::StoreOutOfRange, dst,
-                      "pull destination: " + range_detail(dst, len));
-        ++t.instret;
-        t.pc = next;
-        result.event = Event::Pull;
-        result.arg[0] = src, result.arg[1] = dst, result.arg[2] = len, result.arg[3] = d.rd;
-        return result;
-      }
-      case Op::SWAIT: {
-        const uint64_t need = x[d.rs1];
-        uint64_t& s = semaphores_[d.rd];
-        if (s < need) {
-          t.pc = pc;  // re-executed when woken
-          result.event = Event::WaitSemaphore;
-          result.arg[0] = d.rd, result.arg[1] = need;
-          return result;
-        }
-        s -= need;
-        if constexpr (kTiming) {
-          clock.store(t);
-          wait_until(t, semaphore_raised_at_[d.rd], StallCause::Semaphore);
-          clock = IssueClock(t);
-        }
-        break;
-      }
-      case Op::SSIGNAL: {
-        semaphores_[d.rd] += x[d.rs1];
-        if constexpr (kTiming) {
-          clock.store(t);
-          semaphore_raised(d.rd, cycles(t));
-        }
-        ++t.instret;
-        t.pc = next;
-        result.event = Event::Signal;
-        result.arg[0] = d.rd;
-        return result;
-      }
-      case Op::SREAD: x[d.rd] = semaphores_[d.rs1]; break;
-      case Op::BARRIER: {
-        ++t.instret;
-        t.pc = next;
-        result.event = Event::Barrier;
-        result.arg[0] = d.rd;
-        return result;
-      }
-      case Op::kInvalid:
-      default: return trap(TrapCause::IllegalInstruction, 0, "no instruction has this encoding");
     }
   executed:
+    __attribute__((unused));  // the goto is in the timing-only loop only
     if constexpr (!kValues) {
       const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
       const uint32_t bit = uint32_t{1} << d.rd;
@@ -1033,17 +1169,18 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       t.unknown_x &= ~1u;
     }
     x[0] = 0;
-    if (next != pc + 4 && (next & 3))
-      return trap(TrapCause::FetchMisaligned, next,
-                  fmt::format("jump target 0x{:x} is not a multiple of 4", next));
-    ++t.instret;
-    if constexpr (kTiming) {
-      if (next != pc + 4) {
+    if (next != pc + 4) {
+      if (next & 3) {
+        result = stop_on_bad_jump(t, pc, next);
+        goto stop;
+      }
+      if constexpr (kTiming) {
         // A taken branch ends the fetch group; the next instruction issues in a later cycle.
         clock.issued_in_cycle = issue_context.issue_width;
-        clock.cycle += config_.timing_params.taken_branch_penalty;
+        clock.cycle += taken_branch_penalty;
       }
     }
+    ++t.instret;
     pc = next;
     if (--budget == 0) break;
     if constexpr (kTiming) {
@@ -1054,6 +1191,8 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
 #undef DOJO_STORE
   t.pc = pc;
   result.event = Event::Budget;
+stop:
+  if constexpr (kTiming) clock.store(t);
   return result;
 }
 

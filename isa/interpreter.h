@@ -211,6 +211,18 @@ class Core {
     }
   };
   void issue(ThreadState& t, IssueClock& k, const Decoded& d, const IssueContext& c);
+  // run_loop's instructions that are rare in a hot loop, and its ways to stop on a trap: out of
+  // line, so that the loop keeps its pc and clock in host registers.
+  template <bool kTiming, bool kValues>
+  RunResult execute_cold(ThreadState& t, Decoded d, uint64_t pc);
+  RunResult stop_on_trap(ThreadState& t, uint64_t pc, TrapCause cause, uint64_t address,
+                         std::string detail);
+  RunResult stop_on_bad_access(ThreadState& t, uint64_t pc, bool store, uint64_t addr, uint64_t n,
+                               uint64_t align);
+  RunResult stop_on_bad_fetch(ThreadState& t, uint64_t pc);
+  RunResult stop_on_bad_jump(ThreadState& t, uint64_t pc, uint64_t target);
+  RunResult stop_on_unknown_value(ThreadState& t, uint64_t pc, uint32_t unknown);
+  std::string range_detail(uint64_t addr, uint64_t n) const;
   static uint64_t reserve_unit(UnitCalendar* instances, const OpCost& cost, uint64_t ready);
   void set_fmtcfg(ThreadState& t, uint64_t value);
   bool read_csr(const ThreadState& t, uint32_t csr, uint64_t& value) const;

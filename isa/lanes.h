@@ -90,13 +90,18 @@ void mma(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t m, u
 // std::invalid_argument naming the variable if it names no target of this build.
 const char* simd_target_name();
 
-// The two functions above for the target chosen now, looked up once: the interpreter keeps
-// them so that an instruction pays no dispatch.
+// mma(Format::BF16, acc, a, b, 8, 8, 4, ...): D1's matrix unit, the shape nearly every mma has,
+// with nothing left to decide at run time (on AVX-512, two rows to a register, unrolled).
+void mma_bf16_8x8x4(float* acc, const uint8_t* a, const uint8_t* b);
+
+// The functions above for the target chosen now, looked up once: the interpreter keeps them so
+// that an instruction pays no dispatch.
 struct Kernels {
   void (*binary)(BinaryOp, Format, uint8_t*, const uint8_t*, const uint8_t*, uint32_t,
                  const Cfp8Lanes&);
   void (*mma)(Format, float*, const uint8_t*, const uint8_t*, uint32_t, uint32_t, uint32_t,
               const Cfp8Lanes&);
+  void (*mma_bf16_8x8x4)(float*, const uint8_t*, const uint8_t*);
 };
 Kernels kernels();
 

@@ -294,6 +294,69 @@ void MmaImpl(Format f, float* acc, const uint8_t* a, const uint8_t* b, uint32_t 
   }
 }
 
+// MmaImpl(BF16, acc, a, b, 8, 8, 4) with the shape fixed. On a target of 16 fp32 lanes
+// (AVX-512), MmaRowPairsBf16 unrolled: the four row pairs of acc in four registers, B's four rows
+// widened once (each in both halves of a register) instead of once per row pair, A's 32 values
+// widened into two registers and each step's pair of A values picked by one lane permutation
+// with a constant index. Each output lane still adds its four products in k order, each product
+// and each sum rounded to fp32, as the reference does.
+void MmaBf16_8x8x4Impl(float* acc, const uint8_t* a_bytes, const uint8_t* b_bytes) {
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<float> d;
+  if constexpr (hn::MaxLanes(hn::ScalableTag<float>()) == 16) {
+    if (hn::Lanes(d) == 16) {
+      const hn::RebindToSigned<decltype(d)> di;
+      const auto* a = reinterpret_cast<const uint16_t*>(a_bytes);
+      const auto* b = reinterpret_cast<const uint16_t*>(b_bytes);
+      // Row kk of B (8 lanes) in both halves: its 16 bytes loaded into both 128-bit blocks of
+      // 16 bf16 lanes, widened.
+      const hn::RebindToUnsigned<decltype(d)> du;
+      const hn::Rebind<uint16_t, decltype(d)> d16;
+      auto b_row = [&](uint32_t kk) {
+        return hn::BitCast(d,
+                           hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadDup128(d16, b + 8 * kk))));
+      };
+      const auto b0 = b_row(0), b1 = b_row(1), b2 = b_row(2), b3 = b_row(3);
+      // A's rows 0-3 and 4-7, row-major: A(r, kk) is lane 4 (r % 4) + kk of its register.
+      const auto a03 = WidenBf16(d, a), a47 = WidenBf16(d, a + 16);
+      // Row pair (2q, 2q + 1) of a register's four rows, step kk: lane 8q + kk in the low half,
+      // 8q + 4 + kk in the high half. Constants, loaded rather than computed per call.
+      alignas(64) static constexpr int32_t kPick[2][4][16] = {
+          {{0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4},
+           {1, 1, 1, 1, 1, 1, 1, 1, 5, 5, 5, 5, 5, 5, 5, 5},
+           {2, 2, 2, 2, 2, 2, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6},
+           {3, 3, 3, 3, 3, 3, 3, 3, 7, 7, 7, 7, 7, 7, 7, 7}},
+          {{8, 8, 8, 8, 8, 8, 8, 8, 12, 12, 12, 12, 12, 12, 12, 12},
+           {9, 9, 9, 9, 9, 9, 9, 9, 13, 13, 13, 13, 13, 13, 13, 13},
+           {10, 10, 10, 10, 10, 10, 10, 10, 14, 14, 14, 14, 14, 14, 14, 14},
+           {11, 11, 11, 11, 11, 11, 11, 11, 15, 15, 15, 15, 15, 15, 15, 15}}};
+      auto pick = [&](uint32_t q, uint32_t kk) {
+        return hn::IndicesFromVec(d, hn::Load(di, kPick[q][kk]));
+      };
+      auto c0 = hn::LoadU(d, acc), c1 = hn::LoadU(d, acc + 16);
+      auto c2 = hn::LoadU(d, acc + 32), c3 = hn::LoadU(d, acc + 48);
+      auto step = [&](uint32_t kk, decltype(b0) bk) {
+        const auto i0 = pick(0, kk), i1 = pick(1, kk);
+        c0 = hn::Add(c0, hn::Mul(hn::TableLookupLanes(a03, i0), bk));
+        c1 = hn::Add(c1, hn::Mul(hn::TableLookupLanes(a03, i1), bk));
+        c2 = hn::Add(c2, hn::Mul(hn::TableLookupLanes(a47, i0), bk));
+        c3 = hn::Add(c3, hn::Mul(hn::TableLookupLanes(a47, i1), bk));
+      };
+      step(0, b0);
+      step(1, b1);
+      step(2, b2);
+      step(3, b3);
+      hn::StoreU(Canonical(d, c0), d, acc);
+      hn::StoreU(Canonical(d, c1), d, acc + 16);
+      hn::StoreU(Canonical(d, c2), d, acc + 32);
+      hn::StoreU(Canonical(d, c3), d, acc + 48);
+      return;
+    }
+  }
+#endif
+  MmaImpl(Format::BF16, acc, a_bytes, b_bytes, 8, 8, 4, Cfp8Lanes{Cfp8Format{}, nullptr});
+}
+
 int64_t TargetImpl() {
   return HWY_TARGET;
 }
@@ -307,6 +370,7 @@ namespace dojosim::isa::lanes {
 
 HWY_EXPORT(BinaryImpl);
 HWY_EXPORT(MmaImpl);
+HWY_EXPORT(MmaBf16_8x8x4Impl);
 HWY_EXPORT(TargetImpl);
 
 namespace {
@@ -348,7 +412,12 @@ Kernels kernels() {
   hwy::GetChosenTarget().Update(hwy::SupportedTargets());
   const size_t i = hwy::GetChosenTarget().GetIndex();
 #endif
-  return {HWY_DISPATCH_TABLE(BinaryImpl)[i], HWY_DISPATCH_TABLE(MmaImpl)[i]};
+  return {HWY_DISPATCH_TABLE(BinaryImpl)[i], HWY_DISPATCH_TABLE(MmaImpl)[i],
+          HWY_DISPATCH_TABLE(MmaBf16_8x8x4Impl)[i]};
+}
+
+void mma_bf16_8x8x4(float* acc, const uint8_t* a, const uint8_t* b) {
+  HWY_DYNAMIC_DISPATCH(MmaBf16_8x8x4Impl)(acc, a, b);
 }
 
 const char* simd_target_name() {

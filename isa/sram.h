@@ -52,6 +52,15 @@ class Sram {
 
   // Range-checked by the caller; may cross pages.
   void read(uint64_t addr, void* dst, uint64_t n) const;
+  // read() when [addr, addr + n) lies in one page: inline, so that a vector load of a constant
+  // size is a few moves (the interpreter's vle).
+  void read_in_page(uint64_t addr, void* dst, uint64_t n) const {
+    const Page* p = pages_[addr >> kPageBits].get();
+    if (p)
+      std::memcpy(dst, p->bytes + (addr & kPageMask), n);
+    else
+      std::memset(dst, 0, n);
+  }
   void write(uint64_t addr, const void* src, uint64_t n);
   // Zeros a range without allocating: untouched pages already read as zero.
   void zero(uint64_t addr, uint64_t n);

@@ -48,6 +48,20 @@ class UnitCalendar {
     return true;
   }
 
+  // If cycle t lies in the window (not older, not past it) and a cycle of t's 64-cycle word from
+  // t on is free: reserves the first such cycle, sets `taken` to it and returns true, as
+  // `earliest(t, 1)` and `reserve` would. Else false and nothing changes. What an instruction
+  // asks of a unit of one instance that is busy in the cycle it is ready (an mma behind another).
+  bool take_first_free_in_word(uint64_t t, uint64_t& taken) {
+    if (t - base_ >= kWindow) return false;  // unsigned: true as well for t < base_
+    uint64_t& w = bits_[word(t)];  // base_ is word-aligned: all of t's word is in the window
+    const uint64_t free = ~w >> (t % 64);
+    if (!free) return false;
+    taken = t + static_cast<unsigned>(__builtin_ctzll(free));
+    w |= uint64_t{1} << (taken % 64);
+    return true;
+  }
+
   void reserve(uint64_t start, unsigned occupancy) {
     if (occupancy == 1 && start >= base_ && start < base_ + kWindow) {  // the usual case
       bits_[word(start)] |= uint64_t{1} << (start % 64);

@@ -259,6 +259,13 @@ TEST_CASE("lanes: mma on every SIMD target equals the reference bit for bit") {
           lanes::mma(f, got.data(), a, b, s.m, s.n, s.k, cfp8.lanes());
           std::vector<float> kept = init;  // through the kernels the interpreter keeps
           lanes::kernels().mma(f, kept.data(), a, b, s.m, s.n, s.k, cfp8.lanes());
+          // D1's bf16 shape through its own kernel, dispatched and kept.
+          const bool d1 = f == Format::BF16 && s.m == 8 && s.n == 8 && s.k == 4;
+          std::vector<float> fixed = init, fixed_kept = init;
+          if (d1) {
+            lanes::mma_bf16_8x8x4(fixed.data(), a, b);
+            lanes::kernels().mma_bf16_8x8x4(fixed_kept.data(), a, b);
+          }
           INFO("mma " << (f == Format::BF16 ? "bf16 " : "cfp8 ") << s.m << "x" << s.n << "x" << s.k
                       << " trial " << trial);
           for (uint32_t i = 0; i < s.m * s.n; ++i) {
@@ -266,6 +273,10 @@ TEST_CASE("lanes: mma on every SIMD target equals the reference bit for bit") {
             REQUIRE(fmt::format("{:08x}", bits_of(got[i])) ==
                     fmt::format("{:08x}", bits_of(expect[i])));
             REQUIRE(bits_of(kept[i]) == bits_of(expect[i]));
+            if (d1) {
+              REQUIRE(bits_of(fixed[i]) == bits_of(expect[i]));
+              REQUIRE(bits_of(fixed_kept[i]) == bits_of(expect[i]));
+            }
           }
         }
   });
