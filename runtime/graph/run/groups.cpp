@@ -97,11 +97,7 @@ Gang::Gang(Executor& executor, const hw::HardwareConfig& config, size_t groups, 
     // The main thread's own steps (the exchange's transfers) run as they are.
     if (std::this_thread::get_id() == main_thread_)
       return executor_.run(std::vector<const mesh::Kernel*>{&k});
-    size_t group;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      group = turn_;
-    }
+    const size_t group = current_group();
     Step s;
     s.kind = Step::Kernel;
     s.kernel = &k;
@@ -110,12 +106,13 @@ Gang::Gang(Executor& executor, const hw::HardwareConfig& config, size_t groups, 
   });
 }
 
+size_t Gang::current_group() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return turn_;
+}
+
 Executor::Run Gang::idle() {
-  size_t group;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    group = turn_;
-  }
+  const size_t group = current_group();
   Step s;
   s.kind = Step::Kernel;
   submit(group, std::move(s));
@@ -139,11 +136,7 @@ void Gang::submit(size_t group, Step step) {
 TransferStats Gang::exchange(const std::vector<Placement>& to, const std::vector<Placement>& from,
                              const Matrix* ref, std::vector<const Matrix*>& all,
                              const std::string& what) {
-  size_t group;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    group = turn_;
-  }
+  const size_t group = current_group();
   Step s;
   s.kind = Step::Exchange;
   s.to = &to, s.from = &from, s.ref = ref, s.what = what;

@@ -84,6 +84,8 @@ class Gang {
   };
   struct Aborted {};
   static constexpr size_t kMain = SIZE_MAX;
+  // On a group's thread: the group whose turn it is, its own.
+  size_t current_group();
   // On a group's thread: hands `step` on and waits for the group's next turn.
   void submit(size_t group, Step step);
   void run_step();  // main thread: the step every group submitted
