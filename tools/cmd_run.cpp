@@ -82,7 +82,7 @@ int cmd_run(const std::vector<std::string>& args) {
   std::vector<std::string> sets;
   std::string loss, graph_out, optimizer;
   double loss_scale = 1;
-  uint32_t data_parallel = 1;
+  uint32_t data_parallel = 1, tensor_parallel = 1;
   unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")(
       "config,c", po::value<std::string>(&config_path),
@@ -117,6 +117,11 @@ int cmd_run(const std::vector<std::string>& args) {
       "with --optimizer: the training step on this many equal rectangles of the mesh at once "
       "(docs/graphs.md \"Data parallel\"), each with its own batch of the graph's size; "
       "gradients averaged over them by an all-reduce before the updates")(
+      "tensor-parallel", po::value<uint32_t>(&tensor_parallel),
+      "the graph's pairs of linear layers split over this many equal rectangles of the mesh "
+      "(docs/graphs.md \"Tensor parallel\"): each holds the first layer's output columns and "
+      "the second's input rows of its part, the whole batch, and sums its partial products "
+      "with the others' by an all-reduce; forward, --backward or a training step")(
       "graph-out", po::value<std::string>(&graph_out),
       "a graph workload: write the graph that is planned and run (with --backward, forward and "
       "backward) here, YAML or .json")(
@@ -189,8 +194,8 @@ int cmd_run(const std::vector<std::string>& args) {
     return kUsage;
   }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
-  for (const char* flag :
-       {"plan", "backward", "optimizer", "loss", "loss-scale", "data-parallel", "graph-out"})
+  for (const char* flag : {"plan", "backward", "optimizer", "loss", "loss-scale", "data-parallel",
+                           "tensor-parallel", "graph-out"})
     if (vm.count(flag) && !graph_file)
       return usage_error(
           "run", fmt::format("--{} is for a graph workload (--workload FILE.graph.yaml)", flag));
@@ -206,6 +211,12 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run", "--data-parallel runs replicas of a training step: give --optimizer");
   if (vm.count("data-parallel") && data_parallel == 0)
     return usage_error("run", "--data-parallel 0: expected at least 1 group");
+  if (vm.count("tensor-parallel") && tensor_parallel == 0)
+    return usage_error("run", "--tensor-parallel 0: expected at least 1 group");
+  if (data_parallel > 1 && tensor_parallel > 1)
+    return usage_error("run",
+                       "--data-parallel with --tensor-parallel: one kind of parallel at a time "
+                       "(the two together are not run yet)");
   if (!graph_out.empty())
     if (const std::string why = cannot_write(graph_out); !why.empty())
       return usage_error("run", why);
@@ -253,7 +264,7 @@ int cmd_run(const std::vector<std::string>& args) {
     return run_graph_file(
         workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
                    trace_limit, svg_dir, vm.count("backward") > 0, optimizer, loss, loss_scale,
-                   data_parallel, graph_out});
+                   data_parallel, graph_out, tensor_parallel});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

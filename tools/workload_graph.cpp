@@ -19,6 +19,7 @@
 #include "runtime/graph/run/groups.h"
 #include "runtime/graph/run/run.h"
 #include "runtime/graph/summary.h"
+#include "runtime/graph/tensor_parallel.h"
 #include "runtime/graph/validate.h"
 #include "runtime/npy.h"
 #include "tools/commands.h"
@@ -178,11 +179,19 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
     graph::Graph g = graph::load_graph(path);
     graph::Analysis a = graph::validate(g);
+    // Tensor parallel: from here on the graph is one group's, its pairs of layers split.
+    graph::TensorParallel tp;
+    if (flags.tensor_parallel > 1) {
+      tp = graph::tensor_parallel(g, flags.tensor_parallel);
+      g = tp.graph;
+      a = graph::validate(g);
+    }
     // The training step's parts by op name: the file's ops, the autodiff's, then the step's
     // own (casts of master weights and gradients, updates).
     std::map<std::string, size_t> part;
     for (const graph::Op& op : g.ops) part[op.name] = 0;
-    const graph::BackwardOptions backward{flags.loss, flags.loss_scale};
+    const graph::BackwardOptions backward{flags.loss, flags.loss_scale, tp.column_ops,
+                                          flags.tensor_parallel};
     if (!flags.optimizer.empty() || flags.backward) {
       const graph::Graph b = graph::with_backward(g, backward);
       for (const graph::Op& op : b.ops) part.emplace(op.name, 1);
@@ -195,12 +204,19 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       a = graph::validate(g);
     }
     if (!flags.graph_out.empty()) write_graph(g, path, flags.graph_out);
-    check_graph_data(g, path);
+    // Tensor parallel: host values are given whole, each group takes its part.
+    const std::map<std::string, graph::TensorSlice> slices = graph::step_slices(g, tp.slices);
+    graph::Graph whole = g;
+    for (graph::Tensor& t : whole.tensors)
+      if (const auto it = slices.find(t.name); it != slices.end()) t.shape = it->second.full;
+    check_graph_data(whole, path);
     const std::map<std::string, std::string> input_files = parse_graph_inputs(g, flags.inputs);
-    // Data parallel: the plan is each group's, on its rectangle of the mesh.
-    const uint32_t groups = flags.data_parallel;
+    // Data or tensor parallel: the plan is each group's, on its rectangle of the mesh.
+    const uint32_t groups = std::max(flags.data_parallel, flags.tensor_parallel);
     const std::vector<hw::HardwareConfig::Region> regions =
-        groups > 1 ? graph_run::group_regions(loaded.config, groups)
+        groups > 1 ? graph_run::group_regions(
+                         loaded.config, groups,
+                         flags.tensor_parallel > 1 ? "tensor parallel" : "data parallel")
                    : std::vector<hw::HardwareConfig::Region>{};
     const hw::HardwareConfig planned =
         groups > 1 ? graph_run::in_region(loaded.config, regions.front()) : loaded.config;
@@ -211,16 +227,22 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     if (!plan) {  // every refusal before anything is printed or simulated
       graph_run::check_runnable(g, a);
       options.seed = loaded.config.sim.seed;
-      options.values = host_values(g, path, input_files, groups);
+      options.values = host_values(whole, path, input_files, flags.data_parallel);
       options.groups = groups;
+      options.slices = slices;
     }
     fmt::print("dojosim run{}: {} on {}\n", plan ? " --plan" : "", path, config_path);
     fmt::print("{}", graph::summary_text(g, s));
-    if (groups > 1)
+    if (flags.data_parallel > 1)
       fmt::print(
           "data parallel: {} groups of {}, each with its own batch of the graph's; the plan is "
           "each group's\n",
           groups, graph_run::regions_text(regions));
+    if (flags.tensor_parallel > 1)
+      fmt::print(
+          "tensor parallel: {} groups of {}, the whole batch in each; split: {}; the plan is "
+          "each group's\n",
+          groups, graph_run::regions_text(regions), tp.text);
     fmt::print("{}", graph::plan_text(p));
     nlohmann::ordered_json j;
     j["workload"] = {{"graph", path}, {"name", g.name}, {"ops", s.ops}, {"flop", s.flop}};
@@ -249,7 +271,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       uint64_t samples = 0;
       for (const graph::Tensor& t : g.tensors)
         if (t.role == graph::Role::Input && !t.shape.empty()) {
-          samples = uint64_t(t.shape.front()) * groups;
+          samples = uint64_t(t.shape.front()) * flags.data_parallel;
           break;
         }
       const double clock = loaded.config.node.core.clock_ghz;
@@ -275,7 +297,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       }
       if (!save_dir.empty())
         for (const auto& [name, m] : r.outputs) {
-          const graph::Tensor& t = *g.find_tensor(name);
+          const graph::Tensor& t = *whole.find_tensor(name);
           // A name may hold folders (a captured gradient is grad/WEIGHT): they are made.
           const std::filesystem::path file = std::filesystem::path(save_dir) / (name + ".npy");
           std::filesystem::create_directories(file.parent_path());

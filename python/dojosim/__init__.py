@@ -189,7 +189,8 @@ class GraphRunError(RuntimeError):
 
 
 def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward=False,
-              optimizer=None, loss=None, loss_scale=None, data_parallel=None):
+              optimizer=None, loss=None, loss_scale=None, data_parallel=None,
+              tensor_parallel=None):
     """Runs a workload graph (docs/graphs.md) in one machine run, as `dojosim run --workload
     FILE.graph.yaml`: every op as node kernels on the machine of `config`, each op's outputs
     checked bit for bit against its reference and within its float64 bound.
@@ -211,6 +212,9 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     are averaged over the groups before the updates. Outputs that differ between the groups
     (the loss) come with a leading axis of the groups (report["run"]["totals"]
     ["varying_outputs"]); the updated weights are every group's.
+    tensor_parallel (`--tensor-parallel`) splits the graph's pairs of linear layers over that
+    many equal rectangles of the mesh (the first layer's output columns, the second's input
+    rows), each with the whole batch; a split output (an updated weight) comes back whole.
     Returns (outputs, report): outputs {name: numpy float32 array of the tensor's shape} for
     the graph's outputs; report the `--json` document: "workload", "config", "plan" and "run"
     (per op: cycles, kernel and move cycles, peak %, bytes moved; the graph's totals).
@@ -257,6 +261,8 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
             cmd += ["--loss-scale", repr(float(loss_scale))]
         if data_parallel is not None:
             cmd += ["--data-parallel", str(int(data_parallel))]
+        if tensor_parallel is not None:
+            cmd += ["--tensor-parallel", str(int(tensor_parallel))]
         os.makedirs(os.path.join(d, "out"))
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         message = (done.stderr.strip().splitlines() or

@@ -51,7 +51,7 @@ constexpr std::string_view kLossSeed = "";
 class Backward {
  public:
   Backward(const Graph& g, const BackwardOptions& options)
-      : g_(g), out_(g), loss_scale_(options.loss_scale) {
+      : g_(g), out_(g), loss_scale_(options.loss_scale), options_(options) {
     if (!(loss_scale_ > 0) || !std::isfinite(loss_scale_))
       throw GraphError(
           fmt::format("loss scale {}: expected a positive finite number", loss_scale_));
@@ -301,6 +301,10 @@ class Backward {
 
  public:
   double loss_scale() const { return loss_scale_; }
+  // The groups whose partial sums make op's first input's gradient (tensor parallel), or 1.
+  uint32_t partial_groups(const Op& op) const {
+    return options_.partial_input_gradients.count(op.name) ? options_.groups : 1;
+  }
 
  private:
   // The gradient of `name`: its one contribution, or their sum in the order they came.
@@ -378,6 +382,7 @@ class Backward {
   std::map<std::string, size_t> producer_;
   std::map<std::string, int> expected_, parts_;
   std::map<std::string, std::vector<std::string>> contributions_;
+  const BackwardOptions options_;
 };
 
 // ---- the rules ----------------------------------------------------------------------------
@@ -404,7 +409,15 @@ void matmul_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) 
     std::map<std::string, AttrValue> at;
     if (tx) at["transpose_a"] = true;
     if (ty) at["transpose_b"] = true;
-    b.emit(op.type, {x, y}, {b.gradient(gives)}, at);
+    const uint32_t groups = gives == 0 ? b.partial_groups(op) : 1;
+    if (groups == 1) {
+      b.emit(op.type, {x, y}, {b.gradient(gives)}, at);
+      return;
+    }
+    // Tensor parallel: each group's part of dA, summed over the groups.
+    const Backward::Out d = b.gradient(gives);
+    const std::string part = b.emit(op.type, {x, y}, {b.temporary(d.shape, d.dtype)}, at)[0];
+    b.emit("allreduce", {part}, {d}, {{"groups", int64_t(groups)}});
   };
   if (b.wants(0)) {
     if (!ta)
@@ -567,6 +580,11 @@ void concat_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) 
   b.emit("split", {dy[0]}, outs, {{"axis", axis}, {"sizes", sizes}});
 }
 
+// allreduce (tensor parallel): every group's partial sum takes the whole sum's gradient.
+void allreduce_rule(Backward& b, const Op&, const std::vector<std::string>& dy) {
+  b.give(0, dy[0]);
+}
+
 void split_rule(Backward& b, const Op& op, const std::vector<std::string>& dy) {
   b.emit("concat", dy, {b.gradient(0)}, {{"axis", axis_of(op, b.shape(op.inputs[0]).size(), -1)}});
 }
@@ -598,6 +616,7 @@ const std::vector<GradientRule>& rules() {
       {"concat", "d+", concat_rule},
       {"split", "d", split_rule},
       {"softmax_cross_entropy", "d-", cross_entropy_rule},
+      {"allreduce", "d", allreduce_rule},
   };
   return table;
 }
@@ -665,6 +684,23 @@ std::string weight_of_master(std::string_view name) {
   return name.substr(0, kMasterPrefix.size()) == kMasterPrefix
              ? std::string(name.substr(kMasterPrefix.size()))
              : std::string();
+}
+
+std::string weight_of_step_tensor(std::string_view name) {
+  const auto strip = [&](std::string_view prefix) {
+    if (name.substr(0, prefix.size()) != prefix) return false;
+    name.remove_prefix(prefix.size());
+    return true;
+  };
+  const bool next = strip("next/");
+  if (strip("state/")) {
+    const size_t slash = name.rfind('/');
+    return slash == std::string_view::npos ? std::string() : std::string(name.substr(0, slash));
+  }
+  for (const std::string_view p : {std::string_view("grad/"), std::string_view("grad32/"),
+                                   std::string_view("grad_mean/"), kMasterPrefix})
+    if (strip(p)) return std::string(name);
+  return next ? std::string(name) : std::string();
 }
 
 namespace {

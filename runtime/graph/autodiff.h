@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,10 @@ struct BackwardOptions {
   /// training step divides it out before the update. Keeps small gradients of a narrow format
   /// above its smallest value; a power of two changes no bit where nothing overflows.
   double loss_scale = 1.0;
+  /// Tensor parallel (tensor_parallel.h): the matmuls whose first input's gradient is each
+  /// group's partial sum, summed over `groups` by an allreduce before it is used.
+  std::set<std::string> partial_input_gradients = {};
+  uint32_t groups = 1;
 };
 
 /// The graph followed by its backward ops. `g` must be valid (validate()); so is the result. Throws
@@ -75,6 +80,9 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
 /// weight a tensor of that name is the master of ("" for another name).
 std::string master_weight(std::string_view weight);
 std::string weight_of_master(std::string_view name);
+/// The weight a tensor of the training step belongs to: W for grad/W, grad32/W, grad_mean/W,
+/// master/W, state/W/STATE and next/ of each (they have W's shape); "" for another name.
+std::string weight_of_step_tensor(std::string_view name);
 
 /// The op types with a gradient rule, in op table order (docs/graphs.md lists them).
 std::vector<std::string_view> differentiable_ops();

@@ -28,10 +28,11 @@ std::set<std::pair<int, int>> disabled_in(const hw::HardwareConfig& config, cons
 
 }  // namespace
 
-std::vector<Region> group_regions(const hw::HardwareConfig& config, uint32_t groups) {
+std::vector<Region> group_regions(const hw::HardwareConfig& config, uint32_t groups,
+                                  std::string_view kind) {
   const uint32_t w = config.mesh_width(), h = config.mesh_height();
   if (groups == 0)
-    throw graph::GraphError("data parallel over 0 groups: expected at least 1 group");
+    throw graph::GraphError(fmt::format("{} over 0 groups: expected at least 1 group", kind));
   // The grid gx x gy of rectangles: die-aligned first (a replica per die or per block of dies,
   // whose traffic stays off the die edges), then the squarest rectangles.
   uint32_t best_x = 0;
@@ -54,9 +55,9 @@ std::vector<Region> group_regions(const hw::HardwareConfig& config, uint32_t gro
           break;
         }
     throw graph::GraphError(fmt::format(
-        "data parallel over {} groups: the {}x{} mesh does not cut into {} equal rectangles; "
-        "counts that do: {}, ...",
-        groups, w, h, groups, counts));
+        "{} over {} groups: the {}x{} mesh does not cut into {} equal rectangles; counts that "
+        "do: {}, ...",
+        kind, groups, w, h, groups, counts));
   }
   const uint32_t gx = best_x, gy = groups / gx;
   std::vector<Region> regions;
@@ -67,10 +68,10 @@ std::vector<Region> group_regions(const hw::HardwareConfig& config, uint32_t gro
   for (const Region& r : regions)
     if (disabled_in(config, r) != first)
       throw graph::GraphError(fmt::format(
-          "data parallel over {} groups: the group at {}:{} has its disabled nodes at other "
-          "places than the group at 0:0, so their programs would differ; choose a count whose "
-          "groups are whole dies",
-          groups, r.origin.x, r.origin.y));
+          "{} over {} groups: the group at {}:{} has its disabled nodes at other places than "
+          "the group at 0:0, so their programs would differ; choose a count whose groups are "
+          "whole dies",
+          kind, groups, r.origin.x, r.origin.y));
   return regions;
 }
 

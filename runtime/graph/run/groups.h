@@ -4,6 +4,8 @@
 // same shapes with its own batch, so the same step of every group is one node program: the
 // groups' kernels load once and run together (Executor::run(kernels)), each writing the
 // arguments of its own nodes. Between the steps the host plans each group's next step.
+// Tensor parallel (graph/tensor_parallel.h) runs the same way: each group runs one group's graph
+// of split layers on its part of their weights, with the whole batch.
 //
 // The groups' runners plan on host threads that take turns (a Gang): group 0 plans up to its
 // next machine step and hands over to group 1, ..., the last group to the main thread, which
@@ -24,6 +26,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -38,8 +41,10 @@ namespace dojosim::runtime::graph_run {
 /// The usable mesh cut into `groups` equal rectangles (a grid of gx x gy, die-aligned where the
 /// dies allow, else the squarest), row by row; every rectangle must hold its disabled nodes at
 /// the same places. Throws graph::GraphError naming the count and what would divide.
+/// `kind` ("data parallel", "tensor parallel") starts the message.
 std::vector<hw::HardwareConfig::Region> group_regions(const hw::HardwareConfig& config,
-                                                      uint32_t groups);
+                                                      uint32_t groups,
+                                                      std::string_view kind = "data parallel");
 /// `config` with its runtime region set to `region`.
 hw::HardwareConfig in_region(const hw::HardwareConfig& config,
                              const hw::HardwareConfig::Region& region);

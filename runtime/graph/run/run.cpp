@@ -313,15 +313,26 @@ class Runner {
     return host_values(t, t.role, size_t(&t - g_.tensors.data()));
   }
   // As the tensor at `index` of the graph with that role would have them.
+  // Tensor parallel: a split tensor is given or made up whole, then cut.
   Matrix host_values(const g::Tensor& t, g::Role role, size_t index) const {
+    const auto slice = options_.slices.find(t.name);
+    if (slice == options_.slices.end()) return whole_values(t, role, index);
+    return part_of(whole_values(t, role, index), slice->second);
+  }
+  // A host tensor's values as they would be were it not split.
+  Matrix whole_values(const g::Tensor& split, g::Role role, size_t index) const {
+    g::Tensor t = split;
+    const auto slice = options_.slices.find(t.name);
+    if (slice != options_.slices.end()) t.shape = slice->second.full;
     const auto [rows, cols] = matrix_of(t.shape);
     const auto given = options_.values.find(t.name);
     const size_t groups = gang_ ? gang_->groups() : 1;
+    const bool data_parallel = groups > 1 && options_.slices.empty();
     Matrix m;
     if (given != options_.values.end()) {
       m = given->second;
       // Data parallel: an input given for every group's batch, group g's rows its g-th part.
-      if (groups > 1 && role == g::Role::Input && m.rows == rows * groups && m.cols == cols) {
+      if (data_parallel && role == g::Role::Input && m.rows == rows * groups && m.cols == cols) {
         Matrix part(rows, cols);
         std::copy_n(m.values.begin() + long(size_t(rows) * cols * group_), part.values.size(),
                     part.values.begin());
@@ -331,7 +342,7 @@ class Runner {
         throw g::GraphError(
             fmt::format("{}: tensor '{}': values of {}x{} given; expected {}x{}{}", t.origin,
                         t.name, m.rows, m.cols, rows, cols,
-                        groups > 1 && role == g::Role::Input
+                        data_parallel && role == g::Role::Input
                             ? fmt::format(" (or {}x{}: every group's)", rows * groups, cols)
                             : ""));
     } else {
@@ -340,11 +351,11 @@ class Runner {
       // first cast makes) starts from the values W would be given or made up as a weight.
       if (role == g::Role::OptimizerState)
         if (const g::Tensor* w = g_.find_tensor(g::weight_of_master(t.name)))
-          return quantized(host_values(*w, g::Role::Weight, size_t(w - g_.tensors.data())),
+          return quantized(whole_values(*w, g::Role::Weight, size_t(w - g_.tensors.data())),
                            DType::Fp32, {});
       if (role == g::Role::OptimizerState) return m;
       // Each data-parallel group makes up its own batch; the weights are every group's.
-      const uint64_t group = role == g::Role::Input ? group_ : 0;
+      const uint64_t group = data_parallel && role == g::Role::Input ? group_ : 0;
       std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + index +
                           group * 0xD1B54A32D192ED03ull);
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -361,6 +372,20 @@ class Runner {
     }
     if (t.dtype == g::DType::Int32) return m;
     return quantized(m, runtime_dtype(t.dtype), {});
+  }
+
+  // This group's part of a split tensor's whole values.
+  Matrix part_of(const Matrix& whole, const g::TensorSlice& slice) const {
+    const size_t groups = gang_->groups();
+    const bool columns = slice.axis + 1 == slice.full.size();
+    const uint32_t rows = columns ? whole.rows : whole.rows / uint32_t(groups),
+                   cols = columns ? whole.cols / uint32_t(groups) : whole.cols;
+    Matrix m(rows, cols);
+    for (uint32_t r = 0; r < rows; ++r)
+      for (uint32_t c = 0; c < cols; ++c)
+        m.at(r, c) = columns ? whole.at(r, uint32_t(group_) * cols + c)
+                             : whole.at(uint32_t(group_) * rows + r, c);
+    return m;
   }
 
   const Matrix& ref(const std::string& name) const { return ref_.at(name); }
@@ -637,7 +662,8 @@ class Runner {
     const size_t groups = gang_ ? gang_->groups() : 1;
     if (int_attr(op, "groups", 0) != int64_t(groups))
       throw g::GraphError(fmt::format(
-          "{}: op '{}' (allreduce) sums over {} groups; the run has {} (--data-parallel)",
+          "{}: op '{}' (allreduce) sums over {} groups; the run has {} (--data-parallel or "
+          "--tensor-parallel)",
           op.origin, op.name, int_attr(op, "groups", 0), groups));
     const std::string& x = op.inputs[0];
     const ops::RowSplit& split = homes_.at(x).split;
@@ -696,10 +722,11 @@ class Runner {
       for (size_t s = 2; s < groups; ++s)
         acc = ops::elementwise_reference(ops::ElementwiseOp::Add, split.dtype, acc, *refs[s]);
       ref_[op.outputs[0]] = std::move(acc);
-      // Any order of n - 1 fp32 additions: within gamma_{n-1} of the sum of magnitudes.
+      // Any order of n - 1 additions: within gamma_{n-1} of the sum of magnitudes.
       Reference64 f;
       f.rows = split.rows, f.cols = split.cols;
-      const double u = std::ldexp(1.0, -24), n = double(groups - 1);
+      const double u = std::ldexp(1.0, split.dtype == DType::Bf16 ? -8 : -24),
+                   n = double(groups - 1);
       const double gamma = n * u / (1 - n * u);
       for (size_t i = 0; i < size_t{f.rows} * f.cols; ++i) {
         double v = 0, magnitude = 0;
@@ -2119,7 +2146,9 @@ namespace {
 // The groups' runs as one: their ops (the same steps, the same cycles), and each output once
 // where every group holds the same values (the updated weights), else every group's rows in
 // group order (the loss of each group's batch).
-GraphRun merge_groups(std::vector<GraphRun>& runs) {
+// Tensor parallel: a split output's parts joined whole, along its axis.
+GraphRun merge_groups(std::vector<GraphRun>& runs,
+                      const std::map<std::string, g::TensorSlice>& slices) {
   GraphRun r = std::move(runs.front());
   for (size_t g = 1; g < runs.size(); ++g) {
     r.checked = r.checked && runs[g].checked;
@@ -2127,6 +2156,21 @@ GraphRun merge_groups(std::vector<GraphRun>& runs) {
     r.hbm_bytes = std::max(r.hbm_bytes, runs[g].hbm_bytes);
   }
   for (auto& [name, m] : r.outputs) {
+    const auto slice = slices.find(name);
+    if (slice != slices.end()) {
+      const bool columns = slice->second.axis + 1 == slice->second.full.size();
+      Matrix whole(columns ? m.rows : m.rows * uint32_t(runs.size()),
+                   columns ? m.cols * uint32_t(runs.size()) : m.cols);
+      for (size_t g = 0; g < runs.size(); ++g) {
+        const Matrix& part = g == 0 ? m : runs[g].outputs.at(name);
+        for (uint32_t i = 0; i < part.rows; ++i)
+          for (uint32_t j = 0; j < part.cols; ++j)
+            whole.at(columns ? i : uint32_t(g) * part.rows + i,
+                     columns ? uint32_t(g) * part.cols + j : j) = part.at(i, j);
+      }
+      m = std::move(whole);
+      continue;
+    }
     bool same = true;
     for (size_t g = 1; g < runs.size() && same; ++g)
       same = runs[g].outputs.at(name).values == m.values;
@@ -2148,7 +2192,9 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
   check_runnable(graph, a);
   const uint32_t groups = std::max(1u, options.groups);
   const std::vector<hw::HardwareConfig::Region> regions =
-      groups > 1 ? group_regions(config, groups) : std::vector<hw::HardwareConfig::Region>{};
+      groups > 1 ? group_regions(config, groups,
+                                 options.slices.empty() ? "data parallel" : "tensor parallel")
+                 : std::vector<hw::HardwareConfig::Region>{};
   Executor executor(config);
   executor.keep(kProgramBytes, config.node.core.sram_bytes - g::kReservedSramBytes);
   if (options.trace) executor.machine().set_trace(options.trace);
@@ -2157,7 +2203,7 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
     Runner runner(config, graph, a, p, options, executor, hbm);
     return runner.run();
   }
-  // Data parallel: a runner per group, planning in turns (groups.h).
+  // Data or tensor parallel: a runner per group, planning in turns (groups.h).
   std::vector<hw::HardwareConfig> configs;
   for (const hw::HardwareConfig::Region& r : regions) configs.push_back(in_region(config, r));
   Gang gang(executor, config, groups, kProgramBytes, kTableBytes);
@@ -2167,8 +2213,9 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
         std::make_unique<Runner>(configs[i], graph, a, p, options, executor, hbm, &gang, i));
   std::vector<GraphRun> runs(groups);
   gang.run([&](size_t i) { runs[i] = runners[i]->run(); });
-  GraphRun r = merge_groups(runs);
+  GraphRun r = merge_groups(runs, options.slices);
   r.groups = groups;
+  r.tensor_parallel = !options.slices.empty();
   r.group_text = regions_text(regions);
   return r;
 }
@@ -2203,9 +2250,10 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       r.kernel_cycles, r.move_cycles);
   if (r.groups > 1)
     s += fmt::format(
-        "  data parallel: {} groups of {}, each with its own batch, running every step at "
-        "once; FLOP, bytes and peak shares above are each group's\n",
-        r.groups, r.group_text);
+        "  {} parallel: {} groups of {}, each with {}, running every step at once; FLOP, bytes "
+        "and peak shares above are each group's\n",
+        r.tensor_parallel ? "tensor" : "data", r.groups, r.group_text,
+        r.tensor_parallel ? "its part of the split layers" : "its own batch");
   s += fmt::format(
       "  moved: {} B between nodes, {} B within nodes, {} B from HBM, {} B to HBM, in {} DMA "
       "copies\n",
@@ -2263,6 +2311,9 @@ nlohmann::ordered_json run_json(const GraphRun& r) {
             {"hbm_bytes", r.hbm_bytes},
             {"checked", r.checked},
             {"groups", r.groups},
+            {"parallel", r.groups == 1       ? "none"
+                         : r.tensor_parallel ? "tensor"
+                                             : "data"},
             {"varying_outputs", r.varying}}}};
 }
 

@@ -34,6 +34,7 @@
 #include "runtime/graph/graph.h"
 #include "runtime/graph/plan/plan.h"
 #include "runtime/graph/run/transfer.h"
+#include "runtime/graph/tensor_parallel.h"
 #include "runtime/graph/validate.h"
 #include "runtime/tensor.h"
 
@@ -57,6 +58,10 @@ struct RunOptions {
   /// at once, each with its own batch: a given input of groups x its rows gives group g its
   /// g-th part, a made-up one differs per group; weights are the same in every group.
   uint32_t groups = 1;
+  /// Tensor parallel (graph/tensor_parallel.h): the graph is one group's of `groups`; each
+  /// holds its part of the tensors named here (given or made up whole, then cut; its outputs
+  /// joined whole again). Inputs, and every other tensor, are whole and alike in every group.
+  std::map<std::string, graph::TensorSlice> slices;
 };
 
 struct OpRun {
@@ -81,7 +86,9 @@ struct GraphRun {
   std::map<std::string, Matrix> outputs;  // the graph's outputs, read back
   /// Data parallel: the groups, where they are, and the outputs that differ between them
   /// (held as every group's rows in group order; the others are every group's, once).
+  /// Tensor parallel: a split output is held whole (its parts joined), not in `varying`.
   uint32_t groups = 1;
+  bool tensor_parallel = false;
   std::string group_text;
   std::vector<std::string> varying;
 };
