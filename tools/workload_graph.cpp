@@ -281,7 +281,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
         report::write_graph_svgs(flags.svg_dir, r, loaded.config);
         fmt::print("plot: {}/ops.svg\n", flags.svg_dir);
       }
-      j["run"] = graph_run::run_json(r);
+      j["run"] = graph_run::run_json(r, loaded.config);
       if (training) {
         const StepSplit t = step_split(r, part);
         if (samples)

@@ -63,6 +63,15 @@ def test_four_groups_train_the_weights_of_one():
     assert totals["checked"] is True and totals["groups"] == 4
     ops = {o["op"]: o for o in report["run"]["ops"]}
     assert all(ops[p + ".allreduce"]["type"] == "allreduce" for p in magnitudes(mlp(), x, labels))
+    # The collectives table: each all-reduce's bytes (its fp32 gradient), time and bandwidths.
+    collectives = {c["op"]: c for c in report["run"]["collectives"]}
+    assert len(collectives) == 6
+    w = collectives["body.2.weight.allreduce"]
+    assert w["bytes"] == 64 * 64 * 4 and w["groups"] == 4
+    assert w["cycles"] == ops["body.2.weight.allreduce"]["cycles"]
+    seconds = w["cycles"] / (report["config"]["node"]["clock_ghz"] * 1e9)
+    assert w["algbw_gb_s"] == pytest.approx(w["bytes"] / seconds / 1e9)
+    assert w["busbw_gb_s"] == pytest.approx(w["algbw_gb_s"] * 2 * 3 / 4)
 
     # Each group's loss is its quarter's mean; their mean is the whole batch's.
     loss = [n for n in totals["varying_outputs"] if not n.startswith("next/")]

@@ -274,9 +274,15 @@ class Runner {
       }
       if (r.checked) check_outputs(op);
       free_dead(i);
-      if (trace_)
+      if (trace_) {
         trace_->graph_span(0, "ops", fmt::format("{} ({})", op.name, op.type), begin,
                            executor_.machine().cycles());
+        if (o.collective_groups)
+          trace_->graph_span(3, "collectives",
+                             fmt::format("{}: all-reduce of {} B over {} groups", op.name,
+                                         o.collective_bytes, o.collective_groups),
+                             begin, executor_.machine().cycles());
+      }
       o.cycles = o.kernel_cycles + o.moves.cycles;
       const g::Tensor& t = *g_.find_tensor(op.outputs[0]);
       const double peak = p_.machine.peak_flop(t.dtype);
@@ -716,6 +722,9 @@ class Runner {
     exchange(to, from, nullptr, again,
              fmt::format("all-gather of '{}' over {} groups", op.outputs[0], groups));
     op_->how = fmt::format("reduce-scatter, {} adds, all-gather", groups - 1);
+    const g::Tensor& t = *g_.find_tensor(x);
+    op_->collective_bytes = uint64_t(g::element_count(t.shape)) * g::element_bytes(t.dtype);
+    op_->collective_groups = uint32_t(groups);
     if (values_) {
       Matrix acc =
           ops::elementwise_reference(ops::ElementwiseOp::Add, split.dtype, *refs[0], *refs[1]);
@@ -2220,6 +2229,47 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
   return r;
 }
 
+namespace {
+
+// An all-reduce's bandwidths as nccl-tests reports them: algbw = bytes / time, busbw = algbw x
+// 2 (G - 1) / G, what each group's links carry.
+struct CollectiveRates {
+  double algbw_gb_s = 0, busbw_gb_s = 0;
+};
+CollectiveRates collective_rates(const OpRun& o, const hw::HardwareConfig& config) {
+  if (!o.cycles) return {};
+  const double seconds = double(o.cycles) / (config.node.core.clock_ghz * 1e9);
+  const double algbw = double(o.collective_bytes) / seconds / 1e9;
+  const double g = o.collective_groups;
+  return {algbw, algbw * 2 * (g - 1) / g};
+}
+
+// The all-reduces between groups, one row each, after the graph's totals.
+std::string collectives_text(const GraphRun& r, const hw::HardwareConfig& config) {
+  std::string rows;
+  size_t count = 0, name_w = 22;
+  uint64_t cycles = 0;
+  for (const OpRun& o : r.ops)
+    if (o.collective_groups) name_w = std::max(name_w, o.op.size());
+  for (const OpRun& o : r.ops) {
+    if (!o.collective_groups) continue;
+    const CollectiveRates rates = collective_rates(o, config);
+    rows += fmt::format("    {:<{}} {:>12} {:>7} {:>10} {:>11.2f} {:>11.2f}\n", o.op, name_w,
+                        o.collective_bytes, o.collective_groups, o.cycles, rates.algbw_gb_s,
+                        rates.busbw_gb_s);
+    ++count, cycles += o.cycles;
+  }
+  if (!count) return "";
+  return fmt::format(
+             "  collectives: {} all-reduces between the groups, {} cycles ({:.1f}% of the graph)\n"
+             "    {:<{}} {:>12} {:>7} {:>10} {:>11} {:>11}\n",
+             count, cycles, r.cycles ? 100.0 * double(cycles) / double(r.cycles) : 0.0, "op",
+             name_w, "bytes", "groups", "cycles", "algbw GB/s", "busbw GB/s") +
+         rows;
+}
+
+}  // namespace
+
 std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
   // Columns as wide as their longest entry (a backward op's name and type are long).
   size_t op_w = 22, type_w = 14, how_w = 26;
@@ -2263,6 +2313,7 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       "  SRAM used per node at most {} B; HBM taken {} B (HBM B: read and written by the op's "
       "moves; SRAM B: in use on every node after it)\n",
       r.sram_high_water, r.hbm_bytes);
+  s += collectives_text(r, config);
   double used = 0;
   for (const OpRun& o : r.ops) used = std::max(used, o.bound_used);
   s += r.checked ? fmt::format(
@@ -2273,7 +2324,19 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
   return s;
 }
 
-nlohmann::ordered_json run_json(const GraphRun& r) {
+nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& config) {
+  nlohmann::ordered_json collectives = nlohmann::ordered_json::array();
+  for (const OpRun& o : r.ops)
+    if (o.collective_groups) {
+      const CollectiveRates rates = collective_rates(o, config);
+      collectives.push_back({{"op", o.op},
+                             {"collective", "allreduce"},
+                             {"bytes", o.collective_bytes},
+                             {"groups", o.collective_groups},
+                             {"cycles", o.cycles},
+                             {"algbw_gb_s", rates.algbw_gb_s},
+                             {"busbw_gb_s", rates.busbw_gb_s}});
+    }
   nlohmann::ordered_json ops = nlohmann::ordered_json::array();
   for (const OpRun& o : r.ops)
     ops.push_back({{"op", o.op},
@@ -2294,6 +2357,7 @@ nlohmann::ordered_json run_json(const GraphRun& r) {
   nlohmann::ordered_json outputs = nlohmann::ordered_json::array();
   for (const auto& [name, m] : r.outputs) outputs.push_back(name);
   return {{"ops", ops},
+          {"collectives", collectives},
           {"outputs", outputs},
           {"totals",
            {{"cycles", r.cycles},

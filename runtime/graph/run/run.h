@@ -73,6 +73,9 @@ struct OpRun {
   double flop = 0, peak_pct = 0, estimate = 0;  // estimate: the plan's cycles
   std::vector<std::string> spilled;
   double bound_used = 0;  // the largest |machine - float64| over its bound, over the outputs
+  /// An all-reduce between groups: the bytes of its tensor in each group, and the groups.
+  uint64_t collective_bytes = 0;
+  uint32_t collective_groups = 0;
 };
 
 struct GraphRun {
@@ -101,6 +104,8 @@ GraphRun run_graph(const hw::HardwareConfig& config, const graph::Graph& g,
 
 /// The per-op table and totals as `dojosim run --workload FILE.graph.yaml` prints them.
 std::string run_text(const GraphRun& r, const hw::HardwareConfig& config);
-nlohmann::ordered_json run_json(const GraphRun& r);
+/// `--json`'s "run": ops, collectives (all-reduces between groups, their bandwidths), outputs,
+/// totals.
+nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& config);
 
 }  // namespace dojosim::runtime::graph_run
