@@ -1347,8 +1347,25 @@ class Runner {
     normalise(op, n, n.x, n.one, n.zero, n.mean, xhat->address, "x^");
     elementwise_step(op, ops::ElementwiseOp::Mul, split, n.dy, xhat->address, false, xhat->address,
                      "dy x^");
-    row_sums(op, image, split, xhat->address, &op.outputs[1]);
-    row_sums(op, image, split, n.dy, &op.outputs[2]);
+    // Mixed precision (a bf16 network's batchnorm parameters in fp32, as PyTorch's autocast
+    // keeps them): dy x^ and dy are widened to fp32 (exactly) before their sums, so dscale and
+    // dbias are the fp32 sums, not rounded to bf16.
+    const DType sums_dtype = runtime_dtype(tensor(op.outputs[1]).dtype);
+    const ops::RowSplit sums_split = ops::with_dtype(split, sums_dtype);
+    uint64_t t_at = xhat->address, dy_at = n.dy;
+    std::vector<std::shared_ptr<Buffer>> wide;
+    if (sums_dtype != dtype)
+      for (uint64_t* at : {&t_at, &dy_at}) {
+        wide.push_back(allocate(sums_split.bytes(), "batchnorm_backward's fp32 terms"));
+        ops::CastProblem widen;
+        widen.in = split, widen.out = sums_split;
+        widen.x = *at, widen.y = wide.back()->address;
+        kernel(ops::CastKernel(config_, widen),
+               fmt::format("{} '{}' ({} to fp32)", op.type, op.name, at == &t_at ? "dy x^" : "dy"));
+        *at = widen.y;
+      }
+    row_sums(op, image, sums_split, t_at, &op.outputs[1]);
+    row_sums(op, image, sums_split, dy_at, &op.outputs[2]);
     op_->how = "simd rows, sums over rows";
     if (!values_) return;
     const std::vector<float> zeros(cols, 0.0f), ones(cols, 1.0f);
@@ -1357,8 +1374,8 @@ class Runner {
     const Matrix x_hat = ops::batchnorm_reference(dtype, eps, ref(x), {ones, zeros, mu, var});
     const Matrix t = ops::elementwise_reference(ops::ElementwiseOp::Mul, dtype, ref(dy), x_hat);
     ref_[op.outputs[0]] = ops::batchnorm_reference(dtype, eps, ref(dy), {sc, zeros, zeros, var});
-    ref_[op.outputs[1]] = ops::global_avg_pool_reference(split, image, t, true);
-    ref_[op.outputs[2]] = ops::global_avg_pool_reference(split, image, ref(dy), true);
+    ref_[op.outputs[1]] = ops::global_avg_pool_reference(sums_split, image, t, true);
+    ref_[op.outputs[2]] = ops::global_avg_pool_reference(sums_split, image, ref(dy), true);
     f64_[op.outputs[0]] =
         ops::batchnorm_reference_f64(dtype, eps, ref(dy), {sc, zeros, zeros, var});
     f64_[op.outputs[1]] = ops::batchnorm_dscale_f64(dtype, eps, ref(dy), ref(x), mu, var);
@@ -2067,10 +2084,16 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a) {
              fmt::format("output '{}' is {} and input '{}' {}: a run keeps the input's dtype "
                          "through this op (a conversion in it is not run yet)",
                          out0.name, g::dtype_name(out0.dtype), in0.name, g::dtype_name(in0.dtype)));
-    if ((op.type == "batchnorm_backward" || op.type == "batchnorm_train_backward") &&
-        graph.find_tensor(op.inputs[2])->dtype != in0.dtype)
+    // batchnorm_backward widens a bf16 dy's terms for an fp32 scale's sums; nothing else mixes.
+    const g::DType scale_dtype =
+        (op.type == "batchnorm_backward" || op.type == "batchnorm_train_backward")
+            ? graph.find_tensor(op.inputs[2])->dtype
+            : in0.dtype;
+    if (scale_dtype != in0.dtype && !(op.type == "batchnorm_backward" &&
+                                      in0.dtype == g::DType::Bf16 && scale_dtype == g::DType::Fp32))
       refuse(op, fmt::format("scale '{}' is {} and dy '{}' {}: a run gives dscale and dbias dy's "
-                             "dtype (a conversion in the op is not run yet)",
+                             "dtype, or fp32 for a bf16 dy (batchnorm_backward; a conversion in "
+                             "the op is not run otherwise)",
                              op.inputs[2], g::dtype_name(graph.find_tensor(op.inputs[2])->dtype),
                              in0.name, g::dtype_name(in0.dtype)));
     if (is_dy_x(op.type)) {

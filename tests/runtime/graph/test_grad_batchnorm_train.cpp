@@ -285,7 +285,8 @@ TEST_CASE("batchnorm_train and its backward refuse bad input in one line naming 
         "a run takes them in one dtype (a conversion in the op is not run yet)");
   CHECK(refusal(backward_graph("shape: [4, 8], dtype: fp32", "shape: [8], dtype: bf16")) ==
         "test.graph.yaml:12: op 'bt' (batchnorm_train_backward): scale 's' is bf16 and dy 'dy' "
-        "fp32: a run gives dscale and dbias dy's dtype (a conversion in the op is not run yet)");
+        "fp32: a run gives dscale and dbias dy's dtype, or fp32 for a bf16 dy "
+        "(batchnorm_backward; a conversion in the op is not run otherwise)");
   CHECK(refusal(backward_graph("shape: [4, 9], dtype: fp32", s)) ==
         "test.graph.yaml:12: op 'bt' (batchnorm_train_backward): input 'x' [4, 9] should have "
         "the shape of dy 'dy' [4, 8]");

@@ -210,17 +210,21 @@ struct BatchNormGradients {
   gr::GraphRun run;
   std::vector<double> dx, dscale, dbias, magnitude;
 };
-BatchNormGradients batchnorm_gradients(const std::string& dtype_text, DType dtype) {
+// `vectors`: the dtype of scale, mean, variance, dscale and dbias (mixed precision: fp32 with a
+// bf16 dy and x), the same by default.
+BatchNormGradients batchnorm_gradients(const std::string& dtype_text, DType dtype,
+                                       std::string vectors = "") {
+  if (vectors.empty()) vectors = dtype_text;
   std::string yaml = R"(version: 1
 tensors:
   - {name: dy, shape: [2, 5, 7, 40], dtype: T, role: input}
   - {name: x, shape: [2, 5, 7, 40], dtype: T, role: input}
-  - {name: scale, shape: [40], dtype: T, role: weight}
-  - {name: mean, shape: [40], dtype: T, role: input}
-  - {name: variance, shape: [40], dtype: T, role: input}
+  - {name: scale, shape: [40], dtype: V, role: weight}
+  - {name: mean, shape: [40], dtype: V, role: input}
+  - {name: variance, shape: [40], dtype: V, role: input}
   - {name: dx, shape: [2, 5, 7, 40], dtype: T}
-  - {name: dscale, shape: [40], dtype: T}
-  - {name: dbias, shape: [40], dtype: T}
+  - {name: dscale, shape: [40], dtype: V}
+  - {name: dbias, shape: [40], dtype: V}
 ops:
   - name: bn
     type: batchnorm_backward
@@ -230,6 +234,8 @@ ops:
 )";
   for (size_t at = yaml.find("dtype: T"); at != std::string::npos; at = yaml.find("dtype: T"))
     yaml.replace(at + 7, 1, dtype_text);
+  for (size_t at = yaml.find("dtype: V"); at != std::string::npos; at = yaml.find("dtype: V"))
+    yaml.replace(at + 7, 1, vectors);
   gr::RunOptions options;
   const Matrix dy = random_matrix(70, 40, 5, dtype, -1, 1),
                x = random_matrix(70, 40, 6, dtype, -3, 3);
@@ -274,6 +280,24 @@ TEST_CASE("batchnorm_backward in bf16: dx, dscale and dbias as their float64 for
     CHECK(std::fabs(g.run.outputs.at("dscale").values[c] - g.dscale[c]) <=
           3 * u * g.magnitude[c] + u * std::fabs(g.dscale[c]));
   require_close(g.run.outputs.at("dbias"), g.dbias, u + 1e-6, 70 * 1e-6, "dbias");
+}
+
+TEST_CASE("batchnorm_backward of bf16 dy with fp32 parameters: fp32 sums for dscale and dbias",
+          "[grad]") {
+  // The scale, mean and variance are bf16 values here (random_matrix rounds them), held as fp32.
+  const BatchNormGradients g = batchnorm_gradients("bf16", DType::Bf16, "fp32");
+  const double u = std::ldexp(1.0, -8), u32 = std::ldexp(1.0, -24);
+  require_close(g.run.outputs.at("dx"), g.dx, u + 1e-6, 0, "dx");
+  // dscale: x^ and dy x^ rounded to bf16, widened exactly, summed in fp32, not rounded again.
+  size_t off_bf16 = 0;
+  for (uint32_t c = 0; c < 40; ++c) {
+    const float ds = g.run.outputs.at("dscale").values[c];
+    CHECK(std::fabs(ds - g.dscale[c]) <= 2 * u * g.magnitude[c] + 70 * u32 * g.magnitude[c]);
+    off_bf16 += quantize(DType::Bf16, ds, {}) != ds;
+  }
+  // dbias: the bf16 dy summed in fp32, within the fp32 sum's bound.
+  require_close(g.run.outputs.at("dbias"), g.dbias, 0, 70 * 1e-6, "dbias");
+  CHECK(off_bf16 > 20);  // fp32 sums: most are not bf16 values
 }
 
 namespace {
