@@ -209,6 +209,8 @@ def test_bf16_weights_train_as_fp32_masters_and_a_loss_scale_changes_no_bit():
     assert all(b < a for a, b in zip(losses, losses[1:])), losses
     ops = [o["op"] for o in reports[0]["run"]["ops"]]
     assert ops[0] == "body.0.weight.working_copy" and "body.0.weight.unscale" in ops
+    # Each working copy is made just before its layer, not at the step's start.
+    assert ops.index("body.2.weight.working_copy") > ops.index("body.0.weight.working_copy") + 1
     w = weights["body.0.weight"]
     assert w.dtype == np.float32 and np.mean(w.view(np.uint32) & 0xFFFF != 0) > 0.5
     scaled, scaled_weights, _ = dojosim.train(g, optimizer="sgd:lr=0.1,momentum=0.9", steps=4,

@@ -718,7 +718,7 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
   const std::vector<std::string> states = optimizer.kind == "sgd"
                                               ? std::vector<std::string>{"velocity"}
                                               : std::vector<std::string>{"m", "v"};
-  std::vector<Op> working_copies;  // the step's first ops
+  std::vector<Op> working_copies;  // each made just before the first op that reads it
   const auto step = optimizer.attributes.find("step");
   const uint64_t step_number =
       step == optimizer.attributes.end() ? 1 : uint64_t(std::get<int64_t>(step->second));
@@ -802,7 +802,14 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
     }
     t.ops.push_back(op);
   }
-  t.ops.insert(t.ops.begin(), working_copies.begin(), working_copies.end());
+  // A working copy made just before its first reader holds SRAM only from then on (a network's
+  // weights made at the start would sit in SRAM through the forward, between its activations).
+  for (const Op& copy : working_copies) {
+    const auto reader = std::find_if(t.ops.begin(), t.ops.end(), [&](const Op& op) {
+      return std::count(op.inputs.begin(), op.inputs.end(), copy.outputs[0]) > 0;
+    });
+    t.ops.insert(reader, copy);
+  }
   return t;
 }
 

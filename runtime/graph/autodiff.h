@@ -68,8 +68,9 @@ OptimizerOptions parse_optimizer(const std::string& text);
 /// start at zero in a run unless given.
 /// A weight W in another dtype than fp32 (bf16) becomes the working copy of an fp32 master weight
 /// master/W (optimizer state, with W's data; a run without data starts it from the values it
-/// makes up for W): the step begins with the cast W = master/W by stochastic rounding (a seed
-/// from W's name, mixed with sim.seed), and the update runs on the master, giving
+/// makes up for W): just before its first reader the step makes the cast W = master/W by
+/// stochastic rounding (a seed from W's name, mixed with sim.seed), and the update runs on the
+/// master, giving
 /// next/master/W. A gradient that is not fp32, or carries a loss scale, or is one group's of
 /// several, is first cast to fp32 times 1 / (loss_scale x groups) (grad32/W); with groups, its
 /// all-reduce W.allreduce gives grad_mean/W, which the update reads.
