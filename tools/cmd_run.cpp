@@ -121,7 +121,8 @@ int cmd_run(const std::vector<std::string>& args) {
       "the graph's pairs of linear layers split over this many equal rectangles of the mesh "
       "(docs/graphs.md \"Tensor parallel\"): each holds the first layer's output columns and "
       "the second's input rows of its part, the whole batch, and sums its partial products "
-      "with the others' by an all-reduce; forward, --backward or a training step")(
+      "with the others' by an all-reduce; forward, --backward or a training step; with "
+      "--data-parallel R, each of the R replicas is this many groups")(
       "graph-out", po::value<std::string>(&graph_out),
       "a graph workload: write the graph that is planned and run (with --backward, forward and "
       "backward) here, YAML or .json")(
@@ -213,10 +214,7 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run", "--data-parallel 0: expected at least 1 group");
   if (vm.count("tensor-parallel") && tensor_parallel == 0)
     return usage_error("run", "--tensor-parallel 0: expected at least 1 group");
-  if (data_parallel > 1 && tensor_parallel > 1)
-    return usage_error("run",
-                       "--data-parallel with --tensor-parallel: one kind of parallel at a time "
-                       "(the two together are not run yet)");
+
   if (!graph_out.empty())
     if (const std::string why = cannot_write(graph_out); !why.empty())
       return usage_error("run", why);

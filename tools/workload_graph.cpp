@@ -199,6 +199,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       if (!flags.optimizer.empty()) {
         optimizer = graph::parse_optimizer(flags.optimizer);
         optimizer.groups = flags.data_parallel;
+        optimizer.group_stride = flags.tensor_parallel;
       }
       g = flags.optimizer.empty() ? b : graph::training_step(g, backward, optimizer);
       a = graph::validate(g);
@@ -211,12 +212,14 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       if (const auto it = slices.find(t.name); it != slices.end()) t.shape = it->second.full;
     check_graph_data(whole, path);
     const std::map<std::string, std::string> input_files = parse_graph_inputs(g, flags.inputs);
-    // Data or tensor parallel: the plan is each group's, on its rectangle of the mesh.
-    const uint32_t groups = std::max(flags.data_parallel, flags.tensor_parallel);
+    // Data and tensor parallel: the plan is each group's, on its rectangle of the mesh; a
+    // replica's tensor-parallel groups are neighbours in the groups' order.
+    const uint32_t groups = flags.data_parallel * flags.tensor_parallel;
+    const char* kind = flags.tensor_parallel == 1 ? "data parallel"
+                       : flags.data_parallel == 1 ? "tensor parallel"
+                                                  : "data and tensor parallel";
     const std::vector<hw::HardwareConfig::Region> regions =
-        groups > 1 ? graph_run::group_regions(
-                         loaded.config, groups,
-                         flags.tensor_parallel > 1 ? "tensor parallel" : "data parallel")
+        groups > 1 ? graph_run::group_regions(loaded.config, groups, kind)
                    : std::vector<hw::HardwareConfig::Region>{};
     const hw::HardwareConfig planned =
         groups > 1 ? graph_run::in_region(loaded.config, regions.front()) : loaded.config;
@@ -229,20 +232,28 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       options.seed = loaded.config.sim.seed;
       options.values = host_values(whole, path, input_files, flags.data_parallel);
       options.groups = groups;
+      options.tensor_groups = flags.tensor_parallel;
       options.slices = slices;
     }
     fmt::print("dojosim run{}: {} on {}\n", plan ? " --plan" : "", path, config_path);
     fmt::print("{}", graph::summary_text(g, s));
-    if (flags.data_parallel > 1)
+    if (flags.data_parallel > 1 && flags.tensor_parallel == 1)
       fmt::print(
           "data parallel: {} groups of {}, each with its own batch of the graph's; the plan is "
           "each group's\n",
           groups, graph_run::regions_text(regions));
-    if (flags.tensor_parallel > 1)
+    if (flags.tensor_parallel > 1 && flags.data_parallel == 1)
       fmt::print(
           "tensor parallel: {} groups of {}, the whole batch in each; split: {}; the plan is "
           "each group's\n",
           groups, graph_run::regions_text(regions), tp.text);
+    if (flags.tensor_parallel > 1 && flags.data_parallel > 1)
+      fmt::print(
+          "data and tensor parallel: {} replicas, each with its own batch of the graph's, of {} "
+          "tensor-parallel groups: {} groups of {} (a replica's groups in a row); split: {}; the "
+          "plan is each group's\n",
+          flags.data_parallel, flags.tensor_parallel, groups, graph_run::regions_text(regions),
+          tp.text);
     fmt::print("{}", graph::plan_text(p));
     nlohmann::ordered_json j;
     j["workload"] = {{"graph", path}, {"name", g.name}, {"ops", s.ops}, {"flop", s.flop}};
@@ -301,10 +312,10 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
           // A name may hold folders (a captured gradient is grad/WEIGHT): they are made.
           const std::filesystem::path file = std::filesystem::path(save_dir) / (name + ".npy");
           std::filesystem::create_directories(file.parent_path());
-          // An output that differs between data-parallel groups: every group's, stacked.
+          // An output that differs between data-parallel replicas: every replica's, stacked.
           std::vector<uint64_t> shape(t.shape.begin(), t.shape.end());
           if (std::count(r.varying.begin(), r.varying.end(), name))
-            shape.insert(shape.begin(), r.groups);
+            shape.insert(shape.begin(), r.groups / r.tensor_groups);
           runtime::write_npy(file.string(), shape, m.values);
         }
     }

@@ -215,6 +215,8 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     tensor_parallel (`--tensor-parallel`) splits the graph's pairs of linear layers over that
     many equal rectangles of the mesh (the first layer's output columns, the second's input
     rows), each with the whole batch; a split output (an updated weight) comes back whole.
+    Both: data_parallel replicas of tensor_parallel groups each (the leading axis of a varying
+    output is then the replicas').
     Returns (outputs, report): outputs {name: numpy float32 array of the tensor's shape} for
     the graph's outputs; report the `--json` document: "workload", "config", "plan" and "run"
     (per op: cycles, kernel and move cycles, peak %, bytes moved; the graph's totals).

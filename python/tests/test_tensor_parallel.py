@@ -94,3 +94,39 @@ def test_a_transformer_splits_its_mlps():
     for name in weights:
         a, b = split[name], one[name]
         assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(b).max()), name
+
+
+def test_two_replicas_of_two_split_groups_train_the_weights_of_one_group():
+    """Data parallel over tensor-parallel groups: two replicas, each with half the batch, each of
+    two groups holding half of every pair; gradients summed over the groups that hold the same
+    part."""
+    x, labels = torch.randn(32, 32), torch.randint(0, 10, (32,))
+    model = WithLoss(mlp())
+    whole = dtorch.capture(model, (x, labels), dtype="fp32")
+    half = dtorch.capture(model, (x[:16], labels[:16]), dtype="fp32")
+    inputs = [t.name for t in half.tensors if t.role == "input"]
+    given = {name: v for name, v in zip(inputs, (x.numpy(), labels.numpy().astype(np.int32)))}
+    lr = 0.1
+    optimizer = "sgd:lr={},momentum=0.9".format(lr)
+    one, _ = dojosim.run_graph(whole, config=TINY, optimizer=optimizer)
+    four, report = dojosim.run_graph(half, config=TINY, optimizer=optimizer, data_parallel=2,
+                                     tensor_parallel=2, inputs=given)
+    totals = report["run"]["totals"]
+    assert totals["checked"] is True and totals["groups"] == 4
+    assert totals["parallel"] == "data+tensor" and totals["tensor_groups"] == 2
+    sums = {c["op"]: c["groups"] for c in report["run"]["collectives"]}
+    assert len(sums) == 3 + 10 and set(sums.values()) == {2}  # the pairs' and the gradients'
+    loss = [n for n in totals["varying_outputs"] if not n.startswith("next/")]
+    assert len(loss) == 1 and four[loss[0]].shape[0] == 2
+    assert abs(four[loss[0]].mean() - one[loss[0]].item()) <= 1e-5 * abs(one[loss[0]].item())
+
+    depth = 32 + 32 + 64 + 64 + 64 + 64 + 10
+    differ = 0
+    for name, mag in magnitudes(mlp(), x, labels).items():
+        a, b = four["next/" + name], one["next/" + name]
+        assert a.shape == b.shape
+        bound = lr * 4 * depth * U * mag + 2 * U * np.abs(b)
+        assert np.all(np.abs(a - b) <= bound), "{}: {:.3g} past {:.3g}".format(
+            name, np.abs(a - b).max(), bound.max())
+        differ += int(np.count_nonzero(a != b))
+    assert differ > 0

@@ -781,6 +781,7 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
       sum.inputs = {grad};
       sum.outputs = {"grad_mean/" + w.name};
       sum.attributes = {{"groups", int64_t(optimizer.groups)}};
+      if (optimizer.group_stride > 1) sum.attributes["stride"] = int64_t(optimizer.group_stride);
       sum.origin = w.origin;
       t.ops.push_back(sum);
       grad = sum.outputs[0];

@@ -51,6 +51,9 @@ struct OptimizerOptions {
   /// own batch: every gradient is divided by the count (each group's loss is its own batch's
   /// mean) and summed over the groups (`allreduce`) before its update.
   uint32_t groups = 1;
+  /// With tensor parallel inside each replica: a replica's groups are this many (its tensor-
+  /// parallel count), and a gradient sums over the groups holding the same part, this far apart.
+  uint32_t group_stride = 1;
 };
 
 /// Whether ops of that type are an optimizer's update (sgd_update, adamw_update).

@@ -332,15 +332,17 @@ class Runner {
     if (slice != options_.slices.end()) t.shape = slice->second.full;
     const auto [rows, cols] = matrix_of(t.shape);
     const auto given = options_.values.find(t.name);
-    const size_t groups = gang_ ? gang_->groups() : 1;
-    const bool data_parallel = groups > 1 && options_.slices.empty();
+    // Data parallel: `groups` replicas, this group in replica `replica` (the tensor-parallel
+    // groups of one replica share its batch).
+    const size_t groups = data_groups(), replica = group_ / tensor_groups();
+    const bool data_parallel = groups > 1;
     Matrix m;
     if (given != options_.values.end()) {
       m = given->second;
-      // Data parallel: an input given for every group's batch, group g's rows its g-th part.
+      // Data parallel: an input given for every replica's batch, replica r's rows its r-th part.
       if (data_parallel && role == g::Role::Input && m.rows == rows * groups && m.cols == cols) {
         Matrix part(rows, cols);
-        std::copy_n(m.values.begin() + long(size_t(rows) * cols * group_), part.values.size(),
+        std::copy_n(m.values.begin() + long(size_t(rows) * cols * replica), part.values.size(),
                     part.values.begin());
         m = std::move(part);
       }
@@ -360,8 +362,8 @@ class Runner {
           return quantized(whole_values(*w, g::Role::Weight, size_t(w - g_.tensors.data())),
                            DType::Fp32, {});
       if (role == g::Role::OptimizerState) return m;
-      // Each data-parallel group makes up its own batch; the weights are every group's.
-      const uint64_t group = data_parallel && role == g::Role::Input ? group_ : 0;
+      // Each data-parallel replica makes up its own batch; the weights are every replica's.
+      const uint64_t group = data_parallel && role == g::Role::Input ? replica : 0;
       std::mt19937_64 rng(options_.seed * 0x9E3779B97F4A7C15ull + index +
                           group * 0xD1B54A32D192ED03ull);
       std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -380,17 +382,21 @@ class Runner {
     return quantized(m, runtime_dtype(t.dtype), {});
   }
 
-  // This group's part of a split tensor's whole values.
+  // The run's tensor-parallel groups (of each data-parallel replica), and the replicas.
+  size_t tensor_groups() const { return std::max<size_t>(1, options_.tensor_groups); }
+  size_t data_groups() const { return (gang_ ? gang_->groups() : 1) / tensor_groups(); }
+
+  // This group's part of a split tensor's whole values: part group % T of T.
   Matrix part_of(const Matrix& whole, const g::TensorSlice& slice) const {
-    const size_t groups = gang_->groups();
+    const size_t groups = tensor_groups(), part = group_ % groups;
     const bool columns = slice.axis + 1 == slice.full.size();
     const uint32_t rows = columns ? whole.rows : whole.rows / uint32_t(groups),
                    cols = columns ? whole.cols / uint32_t(groups) : whole.cols;
     Matrix m(rows, cols);
     for (uint32_t r = 0; r < rows; ++r)
       for (uint32_t c = 0; c < cols; ++c)
-        m.at(r, c) = columns ? whole.at(r, uint32_t(group_) * cols + c)
-                             : whole.at(uint32_t(group_) * rows + r, c);
+        m.at(r, c) = columns ? whole.at(r, uint32_t(part) * cols + c)
+                             : whole.at(uint32_t(part) * rows + r, c);
     return m;
   }
 
@@ -665,12 +671,20 @@ class Runner {
   // sums piece q of every node, adding the G groups' pieces in group order, so every group
   // ends with the same sum.
   void run_allreduce(const g::Op& op) {
-    const size_t groups = gang_ ? gang_->groups() : 1;
-    if (int_attr(op, "groups", 0) != int64_t(groups))
+    const size_t all = gang_ ? gang_->groups() : 1;
+    const int64_t groups_attr = int_attr(op, "groups", 0), stride_attr = int_attr(op, "stride", 1);
+    if (groups_attr < 2 || stride_attr < 1 || all % size_t(groups_attr * stride_attr) != 0)
       throw g::GraphError(fmt::format(
-          "{}: op '{}' (allreduce) sums over {} groups; the run has {} (--data-parallel or "
-          "--tensor-parallel)",
-          op.origin, op.name, int_attr(op, "groups", 0), groups));
+          "{}: op '{}' (allreduce) sums over {} groups {} apart; the run has {} (--data-parallel "
+          "times --tensor-parallel), which they must divide",
+          op.origin, op.name, groups_attr, stride_attr, all));
+    // The groups summed over: `groups` of them, `stride` apart, in the block of groups x stride
+    // holding this group; `group_` is members[me].
+    const size_t groups = size_t(groups_attr), stride = size_t(stride_attr);
+    const size_t block = group_ / (groups * stride) * (groups * stride) + group_ % stride;
+    std::vector<size_t> members;
+    for (size_t k = 0; k < groups; ++k) members.push_back(block + k * stride);
+    const size_t me = (group_ - block) / stride;
     const std::string& x = op.inputs[0];
     const ops::RowSplit& split = homes_.at(x).split;
     uint64_t most = 0;  // registers of the largest block
@@ -683,30 +697,32 @@ class Runner {
     flush_moves();
     Home& out = produce(op.outputs[0], &split);
     const uint64_t sum_at = out.buffer->address;
-    std::vector<std::shared_ptr<Buffer>> buffers;  // the other groups' piece, by group
+    std::vector<std::shared_ptr<Buffer>> buffers;  // the other members' piece, by member
     std::vector<uint64_t> slot(groups, 0);
     for (size_t s = 0; s < groups; ++s)
-      if (s != group_) {
+      if (s != me) {
         buffers.push_back(allocate(piece_bytes, "another group's piece"));
         slot[s] = buffers.back()->address;
       }
     const auto at = [&](const ops::RowSplit& p, uint64_t address) {
       return p.nodes.empty() ? Placement{} : row_split_placement(p, address);
     };
-    // Reduce-scatter: piece q of x to group q, into its slot for this group.
-    std::vector<Placement> to, from;
+    // Reduce-scatter: piece q of x to member q, into its slot for this member. The exchange is
+    // between every group of the run; the others are not sent to here.
+    std::vector<Placement> to(all), from(all);
     for (size_t q = 0; q < groups; ++q) {
-      to.push_back(at(pieces[q], x_at + q * piece_bytes));
-      from.push_back(at(pieces[group_], slot[q]));
+      to[members[q]] = at(pieces[q], x_at + q * piece_bytes);
+      from[members[q]] = at(pieces[me], slot[q]);
     }
-    std::vector<const Matrix*> refs;
-    exchange(to, from, values_ ? &ref(x) : nullptr, refs,
+    std::vector<const Matrix*> everyone, refs;
+    exchange(to, from, values_ ? &ref(x) : nullptr, everyone,
              fmt::format("reduce-scatter of '{}' over {} groups", x, groups));
-    // This group's piece summed in group order, into the output.
+    for (size_t m : members) refs.push_back(everyone.empty() ? nullptr : everyone[m]);
+    // This member's piece summed in member order, into the output.
     // (A group whose piece is empty everywhere, a small tensor's, waits out the others' adds.)
-    const ops::RowSplit& mine = pieces[group_];
-    const uint64_t offset = group_ * piece_bytes;
-    const auto term = [&](size_t s) { return s == group_ ? x_at + offset : slot[s]; };
+    const ops::RowSplit& mine = pieces[me];
+    const uint64_t offset = me * piece_bytes;
+    const auto term = [&](size_t s) { return s == me ? x_at + offset : slot[s]; };
     for (size_t s = 1; s < groups; ++s) {
       if (mine.nodes.empty()) {
         op_->kernel_cycles += gang_->idle().cycles;
@@ -715,10 +731,14 @@ class Runner {
       elementwise_step(op, ops::ElementwiseOp::Add, mine, s == 1 ? term(0) : sum_at + offset,
                        term(s), false, sum_at + offset, "sum");
     }
-    // All-gather: every group's summed piece to the others, where it lies in the output.
+    // All-gather: every member's summed piece to the others, where it lies in the output.
     std::vector<const Matrix*> again;
-    to.assign(groups, at(mine, sum_at + group_ * piece_bytes));
-    for (size_t s = 0; s < groups; ++s) from[s] = at(pieces[s], sum_at + s * piece_bytes);
+    to.assign(all, Placement{});
+    from.assign(all, Placement{});
+    for (size_t s = 0; s < groups; ++s) {
+      to[members[s]] = at(mine, sum_at + me * piece_bytes);
+      from[members[s]] = at(pieces[s], sum_at + s * piece_bytes);
+    }
     exchange(to, from, nullptr, again,
              fmt::format("all-gather of '{}' over {} groups", op.outputs[0], groups));
     op_->how = fmt::format("reduce-scatter, {} adds, all-gather", groups - 1);
@@ -2178,37 +2198,45 @@ namespace {
 // The groups' runs as one: their ops (the same steps, the same cycles), and each output once
 // where every group holds the same values (the updated weights), else every group's rows in
 // group order (the loss of each group's batch).
-// Tensor parallel: a split output's parts joined whole, along its axis.
+// The parts of a split output (tensor parallel) joined whole, along its axis.
+Matrix joined(const std::vector<const Matrix*>& parts, const g::TensorSlice& slice) {
+  const bool columns = slice.axis + 1 == slice.full.size();
+  const uint32_t n = uint32_t(parts.size()), rows = parts[0]->rows, cols = parts[0]->cols;
+  Matrix whole(columns ? rows : rows * n, columns ? cols * n : cols);
+  for (uint32_t t = 0; t < n; ++t)
+    for (uint32_t i = 0; i < rows; ++i)
+      for (uint32_t j = 0; j < cols; ++j)
+        whole.at(columns ? i : t * rows + i, columns ? t * cols + j : j) = parts[t]->at(i, j);
+  return whole;
+}
+
+// The groups' runs as one: their ops (the same steps, the same cycles), and each output once.
+// Group g is part g % T of replica g / T (T tensor-parallel parts, 1 without): a split output
+// is its replica's parts joined; an output every replica holds alike (the updated weights)
+// comes once, else every replica's rows in replica order (the loss of each replica's batch).
 GraphRun merge_groups(std::vector<GraphRun>& runs,
-                      const std::map<std::string, g::TensorSlice>& slices) {
-  GraphRun r = std::move(runs.front());
+                      const std::map<std::string, g::TensorSlice>& slices, size_t parts) {
   for (size_t g = 1; g < runs.size(); ++g) {
-    r.checked = r.checked && runs[g].checked;
-    r.sram_high_water = std::max(r.sram_high_water, runs[g].sram_high_water);
-    r.hbm_bytes = std::max(r.hbm_bytes, runs[g].hbm_bytes);
+    runs[0].checked = runs[0].checked && runs[g].checked;
+    runs[0].sram_high_water = std::max(runs[0].sram_high_water, runs[g].sram_high_water);
+    runs[0].hbm_bytes = std::max(runs[0].hbm_bytes, runs[g].hbm_bytes);
   }
-  for (auto& [name, m] : r.outputs) {
-    const auto slice = slices.find(name);
-    if (slice != slices.end()) {
-      const bool columns = slice->second.axis + 1 == slice->second.full.size();
-      Matrix whole(columns ? m.rows : m.rows * uint32_t(runs.size()),
-                   columns ? m.cols * uint32_t(runs.size()) : m.cols);
-      for (size_t g = 0; g < runs.size(); ++g) {
-        const Matrix& part = g == 0 ? m : runs[g].outputs.at(name);
-        for (uint32_t i = 0; i < part.rows; ++i)
-          for (uint32_t j = 0; j < part.cols; ++j)
-            whole.at(columns ? i : uint32_t(g) * part.rows + i,
-                     columns ? uint32_t(g) * part.cols + j : j) = part.at(i, j);
-      }
-      m = std::move(whole);
-      continue;
+  for (size_t first = 0; first < runs.size(); first += parts)
+    for (auto& [name, m] : runs[first].outputs) {
+      const auto slice = slices.find(name);
+      if (slice == slices.end()) continue;
+      std::vector<const Matrix*> of;
+      for (size_t t = 0; t < parts; ++t) of.push_back(&runs[first + t].outputs.at(name));
+      m = joined(of, slice->second);
     }
+  GraphRun r = std::move(runs.front());
+  for (auto& [name, m] : r.outputs) {
     bool same = true;
-    for (size_t g = 1; g < runs.size() && same; ++g)
+    for (size_t g = parts; g < runs.size() && same; g += parts)
       same = runs[g].outputs.at(name).values == m.values;
     if (same) continue;
     r.varying.push_back(name);
-    for (size_t g = 1; g < runs.size(); ++g) {
+    for (size_t g = parts; g < runs.size(); g += parts) {
       const Matrix& o = runs[g].outputs.at(name);
       m.values.insert(m.values.end(), o.values.begin(), o.values.end());
       m.rows += o.rows;
@@ -2225,7 +2253,9 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
   const uint32_t groups = std::max(1u, options.groups);
   const std::vector<hw::HardwareConfig::Region> regions =
       groups > 1 ? group_regions(config, groups,
-                                 options.slices.empty() ? "data parallel" : "tensor parallel")
+                                 options.tensor_groups <= 1        ? "data parallel"
+                                 : options.tensor_groups == groups ? "tensor parallel"
+                                                                   : "data and tensor parallel")
                  : std::vector<hw::HardwareConfig::Region>{};
   Executor executor(config);
   executor.keep(kProgramBytes, config.node.core.sram_bytes - g::kReservedSramBytes);
@@ -2245,14 +2275,20 @@ GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, cons
         std::make_unique<Runner>(configs[i], graph, a, p, options, executor, hbm, &gang, i));
   std::vector<GraphRun> runs(groups);
   gang.run([&](size_t i) { runs[i] = runners[i]->run(); });
-  GraphRun r = merge_groups(runs, options.slices);
+  GraphRun r = merge_groups(runs, options.slices, std::max(1u, options.tensor_groups));
   r.groups = groups;
-  r.tensor_parallel = !options.slices.empty();
+  r.tensor_groups = std::max(1u, options.tensor_groups);
   r.group_text = regions_text(regions);
   return r;
 }
 
 namespace {
+
+std::string parallel_name(const GraphRun& r) {
+  return r.tensor_groups == 1          ? "data parallel"
+         : r.tensor_groups == r.groups ? "tensor parallel"
+                                       : "data and tensor parallel";
+}
 
 // An all-reduce's bandwidths as nccl-tests reports them: algbw = bytes / time, busbw = algbw x
 // 2 (G - 1) / G, what each group's links carry.
@@ -2323,10 +2359,14 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       r.kernel_cycles, r.move_cycles);
   if (r.groups > 1)
     s += fmt::format(
-        "  {} parallel: {} groups of {}, each with {}, running every step at once; FLOP, bytes "
-        "and peak shares above are each group's\n",
-        r.tensor_parallel ? "tensor" : "data", r.groups, r.group_text,
-        r.tensor_parallel ? "its part of the split layers" : "its own batch");
+        "  {}: {} groups of {}, {}, running every step at once; FLOP, bytes and peak shares "
+        "above are each group's\n",
+        parallel_name(r), r.groups, r.group_text,
+        r.tensor_groups == 1          ? "each with its own batch"
+        : r.tensor_groups == r.groups ? "each with its part of the split layers"
+                                      : fmt::format("{} replicas of {} with their own batch, each "
+                                                    "group with its part of the split layers",
+                                                    r.groups / r.tensor_groups, r.tensor_groups));
   s += fmt::format(
       "  moved: {} B between nodes, {} B within nodes, {} B from HBM, {} B to HBM, in {} DMA "
       "copies\n",
@@ -2398,9 +2438,11 @@ nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& con
             {"hbm_bytes", r.hbm_bytes},
             {"checked", r.checked},
             {"groups", r.groups},
-            {"parallel", r.groups == 1       ? "none"
-                         : r.tensor_parallel ? "tensor"
-                                             : "data"},
+            {"parallel", r.groups == 1                 ? "none"
+                         : r.tensor_groups == 1        ? "data"
+                         : r.tensor_groups == r.groups ? "tensor"
+                                                       : "data+tensor"},
+            {"tensor_groups", r.tensor_groups},
             {"varying_outputs", r.varying}}}};
 }
 

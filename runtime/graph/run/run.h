@@ -55,12 +55,14 @@ struct RunOptions {
   /// kernels and one of their moves.
   hw::TraceWriter* trace = nullptr;
   /// Data parallel (groups.h): the graph runs on each of `groups` equal rectangles of the mesh
-  /// at once, each with its own batch: a given input of groups x its rows gives group g its
-  /// g-th part, a made-up one differs per group; weights are the same in every group.
+  /// at once, each replica with its own batch: a given input of R x its rows gives replica r
+  /// its r-th part, a made-up one differs per replica; weights are the same in every replica.
   uint32_t groups = 1;
-  /// Tensor parallel (graph/tensor_parallel.h): the graph is one group's of `groups`; each
-  /// holds its part of the tensors named here (given or made up whole, then cut; its outputs
-  /// joined whole again). Inputs, and every other tensor, are whole and alike in every group.
+  /// Tensor parallel (graph/tensor_parallel.h): the graph is one group's of `tensor_groups`
+  /// (group g is part g % T of replica g / T, R = groups / T replicas); each holds its part of
+  /// the tensors named in `slices` (given or made up whole, then cut; its outputs joined whole
+  /// again). Inputs, and every other tensor, are whole and alike in a replica's groups.
+  uint32_t tensor_groups = 1;
   std::map<std::string, graph::TensorSlice> slices;
 };
 
@@ -89,9 +91,9 @@ struct GraphRun {
   std::map<std::string, Matrix> outputs;  // the graph's outputs, read back
   /// Data parallel: the groups, where they are, and the outputs that differ between them
   /// (held as every group's rows in group order; the others are every group's, once).
-  /// Tensor parallel: a split output is held whole (its parts joined), not in `varying`.
+  /// Tensor parallel: a split output is held whole (its parts joined).
   uint32_t groups = 1;
-  bool tensor_parallel = false;
+  uint32_t tensor_groups = 1;  // of each replica: groups / tensor_groups replicas
   std::string group_text;
   std::vector<std::string> varying;
 };
