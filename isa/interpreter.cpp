@@ -325,34 +325,15 @@ Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
   costs_ = cost_table(config_.timing_params);
   cost_ = costs_.get();
   lanes_ = lanes::kernels();
-  if (!config_.values)
-    unknown_mem_.resize((config_.sram_bytes + Sram::kPageSize - 1) / Sram::kPageSize);
+  if (!config_.values) sram_.track_unknown();
 }
 
 void Core::mark_memory(uint64_t addr, uint64_t n, bool unknown) {
-  const uint64_t first = unknown ? addr / 4 : (addr + 3) / 4;
-  const uint64_t end = unknown ? (addr + n + 3) / 4 : (addr + n) / 4;
-  for (uint64_t w = first; w < end; ++w) {
-    auto& block = unknown_mem_[w / kUnknownWordsPerBlock];
-    if (!block) {
-      if (!unknown) continue;
-      block = std::make_unique<uint64_t[]>(kUnknownWordsPerBlock / 64);
-    }
-    const uint64_t i = w % kUnknownWordsPerBlock, bit = uint64_t{1} << (i % 64);
-    if (unknown)
-      block[i / 64] |= bit;
-    else
-      block[i / 64] &= ~bit;
-  }
+  sram_.mark_unknown(addr, n, unknown);
 }
 
 bool Core::memory_unknown(uint64_t addr, uint64_t n) const {
-  for (uint64_t w = addr / 4; w < (addr + n + 3) / 4; ++w) {
-    const auto& block = unknown_mem_[w / kUnknownWordsPerBlock];
-    const uint64_t i = w % kUnknownWordsPerBlock;
-    if (block && (block[i / 64] >> (i % 64) & 1)) return true;
-  }
-  return false;
+  return sram_.unknown(addr, n);
 }
 
 Core::~Core() = default;

@@ -242,13 +242,11 @@ class Core {
   // then of unit 1, ... (OpCost says where an op's unit starts). Allocated only for the
   // instances the config has, and only with timing on.
   std::vector<UnitCalendar> calendars_;
-  // Timing only (config_.values false): which 4-byte words of SRAM hold values derived from
-  // skipped vector state (a vector store, or a scalar store of an unknown register), one bit
-  // per word in blocks of one SRAM page, allocated on first mark. Empty with values on.
-  static constexpr uint64_t kUnknownWordsPerBlock = Sram::kPageSize / 4;
-  std::vector<std::unique_ptr<uint64_t[]>> unknown_mem_;
-  // Marks the words overlapping [addr, addr + n) unknown, or (unknown false) clears the words
-  // it covers whole. The caller has range-checked it.
+  // Timing only (config_.values false): the SRAM's words that hold values derived from skipped
+  // vector state (a vector store, or a scalar store of an unknown register), kept by the SRAM
+  // (Sram::mark_unknown), which forgets what the host and DMA write over. Marks the words
+  // overlapping [addr, addr + n) unknown, or (unknown false) clears the words it covers whole.
+  // The caller has range-checked it.
   void mark_memory(uint64_t addr, uint64_t n, bool unknown);
   bool memory_unknown(uint64_t addr, uint64_t n) const;
 };

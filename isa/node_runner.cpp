@@ -169,7 +169,9 @@ NodeRunResult NodeRunner::run(const NodeRunOptions& options) {
             }
             std::vector<uint8_t> bytes(len);  // a copy: source and destination may overlap
             sram_.read(push ? r.arg[0] : offset, bytes.data(), len);
+            const bool unknown = sram_.unknown(push ? r.arg[0] : offset, len);
             sram_.write(push ? offset : r.arg[1], bytes.data(), len);
+            sram_.mark_unknown(push ? offset : r.arg[1], len, unknown);
             if (r.arg[3] != 0) {
               ++semaphores_[r.arg[3]];
               core_.semaphore_raised(static_cast<unsigned>(r.arg[3]), core_.cycles(t));

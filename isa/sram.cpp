@@ -33,6 +33,7 @@ void Sram::read(uint64_t addr, void* dst, uint64_t n) const {
 }
 
 void Sram::write(uint64_t addr, const void* src, uint64_t n) {
+  if (!unknown_.empty()) mark_unknown(addr, n, false);
   const auto* in = static_cast<const uint8_t*>(src);
   while (n > 0) {
     const uint64_t off = addr & kPageMask, chunk = std::min(n, kPageSize - off);
@@ -41,6 +42,34 @@ void Sram::write(uint64_t addr, const void* src, uint64_t n) {
     if (p.decoded) invalidate_decoded(p, off, chunk);
     in += chunk, addr += chunk, n -= chunk;
   }
+}
+
+void Sram::mark_unknown(uint64_t addr, uint64_t n, bool unknown) {
+  if (unknown_.empty()) return;
+  const uint64_t first = unknown ? addr / 4 : (addr + 3) / 4;
+  const uint64_t end = unknown ? (addr + n + 3) / 4 : (addr + n) / 4;
+  for (uint64_t w = first; w < end; ++w) {
+    auto& block = unknown_[w / kUnknownWordsPerBlock];
+    if (!block) {
+      if (!unknown) continue;
+      block = std::make_unique<uint64_t[]>(kUnknownWordsPerBlock / 64);
+    }
+    const uint64_t i = w % kUnknownWordsPerBlock, bit = uint64_t{1} << (i % 64);
+    if (unknown)
+      block[i / 64] |= bit;
+    else
+      block[i / 64] &= ~bit;
+  }
+}
+
+bool Sram::unknown(uint64_t addr, uint64_t n) const {
+  if (unknown_.empty()) return false;
+  for (uint64_t w = addr / 4; w < (addr + n + 3) / 4; ++w) {
+    const auto& block = unknown_[w / kUnknownWordsPerBlock];
+    const uint64_t i = w % kUnknownWordsPerBlock;
+    if (block && (block[i / 64] >> (i % 64) & 1)) return true;
+  }
+  return false;
 }
 
 void Sram::zero(uint64_t addr, uint64_t n) {

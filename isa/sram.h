@@ -76,6 +76,19 @@ class Sram {
     p.decoded_hi = std::max(p.decoded_hi, w + 1);
   }
 
+  // Timing only (sim.values off): which 4-byte words hold values derived from skipped vector
+  // state, one bit per word in blocks of a page, allocated on first mark. write() (a host
+  // write, a DMA delivery, a vector store before its core marks it) clears the words it covers
+  // whole: what the host writes is known. Off (nothing tracked) until track_unknown().
+  void track_unknown() {
+    if (unknown_.empty()) unknown_.resize(pages_.size());
+  }
+  // Marks the words overlapping [addr, addr + n) unknown, or (unknown false) clears the words
+  // it covers whole. Range-checked by the caller.
+  void mark_unknown(uint64_t addr, uint64_t n, bool unknown);
+  // Whether a word overlapping [addr, addr + n) is unknown (false while not tracking).
+  bool unknown(uint64_t addr, uint64_t n) const;
+
   uint64_t pages_allocated() const { return pages_allocated_; }
   uint64_t bytes_allocated() const { return pages_allocated_ * sizeof(Page); }
 
@@ -95,6 +108,8 @@ class Sram {
 
   uint64_t size_;
   std::vector<std::unique_ptr<Page>> pages_;
+  static constexpr uint64_t kUnknownWordsPerBlock = kPageSize / 4;
+  std::vector<std::unique_ptr<uint64_t[]>> unknown_;
   uint64_t pages_allocated_ = 0;
 };
 

@@ -162,7 +162,7 @@ void Fabric::push(NodeModule& from, Request& r) {
       trace_->dma(from.at(), dma_count_++,
                   fmt::format("push {} B to ({},{})", r.len, to.node->at().x, to.node->at().y),
                   r.cycle, arrival);
-    to.node->deliver({arrival, delivery_seq_++, r.sem, to.offset, std::move(r.bytes)});
+    to.node->deliver({arrival, delivery_seq_++, r.sem, to.offset, std::move(r.bytes), r.unknown});
     from.dma_completed(arrival);
     return;
   }
@@ -223,7 +223,8 @@ void Fabric::pull(NodeModule& into, Request& r) {
                                         from.node->at().y)
                           : fmt::format("pull {} B from host 0x{:x}", r.len, from.offset),
                 r.cycle, arrival);
-  into.deliver({arrival, delivery_seq_++, r.sem, r.local, std::move(bytes)});
+  const bool unknown = from.node && from.node->sram().unknown(from.offset, r.len);
+  into.deliver({arrival, delivery_seq_++, r.sem, r.local, std::move(bytes), unknown});
   into.dma_completed(arrival);
 }
 

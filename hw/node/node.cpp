@@ -220,6 +220,7 @@ void NodeModule::issue_dma(unsigned i, const isa::RunResult& r, uint64_t now) {
   if (push) {
     q.bytes = buffer(q.len);
     sram_.read(q.local, q.bytes.data(), q.len);  // at issue: the sender may reuse its buffer
+    q.unknown = sram_.unknown(q.local, q.len);
   }
   ++dma_untimed_;
 }
@@ -296,6 +297,7 @@ void NodeModule::activate(uint64_t now) {
     Delivery d = std::move(incoming_.back());
     incoming_.pop_back();
     if (!d.bytes.empty()) sram_.write(d.offset, d.bytes.data(), d.bytes.size());
+    if (d.unknown) sram_.mark_unknown(d.offset, d.bytes.size(), true);
     if (d.sem != 0) {
       ++semaphores_[d.sem];
       core_.semaphore_raised(d.sem, d.cycle);

@@ -42,6 +42,7 @@ struct Request {
   uint64_t global = 0; // push: the destination; pull: the source (isa/global_address.h)
   uint64_t len = 0;
   std::vector<uint8_t> bytes;  // push: the payload, read at issue (the sender may reuse its buffer)
+  bool unknown = false;        // push, timing only: the payload holds values that were not computed
   std::string text;            // output: a line; trap: the report; trace span: its name
                                // (a trace span runs from `local` to `len`)
   bool operator<(const Request& o) const {
@@ -56,6 +57,7 @@ struct Delivery {
   unsigned sem = 0;
   uint64_t offset = 0;
   std::vector<uint8_t> bytes;
+  bool unknown = false;  // timing only: `bytes` hold values that were not computed (Sram)
   bool operator>(const Delivery& o) const {
     return cycle != o.cycle ? cycle > o.cycle : seq > o.seq;
   }

@@ -197,3 +197,33 @@ buf: .space 256
     CHECK_THAT(off.result.message, Catch::Contains("x12 (a2)"));
   }
 }
+
+TEST_CASE("values off: what a DMA copies over memory is known or unknown as its source",
+          "[interp][values]") {
+  // buf is written from vector state (unknown); a push of known words over it makes them
+  // known (a branch on them runs), a push of unknown words elsewhere makes those unknown.
+  const auto program = [](const char* source) {
+    return std::string("la t0, buf\n vse v1, 0(t0)\n la a0, ") + source + R"(
+    la a1, dst
+    li a2, 16
+    push a1, a0, a2, 2
+    li t1, 1
+    swait 2, t1
+    lw a3, 4(a1)
+    beqz a3, 1f
+1:  .data
+    .align 6
+buf: .space 64
+known: .dword 1, 2
+dst: .space 64
+)" + kExit;
+  };
+  std::string over_buf = program("known");
+  over_buf.replace(over_buf.find("la a1, dst"), 10, "la a1, buf");
+  const test::NodeRun known = run_asm(over_buf, values_off());
+  INFO(known.result.message);
+  CHECK(known.result.outcome == isa::RunOutcome::Exited);
+  const test::NodeRun copied = run_asm(program("buf"), values_off());
+  REQUIRE(copied.result.outcome == isa::RunOutcome::NeedsValues);
+  CHECK_THAT(copied.result.message, Catch::Contains("x13 (a3)"));
+}
