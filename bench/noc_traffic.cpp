@@ -6,17 +6,17 @@
 //
 // usage: bench_noc_traffic [--pattern uniform|transpose|hotspot|all] [--loads GRID]
 //          [--router ideal|input_queued] [--allocator fcfs|islip] [--router-latency N]
-//          [--vcs N] [--buffer-flits N] [--packet-bytes B] [--cycles N] [--send generated|entry]
+//          [--vcs N] [--buffer-flits N] [--packet-bytes B] [--cycles N] [--send entry|generated]
 //          [--host-cost yes]
 //   GRID: comma-separated loads or from:to:step ranges, e.g. 0.01:0.2:0.01,0.3,0.4:0.5:0.02
 //   --host-cost yes: instead of the curve, the host seconds the network model takes for each
 //   load under both router models (the same traffic, in this run) and input_queued / ideal.
-//   --send: when the network is handed a packet. generated (the default): at the cycle it is
+//   --send: when the network is handed a packet. entry (the default): a node hands over its
+//   next packet only when the previous one has entered the network (its source queue stays
+//   outside the network, as BookSim's does), so the network schedules packets in about the
+//   order they enter it, as a cycle-by-cycle simulator does. generated: at the cycle it is
 //   generated, in that order; its source's injection link and local VCs hold it back (an
 //   unbounded source queue in the network, which then schedules packets in order of age).
-//   entry: a node hands over its next packet only when the previous one has entered the
-//   network (a source queue of one in front of it, as a DMA queue of depth 1), so the network
-//   schedules packets in about the order they enter it, as a cycle-by-cycle simulator does.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -175,7 +175,7 @@ extern "C" int sc_main(int argc, char** argv) {
   NocParams params = noc_params(HardwareConfig{});  // one D1 die's network
   uint64_t packet_bytes = 64, cycles = 20000;
   std::string pattern_flag = "all";
-  bool host_cost = false, at_entry = false;
+  bool host_cost = false, at_entry = true;
   // Steps of 0.01 up to 0.2 (transpose saturates at 1/7, hot-spot near 0.078) and from 0.36
   // to 0.5 (uniform), else of 0.1: a saturation point is read off the grid, so the grid must
   // be fine where it lies.
@@ -199,7 +199,7 @@ extern "C" int sc_main(int argc, char** argv) {
     else if (flag == "--send" && (value == "generated" || value == "entry"))
       at_entry = value == "entry";
     else if (flag == "--send")
-      usage_error("--send " + value + ": expected generated or entry");
+      usage_error("--send " + value + ": expected entry or generated");
     else if (flag == "--router-latency")
       params.router_latency = static_cast<uint32_t>(number(flag, value));
     else if (flag == "--vcs")
@@ -263,7 +263,7 @@ extern "C" int sc_main(int argc, char** argv) {
     fmt::print(", {} VCs x {} flits, {} allocator", params.vcs, params.vc_buffer_flits,
                params.allocator);
   fmt::print("), {} cycles ({} warm-up){}\n", cycles, warmup,
-             at_entry ? ", packets sent as they enter" : "");
+             at_entry ? ", packets sent as they enter" : ", packets sent as generated");
   fmt::print("offered load = injected bytes per node per cycle / link width\n\n");
   fmt::print("{:<10} {:>8} {:>14} {:>14} {:>12}\n", "pattern", "load", "avg latency", "p99 latency",
              "accepted");
