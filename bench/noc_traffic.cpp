@@ -6,17 +6,20 @@
 //
 // usage: bench_noc_traffic [--pattern uniform|transpose|hotspot|all] [--loads GRID]
 //          [--router ideal|input_queued] [--allocator fcfs|islip] [--router-latency N]
-//          [--vcs N] [--buffer-flits N] [--packet-bytes B] [--cycles N] [--send generated|entry]
-//          [--host-cost yes]
+//          [--vcs N] [--buffer-flits N] [--packet-bytes B] [--cycles N] [--send entry|generated]
+//          [--host-cost yes] [--reference rr|age]
 //   GRID: comma-separated loads or from:to:step ranges, e.g. 0.01:0.2:0.01,0.3,0.4:0.5:0.02
 //   --host-cost yes: instead of the curve, the host seconds the network model takes for each
 //   load under both router models (the same traffic, in this run) and input_queued / ideal.
-//   --send: when the network is handed a packet. generated (the default): at the cycle it is
+//   --reference rr|age: instead of the network model, the cycle-by-cycle router of
+//   noc_reference.h (round-robin or oldest-first arbiters; 1-flit packets), the yardstick the
+//   model is compared with in bench/README.md.
+//   --send: when the network is handed a packet. entry (the default): a node hands over its
+//   next packet only when the previous one has entered the network (its source queue stays
+//   outside the network, as BookSim's does), so the network schedules packets in about the
+//   order they enter it, as a cycle-by-cycle simulator does. generated: at the cycle it is
 //   generated, in that order; its source's injection link and local VCs hold it back (an
 //   unbounded source queue in the network, which then schedules packets in order of age).
-//   entry: a node hands over its next packet only when the previous one has entered the
-//   network (a source queue of one in front of it, as a DMA queue of depth 1), so the network
-//   schedules packets in about the order they enter it, as a cycle-by-cycle simulator does.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -32,6 +35,7 @@
 
 #include "hw/config/machine_params.h"
 #include "hw/noc/network.h"
+#include "noc_reference.h"
 
 using namespace dojosim::hw;
 
@@ -84,8 +88,12 @@ struct Outcome {
   double seconds = 0;
 };
 
+// --reference: the cycle-by-cycle yardstick (noc_reference.h) instead of the network model.
+enum class Reference { None, RoundRobin, Age };
+
 Outcome simulate(const NocParams& params, const std::vector<Injection>& injections, int n,
-                 uint64_t packet_bytes, uint64_t warmup, uint64_t cycles, bool at_entry) {
+                 uint64_t packet_bytes, uint64_t warmup, uint64_t cycles, bool at_entry,
+                 Reference reference = Reference::None) {
   Outcome o;
   const auto start = std::chrono::steady_clock::now();
   Network net(n, n, params);
@@ -96,7 +104,15 @@ Outcome simulate(const NocParams& params, const std::vector<Injection>& injectio
     }
     if (arrival >= warmup && arrival < cycles) o.delivered_bytes += packet_bytes;
   };
-  if (!at_entry) {
+  if (reference != Reference::None) {
+    std::vector<noc_reference::Packet> packets;
+    for (const Injection& in : injections) packets.push_back({in.cycle, in.src, in.dst});
+    const std::vector<uint64_t> arrival =
+        noc_reference::run(packets, n, params.vcs, params.vc_buffer_flits, params.router_latency,
+                           reference == Reference::Age ? noc_reference::Arbitration::Age
+                                                       : noc_reference::Arbitration::RoundRobin);
+    for (size_t i = 0; i < injections.size(); ++i) count(injections[i], arrival[i]);
+  } else if (!at_entry) {
     for (const Injection& in : injections)
       count(in, net.send(in.src, in.dst, packet_bytes, in.cycle));
   } else {
@@ -175,7 +191,8 @@ extern "C" int sc_main(int argc, char** argv) {
   NocParams params = noc_params(HardwareConfig{});  // one D1 die's network
   uint64_t packet_bytes = 64, cycles = 20000;
   std::string pattern_flag = "all";
-  bool host_cost = false, at_entry = false;
+  bool host_cost = false, at_entry = true;
+  Reference reference = Reference::None;
   // Steps of 0.01 up to 0.2 (transpose saturates at 1/7, hot-spot near 0.078) and from 0.36
   // to 0.5 (uniform), else of 0.1: a saturation point is read off the grid, so the grid must
   // be fine where it lies.
@@ -199,13 +216,19 @@ extern "C" int sc_main(int argc, char** argv) {
     else if (flag == "--send" && (value == "generated" || value == "entry"))
       at_entry = value == "entry";
     else if (flag == "--send")
-      usage_error("--send " + value + ": expected generated or entry");
+      usage_error("--send " + value + ": expected entry or generated");
     else if (flag == "--router-latency")
       params.router_latency = static_cast<uint32_t>(number(flag, value));
     else if (flag == "--vcs")
       params.vcs = static_cast<uint32_t>(number(flag, value));
     else if (flag == "--buffer-flits")
       params.vc_buffer_flits = static_cast<uint32_t>(number(flag, value));
+    else if (flag == "--reference" && (value == "rr" || value == "age" || value == "no"))
+      reference = value == "rr"    ? Reference::RoundRobin
+                  : value == "age" ? Reference::Age
+                                   : Reference::None;
+    else if (flag == "--reference")
+      usage_error("--reference " + value + ": expected rr, age or no");
     else if (flag == "--host-cost" && (value == "yes" || value == "no"))
       host_cost = value == "yes";
     else if (flag == "--host-cost")
@@ -223,6 +246,12 @@ extern "C" int sc_main(int argc, char** argv) {
   params.max_payload_bytes = static_cast<uint32_t>(packet_bytes);
   const int n = 8;
   if (host_cost) params.router = "input_queued";
+  if (reference != Reference::None) {
+    if (packet_bytes != params.link_bytes_per_cycle)
+      usage_error("--reference: models 1-flit packets only (--packet-bytes " +
+                  std::to_string(params.link_bytes_per_cycle) + ")");
+    params.router = "input_queued";  // for the VC parameters' checks and the header
+  }
   try {
     Network probe(n, n, params);
   } catch (const std::invalid_argument& e) {
@@ -258,12 +287,18 @@ extern "C" int sc_main(int argc, char** argv) {
     return 0;
   }
   fmt::print("8x8 mesh, {} B packets, link {} B/cycle, router {} (latency {}", packet_bytes,
-             params.link_bytes_per_cycle, params.router, params.router_latency);
-  if (params.router == "input_queued")
+             params.link_bytes_per_cycle,
+             reference == Reference::None         ? params.router
+             : reference == Reference::RoundRobin ? "cycle-by-cycle reference, round-robin"
+                                                  : "cycle-by-cycle reference, oldest first",
+             params.router_latency);
+  if (reference != Reference::None)
+    fmt::print(", {} VCs x {} flits", params.vcs, params.vc_buffer_flits);
+  else if (params.router == "input_queued")
     fmt::print(", {} VCs x {} flits, {} allocator", params.vcs, params.vc_buffer_flits,
                params.allocator);
   fmt::print("), {} cycles ({} warm-up){}\n", cycles, warmup,
-             at_entry ? ", packets sent as they enter" : "");
+             at_entry ? ", packets sent as they enter" : ", packets sent as generated");
   fmt::print("offered load = injected bytes per node per cycle / link width\n\n");
   fmt::print("{:<10} {:>8} {:>14} {:>14} {:>12}\n", "pattern", "load", "avg latency", "p99 latency",
              "accepted");
@@ -276,7 +311,7 @@ extern "C" int sc_main(int argc, char** argv) {
           simulate(params,
                    make_traffic(pattern, load * params.link_bytes_per_cycle / double(packet_bytes),
                                 n, cycles),
-                   n, packet_bytes, warmup, cycles, at_entry);
+                   n, packet_bytes, warmup, cycles, at_entry, reference);
       std::vector<uint64_t> latencies = o.latencies;
       const uint64_t delivered_bytes = o.delivered_bytes, offered_bytes = o.offered_bytes;
       const double ideal_sum = o.ideal_sum;

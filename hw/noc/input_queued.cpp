@@ -90,7 +90,6 @@ struct Network::Routers {
   struct Vc {
     uint64_t entered = 0;    // flits ever written into the VC
     uint64_t left = 0;       // flits ever gone from it
-    uint64_t last_in = 0;    // cycle the last packet's head was sent into it
     uint64_t free_from = 0;  // cycle after the last packet's tail left it
   };
   static constexpr uint32_t kNoEdge = UINT32_MAX;
@@ -147,12 +146,16 @@ struct Network::Routers {
   }
 
   // The earliest cycle a packet of `flits` may start into VC v of `port`: every flit finds a
-  // free slot (the one `depth` flits earlier has left, and its credit is back) and the VC's
-  // packets stay in order.
+  // free slot (the one `depth` flits earlier has left, and its credit is back). Nothing else:
+  // the packet may be written in before packets scheduled ahead of it in the VC have arrived
+  // (it still leaves after them: leave() keeps the VC in scheduling order). The credits stay
+  // exact: a VC's packets leave in scheduling order, so ring slot `entered + j - depth` is the
+  // slot that frees j-th earliest, and a slot a packet scheduled ahead will still occupy frees
+  // after that packet has arrived and left, later than any cycle it is taken from here.
   uint64_t credit_bound(size_t port, unsigned v, unsigned flits) {
     const Vc& c = at(port, v);
     const uint64_t* ring = &departures[(port * vcs + v) * depth];
-    uint64_t bound = c.last_in;
+    uint64_t bound = 0;
     for (unsigned j = 0; j < flits; ++j) {
       const uint64_t slot = c.entered + j;
       if (slot < depth) continue;
@@ -188,11 +191,7 @@ struct Network::Routers {
     return best;
   }
 
-  void enter(size_t port, unsigned v, uint64_t start, unsigned flits) {
-    Vc& c = at(port, v);
-    c.last_in = start;
-    c.entered += flits;
-  }
+  void enter(size_t port, unsigned v, unsigned flits) { at(port, v).entered += flits; }
 
   void leave(size_t port, unsigned v, uint64_t depart, unsigned hold, unsigned flits) {
     Vc& c = at(port, v);
@@ -262,7 +261,7 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
     host_next = start + ser;
   }
   end = start + ser;
-  r.enter(port, vc, start, flits);
+  r.enter(port, vc, flits);
   uint64_t arrive = start + 1;    // the head is in the input VC
   uint64_t tail = end + latency;  // the tail cannot leave the router before this
   unsigned in = kLocal;
@@ -324,7 +323,7 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
                            static_cast<uint8_t>(vc), arrive, t, hold, flits,
                            last && to == Port::HostIo, cls});
     if (last) return t + hold;
-    r.enter(next_port, next_vc, t, flits);
+    r.enter(next_port, next_vc, flits);
     // The head leaves the next router's pipeline `hop` cycles after this switch traversal.
     arrive = t + std::max<uint64_t>(1, hop + 1 > latency ? hop + 1 - latency : 1);
     tail = t + hold + std::max(latency, hop);

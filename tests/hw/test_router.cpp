@@ -2,12 +2,16 @@
 // Fidelity of the input_queued router model (hw/noc/input_queued.cpp): its zero-load latency
 // is the ideal model's formula for its pipeline depth; under load one flit crosses each input
 // and each output port per cycle, no VC holds more flits than its depth, DOR traffic always
-// drains, pairs stay in order, and full buffers push back to the sender's injection.
+// drains, pairs stay in order, and full buffers push back to the sender's injection; a
+// packet may be written into a VC before one scheduled ahead of it arrives, and leaves after
+// it; past saturation the accepted load falls, but not by a quarter, and with islip stays
+// within 4% of a cycle-by-cycle round-robin router's (bench/noc_reference.h).
 #include <catch2/catch.hpp>
 #include <map>
 #include <queue>
 #include <tuple>
 
+#include "bench/noc_reference.h"
 #include "hw/config/machine_params.h"
 #include "hw/noc/network.h"
 
@@ -179,6 +183,45 @@ TEST_CASE("input_queued: messages between a pair of nodes arrive in the order se
   }
 }
 
+TEST_CASE(
+    "input_queued: a packet enters a VC before one scheduled ahead of it arrives, and leaves "
+    "after it",
+    "[noc][router]") {
+  // A 4x1 line, one VC per port. Q (scheduled first) goes (0,0) -> (3,0) behind a flood from
+  // (0,0) into (1,0)'s SRAM, so it crosses router (1,0) late. P (scheduled after Q) goes
+  // (1,0) -> (3,0) from (1,0)'s own injection port: the east link is free, so P crosses (1,0)
+  // at once and is written into router (2,0)'s west VC long before Q arrives there. That VC
+  // is FIFO in scheduling order: P leaves (2,0) after Q. (Before, P could not be written into
+  // the VC before Q had been, and crossed (1,0) after Q.)
+  for (const char* allocator : {"fcfs", "islip"}) {
+    Network net(4, 1, iq_noc(1, 16, allocator));
+    std::vector<HopRecord> log;
+    net.set_hop_log(&log);
+    net.send({0, 0}, {1, 0}, 16 * 1024, 0);  // 16 packets of 16 flits: ~256 cycles
+    net.send({0, 0}, {3, 0}, 64, 0);         // Q
+    net.send({1, 0}, {3, 0}, 64, 1);         // P
+    const unsigned west = static_cast<unsigned>(Dir::West), east = static_cast<unsigned>(Dir::East),
+                   local = 4;
+    const auto hop = [&](Coord at, unsigned in) {
+      for (const HopRecord& r : log)
+        if (r.at == at && r.in_port == in && r.out_port == east) return r;
+      FAIL("no hop at (" << at.x << "," << at.y << ") from port " << in << " to the east");
+      return HopRecord{};
+    };
+    const HopRecord q1 = hop({1, 0}, west), p1 = hop({1, 0}, local);
+    const HopRecord q2 = hop({2, 0}, west);
+    HopRecord p2{};
+    for (const HopRecord& r : log)
+      if (r.at == Coord{2, 0} && r.in_port == west && r.arrive < q2.arrive) p2 = r;
+    INFO(allocator << ": Q crosses (1,0) at " << q1.depart << ", P at " << p1.depart);
+    CHECK(q1.depart > 250);                   // Q waited for the flood
+    CHECK(p1.depart < 10);                    // P did not wait for Q upstream
+    REQUIRE(p2.flits == 1);                   // P's hop at (2,0): it arrived before Q
+    CHECK(p2.vc == q2.vc);                    // in the same (only) VC
+    CHECK(p2.depart >= q2.depart + q2.hold);  // and left after Q: FIFO in scheduling order
+  }
+}
+
 TEST_CASE("input_queued: full buffers push back to the sender's injection", "[noc][router]") {
   // 24 nodes each send 4 KiB (4 packets) to one node at once. With ideal routers every
   // packet leaves its source as soon as its injection link is free and queues at the hot
@@ -252,17 +295,24 @@ namespace {
 // Accepted load (delivered flits per node per cycle, after a warm-up) of uniform random 1-flit
 // traffic offered at `load` on a w x h mesh, each node handing its next packet to the network
 // once the previous one has entered it (bench_noc_traffic --send entry).
-double accepted_at(const NocParams& p, int w, int h, double load, uint64_t cycles) {
-  Network net(w, h, p);
+using Queues = std::vector<std::vector<std::pair<uint64_t, int>>>;  // (generated, destination)
+
+Queues uniform_traffic(int n, double load, uint64_t cycles) {
   Traffic t;
-  const int n = w * h;
-  std::vector<std::vector<std::pair<uint64_t, int>>> queue(n);  // (generated, destination)
+  Queues queue(n);
   for (uint64_t c = 0; c < cycles; ++c)
     for (int s = 0; s < n; ++s)
       if (double(t.next() % 1000000) < load * 1e6) {
         const int d = int(t.next() % uint64_t(n - 1));
         queue[s].push_back({c, d + (d >= s)});
       }
+  return queue;
+}
+
+double accepted_at(const NocParams& p, int w, int h, double load, uint64_t cycles) {
+  Network net(w, h, p);
+  const int n = w * h;
+  const Queues queue = uniform_traffic(n, load, cycles);
   std::vector<size_t> next(n, 0);
   using Ready = std::pair<uint64_t, int>;
   std::priority_queue<Ready, std::vector<Ready>, std::greater<Ready>> ready;
@@ -284,21 +334,64 @@ double accepted_at(const NocParams& p, int w, int h, double load, uint64_t cycle
   return double(delivered) / double(n) / double(cycles - warmup);
 }
 
+// The same traffic through the cycle-by-cycle reference router (bench/noc_reference.h),
+// round-robin arbiters.
+double reference_accepted_at(const NocParams& p, int w, int h, double load, uint64_t cycles) {
+  const int n = w * h;
+  const Queues queue = uniform_traffic(n, load, cycles);
+  std::vector<noc_reference::Packet> packets;
+  std::vector<size_t> next(n, 0);
+  for (uint64_t c = 0; c < cycles; ++c)
+    for (int s = 0; s < n; ++s)
+      if (next[s] < queue[s].size() && queue[s][next[s]].first == c) {
+        const int d = queue[s][next[s]++].second;
+        packets.push_back({c, {s % w, s / w}, {d % w, d / w}});
+      }
+  const std::vector<uint64_t> arrival =
+      noc_reference::run(packets, w, p.vcs, p.vc_buffer_flits, p.router_latency,
+                         noc_reference::Arbitration::RoundRobin);
+  const uint64_t warmup = cycles / 5;
+  uint64_t delivered = 0;
+  for (uint64_t a : arrival) delivered += a >= warmup && a < cycles;
+  return double(delivered) / double(n) / double(cycles - warmup);
+}
+
 }  // namespace
 
 TEST_CASE("input_queued: with packets sent as they enter, accepted load past saturation falls",
           "[noc][router]") {
-  // A 6x6 mesh, 4 VCs of 8 flits: the accepted load peaks near offered load 0.4-0.5 and is
-  // lower at 1.0 (bench/README.md, "The order packets are scheduled in", on 8x8).
+  // Issue 18's 8x8 mesh, 4 VCs of 8 flits: the accepted load peaks near offered load
+  // 0.42-0.48 and is lower at 1.0 (bench/README.md, "The network").
   for (const char* allocator : {"fcfs", "islip"}) {
     NocParams p = iq_noc(4, 8, allocator);
     p.max_payload_bytes = 64;
     double peak = 0;
-    for (double load : {0.3, 0.35, 0.4, 0.45, 0.5})
-      peak = std::max(peak, accepted_at(p, 6, 6, load, 4000));
-    const double full = accepted_at(p, 6, 6, 1.0, 4000);
+    for (double load : {0.4, 0.42, 0.44, 0.46, 0.48})
+      peak = std::max(peak, accepted_at(p, 8, 8, load, 4000));
+    const double full = accepted_at(p, 8, 8, 1.0, 4000);
     INFO(allocator << ": peak " << peak << ", at offered load 1.0 " << full);
-    CHECK(full < 0.97 * peak);
+    CHECK(full < 0.98 * peak);
+    // BookSim falls by a tenth (0.41 to 0.37); before packets could be written into a VC
+    // ahead of ones scheduled before them, the model fell by more than a quarter on 8x8.
+    CHECK(full > 0.85 * peak);
+  }
+}
+
+TEST_CASE(
+    "input_queued with islip: past saturation the accepted load follows a cycle-by-cycle "
+    "round-robin router",
+    "[noc][router]") {
+  // Issue 18's 8x8 mesh, 4 VCs of 8 flits, 1-cycle pipeline: at offered load 0.6 and 1.0
+  // the model is within 1% of the reference (bench/README.md, "A cycle-by-cycle reference");
+  // the margin is 4%. Round 2's model accepted about 0.28 there, 28% below.
+  NocParams p = iq_noc(4, 8, "islip");
+  p.max_payload_bytes = 64;
+  for (double load : {0.6, 1.0}) {
+    const double model = accepted_at(p, 8, 8, load, 4000);
+    const double reference = reference_accepted_at(p, 8, 8, load, 4000);
+    INFO("offered load " << load << ": model " << model << ", reference " << reference);
+    CHECK(model > 0.96 * reference);
+    CHECK(model < 1.04 * reference);
   }
 }
 
