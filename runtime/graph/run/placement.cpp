@@ -78,21 +78,36 @@ Matrix read_placement(const hw::Machine& machine, const Placement& p) {
 }
 
 SramAllocator::SramAllocator(uint64_t begin, uint64_t end)
-    : begin_(mesh::align(begin, 64)), end_(end), high_water_(begin_) {
+    : begin_(mesh::align(begin, 64)), end_(end & ~uint64_t{63}) {
   if (end_ > begin_) free_[begin_] = end_ - begin_;
 }
 
-uint64_t SramAllocator::take(uint64_t bytes) {
+uint64_t SramAllocator::take(uint64_t bytes, bool lasting) {
   bytes = std::max<uint64_t>(64, mesh::align(bytes, 64));
+  const auto hand_out = [&](uint64_t at) {
+    used_[at] = bytes;
+    in_use_ += bytes;
+    high_water_ = std::max(high_water_, in_use_);
+    return at;
+  };
+  if (lasting) {
+    for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
+      if (it->second < bytes) continue;
+      const uint64_t at = it->first + it->second - bytes;
+      if (at == it->first)
+        free_.erase(std::next(it).base());
+      else
+        it->second -= bytes;
+      return hand_out(at);
+    }
+    return UINT64_MAX;
+  }
   for (auto it = free_.begin(); it != free_.end(); ++it) {
     if (it->second < bytes) continue;
     const uint64_t at = it->first, left = it->second - bytes;
     free_.erase(it);
     if (left) free_[at + bytes] = left;
-    used_[at] = bytes;
-    in_use_ += bytes;
-    high_water_ = std::max(high_water_, at + bytes);
-    return at;
+    return hand_out(at);
   }
   return UINT64_MAX;
 }

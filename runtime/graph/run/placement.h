@@ -39,17 +39,21 @@ Placement vector_placement(const ops::RowSplit& s, uint64_t address);
 void write_placement(hw::Machine& machine, const Placement& p, const Matrix& m);
 Matrix read_placement(const hw::Machine& machine, const Placement& p);
 
-/// SRAM [begin, end) of every node, handed out first fit in 64-byte aligned pieces.
+/// SRAM [begin, end) of every node, handed out first fit in 64-byte aligned pieces: from the
+/// bottom, or (`lasting`) from the top, the lowest free piece or the highest. Tensors that
+/// outlive an op (its outputs, resident inputs) take the top and an op's scratch the bottom, so
+/// the scratch, freed when the op ends, leaves one free stretch instead of holes between
+/// tensors.
 class SramAllocator {
  public:
   SramAllocator(uint64_t begin, uint64_t end);
   /// The address of `bytes`, or UINT64_MAX when no free piece is large enough.
-  uint64_t take(uint64_t bytes);
+  uint64_t take(uint64_t bytes, bool lasting = false);
   void give_back(uint64_t address);
   uint64_t begin() const { return begin_; }
   uint64_t end() const { return end_; }
   uint64_t in_use() const { return in_use_; }
-  uint64_t high_water() const { return high_water_; }  // the highest end address handed out
+  uint64_t high_water() const { return high_water_; }  // the most bytes in use at once
   /// The largest piece take() could hand out now.
   uint64_t largest_free() const;
 

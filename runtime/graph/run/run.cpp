@@ -419,10 +419,11 @@ class Runner {
   }
 
   // `bytes` of SRAM on every node; spills resident tensors the current op does not use, the
-  // one read furthest ahead first, until the allocation fits.
-  std::shared_ptr<Buffer> allocate(uint64_t bytes, const std::string& what) {
+  // one read furthest ahead first, until the allocation fits. `lasting`: a tensor that outlives
+  // the op (SramAllocator: from the top).
+  std::shared_ptr<Buffer> allocate(uint64_t bytes, const std::string& what, bool lasting = false) {
     for (;;) {
-      const uint64_t at = sram_.take(bytes);
+      const uint64_t at = sram_.take(bytes, lasting);
       if (at != UINT64_MAX) return std::make_shared<Buffer>(sram_, at);
       std::string victim;
       size_t furthest = 0;
@@ -495,7 +496,7 @@ class Runner {
     Home& h = homes_.at(name);
     if (h.in_sram) return h.sram;
     const Placement& from = where(name);
-    std::shared_ptr<Buffer> b = allocate(h.split.bytes(), fmt::format("tensor '{}'", name));
+    std::shared_ptr<Buffer> b = allocate(h.split.bytes(), fmt::format("tensor '{}'", name), true);
     h.sram = row_split_placement(h.split, b->address);
     pending_.push_back({{&from}, &h.sram, identity_map(h.split.cols), false});
     h.buffer = std::move(b);
@@ -559,7 +560,7 @@ class Runner {
   Home& produce(const std::string& name, const ops::RowSplit* split = nullptr) {
     Home& h = homes_.at(name);
     if (split) h.split = *split;
-    h.buffer = allocate(h.split.bytes(), fmt::format("output '{}'", name));
+    h.buffer = allocate(h.split.bytes(), fmt::format("output '{}'", name), true);
     h.sram = row_split_placement(h.split, h.buffer->address);
     h.in_sram = true;
     h.in_hbm = false;
