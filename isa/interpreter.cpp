@@ -332,17 +332,21 @@ Core::Core(const CoreConfig& config, Sram& sram, uint64_t* semaphores)
 void Core::mark_memory(uint64_t addr, uint64_t n, bool unknown) {
   const uint64_t first = unknown ? addr / 4 : (addr + 3) / 4;
   const uint64_t end = unknown ? (addr + n + 3) / 4 : (addr + n) / 4;
-  for (uint64_t w = first; w < end; ++w) {
+  // A run of words at a time within one 64-bit word of a block: an accumulator store (mst)
+  // marks 64 words, a vector store 16.
+  for (uint64_t w = first; w < end;) {
+    const uint64_t i = w % kUnknownWordsPerBlock;
+    const uint64_t count = std::min<uint64_t>(64 - i % 64, end - w);
     auto& block = unknown_mem_[w / kUnknownWordsPerBlock];
-    if (!block) {
-      if (!unknown) continue;
-      block = std::make_unique<uint64_t[]>(kUnknownWordsPerBlock / 64);
+    if (!block && unknown) block = std::make_unique<uint64_t[]>(kUnknownWordsPerBlock / 64);
+    if (block) {
+      const uint64_t bits = (count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1) << (i % 64);
+      if (unknown)
+        block[i / 64] |= bits;
+      else
+        block[i / 64] &= ~bits;
     }
-    const uint64_t i = w % kUnknownWordsPerBlock, bit = uint64_t{1} << (i % 64);
-    if (unknown)
-      block[i / 64] |= bit;
-    else
-      block[i / 64] &= ~bit;
+    w += count;
   }
 }
 
@@ -954,9 +958,10 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     uint64_t next = pc + 4;
     if constexpr (!kValues) {
       const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
-      if (const uint32_t unknown = unknown_operands(t, d, vr.must_know)) {
-        DOJO_STOP(stop_on_unknown_value(t, pc, unknown));
-      }
+      // Nothing to check while no register holds an unknown value (a matmul's whole run).
+      if (t.unknown_x != 0)
+        if (const uint32_t unknown = unknown_operands(t, d, vr.must_know))
+          DOJO_STOP(stop_on_unknown_value(t, pc, unknown));
       // NOTE: a goto over the switch, not an `if` around it: the normal loop stays as it was.
       if (vr.skip) goto executed;
     }
@@ -1176,21 +1181,25 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     if constexpr (!kValues) {
       const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
       const uint32_t bit = uint32_t{1} << d.rd;
-      switch (vr.rd) {
-        case ValueRule::Rd::Keep:
-          break;
-        case ValueRule::Rd::Known:
-          t.unknown_x &= ~bit;
-          break;
-        case ValueRule::Rd::Unknown:
-          x[d.rd] = 0;  // deterministic: what a skipped vmv.x leaves
-          t.unknown_x |= bit;
-          break;
-        case ValueRule::Rd::Propagate: {
-          const bool unknown = ((vr.propagate & 2) && (t.unknown_x >> d.rs1 & 1)) ||
-                               ((vr.propagate & 4) && (t.unknown_x >> d.rs2 & 1));
-          t.unknown_x = unknown ? t.unknown_x | bit : t.unknown_x & ~bit;
-          break;
+      // With no register unknown, only an Unknown rule changes anything: Known and Propagate
+      // clear a bit that is clear.
+      if (t.unknown_x != 0 || vr.rd == ValueRule::Rd::Unknown) {
+        switch (vr.rd) {
+          case ValueRule::Rd::Keep:
+            break;
+          case ValueRule::Rd::Known:
+            t.unknown_x &= ~bit;
+            break;
+          case ValueRule::Rd::Unknown:
+            x[d.rd] = 0;  // deterministic: what a skipped vmv.x leaves
+            t.unknown_x |= bit;
+            break;
+          case ValueRule::Rd::Propagate: {
+            const bool unknown = ((vr.propagate & 2) && (t.unknown_x >> d.rs1 & 1)) ||
+                                 ((vr.propagate & 4) && (t.unknown_x >> d.rs2 & 1));
+            t.unknown_x = unknown ? t.unknown_x | bit : t.unknown_x & ~bit;
+            break;
+          }
         }
       }
       t.unknown_x &= ~1u;
