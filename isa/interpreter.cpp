@@ -918,14 +918,21 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       t.unknown_x = unknown ? t.unknown_x | bit : t.unknown_x & ~bit;       \
     }                                                                       \
   }
+// With timing, a store to a page not allocated yet calls allocate_page out of the inline path
+// (DOJO_CALL: the clock dead across it); without, Sram::store as it is (a test of its own there
+// cost the timing-off scalar loop a tenth of its time).
 #define DOJO_STORE(T)                                                                       \
   {                                                                                         \
     const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                              \
     if (!mem_ok(a, sizeof(T), sizeof(T))) {                                                 \
       DOJO_STOP(stop_on_bad_access(t, pc, true, a, sizeof(T), sizeof(T)));                  \
     }                                                                                       \
-    if (!sram_.has_page(a)) DOJO_CALL(sram_.allocate_page(a));                              \
-    sram_.store_in_page<T>(a, static_cast<T>(x[d.rs2]));                                    \
+    if constexpr (kTiming) {                                                                \
+      if (!sram_.has_page(a)) DOJO_CALL(sram_.allocate_page(a));                            \
+      sram_.store_in_page<T>(a, static_cast<T>(x[d.rs2]));                                  \
+    } else {                                                                                \
+      sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                          \
+    }                                                                                       \
     if constexpr (!kValues) DOJO_CALL(mark_memory(a, sizeof(T), t.unknown_x >> d.rs2 & 1)); \
   }
 
