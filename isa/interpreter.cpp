@@ -455,7 +455,11 @@ __attribute__((always_inline)) inline void Core::issue(ThreadState& t, IssueCloc
                      (instances[0].take_if_free(ready) ||
                       (cost.instances == 1 ? instances[0].take_first_free_in_word(ready, start)
                                            : instances[1].take_if_free(ready)));
-  if (!taken) start = reserve_unit(instances, cost, ready);
+  if (!taken) {  // the clock in t across the call, as run_loop's DOJO_CALL does
+    k.store(t);
+    start = reserve_unit(instances, cost, ready);
+    k = IssueClock(t);
+  }
   // Cycles in which this thread issued nothing are charged to what held it back.
   const uint64_t first_free = k.issue_cycles ? k.cycle + 1 : k.cycle;
   if (start > first_free) {
@@ -828,9 +832,9 @@ __attribute__((noinline)) RunResult Core::execute_cold(ThreadState& t, const Dec
 
 // NOTE: kValues false is timing-only mode (docs/timing.md). Its checks are compiled into that
 // instantiation only: the normal loop has no extra branch per instruction.
-// NOTE: every exit goes through `stop`, which writes the clock back; no lambda or object takes
-// the address of pc or of the clock, so that they stay in host registers (GCC keeps a local in
-// memory once a reference to it may escape).
+// NOTE: every exit writes the clock back first (DOJO_STOP); no lambda or object takes the address
+// of pc or of the clock, so that they stay in host registers (GCC keeps a local in memory once a
+// reference to it may escape).
 template <bool kTiming, bool kValues>
 RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) {
   uint64_t(&x)[kNumXRegs] = t.x;  // not a pointer of its own: t plus an offset
@@ -852,64 +856,96 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
   auto acc = [&t, mm, mn](unsigned a) { return t.accs.data() + size_t{a & 7} * mm * mn; };
   const lanes::Kernels simd = lanes_;
   // Element-wise vector arithmetic, on the host's SIMD unit (isa/lanes.h).
-  auto vbinary = [&t, &simd, vreg, vlen](const Decoded& d, lanes::BinaryOp op, lanes::Format f) {
-    simd.binary(op, f, vreg(d.rd), vreg(d.rs1), vreg(d.rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
+  // The register numbers, not the Decoded: a reference to the loop's copy would keep it in memory.
+  auto vbinary = [&t, &simd, vreg, vlen](unsigned rd, unsigned rs1, unsigned rs2,
+                                         lanes::BinaryOp op, lanes::Format f) {
+    simd.binary(op, f, vreg(rd), vreg(rs1), vreg(rs2), vlen, {t.cfp8, t.cfp8_lut.data()});
   };
   auto mem_ok = [sram_size](uint64_t addr, uint64_t n, uint64_t align) {
     return (addr & (align - 1)) == 0 && addr <= sram_size - n && n <= sram_size;
   };
 
-#define DOJO_LOAD(T, conv)                                                                 \
-  {                                                                                        \
-    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                             \
-    if (!mem_ok(a, sizeof(T), sizeof(T))) {                                                \
-      result = stop_on_bad_access(t, pc, false, a, sizeof(T), sizeof(T));                  \
-      goto stop;                                                                           \
-    }                                                                                      \
-    x[d.rd] = conv(sram_.load<T>(a));                                                      \
-    if constexpr (!kValues) {                                                              \
-      const uint32_t bit = uint32_t{1} << d.rd;                                            \
-      t.unknown_x = memory_unknown(a, sizeof(T)) ? t.unknown_x | bit : t.unknown_x & ~bit; \
-    }                                                                                      \
+// NOTE: no local of the clock is live across a call the loop makes: each call stores it into
+// t before and reloads it after (DOJO_CALL), and each way out stores it before it calls
+// (DOJO_STOP). So GCC can keep the clock in call-clobbered registers for the instructions that
+// call nothing, instead of in stack slots that every instruction's issue stores and reloads.
+#define DOJO_CALL(...)                            \
+  do {                                            \
+    if constexpr (kTiming) clock.store(t);        \
+    __VA_ARGS__;                                  \
+    if constexpr (kTiming) clock = IssueClock(t); \
+  } while (0)
+#define DOJO_STOP(...)                     \
+  do {                                     \
+    if constexpr (kTiming) clock.store(t); \
+    result = __VA_ARGS__;                  \
+    goto stopped;                          \
+  } while (0)
+#define DOJO_LOAD(T, conv)                                                  \
+  {                                                                         \
+    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);              \
+    if (!mem_ok(a, sizeof(T), sizeof(T))) {                                 \
+      DOJO_STOP(stop_on_bad_access(t, pc, false, a, sizeof(T), sizeof(T))); \
+    }                                                                       \
+    x[d.rd] = conv(sram_.load<T>(a));                                       \
+    if constexpr (!kValues) {                                               \
+      const uint32_t bit = uint32_t{1} << d.rd;                             \
+      bool unknown;                                                         \
+      DOJO_CALL(unknown = memory_unknown(a, sizeof(T)));                    \
+      t.unknown_x = unknown ? t.unknown_x | bit : t.unknown_x & ~bit;       \
+    }                                                                       \
   }
-#define DOJO_STORE(T)                                                            \
-  {                                                                              \
-    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                   \
-    if (!mem_ok(a, sizeof(T), sizeof(T))) {                                      \
-      result = stop_on_bad_access(t, pc, true, a, sizeof(T), sizeof(T));         \
-      goto stop;                                                                 \
-    }                                                                            \
-    sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                 \
-    if constexpr (!kValues) mark_memory(a, sizeof(T), t.unknown_x >> d.rs2 & 1); \
+// With timing, a store to a page not allocated yet calls allocate_page out of the inline path
+// (DOJO_CALL: the clock dead across it); without, Sram::store as it is (a test of its own there
+// cost the timing-off scalar loop a tenth of its time).
+#define DOJO_STORE(T)                                                                       \
+  {                                                                                         \
+    const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);                              \
+    if (!mem_ok(a, sizeof(T), sizeof(T))) {                                                 \
+      DOJO_STOP(stop_on_bad_access(t, pc, true, a, sizeof(T), sizeof(T)));                  \
+    }                                                                                       \
+    if constexpr (kTiming) {                                                                \
+      if (!sram_.has_page(a)) DOJO_CALL(sram_.allocate_page(a));                            \
+      sram_.store_in_page<T>(a, static_cast<T>(x[d.rs2]));                                  \
+    } else {                                                                                \
+      sram_.store<T>(a, static_cast<T>(x[d.rs2]));                                          \
+    }                                                                                       \
+    if constexpr (!kValues) DOJO_CALL(mark_memory(a, sizeof(T), t.unknown_x >> d.rs2 & 1)); \
   }
 
   for (;;) {
     if ((pc & ~Sram::kPageMask) != page_base) {
       if ((pc & 3) || pc >= sram_size) {
-        result = stop_on_bad_fetch(t, pc);
-        goto stop;
+        DOJO_STOP(stop_on_bad_fetch(t, pc));
       }
       page_base = t.code_page_base = pc & ~Sram::kPageMask;
-      page = t.code_page = sram_.decoded_page(pc);
+      DOJO_CALL(page = t.code_page = sram_.decoded_page(pc));
     }
     Decoded& slot = page[(pc & Sram::kPageMask) >> 2];
-    if (slot.op == kUndecoded) {
-      slot = decode(sram_.load<uint32_t>(pc));
-      sram_.note_decoded(pc);
+    // One test for both rare cases: kUndecoded is kInvalid + 1 (sram.h).
+    static_assert(static_cast<unsigned>(kUndecoded) == static_cast<unsigned>(Op::kInvalid) + 1);
+    if (static_cast<unsigned>(slot.op) >= static_cast<unsigned>(Op::kInvalid)) {
+      if (slot.op == kUndecoded) {
+        DOJO_CALL(slot = decode(sram_.load<uint32_t>(pc)));
+        sram_.note_decoded(pc);
+      }
+      // An invalid word traps before it issues (what execute_cold's default case says).
+      if (slot.op == Op::kInvalid)
+        DOJO_STOP(stop_on_trap(t, pc, TrapCause::IllegalInstruction, 0,
+                               "no instruction has this encoding"));
     }
+    // The timing model reads the slot itself: nothing has stored into memory since it was
+    // fetched, and its fields loaded from the page do not wait on a spill of the copy below.
+    if constexpr (kTiming) issue(t, clock, slot, issue_context);
     const Decoded d = slot;  // a copy: a store below may invalidate the slot
-
-    if constexpr (kTiming) {
-      if (d.op != Op::kInvalid) issue(t, clock, d, issue_context);
-    }
 
     uint64_t next = pc + 4;
     if constexpr (!kValues) {
       const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
-      if (const uint32_t unknown = unknown_operands(t, d, vr.must_know)) {
-        result = stop_on_unknown_value(t, pc, unknown);
-        goto stop;
-      }
+      // Nothing to check while no register holds an unknown value (a matmul's whole run).
+      if (t.unknown_x != 0)
+        if (const uint32_t unknown = unknown_operands(t, d, vr.must_know))
+          DOJO_STOP(stop_on_unknown_value(t, pc, unknown));
       // NOTE: a goto over the switch, not an `if` around it: the normal loop stays as it was.
       if (vr.skip) goto executed;
     }
@@ -1055,19 +1091,18 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         const uint64_t a = x[d.rs1] + static_cast<int64_t>(d.imm);
         const bool store = d.op == Op::VSE;
         if (!mem_ok(a, vlen, 8)) {
-          result = stop_on_bad_access(t, pc, store, a, vlen, 8);
-          goto stop;
+          DOJO_STOP(stop_on_bad_access(t, pc, store, a, vlen, 8));
         }
         if (store) {
-          sram_.write(a, vreg(d.rs2), vlen);
+          DOJO_CALL(sram_.write(a, vreg(d.rs2), vlen));
         } else if (kValues) {
           // D1's 64 B in one page (nearly every vle): a copy of a constant size, inline.
           if (vlen == 64 && (a & Sram::kPageMask) <= Sram::kPageSize - 64)
             sram_.read_in_page(a, vreg(d.rd), 64);
           else
-            sram_.read(a, vreg(d.rd), vlen);
+            DOJO_CALL(sram_.read(a, vreg(d.rd), vlen));
         }
-        if (!kValues && store) mark_memory(a, vlen, true);
+        if (!kValues && store) DOJO_CALL(mark_memory(a, vlen, true));
         break;
       }
       case Op::MLD: case Op::MST: {
@@ -1075,25 +1110,25 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
         const bool store = d.op == Op::MST;
         const uint64_t n = uint64_t{4} * mm * mn;
         if (!mem_ok(a, n, 4)) {
-          result = stop_on_bad_access(t, pc, store, a, n, 4);
-          goto stop;
+          DOJO_STOP(stop_on_bad_access(t, pc, store, a, n, 4));
         }
-        if (store) sram_.write(a, acc(d.rs2), n);
+        if (store)
+          DOJO_CALL(sram_.write(a, acc(d.rs2), n));
         else if (kValues)
-          sram_.read(a, acc(d.rd), n);
-        if (!kValues && store) mark_memory(a, n, true);
+          DOJO_CALL(sram_.read(a, acc(d.rd), n));
+        if (!kValues && store) DOJO_CALL(mark_memory(a, n, true));
         break;
       }
       // ---- vector arithmetic
-#define DOJO_VBINARY(OPNAME, BINARY_OP)                          \
-  case Op::OPNAME##_F32:                                         \
-    vbinary(d, lanes::BinaryOp::BINARY_OP, lanes::Format::F32);  \
-    break;                                                       \
-  case Op::OPNAME##_BF16:                                        \
-    vbinary(d, lanes::BinaryOp::BINARY_OP, lanes::Format::BF16); \
-    break;                                                       \
-  case Op::OPNAME##_CFP8:                                        \
-    vbinary(d, lanes::BinaryOp::BINARY_OP, lanes::Format::CFP8); \
+#define DOJO_VBINARY(OPNAME, BINARY_OP)                                                      \
+  case Op::OPNAME##_F32:                                                                     \
+    DOJO_CALL(vbinary(d.rd, d.rs1, d.rs2, lanes::BinaryOp::BINARY_OP, lanes::Format::F32));  \
+    break;                                                                                   \
+  case Op::OPNAME##_BF16:                                                                    \
+    DOJO_CALL(vbinary(d.rd, d.rs1, d.rs2, lanes::BinaryOp::BINARY_OP, lanes::Format::BF16)); \
+    break;                                                                                   \
+  case Op::OPNAME##_CFP8:                                                                    \
+    DOJO_CALL(vbinary(d.rd, d.rs1, d.rs2, lanes::BinaryOp::BINARY_OP, lanes::Format::CFP8)); \
     break;
         DOJO_VBINARY(VADD, Add)
         DOJO_VBINARY(VSUB, Sub)
@@ -1107,21 +1142,21 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
       case Op::MZERO: std::fill_n(acc(d.rd), mm * mn, 0.0f); break;
       case Op::MMA_BF16:
         if (mma_d1) {  // D1's shape: its own kernel, nothing to decide per instruction
-          simd.mma_bf16_8x8x4(t.accs.data() + size_t{d.rd & 7u} * 64, vreg(d.rs1), vreg(d.rs2));
+          DOJO_CALL(simd.mma_bf16_8x8x4(t.accs.data() + size_t{d.rd & 7u} * 64, vreg(d.rs1),
+                                        vreg(d.rs2)));
           break;
         }
-        simd.mma(lanes::Format::BF16, acc(d.rd), vreg(d.rs1), vreg(d.rs2), mm, mn, mk,
-                 {t.cfp8, t.cfp8_lut.data()});
+        DOJO_CALL(simd.mma(lanes::Format::BF16, acc(d.rd), vreg(d.rs1), vreg(d.rs2), mm, mn, mk,
+                           {t.cfp8, t.cfp8_lut.data()}));
         break;
       case Op::MMA_CFP8:
-        simd.mma(lanes::Format::CFP8, acc(d.rd), vreg(d.rs1), vreg(d.rs2), mm, mn, 2 * mk,
-                 {t.cfp8, t.cfp8_lut.data()});
+        DOJO_CALL(simd.mma(lanes::Format::CFP8, acc(d.rd), vreg(d.rs1), vreg(d.rs2), mm, mn, 2 * mk,
+                           {t.cfp8, t.cfp8_lut.data()}));
         break;
       default: {
-        if constexpr (kTiming) clock.store(t);
-        result = execute_cold<kTiming, kValues>(t, d, pc);
-        if (result.event != Event::Budget) goto stop;
-        if constexpr (kTiming) clock = IssueClock(t);  // swait may have moved it
+        // The clock in t: execute_cold reads it, and swait may move it.
+        DOJO_CALL(result = execute_cold<kTiming, kValues>(t, d, pc));
+        if (result.event != Event::Budget) goto stopped;  // t holds the clock
         break;
       }
     }
@@ -1130,21 +1165,25 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     if constexpr (!kValues) {
       const ValueRule& vr = value_rules[static_cast<size_t>(d.op)];
       const uint32_t bit = uint32_t{1} << d.rd;
-      switch (vr.rd) {
-        case ValueRule::Rd::Keep:
-          break;
-        case ValueRule::Rd::Known:
-          t.unknown_x &= ~bit;
-          break;
-        case ValueRule::Rd::Unknown:
-          x[d.rd] = 0;  // deterministic: what a skipped vmv.x leaves
-          t.unknown_x |= bit;
-          break;
-        case ValueRule::Rd::Propagate: {
-          const bool unknown = ((vr.propagate & 2) && (t.unknown_x >> d.rs1 & 1)) ||
-                               ((vr.propagate & 4) && (t.unknown_x >> d.rs2 & 1));
-          t.unknown_x = unknown ? t.unknown_x | bit : t.unknown_x & ~bit;
-          break;
+      // With no register unknown, only an Unknown rule changes anything: Known and Propagate
+      // clear a bit that is clear.
+      if (t.unknown_x != 0 || vr.rd == ValueRule::Rd::Unknown) {
+        switch (vr.rd) {
+          case ValueRule::Rd::Keep:
+            break;
+          case ValueRule::Rd::Known:
+            t.unknown_x &= ~bit;
+            break;
+          case ValueRule::Rd::Unknown:
+            x[d.rd] = 0;  // deterministic: what a skipped vmv.x leaves
+            t.unknown_x |= bit;
+            break;
+          case ValueRule::Rd::Propagate: {
+            const bool unknown = ((vr.propagate & 2) && (t.unknown_x >> d.rs1 & 1)) ||
+                                 ((vr.propagate & 4) && (t.unknown_x >> d.rs2 & 1));
+            t.unknown_x = unknown ? t.unknown_x | bit : t.unknown_x & ~bit;
+            break;
+          }
         }
       }
       t.unknown_x &= ~1u;
@@ -1152,8 +1191,7 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
     x[0] = 0;
     if (next != pc + 4) {
       if (next & 3) {
-        result = stop_on_bad_jump(t, pc, next);
-        goto stop;
+        DOJO_STOP(stop_on_bad_jump(t, pc, next));
       }
       if constexpr (kTiming) {
         // A taken branch ends the fetch group; the next instruction issues in a later cycle.
@@ -1170,10 +1208,12 @@ RunResult Core::run_loop(ThreadState& t, uint64_t budget, uint64_t until_cycle) 
   }
 #undef DOJO_LOAD
 #undef DOJO_STORE
+#undef DOJO_CALL
+#undef DOJO_STOP
   t.pc = pc;
   result.event = Event::Budget;
-stop:
   if constexpr (kTiming) clock.store(t);
+stopped:
   return result;
 }
 

@@ -48,17 +48,21 @@ void Sram::mark_unknown(uint64_t addr, uint64_t n, bool unknown) {
   if (unknown_.empty()) return;
   const uint64_t first = unknown ? addr / 4 : (addr + 3) / 4;
   const uint64_t end = unknown ? (addr + n + 3) / 4 : (addr + n) / 4;
-  for (uint64_t w = first; w < end; ++w) {
+  // A run of words at a time within one 64-bit word of a block: an accumulator store (mst)
+  // marks 64 words, a vector store 16.
+  for (uint64_t w = first; w < end;) {
+    const uint64_t i = w % kUnknownWordsPerBlock;
+    const uint64_t count = std::min<uint64_t>(64 - i % 64, end - w);
     auto& block = unknown_[w / kUnknownWordsPerBlock];
-    if (!block) {
-      if (!unknown) continue;
-      block = std::make_unique<uint64_t[]>(kUnknownWordsPerBlock / 64);
+    if (!block && unknown) block = std::make_unique<uint64_t[]>(kUnknownWordsPerBlock / 64);
+    if (block) {
+      const uint64_t bits = (count == 64 ? ~uint64_t{0} : (uint64_t{1} << count) - 1) << (i % 64);
+      if (unknown)
+        block[i / 64] |= bits;
+      else
+        block[i / 64] &= ~bits;
     }
-    const uint64_t i = w % kUnknownWordsPerBlock, bit = uint64_t{1} << (i % 64);
-    if (unknown)
-      block[i / 64] |= bit;
-    else
-      block[i / 64] &= ~bit;
+    w += count;
   }
 }
 

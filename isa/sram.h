@@ -40,7 +40,13 @@ class Sram {
   }
   template <class T>
   void store(uint64_t addr, T v) {
-    Page& p = page_for_write(addr);
+    page_for_write(addr);
+    store_in_page(addr, v);
+  }
+  // store() to an address whose page exists (has_page): no path that allocates.
+  template <class T>
+  void store_in_page(uint64_t addr, T v) {
+    Page& p = *pages_[addr >> kPageBits];
     std::memcpy(p.bytes + (addr & kPageMask), &v, sizeof(T));
     if (p.decoded) {
       // Aligned and at most 8 bytes: one or two words, the first at offset / 4.
@@ -49,6 +55,10 @@ class Sram {
       if (sizeof(T) == 8) words[1].op = kUndecoded;
     }
   }
+
+  // Whether the page holding `addr` exists; allocate_page makes it (store() does both).
+  bool has_page(uint64_t addr) const { return pages_[addr >> kPageBits] != nullptr; }
+  void allocate_page(uint64_t addr) { page_for_write(addr); }
 
   // Range-checked by the caller; may cross pages.
   void read(uint64_t addr, void* dst, uint64_t n) const;
