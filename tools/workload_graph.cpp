@@ -228,7 +228,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     const graph::Summary s = graph::summarise(g, a);
     graph_run::RunOptions options;
     if (!plan) {  // every refusal before anything is printed or simulated
-      graph_run::check_runnable(g, a);
+      graph_run::check_runnable(g, a, groups);
       options.seed = loaded.config.sim.seed;
       options.values = host_values(whole, path, input_files, flags.data_parallel);
       options.groups = groups;

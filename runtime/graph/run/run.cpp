@@ -673,15 +673,11 @@ class Runner {
   // ends with the same sum.
   void run_allreduce(const g::Op& op) {
     const size_t all = gang_ ? gang_->groups() : 1;
-    const int64_t groups_attr = int_attr(op, "groups", 0), stride_attr = int_attr(op, "stride", 1);
-    if (groups_attr < 2 || stride_attr < 1 || all % size_t(groups_attr * stride_attr) != 0)
-      throw g::GraphError(fmt::format(
-          "{}: op '{}' (allreduce) sums over {} groups {} apart; the run has {} (--data-parallel "
-          "times --tensor-parallel), which they must divide",
-          op.origin, op.name, groups_attr, stride_attr, all));
+    check_allreduce(op, all);
     // The groups summed over: `groups` of them, `stride` apart, in the block of groups x stride
     // holding this group; `group_` is members[me].
-    const size_t groups = size_t(groups_attr), stride = size_t(stride_attr);
+    const size_t groups = size_t(int_attr(op, "groups", 0)),
+                 stride = size_t(int_attr(op, "stride", 1));
     const size_t block = group_ / (groups * stride) * (groups * stride) + group_ % stride;
     std::vector<size_t> members;
     for (size_t k = 0; k < groups; ++k) members.push_back(block + k * stride);
@@ -2077,8 +2073,19 @@ void check_row_grad(const g::Op& op, const g::Graph& graph) {
   }
 }
 
-void check_runnable(const g::Graph& graph, const g::Analysis& a) {
+void check_allreduce(const g::Op& op, size_t run_groups) {
+  const int64_t groups = int_attr(op, "groups", 0), stride = int_attr(op, "stride", 1);
+  if (groups < 2 || stride < 1 || run_groups % size_t(groups * stride) != 0)
+    throw g::GraphError(fmt::format(
+        "{}: op '{}' (allreduce) sums over {} groups {} apart; the run has {} (--data-parallel "
+        "times --tensor-parallel), which they must divide",
+        op.origin, op.name, groups, stride, run_groups));
+}
+
+void check_runnable(const g::Graph& graph, const g::Analysis& a, size_t groups) {
   (void)a;
+  for (const g::Op& op : graph.ops)
+    if (op.type == "allreduce") check_allreduce(op, groups);
   std::set<std::string> ids;  // int32 tensors the run takes: embedding's ids, the loss's labels
   for (const g::Op& op : graph.ops) {
     if (op.type == "embedding" || op.type == "embedding_backward") ids.insert(op.inputs[0]);
@@ -2250,7 +2257,7 @@ GraphRun merge_groups(std::vector<GraphRun>& runs,
 
 GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, const g::Analysis& a,
                    const g::Plan& p, const RunOptions& options) {
-  check_runnable(graph, a);
+  check_runnable(graph, a, std::max(1u, options.groups));
   const uint32_t groups = std::max(1u, options.groups);
   const std::vector<hw::HardwareConfig::Region> regions =
       groups > 1 ? group_regions(config, groups,

@@ -42,7 +42,11 @@ namespace dojosim::runtime::graph_run {
 
 /// Throws graph::GraphError (one line naming the file, op and tensor) for an op this runner
 /// cannot run yet: before any simulation.
-void check_runnable(const graph::Graph& g, const graph::Analysis& a);
+/// `groups`: the run's groups (data x tensor parallel), which every allreduce's groups x stride
+/// must divide.
+void check_runnable(const graph::Graph& g, const graph::Analysis& a, size_t groups = 1);
+/// An allreduce's groups and stride against the run's groups: GraphError naming the op.
+void check_allreduce(const graph::Op& op, size_t run_groups);
 
 struct RunOptions {
   /// Host tensors' values by name (rows x cols of the tensor's matrix view); the others come
