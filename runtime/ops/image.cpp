@@ -23,6 +23,20 @@ RowSplit split_image(const hw::HardwareConfig& config, DType dtype, const ImageS
   return split_rows(config, dtype, image.pixels(), image.c, col_parts);
 }
 
+RowSplit split_for_row_sums(const hw::HardwareConfig& config, DType dtype, uint32_t rows,
+                            uint32_t cols, uint64_t gather_bytes) {
+  const ImageShape image{1, rows, 1, cols};
+  RowSplit split = split_image(config, dtype, image);
+  const auto gather = [](const RowSplit& s) {
+    return uint64_t{s.row_parts} * s.chunks(0) * s.vlen * (s.dtype == DType::Bf16 ? 2 : 1);
+  };
+  const uint64_t registers = mesh::div_up(cols, split.lanes()),
+                 nodes = config.runtime_nodes().size();
+  while (gather(split) > gather_bytes && split.col_parts * 2 <= std::min(registers, nodes))
+    split = split_image(config, dtype, image, split.col_parts * 2);
+  return split;
+}
+
 void check_image_split(const std::string& what, const RowSplit& split, const ImageShape& image) {
   if (split.dtype != DType::Fp32 && split.dtype != DType::Bf16)
     throw std::invalid_argument(

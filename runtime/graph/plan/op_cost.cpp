@@ -14,6 +14,7 @@
 #include "runtime/graph/op_table.h"
 #include "runtime/mesh/conv2d.h"
 #include "runtime/mesh/estimate.h"
+#include "runtime/ops/image.h"
 
 namespace dojosim::runtime::graph {
 namespace {
@@ -546,9 +547,13 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
                registers * parts * (row_parts * (sl + 2) + vl + sl) +
                tree_cycles(c.m, uint64_t(row_parts), 4.0 * cols_here);
       };
-      const double cols_here = double(ceil_div(uint64_t(x.cols), x.col_parts));
+      // The run sums on a split of its own (more column blocks on a large mesh).
+      const ops::RowSplit s = ops::split_for_row_sums(
+          c.config, c.in[lead]->dtype == DType::Bf16 ? runtime::DType::Bf16 : runtime::DType::Fp32,
+          uint32_t(x.rows), uint32_t(x.cols), row_sums_gather_bytes(c.config));
+      const double cols_here = double(ceil_div(uint64_t(x.cols), s.col_parts));
       cost.cycles +=
-          std::max(1, kind.column_sums) * sums(double(x.rows), double(x.row_parts), cols_here);
+          std::max(1, kind.column_sums) * sums(double(x.rows), double(s.row_parts), cols_here);
       for (size_t o = 0; o < c.out.size(); ++o)
         if (uint64_t(element_count(c.out[o]->shape)) != lead_elements)
           cost.outputs[o] = row_split(c.out[o]->shape, c.m.nodes);

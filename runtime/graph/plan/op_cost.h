@@ -51,6 +51,11 @@ struct PlanMachine {
 /// The stacks of four 8 KiB threads stay above the tensors (a matmul's SRAM figure includes its
 /// program image).
 inline constexpr uint64_t kReservedSramBytes = 32 * 1024;
+/// What a sum over rows may gather on one node (ops::split_for_row_sums): an eighth of the
+/// SRAM for tensors.
+inline uint64_t row_sums_gather_bytes(const hw::HardwareConfig& config) {
+  return (config.node.core.sram_bytes - kReservedSramBytes) / 8;
+}
 PlanMachine plan_machine(const hw::HardwareConfig& config);
 
 /// Where a tensor's elements lie on the nodes: the tensor seen as rows x cols (cols = its last

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -82,34 +83,39 @@ SramAllocator::SramAllocator(uint64_t begin, uint64_t end)
   if (end_ > begin_) free_[begin_] = end_ - begin_;
 }
 
-uint64_t SramAllocator::take(uint64_t bytes, bool lasting) {
+uint64_t SramAllocator::take(uint64_t bytes, bool lasting, Range avoid) {
   bytes = std::max<uint64_t>(64, mesh::align(bytes, 64));
-  const auto hand_out = [&](uint64_t at) {
-    used_[at] = bytes;
-    in_use_ += bytes;
-    high_water_ = std::max(high_water_, in_use_);
-    return at;
+  // The parts of free piece [a, b) outside `avoid`, lowest first (the second may be empty).
+  const auto parts = [&](uint64_t a, uint64_t b) -> std::array<Range, 2> {
+    if (avoid.end <= avoid.begin || avoid.begin >= b || avoid.end <= a) return {Range{a, b}};
+    return {Range{a, std::max(a, avoid.begin)}, Range{std::min(b, avoid.end), b}};
   };
   if (lasting) {
     for (auto it = free_.rbegin(); it != free_.rend(); ++it) {
-      if (it->second < bytes) continue;
-      const uint64_t at = it->first + it->second - bytes;
-      if (at == it->first)
-        free_.erase(std::next(it).base());
-      else
-        it->second -= bytes;
-      return hand_out(at);
+      const auto p = parts(it->first, it->first + it->second);
+      for (size_t k = 2; k-- > 0;)
+        if (p[k].bytes() >= bytes) return carve(p[k].end - bytes, bytes);
     }
     return UINT64_MAX;
   }
   for (auto it = free_.begin(); it != free_.end(); ++it) {
-    if (it->second < bytes) continue;
-    const uint64_t at = it->first, left = it->second - bytes;
-    free_.erase(it);
-    if (left) free_[at + bytes] = left;
-    return hand_out(at);
+    const auto p = parts(it->first, it->first + it->second);
+    for (size_t k = 0; k < 2; ++k)
+      if (p[k].bytes() >= bytes) return carve(p[k].begin, bytes);
   }
   return UINT64_MAX;
+}
+
+uint64_t SramAllocator::carve(uint64_t at, uint64_t bytes) {
+  const auto it = std::prev(free_.upper_bound(at));
+  const uint64_t piece = it->first, size = it->second;
+  free_.erase(it);
+  if (at > piece) free_[piece] = at - piece;
+  if (at + bytes < piece + size) free_[at + bytes] = piece + size - at - bytes;
+  used_[at] = bytes;
+  in_use_ += bytes;
+  high_water_ = std::max(high_water_, in_use_);
+  return at;
 }
 
 void SramAllocator::give_back(uint64_t address) {

@@ -46,18 +46,29 @@ Matrix read_placement(const hw::Machine& machine, const Placement& p);
 /// tensors.
 class SramAllocator {
  public:
+  struct Range {
+    uint64_t begin = 0, end = 0;  // [begin, end)
+    uint64_t bytes() const { return end - begin; }
+  };
   SramAllocator(uint64_t begin, uint64_t end);
-  /// The address of `bytes`, or UINT64_MAX when no free piece is large enough.
-  uint64_t take(uint64_t bytes, bool lasting = false);
+  /// The address of `bytes`, or UINT64_MAX when no free piece is large enough; never inside
+  /// `avoid` (a stretch being cleared, Runner's make_room).
+  uint64_t take(uint64_t bytes, bool lasting, Range avoid);
+  uint64_t take(uint64_t bytes, bool lasting = false) { return take(bytes, lasting, Range{}); }
   void give_back(uint64_t address);
   uint64_t begin() const { return begin_; }
   uint64_t end() const { return end_; }
   uint64_t in_use() const { return in_use_; }
+  uint64_t free_bytes() const { return end_ - begin_ - in_use_; }
   uint64_t high_water() const { return high_water_; }  // the most bytes in use at once
   /// The largest piece take() could hand out now.
   uint64_t largest_free() const;
+  /// The pieces handed out: address -> bytes.
+  const std::map<uint64_t, uint64_t>& in_use_pieces() const { return used_; }
 
  private:
+  uint64_t carve(uint64_t at, uint64_t bytes);  // [at, at + bytes) of a free piece, handed out
+
   uint64_t begin_, end_, in_use_ = 0, high_water_ = 0;
   std::map<uint64_t, uint64_t> free_;  // address -> bytes
   std::map<uint64_t, uint64_t> used_;

@@ -264,7 +264,7 @@ class Runner {
       index_ = i;
       const uint64_t begin = executor_.machine().cycles();
       try {
-        run_op(op);
+        run_attempts(op);
       } catch (const std::invalid_argument& e) {
         refuse(op, e.what());
       } catch (const std::runtime_error& e) {
@@ -418,13 +418,22 @@ class Runner {
     return kNever;
   }
 
-  // `bytes` of SRAM on every node; spills resident tensors the current op does not use, the
-  // one read furthest ahead first, until the allocation fits. `lasting`: a tensor that outlives
-  // the op (SramAllocator: from the top).
+  // `bytes` of SRAM on every node. When no free piece is large enough but the free bytes are,
+  // and the op may still start over, throws Fragmented (run_attempts joins the pieces); else
+  // spills resident tensors the current op does not use, the one read furthest ahead first,
+  // until the allocation fits. `lasting`: a tensor that outlives the op (SramAllocator: from
+  // the top).
   std::shared_ptr<Buffer> allocate(uint64_t bytes, const std::string& what, bool lasting = false) {
     for (;;) {
       const uint64_t at = sram_.take(bytes, lasting);
-      if (at != UINT64_MAX) return std::make_shared<Buffer>(sram_, at);
+      if (at != UINT64_MAX) {
+        attempt_bytes_ += sram_.in_use_pieces().at(at);
+        return std::make_shared<Buffer>(sram_, at);
+      }
+      // Joining the pieces moves bytes within each node: cheaper than spilling to HBM and
+      // loading back.
+      if (may_restart_ && !op_ran_ && sram_.free_bytes() >= bytes)
+        throw Fragmented{attempt_bytes_ + bytes};
       std::string victim;
       size_t furthest = 0;
       for (auto& [name, h] : homes_) {
@@ -438,7 +447,7 @@ class Runner {
             "most {}, and no resident tensor can make room (the run keeps an op's tensors in "
             "SRAM: streaming them through HBM, as the plan may, is not run yet)",
             g_.ops[index_].origin, g_.ops[index_].name, g_.ops[index_].type, what, bytes,
-            sram_.end() - sram_.begin() - sram_.in_use(), sram_.largest_free()));
+            sram_.free_bytes(), sram_.largest_free()));
       spill(victim);
     }
   }
@@ -453,8 +462,10 @@ class Runner {
     Home& h = homes_.at(name);
     if (!h.in_hbm) {
       h.hbm = in_hbm(h.sram, hbm_);
+      const bool ran = op_ran_;  // a spill leaves the op free to start over
       move({{{&h.sram}, &h.hbm, identity_map(h.sram.cols), false}},
            fmt::format("spill of '{}'", name));
+      op_ran_ = ran;
       h.in_hbm = true;
     }
     h.buffer.reset();
@@ -469,6 +480,104 @@ class Runner {
       Home& h = homes_.at(name);
       h.buffer.reset();
       h.in_sram = false;
+    }
+  }
+
+  // ---- fragmented SRAM: an op that starts over ---------------------------------------------
+
+  // Runs the op. While it has run nothing on the machine but spills, an allocation that fails on
+  // fragmented SRAM (enough free bytes, no piece large enough) throws Fragmented: the attempt is
+  // undone, a stretch as large as everything it took is cleared (make_room), and the op runs
+  // again. Nothing of an undone attempt ran, so the op's result and cycles are those of its last
+  // attempt plus the moves that made room.
+  void run_attempts(const g::Op& op) {
+    struct Before {
+      std::string name;
+      bool in_sram;
+      ops::RowSplit split;
+    };
+    for (int attempt = 1;; ++attempt) {
+      std::vector<Before> before;
+      for (const auto* names : {&op.inputs, &op.outputs})
+        for (const std::string& n : *names) {
+          const Home& h = homes_.at(n);
+          before.push_back({n, h.in_sram, h.split});
+        }
+      op_ran_ = false;
+      attempt_bytes_ = 0;
+      may_restart_ = attempt < kAttempts;
+      try {
+        run_op(op);
+        return;
+      } catch (const Fragmented& f) {
+        // The attempt's buffers held by the op's locals are back already; what it made resident
+        // was never filled (its moves were still pending).
+        for (const Before& b : before) {
+          Home& h = homes_.at(b.name);
+          if (b.in_sram || !h.in_sram) continue;
+          h.buffer.reset();
+          h.in_sram = false;
+          h.split = b.split;
+        }
+        for (const std::string& n : op.outputs) ref_.erase(n), f64_.erase(n);
+        pending_.clear(), images_.clear(), vectors_.clear();
+        op_->how.clear();
+        make_room(std::min(f.bytes, sram_.free_bytes()));
+      }
+    }
+  }
+  static constexpr int kAttempts = 4;
+  struct Fragmented {
+    uint64_t bytes;  // what the attempt took, with the allocation that failed
+  };
+
+  // Clears one stretch of `bytes` of SRAM on every node, where that moves the fewest bytes: the
+  // resident tensors in it move to free pieces outside it (copies on each node, moves of the op
+  // that needed the room), or spill to HBM where no piece is large enough. Only between attempts
+  // of an op, when nothing holds an address of theirs but their homes.
+  void make_room(uint64_t bytes) {
+    std::map<uint64_t, std::vector<std::string>> owners;  // a buffer's homes (reshape views)
+    for (auto& [name, h] : homes_)
+      if (h.in_sram) owners[h.buffer->address].push_back(name);
+    const auto& used = sram_.in_use_pieces();
+    // Candidates: stretches that start at the bottom or right after a piece, or end at the top
+    // or right before one.
+    std::vector<uint64_t> starts{sram_.begin(), sram_.end() - bytes};
+    for (const auto& [at, size] : used) {
+      starts.push_back(at + size);
+      if (at >= sram_.begin() + bytes) starts.push_back(at - bytes);
+    }
+    SramAllocator::Range best;
+    uint64_t least = UINT64_MAX;
+    for (const uint64_t x : starts) {
+      if (x < sram_.begin() || x + bytes > sram_.end()) continue;
+      uint64_t cost = 0;
+      for (const auto& [at, size] : used)
+        if (at < x + bytes && x < at + size) cost += owners.count(at) ? size : UINT64_MAX / 2;
+      if (cost < least) least = cost, best = {x, x + bytes};
+    }
+    if (least >= UINT64_MAX / 2) return;  // a piece no tensor owns: the next attempt reports it
+    std::vector<uint64_t> inside;
+    for (const auto& [at, size] : used)
+      if (at < best.end && best.begin < at + size) inside.push_back(at);
+    for (const uint64_t at : inside) {
+      const std::vector<std::string>& names = owners.at(at);
+      const uint64_t to = sram_.take(used.at(at), true, best);
+      if (to == UINT64_MAX) {
+        for (const std::string& n : names) spill(n);
+        continue;
+      }
+      auto buffer = std::make_shared<Buffer>(sram_, to);
+      const Placement& from = homes_.at(names.front()).sram;
+      const Placement dest = in_sram(from, to);
+      move({{{&from}, &dest, identity_map(from.cols), false}},
+           fmt::format("'{}' moved within SRAM to make room", names.front()));
+      for (const std::string& n : names) {
+        Home& h = homes_.at(n);
+        h.sram = in_sram(h.sram, to);
+        h.buffer = buffer;
+      }
+      op_->relocated.push_back(names.front());
     }
   }
 
@@ -569,6 +678,7 @@ class Runner {
 
   // Moves as one step of the op (transfer.h), on the trace's "moves" track.
   void move(const std::vector<Transfers::Move>& moves, const std::string& what) {
+    op_ran_ = true;
     const uint64_t begin = executor_.machine().cycles();
     op_->moves += moves_.move(moves, what);
     if (trace_) trace_->graph_span(2, "moves", what, begin, executor_.machine().cycles());
@@ -576,6 +686,7 @@ class Runner {
 
   void kernel(const mesh::Kernel& k, const std::string& what) {
     flush_moves();
+    op_ran_ = true;
     vectors_.clear();
     if (k.program().end > kProgramBytes)
       throw std::logic_error(
@@ -642,6 +753,7 @@ class Runner {
   // One exchange step between the groups (Gang::exchange), on the trace's "moves" track.
   void exchange(const std::vector<Placement>& to, const std::vector<Placement>& from,
                 const Matrix* mine, std::vector<const Matrix*>& all, const std::string& what) {
+    op_ran_ = true;
     const uint64_t begin = executor_.machine().cycles();
     op_->moves += gang_->exchange(to, from, mine, all, what);
     if (trace_) trace_->graph_span(2, "moves", what, begin, executor_.machine().cycles());
@@ -691,7 +803,6 @@ class Runner {
     std::vector<ops::RowSplit> pieces;
     for (size_t q = 0; q < groups; ++q) pieces.push_back(piece_split(split, piece, q));
     const uint64_t x_at = resident(x).shards.front().address;
-    flush_moves();
     Home& out = produce(op.outputs[0], &split);
     const uint64_t sum_at = out.buffer->address;
     std::vector<std::shared_ptr<Buffer>> buffers;  // the other members' piece, by member
@@ -712,6 +823,7 @@ class Runner {
       from[members[q]] = at(pieces[me], slot[q]);
     }
     std::vector<const Matrix*> everyone, refs;
+    flush_moves();  // x loaded, after every allocation: until here the op may start over
     exchange(to, from, values_ ? &ref(x) : nullptr, everyone,
              fmt::format("reduce-scatter of '{}' over {} groups", x, groups));
     for (size_t m : members) refs.push_back(everyone.empty() ? nullptr : everyone[m]);
@@ -722,6 +834,7 @@ class Runner {
     const auto term = [&](size_t s) { return s == me ? x_at + offset : slot[s]; };
     for (size_t s = 1; s < groups; ++s) {
       if (mine.nodes.empty()) {
+        op_ran_ = true;
         op_->kernel_cycles += gang_->idle().cycles;
         continue;
       }
@@ -1089,7 +1202,7 @@ class Runner {
       else
         problem.b = input_in(y, split, temps);
     }
-    Home& out = produce(op.outputs[0]);
+    Home& out = produce(op.outputs[0], &split);
     problem.out = out.buffer->address;
     op_->how = "simd rows";
     kernel(ops::ElementwiseKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
@@ -1136,7 +1249,7 @@ class Runner {
     std::shared_ptr<Buffer> work =
         allocate(ops::row_op_work_bytes(problem.op, split), "row op scratch");
     problem.work = work->address;
-    Home& out = produce(op.outputs[0]);
+    Home& out = produce(op.outputs[0], &split);
     problem.out = out.buffer->address;
     row_kernel(op, problem);
     if (values_) {
@@ -1255,7 +1368,7 @@ class Runner {
     std::vector<std::shared_ptr<Buffer>> temps;
     if (gradient) problem.dy = resident(op.inputs[0]).shards.front().address;
     problem.x = gradient ? input_in(x, split, temps) : resident(x).shards.front().address;
-    problem.out = produce(op.outputs[0]).buffer->address;
+    problem.out = produce(op.outputs[0], &split).buffer->address;
     op_->how = "simd rows";
     kernel(ops::ActivationKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
@@ -1279,7 +1392,7 @@ class Runner {
     for (size_t i = 0; i < 4; ++i) vectors.push_back(vector_in(op.inputs[i + 1], split, *at[i]));
     std::shared_ptr<Buffer> work = allocate(ops::batchnorm_work_bytes(split), "batchnorm scratch");
     problem.work = work->address;
-    problem.out = produce(op.outputs[0]).buffer->address;
+    problem.out = produce(op.outputs[0], &split).buffer->address;
     op_->how = "simd rows";
     kernel(ops::BatchNormKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
@@ -1298,8 +1411,9 @@ class Runner {
   };
   RowsOf rows_of(const std::string& x) const {
     const auto [rows, cols] = matrix_of(tensor(x).shape);
-    const ops::ImageShape image{1, rows, 1, cols};
-    return {rows, cols, image, ops::split_image(config_, runtime_dtype(tensor(x).dtype), image)};
+    return {rows, cols, ops::ImageShape{1, rows, 1, cols},
+            ops::split_for_row_sums(config_, runtime_dtype(tensor(x).dtype), rows, cols,
+                                    g::row_sums_gather_bytes(config_))};
   }
 
   // What both batchnorm backward ops read, on dy's image split: dy, x, the scale, mean and
@@ -2009,6 +2123,10 @@ class Runner {
   std::map<std::string, int32_t> id_range_;  // made up in [0, V) (embedding's ids)
   OpRun* op_ = nullptr;
   size_t index_ = 0;
+  // The current attempt of the op (run_attempts): has it run anything on the machine but
+  // spills, the SRAM it has taken, may it start over.
+  bool op_ran_ = false, may_restart_ = false;
+  uint64_t attempt_bytes_ = 0;
   // The current op's input moves, run together before its kernel, and the placements they name.
   std::vector<Transfers::Move> pending_;
   std::deque<Placement> images_, vectors_;
@@ -2258,6 +2376,12 @@ GraphRun merge_groups(std::vector<GraphRun>& runs,
 GraphRun run_graph(const hw::HardwareConfig& config, const g::Graph& graph, const g::Analysis& a,
                    const g::Plan& p, const RunOptions& options) {
   check_runnable(graph, a, std::max(1u, options.groups));
+  const uint64_t kept = kProgramBytes + kTableBytes + g::kReservedSramBytes;
+  if (config.node.core.sram_bytes <= kept)
+    throw g::GraphError(fmt::format(
+        "node.sram_bytes = {}: a graph run keeps {} bytes of every node's SRAM for programs, DMA "
+        "tables and stacks, and needs more for tensors",
+        config.node.core.sram_bytes, kept));
   const uint32_t groups = std::max(1u, options.groups);
   const std::vector<hw::HardwareConfig::Region> regions =
       groups > 1 ? group_regions(config, groups,
@@ -2356,6 +2480,11 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       for (const std::string& n : o.spilled) names += (names.empty() ? "" : ", ") + n;
       s += fmt::format("{:<{}} spilled to HBM first: {}\n", "", op_w, names);
     }
+    if (!o.relocated.empty()) {
+      std::string names;
+      for (const std::string& n : o.relocated) names += (names.empty() ? "" : ", ") + n;
+      s += fmt::format("{:<{}} moved within SRAM first (fragmented): {}\n", "", op_w, names);
+    }
   }
   s += fmt::format(
       "\ngraph: {} cycles ({:.3f} us at {} GHz) in one machine run, {:.2f}% of peak; the plan "
@@ -2424,7 +2553,8 @@ nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& con
                    {"bytes_to_hbm", o.moves.bytes_to_hbm},
                    {"sram_in_use", o.sram_in_use},
                    {"f64_bound_used", o.bound_used},
-                   {"spilled", o.spilled}});
+                   {"spilled", o.spilled},
+                   {"relocated", o.relocated}});
   nlohmann::ordered_json outputs = nlohmann::ordered_json::array();
   for (const auto& [name, m] : r.outputs) outputs.push_back(name);
   return {{"ops", ops},

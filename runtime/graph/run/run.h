@@ -78,6 +78,7 @@ struct OpRun {
   uint64_t sram_in_use = 0;
   double flop = 0, peak_pct = 0, estimate = 0;  // estimate: the plan's cycles
   std::vector<std::string> spilled;
+  std::vector<std::string> relocated;  // moved within SRAM to join free pieces for the op
   double bound_used = 0;  // the largest |machine - float64| over its bound, over the outputs
   /// An all-reduce between groups: the bytes of its tensor in each group, and the groups.
   uint64_t collective_bytes = 0;

@@ -36,3 +36,23 @@ TEST_CASE("freed scratch leaves one free stretch beside the lasting tensors") {
   CHECK(a.take(64 * 10, true) == 64 * 90);
   CHECK(a.largest_free() == 64 * 80);
 }
+
+TEST_CASE("a take can keep out of a stretch being cleared") {
+  // make_room clears [20, 60) (in 64-byte units) and moves what lies in it elsewhere: the new
+  // pieces come from outside it, from whichever end the take asks for.
+  SramAllocator a(0, 64 * 100);
+  const SramAllocator::Range clear{64 * 20, 64 * 60};
+  CHECK(a.take(64 * 10, true, clear) == 64 * 90);     // the top, as without the stretch
+  CHECK(a.take(64 * 10, false, clear) == 0);          // the bottom
+  CHECK(a.take(64 * 15, false, clear) == 64 * 60);    // [10, 20) is too small: above the stretch
+  CHECK(a.take(64 * 10, false, clear) == 64 * 10);    // [10, 20) fits exactly
+  CHECK(a.take(64 * 20, true, clear) == UINT64_MAX);  // only [75, 90) is outside, too small
+  CHECK(a.take(64 * 15, true, clear) == 64 * 75);
+  CHECK(a.take(64 * 40) == 64 * 20);  // the stretch itself, for the take it was cleared for
+  // A free piece across the stretch's edge gives only its part outside.
+  a.give_back(64 * 20);
+  a.give_back(64 * 60);  // free [20, 75)
+  CHECK(a.take(64 * 10, false, clear) == 64 * 60);
+  CHECK(a.take(64 * 10, true, clear) == UINT64_MAX);  // [70, 75) is all that is left outside
+  CHECK(a.free_bytes() == 64 * 45);
+}
