@@ -80,7 +80,7 @@ int cmd_run(const std::vector<std::string>& args) {
   uint64_t trace_limit = 0;
   uint32_t batch = 1;
   std::vector<std::string> sets;
-  std::string loss, graph_out, optimizer;
+  std::string loss, graph_out, optimizer, parallel;
   double loss_scale = 1;
   uint32_t data_parallel = 1, tensor_parallel = 1;
   unsigned threads = 1, host_threads = 0;
@@ -123,6 +123,10 @@ int cmd_run(const std::vector<std::string>& args) {
       "the second's input rows of its part, the whole batch, and sums its partial products "
       "with the others' by an all-reduce; forward, --backward or a training step; with "
       "--data-parallel R, each of the R replicas is this many groups")(
+      "parallel", po::value<std::string>(&parallel),
+      "auto: with --optimizer, choose --data-parallel and --tensor-parallel by estimate (every "
+      "placement the mesh and the graph allow, up to 64 groups, planned; the most samples/s), "
+      "print the table, run the chosen one")(
       "graph-out", po::value<std::string>(&graph_out),
       "a graph workload: write the graph that is planned and run (with --backward, forward and "
       "backward) here, YAML or .json")(
@@ -196,7 +200,7 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
   for (const char* flag : {"plan", "backward", "optimizer", "loss", "loss-scale", "data-parallel",
-                           "tensor-parallel", "graph-out"})
+                           "tensor-parallel", "parallel", "graph-out"})
     if (vm.count(flag) && !graph_file)
       return usage_error(
           "run", fmt::format("--{} is for a graph workload (--workload FILE.graph.yaml)", flag));
@@ -214,6 +218,14 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run", "--data-parallel 0: expected at least 1 group");
   if (vm.count("tensor-parallel") && tensor_parallel == 0)
     return usage_error("run", "--tensor-parallel 0: expected at least 1 group");
+  if (vm.count("parallel") && parallel != "auto")
+    return usage_error("run", fmt::format("--parallel {}: expected auto", parallel));
+  if (vm.count("parallel") && !vm.count("optimizer"))
+    return usage_error("run", "--parallel auto places a training step: give --optimizer");
+  if (vm.count("parallel") && (vm.count("data-parallel") || vm.count("tensor-parallel")))
+    return usage_error("run",
+                       "--parallel auto chooses --data-parallel and --tensor-parallel: give "
+                       "either, not both");
 
   if (!graph_out.empty())
     if (const std::string why = cannot_write(graph_out); !why.empty())
@@ -262,7 +274,7 @@ int cmd_run(const std::vector<std::string>& args) {
     return run_graph_file(
         workload, {vm.count("plan") > 0, config_path, sets, json_path, save_dir, inputs, trace_path,
                    trace_limit, svg_dir, vm.count("backward") > 0, optimizer, loss, loss_scale,
-                   data_parallel, graph_out, tensor_parallel});
+                   data_parallel, graph_out, tensor_parallel, vm.count("parallel") > 0});
   if (!workload.empty()) {
     try {
       if (is_workload_file(workload))

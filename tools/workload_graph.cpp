@@ -167,9 +167,119 @@ void write_graph(runtime::graph::Graph g, const std::string& from, const std::st
     throw runtime::graph::GraphError(fmt::format("--graph-out {}: cannot write", to));
 }
 
+// The graph that runs: the file's, its pairs of layers split over `flags.tensor_parallel`
+// groups, with its backward and the training step's updates as the flags say; and each op's
+// part of the step (0 the file's ops, 1 the autodiff's, the step's own after).
+struct StepGraph {
+  runtime::graph::Graph g;
+  runtime::graph::Analysis a;
+  runtime::graph::TensorParallel tp;
+  std::map<std::string, size_t> part;
+};
+StepGraph step_graph(const runtime::graph::Graph& file, const GraphFlags& flags) {
+  namespace graph = runtime::graph;
+  StepGraph s;
+  s.g = file;
+  s.a = graph::validate(s.g);
+  if (flags.tensor_parallel > 1) {  // from here on the graph is one group's
+    s.tp = graph::tensor_parallel(s.g, flags.tensor_parallel);
+    s.g = s.tp.graph;
+    s.a = graph::validate(s.g);
+  }
+  for (const graph::Op& op : s.g.ops) s.part[op.name] = 0;
+  const graph::BackwardOptions backward{flags.loss, flags.loss_scale, s.tp.column_ops,
+                                        flags.tensor_parallel};
+  if (!flags.optimizer.empty() || flags.backward) {
+    const graph::Graph b = graph::with_backward(s.g, backward);
+    for (const graph::Op& op : b.ops) s.part.emplace(op.name, 1);
+    graph::OptimizerOptions optimizer;
+    if (!flags.optimizer.empty()) {
+      optimizer = graph::parse_optimizer(flags.optimizer);
+      optimizer.groups = flags.data_parallel;
+      optimizer.group_stride = flags.tensor_parallel;
+    }
+    s.g = flags.optimizer.empty() ? b : graph::training_step(s.g, backward, optimizer);
+    s.a = graph::validate(s.g);
+  }
+  return s;
+}
+
+// The batch: the first axis of the graph's first input (its data), in every group.
+uint64_t batch_of(const runtime::graph::Graph& g) {
+  for (const runtime::graph::Tensor& t : g.tensors)
+    if (t.role == runtime::graph::Role::Input && !t.shape.empty()) return uint64_t(t.shape.front());
+  return 0;
+}
+
+// --parallel auto: every placement of the training step the machine and the graph allow, R
+// data-parallel replicas of T tensor-parallel groups (R T equal rectangles of the mesh, T
+// dividing the split layers' widths), estimated by its group's plan; the one with the most
+// samples per second (the fewest cycles where the batch is unknown) is set in `flags`. Up to
+// 64 groups. Prints the table; returns it as JSON.
+nlohmann::ordered_json choose_parallel(const runtime::graph::Graph& file,
+                                       const hw::HardwareConfig& config, GraphFlags& flags) {
+  namespace graph = runtime::graph;
+  struct Candidate {
+    uint32_t data, tensor;
+    double cycles, samples_per_s;
+  };
+  std::vector<Candidate> all;
+  const double clock = config.node.core.clock_ghz * 1e9;
+  const uint64_t batch = batch_of(file);
+  const uint32_t most = uint32_t(std::min<size_t>(64, config.runtime_nodes().size()));
+  for (uint32_t groups = 1; groups <= most; ++groups) {
+    std::vector<hw::HardwareConfig::Region> regions;
+    if (groups > 1) try {
+        regions = graph_run::group_regions(config, groups);
+      } catch (const graph::GraphError&) {
+        continue;  // the mesh does not cut into that many
+      }
+    for (uint32_t tensor = 1; tensor <= groups; ++tensor) {
+      if (groups % tensor) continue;
+      GraphFlags f = flags;
+      f.data_parallel = groups / tensor, f.tensor_parallel = tensor;
+      try {
+        const StepGraph s = step_graph(file, f);
+        const graph::Plan p = graph::plan_graph(
+            s.g, s.a, groups > 1 ? graph_run::in_region(config, regions.front()) : config);
+        const double samples = double(batch * f.data_parallel);
+        all.push_back(
+            {f.data_parallel, tensor, p.cycles, p.cycles > 0 ? samples * clock / p.cycles : 0});
+      } catch (const graph::GraphError&) {
+        // no pair of layers to split, or a width the count does not divide
+      }
+    }
+  }
+  if (all.empty())
+    throw graph::GraphError("--parallel auto: no placement of the step plans on this machine");
+  const auto better = [&](const Candidate& a, const Candidate& b) {
+    return batch ? a.samples_per_s > b.samples_per_s : a.cycles < b.cycles;
+  };
+  const Candidate best = *std::min_element(all.begin(), all.end(), better);
+  flags.data_parallel = best.data, flags.tensor_parallel = best.tensor;
+  fmt::print(
+      "parallel placements by estimate (each group's plan; R replicas of T groups, each "
+      "replica with its own batch of {}):\n{:>6} {:>6} {:>6} {:>12} {:>8} {:>12}\n",
+      batch, "R", "T", "groups", "est. cycles", "samples", "samples/s");
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const Candidate& c : all) {
+    fmt::print("{:>6} {:>6} {:>6} {:>12.0f} {:>8} {:>12.0f}{}\n", c.data, c.tensor,
+               c.data * c.tensor, c.cycles, batch * c.data, c.samples_per_s,
+               c.data == best.data && c.tensor == best.tensor ? "  <- chosen" : "");
+    j.push_back({{"data_parallel", c.data},
+                 {"tensor_parallel", c.tensor},
+                 {"estimated_cycles", c.cycles},
+                 {"samples", batch * c.data},
+                 {"samples_per_s", c.samples_per_s},
+                 {"chosen", c.data == best.data && c.tensor == best.tensor}});
+  }
+  return j;
+}
+
 }  // namespace
 
-int run_graph_file(const std::string& path, const GraphFlags& flags) {
+int run_graph_file(const std::string& path, const GraphFlags& given) {
+  GraphFlags flags = given;
   namespace graph = runtime::graph;
   const bool plan = flags.plan;
   const std::string &config_path = flags.config_path, &json_path = flags.json_path,
@@ -177,33 +287,14 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
   const std::vector<std::string>& sets = flags.sets;
   try {
     const hw::LoadedConfig loaded = hw::load_config(config_path, sets);
-    graph::Graph g = graph::load_graph(path);
-    graph::Analysis a = graph::validate(g);
-    // Tensor parallel: from here on the graph is one group's, its pairs of layers split.
-    graph::TensorParallel tp;
-    if (flags.tensor_parallel > 1) {
-      tp = graph::tensor_parallel(g, flags.tensor_parallel);
-      g = tp.graph;
-      a = graph::validate(g);
-    }
-    // The training step's parts by op name: the file's ops, the autodiff's, then the step's
-    // own (casts of master weights and gradients, updates).
-    std::map<std::string, size_t> part;
-    for (const graph::Op& op : g.ops) part[op.name] = 0;
-    const graph::BackwardOptions backward{flags.loss, flags.loss_scale, tp.column_ops,
-                                          flags.tensor_parallel};
-    if (!flags.optimizer.empty() || flags.backward) {
-      const graph::Graph b = graph::with_backward(g, backward);
-      for (const graph::Op& op : b.ops) part.emplace(op.name, 1);
-      graph::OptimizerOptions optimizer;
-      if (!flags.optimizer.empty()) {
-        optimizer = graph::parse_optimizer(flags.optimizer);
-        optimizer.groups = flags.data_parallel;
-        optimizer.group_stride = flags.tensor_parallel;
-      }
-      g = flags.optimizer.empty() ? b : graph::training_step(g, backward, optimizer);
-      a = graph::validate(g);
-    }
+    const graph::Graph loaded_graph = graph::load_graph(path);
+    nlohmann::ordered_json choice;
+    if (flags.parallel_auto) choice = choose_parallel(loaded_graph, loaded.config, flags);
+    StepGraph step = step_graph(loaded_graph, flags);
+    graph::Graph& g = step.g;
+    graph::Analysis& a = step.a;
+    const graph::TensorParallel& tp = step.tp;
+    const std::map<std::string, size_t>& part = step.part;
     if (!flags.graph_out.empty()) write_graph(g, path, flags.graph_out);
     // Tensor parallel: host values are given whole, each group takes its part.
     const std::map<std::string, graph::TensorSlice> slices = graph::step_slices(g, tp.slices);
@@ -258,6 +349,7 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
     nlohmann::ordered_json j;
     j["workload"] = {{"graph", path}, {"name", g.name}, {"ops", s.ops}, {"flop", s.flop}};
     j["config"] = hw::to_json(loaded.config);
+    if (flags.parallel_auto) j["parallel_choice"] = choice;
     j["plan"] = graph::plan_json(p);
     if (!plan) {
       std::unique_ptr<hw::TraceWriter> trace;
@@ -278,13 +370,8 @@ int run_graph_file(const std::string& path, const GraphFlags& flags) {
       }
       fmt::print("{}", graph_run::run_text(r, loaded.config));
       const bool training = flags.backward || !flags.optimizer.empty();
-      // The batch: the first axis of the graph's first input (its data), in every group.
-      uint64_t samples = 0;
-      for (const graph::Tensor& t : g.tensors)
-        if (t.role == graph::Role::Input && !t.shape.empty()) {
-          samples = uint64_t(t.shape.front()) * flags.data_parallel;
-          break;
-        }
+      // The batch in every data-parallel replica.
+      const uint64_t samples = batch_of(g) * flags.data_parallel;
       const double clock = loaded.config.node.core.clock_ghz;
       if (training) fmt::print("{}", step_text(step_split(r, part), samples, clock));
       if (trace && !finish_trace(*trace, flags.trace_path, flags.trace_limit)) return kUsage;

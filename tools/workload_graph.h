@@ -25,6 +25,7 @@ struct GraphFlags {
   uint32_t data_parallel = 1;  // groups of nodes running the training step at once
   std::string graph_out;  // write the graph that runs (YAML or JSON by its name) here
   uint32_t tensor_parallel = 1;  // groups of nodes each holding a part of the split layers
+  bool parallel_auto = false;    // choose data_parallel and tensor_parallel by estimate
 };
 
 /// Returns the exit status: 0 for a graph that planned (and ran); 2 for a bad file, a bad

@@ -23,14 +23,14 @@ RowSplit split_image(const hw::HardwareConfig& config, DType dtype, const ImageS
   return split_rows(config, dtype, image.pixels(), image.c, col_parts);
 }
 
-RowSplit split_for_row_sums(const hw::HardwareConfig& config, DType dtype, uint32_t rows,
-                            uint32_t cols, uint64_t gather_bytes) {
-  const ImageShape image{1, rows, 1, cols};
+RowSplit split_for_row_sums(const hw::HardwareConfig& config, DType dtype, const ImageShape& image,
+                            uint64_t gather_bytes) {
   RowSplit split = split_image(config, dtype, image);
+  if (image.n != 1) return split;
   const auto gather = [](const RowSplit& s) {
     return uint64_t{s.row_parts} * s.chunks(0) * s.vlen * (s.dtype == DType::Bf16 ? 2 : 1);
   };
-  const uint64_t registers = mesh::div_up(cols, split.lanes()),
+  const uint64_t registers = mesh::div_up(image.c, split.lanes()),
                  nodes = config.runtime_nodes().size();
   while (gather(split) > gather_bytes && split.col_parts * 2 <= std::min(registers, nodes))
     split = split_image(config, dtype, image, split.col_parts * 2);

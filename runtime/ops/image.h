@@ -26,13 +26,13 @@ struct ImageShape {
 RowSplit split_image(const hw::HardwareConfig& config, DType dtype, const ImageShape& image,
                      uint32_t col_parts = 0);
 
-/// The split of a [R, C] tensor whose columns are summed over its rows (batchnorm's statistics
-/// and gradients: the image [1, R, 1, C] of global_avg_pool.h): split_image()'s, with twice as
-/// many column blocks while every row block's partial row (fp32), gathered on the first node
-/// of its column block, would take more than `gather_bytes` (d1: 354 row blocks of 2048
-/// channels, 2.9 MB).
-RowSplit split_for_row_sums(const hw::HardwareConfig& config, DType dtype, uint32_t rows,
-                            uint32_t cols, uint64_t gather_bytes);
+/// The split of an image whose columns are summed over its pixels (global_avg_pool.h with sum:
+/// batchnorm's statistics and gradients, a bias gradient): split_image()'s; for one image
+/// ([1, R, 1, C]), with twice as many column blocks while every row block's partial row (fp32),
+/// gathered on the first node of its column block, would take more than `gather_bytes` (d1:
+/// 354 row blocks of 2048 channels, 2.9 MB).
+RowSplit split_for_row_sums(const hw::HardwareConfig& config, DType dtype, const ImageShape& image,
+                            uint64_t gather_bytes);
 
 /// Throws std::invalid_argument naming `what` unless `split` holds [N H W, C] of `image` in
 /// fp32 or bf16.

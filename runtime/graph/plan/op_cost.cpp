@@ -550,7 +550,8 @@ OpCost cost_simd(const Ctx& c, const KindRow& kind) {
       // The run sums on a split of its own (more column blocks on a large mesh).
       const ops::RowSplit s = ops::split_for_row_sums(
           c.config, c.in[lead]->dtype == DType::Bf16 ? runtime::DType::Bf16 : runtime::DType::Fp32,
-          uint32_t(x.rows), uint32_t(x.cols), row_sums_gather_bytes(c.config));
+          ops::ImageShape{1, uint32_t(x.rows), 1, uint32_t(x.cols)},
+          row_sums_gather_bytes(c.config));
       const double cols_here = double(ceil_div(uint64_t(x.cols), s.col_parts));
       cost.cycles +=
           std::max(1, kind.column_sums) * sums(double(x.rows), double(s.row_parts), cols_here);

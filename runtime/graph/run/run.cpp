@@ -1411,8 +1411,9 @@ class Runner {
   };
   RowsOf rows_of(const std::string& x) const {
     const auto [rows, cols] = matrix_of(tensor(x).shape);
-    return {rows, cols, ops::ImageShape{1, rows, 1, cols},
-            ops::split_for_row_sums(config_, runtime_dtype(tensor(x).dtype), rows, cols,
+    const ops::ImageShape image{1, rows, 1, cols};
+    return {rows, cols, image,
+            ops::split_for_row_sums(config_, runtime_dtype(tensor(x).dtype), image,
                                     g::row_sums_gather_bytes(config_))};
   }
 
@@ -1719,7 +1720,8 @@ class Runner {
     const DType dtype = runtime_dtype(tensor(x).dtype);
     op_->how = "simd rows";
     const ops::ImageShape first{form.n, form.h, 1, form.c};
-    const ops::RowSplit input = ops::split_image(config_, dtype, first);
+    const ops::RowSplit input =
+        ops::split_for_row_sums(config_, dtype, first, g::row_sums_gather_bytes(config_));
     std::vector<std::shared_ptr<Buffer>> temps;
     const uint64_t at = input_in(x, input, temps);
     const bool twice = form.every && form.c > 1;
