@@ -560,6 +560,11 @@ class Runner {
     std::vector<uint64_t> inside;
     for (const auto& [at, size] : used)
       if (at < best.end && best.begin < at + size) inside.push_back(at);
+    // The copies run together, in one node program: each goes to free SRAM, which no other
+    // copy reads or writes.
+    std::deque<Placement> dests;
+    std::vector<Transfers::Move> copies;
+    std::vector<std::pair<uint64_t, std::shared_ptr<Buffer>>> moved;  // old address, new buffer
     for (const uint64_t at : inside) {
       const std::vector<std::string>& names = owners.at(at);
       const uint64_t to = sram_.take(used.at(at), true, best);
@@ -567,18 +572,19 @@ class Runner {
         for (const std::string& n : names) spill(n);
         continue;
       }
-      auto buffer = std::make_shared<Buffer>(sram_, to);
       const Placement& from = homes_.at(names.front()).sram;
-      const Placement dest = in_sram(from, to);
-      move({{{&from}, &dest, identity_map(from.cols), false}},
-           fmt::format("'{}' moved within SRAM to make room", names.front()));
-      for (const std::string& n : names) {
-        Home& h = homes_.at(n);
-        h.sram = in_sram(h.sram, to);
-        h.buffer = buffer;
-      }
+      copies.push_back({{&from}, &dests.emplace_back(in_sram(from, to)), identity_map(from.cols)});
+      moved.emplace_back(at, std::make_shared<Buffer>(sram_, to));
       op_->relocated.push_back(names.front());
     }
+    if (copies.empty()) return;
+    move(copies, fmt::format("{} tensor(s) moved within SRAM to make room", copies.size()));
+    for (const auto& [at, buffer] : moved)
+      for (const std::string& n : owners.at(at)) {
+        Home& h = homes_.at(n);
+        h.sram = in_sram(h.sram, buffer->address);
+        h.buffer = buffer;
+      }
   }
 
   // ---- tensors in place ---------------------------------------------------------------------
