@@ -190,7 +190,7 @@ class GraphRunError(RuntimeError):
 
 def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward=False,
               optimizer=None, loss=None, loss_scale=None, data_parallel=None,
-              tensor_parallel=None):
+              tensor_parallel=None, parallel=None):
     """Runs a workload graph (docs/graphs.md) in one machine run, as `dojosim run --workload
     FILE.graph.yaml`: every op as node kernels on the machine of `config`, each op's outputs
     checked bit for bit against its reference and within its float64 bound.
@@ -217,6 +217,9 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     rows), each with the whole batch; a split output (an updated weight) comes back whole.
     Both: data_parallel replicas of tensor_parallel groups each (the leading axis of a varying
     output is then the replicas').
+    parallel="auto" (`--parallel auto`, with optimizer, neither count given) chooses both counts
+    by estimate: report["parallel_choice"] lists every placement planned, the chosen one with
+    "chosen": True.
     Returns (outputs, report): outputs {name: numpy float32 array of the tensor's shape} for
     the graph's outputs; report the `--json` document: "workload", "config", "plan" and "run"
     (per op: cycles, kernel and move cycles, peak %, bytes moved; the graph's totals).
@@ -265,6 +268,8 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
             cmd += ["--data-parallel", str(int(data_parallel))]
         if tensor_parallel is not None:
             cmd += ["--tensor-parallel", str(int(tensor_parallel))]
+        if parallel is not None:
+            cmd += ["--parallel", str(parallel)]
         os.makedirs(os.path.join(d, "out"))
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         message = (done.stderr.strip().splitlines() or

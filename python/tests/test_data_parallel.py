@@ -104,3 +104,24 @@ def test_a_count_that_does_not_divide_the_mesh_is_refused():
     with pytest.raises(ValueError, match=r"data parallel over 3 groups: the 4x4 mesh does not "
                                          r"cut into 3 equal rectangles"):
         dojosim.run_graph(g, config=TINY, optimizer="sgd:lr=0.1", data_parallel=3)
+
+
+def test_parallel_auto_runs_the_placement_it_estimates_best():
+    """parallel="auto" plans every placement tiny's 16 nodes allow and runs the one with the
+    most samples/s by estimate: the report lists them, the run's groups are the chosen one's,
+    and the step's samples are a batch per replica."""
+    body = mlp()
+    x, labels = torch.randn(8, 32), torch.randint(0, 10, (8,))
+    g = dtorch.capture(WithLoss(body), (x, labels), dtype="fp32")
+    outputs, report = dojosim.run_graph(g, config=TINY, optimizer="sgd:lr=0.1", parallel="auto")
+    table = report["parallel_choice"]
+    chosen = [c for c in table if c["chosen"]]
+    assert len(chosen) == 1 and len(table) >= 10
+    assert chosen[0]["samples_per_s"] == max(c["samples_per_s"] for c in table)
+    replicas = chosen[0]["data_parallel"]
+    assert report["run"]["totals"]["groups"] == replicas * chosen[0]["tensor_parallel"]
+    assert report["run"]["step"]["samples"] == 8 * replicas
+    assert all(name in outputs for name in ("next/body.0.weight", "next/body.4.bias"))
+    with pytest.raises(ValueError, match="give either, not both"):
+        dojosim.run_graph(g, config=TINY, optimizer="sgd:lr=0.1", parallel="auto",
+                          data_parallel=2)
