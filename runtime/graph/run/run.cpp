@@ -1022,15 +1022,25 @@ class Runner {
     for (uint32_t item = 0; item < items; ++item) {
       // Item `item` of A is rows [item * rows, ...) of A's matrix (or of A^T's).
       const uint32_t a0 = item * (tra ? k : rows), b0 = batched ? item * (trb ? n : k) : 0;
+      // A transposed operand's `down`: destination (r, c) and the rows below it come from one
+      // source row (transfer.h).
       const ElementMap amap = tra ? ElementMap{[a0](uint32_t r, uint32_t c) {
-        return Source{0, a0 + c, r, 1};
-      }}
+                                                 return Source{0, a0 + c, r, 1};
+                                               },
+                                               false,
+                                               [a0, m](uint32_t c, uint32_t r) {
+                                                 return Source{0, a0 + c, r, m - r};
+                                               }}
                                   : ElementMap{[a0, k](uint32_t r, uint32_t c) {
                                       return Source{0, a0 + r, c, k - c};
                                     }};
       const ElementMap bmap = trb ? ElementMap{[b0](uint32_t r, uint32_t c) {
-        return Source{0, b0 + c, r, 1};
-      }}
+                                                 return Source{0, b0 + c, r, 1};
+                                               },
+                                               false,
+                                               [b0, k](uint32_t c, uint32_t r) {
+                                                 return Source{0, b0 + c, r, k - r};
+                                               }}
                                   : ElementMap{[b0, n](uint32_t r, uint32_t c) {
                                       return Source{0, b0 + r, c, n - c};
                                     }};

@@ -411,6 +411,39 @@ void plan_local_copy(const mesh::Shard& from, const mesh::Shard& to, TransferPla
   joiner.flush();
 }
 
+// The transpose of a shard laid whole by rows: its rectangle and (padded) dimensions swapped.
+mesh::Shard transposed_shard(const mesh::Shard& s) {
+  mesh::Shard t = s;
+  std::swap(t.r0, t.c0), std::swap(t.r1, t.c1);
+  t.layout = row_major_like(s.layout);
+  std::swap(t.layout.rows, t.layout.cols);
+  t.layout.block_rows = t.layout.rows;
+  t.layout.block_cols = t.layout.tile_cols = t.layout.cols;
+  return t;
+}
+
+// Adds the copies from `from`, the transpose of shard `to` laid whole by rows on the same node
+// (transposed_shard), into `to`, padding included, to `plan`: an element each, a tile's run of
+// rows joined into one strided descriptor.
+void plan_local_transpose(const mesh::Shard& from, const mesh::Shard& to, TransferPlan& plan) {
+  Joiner joiner(plan);
+  std::vector<Copy> copies;
+  const uint64_t elem = element_bytes(to.layout.dtype);
+  for (uint32_t r = 0; r < to.layout.rows; ++r) {
+    copies.clear();
+    for (uint32_t c = 0; c < to.layout.cols; ++c) {
+      Copy copy;
+      copy.issuer = copy.counter = key(to.node);
+      copy.d.local = from.address + from.layout.offset(c, r);
+      copy.d.global = to.address + to.layout.offset(r, c);
+      copy.d.bytes = elem;
+      copies.push_back(copy);
+    }
+    joiner.row(copies);
+  }
+  joiner.flush();
+}
+
 const mesh::NodeProgram& local_copy_program() {
   static const mesh::NodeProgram p = [] {
     codegen::AsmWriter w;
@@ -717,6 +750,32 @@ bool stages_well(const Transfers::Move& m, const hw::HardwareConfig& config) {
          busiest_cycles(direct, config);
 }
 
+// A transposed read's destination as its transpose laid whole by rows (no addresses yet).
+Placement transposed_placement(const Placement& p) {
+  Placement t = p;
+  std::swap(t.rows, t.cols);
+  for (mesh::Shard& s : t.shards) s = transposed_shard(s);
+  return t;
+}
+ElementMap down_map(const ElementMap& m) {
+  return {m.down};
+}
+
+// Whether filling a transposed read's destination through its transpose (long DMAs along the
+// source's rows, then a copy per element on each node) is estimated faster than a DMA per
+// element.
+bool transposes_well(const Transfers::Move& m, const hw::HardwareConfig& config) {
+  for (const mesh::Shard& s : m.dest->shards)
+    if (s.in_host) return false;
+  TransferPlan direct, staged, local;
+  plan_transfer(m.sources, *m.dest, m.map, m.zero_fill, direct);
+  const Placement t = transposed_placement(*m.dest);
+  plan_transfer(m.sources, t, down_map(m.map), m.zero_fill, staged);
+  for (size_t k = 0; k < t.shards.size(); ++k)
+    plan_local_transpose(t.shards[k], m.dest->shards[k], local);
+  return busiest_cycles(staged, config) + local_copy_cycles(local) < busiest_cycles(direct, config);
+}
+
 }  // namespace
 
 ElementMap identity_map(uint32_t cols) {
@@ -771,14 +830,24 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
   try {
     stats += convert_sources(work, owned, staging, what);
     TransferPlan after;
-    for (Move& m : work)
-      if (!whole_copies(m) && staging_ != Staging::Never &&
-          (staging_ == Staging::Always || stages_well(m, config_)))
+    for (Move& m : work) {
+      if (whole_copies(m) || staging_ == Staging::Never) continue;
+      if (m.map.down && (staging_ == Staging::Always || transposes_well(m, config_))) {
+        if (const Placement* t = stage_transposed(*m.dest, owned, staging)) {
+          for (size_t k = 0; k < t->shards.size(); ++k)
+            plan_local_transpose(t->shards[k], m.dest->shards[k], after);
+          m.dest = t;
+          m.map = down_map(m.map);
+          continue;
+        }
+      }
+      if (staging_ == Staging::Always || stages_well(m, config_))
         if (const Placement* rows = stage(*m.dest, owned, staging)) {
           for (size_t k = 0; k < rows->shards.size(); ++k)
             plan_local_copy(rows->shards[k], m.dest->shards[k], after);
           m.dest = rows;
         }
+    }
     stats += move_same_type(work, what);
     stats += local_copies(executor_, config_, after, table_, table_bytes_, what);
   } catch (...) {
@@ -809,6 +878,26 @@ const Placement* Transfers::stage(const Placement& p, std::deque<Placement>& own
     per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64);
   }
   return &rows;
+}
+
+const Placement* Transfers::stage_transposed(const Placement& p, std::deque<Placement>& owned,
+                                             std::vector<uint64_t>& staging) {
+  for (const mesh::Shard& s : p.shards)
+    if (s.in_host) return nullptr;
+  std::map<NodeKey, uint64_t> per_node;
+  uint64_t most = 0;
+  for (const mesh::Shard& s : p.shards)
+    most = std::max(most, per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64));
+  const uint64_t base = sram_.take(most);
+  if (base == UINT64_MAX) return nullptr;
+  staging.push_back(base);
+  per_node.clear();
+  Placement& t = owned.emplace_back(transposed_placement(p));
+  for (mesh::Shard& s : t.shards) {
+    s.address = base + per_node[key(s.node)];
+    per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64);
+  }
+  return &t;
 }
 
 TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Placement>& owned,

@@ -25,12 +25,15 @@
 // A matmul operand's tiles take a DMA per tile row (8 or 16 bytes). Where a plan's counts
 // estimate it faster (many short DMAs across a large mesh), the DMAs instead fill the same
 // rows laid whole beside the tiles, and a local program re-tiles them (a load and a store per
-// tile row).
+// tile row). A transposed operand (ElementMap::down) takes a DMA per element: where estimated
+// faster, the DMAs fill its transpose laid whole beside it (the source's rows, long DMAs), and
+// the local program copies it into place element by element.
 #pragma once
 
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "runtime/graph/run/placement.h"
@@ -46,10 +49,21 @@ struct Source {
   uint32_t row = 0, col = 0, len = 1;
 };
 struct ElementMap {
-  std::function<Source(uint32_t r, uint32_t c)> at;
+  using At = std::function<Source(uint32_t r, uint32_t c)>;
+  using Down = std::function<Source(uint32_t c, uint32_t r)>;
+  ElementMap() = default;
+  ElementMap(At at_, bool identity_ = false, Down down_ = {})  // NOLINT: {at} reads as a map
+      : at(std::move(at_)), identity(identity_), down(std::move(down_)) {}
+  At at;
   /// Destination (r, c) is source 0's (r, c): a destination shard with a source shard of the
   /// same rectangle and layout is copied whole, one DMA.
   bool identity = false;
+  /// A transposed read (a matmul's A^T or B^T), whose runs along the destination's rows are
+  /// one element long: the same map walked down the destination's columns, `down(c, r)` the
+  /// source of destination (r, c), its `len` counting the destination rows r, r + 1, ... that
+  /// come from the following columns of the same source row. Such a destination can be filled
+  /// through a transposed copy beside it (long DMAs), then a transposing copy on each node.
+  Down down;
 };
 
 /// The plain copy: destination (r, c) is source (r, c).
@@ -103,6 +117,9 @@ class Transfers {
   // A copy of `p` in whole rows beside it (nullptr: p is in whole rows, or no SRAM is left).
   const Placement* stage(const Placement& p, std::deque<Placement>& owned,
                          std::vector<uint64_t>& staging);
+  // The transpose of `p` laid whole by rows beside it (nullptr: a shard in HBM, or no SRAM).
+  const Placement* stage_transposed(const Placement& p, std::deque<Placement>& owned,
+                                    std::vector<uint64_t>& staging);
   Executor& executor_;
   const hw::HardwareConfig& config_;
   SramAllocator& sram_;

@@ -55,10 +55,12 @@ tensors:
   - {name: r, shape: [40, 96], dtype: bf16}
   - {name: w2, shape: [40, 96], dtype: bf16, role: weight}
   - {name: y, shape: [40, 40], dtype: bf16}
+  - {name: z, shape: [96, 96], dtype: bf16}
 ops:
   - {name: fc1, type: matmul, inputs: [x, w1], outputs: [h]}
   - {name: act, type: relu, inputs: [h], outputs: [r]}
   - {name: fc2, type: matmul, inputs: [r, w2], outputs: [y], attributes: {transpose_b: true}}
+  - {name: gram, type: matmul, inputs: [r, h], outputs: [z], attributes: {transpose_a: true}}
 )";
 
 Matrix moves_graph_output(gr::Staging staging) {
@@ -78,6 +80,29 @@ TEST_CASE("Matmul operands staged in whole rows and re-tiled on their nodes: bit
 
 TEST_CASE("Matmul operands moved into their tiles directly: bit-exact") {
   CHECK(moves_graph_output(gr::Staging::Never).rows == 40);
+}
+
+// gram reads r^T from SRAM: directly, a DMA per element of A's tiles; staged, a DMA per run of
+// r's rows, then a copy per element on each node (both bit-exact: the run's check). One
+// machine run per process (SystemC), so each path is its own case.
+namespace {
+uint64_t gram_copies(gr::Staging staging) {
+  gr::RunOptions options;
+  options.staging = staging;
+  const Ran r = run_yaml(kMovesGraph, tiny(), options);
+  CHECK(r.run.checked);
+  return op_named(r.run, "gram").moves.copies;
+}
+constexpr uint64_t kGramElements = 40 * 96;  // r^T
+}  // namespace
+
+TEST_CASE("A transposed operand moved into its tiles directly: a DMA per element") {
+  CHECK(gram_copies(gr::Staging::Never) >= kGramElements);
+}
+
+TEST_CASE("A transposed operand filled through its transpose beside it: few DMAs") {
+  // The op's DMAs for A, B and C together, fewer than half of what A alone takes directly.
+  CHECK(gram_copies(gr::Staging::Always) * 2 < kGramElements);
 }
 
 TEST_CASE("An MLP block runs in one machine run, bit-exact, and close to float64") {
