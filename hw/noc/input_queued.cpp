@@ -24,8 +24,9 @@
 //   cycle counts only if its input's arbiter picks its VC there among the requests known then
 //   (those of packets scheduled before it in the fabric's order: later ones are not known).
 //   Outputs go, among inputs that picked them, to the request scheduled first.
-// VC allocation takes the VC of the next input port that can accept the packet soonest, ties
-// going round-robin from the VC after the one taken last at that port.
+// VC allocation takes the VC of the next input port the packet can leave soonest (its credits,
+// and the packets scheduled ahead of it there: choose_vc), ties going round-robin from the VC
+// after the one taken last at that port.
 //
 // Traffic classes (docs/hardware.md "Traffic classes"): a die-edge router (one with a die-edge
 // link) keeps VCs [0, low) of each input port for request-low packets, the next `high` for
