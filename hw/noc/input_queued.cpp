@@ -24,8 +24,9 @@
 //   cycle counts only if its input's arbiter picks its VC there among the requests known then
 //   (those of packets scheduled before it in the fabric's order: later ones are not known).
 //   Outputs go, among inputs that picked them, to the request scheduled first.
-// VC allocation takes the VC of the next input port that can accept the packet soonest, ties
-// going round-robin from the VC after the one taken last at that port.
+// VC allocation takes the VC of the next input port the packet can leave soonest (its credits,
+// and the packets scheduled ahead of it there: choose_vc), ties going round-robin from the VC
+// after the one taken last at that port.
 //
 // Traffic classes (docs/hardware.md "Traffic classes"): a die-edge router (one with a die-edge
 // link) keeps VCs [0, low) of each input port for request-low packets, the next `high` for
@@ -173,19 +174,33 @@ struct Network::Routers {
   }
 
   // VCs [first, first + count) of `port` are open to the packet: all of them, or its class's
-  // at a die-edge router.
-  unsigned choose_vc(size_t port, TrafficClass cls, unsigned flits, uint64_t& bound) {
+  // at a die-edge router. The packet takes the one it can leave soonest, as a bound on the
+  // cycle it is sent into it: the VC's credit bound, or, if later, the cycle the VC's last
+  // packet leaves less `reach` (the cycles from being sent to being ready to leave), since it
+  // leaves after the packets scheduled ahead of it there. Sets `bound` to its credit bound.
+  // NOTE: without the second term, a deeper pipeline lost throughput the cycle-by-cycle
+  // reference does not (bench/README.md, "A cycle-by-cycle reference"): a packet took the VC
+  // with the soonest credit behind a packet scheduled ahead of it that arrives much later, and
+  // waited there holding a slot, so the back-pressure grew with the depth.
+  unsigned choose_vc(size_t port, TrafficClass cls, unsigned flits, uint64_t reach,
+                     uint64_t& bound) {
     unsigned first = 0, count = vcs;
     if (edge_router[port / kPorts] != kNoEdge) {
       first = class_first[static_cast<unsigned>(cls)];
       count = class_count[static_cast<unsigned>(cls)];
     }
+    const auto soonest = [&](unsigned v, uint64_t credit) {
+      const uint64_t behind = at(port, v).free_from;
+      return std::max(credit, behind > reach ? behind - reach : 0);
+    };
     unsigned best = first + next_vc[port] % count;
     bound = credit_bound(port, best, flits);
+    uint64_t best_at = soonest(best, bound);
     for (unsigned k = 1; k < count; ++k) {
       const unsigned v = first + (next_vc[port] + k) % count;
       const uint64_t b = credit_bound(port, v, flits);
-      if (b < bound) best = v, bound = b;
+      const uint64_t at_v = soonest(v, b);
+      if (at_v < best_at) best = v, bound = b, best_at = at_v;
     }
     next_vc[port] = static_cast<uint8_t>((best - first + 1) % count);
     return best;
@@ -244,12 +259,17 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
   const uint64_t latency = params_.router_latency;
   const uint64_t ser = std::max<uint64_t>(1, ceil_div(wire, params_.link_bytes_per_cycle));
   const auto flits = static_cast<unsigned>(ser);
+  // Cycles from crossing a switch to the head being in the next router's VC, over a link whose
+  // hop takes `hop` cycles (router_latency on the mesh).
+  const auto link_delay = [latency](uint64_t hop) {
+    return std::max<uint64_t>(1, hop + 1 > latency ? hop + 1 - latency : 1);
+  };
 
   // Into a VC of the source router's local port: through the injection link (the DMA's SRAM
   // read port), or from the host I/O back to back.
   size_t port = node_index(src) * kPorts + kLocal;
   uint64_t bound = 0;
-  unsigned vc = r.choose_vc(port, cls, flits, bound);
+  unsigned vc = r.choose_vc(port, cls, flits, latency, bound);
   uint64_t start, end;
   if (from == Port::Sram) {
     Link& inj = links_[port_index(src, 0)];
@@ -286,7 +306,7 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
     if (!last) {
       next_port = node_index(step(here, d)) * kPorts + opposite(d);
       uint64_t credit = 0;
-      next_vc = r.choose_vc(next_port, cls, flits, credit);
+      next_vc = r.choose_vc(next_port, cls, flits, link_delay(hop) + latency - 1, credit);
       lb = std::max(lb, credit);
     }
     // A request at a die-edge router crosses on its class's lanes (its input port; its link
@@ -325,7 +345,7 @@ uint64_t Network::send_packet_iq(Coord src, Coord dst, uint64_t wire, uint64_t c
     if (last) return t + hold;
     r.enter(next_port, next_vc, flits);
     // The head leaves the next router's pipeline `hop` cycles after this switch traversal.
-    arrive = t + std::max<uint64_t>(1, hop + 1 > latency ? hop + 1 - latency : 1);
+    arrive = t + link_delay(hop);
     tail = t + hold + std::max(latency, hop);
     port = next_port, vc = next_vc, in = opposite(d);
     here = step(here, d);

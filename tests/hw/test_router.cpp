@@ -381,17 +381,27 @@ TEST_CASE(
     "input_queued with islip: past saturation the accepted load follows a cycle-by-cycle "
     "round-robin router",
     "[noc][router]") {
-  // Issue 18's 8x8 mesh, 4 VCs of 8 flits, 1-cycle pipeline: at offered load 0.6 and 1.0
-  // the model is within 1% of the reference (bench/README.md, "A cycle-by-cycle reference");
-  // the margin is 4%. Round 2's model accepted about 0.28 there, 28% below.
-  NocParams p = iq_noc(4, 8, "islip");
-  p.max_payload_bytes = 64;
-  for (double load : {0.6, 1.0}) {
-    const double model = accepted_at(p, 8, 8, load, 4000);
-    const double reference = reference_accepted_at(p, 8, 8, load, 4000);
-    INFO("offered load " << load << ": model " << model << ", reference " << reference);
-    CHECK(model > 0.96 * reference);
-    CHECK(model < 1.04 * reference);
+  // Issue 18's 8x8 mesh, 4 VCs of 8 flits, at offered load 0.6 and 1.0 (bench/README.md, "A
+  // cycle-by-cycle reference"). 1-cycle pipeline: the model is within 1% of the reference; the
+  // margin is 4% (round 2's model accepted about 0.28 there, 28% below). Deeper pipelines: the
+  // model is 3-4% below at depth 3 and 7-8% below at depth 5, margins 5% and 9% (before the VC
+  // allocation preferred the VC whose packets leave soonest: 6% and 15-18% below).
+  struct Depth {
+    uint32_t latency;
+    double margin;
+  };
+  for (const Depth d : {Depth{1, 0.04}, Depth{3, 0.05}, Depth{5, 0.09}}) {
+    NocParams p = iq_noc(4, 8, "islip");
+    p.max_payload_bytes = 64;
+    p.router_latency = d.latency;
+    for (double load : {0.6, 1.0}) {
+      const double model = accepted_at(p, 8, 8, load, 4000);
+      const double reference = reference_accepted_at(p, 8, 8, load, 4000);
+      INFO("depth " << d.latency << ", offered load " << load << ": model " << model
+                    << ", reference " << reference);
+      CHECK(model > (1 - d.margin) * reference);
+      CHECK(model < 1.04 * reference);
+    }
   }
 }
 
