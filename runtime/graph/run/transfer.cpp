@@ -382,35 +382,6 @@ TiledLayout row_major_like(const TiledLayout& l) {
   return r;
 }
 
-// Adds the copies from shard `from` to shard `to` (the same node, rows and padded columns,
-// other layouts) to `plan`: a descriptor's kind is the width of the loads and stores its copies
-// can use (64, 8, 4 or 2 bytes).
-void plan_local_copy(const mesh::Shard& from, const mesh::Shard& to, TransferPlan& plan) {
-  Joiner joiner(plan);
-  std::vector<Copy> copies;
-  const uint64_t elem = element_bytes(from.layout.dtype);
-  for (uint32_t r = 0; r < from.layout.rows; ++r) {
-    copies.clear();
-    for (uint32_t c = 0; c < from.layout.cols;) {
-      const uint32_t len = std::min(contiguous(from.layout, c), contiguous(to.layout, c));
-      Copy copy;
-      copy.issuer = copy.counter = key(from.node);
-      copy.d.local = from.address + from.layout.offset(r, c);
-      copy.d.global = to.address + to.layout.offset(r, c);
-      copy.d.bytes = len * elem;
-      Descriptor* last = copies.empty() ? nullptr : &copies.back().d;
-      if (last && last->local + last->bytes == copy.d.local &&
-          last->global + last->bytes == copy.d.global)
-        last->bytes += copy.d.bytes;
-      else
-        copies.push_back(copy);
-      c += len;
-    }
-    joiner.row(copies);
-  }
-  joiner.flush();
-}
-
 // The transpose of a shard laid whole by rows: its rectangle and (padded) dimensions swapped.
 mesh::Shard transposed_shard(const mesh::Shard& s) {
   mesh::Shard t = s;
@@ -422,22 +393,35 @@ mesh::Shard transposed_shard(const mesh::Shard& s) {
   return t;
 }
 
-// Adds the copies from `from`, the transpose of shard `to` laid whole by rows on the same node
-// (transposed_shard), into `to`, padding included, to `plan`: an element each, a tile's run of
-// rows joined into one strided descriptor.
-void plan_local_transpose(const mesh::Shard& from, const mesh::Shard& to, TransferPlan& plan) {
+// Adds the copies into shard `to` from shard `from` on the same node, padding included, to
+// `plan`: `from` holds the same rows and padded columns in another layout (a re-tiling: runs as
+// long as both layouts keep), or with `transposed` the transpose laid whole by rows
+// (transposed_shard: an element each). Rows that continue the copies of the row before by one
+// step (a tile's) join into strided descriptors; a descriptor's kind is the width of the loads
+// and stores its copies can use (64, 8, 4 or 2 bytes).
+void plan_local_copy(const mesh::Shard& from, const mesh::Shard& to, TransferPlan& plan,
+                     bool transposed = false) {
   Joiner joiner(plan);
   std::vector<Copy> copies;
   const uint64_t elem = element_bytes(to.layout.dtype);
   for (uint32_t r = 0; r < to.layout.rows; ++r) {
     copies.clear();
-    for (uint32_t c = 0; c < to.layout.cols; ++c) {
+    for (uint32_t c = 0; c < to.layout.cols;) {
+      const uint32_t len =
+          transposed ? 1 : std::min(contiguous(from.layout, c), contiguous(to.layout, c));
       Copy copy;
       copy.issuer = copy.counter = key(to.node);
-      copy.d.local = from.address + from.layout.offset(c, r);
+      copy.d.local =
+          from.address + (transposed ? from.layout.offset(c, r) : from.layout.offset(r, c));
       copy.d.global = to.address + to.layout.offset(r, c);
-      copy.d.bytes = elem;
-      copies.push_back(copy);
+      copy.d.bytes = len * elem;
+      Descriptor* last = copies.empty() ? nullptr : &copies.back().d;
+      if (last && last->local + last->bytes == copy.d.local &&
+          last->global + last->bytes == copy.d.global)
+        last->bytes += copy.d.bytes;
+      else
+        copies.push_back(copy);
+      c += len;
     }
     joiner.row(copies);
   }
@@ -772,7 +756,7 @@ bool transposes_well(const Transfers::Move& m, const hw::HardwareConfig& config)
   const Placement t = transposed_placement(*m.dest);
   plan_transfer(m.sources, t, down_map(m.map), m.zero_fill, staged);
   for (size_t k = 0; k < t.shards.size(); ++k)
-    plan_local_transpose(t.shards[k], m.dest->shards[k], local);
+    plan_local_copy(t.shards[k], m.dest->shards[k], local, true);
   return busiest_cycles(staged, config) + local_copy_cycles(local) < busiest_cycles(direct, config);
 }
 
@@ -835,7 +819,7 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
       if (m.map.down && (staging_ == Staging::Always || transposes_well(m, config_))) {
         if (const Placement* t = stage_transposed(*m.dest, owned, staging)) {
           for (size_t k = 0; k < t->shards.size(); ++k)
-            plan_local_transpose(t->shards[k], m.dest->shards[k], after);
+            plan_local_copy(t->shards[k], m.dest->shards[k], after, true);
           m.dest = t;
           m.map = down_map(m.map);
           continue;
