@@ -847,41 +847,33 @@ const Placement* Transfers::stage(const Placement& p, std::deque<Placement>& own
   bool tiled = false;
   for (const mesh::Shard& s : p.shards) tiled |= !s.in_host && !whole_rows(s.layout);
   if (!tiled) return nullptr;
-  std::map<NodeKey, uint64_t> per_node;
-  uint64_t most = 0;
-  for (const mesh::Shard& s : p.shards)
-    most = std::max(most, per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64));
-  const uint64_t base = sram_.take(most);
-  if (base == UINT64_MAX) return nullptr;
-  staging.push_back(base);
-  per_node.clear();
-  Placement& rows = owned.emplace_back(p);
-  for (mesh::Shard& s : rows.shards) {
-    s.layout = row_major_like(s.layout);
-    s.address = base + per_node[key(s.node)];
-    per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64);
-  }
-  return &rows;
+  Placement rows = p;
+  for (mesh::Shard& s : rows.shards) s.layout = row_major_like(s.layout);
+  return place_staged(std::move(rows), owned, staging);
 }
 
 const Placement* Transfers::stage_transposed(const Placement& p, std::deque<Placement>& owned,
                                              std::vector<uint64_t>& staging) {
   for (const mesh::Shard& s : p.shards)
     if (s.in_host) return nullptr;
+  return place_staged(transposed_placement(p), owned, staging);
+}
+
+const Placement* Transfers::place_staged(Placement staged, std::deque<Placement>& owned,
+                                         std::vector<uint64_t>& staging) {
   std::map<NodeKey, uint64_t> per_node;
   uint64_t most = 0;
-  for (const mesh::Shard& s : p.shards)
+  for (const mesh::Shard& s : staged.shards)
     most = std::max(most, per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64));
   const uint64_t base = sram_.take(most);
   if (base == UINT64_MAX) return nullptr;
   staging.push_back(base);
   per_node.clear();
-  Placement& t = owned.emplace_back(transposed_placement(p));
-  for (mesh::Shard& s : t.shards) {
+  for (mesh::Shard& s : staged.shards) {
     s.address = base + per_node[key(s.node)];
     per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64);
   }
-  return &t;
+  return &owned.emplace_back(std::move(staged));
 }
 
 TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Placement>& owned,

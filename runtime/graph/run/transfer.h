@@ -120,6 +120,10 @@ class Transfers {
   // The transpose of `p` laid whole by rows beside it (nullptr: a shard in HBM, or no SRAM).
   const Placement* stage_transposed(const Placement& p, std::deque<Placement>& owned,
                                     std::vector<uint64_t>& staging);
+  // `staged` (its shards' layouts set) given SRAM beside the rest on every node, kept in
+  // `owned` (nullptr: no SRAM left).
+  const Placement* place_staged(Placement staged, std::deque<Placement>& owned,
+                                std::vector<uint64_t>& staging);
   Executor& executor_;
   const hw::HardwareConfig& config_;
   SramAllocator& sram_;
