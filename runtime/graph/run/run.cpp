@@ -1128,9 +1128,14 @@ class Runner {
         const uint32_t row = uint32_t((int64_t(n) * p + y / s.stride_h) * q + x / s.stride_w);
         return Source{0, row, k0 + k, kg - k};
       }};
+      // w^T within each tap: `down` runs along the weight's rows (transfer.h).
       const ElementMap weights{[cg, kg, k0](uint32_t r, uint32_t c) {
-        return Source{0, r / kg * cg + c, k0 + r % kg, 1};
-      }};
+                                 return Source{0, r / kg * cg + c, k0 + r % kg, 1};
+                               },
+                               false,
+                               [cg, kg, k0](uint32_t c, uint32_t r) {
+                                 return Source{0, r / kg * cg + c, k0 + r % kg, kg - r % kg};
+                               }};
       matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {s.n * s.h * s.w, cg, s.r * s.s * kg},
              {op.inputs[0], taps}, {op.inputs[1], weights}, op.outputs[0], 0,
              values_ ? &out_ref : nullptr, c0);
@@ -1152,14 +1157,20 @@ class Runner {
     Matrix out_ref = conv_output(op.outputs[0], s.r * s.s * cg, s.k);
     for (uint32_t group = 0; group < groups; ++group) {
       const uint32_t c0 = group * cg, k0 = group * kg;
-      const ElementMap windows_t{[s, p, q, cg, c0](uint32_t r, uint32_t c) {
+      // Destination (r, c): tap r / cg, channel r % cg of output pixel c. Along a row a
+      // source each; down a column (`down`, transfer.h) the tap's channels in one source row.
+      const auto window_t = [s, p, q, cg, c0](uint32_t r, uint32_t c, bool down) {
         const uint32_t ch = r % cg, tap = r / cg, i = tap / s.s, j = tap % s.s;
         const uint32_t n = c / (p * q), y = c / q % p, xo = c % q;
         const int64_t h = int64_t(y) * s.stride_h - s.pad_h + int64_t(i) * s.dilation_h;
         const int64_t wi = int64_t(xo) * s.stride_w - s.pad_w + int64_t(j) * s.dilation_w;
-        if (h < 0 || h >= s.h || wi < 0 || wi >= s.w) return Source{-1, 0, 0, 1};
-        return Source{0, uint32_t((int64_t(n) * s.h + h) * s.w + wi), c0 + ch, 1};
-      }};
+        const uint32_t len = down ? cg - ch : 1;
+        if (h < 0 || h >= s.h || wi < 0 || wi >= s.w) return Source{-1, 0, 0, len};
+        return Source{0, uint32_t((int64_t(n) * s.h + h) * s.w + wi), c0 + ch, len};
+      };
+      const ElementMap windows_t{
+          [window_t](uint32_t r, uint32_t c) { return window_t(r, c, false); }, false,
+          [window_t](uint32_t c, uint32_t r) { return window_t(r, c, true); }};
       const ElementMap dys{[k0, kg](uint32_t r, uint32_t c) {
                              return Source{0, r, k0 + c, kg - c};
                            },
@@ -1172,7 +1183,13 @@ class Runner {
       // channels: 2,576 against 2,138).
       const uint64_t npq = uint64_t(s.n) * p * q, taps = uint64_t(s.r) * s.s * cg;
       if (4 * (npq * kg + taps * kg) < npq * taps) {
-        const ElementMap dys_t{[k0](uint32_t r, uint32_t c) { return Source{0, c, k0 + r, 1}; }};
+        const ElementMap dys_t{[k0](uint32_t r, uint32_t c) {
+                                 return Source{0, c, k0 + r, 1};
+                               },
+                               false,
+                               [k0, kg](uint32_t c, uint32_t r) {
+                                 return Source{0, c, k0 + r, kg - r};
+                               }};
         const ElementMap windows = im2col(s, p, q, cg, c0);
         matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {kg, uint32_t(taps), uint32_t(npq)},
                {op.inputs[1], dys_t}, {op.inputs[0], windows}, op.outputs[0], 0,
