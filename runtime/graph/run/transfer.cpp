@@ -719,21 +719,6 @@ double local_copy_cycles(const TransferPlan& p) {
   return most;
 }
 
-// Whether moving into whole rows beside a destination in tiles, then re-tiling on each node
-// (fewer, longer DMAs; a load and a store per tile row), is estimated faster than DMAs into
-// the tiles directly.
-bool stages_well(const Transfers::Move& m, const hw::HardwareConfig& config) {
-  TransferPlan direct, staged, retile;
-  plan_transfer(m.sources, *m.dest, m.map, m.zero_fill, direct);
-  Placement rows = *m.dest;
-  for (mesh::Shard& s : rows.shards) s.layout = row_major_like(s.layout);
-  plan_transfer(m.sources, rows, m.map, m.zero_fill, staged);
-  for (size_t k = 0; k < rows.shards.size(); ++k)
-    if (!rows.shards[k].in_host) plan_local_copy(rows.shards[k], m.dest->shards[k], retile);
-  return busiest_cycles(staged, config) + local_copy_cycles(retile) <
-         busiest_cycles(direct, config);
-}
-
 // A transposed read's destination as its transpose laid whole by rows (no addresses yet).
 Placement transposed_placement(const Placement& p) {
   Placement t = p;
@@ -745,18 +730,26 @@ ElementMap down_map(const ElementMap& m) {
   return {m.down};
 }
 
-// Whether filling a transposed read's destination through its transpose (long DMAs along the
-// source's rows, then a copy per element on each node) is estimated faster than a DMA per
-// element.
-bool transposes_well(const Transfers::Move& m, const hw::HardwareConfig& config) {
-  for (const mesh::Shard& s : m.dest->shards)
-    if (s.in_host) return false;
+// Whether filling a destination through a staged copy beside it, then copying that into place
+// on each node, is estimated faster than DMAs into it directly. Staged by rows: its rows laid
+// whole (fewer, longer DMAs; a load and a store per tile row). Staged `transposed` (a transposed
+// read): its transpose laid whole by rows (long DMAs along the source's rows where the direct
+// ones are an element each; a copy per element).
+bool staging_pays(const Transfers::Move& m, const hw::HardwareConfig& config, bool transposed) {
+  if (transposed)
+    for (const mesh::Shard& s : m.dest->shards)
+      if (s.in_host) return false;
   TransferPlan direct, staged, local;
   plan_transfer(m.sources, *m.dest, m.map, m.zero_fill, direct);
-  const Placement t = transposed_placement(*m.dest);
-  plan_transfer(m.sources, t, down_map(m.map), m.zero_fill, staged);
-  for (size_t k = 0; k < t.shards.size(); ++k)
-    plan_local_copy(t.shards[k], m.dest->shards[k], local, true);
+  Placement beside = *m.dest;
+  if (transposed)
+    beside = transposed_placement(*m.dest);
+  else
+    for (mesh::Shard& s : beside.shards) s.layout = row_major_like(s.layout);
+  plan_transfer(m.sources, beside, transposed ? down_map(m.map) : m.map, m.zero_fill, staged);
+  for (size_t k = 0; k < beside.shards.size(); ++k)
+    if (!beside.shards[k].in_host)
+      plan_local_copy(beside.shards[k], m.dest->shards[k], local, transposed);
   return busiest_cycles(staged, config) + local_copy_cycles(local) < busiest_cycles(direct, config);
 }
 
@@ -802,7 +795,7 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
             fmt::format("{}: a transfer converts only between fp32 and bf16 in SRAM", what));
   // Steps, each a kernel run when it has work: 1. sources converted to the destination's
   // dtype (fp32 and bf16) where they lie; 2. the DMAs; 3. where a destination in tiles is estimated
-  // faster that way (stages_well), the DMAs went into whole rows staged beside it, now re-tiled
+  // faster that way (staging_pays), the DMAs went into whole rows staged beside it, now re-tiled
   // into place. Staging needs SRAM: where there is none left, the DMAs go to the tiles directly.
   TransferStats stats;
   std::vector<Move> work = moves;
@@ -816,7 +809,7 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
     TransferPlan after;
     for (Move& m : work) {
       if (whole_copies(m) || staging_ == Staging::Never) continue;
-      if (m.map.down && (staging_ == Staging::Always || transposes_well(m, config_))) {
+      if (m.map.down && (staging_ == Staging::Always || staging_pays(m, config_, true))) {
         if (const Placement* t = stage_transposed(*m.dest, owned, staging)) {
           for (size_t k = 0; k < t->shards.size(); ++k)
             plan_local_copy(t->shards[k], m.dest->shards[k], after, true);
@@ -825,7 +818,7 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
           continue;
         }
       }
-      if (staging_ == Staging::Always || stages_well(m, config_))
+      if (staging_ == Staging::Always || staging_pays(m, config_, false))
         if (const Placement* rows = stage(*m.dest, owned, staging)) {
           for (size_t k = 0; k < rows->shards.size(); ++k)
             plan_local_copy(rows->shards[k], m.dest->shards[k], after);
