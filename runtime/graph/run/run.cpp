@@ -166,6 +166,18 @@ std::vector<int64_t> strides_of(const g::Shape& s) {
   return st;
 }
 
+// A transposed read: destination (r, c) is source (row0 + c, col0 + r); `down` (transfer.h)
+// runs along that source row for the rest of the destination's `rows` rows.
+ElementMap transposed(uint32_t row0, uint32_t col0, uint32_t rows) {
+  return {[row0, col0](uint32_t r, uint32_t c) {
+            return Source{0, row0 + c, col0 + r, 1};
+          },
+          false,
+          [row0, col0, rows](uint32_t c, uint32_t r) {
+            return Source{0, row0 + c, col0 + r, rows - r};
+          }};
+}
+
 // im2col of a convolution's input: row (n, y, x) holds the window of output (n, y, x), column
 // (i, j, ch) its tap (i, j) of channel c0 + ch, ch among a group's cg channels; taps outside
 // the image are zeros.
@@ -1022,28 +1034,14 @@ class Runner {
     for (uint32_t item = 0; item < items; ++item) {
       // Item `item` of A is rows [item * rows, ...) of A's matrix (or of A^T's).
       const uint32_t a0 = item * (tra ? k : rows), b0 = batched ? item * (trb ? n : k) : 0;
-      // A transposed operand's `down`: destination (r, c) and the rows below it come from one
-      // source row (transfer.h).
-      const ElementMap amap = tra ? ElementMap{[a0](uint32_t r, uint32_t c) {
-                                                 return Source{0, a0 + c, r, 1};
-                                               },
-                                               false,
-                                               [a0, m](uint32_t c, uint32_t r) {
-                                                 return Source{0, a0 + c, r, m - r};
-                                               }}
-                                  : ElementMap{[a0, k](uint32_t r, uint32_t c) {
-                                      return Source{0, a0 + r, c, k - c};
-                                    }};
-      const ElementMap bmap = trb ? ElementMap{[b0](uint32_t r, uint32_t c) {
-                                                 return Source{0, b0 + c, r, 1};
-                                               },
-                                               false,
-                                               [b0, k](uint32_t c, uint32_t r) {
-                                                 return Source{0, b0 + c, r, k - r};
-                                               }}
-                                  : ElementMap{[b0, n](uint32_t r, uint32_t c) {
-                                      return Source{0, b0 + r, c, n - c};
-                                    }};
+      const ElementMap amap =
+          tra ? transposed(a0, 0, m) : ElementMap{[a0, k](uint32_t r, uint32_t c) {
+            return Source{0, a0 + r, c, k - c};
+          }};
+      const ElementMap bmap =
+          trb ? transposed(b0, 0, k) : ElementMap{[b0, n](uint32_t r, uint32_t c) {
+            return Source{0, b0 + r, c, n - c};
+          }};
       matmul(op, dtype, {rows, n, k}, {op.inputs[0], amap}, {op.inputs[1], bmap}, op.outputs[0],
              item * rows, values_ ? &out_ref : nullptr);
     }
@@ -1183,13 +1181,7 @@ class Runner {
       // channels: 2,576 against 2,138).
       const uint64_t npq = uint64_t(s.n) * p * q, taps = uint64_t(s.r) * s.s * cg;
       if (4 * (npq * kg + taps * kg) < npq * taps) {
-        const ElementMap dys_t{[k0](uint32_t r, uint32_t c) {
-                                 return Source{0, c, k0 + r, 1};
-                               },
-                               false,
-                               [k0, kg](uint32_t c, uint32_t r) {
-                                 return Source{0, c, k0 + r, kg - r};
-                               }};
+        const ElementMap dys_t = transposed(0, k0, kg);
         const ElementMap windows = im2col(s, p, q, cg, c0);
         matmul(op, runtime_dtype(tensor(op.inputs[0]).dtype), {kg, uint32_t(taps), uint32_t(npq)},
                {op.inputs[1], dys_t}, {op.inputs[0], windows}, op.outputs[0], 0,
@@ -2510,16 +2502,13 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
                      o.op, op_w, o.type, type_w, o.how, how_w, o.cycles, o.kernel_cycles,
                      o.moves.cycles, o.estimate, o.peak_pct,
                      o.moves.bytes_from_hbm + o.moves.bytes_to_hbm, o.sram_in_use);
-    if (!o.spilled.empty()) {
-      std::string names;
-      for (const std::string& n : o.spilled) names += (names.empty() ? "" : ", ") + n;
-      s += fmt::format("{:<{}} spilled to HBM first: {}\n", "", op_w, names);
-    }
-    if (!o.relocated.empty()) {
-      std::string names;
-      for (const std::string& n : o.relocated) names += (names.empty() ? "" : ", ") + n;
-      s += fmt::format("{:<{}} moved within SRAM first (fragmented): {}\n", "", op_w, names);
-    }
+    // What the op moved out of its way first, a line each.
+    const auto first = [&](const std::vector<std::string>& names, const char* what) {
+      if (!names.empty())
+        s += fmt::format("{:<{}} {}: {}\n", "", op_w, what, fmt::join(names, ", "));
+    };
+    first(o.spilled, "spilled to HBM first");
+    first(o.relocated, "moved within SRAM first (fragmented)");
   }
   s += fmt::format(
       "\ngraph: {} cycles ({:.3f} us at {} GHz) in one machine run, {:.2f}% of peak; the plan "
