@@ -263,15 +263,16 @@ nlohmann::ordered_json choose_parallel(const runtime::graph::Graph& file,
       batch, "R", "T", "groups", "est. cycles", "samples", "samples/s");
   nlohmann::ordered_json j = nlohmann::ordered_json::array();
   for (const Candidate& c : all) {
+    const bool chosen = c.data == best.data && c.tensor == best.tensor;
     fmt::print("{:>6} {:>6} {:>6} {:>12.0f} {:>8} {:>12.0f}{}\n", c.data, c.tensor,
                c.data * c.tensor, c.cycles, batch * c.data, c.samples_per_s,
-               c.data == best.data && c.tensor == best.tensor ? "  <- chosen" : "");
+               chosen ? "  <- chosen" : "");
     j.push_back({{"data_parallel", c.data},
                  {"tensor_parallel", c.tensor},
                  {"estimated_cycles", c.cycles},
                  {"samples", batch * c.data},
                  {"samples_per_s", c.samples_per_s},
-                 {"chosen", c.data == best.data && c.tensor == best.tensor}});
+                 {"chosen", chosen}});
   }
   return j;
 }
