@@ -5,7 +5,7 @@
 // test: it prints, it does not judge.
 //
 // usage: bench_noc_traffic [--pattern uniform|transpose|hotspot|all] [--loads GRID]
-//          [--router ideal|input_queued] [--allocator fcfs|islip] [--router-latency N]
+//          [--router ideal|input_queued] [--allocator islip|fcfs] [--router-latency N]
 //          [--vcs N] [--buffer-flits N] [--packet-bytes B] [--cycles N] [--send entry|generated]
 //          [--host-cost yes] [--reference rr|age]
 //   GRID: comma-separated loads or from:to:step ranges, e.g. 0.01:0.2:0.01,0.3,0.4:0.5:0.02
