@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "hw/config/machine_params.h"
 #include "hw/node/node.h"
 #include "isa/global_address.h"
 #include "runtime/codegen.h"
@@ -396,23 +397,26 @@ mesh::Shard transposed_shard(const mesh::Shard& s) {
 // Adds the copies into shard `to` from shard `from` on the same node, padding included, to
 // `plan`: `from` holds the same rows and padded columns in another layout (a re-tiling: runs as
 // long as both layouts keep), or with `transposed` the transpose laid whole by rows
-// (transposed_shard: an element each). Rows that continue the copies of the row before by one
-// step (a tile's) join into strided descriptors; a descriptor's kind is the width of the loads
-// and stores its copies can use (64, 8, 4 or 2 bytes).
+// (transposed_shard: an element each), or a band of that transpose: its rows are `to`'s
+// columns from `first_col` on. Rows that continue the copies of the row before by one step (a
+// tile's) join into strided descriptors; a descriptor's kind is the width of the loads and
+// stores its copies can use (64, 8, 4 or 2 bytes).
 void plan_local_copy(const mesh::Shard& from, const mesh::Shard& to, TransferPlan& plan,
-                     bool transposed = false) {
+                     bool transposed = false, uint32_t first_col = 0) {
   Joiner joiner(plan);
   std::vector<Copy> copies;
   const uint64_t elem = element_bytes(to.layout.dtype);
+  const uint32_t end_col =
+      transposed ? std::min(to.layout.cols, first_col + from.layout.rows) : to.layout.cols;
   for (uint32_t r = 0; r < to.layout.rows; ++r) {
     copies.clear();
-    for (uint32_t c = 0; c < to.layout.cols;) {
+    for (uint32_t c = first_col; c < end_col;) {
       const uint32_t len =
           transposed ? 1 : std::min(contiguous(from.layout, c), contiguous(to.layout, c));
       Copy copy;
       copy.issuer = copy.counter = key(to.node);
-      copy.d.local =
-          from.address + (transposed ? from.layout.offset(c, r) : from.layout.offset(r, c));
+      copy.d.local = from.address +
+                     (transposed ? from.layout.offset(c - first_col, r) : from.layout.offset(r, c));
       copy.d.global = to.address + to.layout.offset(r, c);
       copy.d.bytes = len * elem;
       Descriptor* last = copies.empty() ? nullptr : &copies.back().d;
@@ -688,10 +692,23 @@ double busiest_cycles(const TransferPlan& p, const hw::HardwareConfig& config) {
   std::map<NodeKey, double> nodes;
   std::unordered_map<uint64_t, double> links;
   const double link_bytes = config.noc.link_bytes_per_cycle;
+  // A DIP's HBM and its link each serve one request at a time, for at least a cycle
+  // (hw/host/host_memory.h): an element's request at a time, they are the bottleneck.
+  const std::vector<hw::DipParams> dips = hw::host_params(config);
+  std::vector<double> hbm(dips.size()), dip_link(dips.size());
+  const auto busy = [](uint64_t bytes, double rate) {
+    return std::max(1.0, std::ceil(double(bytes) / rate));
+  };
   for (const auto& [issuer, list] : p.descriptors)
     for (size_t i = 0; i < list.size(); ++i) {
       const Descriptor& d = list[i];
       nodes[issuer] += kIssueCycles * double(d.count);
+      if (isa::is_host_address(d.global) && !dips.empty()) {
+        const size_t k =
+            std::min(dips.size() - 1, size_t(isa::host_offset(d.global) / dips[0].capacity));
+        hbm[k] += double(d.count) * busy(d.bytes, dips[k].hbm_bytes_per_cycle);
+        dip_link[k] += double(d.count) * busy(d.bytes, dips[k].link_bytes_per_cycle);
+      }
       const NodeKey to = p.counters.at(issuer)[i];
       if (d.kind != 0 || to == issuer) continue;  // a pull from HBM, or no mesh link
       const double flits = std::ceil(double(d.bytes) / link_bytes) * double(d.count);
@@ -706,6 +723,7 @@ double busiest_cycles(const TransferPlan& p, const hw::HardwareConfig& config) {
   double most = 0;
   for (const auto& [node, c] : nodes) most = std::max(most, c);
   for (const auto& [link, c] : links) most = std::max(most, c);
+  for (size_t k = 0; k < dips.size(); ++k) most = std::max({most, hbm[k], dip_link[k]});
   return most;
 }
 
@@ -753,6 +771,33 @@ bool staging_pays(const Transfers::Move& m, const hw::HardwareConfig& config, bo
   return busiest_cycles(staged, config) + local_copy_cycles(local) < busiest_cycles(direct, config);
 }
 
+// The fewest bands of the transpose's rows (transposed_placement) whose staging fits in
+// `room` bytes per node, each shard cut into `bands` near-equal runs of rows; 0 if not even a
+// row of each shard does.
+uint32_t transposed_bands(const Placement& dest, uint64_t room) {
+  const Placement t = transposed_placement(dest);
+  uint32_t tallest = 0;
+  for (const mesh::Shard& s : t.shards) tallest = std::max(tallest, s.layout.rows);
+  const auto fits = [&](uint32_t bands) {
+    std::map<NodeKey, uint64_t> per_node;
+    for (const mesh::Shard& s : t.shards) {
+      const uint64_t rows = (uint64_t(s.layout.rows) + bands - 1) / bands;
+      if ((per_node[key(s.node)] += mesh::align(rows * (s.layout.bytes() / s.layout.rows), 64)) >
+          room)
+        return false;
+    }
+    return true;
+  };
+  for (uint32_t bands = 1; bands <= tallest; ++bands)
+    if (fits(bands)) return bands;
+  return 0;
+}
+
+// Rows [first, end) of band `band` of `bands` of a shard with `rows` rows.
+std::pair<uint32_t, uint32_t> band_rows(uint32_t rows, uint32_t band, uint32_t bands) {
+  return {uint32_t(uint64_t(rows) * band / bands), uint32_t(uint64_t(rows) * (band + 1) / bands)};
+}
+
 }  // namespace
 
 ElementMap identity_map(uint32_t cols) {
@@ -763,7 +808,7 @@ TransferStats& TransferStats::operator+=(const TransferStats& o) {
   cycles += o.cycles, runs += o.runs, descriptors += o.descriptors, copies += o.copies;
   bytes_between_nodes += o.bytes_between_nodes, bytes_from_hbm += o.bytes_from_hbm;
   bytes_to_hbm += o.bytes_to_hbm, bytes_local += o.bytes_local;
-  bytes_retiled += o.bytes_retiled;
+  bytes_retiled += o.bytes_retiled, bands += o.bands;
   return *this;
 }
 
@@ -807,6 +852,7 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
   try {
     stats += convert_sources(work, owned, staging, what);
     TransferPlan after;
+    std::vector<Move> banded;
     for (Move& m : work) {
       if (whole_copies(m) || staging_ == Staging::Never) continue;
       if (m.map.down && (staging_ == Staging::Always || staging_pays(m, config_, true))) {
@@ -817,6 +863,11 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
           m.map = down_map(m.map);
           continue;
         }
+        if (transposed_bands(*m.dest, sram_.largest_free()) > 0) {
+          banded.push_back(m);
+          m.dest = nullptr;
+          continue;
+        }
       }
       if (staging_ == Staging::Always || staging_pays(m, config_, false))
         if (const Placement* rows = stage(*m.dest, owned, staging)) {
@@ -825,8 +876,11 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
           m.dest = rows;
         }
     }
-    stats += move_same_type(work, what);
+    work.erase(std::remove_if(work.begin(), work.end(), [](const Move& m) { return !m.dest; }),
+               work.end());
+    if (!work.empty()) stats += move_same_type(work, what);
     stats += local_copies(executor_, config_, after, table_, table_bytes_, what);
+    for (const Move& m : banded) stats += move_transposed_in_bands(m, what);
   } catch (...) {
     give_back();
     throw;
@@ -850,6 +904,52 @@ const Placement* Transfers::stage_transposed(const Placement& p, std::deque<Plac
   for (const mesh::Shard& s : p.shards)
     if (s.in_host) return nullptr;
   return place_staged(transposed_placement(p), owned, staging);
+}
+
+TransferStats Transfers::move_transposed_in_bands(const Move& m, const std::string& what) {
+  const Placement whole = transposed_placement(*m.dest);
+  const uint32_t bands = transposed_bands(*m.dest, sram_.largest_free());
+  // Every band's shards lie from the same address on each node, the first band the largest.
+  uint64_t most = 0;
+  std::map<NodeKey, uint64_t> per_node;
+  for (const mesh::Shard& s : whole.shards) {
+    const auto [first, end] = band_rows(s.layout.rows, 0, bands);
+    const uint64_t rows = std::max<uint64_t>(end - first, (s.layout.rows + bands - 1) / bands);
+    most = std::max(
+        most, per_node[key(s.node)] += mesh::align(rows * (s.layout.bytes() / s.layout.rows), 64));
+  }
+  const uint64_t base = sram_.take(most);
+  if (base == UINT64_MAX) throw std::logic_error(fmt::format("{}: no SRAM for a band", what));
+  TransferStats stats;
+  try {
+    for (uint32_t band = 0; band < bands; ++band) {
+      Placement part = whole;
+      std::vector<uint32_t> first_col(part.shards.size());
+      per_node.clear();
+      for (size_t k = 0; k < part.shards.size(); ++k) {
+        const mesh::Shard& w = whole.shards[k];
+        mesh::Shard& s = part.shards[k];
+        const auto [first, end] = band_rows(w.layout.rows, band, bands);
+        first_col[k] = first;
+        s.layout.rows = s.layout.block_rows = end - first;
+        s.r0 = std::min(w.r0 + first, w.r1), s.r1 = std::min(w.r0 + end, w.r1);
+        s.address = base + per_node[key(s.node)];
+        per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64);
+      }
+      stats += move_same_type({Move{m.sources, &part, down_map(m.map), m.zero_fill}}, what);
+      TransferPlan after;
+      for (size_t k = 0; k < part.shards.size(); ++k)
+        if (part.shards[k].layout.rows > 0)
+          plan_local_copy(part.shards[k], m.dest->shards[k], after, true, first_col[k]);
+      stats += local_copies(executor_, config_, after, table_, table_bytes_, what);
+      ++stats.bands;
+    }
+  } catch (...) {
+    sram_.give_back(base);
+    throw;
+  }
+  sram_.give_back(base);
+  return stats;
 }
 
 const Placement* Transfers::place_staged(Placement staged, std::deque<Placement>& owned,

@@ -77,6 +77,7 @@ struct TransferStats {
   uint64_t copies = 0;       // push and pull instructions
   uint64_t bytes_between_nodes = 0, bytes_from_hbm = 0, bytes_to_hbm = 0, bytes_local = 0;
   uint64_t bytes_retiled = 0;  // copied on a node from staged rows into tiles
+  uint64_t bands = 0;          // transposes staged in bands for want of SRAM: the bands
   TransferStats& operator+=(const TransferStats& o);
 };
 
@@ -120,6 +121,9 @@ class Transfers {
   // The transpose of `p` laid whole by rows beside it (nullptr: a shard in HBM, or no SRAM).
   const Placement* stage_transposed(const Placement& p, std::deque<Placement>& owned,
                                     std::vector<uint64_t>& staging);
+  // A transposed read staged in bands of its transpose's rows, as many as the SRAM left
+  // needs (transposed_bands > 0): each band's DMAs, then its copies into place.
+  TransferStats move_transposed_in_bands(const Move& m, const std::string& what);
   // `staged` (its shards' layouts set) given SRAM beside the rest on every node, kept in
   // `owned` (nullptr: no SRAM left).
   const Placement* place_staged(Placement staged, std::deque<Placement>& owned,
