@@ -2575,6 +2575,7 @@ nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& con
                    {"bytes_between_nodes", o.moves.bytes_between_nodes},
                    {"bytes_from_hbm", o.moves.bytes_from_hbm},
                    {"bytes_to_hbm", o.moves.bytes_to_hbm},
+                   {"transpose_bands", o.moves.bands},
                    {"sram_in_use", o.sram_in_use},
                    {"f64_bound_used", o.bound_used},
                    {"spilled", o.spilled},
