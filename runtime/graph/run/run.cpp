@@ -1498,25 +1498,29 @@ class Runner {
     const DType dtype = split.dtype;
     const float eps = n.eps;
     const uint32_t cols = n.in.cols;
-    normalise(op, n, n.dy, n.scale, n.zero, n.zero, produce(op.outputs[0], &split).buffer->address,
-              "dx");
-    std::shared_ptr<Buffer> xhat = allocate(split.bytes(), "batchnorm_backward's x^");
-    normalise(op, n, n.x, n.one, n.zero, n.mean, xhat->address, "x^");
-    elementwise_step(op, ops::ElementwiseOp::Mul, split, n.dy, xhat->address, false, xhat->address,
-                     "dy x^");
     // Mixed precision (a bf16 network's batchnorm parameters in fp32, as PyTorch's autocast
     // keeps them): dy x^ and dy are widened to fp32 (exactly) before their sums, so dscale and
     // dbias are the fp32 sums, not rounded to bf16.
     const DType sums_dtype = runtime_dtype(tensor(op.outputs[1]).dtype);
     const ops::RowSplit sums_split = ops::with_dtype(split, sums_dtype);
-    uint64_t t_at = xhat->address, dy_at = n.dy;
+    // The large buffers are taken before the first kernel: until then, where SRAM is in pieces,
+    // the op may start over with the pieces joined (run_attempts).
+    const uint64_t dx = produce(op.outputs[0], &split).buffer->address;
+    std::shared_ptr<Buffer> xhat = allocate(split.bytes(), "batchnorm_backward's x^");
     std::vector<std::shared_ptr<Buffer>> wide;
     if (sums_dtype != dtype)
-      for (uint64_t* at : {&t_at, &dy_at}) {
+      for (int k = 0; k < 2; ++k)
         wide.push_back(allocate(sums_split.bytes(), "batchnorm_backward's fp32 terms"));
+    normalise(op, n, n.dy, n.scale, n.zero, n.zero, dx, "dx");
+    normalise(op, n, n.x, n.one, n.zero, n.mean, xhat->address, "x^");
+    elementwise_step(op, ops::ElementwiseOp::Mul, split, n.dy, xhat->address, false, xhat->address,
+                     "dy x^");
+    uint64_t t_at = xhat->address, dy_at = n.dy;
+    if (sums_dtype != dtype)
+      for (uint64_t* at : {&t_at, &dy_at}) {
         ops::CastProblem widen;
         widen.in = split, widen.out = sums_split;
-        widen.x = *at, widen.y = wide.back()->address;
+        widen.x = *at, widen.y = wide[at == &t_at ? 0 : 1]->address;
         kernel(ops::CastKernel(config_, widen),
                fmt::format("{} '{}' ({} to fp32)", op.type, op.name, at == &t_at ? "dy x^" : "dy"));
         *at = widen.y;
