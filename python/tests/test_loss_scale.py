@@ -192,3 +192,20 @@ def test_the_unscale_factor_is_the_reciprocal_or_nan(check, scale):
                                                            "scale": np.float32(scale)})
     f = float(outputs["factor"])
     assert np.isnan(f) if np.isnan(check) else f == float(np.float32(1) / np.float32(scale))
+
+
+def test_tensor_parallel_groups_skip_together():
+    """Each tensor-parallel group checks its parts of the split weights; the checks are summed
+    over the groups (check.allreduce), so all skip, and the weights come back whole as given."""
+    inputs = batch(100.0)
+    rng = np.random.default_rng(9)
+    for name, shape in [("fc1.w", (784, 256)), ("fc1.b", (256,)), ("fc2.w", (256, 10)),
+                        ("fc2.b", (10,))]:
+        inputs["master/" + name] = rng.uniform(-0.05, 0.05, shape).astype(np.float32)
+    outputs, report = dojosim.run_graph(MLP, config=TINY, inputs=inputs, tensor_parallel=2,
+                                        optimizer="sgd:lr=0.001", loss_scale=DYNAMIC)
+    assert report["run"]["totals"]["checked"] is True
+    assert "check.allreduce" in [o["op"] for o in report["run"]["ops"]]
+    assert report["run"]["step"]["loss_scale"]["skipped"] is True
+    for name in ["fc1.w", "fc1.b", "fc2.w", "fc2.b"]:
+        assert outputs["next/master/" + name].tobytes() == inputs["master/" + name].tobytes()

@@ -829,7 +829,8 @@ namespace {
 // unscaling factor (1 / S, or NaN after an overflow), the updates (each taking it last), the
 // scale's update.
 void add_dynamic_loss_scale(Graph& t, const DynamicLossScale& d,
-                            const std::vector<std::string>& checks, std::vector<Op>& updates) {
+                            const std::vector<std::string>& checks, std::vector<Op>& updates,
+                            uint32_t tensor_groups) {
   const auto scalar = [&](const std::string& name, Role role) {
     if (t.find_tensor(name))
       throw GraphError(
@@ -853,6 +854,17 @@ void add_dynamic_loss_scale(Graph& t, const DynamicLossScale& d,
     op.outputs = {sum};
     t.ops.push_back(op);
     check = sum;
+  }
+  if (tensor_groups > 1) {  // each tensor-parallel group checked its parts: all must agree
+    scalar("check.groups", Role::Activation);
+    Op sum;
+    sum.name = "check.allreduce";
+    sum.type = "allreduce";
+    sum.inputs = {check};
+    sum.outputs = {"check.groups"};
+    sum.attributes = {{"groups", int64_t(tensor_groups)}};
+    t.ops.push_back(sum);
+    check = sum.outputs[0];
   }
   const std::string factor = "loss_scale/unscale";
   scalar(factor, Role::Activation);
@@ -995,7 +1007,9 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
     else
       t.ops.push_back(op);
   }
-  if (backward.dynamic) add_dynamic_loss_scale(t, *backward.dynamic, checks, updates);
+  if (backward.dynamic)
+    add_dynamic_loss_scale(t, *backward.dynamic, checks, updates,
+                           backward.partial_input_gradients.empty() ? 1 : backward.groups);
   // A working copy made just before its first reader holds SRAM only from then on (a network's
   // weights made at the start would sit in SRAM through the forward, between its activations).
   for (const Op& copy : working_copies) {

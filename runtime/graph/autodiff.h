@@ -108,7 +108,10 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
 /// With dynamic loss scaling (backward.dynamic), every weight's fp32 gradient (after the
 /// data-parallel all-reduce if any) is checked as PyTorch checks the scaled gradient: the sum of
 /// its x - x (a `sub`, bwd/check/W, and a `reduce_sum`, check/W), added over the weights into
-/// `check` (0, or NaN when some gradient overflowed); `loss_scale.unscale` (op unscale_factor)
+/// `check` (0, or NaN when some gradient overflowed; with tensor parallel summed over a
+/// replica's groups by check.allreduce, each having checked its parts, so that all agree; data
+/// parallel needs nothing more: the checks follow the gradients' all-reduce, which gives every
+/// group the same sums); `loss_scale.unscale` (op unscale_factor)
 /// makes 1 / S, or NaN after an overflow; every update takes it as its last input, multiplies
 /// the gradient by it and keeps the old weight and state where it is not finite; and
 /// `loss_scale.update` (op loss_scale_update) writes next/state/loss_scale and
