@@ -338,7 +338,9 @@ _OPS = {
     "silu_backward": lambda op, dy, x: _silu_backward(dy, x),
     "reduce_sum": lambda op, x: _reduce_sum(x, op),
     "scale": lambda op, x: x * op.attributes["factor"],
-    "cast": lambda op, x: x * _attr(op, "factor", 1.0),  # the mathematics: no rounding
+    # The mathematics: no rounding; the factor a tensor's where given (dynamic loss scaling).
+    "cast": lambda op, x, *f: x * (np.asarray(f[0]).reshape(-1)[0] if f else
+                                   _attr(op, "factor", 1.0)),
     # One replica's view of a data-parallel step: every group holds this x (the graph's own
     # batch in every group), so the sum over the groups is groups x.
     "allreduce": lambda op, x: x * _attr(op, "groups", 1),

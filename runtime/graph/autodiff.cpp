@@ -299,8 +299,8 @@ class Backward {
       declare(scaled, l.shape, l.dtype, Role::Activation);
       Op op;
       op.name = unique(op_names_, loss_ + ".loss_scale");
-      op.type = "mul";
-      op.inputs = {"grad_output", dynamic_scale(l.dtype, made_by.origin)};
+      op.type = "cast";
+      op.inputs = {"grad_output", kLossScaleState};
       op.outputs = {scaled};
       op.origin = made_by.origin;
       out_.ops.push_back(op);
@@ -327,21 +327,6 @@ class Backward {
  public:
   double loss_scale() const { return loss_scale_; }
   bool dynamic() const { return options_.dynamic.has_value(); }
-  // The dynamic loss scale in `dtype`: the fp32 state itself, or its cast (made once).
-  std::string dynamic_scale(DType dtype, const Origin& origin) {
-    if (dtype == DType::Fp32) return kLossScaleState;
-    const std::string name = fmt::format("bwd/loss_scale.{}", dtype_name(dtype));
-    if (names_.count(name)) return name;
-    declare(name, {}, dtype, Role::Activation);
-    Op op;
-    op.name = unique(op_names_, fmt::format("loss_scale.{}", dtype_name(dtype)));
-    op.type = "cast";
-    op.inputs = {kLossScaleState};
-    op.outputs = {name};
-    op.origin = origin;
-    out_.ops.push_back(op);
-    return name;
-  }
   // The groups whose partial sums make op's first input's gradient (tensor parallel), or 1.
   uint32_t partial_groups(const Op& op) const {
     return options_.partial_input_gradients.count(op.name) ? options_.groups : 1;
@@ -580,12 +565,12 @@ void cross_entropy_rule(Backward& b, const Op& op, const std::vector<std::string
                              "softmax_cross_entropy only as the loss itself",
                              op.outputs[0]));
   std::map<std::string, AttrValue> a = op.attributes;
-  if (b.dynamic()) {  // the scale is a tensor: multiplied in after
+  if (b.dynamic()) {  // the scale is a tensor: multiplied in after, by a cast that reads it
     const Backward::Out d = b.gradient(0);
     const std::string unscaled =
         b.emit("softmax_cross_entropy_backward", {op.inputs[0], op.inputs[1]},
                {b.temporary(d.shape, d.dtype)}, a)[0];
-    b.emit("mul", {unscaled, b.dynamic_scale(d.dtype, op.origin)}, {d});
+    b.emit("cast", {unscaled, kLossScaleState}, {d});
     return;
   }
   if (b.loss_scale() != 1.0) {

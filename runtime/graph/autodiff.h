@@ -57,8 +57,9 @@ struct BackwardOptions {
   uint32_t groups = 1;
   /// Dynamic loss scaling (with loss_scale 1): the backward starts from d loss times the fp32
   /// scalar kLossScaleState (a tensor the backward declares, role optimizer_state), multiplied
-  /// in (a `mul`, in the loss gradient's dtype: a `cast` of the scale first for bf16); the
-  /// training step unscales, checks, skips and updates the scale (training_step).
+  /// in by a `cast` that takes it as its factor (the product in fp32, rounded once to the loss
+  /// gradient's dtype); the training step checks, unscales, skips and updates the scale
+  /// (training_step).
   std::optional<DynamicLossScale> dynamic = std::nullopt;
 };
 

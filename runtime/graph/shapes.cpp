@@ -277,7 +277,11 @@ double flop_scale(const OpContext&, const std::vector<Shape>& out) {
   return elements(out[0]);
 }
 
+void need_scalar(const OpContext& c, size_t i, const char* name);
 std::vector<Shape> shape_cast(const OpContext& c) {
+  if (c.inputs.size() > 2)
+    fail(fmt::format("{} inputs; expected x and at most a factor", c.inputs.size()));
+  if (c.inputs.size() == 2) need_scalar(c, 1, "the factor");
   return {same_as_first(c)};
 }
 double flop_cast(const OpContext&, const std::vector<Shape>& out) {

@@ -2058,10 +2058,14 @@ class Runner {
     p.seed = config_.sim.seed ^ (uint64_t(int_attr(op, "seed", 0)) * 0xD1B54A32D192ED03ull);
     std::vector<std::shared_ptr<Buffer>> temps;
     p.x = input_in(x, p.in, temps);
+    // A factor that is a tensor (dynamic loss scaling's scale): on every node, read there.
+    std::shared_ptr<Buffer> factor;
+    if (op.inputs.size() > 1) factor = scalar_in(op.inputs[1], p.in, p.factor_at);
     p.y = produce(y, &p.out).buffer->address;
     op_->how = "simd rows";
     kernel(ops::CastKernel(config_, p), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
+      if (factor) p.factor = ref(op.inputs[1]).values.at(0);
       ref_[y] = ops::cast_reference(p, ref(x), ops::cast_threads(config_));
       f64_[y] = ops::cast_reference_f64(p, ref(x));
     }

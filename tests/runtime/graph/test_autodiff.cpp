@@ -541,7 +541,7 @@ TEST_CASE("dynamic loss scaling: the step's scale, checks, unscaling factor and 
   g::validate(t);
   // The backward starts from d loss times the scale, a tensor (grad_output's here).
   const g::Op& seed = op_in(t, "y.loss_scale");
-  CHECK(seed.type == "mul");
+  CHECK(seed.type == "cast");
   CHECK(seed.inputs == std::vector<std::string>{"grad_output", "state/loss_scale"});
   for (const char* s : {"state/loss_scale", "state/loss_scale_good_steps"}) {
     CHECK(t.find_tensor(s)->role == g::Role::OptimizerState);
