@@ -22,6 +22,7 @@
 #include "isa/elf_loader.h"
 #include "isa/node_runner.h"
 #include "isa/timing.h"
+#include "runtime/graph/autodiff.h"
 #include "runtime/graph/io.h"
 #include "tools/commands.h"
 #include "tools/data_files.h"
@@ -81,7 +82,7 @@ int cmd_run(const std::vector<std::string>& args) {
   uint32_t batch = 1;
   std::vector<std::string> sets;
   std::string loss, graph_out, optimizer, parallel;
-  double loss_scale = 1;
+  std::string loss_scale;
   uint32_t data_parallel = 1, tensor_parallel = 1;
   unsigned threads = 1, host_threads = 0;
   opts.add_options()("help,h", "show this help")(
@@ -110,9 +111,13 @@ int cmd_run(const std::vector<std::string>& args) {
       "[,epsilon=..][,weight_decay=..][,step=..]; outputs next/WEIGHT and next/state/WEIGHT/..")(
       "loss", po::value<std::string>(&loss),
       "with --backward: the tensor the backward starts from (default: the graph's one output)")(
-      "loss-scale", po::value<double>(&loss_scale),
+      "loss-scale", po::value<std::string>(&loss_scale),
       "with --backward: start the backward from this multiple of d loss (static loss scaling; "
-      "the training step divides it out of every gradient before the update)")(
+      "the training step divides it out of every gradient before the update); or, with "
+      "--optimizer, dynamic[:init=65536][,growth=2][,backoff=0.5][,interval=2000]: PyTorch's "
+      "GradScaler on the machine: a step whose gradients overflow skips its updates and backs "
+      "the scale off, interval good steps grow it (state/loss_scale, "
+      "state/loss_scale_good_steps)")(
       "data-parallel", po::value<uint32_t>(&data_parallel),
       "with --optimizer: the training step on this many equal rectangles of the mesh at once "
       "(docs/graphs.md \"Data parallel\"), each with its own batch of the graph's size; "
@@ -209,9 +214,17 @@ int cmd_run(const std::vector<std::string>& args) {
                        "--loss names where the backward starts: give --backward or --optimizer");
   if (vm.count("loss-scale") && !vm.count("backward") && !vm.count("optimizer"))
     return usage_error("run", "--loss-scale scales the backward: give --backward or --optimizer");
-  if (vm.count("loss-scale") && !(loss_scale > 0 && std::isfinite(loss_scale)))
-    return usage_error(
-        "run", fmt::format("--loss-scale {}: expected a positive finite number", loss_scale));
+  if (vm.count("loss-scale")) {
+    try {
+      if (runtime::graph::parse_loss_scale(loss_scale).dynamic && !vm.count("optimizer"))
+        return usage_error("run",
+                           fmt::format("--loss-scale {}: dynamic loss scaling skips updates and "
+                                       "changes the scale: give --optimizer",
+                                       loss_scale));
+    } catch (const runtime::graph::GraphError& e) {
+      return usage_error("run", e.what());
+    }
+  }
   if (vm.count("data-parallel") && !vm.count("optimizer"))
     return usage_error("run", "--data-parallel runs replicas of a training step: give --optimizer");
   if (vm.count("data-parallel") && data_parallel == 0)

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "hw/config/config_io.h"
@@ -175,6 +176,7 @@ struct StepGraph {
   runtime::graph::Analysis a;
   runtime::graph::TensorParallel tp;
   std::map<std::string, size_t> part;
+  std::optional<runtime::graph::DynamicLossScale> dynamic;  // --loss-scale dynamic
 };
 StepGraph step_graph(const runtime::graph::Graph& file, const GraphFlags& flags) {
   namespace graph = runtime::graph;
@@ -187,8 +189,11 @@ StepGraph step_graph(const runtime::graph::Graph& file, const GraphFlags& flags)
     s.a = graph::validate(s.g);
   }
   for (const graph::Op& op : s.g.ops) s.part[op.name] = 0;
-  const graph::BackwardOptions backward{flags.loss, flags.loss_scale, s.tp.column_ops,
-                                        flags.tensor_parallel};
+  const graph::LossScaling scaling =
+      flags.loss_scale.empty() ? graph::LossScaling{} : graph::parse_loss_scale(flags.loss_scale);
+  const graph::BackwardOptions backward{flags.loss, scaling.scale, s.tp.column_ops,
+                                        flags.tensor_parallel, scaling.dynamic};
+  s.dynamic = scaling.dynamic;
   if (!flags.optimizer.empty() || flags.backward) {
     const graph::Graph b = graph::with_backward(s.g, backward);
     for (const graph::Op& op : b.ops) s.part.emplace(op.name, 1);
@@ -326,6 +331,13 @@ int run_graph_file(const std::string& path, const GraphFlags& given) {
       options.groups = groups;
       options.tensor_groups = flags.tensor_parallel;
       options.slices = slices;
+      // Dynamic loss scaling: the scale starts at init unless given (a training loop gives
+      // the last step's next/state/loss_scale).
+      if (step.dynamic && !options.values.count(graph::kLossScaleState)) {
+        runtime::Matrix init(1, 1);
+        init.values[0] = float(step.dynamic->init);
+        options.values[graph::kLossScaleState] = init;
+      }
     }
     fmt::print("dojosim run{}: {} on {}\n", plan ? " --plan" : "", path, config_path);
     fmt::print("{}", graph::summary_text(g, s));
@@ -375,6 +387,25 @@ int run_graph_file(const std::string& path, const GraphFlags& given) {
       const uint64_t samples = batch_of(g) * flags.data_parallel;
       const double clock = loaded.config.node.core.clock_ghz;
       if (training) fmt::print("{}", step_text(step_split(r, part), samples, clock));
+      // Dynamic loss scaling: the scale the step used, and whether it skipped its updates (the
+      // scale went down); a timing-only run has no values to tell.
+      nlohmann::ordered_json scaling;
+      if (step.dynamic) {
+        const float used = options.values.at(graph::kLossScaleState).values.at(0);
+        const auto next = r.outputs.find(std::string("next/") + graph::kLossScaleState);
+        const bool known = loaded.config.sim.values && next != r.outputs.end();
+        const bool skipped = known && next->second.values.at(0) < used;
+        fmt::print("loss scale: {} (dynamic), updates {}{}\n", used,
+                   !known    ? "skipped: unknown (timing only)"
+                   : skipped ? "skipped: an overflow"
+                             : "applied",
+                   known ? fmt::format("; next scale {}", next->second.values.at(0)) : "");
+        scaling = {{"scale", used}, {"dynamic", true}};
+        if (known)
+          scaling["skipped"] = skipped, scaling["next_scale"] = next->second.values.at(0);
+        else
+          scaling["skipped"] = "unknown";
+      }
       if (trace && !finish_trace(*trace, flags.trace_path, flags.trace_limit)) return kUsage;
       if (!flags.svg_dir.empty()) {
         report::write_graph_svgs(flags.svg_dir, r, loaded.config);
@@ -387,6 +418,7 @@ int run_graph_file(const std::string& path, const GraphFlags& given) {
           j["run"]["step"]["samples"] = samples,
           j["run"]["step"]["samples_per_s"] =
               double(samples) * clock * 1e9 / double(std::max<uint64_t>(1, r.cycles));
+        if (!scaling.is_null()) j["run"]["step"]["loss_scale"] = scaling;
         for (size_t i = 0; i < t.parts.size(); ++i)
           if (t.parts[i].ops || i != 2)
             j["run"]["step"][t.parts[i].name] = {{"ops", t.parts[i].ops},

@@ -21,7 +21,9 @@ struct GraphFlags {
   bool backward = false;  // append the backward (runtime/graph/autodiff.h)
   std::string optimizer;  // and then the updates: "sgd:lr=0.1" (implies backward)
   std::string loss;       // the loss the backward starts from; empty: the graph's one output
-  double loss_scale = 1;  // static loss scaling of the backward (BackwardOptions::loss_scale)
+  // loss scaling of the backward: "" (none), a number (static) or "dynamic:..."
+  // (runtime::graph::parse_loss_scale)
+  std::string loss_scale;
   uint32_t data_parallel = 1;  // groups of nodes running the training step at once
   std::string graph_out;  // write the graph that runs (YAML or JSON by its name) here
   uint32_t tensor_parallel = 1;  // groups of nodes each holding a part of the split layers

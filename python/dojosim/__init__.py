@@ -204,7 +204,14 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
     makes the run a training step (`--optimizer`): outputs next/NAME and next/state/NAME/...;
     loss names the tensor the backward starts from (default: the graph's one output);
     loss_scale (`--loss-scale`) starts the backward from that multiple of d loss, divided out of
-    every gradient before the update. A bf16 weight W trains as an fp32 master weight
+    every gradient before the update; or, with optimizer, "dynamic[:init=..][,growth=..]
+    [,backoff=..][,interval=..]" scales dynamically as PyTorch's GradScaler does (on the
+    machine): a step whose gradients overflow skips its updates (its next/ weights and state are
+    the ones it was given) and backs the scale off; interval good steps in a row grow it. The
+    scale and the count of good steps are state: inputs state/loss_scale (default init) and
+    state/loss_scale_good_steps (default 0), outputs next/state/...; report["run"]["step"]
+    ["loss_scale"] says the scale the step used and whether it skipped its updates ("skipped":
+    True or False; "unknown" in a timing-only run). A bf16 weight W trains as an fp32 master weight
     master/W (outputs next/master/W), its working copy made by stochastic rounding.
     data_parallel (`--data-parallel`, with optimizer) runs the step on that many equal
     rectangles of the mesh at once, each with its own batch of the graph's size (an input given
@@ -262,7 +269,9 @@ def run_graph(graph, *, config=None, set=None, inputs=None, trace=None, backward
             cmd += ["--optimizer", optimizer]
         if loss is not None:
             cmd += ["--loss", loss]
-        if loss_scale is not None:
+        if isinstance(loss_scale, str):
+            cmd += ["--loss-scale", loss_scale]
+        elif loss_scale is not None:
             cmd += ["--loss-scale", repr(float(loss_scale))]
         if data_parallel is not None:
             cmd += ["--data-parallel", str(int(data_parallel))]
@@ -294,7 +303,10 @@ def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=N
     "adamw:lr=1e-3[,...]" (the step number is counted here: AdamW's bias correction, and the
     stochastic rounding of bf16 weights' working copies draws anew each step). inputs: host
     tensors' values for every step (the batch; weights to start from). The optimizer state
-    starts at zero; loss_scale as run_graph's.
+    starts at zero; loss_scale as run_graph's: with "dynamic[:...]" the scale and its count of
+    good steps are state fed from step to step like the optimizer's, and a step that skips its
+    updates does not count (AdamW's step number is that of the updates applied, as PyTorch's
+    optimizer.step() is not called on a skipped step).
 
     Returns (losses, weights, reports): the loss of each step (the value of `loss`, default the
     graph's one output, before the step's update), the weights after the last step {name: numpy
@@ -302,8 +314,9 @@ def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=N
     import numpy as np
     values = dict(inputs or {})
     losses, reports = [], []
-    for step in range(1, steps + 1):
-        spec = optimizer + ("," if ":" in optimizer else ":") + "step={}".format(step)
+    applied = 0  # updates applied so far (a skipped step's do not count)
+    for _ in range(steps):
+        spec = optimizer + ("," if ":" in optimizer else ":") + "step={}".format(applied + 1)
         outputs, report = run_graph(graph, config=config, set=set, inputs=values,
                                     optimizer=spec, loss=loss, loss_scale=loss_scale)
         reports.append(report)
@@ -318,6 +331,7 @@ def train(graph, *, optimizer, steps, config=None, set=None, inputs=None, loss=N
                 rest))
         losses.append(float(np.asarray(outputs[name]).reshape(-1)[0]))
         values.update(updated)
+        applied += report["run"]["step"].get("loss_scale", {}).get("skipped") is not True
     weights = {k[len("master/"):] if k.startswith("master/") else k: v
                for k, v in values.items() if k in updated and not k.startswith("state/")}
     return losses, weights, reports

@@ -260,13 +260,37 @@ def _conv2d_grad_weight(x, dy, op):
     return np.concatenate(outs, axis=-1) if groups > 1 else outs[0]
 
 
-def _sgd_update(w, g, v, op):
+def _unscaled(old, g, unscale):
+    """Dynamic loss scaling's optional last input of an update: (skip, the gradient times it)."""
+    if not unscale:
+        return False, g
+    f = np.asarray(unscale[0]).reshape(-1)[0]
+    return not np.isfinite(f), g * f
+
+
+def _sgd_update(w, g, v, op, *unscale):
+    skip, g = _unscaled(w, g, unscale)
+    if skip:
+        return [w, v]
     g = g + _attr(op, "weight_decay", 0.0) * w
     v = _attr(op, "momentum", 0.9) * v + g
     return [w - op.attributes["lr"] * v, v]
 
 
-def _adamw_update(w, g, m, v, op):
+def _loss_scale_update(check, scale, good, op):
+    """GradScaler's rule (torch.cuda.amp, _amp_update_scale_)."""
+    if not np.isfinite(check):
+        return [scale * _attr(op, "backoff", 0.5), np.zeros_like(good)]
+    if good + 1 >= _attr(op, "interval", 2000):
+        grown = scale * _attr(op, "growth", 2.0)
+        return [grown if np.isfinite(grown) else scale, np.zeros_like(good)]
+    return [scale, good + 1]
+
+
+def _adamw_update(w, g, m, v, op, *unscale):
+    skip, g = _unscaled(w, g, unscale)
+    if skip:
+        return [w, m, v]
     lr, b1, b2 = op.attributes["lr"], _attr(op, "beta1", 0.9), _attr(op, "beta2", 0.999)
     t = _attr(op, "step", 1)
     m = b1 * m + (1 - b1) * g
@@ -303,8 +327,10 @@ _OPS = {
     "concat": lambda op, *xs: np.concatenate(xs, axis=op.attributes["axis"]),
     "split": lambda op, x: _split(x, op),
     "softmax_cross_entropy": lambda op, logits, labels: _cross_entropy(logits, labels, op),
-    "sgd_update": lambda op, w, g, v: _sgd_update(w, g, v, op),
-    "adamw_update": lambda op, w, g, m, v: _adamw_update(w, g, m, v, op),
+    "sgd_update": lambda op, w, g, v, *f: _sgd_update(w, g, v, op, *f),
+    "adamw_update": lambda op, w, g, m, v, *f: _adamw_update(w, g, m, v, op, *f),
+    "unscale_factor": lambda op, check, scale: 1 / scale + (check - check),
+    "loss_scale_update": lambda op, check, scale, good: _loss_scale_update(check, scale, good, op),
     "conv2d_grad_input": lambda op, dy, w: _conv2d_grad_input(dy, w, op),
     "conv2d_grad_weight": lambda op, x, dy: _conv2d_grad_weight(x, dy, op),
     "relu_backward": lambda op, dy, x: np.where(x > 0, dy, 0),
@@ -312,7 +338,9 @@ _OPS = {
     "silu_backward": lambda op, dy, x: _silu_backward(dy, x),
     "reduce_sum": lambda op, x: _reduce_sum(x, op),
     "scale": lambda op, x: x * op.attributes["factor"],
-    "cast": lambda op, x: x * _attr(op, "factor", 1.0),  # the mathematics: no rounding
+    # The mathematics: no rounding; the factor a tensor's where given (dynamic loss scaling).
+    "cast": lambda op, x, *f: x * (np.asarray(f[0]).reshape(-1)[0] if f else
+                                   _attr(op, "factor", 1.0)),
     # One replica's view of a data-parallel step: every group holds this x (the graph's own
     # batch in every group), so the sum over the groups is groups x.
     "allreduce": lambda op, x: x * _attr(op, "groups", 1),

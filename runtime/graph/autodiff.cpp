@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -57,6 +58,17 @@ class Backward {
           fmt::format("loss scale {}: expected a positive finite number", loss_scale_));
     for (const Tensor& t : g.tensors) names_.insert(t.name);
     for (const Op& op : g.ops) op_names_.insert(op.name);
+    if (options.dynamic && loss_scale_ != 1.0)
+      throw GraphError(
+          fmt::format("loss scale {} and dynamic loss scaling: give one of them", loss_scale_));
+    if (options.dynamic) {
+      if (names_.count(kLossScaleState))
+        throw GraphError(
+            fmt::format("dynamic loss scaling needs a tensor '{}', and the graph "
+                        "already has one",
+                        kLossScaleState));
+      declare(kLossScaleState, {}, DType::Fp32, Role::OptimizerState);
+    }
     for (size_t i = 0; i < g.ops.size(); ++i)
       for (const std::string& o : g.ops[i].outputs) producer_[o] = i;
     loss_ = find_loss(options.loss);
@@ -282,6 +294,19 @@ class Backward {
                       "gradient, and the graph already has a tensor of that name",
                       where(loss_), loss_));
     declare("grad_output", l.shape, l.dtype, Role::Input);
+    if (options_.dynamic) {
+      const std::string scaled = unique(names_, "bwd/grad_output.scaled");
+      declare(scaled, l.shape, l.dtype, Role::Activation);
+      Op op;
+      op.name = unique(op_names_, loss_ + ".loss_scale");
+      op.type = "cast";
+      op.inputs = {"grad_output", kLossScaleState};
+      op.outputs = {scaled};
+      op.origin = made_by.origin;
+      out_.ops.push_back(op);
+      contributions_[loss_].push_back(scaled);
+      return;
+    }
     if (loss_scale_ == 1.0) {
       contributions_[loss_].push_back("grad_output");
       return;
@@ -301,6 +326,7 @@ class Backward {
 
  public:
   double loss_scale() const { return loss_scale_; }
+  bool dynamic() const { return options_.dynamic.has_value(); }
   // The groups whose partial sums make op's first input's gradient (tensor parallel), or 1.
   uint32_t partial_groups(const Op& op) const {
     return options_.partial_input_gradients.count(op.name) ? options_.groups : 1;
@@ -539,6 +565,14 @@ void cross_entropy_rule(Backward& b, const Op& op, const std::vector<std::string
                              "softmax_cross_entropy only as the loss itself",
                              op.outputs[0]));
   std::map<std::string, AttrValue> a = op.attributes;
+  if (b.dynamic()) {  // the scale is a tensor: multiplied in after, by a cast that reads it
+    const Backward::Out d = b.gradient(0);
+    const std::string unscaled =
+        b.emit("softmax_cross_entropy_backward", {op.inputs[0], op.inputs[1]},
+               {b.temporary(d.shape, d.dtype)}, a)[0];
+    b.emit("cast", {unscaled, kLossScaleState}, {d});
+    return;
+  }
   if (b.loss_scale() != 1.0) {
     const auto s = a.find("scale");
     a["scale"] = (s == a.end() ? 1.0 : std::get<double>(s->second)) * b.loss_scale();
@@ -675,6 +709,69 @@ OptimizerOptions parse_optimizer(const std::string& text) {
   return o;
 }
 
+LossScaling parse_loss_scale(const std::string& text) {
+  LossScaling l;
+  const std::string kind = text.substr(0, text.find(':'));
+  if (kind != "dynamic") {
+    size_t used = 0;
+    try {
+      l.scale = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != text.size() || !(l.scale > 0) || !std::isfinite(l.scale))
+      throw GraphError(
+          fmt::format("--loss-scale {}: expected a positive finite number, or "
+                      "dynamic[:init=..][,growth=..][,backoff=..][,interval=..]",
+                      text));
+    return l;
+  }
+  DynamicLossScale d;
+  std::string rest = text.size() > kind.size() ? text.substr(kind.size() + 1) : "";
+  const char* keys = "init, growth, backoff, interval";
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    const std::string item = rest.substr(0, comma);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    if (eq == std::string::npos ||
+        (key != "init" && key != "growth" && key != "backoff" && key != "interval"))
+      throw GraphError(fmt::format(
+          "--loss-scale dynamic: '{}': expected KEY=VALUE with KEY one of {}", item, keys));
+    const std::string value = item.substr(eq + 1);
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(value, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    const auto bad = [&](const char* expected) {
+      return GraphError(
+          fmt::format("--loss-scale dynamic: {}={}: expected {}", key, value, expected));
+    };
+    if (used == 0 || used != value.size()) throw bad("a number");
+    if (key == "init") {
+      if (!(v > 0) || !std::isfinite(v) || v > double(std::numeric_limits<float>::max()))
+        throw bad("a positive number that fp32 holds (PyTorch's default 65536)");
+      d.init = v;
+    } else if (key == "growth") {
+      if (!(v > 1) || !std::isfinite(v)) throw bad("a number more than 1 (default 2)");
+      d.growth = v;
+    } else if (key == "backoff") {
+      if (!(v > 0 && v < 1)) throw bad("a number between 0 and 1, both excluded (default 0.5)");
+      d.backoff = v;
+    } else {
+      if (v != std::floor(v) || v < 1 || v > double(int64_t{1} << 23))
+        throw bad("a whole number from 1 to 8388608 (default 2000)");
+      d.interval = int64_t(v);
+    }
+  }
+  l.dynamic = d;
+  return l;
+}
+
 constexpr std::string_view kMasterPrefix = "master/";
 
 std::string master_weight(std::string_view weight) {
@@ -712,6 +809,73 @@ uint64_t fnv1a(std::string_view s) {
 }
 }  // namespace
 
+namespace {
+// The end of a step with dynamic loss scaling: the weights' checks added into `check`, the
+// unscaling factor (1 / S, or NaN after an overflow), the updates (each taking it last), the
+// scale's update.
+void add_dynamic_loss_scale(Graph& t, const DynamicLossScale& d,
+                            const std::vector<std::string>& checks, std::vector<Op>& updates,
+                            uint32_t tensor_groups) {
+  const auto scalar = [&](const std::string& name, Role role) {
+    if (t.find_tensor(name))
+      throw GraphError(
+          fmt::format("dynamic loss scaling needs a tensor '{}', and the graph "
+                      "already has one",
+                      name));
+    Tensor s;
+    s.name = name;
+    s.dtype = DType::Fp32;
+    s.role = role;
+    t.tensors.push_back(s);
+  };
+  std::string check = checks.at(0);
+  for (size_t i = 1; i < checks.size(); ++i) {
+    const std::string sum = i + 1 == checks.size() ? "check" : fmt::format("check.{}", i);
+    scalar(sum, Role::Activation);
+    Op op;
+    op.name = fmt::format("check.sum.{}", i);
+    op.type = "add";
+    op.inputs = {check, checks[i]};
+    op.outputs = {sum};
+    t.ops.push_back(op);
+    check = sum;
+  }
+  if (tensor_groups > 1) {  // each tensor-parallel group checked its parts: all must agree
+    scalar("check.groups", Role::Activation);
+    Op sum;
+    sum.name = "check.allreduce";
+    sum.type = "allreduce";
+    sum.inputs = {check};
+    sum.outputs = {"check.groups"};
+    sum.attributes = {{"groups", int64_t(tensor_groups)}};
+    t.ops.push_back(sum);
+    check = sum.outputs[0];
+  }
+  const std::string factor = "loss_scale/unscale";
+  scalar(factor, Role::Activation);
+  Op unscale;
+  unscale.name = "loss_scale.unscale";
+  unscale.type = "unscale_factor";
+  unscale.inputs = {check, kLossScaleState};
+  unscale.outputs = {factor};
+  t.ops.push_back(unscale);
+  for (Op& op : updates) {
+    op.inputs.push_back(factor);
+    t.ops.push_back(op);
+  }
+  scalar(kGoodStepsState, Role::OptimizerState);
+  scalar(std::string("next/") + kLossScaleState, Role::Activation);
+  scalar(std::string("next/") + kGoodStepsState, Role::Activation);
+  Op op;
+  op.name = "loss_scale.update";
+  op.type = "loss_scale_update";
+  op.inputs = {check, kLossScaleState, kGoodStepsState};
+  op.outputs = {std::string("next/") + kLossScaleState, std::string("next/") + kGoodStepsState};
+  op.attributes = {{"growth", d.growth}, {"backoff", d.backoff}, {"interval", d.interval}};
+  t.ops.push_back(op);
+}
+}  // namespace
+
 Graph training_step(const Graph& g, const BackwardOptions& backward,
                     const OptimizerOptions& optimizer) {
   Graph t = with_backward(g, backward);
@@ -723,6 +887,8 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
   const uint64_t step_number =
       step == optimizer.attributes.end() ? 1 : uint64_t(std::get<int64_t>(step->second));
   const size_t forward_tensors = g.tensors.size();
+  std::vector<std::string> checks;  // dynamic loss scaling: every weight's check
+  std::vector<Op> updates;          // and its updates, which wait for them all
   for (size_t i = 0; i < forward_tensors; ++i) {
     const Tensor w = t.tensors[i];
     if (w.role != Role::Weight || !t.find_tensor("grad/" + w.name)) continue;
@@ -786,6 +952,26 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
       t.ops.push_back(sum);
       grad = sum.outputs[0];
     }
+    if (backward.dynamic) {
+      // Checked as PyTorch checks the scaled gradient: the sum of x - x is 0, or NaN where some
+      // x is Inf or NaN. The update unscales it.
+      const auto check_op = [&](const std::string& name, const std::string& type,
+                                std::vector<std::string> inputs, const std::string& out,
+                                const Shape& shape) {
+        declare(out, Role::Activation, DType::Fp32);
+        t.tensors.back().shape = shape;
+        Op op;
+        op.name = name;
+        op.type = type;
+        op.inputs = std::move(inputs);
+        op.outputs = {out};
+        op.origin = w.origin;
+        t.ops.push_back(op);
+      };
+      check_op(w.name + ".check", "sub", {grad, grad}, "bwd/check/" + w.name, w.shape);
+      check_op(w.name + ".check_sum", "reduce_sum", {"bwd/check/" + w.name}, "check/" + w.name, {});
+      checks.push_back("check/" + w.name);
+    }
     Op op;
     op.name = w.name + ".update";
     op.type = optimizer.kind + "_update";
@@ -801,8 +987,14 @@ Graph training_step(const Graph& g, const BackwardOptions& backward,
       op.inputs.push_back(name);
       op.outputs.push_back("next/" + name);
     }
-    t.ops.push_back(op);
+    if (backward.dynamic)
+      updates.push_back(op);  // after every check
+    else
+      t.ops.push_back(op);
   }
+  if (backward.dynamic)
+    add_dynamic_loss_scale(t, *backward.dynamic, checks, updates,
+                           backward.partial_input_gradients.empty() ? 1 : backward.groups);
   // A working copy made just before its first reader holds SRAM only from then on (a network's
   // weights made at the start would sit in SRAM through the forward, between its activations).
   for (const Op& copy : working_copies) {

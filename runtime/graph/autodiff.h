@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -23,6 +24,25 @@
 #include "runtime/graph/validate.h"  // GraphError
 
 namespace dojosim::runtime::graph {
+
+/// Dynamic loss scaling, as PyTorch's torch.cuda.amp.GradScaler does it (its defaults): the
+/// scale starts at `init`; a step whose unscaled gradients hold an Inf or NaN skips its updates
+/// and multiplies the scale by `backoff`; `interval` good steps in a row multiply it by `growth`.
+struct DynamicLossScale {
+  double init = 65536, growth = 2, backoff = 0.5;
+  int64_t interval = 2000;
+};
+/// The training step's state tensors of dynamic loss scaling (fp32 scalars, optimizer_state).
+inline constexpr const char* kLossScaleState = "state/loss_scale";
+inline constexpr const char* kGoodStepsState = "state/loss_scale_good_steps";
+
+/// --loss-scale: a number (static scaling) or "dynamic[:init=..][,growth=..][,backoff=..]
+/// [,interval=..]". Throws GraphError naming the key, the value and what is expected.
+struct LossScaling {
+  double scale = 1;  // static
+  std::optional<DynamicLossScale> dynamic;
+};
+LossScaling parse_loss_scale(const std::string& text);
 
 struct BackwardOptions {
   std::string loss;  // empty: the graph's one output
@@ -35,6 +55,12 @@ struct BackwardOptions {
   /// group's partial sum, summed over `groups` by an allreduce before it is used.
   std::set<std::string> partial_input_gradients = {};
   uint32_t groups = 1;
+  /// Dynamic loss scaling (with loss_scale 1): the backward starts from d loss times the fp32
+  /// scalar kLossScaleState (a tensor the backward declares, role optimizer_state), multiplied
+  /// in by a `cast` that takes it as its factor (the product in fp32, rounded once to the loss
+  /// gradient's dtype); the training step checks, unscales, skips and updates the scale
+  /// (training_step).
+  std::optional<DynamicLossScale> dynamic = std::nullopt;
 };
 
 /// The graph followed by its backward ops. `g` must be valid (validate()); so is the result. Throws
@@ -80,12 +106,25 @@ OptimizerOptions parse_optimizer(const std::string& text);
 Graph training_step(const Graph& g, const BackwardOptions& backward,
                     const OptimizerOptions& optimizer);
 
+/// With dynamic loss scaling (backward.dynamic), every weight's fp32 gradient (after the
+/// data-parallel all-reduce if any) is checked as PyTorch checks the scaled gradient: the sum of
+/// its x - x (a `sub`, bwd/check/W, and a `reduce_sum`, check/W), added over the weights into
+/// `check` (0, or NaN when some gradient overflowed; with tensor parallel summed over a
+/// replica's groups by check.allreduce, each having checked its parts, so that all agree; data
+/// parallel needs nothing more: the checks follow the gradients' all-reduce, which gives every
+/// group the same sums); `loss_scale.unscale` (op unscale_factor)
+/// makes 1 / S, or NaN after an overflow; every update takes it as its last input, multiplies
+/// the gradient by it and keeps the old weight and state where it is not finite; and
+/// `loss_scale.update` (op loss_scale_update) writes next/state/loss_scale and
+/// next/state/loss_scale_good_steps. The state starts with the tensors kLossScaleState (the
+/// caller gives it init) and kGoodStepsState (zero).
 /// The training step's fp32 master weight of a narrower weight: "master/WEIGHT"; and back, the
 /// weight a tensor of that name is the master of ("" for another name).
 std::string master_weight(std::string_view weight);
 std::string weight_of_master(std::string_view name);
 /// The weight a tensor of the training step belongs to: W for grad/W, grad32/W, grad_mean/W,
-/// master/W, state/W/STATE and next/ of each (they have W's shape); "" for another name.
+/// master/W, state/W/STATE and next/ of each (they have W's shape); "" for another name
+/// (check/W, state/loss_scale too).
 std::string weight_of_step_tensor(std::string_view name);
 
 /// The op types with a gradient rule, in op table order (docs/graphs.md lists them).

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "runtime/graph/op_table.h"
 
@@ -276,7 +277,11 @@ double flop_scale(const OpContext&, const std::vector<Shape>& out) {
   return elements(out[0]);
 }
 
+void need_scalar(const OpContext& c, size_t i, const char* name);
 std::vector<Shape> shape_cast(const OpContext& c) {
+  if (c.inputs.size() > 2)
+    fail(fmt::format("{} inputs; expected x and at most a factor", c.inputs.size()));
+  if (c.inputs.size() == 2) need_scalar(c, 1, "the factor");
   return {same_as_first(c)};
 }
 double flop_cast(const OpContext&, const std::vector<Shape>& out) {
@@ -705,9 +710,17 @@ double flop_softmax_cross_entropy_backward(const OpContext&, const std::vector<S
   return 7 * elements(out[0]);
 }
 
-// Every input in the shape of the weight (input 0).
-Shape same_as_weight(const OpContext& c, const char* const* names) {
-  for (size_t i = 1; i < c.inputs.size(); ++i)
+// Every input in the shape of the weight (input 0); one more than `count` is the step's overflow
+// check, an fp32 scalar (dynamic loss scaling).
+void need_scalar(const OpContext& c, size_t i, const char* name) {
+  if (elements(shape(c, i)) != 1 || in(c, i).dtype != DType::Fp32)
+    fail(fmt::format("{} {} should be an fp32 scalar", name, described(in(c, i))));
+}
+Shape same_as_weight(const OpContext& c, const char* const* names, size_t count) {
+  if (c.inputs.size() > count + 1)
+    fail(fmt::format("{} inputs; expected {} (and an unscale factor)", c.inputs.size(), count));
+  if (c.inputs.size() == count + 1) need_scalar(c, count, "the unscale factor");
+  for (size_t i = 1; i < count; ++i)
     if (shape(c, i) != shape(c, 0))
       fail(fmt::format("{} {} should be {}, the shape of the weight {}", names[i],
                        described(in(c, i)), shape_string(shape(c, 0)), described(in(c, 0))));
@@ -721,7 +734,7 @@ void need_rate(const OpContext& c, const char* name, bool below_one) {
 
 std::vector<Shape> shape_sgd_update(const OpContext& c) {
   static const char* const names[] = {"w", "grad", "velocity"};
-  const Shape s = same_as_weight(c, names);
+  const Shape s = same_as_weight(c, names, 3);
   if (!(c.float_attr("lr") > 0))
     fail(fmt::format("lr = {}: expected more than 0", c.float_attr("lr")));
   need_rate(c, "momentum", false);
@@ -734,7 +747,7 @@ double flop_sgd_update(const OpContext& c, const std::vector<Shape>&) {
 
 std::vector<Shape> shape_adamw_update(const OpContext& c) {
   static const char* const names[] = {"w", "grad", "m", "v"};
-  const Shape s = same_as_weight(c, names);
+  const Shape s = same_as_weight(c, names, 4);
   if (!(c.float_attr("lr") > 0))
     fail(fmt::format("lr = {}: expected more than 0", c.float_attr("lr")));
   need_rate(c, "beta1", true);
@@ -749,6 +762,32 @@ std::vector<Shape> shape_adamw_update(const OpContext& c) {
 }
 double flop_adamw_update(const OpContext& c, const std::vector<Shape>&) {
   return 16 * elements(shape(c, 0));
+}
+
+std::vector<Shape> shape_unscale_factor(const OpContext& c) {
+  need_scalar(c, 0, "check");
+  need_scalar(c, 1, "scale");
+  return {shape(c, 1)};
+}
+double flop_unscale_factor(const OpContext&, const std::vector<Shape>&) {
+  return 2;
+}
+
+std::vector<Shape> shape_loss_scale_update(const OpContext& c) {
+  static const char* const names[] = {"check", "scale", "good_steps"};
+  for (size_t i = 0; i < 3; ++i) need_scalar(c, i, names[i]);
+  const double growth = c.float_attr("growth"), backoff = c.float_attr("backoff");
+  if (!(growth > 1) || !std::isfinite(growth))
+    fail(fmt::format("growth = {}: expected more than 1", growth));
+  if (!(backoff > 0 && backoff < 1))
+    fail(fmt::format("backoff = {}: expected between 0 and 1 (both excluded)", backoff));
+  const int64_t interval = c.int_attr("interval");
+  if (interval < 1 || interval > (int64_t{1} << 23))
+    fail(fmt::format("interval = {}: expected a whole number from 1 to 8388608", interval));
+  return {shape(c, 1), shape(c, 2)};
+}
+double flop_loss_scale_update(const OpContext&, const std::vector<Shape>&) {
+  return 3;
 }
 
 }  // namespace dojosim::runtime::graph

@@ -24,6 +24,7 @@ struct Node {
   uint64_t x = 0, y = 0, rows = 0, x_row = 0, y_row = 0, pieces = 0, x_pieces = 0;
   uint64_t seeds[kMaxThreads] = {};
   float factor = 1;
+  uint64_t factor_at = 0;  // the factor's fp32 scalar in SRAM instead (0: FACTOR)
 };
 
 const codegen::ArgBlock<Node>& args() {
@@ -31,6 +32,7 @@ const codegen::ArgBlock<Node>& args() {
   static const codegen::ArgBlock<Node> block = {
       {"X", [](N n) { return n.x; }},
       {"Y", [](N n) { return n.y; }},
+      {"FACTORAT", [](N n) { return n.factor_at; }},
       {"ROWS", [](N n) { return n.rows; }},
       {"XROW", [](N n) { return n.x_row; }},        // bytes of a stored row of x
       {"YROW", [](N n) { return n.y_row; }},        // and of y
@@ -57,7 +59,7 @@ uint32_t pieces_per_register(DType d) {
 // A row is done in pairs of pieces q, q + 1 (a bf16 register on either side holds a pair):
 // v1 and v2 hold them in fp32; a piece past x's row is zero (a bf16 row of an odd number of
 // fp32 pieces); a piece past y's row is not stored.
-std::string program_text(DType from, DType to, bool scaled, bool stochastic) {
+std::string program_text(DType from, DType to, bool scaled, bool stochastic, bool factor_at) {
   codegen::AsmWriter w;
   w.raw(fmt::format("# cast {} -> {}{}{}: y = round(factor x), row by row, two fp32 pieces a step.",
                     dtype_name(from), dtype_name(to), scaled ? ", scaled" : "",
@@ -71,7 +73,12 @@ std::string program_text(DType from, DType to, bool scaled, bool stochastic) {
   w.op("add     t0, s1, t0");
   w.op("ld      t0, SEED0(t0)             # this thread's stream");
   w.op("csrw    srseed, t0");
-  w.op("lw      t0, FACTOR(s1)");
+  if (factor_at) {
+    w.op("ld      t0, FACTORAT(s1)          # the factor is a tensor's");
+    w.op("lw      t0, 0(t0)");
+  } else {
+    w.op("lw      t0, FACTOR(s1)");
+  }
   w.op("vbcast.fp32 v30, t0");
   w.op("vbcast.fp32 v31, zero");
   w.op("ld      s2, ROWS(s1)");
@@ -142,8 +149,9 @@ std::string program_text(DType from, DType to, bool scaled, bool stochastic) {
 
 mesh::NodeProgram build_program(const CastProblem& p) {
   return mesh::assemble_program(
-      program_text(p.in.dtype, p.out.dtype, p.factor != 1.0f,
-                   p.rounding == isa::Rounding::Stochastic && p.out.dtype == DType::Bf16),
+      program_text(p.in.dtype, p.out.dtype, p.factor != 1.0f || p.factor_at != 0,
+                   p.rounding == isa::Rounding::Stochastic && p.out.dtype == DType::Bf16,
+                   p.factor_at != 0),
       "cast.s");
 }
 
@@ -156,6 +164,7 @@ Node node_work(const CastProblem& p, size_t b, unsigned threads) {
   n.x_pieces = uint64_t{p.in.chunks(b)} * pieces_per_register(p.in.dtype);
   for (unsigned t = 0; t < threads; ++t) n.seeds[t] = cast_seed(p.seed, p.in.nodes[b], t);
   n.factor = p.factor;
+  n.factor_at = p.factor_at;
   return n;
 }
 
@@ -210,9 +219,9 @@ CastKernel::CastKernel(const hw::HardwareConfig& config, const CastProblem& prob
             fmt::format("{}: column block {} ends at {}, not a whole bf16 register", what, j,
                         in.col_start[j + 1]));
   program_ = build_program(problem);
-  std::tie(begin_, end_) = check_regions(
-      config, what, program_, {{"x", problem.x, in.bytes()}, {"y", problem.y, out.bytes()}},
-      threads_, kStackBytes);
+  std::vector<Region> regions = {{"x", problem.x, in.bytes()}, {"y", problem.y, out.bytes()}};
+  if (problem.factor_at) regions.push_back({"factor", problem.factor_at, uint64_t{in.vlen}});
+  std::tie(begin_, end_) = check_regions(config, what, program_, regions, threads_, kStackBytes);
 }
 
 void CastKernel::write_args(hw::Machine& machine) const {

@@ -30,6 +30,10 @@ namespace dojosim::runtime::ops {
 struct CastProblem {
   RowSplit in, out;
   float factor = 1;
+  /// Or the factor is an fp32 scalar at this address of every node (dynamic loss scaling's
+  /// scale, a tensor of the step): the program reads it there (0: `factor`). The references
+  /// take `factor` as its value.
+  uint64_t factor_at = 0;
   isa::Rounding rounding = isa::Rounding::NearestEven;  // of a narrowing
   uint64_t seed = 0;  // of the stochastic rounding: the run's (sim.seed) mixed with the op's
   uint64_t x = 0, y = 0;

@@ -33,7 +33,8 @@ std::vector<float> constants(OptimizerKind kind, const OptimizerParams& p) {
 
 // One node's work: `registers` vector registers of every buffer, from the buffers' addresses.
 struct Node {
-  uint64_t w = 0, grad = 0, s1 = 0, s2 = 0, w_out = 0, s1_out = 0, s2_out = 0, registers = 0;
+  uint64_t w = 0, grad = 0, s1 = 0, s2 = 0, w_out = 0, s1_out = 0, s2_out = 0, registers = 0,
+           unscale = 0;
   std::vector<float> k;
 };
 
@@ -51,6 +52,7 @@ const codegen::ArgBlock<Node>& args() {
       {"S1OUT", [](N n) { return n.s1_out; }},
       {"S2OUT", [](N n) { return n.s2_out; }},
       {"REGISTERS", [](N n) { return n.registers; }},  // thread t takes t, t + T, ...
+      {"UNSCALE", [](N n) { return n.unscale; }},
       {"K0", k(0)},
       {"K1", k(1)},
       {"K2", k(2)},
@@ -65,7 +67,7 @@ const codegen::ArgBlock<Node>& args() {
 }
 
 // Constant Ki lives in v(20 + i) for the whole run.
-std::string program_text(OptimizerKind kind, uint32_t vlen) {
+std::string program_text(OptimizerKind kind, uint32_t vlen, bool skip) {
   const bool adam = kind == OptimizerKind::AdamW;
   const size_t n_constants = adam ? 9 : 3;
   codegen::AsmWriter w;
@@ -96,18 +98,43 @@ std::string program_text(OptimizerKind kind, uint32_t vlen) {
     w.op("ld      s10, S2(s1)");
     w.op("ld      a4, S2OUT(s1)");
   }
+  if (skip) {
+    w.op("ld      t0, UNSCALE(s1)");
+    w.op("lw      t0, 0(t0)");
+    w.op("vbcast.fp32 v18, t0                # the factor: 1 / S, or NaN after an overflow");
+    w.op("li      t0, 0x3f800000");
+    w.op("vbcast.fp32 v29, t0                # 1");
+    w.op("vsub.fp32 v31, v18, v18");
+    w.op("vadd.fp32 v31, v31, v29");
+    w.op("vgate.fp32 v30, v29, v31           # keep: 1 unless the step is skipped, then 0");
+    w.op("vsub.fp32 v31, v29, v30            # skip: 1 - keep");
+    w.op("li      t0, 0xbf800000");
+    w.op("vbcast.fp32 v29, t0                # -1");
+  }
   w.label("next_register");
   w.op("bgeu    s3, s2, exit");
   const auto load = [&](int v, const char* base) {
     w.op("add     t0, {}, s6", base);
     w.op("vle     v{}, 0(t0)", v);
   };
-  const auto store = [&](int v, const char* base) {
+  // With a check: out = -gate(-new, keep) + -gate(-old, skip), one of the two -0: the new value
+  // or the old one, bit for bit (-0 too), without a branch (v16, v17 scratch).
+  const auto store = [&](int v, const char* base, int old) {
+    if (skip) {
+      w.op("vmul.fp32 v16, v{}, v29", v);
+      w.op("vgate.fp32 v16, v16, v30");
+      w.op("vmul.fp32 v16, v16, v29");
+      w.op("vmul.fp32 v17, v{}, v29", old);
+      w.op("vgate.fp32 v17, v17, v31");
+      w.op("vmul.fp32 v17, v17, v29");
+      w.op("vadd.fp32 v{}, v16, v17", v);
+    }
     w.op("add     t0, {}, s6", base);
     w.op("vse     v{}, 0(t0)", v);
   };
   load(1, "s7");  // w
   load(2, "s8");  // grad
+  if (skip) w.op("vmul.fp32 v2, v2, v18            # unscaled");
   load(3, "s9");  // velocity, or m
   if (!adam) {
     w.op("vmv     v4, v2");
@@ -116,8 +143,8 @@ std::string program_text(OptimizerKind kind, uint32_t vlen) {
     w.op("vfma.fp32 v5, v21, v3            # v' = momentum v + g");
     w.op("vmv     v6, v1");
     w.op("vfma.fp32 v6, v22, v5            # w' = -lr v' + w");
-    store(6, "s11");
-    store(5, "a3");
+    store(6, "s11", 1);
+    store(5, "a3", 3);
   } else {
     load(4, "s10");  // v
     w.op("vmul.fp32 v5, v1, v20            # w1 = w (1 - lr wd)");
@@ -134,9 +161,9 @@ std::string program_text(OptimizerKind kind, uint32_t vlen) {
     w.op("vrecip.fp32 v9, v9");
     w.op("vmul.fp32 v8, v8, v9             # the step");
     w.op("vfma.fp32 v5, v28, v8            # w' = -lr step + w1");
-    store(5, "s11");
-    store(6, "a3");
-    store(7, "a4");
+    store(5, "s11", 1);
+    store(6, "a3", 3);
+    store(7, "a4", 4);
   }
   w.op("add     s3, s3, s4");
   w.op("add     s6, s6, s5");
@@ -156,6 +183,7 @@ std::vector<Node> node_work(const OptimizerProblem& p) {
     n.s1 = p.states.at(0), n.s1_out = p.states_out.at(0);
     if (p.kind == OptimizerKind::AdamW) n.s2 = p.states.at(1), n.s2_out = p.states_out.at(1);
     n.registers = uint64_t{s.block_rows(b)} * s.chunks(b);
+    n.unscale = p.unscale;
     n.k = k;
     work.push_back(n);
   }
@@ -192,7 +220,7 @@ OptimizerKernel::OptimizerKernel(const hw::HardwareConfig& config, const Optimiz
   if (problem.kind == OptimizerKind::AdamW && problem.params.step < 1)
     throw std::invalid_argument(
         fmt::format("{}: step {}: expected 1 or more (the first is 1)", what, problem.params.step));
-  program_ = mesh::assemble_program(program_text(problem.kind, s.vlen),
+  program_ = mesh::assemble_program(program_text(problem.kind, s.vlen, problem.unscale != 0),
                                     fmt::format("{}_update.s", optimizer_name(problem.kind)));
   std::vector<Region> regions = {{"w", problem.w, s.bytes()},
                                  {"grad", problem.grad, s.bytes()},
@@ -201,6 +229,7 @@ OptimizerKernel::OptimizerKernel(const hw::HardwareConfig& config, const Optimiz
     regions.push_back({"state", problem.states[i], s.bytes()});
     regions.push_back({"state_out", problem.states_out[i], s.bytes()});
   }
+  if (problem.unscale) regions.push_back({"unscale", problem.unscale, uint64_t{s.vlen}});
   std::tie(begin_, end_) = check_regions(config, what, program_, regions, threads_, kStackBytes);
 }
 
@@ -216,11 +245,16 @@ void OptimizerKernel::write_args(hw::Machine& machine) const {
 
 std::vector<Matrix> optimizer_reference(OptimizerKind kind, const OptimizerParams& p,
                                         const Matrix& w, const Matrix& grad,
-                                        const std::vector<Matrix>& states) {
+                                        const std::vector<Matrix>& states, const float* unscale) {
+  if (unscale && !std::isfinite(*unscale)) {
+    std::vector<Matrix> old = {w};
+    old.insert(old.end(), states.begin(), states.end());
+    return old;
+  }
   const std::vector<float> k = constants(kind, p);
   std::vector<Matrix> out(1 + optimizer_states(kind), Matrix(w.rows, w.cols));
   for (size_t e = 0; e < w.values.size(); ++e) {
-    const float x = w.values[e], g = grad.values[e];
+    const float x = w.values[e], g = unscale ? mul32(grad.values[e], *unscale) : grad.values[e];
     if (kind == OptimizerKind::Sgd) {
       const float gd = fma32(k[0], x, g);
       const float v = fma32(k[1], states[0].values[e], gd);

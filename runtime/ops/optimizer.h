@@ -9,6 +9,14 @@
 // Each step is one fp32 instruction (vfma, vmul, vadd, vrsqrt, vrecip; the square root as
 // vrecip(vrsqrt), which keeps sqrt(0) = 0); the constants are rounded to fp32 on the host. The
 // reference does the same operations in the same order, so the machine equals it bit for bit.
+//
+// With an `unscale` factor (dynamic loss scaling, loss_scale.h: 1 / S, or NaN after an
+// overflow), the gradient is multiplied by it first (vmul: PyTorch's grad x fp32(1 / S)), and
+// the update of a step whose factor is not finite is skipped: each output register is
+// -vgate(-new, keep) + -vgate(-old, skip), keep and skip 1 or 0 from the factor, one of the two
+// terms -0, so the sum is the new value or the old one bit for bit (-0 too), with no branch on
+// the values (the cycles do not depend on them, and a timing-only run, which cannot branch on or
+// address by vector values, runs it too).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +50,8 @@ struct OptimizerProblem {
   RowSplit split;
   uint64_t w = 0, grad = 0, w_out = 0;
   std::vector<uint64_t> states, states_out;  // optimizer_states(kind) each
+  /// The unscaling factor, one fp32 element at the same address on every node, or 0: none.
+  uint64_t unscale = 0;
 };
 
 class OptimizerKernel final : public mesh::Kernel {
@@ -66,10 +76,12 @@ class OptimizerKernel final : public mesh::Kernel {
   uint64_t begin_ = 0, end_ = 0;
 };
 
-/// The update as the node computes it, bit for bit: the new weight, then the new states.
+/// The update as the node computes it, bit for bit: the new weight, then the new states; with
+/// an `unscale` factor, from the gradient times it, or the old values where it is not finite.
 std::vector<Matrix> optimizer_reference(OptimizerKind kind, const OptimizerParams& p,
                                         const Matrix& w, const Matrix& grad,
-                                        const std::vector<Matrix>& states);
+                                        const std::vector<Matrix>& states,
+                                        const float* unscale = nullptr);
 /// The same in double from the same inputs, with a bound on |node - value| (docs/ops.md).
 std::vector<Reference64> optimizer_reference_f64(OptimizerKind kind, const OptimizerParams& p,
                                                  const Matrix& w, const Matrix& grad,

@@ -101,6 +101,8 @@ const std::map<std::string, KindRow>& kinds() {
       {"allreduce", {Kind::AllReduce, 0}},
       {"sgd_update", {Kind::Elementwise, 0}},
       {"adamw_update", {Kind::Elementwise, 0}},
+      {"unscale_factor", {Kind::Elementwise, 0}},     // one element
+      {"loss_scale_update", {Kind::Elementwise, 0}},  // one element
   };
   return table;
 }

@@ -58,6 +58,19 @@ Placement vector_placement(const ops::RowSplit& s, uint64_t address) {
   return p;
 }
 
+Placement scalar_placement(const ops::RowSplit& s, uint64_t address) {
+  Placement p{1, 1, DType::Fp32, {}};
+  for (const hw::Coord& node : s.nodes) {
+    mesh::Shard sh;
+    sh.node = node;
+    sh.address = address;
+    sh.layout = row_major(DType::Fp32, 1, s.vlen / element_bytes(DType::Fp32));
+    sh.r0 = 0, sh.r1 = 1, sh.c0 = 0, sh.c1 = 1;
+    p.shards.push_back(sh);
+  }
+  return p;
+}
+
 void write_placement(hw::Machine& machine, const Placement& p, const Matrix& m) {
   for (const mesh::Shard& s : p.shards) mesh::write_shard(machine, s, m, {});
 }

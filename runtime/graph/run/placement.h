@@ -33,6 +33,9 @@ struct Placement {
 Placement row_split_placement(const ops::RowSplit& s, uint64_t address);
 /// A [cols] vector as a RowSplit holds it: node (i, j) holds column block j as one row.
 Placement vector_placement(const ops::RowSplit& s, uint64_t address);
+/// One fp32 element on every node of `s` (a kernel's scalar operand), in one padded vector
+/// register at `address`.
+Placement scalar_placement(const ops::RowSplit& s, uint64_t address);
 
 /// Host side, outside simulated time: every shard's part of `m` written where it lies (values
 /// rounded to the placement's dtype, padding zero); and the matrix read back from the shards.

@@ -27,6 +27,7 @@
 #include "runtime/ops/embedding.h"
 #include "runtime/ops/embedding_backward.h"
 #include "runtime/ops/global_avg_pool.h"
+#include "runtime/ops/loss_scale.h"
 #include "runtime/ops/optimizer.h"
 #include "runtime/ops/pool.h"
 #include "runtime/ops/pool_backward.h"
@@ -764,6 +765,8 @@ class Runner {
       run_cast(op);
     else if (op.type == "allreduce")
       run_allreduce(op);
+    else if (op.type == "unscale_factor" || op.type == "loss_scale_update")
+      run_loss_scale(op);
     else
       refuse(op, "no node kernel runs it yet");
   }
@@ -1193,6 +1196,17 @@ class Runner {
              values_ ? &out_ref : nullptr, k0);
     }
     conv_done(op, std::move(out_ref), groups);
+  }
+
+  // A one-element tensor on every node of `split` (one register each): a kernel's scalar
+  // operand, moved once to each node rather than repeated over a vector's columns.
+  std::shared_ptr<Buffer> scalar_in(const std::string& name, const ops::RowSplit& split,
+                                    uint64_t& address) {
+    std::shared_ptr<Buffer> b = allocate(split.vlen, fmt::format("scalar '{}'", name));
+    address = b->address;
+    fill(name, vectors_.emplace_back(scalar_placement(split, address)), repeated(name, 1, 1),
+         false);
+    return b;
   }
 
   // A [cols] vector where a kernel on `split` reads it: column block j on every node of it; a
@@ -1944,7 +1958,12 @@ class Runner {
     problem.w = resident(w).shards.front().address;
     std::vector<std::shared_ptr<Buffer>> temps;
     problem.grad = input_in(op.inputs[1], split, temps);
-    for (size_t i = 2; i < op.inputs.size(); ++i)
+    // Dynamic loss scaling: the gradients' unscaling factor, on every node (loss_scale.h).
+    const size_t n_states = ops::optimizer_states(problem.kind);
+    const bool unscaled = op.inputs.size() > 2 + n_states;
+    std::shared_ptr<Buffer> factor;
+    if (unscaled) factor = scalar_in(op.inputs.back(), split, problem.unscale);
+    for (size_t i = 2; i < 2 + n_states; ++i)
       problem.states.push_back(input_in(op.inputs[i], split, temps));
     problem.w_out = produce(op.outputs[0], &split).buffer->address;
     for (size_t o = 1; o < op.outputs.size(); ++o)
@@ -1953,16 +1972,76 @@ class Runner {
     kernel(ops::OptimizerKernel(config_, problem), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
       std::vector<Matrix> states;
-      for (size_t i = 2; i < op.inputs.size(); ++i) states.push_back(ref(op.inputs[i]));
-      std::vector<Matrix> r =
-          ops::optimizer_reference(problem.kind, p, ref(w), ref(op.inputs[1]), states);
+      for (size_t i = 2; i < 2 + n_states; ++i) states.push_back(ref(op.inputs[i]));
+      const float f = unscaled ? ref(op.inputs.back()).values.at(0) : 1.0f;
+      const bool skip = !std::isfinite(f);
+      std::vector<Matrix> r = ops::optimizer_reference(problem.kind, p, ref(w), ref(op.inputs[1]),
+                                                       states, unscaled ? &f : nullptr);
+      Matrix grad = ref(op.inputs[1]);
+      if (unscaled && !skip)
+        for (float& v : grad.values) v = isa::lanes::canonical(v * f);
       std::vector<Reference64> r64 =
-          ops::optimizer_reference_f64(problem.kind, p, ref(w), ref(op.inputs[1]), states);
+          ops::optimizer_reference_f64(problem.kind, p, ref(w), grad, states);
       for (size_t o = 0; o < op.outputs.size(); ++o) {
+        if (skip) r64[o] = exactly(r[o]);  // the old values, whatever the gradient holds
         ref_[op.outputs[o]] = std::move(r[o]);
         f64_[op.outputs[o]] = std::move(r64[o]);
       }
     }
+  }
+
+  // A result known exactly: its values with bound 0.
+  static Reference64 exactly(const Matrix& m) {
+    Reference64 r;
+    r.rows = m.rows, r.cols = m.cols;
+    r.value.assign(m.values.begin(), m.values.end());
+    r.bound.assign(m.values.size(), 0.0);
+    return r;
+  }
+
+  // Dynamic loss scaling's scalars (runtime/ops/loss_scale.h), on the node that holds them.
+  void run_loss_scale(const g::Op& op) {
+    ops::LossScaleProblem p;
+    p.split = ops::split_rows(config_, DType::Fp32, 1, 1);
+    std::vector<std::shared_ptr<Buffer>> temps;
+    if (op.type == "unscale_factor") {
+      p.op = ops::LossScaleOp::UnscaleFactor;
+      p.check = input_in(op.inputs[0], p.split, temps);
+      p.scale = input_in(op.inputs[1], p.split, temps);
+      p.out = produce(op.outputs[0], &p.split).buffer->address;
+    } else {
+      const g::OpContext a{op, {}, op.outputs.size(), g::find_op(op.type)};
+      p.params.growth = a.float_attr("growth");
+      p.params.backoff = a.float_attr("backoff");
+      p.params.interval = a.int_attr("interval");
+      p.check = input_in(op.inputs[0], p.split, temps);
+      p.scale = input_in(op.inputs[1], p.split, temps);
+      p.good = input_in(op.inputs[2], p.split, temps);
+      p.scale_out = produce(op.outputs[0], &p.split).buffer->address;
+      p.good_out = produce(op.outputs[1], &p.split).buffer->address;
+    }
+    op_->how = "simd, one node";
+    kernel(ops::LossScaleKernel(config_, p), fmt::format("{} '{}'", op.type, op.name));
+    if (!values_) return;
+    const auto scalar = [](float v) {
+      Matrix m(1, 1);
+      m.values[0] = v;
+      return m;
+    };
+    const auto exact = [&](const std::string& name, float v) {
+      ref_[name] = scalar(v);
+      f64_[name] = exactly(ref_[name]);
+    };
+    if (op.type == "unscale_factor") {
+      exact(op.outputs[0], ops::unscale_factor_reference(ref(op.inputs[0]).values.at(0),
+                                                         ref(op.inputs[1]).values.at(0)));
+      return;
+    }
+    const ops::LossScaleState next = ops::loss_scale_update_reference(
+        p.params, ref(op.inputs[0]).values.at(0), ref(op.inputs[1]).values.at(0),
+        ref(op.inputs[2]).values.at(0));
+    exact(op.outputs[0], next.scale);
+    exact(op.outputs[1], next.good);
   }
 
   // x moved into the partition of the narrower side's split (whole bf16 registers are whole
@@ -1983,10 +2062,14 @@ class Runner {
     p.seed = config_.sim.seed ^ (uint64_t(int_attr(op, "seed", 0)) * 0xD1B54A32D192ED03ull);
     std::vector<std::shared_ptr<Buffer>> temps;
     p.x = input_in(x, p.in, temps);
+    // A factor that is a tensor (dynamic loss scaling's scale): on every node, read there.
+    std::shared_ptr<Buffer> factor;
+    if (op.inputs.size() > 1) factor = scalar_in(op.inputs[1], p.in, p.factor_at);
     p.y = produce(y, &p.out).buffer->address;
     op_->how = "simd rows";
     kernel(ops::CastKernel(config_, p), fmt::format("{} '{}'", op.type, op.name));
     if (values_) {
+      if (factor) p.factor = ref(op.inputs[1]).values.at(0);
       ref_[y] = ops::cast_reference(p, ref(x), ops::cast_threads(config_));
       f64_[y] = ops::cast_reference_f64(p, ref(x));
     }
@@ -2107,7 +2190,9 @@ class Runner {
       for (uint32_t r = 0; r < want.rows; ++r)
         for (uint32_t c = 0; c < want.cols; ++c) {
           const float a = got.at(r, c), b = want.at(r, c);
-          if (std::memcmp(&a, &b, sizeof a) != 0)
+          // NOTE: a NaN is a NaN: the machine's is canonical, a host reference's may carry
+          // another sign (x86 gives -nan for inf - inf; an overflowed step's gradients hold them).
+          if (std::memcmp(&a, &b, sizeof a) != 0 && !(std::isnan(a) && std::isnan(b)))
             throw std::runtime_error(fmt::format(
                 "{}: op '{}' ({}): output '{}' differs from the reference at row {}, column {} "
                 "of its {}x{} matrix: {} on the machine, {} in the reference",
@@ -2118,10 +2203,17 @@ class Runner {
       const auto f = f64_.find(name);
       if (f == f64_.end()) continue;
       const Reference64& x = f->second;
+      // The bounds are relative, valid in the normal range; below it a result rounds to a
+      // multiple of the dtype's smallest subnormal, half of which is allowed besides.
+      const double subnormal = std::ldexp(1.0, tensor(name).dtype == g::DType::Bf16 ? -134 : -150);
       for (uint32_t r = 0; r < x.rows; ++r)
         for (uint32_t c = 0; c < x.cols; ++c) {
-          const double v = x.at(r, c), bound = x.bound_at(r, c), err = std::abs(got.at(r, c) - v);
+          const double v = x.at(r, c), bound = x.bound_at(r, c) + subnormal,
+                       err = std::abs(got.at(r, c) - v);
           if (!std::isfinite(v)) continue;
+          // An overflow (a sum that passed the largest float on the way): the bound holds while
+          // nothing overflows; an Inf or NaN was checked bit for bit against the reference.
+          if (!std::isfinite(got.at(r, c))) continue;
           if (err > bound)
             throw std::runtime_error(fmt::format(
                 "{}: op '{}' ({}): output '{}' at row {}, column {} is {}, {} from the float64 "
@@ -2286,7 +2378,8 @@ void check_runnable(const g::Graph& graph, const g::Analysis& a, size_t groups) 
         is_image_op(op.type) || op.type == "batchnorm" || op.type == "batchnorm_backward" ||
         op.type == "batchnorm_train" || op.type == "batchnorm_train_backward" ||
         op.type == "embedding" || op.type == "embedding_backward" ||
-        op.type == "softmax_cross_entropy" || op.type == "cast")
+        op.type == "softmax_cross_entropy" || op.type == "cast" || op.type == "unscale_factor" ||
+        op.type == "loss_scale_update")
       continue;
     if (op.type == "allreduce") {
       if (in0.dtype != g::DType::Fp32)

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -526,4 +527,115 @@ TEST_CASE("a linear layer and batchnorm_train: gradients on tiny equal float64",
   require_near("grad/scale", dscale);
   require_near("grad/bias", dbias);
   require_near("grad/w", dw);
+}
+
+// ---- dynamic loss scaling -------------------------------------------------------------------
+
+TEST_CASE("dynamic loss scaling: the step's scale, checks, unscaling factor and state",
+          "[autodiff][loss_scale]") {
+  const g::Graph f = g::parse_graph_yaml(kChain, "test.graph.yaml");
+  g::validate(f);
+  g::BackwardOptions b;
+  b.dynamic = g::parse_loss_scale("dynamic:init=1024,interval=7").dynamic;
+  const g::Graph t = g::training_step(f, b, g::parse_optimizer("sgd:lr=0.1"));
+  g::validate(t);
+  // The backward starts from d loss times the scale, a tensor (grad_output's here).
+  const g::Op& seed = op_in(t, "y.loss_scale");
+  CHECK(seed.type == "cast");
+  CHECK(seed.inputs == std::vector<std::string>{"grad_output", "state/loss_scale"});
+  for (const char* s : {"state/loss_scale", "state/loss_scale_good_steps"}) {
+    CHECK(t.find_tensor(s)->role == g::Role::OptimizerState);
+    CHECK(t.find_tensor(s)->shape.empty());
+    CHECK(t.find_tensor(std::string("next/") + s));
+  }
+  CHECK(op_in(t, "w1.check").type == "sub");
+  CHECK(op_in(t, "w1.check_sum").outputs[0] == "check/w1");
+  const g::Op& unscale = op_in(t, "loss_scale.unscale");
+  CHECK(unscale.inputs == std::vector<std::string>{"check", "state/loss_scale"});
+  // Every update waits for every check and takes the factor last.
+  const auto index = [&](const std::string& name) {
+    for (size_t i = 0; i < t.ops.size(); ++i)
+      if (t.ops[i].name == name) return i;
+    return t.ops.size();
+  };
+  CHECK(index("w2.check_sum") < index("loss_scale.unscale"));
+  CHECK(index("loss_scale.unscale") < index("w1.update"));
+  CHECK(op_in(t, "w1.update").inputs.back() == "loss_scale/unscale");
+  const g::Op& update = t.ops.back();
+  CHECK(update.type == "loss_scale_update");
+  CHECK(update.outputs ==
+        std::vector<std::string>{"next/state/loss_scale", "next/state/loss_scale_good_steps"});
+  CHECK(std::get<int64_t>(update.attributes.at("interval")) == 7);
+  CHECK(std::get<double>(update.attributes.at("growth")) == 2.0);
+
+  const auto refusal = [](const std::string& text) {
+    try {
+      g::parse_loss_scale(text);
+    } catch (const g::GraphError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(g::parse_loss_scale("8").scale == 8);
+  CHECK(g::parse_loss_scale("dynamic").dynamic->init == 65536);
+  CHECK(refusal("dynamic:scale=2") ==
+        "--loss-scale dynamic: 'scale=2': expected KEY=VALUE with KEY one of init, growth, "
+        "backoff, interval");
+  CHECK(refusal("dynamic:interval=2.5") ==
+        "--loss-scale dynamic: interval=2.5: expected a whole number from 1 to 8388608 "
+        "(default 2000)");
+  CHECK(refusal("dynamic:init=1e39") ==
+        "--loss-scale dynamic: init=1e39: expected a positive number that fp32 holds "
+        "(PyTorch's default 65536)");
+  CHECK(refusal("big") ==
+        "--loss-scale big: expected a positive finite number, or "
+        "dynamic[:init=..][,growth=..][,backoff=..][,interval=..]");
+}
+
+namespace {
+// An sgd_update with an unscaling factor: the update of w, g x factor, s1.
+gr::GraphRun unscaled_update(float factor, gr::RunOptions& options) {
+  std::string text = std::string(kUpdate) +
+                     "  - {name: u, type: sgd_update, inputs: [w, g, s1, f], outputs: [w_next, "
+                     "s1_next], attributes: {lr: 0.05, momentum: 0.9}}\n"
+                     "  - {name: keep, type: add, inputs: [s2, s2], outputs: [s2_next]}\n";
+  text.insert(text.find("ops:\n"), "  - {name: f, shape: [], dtype: fp32, role: input}\n");
+  options.values["w"] = random_matrix(37, 45, 31);
+  options.values["g"] = random_matrix(37, 45, 32);
+  options.values["s1"] = random_matrix(37, 45, 33);
+  options.values["s2"] = random_matrix(37, 45, 34);
+  options.values["w"].values[5] = -0.0f;  // kept bit for bit, sign and all
+  options.values["s1"].values[7] = -0.0f;
+  options.values["g"].values[9] = INFINITY;  // an overflowed gradient
+  Matrix m(1, 1);
+  m.values[0] = factor;
+  options.values["f"] = m;
+  return run_graph_text(text, options);
+}
+}  // namespace
+
+TEST_CASE("an update whose unscaling factor is NaN keeps w and its state bit for bit",
+          "[autodiff][loss_scale]") {
+  gr::RunOptions options;
+  const gr::GraphRun r = unscaled_update(NAN, options);
+  REQUIRE(r.checked);
+  const auto same = [](const Matrix& a, const Matrix& b) {
+    return std::equal(a.values.begin(), a.values.end(), b.values.begin(),
+                      [](float x, float y) { return std::memcmp(&x, &y, sizeof x) == 0; });
+  };
+  CHECK(same(r.outputs.at("w_next"), options.values["w"]));
+  CHECK(same(r.outputs.at("s1_next"), options.values["s1"]));
+  CHECK(std::signbit(r.outputs.at("w_next").values[5]));
+}
+
+TEST_CASE("an update with a finite unscaling factor updates from the gradient times it",
+          "[autodiff][loss_scale]") {
+  gr::RunOptions options;
+  const gr::GraphRun r = unscaled_update(0.25f, options);  // the run checks it bit for bit
+  REQUIRE(r.checked);
+  const double w = options.values["w"].values[0], g = options.values["g"].values[0],
+               v = options.values["s1"].values[0];
+  const double buf = 0.9 * v + 0.25 * g;
+  CHECK(std::abs(r.outputs.at("w_next").values[0] - (w - 0.05 * buf)) <= 1e-6);
+  CHECK(std::isinf(r.outputs.at("s1_next").values[9]));  // the Inf goes through, unchecked
 }
