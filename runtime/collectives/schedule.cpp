@@ -79,6 +79,44 @@ uint32_t ring_all_gather(Schedule& s, const std::vector<RingPart>& ring, uint32_
   return n > 1 ? round + static_cast<uint32_t>(n - 1) : round;
 }
 
+// Reduce-scatter: the owner at position o gets its runs' partial sums from its f members before
+// it (o-f sends in round 0, o-1 in round f-1) and its g members after it (o+g sends backward
+// in round 0). f = ceil(n/2), g = n-1-f: with n odd and f = g both sides would reach the owner
+// in the same round.
+uint32_t ring_reduce_scatter_both_ways(Schedule& s, const std::vector<RingPart>& ring,
+                                       uint32_t round) {
+  const size_t n = ring.size();
+  if (n < 2) return round;
+  const size_t f = (n + 1) / 2, g = n - 1 - f;
+  for (size_t k = 0; k < f; ++k)
+    for (size_t p = 0; p < n; ++p) {
+      const uint32_t r = round + static_cast<uint32_t>(k);
+      for (const auto& [first, last] : ring[(p + f - k) % n].runs)
+        s.send(ring[p].member, ring[(p + 1) % n].member, first, last, true, r);
+      if (k < g)
+        for (const auto& [first, last] : ring[(p + n - g + k) % n].runs)
+          s.send(ring[p].member, ring[(p + n - 1) % n].member, first, last, true, r);
+    }
+  return round + static_cast<uint32_t>(f);
+}
+
+// All-gather: the owner's runs go forward to f members and backward to g, f = floor(n/2).
+uint32_t ring_all_gather_both_ways(Schedule& s, const std::vector<RingPart>& ring, uint32_t round) {
+  const size_t n = ring.size();
+  if (n < 2) return round;
+  const size_t f = n / 2, g = n - 1 - f;
+  for (size_t k = 0; k < f; ++k)
+    for (size_t p = 0; p < n; ++p) {
+      const uint32_t r = round + static_cast<uint32_t>(k);
+      for (const auto& [first, last] : ring[(p + n - k) % n].runs)
+        s.send(ring[p].member, ring[(p + 1) % n].member, first, last, false, r);
+      if (k < g)
+        for (const auto& [first, last] : ring[(p + k) % n].runs)
+          s.send(ring[p].member, ring[(p + n - 1) % n].member, first, last, false, r);
+    }
+  return round + static_cast<uint32_t>(f);
+}
+
 uint32_t chain_broadcast(Schedule& s, const std::vector<uint32_t>& chain, uint32_t first,
                          uint32_t last, uint32_t round) {
   for (size_t i = 0; i + 1 < chain.size(); ++i)
@@ -95,7 +133,7 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line) {
 }
 
 Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows,
-                   const std::vector<uint32_t>& key, uint32_t root) {
+                   const std::vector<uint32_t>& key, uint32_t root, bool columns_both_ways) {
   std::vector<uint32_t> keys;
   for (const auto& row : rows)
     for (uint32_t m : row) keys.push_back(key[m]);
@@ -149,10 +187,12 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
   uint32_t round = 0;
   if (op == Collective::AllReduce || op == Collective::ReduceScatter) {
     round = each(row_rings, round, ring_reduce_scatter, s);
-    round = each(column_rings, round, ring_reduce_scatter, s);
+    round = each(column_rings, round,
+                 columns_both_ways ? ring_reduce_scatter_both_ways : ring_reduce_scatter, s);
   }
   if (op == Collective::AllReduce || op == Collective::AllGather) {
-    round = each(column_rings, round, ring_all_gather, s);
+    round = each(column_rings, round,
+                 columns_both_ways ? ring_all_gather_both_ways : ring_all_gather, s);
     round = each(row_rings, round, ring_all_gather, s);
   }
   if (op == Collective::Broadcast) {
