@@ -45,7 +45,8 @@ Schedule build_two_d(const BuildInput& in) {
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::vector<std::vector<uint32_t>> rows;
   for (uint32_t i : fold(order)) rows.push_back(lines[i]);
-  Schedule s = two_level(in.problem.op, rows, key, in.problem.root, /*columns_both_ways=*/true);
+  Schedule s = two_level(in.problem.op, rows, key, in.problem.root, /*columns_both_ways=*/true,
+                         /*columns_two_levels=*/true);
   s.note = fmt::format("{} rows x {} columns", rows.size(), columns.size());
   return s;
 }
