@@ -142,16 +142,15 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   const uint32_t R = static_cast<uint32_t>(rows.size()), C = static_cast<uint32_t>(keys.size());
   // Column rings of R = K x G members in two levels, when asked and R has such factors
-  // (K the least at or above sqrt(R)): rings of the K consecutive rows of each group (both
+  // (K the largest at or below sqrt(R)): rings of the K consecutive rows of each group (both
   // ways when asked), then rings of the G rows at the same place in their groups (one way).
   // Row r's leaf of a column lies at q[r] in the column's block, by place in the group first,
   // so that what a member owns in the first level is one run.
   uint32_t K = R, G = 1;
   for (uint32_t k = 2; columns_two_levels && k < R; ++k)
-    if (R % k == 0 && k * k >= R) {
+    if (R % k == 0 && k * k <= R) {
       K = k;
       G = R / k;
-      break;
     }
   std::vector<uint32_t> q(R);
   for (uint32_t r = 0; r < R; ++r) q[r] = (r % K) * G + r / K;

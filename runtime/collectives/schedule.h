@@ -85,12 +85,12 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line);
 /// then chains down from each of its members.
 /// `columns_both_ways` runs the column rings both ways (ring_*_both_ways): about rows/2
 /// rounds a column phase instead of rows - 1. `columns_two_levels`, when the number of rows R
-/// is K x G (K >= 2 the least factor at or above sqrt(R), G >= 2), runs each column phase in
+/// is K x G (K >= 2 the largest factor at or below sqrt(R)), runs each column phase in
 /// two levels instead: rings of K consecutive rows (both ways if asked) moving G leaves a
 /// transfer, then rings of G rows one leaf at a time (one way: a member then hears from at
 /// most 1 + 2 + 1 others per column it owns, so four lanes fit a d1 node's semaphores even for
-/// the short row's members that own two columns); d1's 20 rows: 3 + 3 rounds a column
-/// reduce-scatter instead of 10, 3 + 2 a column all-gather.
+/// the short row's members that own two columns); d1's 20 rows, 4 x 5: 2 + 4 rounds a column
+/// reduce-scatter instead of 10, 4 + 2 a column all-gather.
 Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows,
                    const std::vector<uint32_t>& key, uint32_t root, bool columns_both_ways = false,
                    bool columns_two_levels = false);
