@@ -79,6 +79,44 @@ uint32_t ring_all_gather(Schedule& s, const std::vector<RingPart>& ring, uint32_
   return n > 1 ? round + static_cast<uint32_t>(n - 1) : round;
 }
 
+// Reduce-scatter: the owner at position o gets its runs' partial sums from its f members before
+// it (o-f sends in round 0, o-1 in round f-1) and its g members after it (o+g sends backward
+// in round 0). f = ceil(n/2), g = n-1-f: with n odd and f = g both sides would reach the owner
+// in the same round.
+uint32_t ring_reduce_scatter_both_ways(Schedule& s, const std::vector<RingPart>& ring,
+                                       uint32_t round) {
+  const size_t n = ring.size();
+  if (n < 2) return round;
+  const size_t f = (n + 1) / 2, g = n - 1 - f;
+  for (size_t k = 0; k < f; ++k)
+    for (size_t p = 0; p < n; ++p) {
+      const uint32_t r = round + static_cast<uint32_t>(k);
+      for (const auto& [first, last] : ring[(p + f - k) % n].runs)
+        s.send(ring[p].member, ring[(p + 1) % n].member, first, last, true, r);
+      if (k < g)
+        for (const auto& [first, last] : ring[(p + n - g + k) % n].runs)
+          s.send(ring[p].member, ring[(p + n - 1) % n].member, first, last, true, r);
+    }
+  return round + static_cast<uint32_t>(f);
+}
+
+// All-gather: the owner's runs go forward to f members and backward to g, f = floor(n/2).
+uint32_t ring_all_gather_both_ways(Schedule& s, const std::vector<RingPart>& ring, uint32_t round) {
+  const size_t n = ring.size();
+  if (n < 2) return round;
+  const size_t f = n / 2, g = n - 1 - f;
+  for (size_t k = 0; k < f; ++k)
+    for (size_t p = 0; p < n; ++p) {
+      const uint32_t r = round + static_cast<uint32_t>(k);
+      for (const auto& [first, last] : ring[(p + n - k) % n].runs)
+        s.send(ring[p].member, ring[(p + 1) % n].member, first, last, false, r);
+      if (k < g)
+        for (const auto& [first, last] : ring[(p + k) % n].runs)
+          s.send(ring[p].member, ring[(p + n - 1) % n].member, first, last, false, r);
+    }
+  return round + static_cast<uint32_t>(f);
+}
+
 uint32_t chain_broadcast(Schedule& s, const std::vector<uint32_t>& chain, uint32_t first,
                          uint32_t last, uint32_t round) {
   for (size_t i = 0; i + 1 < chain.size(); ++i)
@@ -95,14 +133,29 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line) {
 }
 
 Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows,
-                   const std::vector<uint32_t>& key, uint32_t root) {
+                   const std::vector<uint32_t>& key, uint32_t root, bool columns_both_ways,
+                   bool columns_two_levels) {
   std::vector<uint32_t> keys;
   for (const auto& row : rows)
     for (uint32_t m : row) keys.push_back(key[m]);
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   const uint32_t R = static_cast<uint32_t>(rows.size()), C = static_cast<uint32_t>(keys.size());
-  const auto pos = [&](uint32_t c, uint32_t r) { return c * R + r; };
+  // Column rings of R = K x G members in two levels, when asked and R has such factors
+  // (K the largest at or below sqrt(R)): rings of the K consecutive rows of each group (both
+  // ways when asked), then rings of the G rows at the same place in their groups (one way).
+  // Row r's leaf of a column lies at q[r] in the column's block, by place in the group first,
+  // so that what a member owns in the first level is one run.
+  uint32_t K = R, G = 1;
+  for (uint32_t k = 2; columns_two_levels && k < R; ++k)
+    if (R % k == 0 && k * k <= R) {
+      K = k;
+      G = R / k;
+    }
+  std::vector<uint32_t> q(R);
+  for (uint32_t r = 0; r < R; ++r) q[r] = (r % K) * G + r / K;
+  const auto pos = [&](uint32_t c, uint32_t r) { return c * R + q[r]; };
+  const auto block = [&](uint32_t c) { return c * R; };
 
   // owner[c][r]: the member of row r that owns key c's leaf of that row: the member with that
   // key, or in a row short of some keys, the keys cut into contiguous runs, one per member in
@@ -122,22 +175,33 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
 
   // The rings: in each row, every member owning the keys' leaf columns; in each key's column,
   // the owners of its leaf in each row.
-  std::vector<std::vector<RingPart>> row_rings(R), column_rings(C);
+  std::vector<std::vector<RingPart>> row_rings(R), column_rings, column_rings2;
   for (uint32_t r = 0; r < R; ++r)
     for (uint32_t m : rows[r]) {
       RingPart part{m, {}};
       for (uint32_t c = 0; c < C; ++c)
         if (owner[c][r] == m) {
-          if (!part.runs.empty() && part.runs.back().second == pos(c, 0))
-            part.runs.back().second = pos(c + 1, 0);
+          if (!part.runs.empty() && part.runs.back().second == block(c))
+            part.runs.back().second = block(c + 1);
           else
-            part.runs.push_back({pos(c, 0), pos(c + 1, 0)});
+            part.runs.push_back({block(c), block(c + 1)});
         }
       row_rings[r].push_back(part);
     }
-  for (uint32_t c = 0; c < C; ++c)
-    for (uint32_t r = 0; r < R; ++r)
-      column_rings[c].push_back({owner[c][r], {{pos(c, r), pos(c, r) + 1}}});
+  for (uint32_t c = 0; c < C; ++c) {
+    for (uint32_t a = 0; a < G; ++a) {  // first level: the group's rows, each a run
+      column_rings.emplace_back();
+      for (uint32_t b = 0; b < K; ++b)
+        column_rings.back().push_back(
+            {owner[c][a * K + b], {{block(c) + b * G, block(c) + (b + 1) * G}}});
+    }
+    for (uint32_t b = 0; b < K && G > 1; ++b) {  // second level: one leaf each
+      column_rings2.emplace_back();
+      for (uint32_t a = 0; a < G; ++a)
+        column_rings2.back().push_back(
+            {owner[c][a * K + b], {{pos(c, a * K + b), pos(c, a * K + b) + 1}}});
+    }
+  }
 
   const auto each = [](const std::vector<std::vector<RingPart>>& rings, uint32_t round,
                        uint32_t (*phase)(Schedule&, const std::vector<RingPart>&, uint32_t),
@@ -149,10 +213,14 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
   uint32_t round = 0;
   if (op == Collective::AllReduce || op == Collective::ReduceScatter) {
     round = each(row_rings, round, ring_reduce_scatter, s);
-    round = each(column_rings, round, ring_reduce_scatter, s);
+    round = each(column_rings, round,
+                 columns_both_ways ? ring_reduce_scatter_both_ways : ring_reduce_scatter, s);
+    round = each(column_rings2, round, ring_reduce_scatter, s);
   }
   if (op == Collective::AllReduce || op == Collective::AllGather) {
-    round = each(column_rings, round, ring_all_gather, s);
+    round = each(column_rings2, round, ring_all_gather, s);
+    round = each(column_rings, round,
+                 columns_both_ways ? ring_all_gather_both_ways : ring_all_gather, s);
     round = each(row_rings, round, ring_all_gather, s);
   }
   if (op == Collective::Broadcast) {

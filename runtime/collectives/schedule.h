@@ -60,6 +60,14 @@ struct RingPart {
 };
 uint32_t ring_reduce_scatter(Schedule& s, const std::vector<RingPart>& ring, uint32_t round);
 uint32_t ring_all_gather(Schedule& s, const std::vector<RingPart>& ring, uint32_t round);
+/// The same over a ring used both ways: a run's partial sums come to its owner from both
+/// sides (reduce-scatter), its owner sends it both ways (all-gather), so each takes about
+/// n/2 rounds instead of n-1 (ceil(n/2), floor(n/2)), with two sends a member a round. The longer
+/// side is the forward one; the two sides never meet a member in the same round (Schedule::finish
+/// checks).
+uint32_t ring_reduce_scatter_both_ways(Schedule& s, const std::vector<RingPart>& ring,
+                                       uint32_t round);
+uint32_t ring_all_gather_both_ways(Schedule& s, const std::vector<RingPart>& ring, uint32_t round);
 /// `chain[0]` sends leaves [first, last) to chain[1], which passes them on, and so on.
 uint32_t chain_broadcast(Schedule& s, const std::vector<uint32_t>& chain, uint32_t first,
                          uint32_t last, uint32_t round);
@@ -75,8 +83,17 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line);
 /// reduce-scatter in the rows over keys, reduce-scatter in the columns (the owners of one key),
 /// all-gather in the columns, all-gather in the rows. Broadcast: a chain through the root's row,
 /// then chains down from each of its members.
+/// `columns_both_ways` runs the column rings both ways (ring_*_both_ways): about rows/2
+/// rounds a column phase instead of rows - 1. `columns_two_levels`, when the number of rows R
+/// is K x G (K >= 2 the largest factor at or below sqrt(R)), runs each column phase in
+/// two levels instead: rings of K consecutive rows (both ways if asked) moving G leaves a
+/// transfer, then rings of G rows one leaf at a time (one way: a member then hears from at
+/// most 1 + 2 + 1 others per column it owns, so four lanes fit a d1 node's semaphores even for
+/// the short row's members that own two columns); d1's 20 rows, 4 x 5: 2 + 4 rounds a column
+/// reduce-scatter instead of 10, 4 + 2 a column all-gather.
 Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows,
-                   const std::vector<uint32_t>& key, uint32_t root);
+                   const std::vector<uint32_t>& key, uint32_t root, bool columns_both_ways = false,
+                   bool columns_two_levels = false);
 
 /// Everything an algorithm's builder gets.
 struct BuildInput {

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // 2d: the members of each mesh row form a ring (folded by x), keyed by their column; the owners
-// of each column's leaves form a ring down the rows (folded by y). All-reduce: reduce-scatter
-// along the rows (east-west ports), then down the columns (north-south ports), then all-gather
-// back: 2 (row + column - 2) rounds instead of 2 (n - 1). A row short of some columns (disabled
-// nodes, a group that is not a rectangle) cuts the columns into contiguous runs, one per member.
+// of each column's leaves form a ring down the rows (folded by y), used both ways. All-reduce:
+// reduce-scatter along the rows (east-west ports), then down the columns (north-south ports),
+// then all-gather back: 2 (columns - 1) + rows rounds instead of 2 (n - 1). A column phase
+// moves one small leaf a round and waits every round for the member upstream, so it costs
+// rounds more than bytes: both ways halves them. A row short of some columns (disabled nodes, a
+// group that is not a rectangle) cuts the columns into contiguous runs, one per member.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -43,7 +45,8 @@ Schedule build_two_d(const BuildInput& in) {
   for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
   std::vector<std::vector<uint32_t>> rows;
   for (uint32_t i : fold(order)) rows.push_back(lines[i]);
-  Schedule s = two_level(in.problem.op, rows, key, in.problem.root);
+  Schedule s = two_level(in.problem.op, rows, key, in.problem.root, /*columns_both_ways=*/true,
+                         /*columns_two_levels=*/true);
   s.note = fmt::format("{} rows x {} columns", rows.size(), columns.size());
   return s;
 }
