@@ -1518,29 +1518,30 @@ class Runner {
     const DType sums_dtype = runtime_dtype(tensor(op.outputs[1]).dtype);
     const ops::RowSplit sums_split = ops::with_dtype(split, sums_dtype);
     // The large buffers are taken before the first kernel: until then, where SRAM is in pieces,
-    // the op may start over with the pieces joined (run_attempts).
+    // the op may start over with the pieces joined (run_attempts). One fp32 buffer serves both
+    // sums in turn, and x^ is given back once widened: the sums' own buffers come after.
     const uint64_t dx = produce(op.outputs[0], &split).buffer->address;
     std::shared_ptr<Buffer> xhat = allocate(split.bytes(), "batchnorm_backward's x^");
-    std::vector<std::shared_ptr<Buffer>> wide;
-    if (sums_dtype != dtype)
-      for (int k = 0; k < 2; ++k)
-        wide.push_back(allocate(sums_split.bytes(), "batchnorm_backward's fp32 terms"));
+    std::shared_ptr<Buffer> wide;
+    if (sums_dtype != dtype) wide = allocate(sums_split.bytes(), "batchnorm_backward's fp32 terms");
     normalise(op, n, n.dy, n.scale, n.zero, n.zero, dx, "dx");
     normalise(op, n, n.x, n.one, n.zero, n.mean, xhat->address, "x^");
     elementwise_step(op, ops::ElementwiseOp::Mul, split, n.dy, xhat->address, false, xhat->address,
                      "dy x^");
-    uint64_t t_at = xhat->address, dy_at = n.dy;
-    if (sums_dtype != dtype)
-      for (uint64_t* at : {&t_at, &dy_at}) {
+    const auto sum = [&](uint64_t at, const std::string& out, const char* what) {
+      if (wide) {
         ops::CastProblem widen;
         widen.in = split, widen.out = sums_split;
-        widen.x = *at, widen.y = wide[at == &t_at ? 0 : 1]->address;
+        widen.x = at, widen.y = wide->address;
         kernel(ops::CastKernel(config_, widen),
-               fmt::format("{} '{}' ({} to fp32)", op.type, op.name, at == &t_at ? "dy x^" : "dy"));
-        *at = widen.y;
+               fmt::format("{} '{}' ({} to fp32)", op.type, op.name, what));
+        at = widen.y;
+        xhat.reset();
       }
-    row_sums(op, image, sums_split, t_at, &op.outputs[1]);
-    row_sums(op, image, sums_split, dy_at, &op.outputs[2]);
+      row_sums(op, image, sums_split, at, &out);
+    };
+    sum(xhat->address, op.outputs[1], "dy x^");
+    sum(n.dy, op.outputs[2], "dy");
     op_->how = "simd rows, sums over rows";
     if (!values_) return;
     const std::vector<float> zeros(cols, 0.0f), ones(cols, 1.0f);
