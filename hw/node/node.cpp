@@ -348,8 +348,10 @@ void NodeModule::activate(uint64_t now) {
     return;
   }
   if (any_ready && window_end >= params_.max_cycles) {
-    add_request(Request::Kind::CycleLimit, 0, params_.max_cycles, now).text =
-        fmt::format("cycle limit {} reached at node ({},{})", params_.max_cycles, at_.x, at_.y);
+    add_request(Request::Kind::CycleLimit, 0, params_.max_cycles, now).text = fmt::format(
+        "cycle limit {} reached at node ({},{}) (sim.max_cycles, counted from the "
+        "start of the machine run)",
+        params_.max_cycles, at_.x, at_.y);
     stopped_ = true;
     post();
     return;
