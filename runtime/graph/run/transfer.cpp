@@ -771,25 +771,27 @@ bool staging_pays(const Transfers::Move& m, const hw::HardwareConfig& config, bo
   return busiest_cycles(staged, config) + local_copy_cycles(local) < busiest_cycles(direct, config);
 }
 
+// SRAM per node, at most, for one band of the transpose `t` cut into `bands` (each shard into
+// near-equal runs of rows, the longest ceil(rows / bands)).
+uint64_t band_bytes(const Placement& t, uint32_t bands) {
+  std::map<NodeKey, uint64_t> per_node;
+  uint64_t most = 0;
+  for (const mesh::Shard& s : t.shards) {
+    const uint64_t rows = (uint64_t(s.layout.rows) + bands - 1) / bands;
+    most = std::max(
+        most, per_node[key(s.node)] += mesh::align(rows * (s.layout.bytes() / s.layout.rows), 64));
+  }
+  return most;
+}
+
 // The fewest bands of the transpose's rows (transposed_placement) whose staging fits in
-// `room` bytes per node, each shard cut into `bands` near-equal runs of rows; 0 if not even a
-// row of each shard does.
+// `room` bytes per node; 0 if not even a row of each shard does.
 uint32_t transposed_bands(const Placement& dest, uint64_t room) {
   const Placement t = transposed_placement(dest);
   uint32_t tallest = 0;
   for (const mesh::Shard& s : t.shards) tallest = std::max(tallest, s.layout.rows);
-  const auto fits = [&](uint32_t bands) {
-    std::map<NodeKey, uint64_t> per_node;
-    for (const mesh::Shard& s : t.shards) {
-      const uint64_t rows = (uint64_t(s.layout.rows) + bands - 1) / bands;
-      if ((per_node[key(s.node)] += mesh::align(rows * (s.layout.bytes() / s.layout.rows), 64)) >
-          room)
-        return false;
-    }
-    return true;
-  };
   for (uint32_t bands = 1; bands <= tallest; ++bands)
-    if (fits(bands)) return bands;
+    if (band_bytes(t, bands) <= room) return bands;
   return 0;
 }
 
@@ -852,7 +854,7 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
   try {
     stats += convert_sources(work, owned, staging, what);
     TransferPlan after;
-    std::vector<Move> banded;
+    std::vector<std::pair<Move, uint32_t>> banded;
     for (Move& m : work) {
       if (whole_copies(m) || staging_ == Staging::Never) continue;
       if (m.map.down && (staging_ == Staging::Always || staging_pays(m, config_, true))) {
@@ -863,8 +865,8 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
           m.map = down_map(m.map);
           continue;
         }
-        if (transposed_bands(*m.dest, sram_.largest_free()) > 0) {
-          banded.push_back(m);
+        if (const uint32_t bands = transposed_bands(*m.dest, sram_.largest_free())) {
+          banded.emplace_back(m, bands);
           m.dest = nullptr;
           continue;
         }
@@ -880,7 +882,7 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
                work.end());
     if (!work.empty()) stats += move_same_type(work, what);
     stats += local_copies(executor_, config_, after, table_, table_bytes_, what);
-    for (const Move& m : banded) stats += move_transposed_in_bands(m, what);
+    for (const auto& [m, bands] : banded) stats += move_transposed_in_bands(m, bands, what);
   } catch (...) {
     give_back();
     throw;
@@ -906,20 +908,13 @@ const Placement* Transfers::stage_transposed(const Placement& p, std::deque<Plac
   return place_staged(transposed_placement(p), owned, staging);
 }
 
-TransferStats Transfers::move_transposed_in_bands(const Move& m, const std::string& what) {
+TransferStats Transfers::move_transposed_in_bands(const Move& m, uint32_t bands,
+                                                  const std::string& what) {
   const Placement whole = transposed_placement(*m.dest);
-  const uint32_t bands = transposed_bands(*m.dest, sram_.largest_free());
-  // Every band's shards lie from the same address on each node, the first band the largest.
-  uint64_t most = 0;
-  std::map<NodeKey, uint64_t> per_node;
-  for (const mesh::Shard& s : whole.shards) {
-    const auto [first, end] = band_rows(s.layout.rows, 0, bands);
-    const uint64_t rows = std::max<uint64_t>(end - first, (s.layout.rows + bands - 1) / bands);
-    most = std::max(
-        most, per_node[key(s.node)] += mesh::align(rows * (s.layout.bytes() / s.layout.rows), 64));
-  }
-  const uint64_t base = sram_.take(most);
+  // Every band's shards lie from the same address on each node.
+  const uint64_t base = sram_.take(band_bytes(whole, bands));
   if (base == UINT64_MAX) throw std::logic_error(fmt::format("{}: no SRAM for a band", what));
+  std::map<NodeKey, uint64_t> per_node;
   TransferStats stats;
   try {
     for (uint32_t band = 0; band < bands; ++band) {

@@ -121,9 +121,9 @@ class Transfers {
   // The transpose of `p` laid whole by rows beside it (nullptr: a shard in HBM, or no SRAM).
   const Placement* stage_transposed(const Placement& p, std::deque<Placement>& owned,
                                     std::vector<uint64_t>& staging);
-  // A transposed read staged in bands of its transpose's rows, as many as the SRAM left
-  // needs (transposed_bands > 0): each band's DMAs, then its copies into place.
-  TransferStats move_transposed_in_bands(const Move& m, const std::string& what);
+  // A transposed read staged in `bands` bands of its transpose's rows (transposed_bands:
+  // as few as the SRAM left holds): each band's DMAs, then its copies into place.
+  TransferStats move_transposed_in_bands(const Move& m, uint32_t bands, const std::string& what);
   // `staged` (its shards' layouts set) given SRAM beside the rest on every node, kept in
   // `owned` (nullptr: no SRAM left).
   const Placement* place_staged(Placement staged, std::deque<Placement>& owned,
