@@ -13,6 +13,7 @@
 #include "hw/config/config_io.h"
 #include "hw/config/derived.h"
 #include "hw/config/machine_params.h"
+#include "hw/machine/host_profile.h"
 #include "hw/machine/machine.h"
 #include "hw/node/node.h"
 #include "hw/stats/run_report.h"
@@ -151,6 +152,9 @@ int cmd_run(const std::vector<std::string>& args) {
       "host-threads", po::value<unsigned>(&host_threads),
       "host threads that run the simulation (default 1; results do not depend on it): "
       "--set sim.host_threads=N")(
+      "host-profile",
+      "at the end, print on stderr where the host's time went: node activations (shared by the "
+      "host threads), the hand-over after each round, the fabric's drains (docs/parallel.md)")(
       "set", po::value<std::vector<std::string>>(&sets)->composing(),
       "override a config key: --set noc.link_bytes_per_cycle=128 (repeatable)")(
       "values", po::value<std::string>(&values),
@@ -173,6 +177,14 @@ int cmd_run(const std::vector<std::string>& args) {
     return kOk;
   }
   if (config_path.empty()) return usage_error("run", "missing --config (e.g. configs/tiny.yaml)");
+  // Printed however the run ends, after its own output.
+  struct PrintHostProfile {
+    ~PrintHostProfile() {
+      if (hw::host_profile().on)
+        fmt::print(stderr, "{}", hw::format_host_profile(hw::host_profile()));
+    }
+  } print_host_profile;
+  hw::host_profile().on = vm.count("host-profile") > 0;
   if (vm.count("host-threads")) {
     const unsigned most = 4 * std::max(1u, std::thread::hardware_concurrency());
     if (host_threads == 0 || host_threads > most)

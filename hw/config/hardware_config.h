@@ -118,7 +118,7 @@ struct HardwareConfig {
   struct Sim {
     uint64_t quantum_cycles, max_cycles, seed;
     uint32_t host_threads;
-    bool timing, values, reverse_node_order;
+    bool quantum_aligned, timing, values, reverse_node_order;
     double max_seconds;
   } sim;
 

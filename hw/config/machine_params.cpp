@@ -76,6 +76,7 @@ MachineParams machine_params(const HardwareConfig& c) {
   m.host = host_params(c);
   m.dma_queue_depth = c.node.dma.queue_depth;
   m.quantum = c.sim.quantum_cycles;
+  m.quantum_aligned = c.sim.quantum_aligned;
   m.max_cycles = c.sim.max_cycles;
   m.reverse_node_order = c.sim.reverse_node_order;
   m.host_threads = c.sim.host_threads;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <ostream>
 
+#include "hw/machine/host_profile.h"
 #include "hw/machine/machine.h"
 #include "hw/node/node.h"
 #include "hw/trace/trace.h"
@@ -89,6 +90,16 @@ Fabric::Target Fabric::resolve(uint64_t global, uint64_t len) const {
 }
 
 void Fabric::drain() {
+  HostProfile& profile = host_profile();
+  const double started = profile.on ? host_seconds() : 0;
+  drain_due();
+  if (profile.on) {
+    profile.drain_s += host_seconds() - started;
+    ++profile.drains;
+  }
+}
+
+void Fabric::drain_due() {
   const uint64_t cycle =
       static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps_));
   apply_host_writes(cycle);  // before any pull of this cycle reads host memory

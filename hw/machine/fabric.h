@@ -75,7 +75,8 @@ class Fabric : public sc_core::sc_module {
     }
   };
 
-  void drain();  // the SC_METHOD, at cycle + 1/2
+  void drain();      // the SC_METHOD, at cycle + 1/2
+  void drain_due();  // its work
   void serve(NodeModule& from, Request& r);
   void push(NodeModule& from, Request& r);
   void pull(NodeModule& into, Request& r);

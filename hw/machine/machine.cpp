@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "hw/machine/host_profile.h"
 #include "hw/machine/scheduler.h"
 #include "hw/node/node.h"
 #include "hw/trace/trace.h"
@@ -49,7 +50,8 @@ Machine::Machine(const MachineParams& params, std::ostream* out) : params_(param
   grid_.assign(cells, nullptr);
   std::vector<bool> disabled(cells, false);
   for (Coord c : params.disabled) disabled[static_cast<size_t>(c.y) * params.width + c.x] = true;
-  const NodeParams node_params{params.quantum, params.max_cycles ? params.max_cycles : UINT64_MAX,
+  const NodeParams node_params{params.quantum, params.quantum_aligned,
+                               params.max_cycles ? params.max_cycles : UINT64_MAX,
                                params.dma_queue_depth};
   for (size_t k = 0; k < cells; ++k) {
     const size_t i = params.reverse_node_order ? cells - 1 - k : k;
@@ -126,8 +128,16 @@ MachineOutcome Machine::run() {
   FabricPort& port = fabric_->port();
   port.started =
       std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  HostProfile& profile = host_profile();
+  const double started = profile.on ? host_seconds() : 0;
   sc_core::sc_start();
   fabric_->finish_phase();
+  if (profile.on) {
+    profile.run_s += host_seconds() - started;
+    ++profile.runs;
+    profile.threads = scheduler_->host_threads();
+    profile.shared_min = scheduler_->min_shared_batch();
+  }
 
   // The run ends with its last thread (or the last node to see its threads done).
   uint64_t end = phase_start_;

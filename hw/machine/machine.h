@@ -46,6 +46,7 @@ struct MachineParams {
   std::vector<DipParams> host;       // host memory, in address order (may be empty)
   uint32_t dma_queue_depth = 0;      // DMAs a node may have in flight before the next waits
   uint64_t quantum = 0;              // cycles a node may run ahead of SystemC time (>= 1)
+  bool quantum_aligned = false;      // quanta end at multiples of `quantum` (sim.quantum_aligned)
   uint64_t max_cycles = 0;          // the run stops at this cycle with MachineOutcome::CycleLimit
   double max_seconds = 0;  // wall-clock limit of one run() (0: none): MachineOutcome::TimeLimit
   uint64_t barrier_latency = 0;      // 0: twice the mesh diameter in router latencies

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "hw/machine/host_profile.h"
 #include "hw/node/node.h"
 
 namespace dojosim::hw {
@@ -17,12 +18,15 @@ namespace dojosim::hw {
 constexpr size_t kMinParallelBatch = 32;
 
 // Host threads that run a batch of independent calls: the caller takes part, so `threads`
-// host threads in all. Between batches a worker spins a little, yielding (rounds follow each
-// other within microseconds), then sleeps.
+// host threads in all. Thread j first takes the j-th contiguous slice of the batch, so a node
+// due round after round runs on the same host thread and finds its state in that core's
+// caches; a thread done with its slice then helps with what is left of the others. Between batches
+// a worker spins a little, yielding (rounds follow each other within microseconds), then sleeps.
 class HostPool {
  public:
   explicit HostPool(unsigned threads) {
-    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this] { work(); });
+    slices_ = std::vector<Slice>(threads);
+    for (unsigned i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
   }
   ~HostPool() {
     {
@@ -39,13 +43,16 @@ class HostPool {
     {
       std::lock_guard<std::mutex> lock(m_);
       fn_ = &fn;
-      n_ = n;
-      next_.store(0, std::memory_order_relaxed);
+      const size_t threads = slices_.size();
+      for (size_t j = 0; j < threads; ++j) {
+        slices_[j].next.store(n * j / threads, std::memory_order_relaxed);
+        slices_[j].end = n * (j + 1) / threads;
+      }
       busy_.store(static_cast<unsigned>(workers_.size()), std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
     }
     start_.notify_all();
-    drain();
+    drain(0);
     for (int i = 0; i < kSpins && busy_.load(std::memory_order_acquire) != 0; ++i)
       std::this_thread::yield();
     {
@@ -59,17 +66,22 @@ class HostPool {
  private:
   static constexpr int kSpins = 200;  // yields before sleeping: some microseconds
 
-  void drain() {
-    for (size_t k; (k = next_.fetch_add(1, std::memory_order_relaxed)) < n_;) {
-      try {
-        (*fn_)(k);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(m_);
-        if (!error_) error_ = std::current_exception();
+  // Thread `self`: its own slice, then the others' in turn.
+  void drain(size_t self) {
+    const size_t threads = slices_.size();
+    for (size_t d = 0; d < threads; ++d) {
+      Slice& s = slices_[(self + d) % threads];
+      for (size_t k; (k = s.next.fetch_add(1, std::memory_order_relaxed)) < s.end;) {
+        try {
+          (*fn_)(k);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(m_);
+          if (!error_) error_ = std::current_exception();
+        }
       }
     }
   }
-  void work() {
+  void work(size_t self) {
     uint64_t seen = 0;
     for (;;) {
       for (int i = 0; i < kSpins && generation_.load(std::memory_order_acquire) == seen; ++i)
@@ -80,7 +92,7 @@ class HostPool {
       }
       if (quit_.load()) return;
       seen = generation_.load(std::memory_order_acquire);
-      drain();
+      drain(self);
       if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(m_);
         done_.notify_one();
@@ -93,8 +105,12 @@ class HostPool {
   std::condition_variable start_, done_;
   std::atomic<uint64_t> generation_{0};
   const std::function<void(size_t)>* fn_ = nullptr;
-  size_t n_ = 0;
-  std::atomic<size_t> next_{0};
+  // One per thread, each on its own cache line: the next call of the slice, and its end.
+  struct alignas(64) Slice {
+    std::atomic<size_t> next{0};
+    size_t end = 0;
+  };
+  std::vector<Slice> slices_;
   std::atomic<unsigned> busy_{0};
   std::atomic<bool> quit_{false};
   std::exception_ptr error_;
@@ -114,6 +130,10 @@ NodeScheduler::~NodeScheduler() = default;
 void NodeScheduler::attach(std::vector<NodeModule*> nodes) {
   nodes_ = std::move(nodes);
   due_.assign(nodes_.size(), Due{});
+}
+
+size_t NodeScheduler::min_shared_batch() const {
+  return std::max<size_t>(kMinParallelBatch, 2 * size_t{host_threads_});
 }
 
 uint64_t NodeScheduler::now_cycles() const {
@@ -150,15 +170,19 @@ void NodeScheduler::round() {
   }
   // Usually sorted already (nodes are booked in index order): checking is cheaper than sorting.
   if (!std::is_sorted(batch_.begin(), batch_.end())) std::sort(batch_.begin(), batch_.end());
+  HostProfile& profile = host_profile();
+  const double t0 = profile.on ? host_seconds() : 0;
   // Small batches are not worth waking the workers for (microseconds per round): measured on
   // d1, ring_push lost 28% and a matmul 5% when rounds of 4 nodes went to the pool.
-  if (pool_ && batch_.size() >= std::max<size_t>(kMinParallelBatch, 2 * size_t{host_threads_})) {
+  const bool shared = batch_.size() >= min_shared_batch();
+  if (pool_ && shared) {
     pool_->run(batch_.size(), [&](size_t k) { nodes_[batch_[k]]->activate(now); });
     ++parallel_rounds_;
   } else {
     for (uint32_t node : batch_) nodes_[node]->activate(now);
   }
   ++rounds_;
+  const double t1 = profile.on ? host_seconds() : 0;
   for (uint32_t node : batch_) {  // in index order: the fabric's keys do not depend on threads
     NodeModule& n = *nodes_[node];
     n.publish();
@@ -168,6 +192,18 @@ void NodeScheduler::round() {
     book(node);
   }
   port_.tick(now, batch_.size());
+  if (profile.on) {
+    const double t2 = host_seconds();
+    profile.activate_s += t1 - t0;
+    profile.hand_over_s += t2 - t1;
+    ++profile.rounds;
+    profile.activations += batch_.size();
+    if (shared) {
+      profile.shared_activate_s += t1 - t0;
+      ++profile.shared_rounds;
+      profile.shared_activations += batch_.size();
+    }
+  }
   const uint64_t next = queue_.first_live(
       [this](const CycleQueue::Key& k) { return due_[k.second].at() != k.first; });
   if (next == UINT64_MAX)

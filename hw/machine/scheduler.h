@@ -43,6 +43,8 @@ class NodeScheduler : public sc_core::sc_module, public NodeWaker {
   unsigned host_threads() const { return host_threads_; }
   uint64_t rounds() const { return rounds_; }                    // cycles at which nodes ran
   uint64_t parallel_rounds() const { return parallel_rounds_; }  // ... on several threads
+  // The fewest nodes due in one cycle that the host threads share (fewer: the SystemC thread).
+  size_t min_shared_batch() const;
 
  private:
   struct Due {

@@ -314,7 +314,11 @@ void NodeModule::activate(uint64_t now) {
     return;
   }
 
-  const uint64_t window_end = std::min(now + params_.quantum, params_.max_cycles);
+  // Aligned quanta end together on every node that runs, as under TLM-2.0's quantum keeper,
+  // so those nodes share the scheduler's rounds (docs/parallel.md).
+  const uint64_t quantum_end =
+      params_.aligned ? (now / params_.quantum + 1) * params_.quantum : now + params_.quantum;
+  const uint64_t window_end = std::min(quantum_end, params_.max_cycles);
   bool any_ready = false, any_live = false;
   // Rotating who goes first shares contended units fairly between SMT threads.
   const unsigned first = static_cast<unsigned>(turn_++ % std::max(1u, started_));

@@ -30,6 +30,7 @@ class TraceWriter;
 // What every node of a machine shares, from MachineParams.
 struct NodeParams {
   uint64_t quantum = 1;         // cycles a node's threads run ahead of SystemC time
+  bool aligned = false;         // a quantum ends at the next multiple of `quantum`
   uint64_t max_cycles = UINT64_MAX;
   uint32_t dma_queue_depth = 1;
 };

@@ -421,3 +421,58 @@ TEST_CASE("nodes due in the same cycle run on several host threads", "[machine][
   CHECK(m.scheduler().parallel_rounds() > 0);
   CHECK(m.scheduler().parallel_rounds() <= m.scheduler().rounds());
 }
+
+namespace {
+
+// Node (0,0) pushes to node (1,0) at once and then spins; node (1,0) waits for the push (it
+// arrives a few cycles in, off any quantum boundary) and then spins as long. Returns the
+// scheduler's rounds and the cycles of the run, quantum 100.
+std::pair<uint64_t, uint64_t> rounds_of_a_late_starter(bool aligned) {
+  MachineParams p = mesh(2, 1);
+  p.quantum = 100;
+  p.quantum_aligned = aligned;
+  Machine m(p);
+  m.load(isa::assemble(R"(
+    csrr s0, nodex
+    bnez s0, 1f
+    li t2, 1
+    slli t2, t2, 48             # node (1,0)
+    la t4, inbox
+    or t2, t2, t4
+    la t0, inbox
+    li t5, 8
+    push t2, t0, t5, 1
+    j 2f
+1:  li t1, 1
+    swait 1, t1
+2:  li t0, 1000
+3:  addi t0, t0, -1
+    bnez t0, 3b
+    li a0, 0
+    li a7, 93
+    ecall
+    .data
+    .align 3
+inbox:  .dword 0
+  )",
+                       "late.s"));
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  return {m.scheduler().rounds(), m.cycles()};
+}
+
+}  // namespace
+
+TEST_CASE("aligned quanta end together: a node that started late shares the others' rounds",
+          "[machine][parallel]") {
+  const auto [rounds, cycles] = rounds_of_a_late_starter(true);
+  // Both nodes end their quanta at the multiples of 100; node (1,0) adds only its wake-up.
+  const uint64_t quanta = (cycles + 99) / 100;
+  CHECK(rounds <= quanta + 2);
+}
+
+TEST_CASE("unaligned quanta end a quantum after each node's own start", "[machine][parallel]") {
+  const auto [rounds, cycles] = rounds_of_a_late_starter(false);
+  // Node (1,0)'s quanta end a few cycles after node (0,0)'s: nearly twice the rounds.
+  const uint64_t quanta = (cycles + 99) / 100;
+  CHECK(rounds >= quanta + quanta / 2);
+}
