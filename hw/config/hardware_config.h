@@ -108,6 +108,8 @@ struct HardwareConfig {
     double tile_edge_gb_per_s;  // per direction, per tile edge, shared by the links crossing it
     double tile_edge_latency_ns;
     double dip_ethernet_gb_per_s;  // per DIP, into the Z-plane switches
+    bool z_plane;
+    double z_switch_latency_ns;
   } system;
 
   struct Machine {

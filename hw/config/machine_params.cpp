@@ -57,6 +57,7 @@ std::vector<DipParams> host_params(const HardwareConfig& c) {
     d.hbm_bytes_per_cycle = c.tile.host.dip_gb_per_s / clock;
     d.link_bytes_per_cycle = std::min(c.tile.host.dip_link_gb_per_s, c.tile.edge_gb_per_s) / clock;
     d.latency = ns_to_cycles(c, c.tile.host.latency_ns);
+    d.ethernet_bytes_per_cycle = c.system.dip_ethernet_gb_per_s / clock;
     out.push_back(d);
   }
   return out;
@@ -74,6 +75,8 @@ MachineParams machine_params(const HardwareConfig& c) {
   m.core.set_disabled(disabled);
   m.noc = noc_params(c);
   m.host = host_params(c);
+  m.z_plane = c.system.z_plane;
+  m.z_switch_latency = ns_to_cycles(c, c.system.z_switch_latency_ns);
   m.dma_queue_depth = c.node.dma.queue_depth;
   m.quantum = c.sim.quantum_cycles;
   m.quantum_aligned = c.sim.quantum_aligned;

@@ -85,6 +85,42 @@ uint64_t HostMemory::write_timing(size_t k, uint64_t bytes, uint64_t cycle) {
   return start + busy(bytes, dips_[k].hbm_bytes_per_cycle) + dips_[k].latency;
 }
 
+namespace {
+
+// A FIFO server of `rate` bytes per cycle that streams a message whose bytes arrive over
+// `in`: it starts on the first byte when free, and its last byte leaves no earlier than it
+// arrived. Returns the span it sends in; `free` becomes its end.
+HostMemory::Span stream(uint64_t& free, double rate, uint64_t bytes, HostMemory::Span in) {
+  const uint64_t start = std::max(in.first, free);
+  const uint64_t last = std::max(start + busy(bytes, rate), in.last);
+  free = last;
+  return {start, last};
+}
+
+}  // namespace
+
+HostMemory::Span HostMemory::z_plane_timing(size_t a, size_t b, uint64_t bytes, Span at_a,
+                                            uint64_t switch_latency) {
+  Span s = stream(servers_[a].link_in_free, dips_[a].link_bytes_per_cycle, bytes, at_a);
+  s = stream(servers_[a].ethernet_out_free, dips_[a].ethernet_bytes_per_cycle, bytes, s);
+  s = {s.first + switch_latency, s.last + switch_latency};
+  s = stream(servers_[b].ethernet_in_free, dips_[b].ethernet_bytes_per_cycle, bytes, s);
+  s = stream(servers_[b].link_out_free, dips_[b].link_bytes_per_cycle, bytes, s);
+  stats_[a].z_bytes_out += bytes;
+  stats_[b].z_bytes_in += bytes;
+  return s;
+}
+
+uint64_t HostMemory::z_plane_zero_load(size_t a, size_t b, uint64_t bytes,
+                                       uint64_t switch_latency) const {
+  // Streaming stages on an idle path: the slowest one sets the pace, each adds its first byte.
+  const double rates[] = {dips_[a].link_bytes_per_cycle, dips_[a].ethernet_bytes_per_cycle,
+                          dips_[b].ethernet_bytes_per_cycle, dips_[b].link_bytes_per_cycle};
+  uint64_t slowest = 0;
+  for (double r : rates) slowest = std::max(slowest, busy(bytes, r));
+  return slowest + switch_latency;
+}
+
 void HostMemory::read(uint64_t addr, void* dst, uint64_t n) const {
   auto* out = static_cast<uint8_t*>(dst);
   while (n > 0) {

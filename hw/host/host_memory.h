@@ -30,6 +30,7 @@ struct DipParams {
   uint64_t capacity = 0;
   double hbm_bytes_per_cycle = 0, link_bytes_per_cycle = 0;
   uint64_t latency = 0;  // cycles from a request at the edge node to its first data there
+  double ethernet_bytes_per_cycle = 0;  // per direction, into the Z-plane (0: none)
 };
 
 struct DipStats {
@@ -37,6 +38,7 @@ struct DipStats {
   uint64_t requests = 0;
   uint64_t hbm_busy_cycles = 0;
   uint64_t wait_cycles = 0;  // cycles requests queued for the HBM, summed
+  uint64_t z_bytes_out = 0, z_bytes_in = 0;  // between nodes over the Z-plane, through this DIP
 };
 
 class HostMemory {
@@ -61,6 +63,13 @@ class HostMemory {
   };
   Span read_timing(size_t k, uint64_t bytes, uint64_t cycle);
   uint64_t write_timing(size_t k, uint64_t bytes, uint64_t cycle);
+  // A message between nodes over the Z-plane: its bytes reach DIP a's edge over [first, last]
+  // (as a span); they cross a's link, a's Ethernet port out, `switch_latency`, b's Ethernet
+  // port in and b's link, each a FIFO server that streams what the one before delivers.
+  // Returns the span in which they enter the mesh at b's edge.
+  Span z_plane_timing(size_t a, size_t b, uint64_t bytes, Span at_a, uint64_t switch_latency);
+  // The same on an idle machine, from the message's last byte at a's edge to its last at b's.
+  uint64_t z_plane_zero_load(size_t a, size_t b, uint64_t bytes, uint64_t switch_latency) const;
 
   // Contents; the caller has checked the range with dip_of.
   void read(uint64_t addr, void* dst, uint64_t n) const;
@@ -71,6 +80,7 @@ class HostMemory {
   static constexpr uint64_t kPageSize = 64 * 1024;
   struct Servers {
     uint64_t hbm_free = 0, link_in_free = 0, link_out_free = 0;
+    uint64_t ethernet_out_free = 0, ethernet_in_free = 0;
   };
   uint64_t hbm(size_t k, uint64_t bytes, uint64_t cycle);
 

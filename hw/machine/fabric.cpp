@@ -158,6 +158,45 @@ void Fabric::serve(NodeModule& from, Request& r) {
   }
 }
 
+size_t Fabric::nearest_dip(Coord node) const {
+  size_t best = 0;
+  int best_hops = INT32_MAX;
+  for (size_t k = 0; k < host_->dip_count(); ++k) {
+    const Coord e = host_->entry(k, node);
+    const int hops = std::abs(e.x - node.x) + std::abs(e.y - node.y);
+    if (hops < best_hops) best = k, best_hops = hops;
+  }
+  return best;
+}
+
+uint64_t Fabric::node_to_node(Coord src, Coord dst, uint64_t bytes, uint64_t cycle,
+                              TrafficClass cls) {
+  if (params_.z_plane && host_->dip_count() > 1) {
+    const size_t a = nearest_dip(src), b = nearest_dip(dst);
+    if (a != b) {
+      const Coord in = host_->entry(a, src), out = host_->entry(b, dst);
+      const uint64_t z = network_->zero_load_latency(src, in, bytes) +
+                         host_->z_plane_zero_load(a, b, bytes, params_.z_switch_latency) +
+                         network_->zero_load_latency(out, dst, bytes);
+      if (z < network_->zero_load_latency(src, dst, bytes)) {
+        const uint64_t at_a = network_->send(src, in, bytes, cycle, Port::Sram, Port::HostIo, cls);
+        const HostMemory::Span at_b =
+            host_->z_plane_timing(a, b, bytes, {at_a, at_a}, params_.z_switch_latency);
+        const uint64_t arrival =
+            std::max(network_->send(out, dst, bytes, at_b.first, Port::HostIo, Port::Sram, cls),
+                     at_b.last + network_->zero_load_latency(out, dst, 0));
+        if (trace_) {
+          trace_->dip_span(static_cast<unsigned>(a), "z-plane out", bytes, at_a, at_b.first);
+          trace_->dip_span(static_cast<unsigned>(b), "z-plane in", bytes, at_b.first, at_b.last);
+        }
+        // Messages between a pair still arrive in the order sent, whichever way each went.
+        return network_->in_order(src, dst, arrival);
+      }
+    }
+  }
+  return network_->send(src, dst, bytes, cycle, Port::Sram, Port::Sram, cls);
+}
+
 void Fabric::push(NodeModule& from, Request& r) {
   const Target to = resolve(r.global, r.len);
   if (!to.why.empty()) {
@@ -167,8 +206,8 @@ void Fabric::push(NodeModule& from, Request& r) {
     return;
   }
   if (to.node) {
-    const uint64_t arrival = network_->send(from.at(), to.node->at(), r.len, r.cycle, Port::Sram,
-                                            Port::Sram, push_class(r.len));
+    const uint64_t arrival =
+        node_to_node(from.at(), to.node->at(), r.len, r.cycle, push_class(r.len));
     if (trace_)
       trace_->dma(from.at(), dma_count_++,
                   fmt::format("push {} B to ({},{})", r.len, to.node->at().x, to.node->at().y),
@@ -214,8 +253,7 @@ void Fabric::pull(NodeModule& into, Request& r) {
   if (from.node) {
     from.node->sram().read(from.offset, bytes.data(), r.len);
     const uint64_t asked = r.cycle + network_->zero_load_latency(into.at(), from.node->at(), 0);
-    arrival = network_->send(from.node->at(), into.at(), r.len, asked, Port::Sram, Port::Sram,
-                             TrafficClass::Data);
+    arrival = node_to_node(from.node->at(), into.at(), r.len, asked, TrafficClass::Data);
   } else {
     host_->read(from.offset, bytes.data(), r.len);
     const size_t dip = static_cast<size_t>(from.dip);

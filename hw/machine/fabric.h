@@ -78,6 +78,11 @@ class Fabric : public sc_core::sc_module {
   void drain();      // the SC_METHOD, at cycle + 1/2
   void drain_due();  // its work
   void serve(NodeModule& from, Request& r);
+  // Times `bytes` from node src to node dst, injected at `cycle`: over the mesh, or over the
+  // Z-plane when that is on and faster on an idle machine (docs/hardware.md, "Systems").
+  // Returns when the last byte is in dst's SRAM.
+  uint64_t node_to_node(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, TrafficClass cls);
+  size_t nearest_dip(Coord node) const;  // by mesh hops to its entry; ties to the lower index
   void push(NodeModule& from, Request& r);
   void pull(NodeModule& into, Request& r);
   void arrive_at_barrier(NodeModule& from, const Request& r);

@@ -44,6 +44,8 @@ struct MachineParams {
   isa::CoreConfig core;              // every node's core (coordinates are filled in)
   NocParams noc;
   std::vector<DipParams> host;       // host memory, in address order (may be empty)
+  bool z_plane = false;              // DMAs between nodes may cross the DIPs' Z-plane
+  uint64_t z_switch_latency = 0;     // cycles of a Z-plane crossing beyond its links
   uint32_t dma_queue_depth = 0;      // DMAs a node may have in flight before the next waits
   uint64_t quantum = 0;              // cycles a node may run ahead of SystemC time (>= 1)
   bool quantum_aligned = false;      // quanta end at multiples of `quantum` (sim.quantum_aligned)

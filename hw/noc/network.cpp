@@ -190,6 +190,10 @@ uint64_t Network::send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Por
         std::max(arrival, routers_ ? send_packet_iq(src, dst, wire, cycle, host_next, from, to, cls)
                                    : send_packet_ideal(src, dst, wire, cycle, host_next, from, to));
   }
+  return in_order(src, dst, arrival);
+}
+
+uint64_t Network::in_order(Coord src, Coord dst, uint64_t arrival) {
   uint64_t& last = last_arrival_[node_index(src)][static_cast<uint32_t>(node_index(dst))];
   arrival = std::max(arrival, last);
   last = arrival;

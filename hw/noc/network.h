@@ -129,6 +129,9 @@ class Network {
   uint64_t send(Coord src, Coord dst, uint64_t bytes, uint64_t cycle, Port from = Port::Sram,
                 Port to = Port::Sram, TrafficClass cls = TrafficClass::Data);
 
+  // A message from src to dst that reached dst at `arrival` by another way (the Z-plane):
+  // no earlier than the pair's last message, which it becomes. Returns its arrival.
+  uint64_t in_order(Coord src, Coord dst, uint64_t arrival);
   // What send() would return on an idle network: the documented formula.
   uint64_t zero_load_latency(Coord src, Coord dst, uint64_t bytes) const;
   std::vector<Coord> route(Coord src, Coord dst) const;  // nodes visited, src and dst included

@@ -365,7 +365,7 @@ StatsNode collect_stats(const Machine& machine, const HardwareConfig& config) {
   add_sums(top, die_ptrs, not_summed, "the dies");
   // Host memory: one child per DIP attached to the simulated dies.
   const HostMemory& host = machine.host();
-  uint64_t host_read = 0, host_written = 0;
+  uint64_t host_read = 0, host_written = 0, z_plane = 0;
   double host_j = 0;
   std::vector<StatsNode> dips;
   for (size_t dip = 0; dip < host.dip_count(); ++dip) {
@@ -390,12 +390,21 @@ StatsNode collect_stats(const Machine& machine, const HardwareConfig& config) {
           double(s.bytes_read + s.bytes_written) * per_s);
     const double dj = double(s.bytes_read + s.bytes_written) * e.host_memory_pj_per_byte * 1e-12;
     d.add("energy_j", "(bytes_read + bytes_written) x energy.host_memory_pj_per_byte", "J", dj);
+    d.add("z_plane_bytes_out",
+          "bytes between nodes that left over this DIP's Ethernet port into the Z-plane", "bytes",
+          s.z_bytes_out);
+    d.add("z_plane_bytes_in",
+          "bytes between nodes that came in over this DIP's Ethernet port from the Z-plane",
+          "bytes", s.z_bytes_in);
     host_read += s.bytes_read, host_written += s.bytes_written, host_j += dj;
+    z_plane += s.z_bytes_out;
     dips.push_back(std::move(d));
   }
   top.add("host_bytes_read", "bytes DMA read from host memory (all DIPs)", "bytes", host_read);
   top.add("host_bytes_written", "bytes DMA wrote to host memory (all DIPs)", "bytes", host_written);
   top.add("energy_host_j", "sum over the DIPs of energy_j", "J", host_j);
+  top.add("z_plane_bytes", "bytes between nodes over the Z-plane (system.z_plane; all DIPs)",
+          "bytes", z_plane);
   double j = host_j;
   for (const StatsNode* d : die_ptrs) j += d->value("energy_j");
   top.add("energy_j", "sum over the dies of energy_j + energy_host_j", "J", j);
