@@ -46,7 +46,7 @@ Schedule build_two_d(const BuildInput& in) {
   std::vector<std::vector<uint32_t>> rows;
   for (uint32_t i : fold(order)) rows.push_back(lines[i]);
   Schedule s = two_level(in.problem.op, rows, key, in.problem.root, /*columns_both_ways=*/true,
-                         /*columns_two_levels=*/true);
+                         /*columns_two_levels=*/true, /*columns_gather_direct=*/true);
   s.note = fmt::format("{} rows x {} columns", rows.size(), columns.size());
   return s;
 }
