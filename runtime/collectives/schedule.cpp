@@ -10,19 +10,26 @@
 
 namespace dojosim::runtime::collectives {
 
-void Schedule::finish(uint64_t count, uint32_t members) {
+void Schedule::finish(uint64_t count, uint32_t members, uint64_t align) {
   std::vector<std::vector<uint32_t>> owned(members);
   for (uint32_t p = 0; p < leaves.size(); ++p)
     if (leaves[p].owner != kNoOwner) owned.at(leaves[p].owner).push_back(p);
   uint64_t owners = 0;
   for (const auto& o : owned) owners += !o.empty();
-  uint64_t index = 0;
+  // Shares in units of `align` elements when every owner gets one at least; the elements
+  // left over go to the last leaf.
+  if (align < 1 || count < align * owners) align = 1;
+  const uint64_t units = count / align;
+  uint64_t index = 0, last = 0;
   for (const auto& o : owned) {
     if (o.empty()) continue;
-    const uint64_t share = count / owners + (index++ < count % owners);
-    for (size_t i = 0; i < o.size(); ++i)
-      leaves[o[i]].elements = share / o.size() + (i < share % o.size());
+    const uint64_t share = units / owners + (index++ < units % owners);
+    for (size_t i = 0; i < o.size(); ++i) {
+      leaves[o[i]].elements = align * (share / o.size() + (i < share % o.size()));
+      last = std::max<uint64_t>(last, o[i]);
+    }
   }
+  if (owners) leaves[last].elements += count - units * align;
   transfers.erase(std::remove_if(transfers.begin(), transfers.end(),
                                  [&](const Transfer& t) { return !elements(t.first, t.last); }),
                   transfers.end());

@@ -44,10 +44,13 @@ struct Schedule {
     transfers.push_back({from, to, first, last, reduce, round});
   }
   /// After the algorithm: gives every owning member an equal share of `count` elements (the
-  /// first owners one more), cut evenly over its leaves (leaves without owner get none), drops
+  /// first owners one more), cut evenly over its leaves (leaves without owner get none), in
+  /// whole units of `align` elements when every owner gets one (the node program pads each leaf
+  /// to 64 B: a leaf of a whole number of vectors moves no padding), the elements left over
+  /// in the vector's last leaf; drops
   /// transfers of nothing, sorts transfers by round (stable) and checks the rule above; throws
   /// std::logic_error naming the round and member that break it.
-  void finish(uint64_t count, uint32_t members);
+  void finish(uint64_t count, uint32_t members, uint64_t align = 1);
   uint64_t elements(uint32_t first, uint32_t last) const;
 };
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 
 #include "runtime/collectives/kernel.h"
@@ -171,6 +172,36 @@ TEST_CASE("semaphores go to the (sender, lane) pairs that carry pieces: 2d on d1
   const CollectivePlan plan(
       c, problem(c, Collective::AllReduce, "2d", "all", 64 << 20, runtime::DType::Bf16));
   CHECK(plan.kernel().lanes() == 4);
+}
+
+TEST_CASE("leaves hold whole 64 B vectors when every owner can have one: no padding moves",
+          "[plan]") {
+  // d1, 64 MiB bf16: 94,786 elements a member over 354 owners, 360 leaves of 2d: each a
+  // multiple of 32 elements (the last takes the 2 left over), owners within one vector of each
+  // other. 4 KiB: fewer elements than a vector per owner, so shares as before.
+  const hw::HardwareConfig c;  // d1
+  const CollectivePlan plan(
+      c, problem(c, Collective::AllReduce, "2d", "all", 64 << 20, runtime::DType::Bf16));
+  const std::vector<Leaf>& leaves = plan.schedule().leaves;
+  uint64_t total = 0;
+  for (size_t p = 0; p + 1 < leaves.size(); ++p) {
+    total += leaves[p].elements;
+    CHECK(leaves[p].elements % 32 == 0);
+  }
+  CHECK(total + leaves.back().elements == plan.count());
+  std::map<uint32_t, uint64_t> share;
+  for (const Leaf& l : leaves) share[l.owner] += l.elements;
+  uint64_t least = ~0ull, most = 0;
+  for (const auto& [owner, e] : share) {
+    least = std::min(least, e);
+    most = std::max(most, e);
+  }
+  CHECK(most - least <= 32 + 2);
+  const CollectivePlan small(
+      c, problem(c, Collective::AllReduce, "2d", "all", 4096, runtime::DType::Bf16));
+  uint64_t owned = 0;
+  for (const Leaf& l : small.schedule().leaves) owned += l.elements > 0;
+  CHECK(owned == small.count());  // 5 elements, one each for the first five owners
 }
 
 TEST_CASE("groups: rectangles and lists; bad members named, exit before simulation", "[group]") {
