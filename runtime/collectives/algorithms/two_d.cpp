@@ -4,8 +4,10 @@
 // reduce-scatter along the rows (east-west ports), then down the columns (north-south ports),
 // then all-gather back: 2 (columns - 1) + rows rounds instead of 2 (n - 1). A column phase
 // moves one small leaf a round and waits every round for the member upstream, so it costs
-// rounds more than bytes: both ways halves them. A row short of some columns (disabled nodes, a
-// group that is not a rectangle) cuts the columns into contiguous runs, one per member.
+// rounds more than bytes: both ways halves them, two levels cut them again, and a column
+// all-gather, which moves copies, goes direct (one round a level). A row short of some columns
+// (disabled nodes, a group that is not a rectangle) cuts the columns into contiguous runs, one
+// per member.
 #include <fmt/format.h>
 
 #include <algorithm>
