@@ -185,28 +185,37 @@ CollectiveKernel::CollectiveKernel(const hw::HardwareConfig& config,
 void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& schedule) {
   const uint32_t n = static_cast<uint32_t>(members_.size());
   const std::vector<Transfer>& ts = schedule.transfers;
-  // Semaphores: one per (sender, lane) at each receiver.
-  std::vector<std::map<uint32_t, uint32_t>> sender_index(n);
-  uint32_t senders = 1;
-  for (const Transfer& t : ts) {
-    auto& m = sender_index[t.to];
-    m.emplace(t.from, static_cast<uint32_t>(m.size()));
-    senders = std::max<uint32_t>(senders, static_cast<uint32_t>(m.size()));
-  }
-  const uint32_t semaphores = config.node.semaphores;
+  // Semaphores: one per (sender, lane) at each receiver, for the pairs that carry a piece to it
+  // (a transfer smaller than a piece, as a column ring's leaves, touches one or two lanes).
   // As many lanes as the node has threads (up to kMaxLanes) and semaphores: an addition at the
   // link's rate keeps both load ports busy, and more threads fill the cycles in which one
   // thread bookkeeps, waits for a load or stores its last block.
-  lanes_ = 1;
-  while (lanes_ < std::min(kMaxLanes, config.node.core.threads) &&
-         1 + (lanes_ + 1) * senders <= semaphores)
-    ++lanes_;
-  if (1 + senders > semaphores)
+  std::vector<std::map<std::pair<uint32_t, unsigned>, uint32_t>> sender_index(n);
+  const auto index_senders = [&](unsigned lanes) {
+    for (auto& m : sender_index) m.clear();
+    uint32_t most = 0;
+    for (const Transfer& t : ts) {
+      const uint64_t begin = leaf_offset_[t.first], end = leaf_offset_[t.last];
+      const uint64_t k0 = begin / kPieceBytes, k1 = (end - 1) / kPieceBytes;
+      auto& m = sender_index[t.to];
+      for (uint64_t k = k0; k <= k1 && k < k0 + lanes; ++k) {
+        m.emplace(std::make_pair(t.from, static_cast<unsigned>(k % lanes)),
+                  static_cast<uint32_t>(m.size()));
+        most = std::max<uint32_t>(most, static_cast<uint32_t>(m.size()));
+      }
+    }
+    return most;
+  };
+  const uint32_t semaphores = config.node.semaphores;
+  lanes_ = std::min(kMaxLanes, config.node.core.threads);
+  uint32_t used = index_senders(lanes_);
+  while (lanes_ > 1 && 1 + used > semaphores) used = index_senders(--lanes_);
+  if (1 + used > semaphores)
     throw std::invalid_argument(
-        fmt::format("a member hears from {} others: it needs {} semaphores, a node has {}", senders,
-                    senders + 1, semaphores));
+        fmt::format("a member hears from {} others: it needs {} semaphores, a node has {}", used,
+                    used + 1, semaphores));
   const auto sem = [&](uint32_t to, uint32_t from, unsigned lane) {
-    return 1 + lane * senders + sender_index[to].at(from);
+    return 1 + sender_index[to].at({from, lane});
   };
 
   // Receive slots: every reduce transfer its own, in the order the receiver meets them.
@@ -218,7 +227,7 @@ void CollectiveKernel::lower(const hw::HardwareConfig& config, const Schedule& s
     }
   const uint64_t slot_bytes = *std::max_element(slot_end.begin(), slot_end.end());
 
-  program_ = mesh::assemble_program(program_text(dtype_, 1 + lanes_ * senders), "collective.s");
+  program_ = mesh::assemble_program(program_text(dtype_, 1 + used), "collective.s");
   mesh::SramMap map(program_, 0);
   data_ = map.take(leaf_offset_.back());
   slots_ = map.take(slot_bytes);

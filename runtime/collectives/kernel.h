@@ -6,12 +6,12 @@
 // piece at k kPieceBytes belongs to lane k mod lanes, and lane t is run by hardware thread t, so
 // that while one thread waits or bookkeeps the other adds, and every byte of the vector is
 // always sent, received and added by the same thread. For each lane a member gets a table of steps,
-// each: wait for one piece on a semaphore (one per sender and lane, so pieces are counted in the
-// order their sender pushed them), add it from its receive slot into the vector, push a piece on. A
-// reduce transfer lands in a slot of its own at the receiver (no sender can overwrite a piece not
-// yet added); a copy lands in the vector itself. When the piece a member just received is the piece
-// it sends in the next round (rings, chains), the push rides on the same step: data streams through
-// a ring piece by piece instead of chunk by chunk.
+// each: wait for one piece on a semaphore (one per sender and lane that brings the member pieces,
+// so pieces are counted in the order their sender pushed them), add it from its receive slot into
+// the vector, push a piece on. A reduce transfer lands in a slot of its own at the receiver (no
+// sender can overwrite a piece not yet added); a copy lands in the vector itself. When the piece a
+// member just received is the piece it sends in the next round (rings, chains), the push rides on
+// the same step: data streams through a ring piece by piece instead of chunk by chunk.
 //
 // The program (one per dtype) is generated in kernel.cpp; it reads each step's words and
 // jumps into a table of swait / push instructions, one entry per semaphore (the semaphore is

@@ -208,7 +208,7 @@ CollectivePlan::CollectivePlan(const hw::HardwareConfig& config, const Collectiv
     AlgorithmEstimate e{a.name, false, "", 0, 0};
     try {
       auto s = std::make_unique<Schedule>(a.build({config, problem_}));
-      s->finish(count_, n);
+      s->finish(count_, n, 64 / element_bytes(problem.dtype));
       e.applies = true;
       e.cycles = model_cycles(config, problem_, *s);
       e.rounds = s->rounds();

@@ -10,19 +10,26 @@
 
 namespace dojosim::runtime::collectives {
 
-void Schedule::finish(uint64_t count, uint32_t members) {
+void Schedule::finish(uint64_t count, uint32_t members, uint64_t align) {
   std::vector<std::vector<uint32_t>> owned(members);
   for (uint32_t p = 0; p < leaves.size(); ++p)
     if (leaves[p].owner != kNoOwner) owned.at(leaves[p].owner).push_back(p);
   uint64_t owners = 0;
   for (const auto& o : owned) owners += !o.empty();
-  uint64_t index = 0;
+  // Shares in units of `align` elements when every owner gets one at least; the elements
+  // left over go to the last leaf.
+  if (align < 1 || count < align * owners) align = 1;
+  const uint64_t units = count / align;
+  uint64_t index = 0, last = 0;
   for (const auto& o : owned) {
     if (o.empty()) continue;
-    const uint64_t share = count / owners + (index++ < count % owners);
-    for (size_t i = 0; i < o.size(); ++i)
-      leaves[o[i]].elements = share / o.size() + (i < share % o.size());
+    const uint64_t share = units / owners + (index++ < units % owners);
+    for (size_t i = 0; i < o.size(); ++i) {
+      leaves[o[i]].elements = align * (share / o.size() + (i < share % o.size()));
+      last = std::max<uint64_t>(last, o[i]);
+    }
   }
+  if (owners) leaves[last].elements += count - units * align;
   transfers.erase(std::remove_if(transfers.begin(), transfers.end(),
                                  [&](const Transfer& t) { return !elements(t.first, t.last); }),
                   transfers.end());
@@ -117,6 +124,16 @@ uint32_t ring_all_gather_both_ways(Schedule& s, const std::vector<RingPart>& rin
   return round + static_cast<uint32_t>(f);
 }
 
+// Each member's runs go straight to every other member, nearest along the ring first.
+uint32_t direct_all_gather(Schedule& s, const std::vector<RingPart>& ring, uint32_t round) {
+  const size_t n = ring.size();
+  for (size_t k = 1; k < n; ++k)
+    for (size_t p = 0; p < n; ++p)
+      for (const auto& [first, last] : ring[p].runs)
+        s.send(ring[p].member, ring[(p + k) % n].member, first, last, false, round);
+  return n > 1 ? round + 1 : round;
+}
+
 uint32_t chain_broadcast(Schedule& s, const std::vector<uint32_t>& chain, uint32_t first,
                          uint32_t last, uint32_t round) {
   for (size_t i = 0; i + 1 < chain.size(); ++i)
@@ -134,7 +151,7 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line) {
 
 Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows,
                    const std::vector<uint32_t>& key, uint32_t root, bool columns_both_ways,
-                   bool columns_two_levels) {
+                   bool columns_two_levels, bool columns_gather_direct) {
   std::vector<uint32_t> keys;
   for (const auto& row : rows)
     for (uint32_t m : row) keys.push_back(key[m]);
@@ -142,8 +159,8 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
   const uint32_t R = static_cast<uint32_t>(rows.size()), C = static_cast<uint32_t>(keys.size());
   // Column rings of R = K x G members in two levels, when asked and R has such factors
-  // (K the largest at or below sqrt(R)): rings of the K consecutive rows of each group (both
-  // ways when asked), then rings of the G rows at the same place in their groups (one way).
+  // (K the largest at or below sqrt(R)): rings of the K consecutive rows of each group, then
+  // rings of the G rows at the same place in their groups (both ways when asked).
   // Row r's leaf of a column lies at q[r] in the column's block, by place in the group first,
   // so that what a member owns in the first level is one run.
   uint32_t K = R, G = 1;
@@ -213,14 +230,16 @@ Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows
   uint32_t round = 0;
   if (op == Collective::AllReduce || op == Collective::ReduceScatter) {
     round = each(row_rings, round, ring_reduce_scatter, s);
-    round = each(column_rings, round,
-                 columns_both_ways ? ring_reduce_scatter_both_ways : ring_reduce_scatter, s);
-    round = each(column_rings2, round, ring_reduce_scatter, s);
+    const auto reduce = columns_both_ways ? ring_reduce_scatter_both_ways : ring_reduce_scatter;
+    round = each(column_rings, round, reduce, s);
+    round = each(column_rings2, round, reduce, s);
   }
   if (op == Collective::AllReduce || op == Collective::AllGather) {
-    round = each(column_rings2, round, ring_all_gather, s);
-    round = each(column_rings, round,
-                 columns_both_ways ? ring_all_gather_both_ways : ring_all_gather, s);
+    const auto gather = columns_gather_direct ? direct_all_gather
+                        : columns_both_ways   ? ring_all_gather_both_ways
+                                              : ring_all_gather;
+    round = each(column_rings2, round, gather, s);
+    round = each(column_rings, round, gather, s);
     round = each(row_rings, round, ring_all_gather, s);
   }
   if (op == Collective::Broadcast) {

@@ -44,10 +44,13 @@ struct Schedule {
     transfers.push_back({from, to, first, last, reduce, round});
   }
   /// After the algorithm: gives every owning member an equal share of `count` elements (the
-  /// first owners one more), cut evenly over its leaves (leaves without owner get none), drops
+  /// first owners one more), cut evenly over its leaves (leaves without owner get none), in
+  /// whole units of `align` elements when every owner gets one (the node program pads each leaf
+  /// to 64 B: a leaf of a whole number of vectors moves no padding), the elements left over
+  /// in the vector's last leaf; drops
   /// transfers of nothing, sorts transfers by round (stable) and checks the rule above; throws
   /// std::logic_error naming the round and member that break it.
-  void finish(uint64_t count, uint32_t members);
+  void finish(uint64_t count, uint32_t members, uint64_t align = 1);
   uint64_t elements(uint32_t first, uint32_t last) const;
 };
 
@@ -68,6 +71,9 @@ uint32_t ring_all_gather(Schedule& s, const std::vector<RingPart>& ring, uint32_
 uint32_t ring_reduce_scatter_both_ways(Schedule& s, const std::vector<RingPart>& ring,
                                        uint32_t round);
 uint32_t ring_all_gather_both_ways(Schedule& s, const std::vector<RingPart>& ring, uint32_t round);
+/// The all-gather in one round: every member sends its runs straight to every other member
+/// (n - 1 sends and receives a member, of distinct leaves, so no two meet).
+uint32_t direct_all_gather(Schedule& s, const std::vector<RingPart>& ring, uint32_t round);
 /// `chain[0]` sends leaves [first, last) to chain[1], which passes them on, and so on.
 uint32_t chain_broadcast(Schedule& s, const std::vector<uint32_t>& chain, uint32_t first,
                          uint32_t last, uint32_t round);
@@ -86,14 +92,14 @@ std::vector<uint32_t> fold(const std::vector<uint32_t>& line);
 /// `columns_both_ways` runs the column rings both ways (ring_*_both_ways): about rows/2
 /// rounds a column phase instead of rows - 1. `columns_two_levels`, when the number of rows R
 /// is K x G (K >= 2 the largest factor at or below sqrt(R)), runs each column phase in
-/// two levels instead: rings of K consecutive rows (both ways if asked) moving G leaves a
-/// transfer, then rings of G rows one leaf at a time (one way: a member then hears from at
-/// most 1 + 2 + 1 others per column it owns, so four lanes fit a d1 node's semaphores even for
-/// the short row's members that own two columns); d1's 20 rows, 4 x 5: 2 + 4 rounds a column
-/// reduce-scatter instead of 10, 4 + 2 a column all-gather.
+/// two levels instead: rings of K consecutive rows moving G leaves a transfer, then rings of G
+/// rows one leaf at a time, both levels both ways if asked; d1's 20 rows, 4 x 5: 2 + 3 rounds a
+/// column reduce-scatter instead of 10. `columns_gather_direct` runs each column all-gather
+/// (each level) as direct_all_gather: one round a level, a member sending its run to each of
+/// the others, since a copy, unlike a partial sum, need not pass through anyone.
 Schedule two_level(Collective op, const std::vector<std::vector<uint32_t>>& rows,
                    const std::vector<uint32_t>& key, uint32_t root, bool columns_both_ways = false,
-                   bool columns_two_levels = false);
+                   bool columns_two_levels = false, bool columns_gather_direct = false);
 
 /// Everything an algorithm's builder gets.
 struct BuildInput {

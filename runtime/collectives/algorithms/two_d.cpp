@@ -4,8 +4,10 @@
 // reduce-scatter along the rows (east-west ports), then down the columns (north-south ports),
 // then all-gather back: 2 (columns - 1) + rows rounds instead of 2 (n - 1). A column phase
 // moves one small leaf a round and waits every round for the member upstream, so it costs
-// rounds more than bytes: both ways halves them. A row short of some columns (disabled nodes, a
-// group that is not a rectangle) cuts the columns into contiguous runs, one per member.
+// rounds more than bytes: both ways halves them, two levels cut them again, and a column
+// all-gather, which moves copies, goes direct (one round a level). A row short of some columns
+// (disabled nodes, a group that is not a rectangle) cuts the columns into contiguous runs, one
+// per member.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -46,7 +48,7 @@ Schedule build_two_d(const BuildInput& in) {
   std::vector<std::vector<uint32_t>> rows;
   for (uint32_t i : fold(order)) rows.push_back(lines[i]);
   Schedule s = two_level(in.problem.op, rows, key, in.problem.root, /*columns_both_ways=*/true,
-                         /*columns_two_levels=*/true);
+                         /*columns_two_levels=*/true, /*columns_gather_direct=*/true);
   s.note = fmt::format("{} rows x {} columns", rows.size(), columns.size());
   return s;
 }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <set>
 
 #include "runtime/collectives/kernel.h"
@@ -84,74 +85,123 @@ TEST_CASE("every schedule replayed on the host gives the collective's result", "
         }
 }
 
-TEST_CASE("column rings both ways, in one level or two: every column length reduces and gathers",
-          "[schedule]") {
+TEST_CASE(
+    "column rings both ways, in one level or two, gathers direct or by ring: every column length "
+    "reduces and gathers",
+    "[schedule]") {
   // Rows of `cols` members keyed 0..cols-1 (the last row short by one when asked), replayed
   // with exact small integers: after an all-reduce every element is the sum over members,
   // after a reduce-scatter every owner holds the sum of its leaves, after an all-gather every
   // member holds every owner's leaves. Schedule::finish() throws if two sends meet. In two
   // levels (rows = K x G, e.g. 4, 6, 9, 12, 20) the leaves of a column lie by place in the group.
-  for (bool two_levels : {false, true})
-    for (uint32_t rows = 2; rows <= 21; ++rows)
-      for (uint32_t cols : {2u, 3u})
-        for (bool short_row : {false, true})
-          for (Collective op :
-               {Collective::AllReduce, Collective::ReduceScatter, Collective::AllGather}) {
-            INFO(rows << " rows of " << cols << (short_row ? ", the last short" : "") << " "
-                      << collective_name(op) << (two_levels ? ", columns in two levels" : ""));
-            std::vector<std::vector<uint32_t>> grid;
-            std::vector<uint32_t> key;
-            for (uint32_t r = 0; r < rows; ++r) {
-              grid.emplace_back();
-              for (uint32_t c = 0; c < cols - (short_row && r + 1 == rows); ++c) {
-                grid.back().push_back(static_cast<uint32_t>(key.size()));
-                key.push_back(c);
-              }
-            }
-            const uint32_t n = static_cast<uint32_t>(key.size());
-            Schedule s = two_level(op, grid, key, 0, true, two_levels);
-            const uint64_t count = 7 * n + 3;  // uneven over the leaves
-            REQUIRE_NOTHROW(s.finish(count, n));
-            // Each column phase: about rows / 2 rounds, not rows - 1.
-            const uint32_t column = (rows + 1) / 2, row = cols - 1;
-            CHECK(s.rounds() <= (op == Collective::AllReduce ? 2 * (row + column) : row + column));
-            std::vector<uint64_t> first{0};
-            for (const Leaf& l : s.leaves) first.push_back(first.back() + l.elements);
-            std::vector<std::vector<double>> v(n, std::vector<double>(count, 0));
-            for (uint32_t m = 0; m < n; ++m)
-              for (size_t p = 0; p < s.leaves.size(); ++p)
-                for (uint64_t e = first[p]; e < first[p + 1]; ++e)
-                  v[m][e] = op == Collective::AllGather ? (s.leaves[p].owner == m ? m + 1.0 : 0.0)
-                                                        : m + 1.0;
-            for (size_t i = 0; i < s.transfers.size();) {
-              size_t end = i;
-              while (end < s.transfers.size() && s.transfers[end].round == s.transfers[i].round)
-                ++end;
-              std::vector<std::vector<double>> payload;
-              for (size_t k = i; k < end; ++k) {
-                const Transfer& t = s.transfers[k];
-                payload.emplace_back(v[t.from].begin() + first[t.first],
-                                     v[t.from].begin() + first[t.last]);
-              }
-              for (size_t k = i; k < end; ++k) {
-                const Transfer& t = s.transfers[k];
-                for (uint64_t e = first[t.first]; e < first[t.last]; ++e)
-                  v[t.to][e] = (t.reduce ? v[t.to][e] : 0) + payload[k - i][e - first[t.first]];
-              }
-              i = end;
-            }
-            const double sum = n * (n + 1) / 2.0;
-            uint64_t wrong = 0;
-            for (uint32_t m = 0; m < n; ++m)
-              for (size_t p = 0; p < s.leaves.size(); ++p)
-                for (uint64_t e = first[p]; e < first[p + 1]; ++e) {
-                  const uint32_t owner = s.leaves[p].owner;
-                  if (op == Collective::AllReduce) wrong += v[m][e] != sum;
-                  if (op == Collective::ReduceScatter && owner == m) wrong += v[m][e] != sum;
-                  if (op == Collective::AllGather) wrong += v[m][e] != owner + 1.0;
+  for (bool direct : {false, true})
+    for (bool two_levels : {false, true})
+      for (uint32_t rows = 2; rows <= 21; ++rows)
+        for (uint32_t cols : {2u, 3u})
+          for (bool short_row : {false, true})
+            for (Collective op :
+                 {Collective::AllReduce, Collective::ReduceScatter, Collective::AllGather}) {
+              INFO(rows << " rows of " << cols << (short_row ? ", the last short" : "") << " "
+                        << collective_name(op) << (two_levels ? ", columns in two levels" : "")
+                        << (direct ? ", gathers direct" : ""));
+              std::vector<std::vector<uint32_t>> grid;
+              std::vector<uint32_t> key;
+              for (uint32_t r = 0; r < rows; ++r) {
+                grid.emplace_back();
+                for (uint32_t c = 0; c < cols - (short_row && r + 1 == rows); ++c) {
+                  grid.back().push_back(static_cast<uint32_t>(key.size()));
+                  key.push_back(c);
                 }
-            CHECK(wrong == 0);
-          }
+              }
+              const uint32_t n = static_cast<uint32_t>(key.size());
+              Schedule s = two_level(op, grid, key, 0, true, two_levels, direct);
+              const uint64_t count = 7 * n + 3;  // uneven over the leaves
+              REQUIRE_NOTHROW(s.finish(count, n));
+              // Each column phase: about rows / 2 rounds, not rows - 1.
+              const uint32_t column = (rows + 1) / 2, row = cols - 1;
+              CHECK(s.rounds() <=
+                    (op == Collective::AllReduce ? 2 * (row + column) : row + column));
+              // A direct gather: one round a column level.
+              if (direct && op == Collective::AllGather) CHECK(s.rounds() <= row + 2);
+              std::vector<uint64_t> first{0};
+              for (const Leaf& l : s.leaves) first.push_back(first.back() + l.elements);
+              std::vector<std::vector<double>> v(n, std::vector<double>(count, 0));
+              for (uint32_t m = 0; m < n; ++m)
+                for (size_t p = 0; p < s.leaves.size(); ++p)
+                  for (uint64_t e = first[p]; e < first[p + 1]; ++e)
+                    v[m][e] = op == Collective::AllGather ? (s.leaves[p].owner == m ? m + 1.0 : 0.0)
+                                                          : m + 1.0;
+              for (size_t i = 0; i < s.transfers.size();) {
+                size_t end = i;
+                while (end < s.transfers.size() && s.transfers[end].round == s.transfers[i].round)
+                  ++end;
+                std::vector<std::vector<double>> payload;
+                for (size_t k = i; k < end; ++k) {
+                  const Transfer& t = s.transfers[k];
+                  payload.emplace_back(v[t.from].begin() + first[t.first],
+                                       v[t.from].begin() + first[t.last]);
+                }
+                for (size_t k = i; k < end; ++k) {
+                  const Transfer& t = s.transfers[k];
+                  for (uint64_t e = first[t.first]; e < first[t.last]; ++e)
+                    v[t.to][e] = (t.reduce ? v[t.to][e] : 0) + payload[k - i][e - first[t.first]];
+                }
+                i = end;
+              }
+              const double sum = n * (n + 1) / 2.0;
+              uint64_t wrong = 0;
+              for (uint32_t m = 0; m < n; ++m)
+                for (size_t p = 0; p < s.leaves.size(); ++p)
+                  for (uint64_t e = first[p]; e < first[p + 1]; ++e) {
+                    const uint32_t owner = s.leaves[p].owner;
+                    if (op == Collective::AllReduce) wrong += v[m][e] != sum;
+                    if (op == Collective::ReduceScatter && owner == m) wrong += v[m][e] != sum;
+                    if (op == Collective::AllGather) wrong += v[m][e] != owner + 1.0;
+                  }
+              CHECK(wrong == 0);
+            }
+}
+
+TEST_CASE("semaphores go to the (sender, lane) pairs that carry pieces: 2d on d1 keeps four lanes",
+          "[plan]") {
+  // Two levels of column rings both ways and direct gathers: a member hears from its row
+  // neighbour and from up to seven others in its column (the short row's members, from two
+  // columns), a semaphore per sender and lane would need more than 32 at four lanes; but a
+  // column transfer of a few leaves lies in one or two lanes' pieces.
+  const hw::HardwareConfig c;  // d1
+  const CollectivePlan plan(
+      c, problem(c, Collective::AllReduce, "2d", "all", 64 << 20, runtime::DType::Bf16));
+  CHECK(plan.kernel().lanes() == 4);
+}
+
+TEST_CASE("leaves hold whole 64 B vectors when every owner can have one: no padding moves",
+          "[plan]") {
+  // d1, 64 MiB bf16: 94,786 elements a member over 354 owners, 360 leaves of 2d: each a
+  // multiple of 32 elements (the last takes the 2 left over), owners within one vector of each
+  // other. 4 KiB: fewer elements than a vector per owner, so shares as before.
+  const hw::HardwareConfig c;  // d1
+  const CollectivePlan plan(
+      c, problem(c, Collective::AllReduce, "2d", "all", 64 << 20, runtime::DType::Bf16));
+  const std::vector<Leaf>& leaves = plan.schedule().leaves;
+  uint64_t total = 0;
+  for (size_t p = 0; p + 1 < leaves.size(); ++p) {
+    total += leaves[p].elements;
+    CHECK(leaves[p].elements % 32 == 0);
+  }
+  CHECK(total + leaves.back().elements == plan.count());
+  std::map<uint32_t, uint64_t> share;
+  for (const Leaf& l : leaves) share[l.owner] += l.elements;
+  uint64_t least = ~0ull, most = 0;
+  for (const auto& [owner, e] : share) {
+    least = std::min(least, e);
+    most = std::max(most, e);
+  }
+  CHECK(most - least <= 32 + 2);
+  const CollectivePlan small(
+      c, problem(c, Collective::AllReduce, "2d", "all", 4096, runtime::DType::Bf16));
+  uint64_t owned = 0;
+  for (const Leaf& l : small.schedule().leaves) owned += l.elements > 0;
+  CHECK(owned == small.count());  // 5 elements, one each for the first five owners
 }
 
 TEST_CASE("groups: rectangles and lists; bad members named, exit before simulation", "[group]") {
