@@ -366,6 +366,12 @@ class Joiner {
 struct LocalCopy {
   uint64_t src = 0, dst = 0, bytes = 0, count = 1, src_step = 0, dst_step = 0, width = 2;
 };
+// A LocalCopy's width that says: `count` gathers, each of an 8-byte piece from each of `lanes`
+// rows `bytes` apart (a register of 32-bit lanes, two strided loads) into `lanes` pieces side
+// by side (two strided stores). A matmul's A tiles hold each tile row's 8 bytes (4 bf16, 8
+// cfp8) of a k-step, a panel's rows one after another: a gather fills a k-step of a panel from
+// rows laid whole, where a load and a store per tile row took 8 bytes at a time.
+constexpr uint64_t kGather = 128;
 
 // Whether a layout keeps each row's elements (padding included) one after another, rows in
 // order: what a DMA can move in long runs.
@@ -437,9 +443,11 @@ const mesh::NodeProgram& local_copy_program() {
     codegen::AsmWriter w;
     w.raw(
         "# Local copies: per descriptor `count` copies of one load and one store of its width\n"
-        "# (64: a vector register), both addresses stepping.");
+        "# (64: a vector register), both addresses stepping; or (width kGather) `count` gathers\n"
+        "# of one 8-byte piece from each of a register's 32-bit lanes of rows, `bytes` apart,\n"
+        "# into as many pieces side by side: two strided loads and two strided stores.");
     convert_args().declare(w);
-    w.raw(R"(
+    w.raw(fmt::format(R"(
     .text
     .globl _start
 _start:
@@ -450,6 +458,7 @@ next_descriptor:
     beqz    s3, exit
     ld      a0, 0(s2)
     ld      a1, 8(s2)
+    ld      a2, 16(s2)
     ld      a3, 24(s2)
     ld      a4, 32(s2)
     ld      a5, 40(s2)
@@ -458,6 +467,8 @@ next_descriptor:
     addi    s3, s3, -1
     li      t3, 64
     beq     a6, t3, vectors
+    li      t3, {gather}
+    beq     a6, t3, gathers
     li      t3, 8
     beq     a6, t3, doublewords
     li      t3, 4
@@ -493,7 +504,22 @@ vectors:
     add     a1, a1, a5
     addi    a3, a3, -1
     bnez    a3, vectors
-    j       next_descriptor)");
+    j       next_descriptor
+gathers:
+    li      t5, 8
+gather_pieces:
+    vlse32  v0, (a0), a2
+    addi    t4, a0, 4
+    vlse32  v1, (t4), a2
+    vsse32  v0, (a1), t5
+    addi    t6, a1, 4
+    vsse32  v1, (t6), t5
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+    bnez    a3, gather_pieces
+    j       next_descriptor)",
+                      fmt::arg("gather", kGather)));
     w.exit_program();
     convert_args().reserve(w);
     return mesh::assemble_program(w.text(), "local_copy.s");
@@ -510,9 +536,39 @@ uint64_t copy_width(const Descriptor& d) {
   return 2;
 }
 
+// Whether `d`'s copies are 8-byte pieces of rows, each piece right after the one before, in
+// runs of whole gathers of `lanes` (kGather).
+bool gathers(const Descriptor& d, uint64_t lanes) {
+  return d.bytes == 8 && d.global_step == 8 && d.count % lanes == 0 && d.local % 4 == 0 &&
+         d.global % 4 == 0 && d.local_step % 4 == 0;
+}
+
 // `d` as table entries of one load and one store per copy: a copy of n widths becomes n
-// entries side by side (or one entry of n copies when it has no steps). Returns the entries.
-size_t append_local_copies(std::vector<uint8_t>& table, const Descriptor& d) {
+// entries side by side (or one entry of n copies when it has no steps); or, when its copies
+// gather (`lanes` 32-bit lanes to a register), one gather entry, joined to the table's last
+// entry when that is a gather whose blocks it continues by one step. Returns the entries added.
+size_t append_local_copies(std::vector<uint8_t>& table, const Descriptor& d, uint64_t lanes) {
+  if (gathers(d, lanes)) {
+    const LocalCopy g{d.local,   d.global, d.local_step, d.count / lanes, d.local_step * lanes,
+                      8 * lanes, kGather};
+    if (g.count == 1 && table.size() >= sizeof(LocalCopy)) {
+      LocalCopy last;
+      std::copy_n(table.end() - sizeof(LocalCopy), sizeof(LocalCopy),
+                  reinterpret_cast<uint8_t*>(&last));
+      const bool first_step = last.count == 1;
+      if (last.width == kGather && last.bytes == g.bytes &&
+          (first_step || (g.src == last.src + last.count * last.src_step &&
+                          g.dst == last.dst + last.count * last.dst_step))) {
+        if (first_step) last.src_step = g.src - last.src, last.dst_step = g.dst - last.dst;
+        ++last.count;
+        std::copy_n(reinterpret_cast<const uint8_t*>(&last), sizeof(LocalCopy),
+                    table.end() - sizeof(LocalCopy));
+        return 0;
+      }
+    }
+    append(table, g);
+    return 1;
+  }
   const uint64_t w = copy_width(d), n = d.bytes / w;
   if (d.count == 1) {
     append(table, LocalCopy{d.local, d.global, w, n, w, w, w});
@@ -656,8 +712,10 @@ TransferStats local_copies(Executor& executor, const hw::HardwareConfig& config,
   size_t most = 0;
   for (const auto& [node, list] : plan.descriptors) {
     for (const Descriptor& d : list) {
-      append_local_copies(entries[node], d);
+      const uint64_t lanes = config.node.core.vlen_bytes / 4;
+      append_local_copies(entries[node], d, lanes);
       stats.bytes_retiled += d.bytes * d.count;
+      if (gathers(d, lanes)) stats.bytes_gathered += d.bytes * d.count;
     }
     most = std::max(most, entries[node].size());
   }
@@ -686,7 +744,7 @@ TransferStats local_copies(Executor& executor, const hw::HardwareConfig& config,
 // XY route for its flits, and a local copy of one load and one store about kLocalCopyCycles
 // (both measured on tiny: 1024 DMAs of 8 B from each of 16 nodes took 4.6 cycles each, 512
 // doubleword copies 6.5 each). Only used to choose between two ways of one move.
-constexpr double kIssueCycles = 5, kLocalCopyCycles = 6.5;
+constexpr double kIssueCycles = 5, kLocalCopyCycles = 6.5, kGatherCycles = 12;
 
 double busiest_cycles(const TransferPlan& p, const hw::HardwareConfig& config) {
   std::map<NodeKey, double> nodes;
@@ -727,11 +785,13 @@ double busiest_cycles(const TransferPlan& p, const hw::HardwareConfig& config) {
   return most;
 }
 
-double local_copy_cycles(const TransferPlan& p) {
+double local_copy_cycles(const TransferPlan& p, uint64_t lanes) {
   double most = 0;
   for (const auto& [node, list] : p.descriptors) {
     double n = 0;
-    for (const Descriptor& d : list) n += double(d.count) * double(d.bytes / copy_width(d));
+    for (const Descriptor& d : list)
+      n += gathers(d, lanes) ? kGatherCycles / kLocalCopyCycles * double(d.count / lanes)
+                             : double(d.count) * double(d.bytes / copy_width(d));
     most = std::max(most, kLocalCopyCycles * n);
   }
   return most;
@@ -768,7 +828,9 @@ bool staging_pays(const Transfers::Move& m, const hw::HardwareConfig& config, bo
   for (size_t k = 0; k < beside.shards.size(); ++k)
     if (!beside.shards[k].in_host)
       plan_local_copy(beside.shards[k], m.dest->shards[k], local, transposed);
-  return busiest_cycles(staged, config) + local_copy_cycles(local) < busiest_cycles(direct, config);
+  return busiest_cycles(staged, config) +
+             local_copy_cycles(local, config.node.core.vlen_bytes / 4) <
+         busiest_cycles(direct, config);
 }
 
 // SRAM per node, at most, for one band of the transpose `t` cut into `bands` (each shard into
@@ -810,7 +872,7 @@ TransferStats& TransferStats::operator+=(const TransferStats& o) {
   cycles += o.cycles, runs += o.runs, descriptors += o.descriptors, copies += o.copies;
   bytes_between_nodes += o.bytes_between_nodes, bytes_from_hbm += o.bytes_from_hbm;
   bytes_to_hbm += o.bytes_to_hbm, bytes_local += o.bytes_local;
-  bytes_retiled += o.bytes_retiled, bands += o.bands;
+  bytes_retiled += o.bytes_retiled, bytes_gathered += o.bytes_gathered, bands += o.bands;
   return *this;
 }
 

@@ -24,10 +24,11 @@
 //
 // A matmul operand's tiles take a DMA per tile row (8 or 16 bytes). Where a plan's counts
 // estimate it faster (many short DMAs across a large mesh), the DMAs instead fill the same
-// rows laid whole beside the tiles, and a local program re-tiles them (a load and a store per
-// tile row). A transposed operand (ElementMap::down) takes a DMA per element: where estimated
-// faster, the DMAs fill its transpose laid whole beside it (the source's rows, long DMAs), and
-// the local program copies it into place element by element.
+// rows laid whole beside the tiles, and a local program re-tiles them: a k-step of an A panel
+// (each row's 8 bytes, rows one after another) by two strided vector loads and two strided
+// stores, other tiles by a load and a store per tile row. A transposed operand (ElementMap::down)
+// takes a DMA per element: where estimated faster, the DMAs fill its transpose laid whole beside it
+// (the source's rows, long DMAs), and the local program copies it into place element by element.
 #pragma once
 
 #include <cstdint>
@@ -76,7 +77,8 @@ struct TransferStats {
   uint64_t descriptors = 0;  // strided DMA descriptors
   uint64_t copies = 0;       // push and pull instructions
   uint64_t bytes_between_nodes = 0, bytes_from_hbm = 0, bytes_to_hbm = 0, bytes_local = 0;
-  uint64_t bytes_retiled = 0;  // copied on a node from staged rows into tiles
+  uint64_t bytes_retiled = 0;   // copied on a node from staged rows into tiles
+  uint64_t bytes_gathered = 0;  // of those, by gathers of a k-step of a panel (strided vectors)
   uint64_t bands = 0;          // transposes staged in bands for want of SRAM: the bands
   TransferStats& operator+=(const TransferStats& o);
 };
