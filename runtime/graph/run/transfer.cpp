@@ -445,7 +445,8 @@ const mesh::NodeProgram& local_copy_program() {
         "# Local copies: per descriptor `count` copies of one load and one store of its width\n"
         "# (64: a vector register), both addresses stepping; or (width kGather) `count` gathers\n"
         "# of one 8-byte piece from each of a register's 32-bit lanes of rows, `bytes` apart,\n"
-        "# into as many pieces side by side: two strided loads and two strided stores.");
+        "# into as many pieces side by side: two strided loads and two strided stores, two\n"
+        "# gathers a step (the second's loads issue while the first's wait).");
     convert_args().declare(w);
     w.raw(fmt::format(R"(
     .text
@@ -507,7 +508,8 @@ vectors:
     j       next_descriptor
 gathers:
     li      t5, 8
-gather_pieces:
+    andi    t3, a3, 1
+    beqz    t3, gather_pairs
     vlse32  v0, (a0), a2
     addi    t4, a0, 4
     vlse32  v1, (t4), a2
@@ -517,8 +519,26 @@ gather_pieces:
     add     a0, a0, a4
     add     a1, a1, a5
     addi    a3, a3, -1
-    bnez    a3, gather_pieces
-    j       next_descriptor)",
+gather_pairs:
+    beqz    a3, next_descriptor
+    vlse32  v0, (a0), a2
+    addi    t4, a0, 4
+    vlse32  v1, (t4), a2
+    add     a0, a0, a4
+    vlse32  v2, (a0), a2
+    addi    t4, a0, 4
+    vlse32  v3, (t4), a2
+    add     a0, a0, a4
+    vsse32  v0, (a1), t5
+    addi    t6, a1, 4
+    vsse32  v1, (t6), t5
+    add     a1, a1, a5
+    vsse32  v2, (a1), t5
+    addi    t6, a1, 4
+    vsse32  v3, (t6), t5
+    add     a1, a1, a5
+    addi    a3, a3, -2
+    j       gather_pairs)",
                       fmt::arg("gather", kGather)));
     w.exit_program();
     convert_args().reserve(w);
