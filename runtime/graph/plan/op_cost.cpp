@@ -321,7 +321,7 @@ OpCost matmul_cost(const Ctx& c, const MatmulJob& whole) {
   // into its tiles a k-step of a 16-row panel at a time, about kGatherCycles per 128 bytes; C
   // laid from its tiles into whole rows, about kScatterCycles per 32-bit word of 16 tile rows.
   // Measured on d1 with tests/runtime/graph/data/conv3x3_b32.graph.yaml: 33,000 and 9,200
-  // cycles per node. Moves of the op, after the choice of mapping (every mapping has them).
+  // cycles per node. Added after the choice of mapping (every mapping has them).
   if (dtype != runtime::DType::Fp32) {
     constexpr double kGatherCycles = 13, kScatterCycles = 8;
     const double nodes = double(std::max<uint64_t>(cost.nodes, 1));
@@ -329,7 +329,7 @@ OpCost matmul_cost(const Ctx& c, const MatmulJob& whole) {
     const double out = double(whole.batch) * whole.shape.m * whole.shape.n * elem;
     const double tiling = (kGatherCycles * a / 128 + kScatterCycles * out / 32) / nodes;
     cost.cycles += tiling;
-    cost.moves += tiling;
+    cost.tiling = tiling;
   }
   return cost;
 }
