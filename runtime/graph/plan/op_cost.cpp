@@ -317,6 +317,20 @@ OpCost matmul_cost(const Ctx& c, const MatmulJob& whole) {
     cost.streamed_hbm_bytes += tensor_bytes(*c.out[0]);
   }
   cost.cycles = std::max(cost.cycles, double(cost.streamed_hbm_bytes) / c.m.hbm_bytes_per_cycle);
+  // The run's own copies on each node around a bf16 or cfp8 matmul (run/transfer.h): A gathered
+  // into its tiles a k-step of a 16-row panel at a time, about kGatherCycles per 128 bytes; C
+  // laid from its tiles into whole rows, about kScatterCycles per 32-bit word of 16 tile rows.
+  // Measured on d1 with tests/runtime/graph/data/conv3x3_b32.graph.yaml: 33,000 and 9,200
+  // cycles per node. Added after the choice of mapping (every mapping has them).
+  if (dtype != runtime::DType::Fp32) {
+    constexpr double kGatherCycles = 13, kScatterCycles = 8;
+    const double nodes = double(std::max<uint64_t>(cost.nodes, 1));
+    const double a = double(whole.batch) * whole.shape.m * whole.shape.k * element_bytes(dtype);
+    const double out = double(whole.batch) * whole.shape.m * whole.shape.n * elem;
+    const double tiling = (kGatherCycles * a / 128 + kScatterCycles * out / 32) / nodes;
+    cost.cycles += tiling;
+    cost.tiling = tiling;
+  }
   return cost;
 }
 

@@ -91,6 +91,7 @@ struct OpCost {
   uint64_t nodes = 0;   // nodes that work
   double cycles = 0;    // compute, the mapping's own data movement, sync; no redistribution
   double moves = 0;     // of which a layout op's redistribution
+  double tiling = 0;    // of which a matmul's copies into and out of its tiles on each node
   /// Per input: the layout the op reads it in (a tensor already in SRAM in another layout is
   /// redistributed first); `gathered` inputs are read from HBM where they are (embedding).
   std::vector<Layout> inputs;

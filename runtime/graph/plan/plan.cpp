@@ -217,8 +217,8 @@ class Planner {
     }
     const double stream_cycles = double(streamed) / m.hbm_bytes_per_cycle;
     row.hbm_bytes += load_bytes + streamed;
-    row.compute_cycles = cost.cycles - cost.moves;
-    row.redistribution_cycles = redistribution + cost.moves;
+    row.compute_cycles = cost.cycles - cost.moves - cost.tiling;
+    row.redistribution_cycles = redistribution + cost.moves + cost.tiling;
     row.hbm_cycles = writes + exposed + std::max(0.0, stream_cycles - cost.cycles);
     row.cycles = redistribution + writes + exposed + std::max(cost.cycles, stream_cycles);
     const double capacity = row.cycles * peak_of(op);

@@ -975,8 +975,26 @@ class Runner {
                 if (c >= col0 + n) return Source{-1, 0, 0, cols - c};
                 return Source{0, r - row0, c - col0, col0 + n - c};
               }};
-    move({{{&pc}, &o.sram, to_rows, false, true}}, fmt::format("C of '{}'", op.name));
-    region.reset();
+    if (c_transposed) {
+      // C^T goes to out an element per DMA. A mapping that splits k leaves C whole on one
+      // node, which would issue every one of them: C's column blocks first move whole (a DMA
+      // per tile) to the nodes that hold their rows of out, and those push the elements.
+      std::shared_ptr<Buffer> spread_buffer;
+      const Placement spread = spread_columns(pc, o, row0, spread_buffer, op);
+      if (!spread.shards.empty()) {
+        move({{{&pc}, &spread, identity_map(pc.cols), false, true}},
+             fmt::format("C of '{}' by column blocks", op.name));
+        move({{{&spread}, &o.sram, to_rows, false, true}}, fmt::format("C of '{}'", op.name));
+        region.reset();
+        spread_buffer.reset();
+      } else {
+        move({{{&pc}, &o.sram, to_rows, false, true}}, fmt::format("C of '{}'", op.name));
+        region.reset();
+      }
+    } else {
+      move({{{&pc}, &o.sram, to_rows, false, true}}, fmt::format("C of '{}'", op.name));
+      region.reset();
+    }
 
     if (out_ref) {
       MatmulOperands v;
@@ -1004,6 +1022,41 @@ class Runner {
         whole.bound[at] = r.bound[e] + u * (std::abs(r.value[e]) + r.bound[e]);
       }
     }
+  }
+
+  // C (fp32 tiles) cut into its column blocks, each in out's dtype on the node that holds
+  // out's row row0 + its first column (C^T's rows), stacked at one address of every node
+  // (`buffer`); no shards when C already lies on as many nodes as it has column blocks.
+  Placement spread_columns(const Placement& c, const Home& out, uint32_t row0,
+                           std::shared_ptr<Buffer>& buffer, const g::Op& op) {
+    Placement spread{c.rows, c.cols, out.split.dtype, {}};
+    std::set<std::pair<int, int>> c_nodes;
+    for (const mesh::Shard& s : c.shards) c_nodes.insert({s.node.x, s.node.y});
+    std::map<std::pair<int, int>, uint64_t> per_node;
+    uint64_t most = 0;
+    for (const mesh::Shard& s : c.shards) {
+      if (s.in_host) return {};
+      const uint32_t width = s.layout.block_cols;
+      for (uint32_t c0 = s.c0; c0 < s.c1; c0 += width) {
+        mesh::Shard piece = s;
+        piece.c0 = c0, piece.c1 = std::min(s.c1, c0 + width);
+        piece.layout.dtype = out.split.dtype;
+        piece.layout.cols = width;
+        piece.layout.blocks_column_major = false;
+        const uint32_t row = row0 + c0;
+        for (const mesh::Shard& h : out.sram.shards)
+          if (row >= h.r0 && row < h.r1) piece.node = h.node;
+        uint64_t& at = per_node[{piece.node.x, piece.node.y}];
+        piece.address = at;
+        at += mesh::align(piece.layout.bytes(), 64);
+        most = std::max(most, at);
+        spread.shards.push_back(piece);
+      }
+    }
+    if (c_nodes.size() >= spread.shards.size()) return {};
+    buffer = allocate(most, fmt::format("C of '{}' by column blocks", op.name));
+    for (mesh::Shard& s : spread.shards) s.address += buffer->address;
+    return spread;
   }
 
   // An output's float64 reference, filled item by item (matmul()).
@@ -2674,6 +2727,9 @@ nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& con
                    {"bytes_from_hbm", o.moves.bytes_from_hbm},
                    {"bytes_to_hbm", o.moves.bytes_to_hbm},
                    {"transpose_bands", o.moves.bands},
+                   {"dma_copies", o.moves.copies},
+                   {"bytes_gathered", o.moves.bytes_gathered},
+                   {"bytes_untiled", o.moves.bytes_untiled},
                    {"sram_in_use", o.sram_in_use},
                    {"f64_bound_used", o.bound_used},
                    {"spilled", o.spilled},

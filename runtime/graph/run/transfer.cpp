@@ -366,6 +366,16 @@ class Joiner {
 struct LocalCopy {
   uint64_t src = 0, dst = 0, bytes = 0, count = 1, src_step = 0, dst_step = 0, width = 2;
 };
+// A LocalCopy's width that says: `count` gathers, each of an 8-byte piece from each of `lanes`
+// rows `bytes` apart (a register of 32-bit lanes, two strided loads) into `lanes` pieces side
+// by side (two strided stores). A matmul's A tiles hold each tile row's 8 bytes (4 bf16, 8
+// cfp8) of a k-step, a panel's rows one after another: a gather fills a k-step of a panel from
+// rows laid whole, where a load and a store per tile row took 8 bytes at a time.
+constexpr uint64_t kGather = 128;
+// A LocalCopy's width that says: a tile laid into whole rows (untile_shard), `count` words of
+// its rows, each a strided load from `bytes`-apart tile rows and a strided store to
+// `src_step`-apart rows.
+constexpr uint64_t kScatter = 129;
 
 // Whether a layout keeps each row's elements (padding included) one after another, rows in
 // order: what a DMA can move in long runs.
@@ -437,9 +447,16 @@ const mesh::NodeProgram& local_copy_program() {
     codegen::AsmWriter w;
     w.raw(
         "# Local copies: per descriptor `count` copies of one load and one store of its width\n"
-        "# (64: a vector register), both addresses stepping.");
+        "# (64: a vector register), both addresses stepping; or (width kGather) `count` gathers\n"
+        "# of one 8-byte piece from each of a register's 32-bit lanes of rows, `bytes` apart,\n"
+        "# into as many pieces side by side: two strided loads and two strided stores, two\n"
+        "# gathers a step (the second's loads issue while the first's wait); or (width\n"
+        "# kScatter) a tile laid into whole rows: `count` times a strided load of a 32-bit\n"
+        "# word of each of a register's lanes of tile rows (`bytes` apart) and a strided\n"
+        "# store of them into as many rows (`src_step` apart), the next word 4 bytes on (four\n"
+        "# words a step when their count allows).");
     convert_args().declare(w);
-    w.raw(R"(
+    w.raw(fmt::format(R"(
     .text
     .globl _start
 _start:
@@ -450,6 +467,7 @@ next_descriptor:
     beqz    s3, exit
     ld      a0, 0(s2)
     ld      a1, 8(s2)
+    ld      a2, 16(s2)
     ld      a3, 24(s2)
     ld      a4, 32(s2)
     ld      a5, 40(s2)
@@ -458,6 +476,10 @@ next_descriptor:
     addi    s3, s3, -1
     li      t3, 64
     beq     a6, t3, vectors
+    li      t3, {gather}
+    beq     a6, t3, gathers
+    li      t3, {scatter}
+    beq     a6, t3, scatters
     li      t3, 8
     beq     a6, t3, doublewords
     li      t3, 4
@@ -493,7 +515,72 @@ vectors:
     add     a1, a1, a5
     addi    a3, a3, -1
     bnez    a3, vectors
-    j       next_descriptor)");
+    j       next_descriptor
+gathers:
+    li      t5, 8
+    andi    t3, a3, 1
+    beqz    t3, gather_pairs
+    vlse32  v0, (a0), a2
+    addi    t4, a0, 4
+    vlse32  v1, (t4), a2
+    vsse32  v0, (a1), t5
+    addi    t6, a1, 4
+    vsse32  v1, (t6), t5
+    add     a0, a0, a4
+    add     a1, a1, a5
+    addi    a3, a3, -1
+gather_pairs:
+    beqz    a3, next_descriptor
+    vlse32  v0, (a0), a2
+    addi    t4, a0, 4
+    vlse32  v1, (t4), a2
+    add     a0, a0, a4
+    vlse32  v2, (a0), a2
+    addi    t4, a0, 4
+    vlse32  v3, (t4), a2
+    add     a0, a0, a4
+    vsse32  v0, (a1), t5
+    addi    t6, a1, 4
+    vsse32  v1, (t6), t5
+    add     a1, a1, a5
+    vsse32  v2, (a1), t5
+    addi    t6, a1, 4
+    vsse32  v3, (t6), t5
+    add     a1, a1, a5
+    addi    a3, a3, -2
+    j       gather_pairs
+scatters:
+    andi    t3, a3, 3
+    bnez    t3, scatter_words
+scatter_fours:
+    vlse32  v0, (a0), a2
+    addi    t4, a0, 4
+    vlse32  v1, (t4), a2
+    addi    t4, a0, 8
+    vlse32  v2, (t4), a2
+    addi    t4, a0, 12
+    vlse32  v3, (t4), a2
+    vsse32  v0, (a1), a4
+    addi    t6, a1, 4
+    vsse32  v1, (t6), a4
+    addi    t6, a1, 8
+    vsse32  v2, (t6), a4
+    addi    t6, a1, 12
+    vsse32  v3, (t6), a4
+    addi    a0, a0, 16
+    addi    a1, a1, 16
+    addi    a3, a3, -4
+    bnez    a3, scatter_fours
+    j       next_descriptor
+scatter_words:
+    vlse32  v0, (a0), a2
+    vsse32  v0, (a1), a4
+    addi    a0, a0, 4
+    addi    a1, a1, 4
+    addi    a3, a3, -1
+    bnez    a3, scatter_words
+    j       next_descriptor)",
+                      fmt::arg("gather", kGather), fmt::arg("scatter", kScatter)));
     w.exit_program();
     convert_args().reserve(w);
     return mesh::assemble_program(w.text(), "local_copy.s");
@@ -510,9 +597,39 @@ uint64_t copy_width(const Descriptor& d) {
   return 2;
 }
 
+// Whether `d`'s copies are 8-byte pieces of rows, each piece right after the one before, in
+// runs of whole gathers of `lanes` (kGather).
+bool gathers(const Descriptor& d, uint64_t lanes) {
+  return d.bytes == 8 && d.global_step == 8 && d.count % lanes == 0 && d.local % 4 == 0 &&
+         d.global % 4 == 0 && d.local_step % 4 == 0;
+}
+
 // `d` as table entries of one load and one store per copy: a copy of n widths becomes n
-// entries side by side (or one entry of n copies when it has no steps). Returns the entries.
-size_t append_local_copies(std::vector<uint8_t>& table, const Descriptor& d) {
+// entries side by side (or one entry of n copies when it has no steps); or, when its copies
+// gather (`lanes` 32-bit lanes to a register), one gather entry, joined to the table's last
+// entry when that is a gather whose blocks it continues by one step. Returns the entries added.
+size_t append_local_copies(std::vector<uint8_t>& table, const Descriptor& d, uint64_t lanes) {
+  if (gathers(d, lanes)) {
+    const LocalCopy g{d.local,   d.global, d.local_step, d.count / lanes, d.local_step * lanes,
+                      8 * lanes, kGather};
+    if (g.count == 1 && table.size() >= sizeof(LocalCopy)) {
+      LocalCopy last;
+      std::copy_n(table.end() - sizeof(LocalCopy), sizeof(LocalCopy),
+                  reinterpret_cast<uint8_t*>(&last));
+      const bool first_step = last.count == 1;
+      if (last.width == kGather && last.bytes == g.bytes &&
+          (first_step || (g.src == last.src + last.count * last.src_step &&
+                          g.dst == last.dst + last.count * last.dst_step))) {
+        if (first_step) last.src_step = g.src - last.src, last.dst_step = g.dst - last.dst;
+        ++last.count;
+        std::copy_n(reinterpret_cast<const uint8_t*>(&last), sizeof(LocalCopy),
+                    table.end() - sizeof(LocalCopy));
+        return 0;
+      }
+    }
+    append(table, g);
+    return 1;
+  }
   const uint64_t w = copy_width(d), n = d.bytes / w;
   if (d.count == 1) {
     append(table, LocalCopy{d.local, d.global, w, n, w, w, w});
@@ -649,18 +766,32 @@ void plan_transfer(const std::vector<const Placement*>& sources, const Placement
 }
 
 // Runs `plan`'s local copies (plan_local_copy), in rounds of what the table area holds.
+using LocalTables = std::map<NodeKey, std::vector<uint8_t>>;
+TransferStats run_local_copies(Executor& executor, const hw::HardwareConfig& config,
+                               const LocalTables& entries, uint64_t table, uint64_t table_bytes,
+                               const std::string& what);
+
 TransferStats local_copies(Executor& executor, const hw::HardwareConfig& config, TransferPlan& plan,
                            uint64_t table, uint64_t table_bytes, const std::string& what) {
   TransferStats stats;
-  std::map<NodeKey, std::vector<uint8_t>> entries;
-  size_t most = 0;
-  for (const auto& [node, list] : plan.descriptors) {
+  LocalTables entries;
+  for (const auto& [node, list] : plan.descriptors)
     for (const Descriptor& d : list) {
-      append_local_copies(entries[node], d);
+      const uint64_t lanes = config.node.core.vlen_bytes / 4;
+      append_local_copies(entries[node], d, lanes);
       stats.bytes_retiled += d.bytes * d.count;
+      if (gathers(d, lanes)) stats.bytes_gathered += d.bytes * d.count;
     }
-    most = std::max(most, entries[node].size());
-  }
+  return stats += run_local_copies(executor, config, entries, table, table_bytes, what);
+}
+
+// Runs each node's table of LocalCopy entries in order, in rounds of what the table area holds.
+TransferStats run_local_copies(Executor& executor, const hw::HardwareConfig& config,
+                               const LocalTables& entries, uint64_t table, uint64_t table_bytes,
+                               const std::string& what) {
+  TransferStats stats;
+  size_t most = 0;
+  for (const auto& [node, bytes] : entries) most = std::max(most, bytes.size());
   const size_t per_round = table_bytes / sizeof(LocalCopy) * sizeof(LocalCopy);
   for (size_t from = 0; from < most; from += per_round) {
     std::map<NodeKey, std::vector<uint64_t>> args;
@@ -681,12 +812,61 @@ TransferStats local_copies(Executor& executor, const hw::HardwareConfig& config,
   return stats;
 }
 
+// ---- a source in tiles laid into whole rows on its node first ----------------------------
+//
+// A matmul's C lies in tiles (tile rows of 16 or 32 bytes): moved into a row split directly it
+// takes a DMA per tile row. Laid into whole rows on its node first, it moves in DMAs of whole
+// rows. The laying is a strided load of one 32-bit word from each of `lanes` tile rows (twice a
+// tile's rows: the tile and the one after it in memory) and a strided store of it into `lanes`
+// rows: the first tile's rows land where they belong, the next tile's in the rows below its own
+// place, which the tiles that belong there (later in memory: tiles by rows within blocks by
+// rows) overwrite afterwards; the last tiles' land in `tile_rows` rows of slack after the
+// staged rows, and their loads read a tile's bytes past the shard.
+
+// Whether shard layout `l` can be laid into whole rows so.
+bool untiles(const TiledLayout& l, uint64_t lanes) {
+  return l.tile_rows > 1 && !l.blocks_column_major && 2 * uint64_t{l.tile_rows} == lanes &&
+         uint64_t{l.tile_cols} * element_bytes(l.dtype) % 4 == 0;
+}
+
+// Appends the kScatter entries that lay shard `from` (in tiles) into `to` (the same rows and
+// columns, whole rows), one per tile in memory order; returns the tiles.
+uint64_t untile_shard(const mesh::Shard& from, const mesh::Shard& to, LocalTables& tables) {
+  const TiledLayout& l = from.layout;
+  const uint64_t elem = element_bytes(l.dtype), tile_row = uint64_t{l.tile_cols} * elem;
+  const uint64_t row = uint64_t{to.layout.cols} * elem;
+  std::vector<uint8_t>& t = tables[key(from.node)];
+  uint64_t tiles = 0;
+  for (uint32_t bi = 0; bi < l.rows; bi += l.block_rows)
+    for (uint32_t bj = 0; bj < l.cols; bj += l.block_cols)
+      for (uint32_t ti = bi; ti < bi + l.block_rows; ti += l.tile_rows)
+        for (uint32_t tj = bj; tj < bj + l.block_cols; tj += l.tile_cols, ++tiles)
+          append(t, LocalCopy{from.address + l.offset(ti, tj), to.address + ti * row + tj * elem,
+                              tile_row, tile_row / 4, row, 0, kScatter});
+  return tiles;
+}
+
+// What laying `p`'s shards into rows costs its busiest node: a strided store per word of each
+// tile, about kScatterCycles each (measured on d1: conv3x3_b32's C, 1136 per node in 9,223).
+double untile_cycles(const Placement& p);
+
 // What a plan costs its busiest node or link, from its counts alone: issuing one DMA takes a
 // node about kIssueCycles (the descriptor loop's instructions), a DMA occupies each link of its
 // XY route for its flits, and a local copy of one load and one store about kLocalCopyCycles
 // (both measured on tiny: 1024 DMAs of 8 B from each of 16 nodes took 4.6 cycles each, 512
 // doubleword copies 6.5 each). Only used to choose between two ways of one move.
-constexpr double kIssueCycles = 5, kLocalCopyCycles = 6.5;
+constexpr double kIssueCycles = 5, kLocalCopyCycles = 6.5, kGatherCycles = 12, kScatterCycles = 8;
+
+double untile_cycles(const Placement& p) {
+  std::map<NodeKey, double> nodes;
+  double most = 0;
+  for (const mesh::Shard& s : p.shards) {
+    const TiledLayout& l = s.layout;
+    const double words = double(l.bytes()) / double(l.tile_rows) / 4;
+    most = std::max(most, nodes[key(s.node)] += kScatterCycles * words);
+  }
+  return most;
+}
 
 double busiest_cycles(const TransferPlan& p, const hw::HardwareConfig& config) {
   std::map<NodeKey, double> nodes;
@@ -727,11 +907,13 @@ double busiest_cycles(const TransferPlan& p, const hw::HardwareConfig& config) {
   return most;
 }
 
-double local_copy_cycles(const TransferPlan& p) {
+double local_copy_cycles(const TransferPlan& p, uint64_t lanes) {
   double most = 0;
   for (const auto& [node, list] : p.descriptors) {
     double n = 0;
-    for (const Descriptor& d : list) n += double(d.count) * double(d.bytes / copy_width(d));
+    for (const Descriptor& d : list)
+      n += gathers(d, lanes) ? kGatherCycles / kLocalCopyCycles * double(d.count / lanes)
+                             : double(d.count) * double(d.bytes / copy_width(d));
     most = std::max(most, kLocalCopyCycles * n);
   }
   return most;
@@ -768,7 +950,40 @@ bool staging_pays(const Transfers::Move& m, const hw::HardwareConfig& config, bo
   for (size_t k = 0; k < beside.shards.size(); ++k)
     if (!beside.shards[k].in_host)
       plan_local_copy(beside.shards[k], m.dest->shards[k], local, transposed);
-  return busiest_cycles(staged, config) + local_copy_cycles(local) < busiest_cycles(direct, config);
+  return busiest_cycles(staged, config) +
+             local_copy_cycles(local, config.node.core.vlen_bytes / 4) <
+         busiest_cycles(direct, config);
+}
+
+// `p` (one source in tiles) laid into whole rows beside it, with tile_rows rows of slack after
+// each shard (untile_shard); its shards' addresses are left for the caller.
+Placement untiled_placement(const Placement& p) {
+  Placement rows = p;
+  for (mesh::Shard& s : rows.shards) s.layout = row_major_like(s.layout);
+  return rows;
+}
+
+// Whether a move's one source in tiles (a matmul's C) can be laid into whole rows on its nodes
+// first (a scatter per word of its tiles), then moved by DMAs of whole rows, and (`estimate`)
+// is estimated faster so.
+bool untiling_pays(const Transfers::Move& m, const hw::HardwareConfig& config, bool estimate) {
+  if (m.sources.size() != 1 || m.map.down) return false;
+  const Placement& src = *m.sources[0];
+  const uint64_t lanes = config.node.core.vlen_bytes / 4;
+  for (const mesh::Shard& s : src.shards) {
+    if (s.in_host || !untiles(s.layout, lanes)) return false;
+    // The last tile's loads read a tile past the shard: it must lie in SRAM.
+    if (s.address + s.layout.bytes() +
+            uint64_t{s.layout.tile_rows} * s.layout.tile_cols * element_bytes(s.layout.dtype) >
+        config.node.core.sram_bytes)
+      return false;
+  }
+  if (!estimate) return true;
+  TransferPlan direct, rows;
+  plan_transfer(m.sources, *m.dest, m.map, m.zero_fill, direct);
+  const Placement untiled = untiled_placement(src);
+  plan_transfer({&untiled}, *m.dest, m.map, m.zero_fill, rows);
+  return busiest_cycles(rows, config) + untile_cycles(src) < busiest_cycles(direct, config);
 }
 
 // SRAM per node, at most, for one band of the transpose `t` cut into `bands` (each shard into
@@ -810,7 +1025,8 @@ TransferStats& TransferStats::operator+=(const TransferStats& o) {
   cycles += o.cycles, runs += o.runs, descriptors += o.descriptors, copies += o.copies;
   bytes_between_nodes += o.bytes_between_nodes, bytes_from_hbm += o.bytes_from_hbm;
   bytes_to_hbm += o.bytes_to_hbm, bytes_local += o.bytes_local;
-  bytes_retiled += o.bytes_retiled, bands += o.bands;
+  bytes_retiled += o.bytes_retiled, bytes_gathered += o.bytes_gathered, bands += o.bands;
+  bytes_untiled += o.bytes_untiled;
   return *this;
 }
 
@@ -841,9 +1057,11 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
         throw std::logic_error(
             fmt::format("{}: a transfer converts only between fp32 and bf16 in SRAM", what));
   // Steps, each a kernel run when it has work: 1. sources converted to the destination's
-  // dtype (fp32 and bf16) where they lie; 2. the DMAs; 3. where a destination in tiles is estimated
-  // faster that way (staging_pays), the DMAs went into whole rows staged beside it, now re-tiled
-  // into place. Staging needs SRAM: where there is none left, the DMAs go to the tiles directly.
+  // dtype (fp32 and bf16) where they lie; 1b. where estimated faster (untiling_pays), a source
+  // in tiles laid into whole rows on its nodes; 2. the DMAs; 3. where a destination in tiles is
+  // estimated faster that way (staging_pays), the DMAs went into whole rows staged beside it, now
+  // re-tiled into place. Staging needs SRAM: where there is none left, the DMAs go to the tiles
+  // directly.
   TransferStats stats;
   std::vector<Move> work = moves;
   std::deque<Placement> owned;
@@ -853,6 +1071,30 @@ TransferStats Transfers::move(const std::vector<Move>& moves, const std::string&
   };
   try {
     stats += convert_sources(work, owned, staging, what);
+    // A source in tiles laid into whole rows first, where estimated faster (untiling_pays).
+    LocalTables before;
+    uint64_t untiled_bytes = 0;
+    for (Move& m : work) {
+      if (whole_copies(m) || staging_ == Staging::Never) continue;
+      if (!untiling_pays(m, config_, staging_ != Staging::Always)) continue;
+      const Placement& src = *m.sources[0];
+      uint64_t slack = 0;
+      for (const mesh::Shard& s : src.shards)
+        slack = std::max(
+            slack, uint64_t{s.layout.tile_rows} * s.layout.cols * element_bytes(s.layout.dtype));
+      const Placement* rows = place_staged(untiled_placement(src), owned, staging, slack);
+      if (!rows) continue;
+      for (size_t k = 0; k < src.shards.size(); ++k) {
+        untile_shard(src.shards[k], rows->shards[k], before);
+        untiled_bytes += src.shards[k].layout.bytes();
+      }
+      m.sources[0] = rows;
+    }
+    if (!before.empty()) {
+      TransferStats u = run_local_copies(executor_, config_, before, table_, table_bytes_, what);
+      u.bytes_untiled = untiled_bytes;
+      stats += u;
+    }
     TransferPlan after;
     std::vector<std::pair<Move, uint32_t>> banded;
     for (Move& m : work) {
@@ -948,18 +1190,18 @@ TransferStats Transfers::move_transposed_in_bands(const Move& m, uint32_t bands,
 }
 
 const Placement* Transfers::place_staged(Placement staged, std::deque<Placement>& owned,
-                                         std::vector<uint64_t>& staging) {
+                                         std::vector<uint64_t>& staging, uint64_t slack) {
   std::map<NodeKey, uint64_t> per_node;
   uint64_t most = 0;
   for (const mesh::Shard& s : staged.shards)
-    most = std::max(most, per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64));
+    most = std::max(most, per_node[key(s.node)] += mesh::align(s.layout.bytes() + slack, 64));
   const uint64_t base = sram_.take(most);
   if (base == UINT64_MAX) return nullptr;
   staging.push_back(base);
   per_node.clear();
   for (mesh::Shard& s : staged.shards) {
     s.address = base + per_node[key(s.node)];
-    per_node[key(s.node)] += mesh::align(s.layout.bytes(), 64);
+    per_node[key(s.node)] += mesh::align(s.layout.bytes() + slack, 64);
   }
   return &owned.emplace_back(std::move(staged));
 }

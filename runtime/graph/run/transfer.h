@@ -24,10 +24,14 @@
 //
 // A matmul operand's tiles take a DMA per tile row (8 or 16 bytes). Where a plan's counts
 // estimate it faster (many short DMAs across a large mesh), the DMAs instead fill the same
-// rows laid whole beside the tiles, and a local program re-tiles them (a load and a store per
-// tile row). A transposed operand (ElementMap::down) takes a DMA per element: where estimated
-// faster, the DMAs fill its transpose laid whole beside it (the source's rows, long DMAs), and
-// the local program copies it into place element by element.
+// rows laid whole beside the tiles, and a local program re-tiles them: a k-step of an A panel
+// (each row's 8 bytes, rows one after another) by two strided vector loads and two strided
+// stores, other tiles by a load and a store per tile row. A transposed operand (ElementMap::down)
+// takes a DMA per element: where estimated faster, the DMAs fill its transpose laid whole beside it
+// (the source's rows, long DMAs), and the local program copies it into place element by element.
+// A source in tiles (a matmul's C, tile rows of 16 or 32 bytes), where estimated faster, is first
+// laid into whole rows on its node (a strided load and a strided store per 32-bit word of 16
+// tile rows), then moved by DMAs of whole rows.
 #pragma once
 
 #include <cstdint>
@@ -76,7 +80,9 @@ struct TransferStats {
   uint64_t descriptors = 0;  // strided DMA descriptors
   uint64_t copies = 0;       // push and pull instructions
   uint64_t bytes_between_nodes = 0, bytes_from_hbm = 0, bytes_to_hbm = 0, bytes_local = 0;
-  uint64_t bytes_retiled = 0;  // copied on a node from staged rows into tiles
+  uint64_t bytes_retiled = 0;   // copied on a node from staged rows into tiles
+  uint64_t bytes_gathered = 0;  // of those, by gathers of a k-step of a panel (strided vectors)
+  uint64_t bytes_untiled = 0;   // a source in tiles (a matmul's C) laid into rows on its node
   uint64_t bands = 0;          // transposes staged in bands for want of SRAM: the bands
   TransferStats& operator+=(const TransferStats& o);
 };
@@ -124,10 +130,10 @@ class Transfers {
   // A transposed read staged in `bands` bands of its transpose's rows (transposed_bands:
   // as few as the SRAM left holds): each band's DMAs, then its copies into place.
   TransferStats move_transposed_in_bands(const Move& m, uint32_t bands, const std::string& what);
-  // `staged` (its shards' layouts set) given SRAM beside the rest on every node, kept in
-  // `owned` (nullptr: no SRAM left).
+  // `staged` (its shards' layouts set) given SRAM beside the rest on every node, `slack` more
+  // bytes after each shard, kept in `owned` (nullptr: no SRAM left).
   const Placement* place_staged(Placement staged, std::deque<Placement>& owned,
-                                std::vector<uint64_t>& staging);
+                                std::vector<uint64_t>& staging, uint64_t slack = 0);
   Executor& executor_;
   const hw::HardwareConfig& config_;
   SramAllocator& sram_;

@@ -78,6 +78,24 @@ TEST_CASE("Matmul operands staged in whole rows and re-tiled on their nodes: bit
   CHECK(moves_graph_output(gr::Staging::Always).rows == 40);
 }
 
+TEST_CASE("A staged A fills its tiles by strided gathers, C is laid into rows by scatters") {
+  gr::RunOptions options;
+  options.staging = gr::Staging::Always;
+  const Ran r = run_yaml(kMovesGraph, tiny(), options);
+  CHECK(r.run.checked);
+  // fc2's A (r, in SRAM) is re-tiled by gathers alone (its B comes from HBM into its tiles);
+  // gram's A is r^T, copied element by element from its staged transpose, no gather.
+  const gr::TransferStats& fc2 = op_named(r.run, "fc2").moves;
+  CHECK(fc2.bytes_retiled > 0);
+  CHECK(fc2.bytes_gathered == fc2.bytes_retiled);
+  const gr::TransferStats& gram = op_named(r.run, "gram").moves;
+  CHECK(gram.bytes_retiled > 0);
+  CHECK(gram.bytes_gathered == 0);
+  // Every C in tiles is laid into whole rows on its nodes before it moves (bit-exact: the
+  // run's check).
+  for (const char* op : {"fc1", "fc2", "gram"}) CHECK(op_named(r.run, op).moves.bytes_untiled > 0);
+}
+
 TEST_CASE("Matmul operands moved into their tiles directly: bit-exact") {
   CHECK(moves_graph_output(gr::Staging::Never).rows == 40);
 }
