@@ -6,11 +6,12 @@
 # (sim.quantum_aligned, docs/parallel.md). Each time is the best of REPS runs (default 2); the
 # cycles must agree at every thread count (results do not depend on it).
 #
-# Then a model of larger hosts from the one-thread run's host profile (--host-profile): the
-# time in rounds large enough to share (P), the rest (S), the rounds that share (R), and the
-# hand-over cost per shared round measured at 2 threads (h = (P2 - P/2) / R, where P2 is the
-# shared rounds' time at 2 threads): at n threads, S + P / n + R h (n - 1), assuming the
-# hand-over grows with the workers woken. A benchmark: it prints, it never fails on a number.
+# Then a model of larger hosts from the host profiles (--host-profile): at one thread the
+# time in rounds large enough to share (P) and the rest of the run (S = T1 - P); at two, the
+# shared rounds' time P2, whence their efficiency e = P / (2 P2) (imbalance between the
+# threads' slices, hand-over, caches). At n threads: T1 / (S + P / (n e)), an upper bound:
+# waking more threads costs more per round than waking one. A benchmark: it prints, it never
+# fails on a number.
 # usage: bench/host_threads.sh [THREADS...]   (default: 1 2; the model needs 1 and 2)
 #        CASES=REGEX bench/host_threads.sh    (only the cases whose name matches)
 set -euo pipefail
@@ -48,7 +49,7 @@ shared() {  # profile file -> "seconds rounds" of the rounds large enough to sha
 }
 printf '%-34s' case
 for t in "${counts[@]}"; do printf ' %12s' "$t thread(s)"; done
-printf ' %9s %8s %7s %9s  %s\n' speed-up shared h_us "model 16/64/128" cycles
+printf ' %9s %8s %6s %15s  %s\n' speed-up shared eff "model 16/64/128" cycles
 for c in "${cases[@]}"; do
   name=${c%%|*}
   [[ -n "${CASES:-}" && ! "$name" =~ $CASES ]] && continue
@@ -73,19 +74,18 @@ for c in "${cases[@]}"; do
   done
   model="-"
   share="-"
-  h="-"
+  eff="-"
   if [ -n "${best_of[1]:-}" ]; then
     share=$(awk -v p="${shared_s[1]}" -v t="${best_of[1]}" 'BEGIN { printf "%.0f%%", 100 * p / t }')
   fi
   if [ -n "${best_of[1]:-}" ] && [ -n "${best_of[2]:-}" ] && [ "${shared_r[1]}" != 0 ]; then
-    read -r h model < <(awk -v t="${best_of[1]}" -v p="${shared_s[1]}" -v p2="${shared_s[2]}" \
-      -v r="${shared_r[1]}" 'BEGIN {
-        h = (p2 - p / 2) / r; if (h < 0) h = 0
+    read -r eff model < <(awk -v t="${best_of[1]}" -v p="${shared_s[1]}" -v p2="${shared_s[2]}" 'BEGIN {
+        e = p2 > 0 ? p / (2 * p2) : 1; if (e > 1) e = 1
         s = t - p; out = ""
         split("16 64 128", ns, " ")
-        for (k = 1; k <= 3; ++k) { n = ns[k]; out = out sprintf("%s%.1fx", k > 1 ? "/" : "", t / (s + p / n + r * h * (n - 1))) }
-        printf "%.1f %s\n", 1e6 * h, out }')
+        for (k = 1; k <= 3; ++k) { n = ns[k]; out = out sprintf("%s%.1fx", k > 1 ? "/" : "", t / (s + p / (n * e))) }
+        printf "%.2f %s\n", e, out }')
   fi
-  awk -v f="$first" -v l="$best" -v c="$cycles" -v s="$same" -v sh="$share" -v h="$h" -v m="$model" \
-    'BEGIN { printf " %8.2fx %8s %7s %15s  %s%s\n", f / l, sh, h, m, c, s == "yes" ? " (same at every count)" : " DIFFER" }'
+  awk -v f="$first" -v l="$best" -v c="$cycles" -v s="$same" -v sh="$share" -v e="$eff" -v m="$model" \
+    'BEGIN { printf " %8.2fx %8s %6s %15s  %s%s\n", f / l, sh, e, m, c, s == "yes" ? " (same at every count)" : " DIFFER" }'
 done
