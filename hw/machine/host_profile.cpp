@@ -35,6 +35,11 @@ std::string format_host_profile(const HostProfile& p) {
       "host:   fabric drains            {:8.3f} s ({:5.1f}%)  {} drains, {:.2f} us each\n",
       p.drain_s, pct(p.drain_s), p.drains, p.drains ? 1e6 * p.drain_s / double(p.drains) : 0.0);
   s += fmt::format("host:   SystemC and the rest     {:8.3f} s ({:5.1f}%)\n", rest, pct(rest));
+  // Nodes out of step make small rounds; aligned quanta gather those that compute. Counted in
+  // activations, not seconds, so the hint does not depend on the host.
+  if (!p.aligned && p.nodes >= p.shared_min && p.activations > 2 * p.shared_activations)
+    s += "host: most activations are in small rounds: --set sim.quantum_aligned=true lets "
+         "nodes that compute share rounds (docs/parallel.md)\n";
   return s;
 }
 

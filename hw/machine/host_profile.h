@@ -17,6 +17,8 @@ struct HostProfile {
   bool on = false;
   unsigned threads = 1;   // host threads of the last machine
   size_t shared_min = 0;  // ... and the fewest nodes of a round it shares between them
+  size_t nodes = 0;       // ... its usable nodes
+  bool aligned = false;   // ... whether its quanta were aligned (sim.quantum_aligned)
   double run_s = 0;       // inside Machine::run()
   // All rounds' activations; those of rounds large enough to share between host threads (on
   // the pool when there are several; counted at one thread too, for the model of speed-ups).

@@ -137,6 +137,8 @@ MachineOutcome Machine::run() {
     ++profile.runs;
     profile.threads = scheduler_->host_threads();
     profile.shared_min = scheduler_->min_shared_batch();
+    profile.nodes = nodes_.size();
+    profile.aligned = params_.quantum_aligned;
   }
 
   // The run ends with its last thread (or the last node to see its threads done).
