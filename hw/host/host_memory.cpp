@@ -113,7 +113,7 @@ HostMemory::Span HostMemory::z_plane_timing(size_t a, size_t b, uint64_t bytes, 
 
 uint64_t HostMemory::z_plane_zero_load(size_t a, size_t b, uint64_t bytes,
                                        uint64_t switch_latency) const {
-  // Streaming stages on an idle path: the slowest one sets the pace, each adds its first byte.
+  // Streaming stages on an idle path: the slowest one sets the pace.
   const double rates[] = {dips_[a].link_bytes_per_cycle, dips_[a].ethernet_bytes_per_cycle,
                           dips_[b].ethernet_bytes_per_cycle, dips_[b].link_bytes_per_cycle};
   uint64_t slowest = 0;

@@ -7,9 +7,10 @@
 // nanoseconds, several times per round.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
+
+#include "hw/node/host_clock.h"
 
 namespace dojosim::hw {
 
@@ -33,10 +34,5 @@ HostProfile& host_profile();  // the process's
 
 // Several lines, each starting with "host: ", that say where the time went.
 std::string format_host_profile(const HostProfile& p);
-
-// Seconds since an arbitrary start: only differences mean anything.
-inline double host_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace dojosim::hw

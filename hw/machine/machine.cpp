@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <ostream>
 #include <stdexcept>
 #include <thread>
@@ -126,8 +125,7 @@ MachineOutcome Machine::run() {
   if (!loaded_) throw std::logic_error("machine: run() without a program loaded");
   loaded_ = false;
   FabricPort& port = fabric_->port();
-  port.started =
-      std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  port.started = host_seconds();
   HostProfile& profile = host_profile();
   const double started = profile.on ? host_seconds() : 0;
   sc_core::sc_start();

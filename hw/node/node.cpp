@@ -4,11 +4,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <utility>
 
+#include "hw/node/host_clock.h"
 #include "hw/trace/trace.h"
 
 namespace dojosim::hw {
@@ -29,9 +29,7 @@ void FabricPort::tick(uint64_t cycle, uint64_t activations) {
   if (before / 4096 == ticks_ / 4096) return;
   if (progress) progress(cycle);
   if (max_seconds > 0) {
-    const double now =
-        std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-    if (now - started > max_seconds && !out_of_time) {
+    if (host_seconds() - started > max_seconds && !out_of_time) {
       out_of_time = true;
       sc_core::sc_pause();
     }
