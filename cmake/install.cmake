@@ -73,6 +73,10 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "dojosim maintainers <dojosim@localhost>")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 string(JOIN ", " CPACK_DEBIAN_PACKAGE_DEPENDS libc6 libgcc-s1 libstdc++6 "libsystemc (>= 2.3.3)"
        libfmt9 libyaml-cpp0.7 libboost-program-options1.74.0 libhwy1)
+if(DOJOSIM_HAVE_MPI)  # the tool's MPI ranks (tools/mpi_ranks.h): OpenMPI and what it loads
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libopenmpi3, libhwloc15, libevent-core-2.1-7, "
+         "libevent-pthreads-2.1-7, libudev1, zlib1g")
+endif()
 string(JOIN ", " CPACK_DEBIAN_PACKAGE_RECOMMENDS g++ cmake pkg-config libsystemc-dev libfmt-dev
        libhwy-dev libyaml-cpp-dev nlohmann-json3-dev libboost-dev gcc-riscv64-unknown-elf
        picolibc-riscv64-unknown-elf)

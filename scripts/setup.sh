@@ -20,6 +20,7 @@ packages=(
   python3-yaml python3-torch python3-torchvision python3-onnx  # capture and ONNX import (python/dojosim)
   libopenblas0-pthread                              # bench/host_blas.sh: numpy's sgemm on OpenBLAS, the reference
   slurm-wlm munge                                   # tests/cli/sweep/slurm_real.sh: a single-node Slurm cluster
+  libopenmpi-dev openmpi-bin                        # MPI ranks: one run over several processes (docs/parallel.md)
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include "hw/config/machine_params.h"
 #include "hw/machine/host_profile.h"
 #include "hw/machine/machine.h"
+#include "hw/machine/ranks.h"
 #include "hw/node/node.h"
 #include "hw/stats/run_report.h"
 #include "hw/stats/stats.h"
@@ -202,6 +203,16 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run",
                        "give one of --program (an assembly or ELF file) or --workload (e.g. "
                        "matmul:M=512,N=512,K=512)");
+  // NOTE: workloads read results from node SRAM on the host, which over ranks would need each
+  // read to come from the node's rank: not built yet (docs/parallel.md, "MPI ranks").
+  if (hw::ranks().size() > 1 && !workload.empty())
+    return usage_error("run", fmt::format("--workload over {} MPI ranks: only a --program run "
+                                          "is split over ranks yet; run it as one process",
+                                          hw::ranks().size()));
+  if (hw::ranks().size() > 1 && !trace_path.empty())
+    return usage_error("run", fmt::format("--trace over {} MPI ranks: a trace is written by one "
+                                          "process; run it as one process",
+                                          hw::ranks().size()));
   // Configs and workload files named by bare name come from configs/ and workloads/ (data_files.h).
   try {
     config_path = find_data_file(DataKind::Config, config_path);
@@ -372,11 +383,12 @@ int cmd_run(const std::vector<std::string>& args) {
 
     int status = kOk;
     if (trace && !finish_trace(*trace, trace_path, trace_limit)) status = kUsage;
-    if (!svg_dir.empty()) {
+    const bool writes_files = hw::ranks().rank() == 0;  // MPI ranks: one writer
+    if (!svg_dir.empty() && writes_files) {
       report::write_run_svgs(svg_dir, stats, config);
       fmt::print("plots: {0}/utilisation.svg, {0}/links.svg, {0}/roofline.svg\n", svg_dir);
     }
-    if (!json_path.empty()) {
+    if (!json_path.empty() && writes_files) {
       nlohmann::ordered_json j;
       j["config"] = hw::to_json(config);
       j["report"] = hw::to_json(report);

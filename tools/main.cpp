@@ -9,9 +9,11 @@
 #include <systemc>
 #include <vector>
 
+#include "hw/machine/ranks.h"
 #include "isa/lanes.h"
 #include "tools/commands.h"
 #include "tools/host_memory.h"
+#include "tools/mpi_ranks.h"
 
 namespace {
 
@@ -50,6 +52,14 @@ extern "C" int sc_main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     usage();
     return argc < 2 ? dojosim::cli::kUsage : dojosim::cli::kOk;
+  }
+  // Under mpirun or srun, one run over several processes (docs/parallel.md, "MPI ranks").
+  const dojosim::cli::MpiRanks mpi(&argc, &argv);
+  mpi.quiet_other_ranks();
+  if (dojosim::hw::ranks().size() > 1 && std::strcmp(argv[1], "run") != 0) {
+    fmt::print(stderr, "dojosim {}: MPI ranks run `dojosim run`; run '{}' as one process\n",
+               argv[1], argv[1]);
+    return dojosim::cli::kUsage;
   }
   const std::vector<std::string> args(argv + 2, argv + argc);
   dojosim::cli::exit_on_out_of_memory();

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <functional>
 #include <ostream>
 
 #include "hw/machine/host_profile.h"
 #include "hw/machine/machine.h"
+#include "hw/machine/ranks.h"
 #include "hw/node/node.h"
 #include "hw/trace/trace.h"
 #include "isa/global_address.h"
@@ -93,6 +95,7 @@ void Fabric::drain() {
   HostProfile& profile = host_profile();
   const double started = profile.on ? host_seconds() : 0;
   drain_due();
+  if (ranks_) exchange_pulls();
   if (profile.on) {
     profile.drain_s += host_seconds() - started;
     ++profile.drains;
@@ -212,8 +215,10 @@ void Fabric::push(NodeModule& from, Request& r) {
       trace_->dma(from.at(), dma_count_++,
                   fmt::format("push {} B to ({},{})", r.len, to.node->at().x, to.node->at().y),
                   r.cycle, arrival);
-    to.node->deliver({arrival, delivery_seq_++, r.sem, to.offset, std::move(r.bytes), r.unknown});
-    from.dma_completed(arrival);
+    const uint64_t seq = delivery_seq_++;
+    if (to.node->mine())
+      to.node->deliver({arrival, seq, r.sem, to.offset, std::move(r.bytes), r.unknown});
+    if (from.mine()) from.dma_completed(arrival);
     return;
   }
   // To host memory: over the mesh to the DIP's edge, then its link and HBM; the semaphore
@@ -230,8 +235,11 @@ void Fabric::push(NodeModule& from, Request& r) {
   }
   host_writes_.push_back({done, delivery_seq_++, to.offset, std::move(r.bytes)});
   std::push_heap(host_writes_.begin(), host_writes_.end(), std::greater<HostWrite>());
-  if (r.sem) from.deliver({done, delivery_seq_++, r.sem, 0, {}});
-  from.dma_completed(done);
+  if (r.sem) {
+    const uint64_t seq = delivery_seq_++;
+    if (from.mine()) from.deliver({done, seq, r.sem, 0, {}});
+  }
+  if (from.mine()) from.dma_completed(done);
 }
 
 void Fabric::pull(NodeModule& into, Request& r) {
@@ -248,14 +256,40 @@ void Fabric::pull(NodeModule& into, Request& r) {
   // keeps requests apart from data) and takes the zero-load latency: reserving links for it would
   // queue it behind data reserved for later cycles (an earlier pull's reply), since drains reserve
   // in issue order per node, not in time order across a node's pulls.
+  // With MPI ranks only the source's rank has its SRAM: it sends the bytes after the drain.
+  const bool readable = !from.node || from.node->mine();
+  if (!readable && !into.mine()) {  // two other ranks' nodes: timing alone
+    pull_timing(into, r, from);
+    ++delivery_seq_;
+    return;
+  }
   std::vector<uint8_t> bytes = into.buffer(r.len);
+  if (!from.node)
+    host_->read(from.offset, bytes.data(), r.len);
+  else if (readable)
+    from.node->sram().read(from.offset, bytes.data(), r.len);
+  const uint64_t arrival = pull_timing(into, r, from);
+  const bool unknown = readable && from.node && from.node->sram().unknown(from.offset, r.len);
+  Delivery d{arrival, delivery_seq_++, r.sem, r.local, std::move(bytes), unknown};
+  if (!into.mine()) {  // for another rank's node, from this rank's
+    pulled_.put(into.rank());
+    pulled_.put(d.unknown);
+    pulled_.put_bytes(d.bytes);
+    return;
+  }
+  if (!readable)
+    awaited_.push_back({&into, std::move(d), from.node->rank()});
+  else
+    into.deliver(std::move(d));
+  into.dma_completed(arrival);
+}
+
+uint64_t Fabric::pull_timing(NodeModule& into, const Request& r, const Target& from) {
   uint64_t arrival;
   if (from.node) {
-    from.node->sram().read(from.offset, bytes.data(), r.len);
     const uint64_t asked = r.cycle + network_->zero_load_latency(into.at(), from.node->at(), 0);
     arrival = node_to_node(from.node->at(), into.at(), r.len, asked, TrafficClass::Data);
   } else {
-    host_->read(from.offset, bytes.data(), r.len);
     const size_t dip = static_cast<size_t>(from.dip);
     const Coord edge = host_->entry(dip, into.at());
     const uint64_t asked = r.cycle + network_->zero_load_latency(into.at(), edge, 0);
@@ -272,9 +306,47 @@ void Fabric::pull(NodeModule& into, Request& r) {
                                         from.node->at().y)
                           : fmt::format("pull {} B from host 0x{:x}", r.len, from.offset),
                 r.cycle, arrival);
-  const bool unknown = from.node && from.node->sram().unknown(from.offset, r.len);
-  into.deliver({arrival, delivery_seq_++, r.sem, r.local, std::move(bytes), unknown});
-  into.dma_completed(arrival);
+  return arrival;
+}
+
+// Each rank sends the bytes its nodes gave to pulls of other ranks' nodes, in drain order;
+// a rank takes, from each other rank's, those for its nodes, in the same order as it timed
+// their pulls. With them go each rank's earliest due cycle (the pulls it still awaits are
+// deliveries due then) and whether it ran out of time.
+void Fabric::exchange_pulls() {
+  uint64_t next = port_.waker->next_due();
+  for (const Awaited& a : awaited_) next = std::min(next, a.delivery.cycle);
+  WireWriter mine;
+  mine.put(next);
+  mine.put(port_.out_of_time);
+  mine.bytes().insert(mine.bytes().end(), pulled_.bytes().begin(), pulled_.bytes().end());
+  pulled_.clear();
+  const Ranks::Gathered all = ranks_->all_gather(mine.bytes());
+  next = UINT64_MAX;
+  bool out_of_time = false;
+  std::vector<std::deque<Delivery>> from(size_t(ranks_->size()));
+  for (int r = 0; r < ranks_->size(); ++r) {
+    WireReader in = all.reader(r);
+    next = std::min(next, in.get<uint64_t>());
+    out_of_time |= in.get<bool>();
+    while (!in.done()) {
+      const int to = in.get<int>();
+      Delivery d;
+      d.unknown = in.get<bool>();
+      in.get_bytes(d.bytes);
+      if (to == ranks_->rank()) from[size_t(r)].push_back(std::move(d));
+    }
+  }
+  for (Awaited& a : awaited_) {
+    std::deque<Delivery>& q = from.at(size_t(a.from_rank));
+    if (q.empty()) throw std::logic_error("ranks: a pull's bytes did not come from its rank");
+    a.delivery.bytes = std::move(q.front().bytes);
+    a.delivery.unknown = q.front().unknown;
+    q.pop_front();
+    a.into->deliver(std::move(a.delivery));
+  }
+  awaited_.clear();
+  port_.waker->agree(next, out_of_time);
 }
 
 void Fabric::arrive_at_barrier(NodeModule& from, const Request& r) {
@@ -285,7 +357,8 @@ void Fabric::arrive_at_barrier(NodeModule& from, const Request& r) {
   const uint64_t latency = params_.barrier_latency ? params_.barrier_latency
                                                    : 2 * uint64_t(params_.width + params_.height) *
                                                          params_.noc.router_latency;
-  for (auto& [node, t] : b.waiting) node->release_barrier(t, b.latest + latency);
+  for (auto& [node, t] : b.waiting)
+    if (node->mine()) node->release_barrier(t, b.latest + latency);
   b = {};
 }
 

@@ -29,6 +29,7 @@
 namespace dojosim::hw {
 
 class NodeModule;
+class Ranks;
 class TraceWriter;
 struct MachineParams;
 
@@ -41,6 +42,10 @@ class Fabric : public sc_core::sc_module {
   // The nodes by index (width x height, nullptr where disabled); before the first run.
   void attach(std::vector<NodeModule*> grid) { grid_ = std::move(grid); }
   void set_trace(TraceWriter* trace);
+  // MPI ranks (hw/machine/ranks.h): deliveries, completions and barrier releases go only to
+  // this rank's nodes; after each drain the ranks exchange the bytes pulls read from one
+  // rank's nodes for another's, and agree on the next round.
+  void set_ranks(const Ranks* ranks) { ranks_ = ranks; }
 
   // A new phase with `participants` threads in every barrier.
   void start_phase(unsigned participants);
@@ -85,10 +90,13 @@ class Fabric : public sc_core::sc_module {
   size_t nearest_dip(Coord node) const;  // by mesh hops to its entry; ties to the lower index
   void push(NodeModule& from, Request& r);
   void pull(NodeModule& into, Request& r);
+  // When a pull's data is in `into`'s SRAM (the trace's spans and DMA included).
+  uint64_t pull_timing(NodeModule& into, const Request& r, const Target& from);
   void arrive_at_barrier(NodeModule& from, const Request& r);
   void stop(MachineOutcome outcome, std::string message);
   Target resolve(uint64_t global, uint64_t len) const;
   void apply_host_writes(uint64_t up_to);
+  void exchange_pulls();  // MPI ranks: after a drain
 
   const MachineParams& params_;
   std::ostream* out_;
@@ -105,6 +113,16 @@ class Fabric : public sc_core::sc_module {
   uint64_t delivery_seq_ = 0;           // drain order, for deliveries due in the same cycle
   uint64_t dma_count_ = 0;              // ids of DMAs in the trace
   TraceWriter* trace_ = nullptr;
+  // MPI ranks: pulled bytes for other ranks' nodes (destination rank, unknown, bytes), and
+  // this rank's pulls from other ranks' nodes, delivered when their bytes have come.
+  const Ranks* ranks_ = nullptr;
+  WireWriter pulled_;
+  struct Awaited {
+    NodeModule* into;
+    Delivery delivery;
+    int from_rank;
+  };
+  std::vector<Awaited> awaited_;
   bool stopped_ = false;
   MachineOutcome outcome_;
   std::string message_;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "hw/machine/host_profile.h"
+#include "hw/machine/ranks.h"
 #include "hw/machine/scheduler.h"
 #include "hw/node/node.h"
 #include "hw/trace/trace.h"
@@ -67,6 +68,7 @@ Machine::Machine(const MachineParams& params, std::ostream* out) : params_(param
     if (n) nodes_.emplace_back(n);
   fabric_->attach(grid_);
   scheduler_->attach(grid_);
+  split_over_ranks();
   // The machine stops itself when every node is done; SystemC need not announce it.
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO,
                                           sc_core::SC_DO_NOTHING);
@@ -115,6 +117,44 @@ void Machine::load(const isa::Program& program, unsigned threads, uint64_t stack
   fabric_->start_phase(static_cast<unsigned>(nodes_.size()) * threads);
 }
 
+// Rank r runs the r-th contiguous part of the usable nodes in index order (rows of the mesh):
+// its neighbours are mostly its own.
+void Machine::split_over_ranks() {
+  const Ranks& world = ranks();
+  if (world.size() == 1) return;
+  if (nodes_.size() < size_t(world.size()))
+    throw std::invalid_argument(
+        fmt::format("{} MPI ranks for a machine of {} node{}: at most one "
+                    "rank per node",
+                    world.size(), nodes_.size(), nodes_.size() == 1 ? "" : "s"));
+  size_t k = 0;
+  int rank = 0;
+  for (NodeModule* n : grid_) {
+    if (!n) continue;
+    while (k >= world.first_of(nodes_.size(), rank + 1)) ++rank;
+    n->set_rank(rank, rank == world.rank());
+    n->set_exporting(rank == world.rank());
+    ++k;
+  }
+  fabric_->set_ranks(&world);
+  scheduler_->set_ranks(&world);
+}
+
+// After a run over MPI ranks: every rank learns the state of the others' nodes that results,
+// statistics and the deadlock report read.
+void Machine::share_node_states() {
+  const Ranks& world = ranks();
+  if (world.size() == 1) return;
+  WireWriter mine;
+  for (NodeModule* n : grid_)
+    if (n && n->mine()) n->save_state(mine);
+  const Ranks::Gathered all = world.all_gather(mine.bytes());
+  std::vector<WireReader> in;
+  for (int r = 0; r < world.size(); ++r) in.push_back(all.reader(r));
+  for (NodeModule* n : grid_)
+    if (n && !n->mine()) n->load_state(in[size_t(n->rank())]);
+}
+
 std::string Machine::deadlock_report() const {
   std::string report = "deadlock: every live thread is waiting and nothing is in flight";
   for (const auto& n : nodes_) report += n->waiting_report();
@@ -130,6 +170,7 @@ MachineOutcome Machine::run() {
   const double started = profile.on ? host_seconds() : 0;
   sc_core::sc_start();
   fabric_->finish_phase();
+  share_node_states();
   if (profile.on) {
     profile.run_s += host_seconds() - started;
     ++profile.runs;

@@ -106,6 +106,8 @@ class Machine {
 
  private:
   std::string deadlock_report() const;
+  void split_over_ranks();   // MPI ranks (hw/machine/ranks.h): who runs which nodes
+  void share_node_states();  // ... and what each learns of the others' after a run
 
   MachineParams params_;
   std::unique_ptr<Fabric> fabric_;

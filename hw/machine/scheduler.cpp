@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "hw/machine/host_profile.h"
+#include "hw/machine/ranks.h"
 #include "hw/node/node.h"
+#include "isa/global_address.h"
 
 namespace dojosim::hw {
 
@@ -129,6 +131,7 @@ NodeScheduler::~NodeScheduler() = default;
 
 void NodeScheduler::attach(std::vector<NodeModule*> nodes) {
   nodes_ = std::move(nodes);
+  while (first_node_ < nodes_.size() && !nodes_[first_node_]) ++first_node_;
   due_.assign(nodes_.size(), Due{});
 }
 
@@ -147,6 +150,7 @@ void NodeScheduler::book(uint32_t node) {
 }
 
 void NodeScheduler::wake(uint32_t node, uint64_t cycle) {
+  if (!nodes_[node]->mine()) return;  // another rank's
   Due& d = due_[node];
   if (cycle >= d.wake) return;  // an earlier wake-up is pending and covers this one
   d.wake = cycle;
@@ -204,12 +208,72 @@ void NodeScheduler::round() {
       profile.shared_activations += batch_.size();
     }
   }
-  const uint64_t next = queue_.first_live(
-      [this](const CycleQueue::Key& k) { return due_[k.second].at() != k.first; });
+  if (ranks_) {  // the next round is the ranks' to agree on: ev_wake_ brings it
+    exchange_requests();
+    return;
+  }
+  const uint64_t next = next_due();
   if (next == UINT64_MAX)
     next_trigger(ev_wake_);
   else
     next_trigger(time_.until(double(next)), ev_wake_);
+}
+
+bool NodeScheduler::pushes_within_rank(const Request& r) const {
+  if (r.kind != Request::Kind::Push || isa::is_host_address(r.global)) return false;
+  const isa::CoreConfig& c = nodes_[first_node_]->core().config();
+  const uint64_t x = isa::global_x(r.global), y = isa::global_y(r.global);
+  if (x >= c.mesh_w || y >= c.mesh_h) return false;  // the fabric stops the run: keep it whole
+  const NodeModule* to = nodes_[y * c.mesh_w + x];
+  return to && to->rank() == ranks_->rank();
+}
+
+uint64_t NodeScheduler::next_due() {
+  return queue_.first_live(
+      [this](const CycleQueue::Key& k) { return due_[k.second].at() != k.first; });
+}
+
+void NodeScheduler::agree(uint64_t next_round, bool out_of_time) {
+  if (out_of_time && !port_.out_of_time) {
+    port_.out_of_time = true;
+    sc_core::sc_pause();
+  }
+  // An earlier notification replaces a later one: every rank holds the same one.
+  if (next_round != UINT64_MAX) ev_wake_.notify(time_.until(double(next_round)));
+}
+
+// Each rank sends the requests its nodes issued in this round (which every rank's fabric
+// drains), its earliest due cycle and whether it ran out of time; every rank then adopts the
+// others' requests into its replicas of their nodes, in rank order (their order in the fabric
+// is (cycle, node index, sequence) whichever rank brings them).
+void NodeScheduler::exchange_requests() {
+  wire_.clear();
+  wire_.put(next_due());
+  wire_.put(port_.out_of_time);
+  for (uint32_t node : batch_) {
+    std::vector<Request>& out = nodes_[node]->exported();
+    if (out.empty()) continue;
+    wire_.put(node);
+    wire_.put(uint64_t{out.size()});
+    for (const Request& r : out) write_request(wire_, r, !pushes_within_rank(r));
+    out.clear();
+  }
+  const Ranks::Gathered all = ranks_->all_gather(wire_.bytes());
+  uint64_t next = UINT64_MAX;
+  bool out_of_time = false;
+  for (int r = 0; r < ranks_->size(); ++r) {
+    WireReader in = all.reader(r);
+    next = std::min(next, in.get<uint64_t>());
+    out_of_time |= in.get<bool>();
+    if (r == ranks_->rank()) continue;
+    while (!in.done()) {
+      const auto node = in.get<uint32_t>();
+      adopted_.resize(in.get<uint64_t>());
+      for (Request& q : adopted_) q = read_request(in);
+      nodes_.at(node)->adopt(adopted_);
+    }
+  }
+  agree(next, out_of_time);
 }
 
 }  // namespace dojosim::hw

@@ -28,6 +28,7 @@ namespace dojosim::hw {
 
 class NodeModule;
 class HostPool;
+class Ranks;
 
 class NodeScheduler : public sc_core::sc_module, public NodeWaker {
  public:
@@ -40,6 +41,12 @@ class NodeScheduler : public sc_core::sc_module, public NodeWaker {
   // The nodes by index (nullptr where disabled); call once, before any wake().
   void attach(std::vector<NodeModule*> nodes);
   void wake(uint32_t node, uint64_t cycle) override;
+  // MPI ranks (hw/machine/ranks.h): this rank runs only its own nodes (NodeModule::mine()), and
+  // the ranks agree on every round: after each round they exchange their nodes' new requests,
+  // and the fabric exchanges what it must after each drain (both then call agree()).
+  void set_ranks(const Ranks* ranks) { ranks_ = ranks; }
+  uint64_t next_due() override;
+  void agree(uint64_t next_round, bool out_of_time) override;
   unsigned host_threads() const { return host_threads_; }
   uint64_t rounds() const { return rounds_; }                    // cycles at which nodes ran
   uint64_t parallel_rounds() const { return parallel_rounds_; }  // ... on several threads
@@ -54,6 +61,9 @@ class NodeScheduler : public sc_core::sc_module, public NodeWaker {
   void round();              // the SC_METHOD
   void book(uint32_t node);  // (re)files the node's key at Due::at()
   uint64_t now_cycles() const;
+  void exchange_requests();  // MPI ranks: after a round
+  // A push to a node of this rank: the other ranks time it but need not its bytes.
+  bool pushes_within_rank(const Request& r) const;
 
   CycleTime time_;
   unsigned host_threads_;
@@ -67,6 +77,10 @@ class NodeScheduler : public sc_core::sc_module, public NodeWaker {
   std::unique_ptr<HostPool> pool_;
   sc_core::sc_event ev_wake_;
   uint64_t rounds_ = 0, parallel_rounds_ = 0;
+  const Ranks* ranks_ = nullptr;
+  size_t first_node_ = 0;  // a usable node: the mesh's size from its core's config
+  WireWriter wire_;
+  std::vector<Request> adopted_;
 };
 
 }  // namespace dojosim::hw

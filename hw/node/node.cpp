@@ -36,6 +36,24 @@ void FabricPort::tick(uint64_t cycle, uint64_t activations) {
   }
 }
 
+void write_request(WireWriter& w, const Request& r, bool with_bytes) {
+  w.put(r.kind), w.put(r.thread), w.put(r.sem), w.put(r.group), w.put(r.cycle), w.put(r.seq);
+  w.put(r.local), w.put(r.global), w.put(r.len), w.put(r.unknown);
+  w.put_bytes(r.bytes.data(), with_bytes ? r.bytes.size() : 0);
+  w.put_string(r.text);
+}
+
+Request read_request(WireReader& w) {
+  Request r;
+  r.kind = w.get<Request::Kind>(), r.thread = w.get<uint8_t>(), r.sem = w.get<uint16_t>();
+  r.group = w.get<uint32_t>(), r.cycle = w.get<uint64_t>(), r.seq = w.get<uint64_t>();
+  r.local = w.get<uint64_t>(), r.global = w.get<uint64_t>(), r.len = w.get<uint64_t>();
+  r.unknown = w.get<bool>();
+  w.get_bytes(r.bytes);
+  r.text = w.get_string();
+  return r;
+}
+
 NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index,
                        const isa::CoreConfig& core, const NodeParams& params, FabricPort& port)
     : sc_module(name),
@@ -160,11 +178,15 @@ std::vector<uint8_t> NodeModule::buffer(uint64_t len) {
 }
 
 void NodeModule::post() {
+  if (exporting_)  // copied before the fabric moves their payloads out
+    exported_.insert(exported_.end(), outbox_.begin() + static_cast<std::ptrdiff_t>(unexported_),
+                     outbox_.end());
   if (outbox_head_ > 0 && 2 * outbox_head_ >= outbox_.size()) {  // drop what the fabric took
     outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(outbox_head_));
     outbox_sorted_ -= outbox_head_;
     outbox_head_ = 0;
   }
+  unexported_ = outbox_.size();
   if (outbox_sorted_ == outbox_.size()) return;
   // The threads ran one after another, so their requests may not be in cycle order yet; one
   // thread's alone are, and checking is cheaper than sorting.
@@ -176,6 +198,12 @@ void NodeModule::post() {
     posted_cycle_ = head;
     publish_ = true;
   }
+}
+
+void NodeModule::adopt(std::vector<Request>& requests) {
+  for (Request& r : requests) outbox_.push_back(std::move(r));
+  post();
+  publish();
 }
 
 void NodeModule::publish() {
@@ -366,7 +394,32 @@ void NodeModule::activate(uint64_t now) {
   rearm(now);
 }
 
+void NodeModule::save_state(WireWriter& w) const {
+  w.put(finished_at_), w.put(started_);
+  for (unsigned i = 0; i < started_; ++i) {
+    const isa::ThreadState& t = core_.thread(i);
+    w.put(t.status), w.put(t.instret), w.put(t.cycle), w.put(t.issue_cycles), w.put(t.ready_max);
+    w.put(t.stalls), w.put(t.class_counts), w.put(t.exit_code);
+  }
+  w.put_string(waiting_report());
+}
+
+void NodeModule::load_state(WireReader& r) {
+  finished_at_ = r.get<uint64_t>();
+  started_ = r.get<unsigned>();
+  for (unsigned i = 0; i < started_; ++i) {
+    isa::ThreadState& t = core_.thread(i);
+    t.status = r.get<isa::ThreadStatus>(), t.instret = r.get<uint64_t>();
+    t.cycle = r.get<uint64_t>(), t.issue_cycles = r.get<uint64_t>();
+    t.ready_max = r.get<uint64_t>();
+    t.stalls = r.get<decltype(t.stalls)>(), t.class_counts = r.get<decltype(t.class_counts)>();
+    t.exit_code = r.get<int64_t>();
+  }
+  replica_waiting_ = r.get_string();
+}
+
 std::string NodeModule::waiting_report() const {
+  if (!mine_) return replica_waiting_;
   std::string report;
   for (unsigned i = 0; i < started_; ++i) {
     const Waiting& w = waiting_[i];

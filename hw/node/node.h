@@ -80,6 +80,22 @@ class NodeModule : public sc_core::sc_module {
   std::vector<uint8_t> buffer(uint64_t len);
   void recycle(std::vector<uint8_t> bytes) { spare_buffers_.push_back(std::move(bytes)); }
 
+  // ---- MPI ranks (hw/machine/ranks.h)
+  // The rank that runs this node; a node of another rank is a replica: the fabric times its
+  // requests (adopted from its rank) but delivers nothing to it.
+  int rank() const { return rank_; }
+  bool mine() const { return mine_; }
+  void set_rank(int rank, bool mine) { rank_ = rank, mine_ = mine; }
+  // While exporting, the requests each activation adds are kept aside for the other ranks.
+  void set_exporting(bool on) { exporting_ = on; }
+  std::vector<Request>& exported() { return exported_; }
+  // Another rank's requests of this replica, in its issue order: into the outbox, published.
+  void adopt(std::vector<Request>& requests);
+  // After a run, what the machine's results, statistics and deadlock report read of a node:
+  // written by its rank, read into its replicas.
+  void save_state(WireWriter& w) const;
+  void load_state(WireReader& r);
+
   bool finished() const;  // every started thread exited
   uint64_t finished_at() const { return finished_at_; }  // the cycle the node saw it
   // One line per waiting thread, for the deadlock report.
@@ -144,6 +160,11 @@ class NodeModule : public sc_core::sc_module {
   uint64_t finished_at_ = 0;
   unsigned started_ = 0;
   uint64_t turn_ = 0;
+  int rank_ = 0;
+  bool mine_ = true, exporting_ = false;
+  size_t unexported_ = 0;  // outbox requests from here on were added since the last post()
+  std::vector<Request> exported_;
+  std::string replica_waiting_;  // a replica's waiting_report(), from its rank
 };
 
 }  // namespace dojosim::hw

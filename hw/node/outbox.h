@@ -16,6 +16,7 @@
 
 #include "hw/node/cycle_queue.h"
 #include "hw/node/cycle_time.h"
+#include "hw/node/wire.h"
 
 namespace dojosim::hw {
 
@@ -50,6 +51,12 @@ struct Request {
   }
 };
 
+// A request between MPI ranks (hw/machine/ranks.h), its text included, its payload unless
+// `with_bytes` is false (a push whose destination is of the sender's rank: the others need
+// only its length, to time it).
+void write_request(WireWriter& w, const Request& r, bool with_bytes = true);
+Request read_request(WireReader& r);
+
 // One entry of a node's inbox, applied by the node at `cycle`: `bytes` into its SRAM at
 // `offset` (none for a signal-only entry), then semaphore `sem` (if not 0) counts one.
 struct Delivery {
@@ -68,6 +75,11 @@ struct Delivery {
 class NodeWaker {
  public:
   virtual void wake(uint32_t node, uint64_t cycle) = 0;
+  // MPI ranks (hw/machine/ranks.h): the earliest cycle a node of this rank is due (UINT64_MAX:
+  // none); then, once every rank has said its own, the next round they agreed on and whether a
+  // rank ran out of wall-clock time.
+  virtual uint64_t next_due() = 0;
+  virtual void agree(uint64_t next_round, bool out_of_time) = 0;
 
  protected:
   ~NodeWaker() = default;
