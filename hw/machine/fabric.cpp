@@ -95,7 +95,7 @@ void Fabric::drain() {
   HostProfile& profile = host_profile();
   const double started = profile.on ? host_seconds() : 0;
   drain_due();
-  if (ranks_) exchange_pulls();
+  if (cross_pulls_) exchange_pulls();  // every rank counts the same
   if (profile.on) {
     profile.drain_s += host_seconds() - started;
     ++profile.drains;
@@ -106,6 +106,7 @@ void Fabric::drain_due() {
   const uint64_t cycle =
       static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps_));
   apply_host_writes(cycle);  // before any pull of this cycle reads host memory
+  drain_cycle_ = cycle;
   port_.drain_at = UINT64_MAX;  // this drain is the one notified
   CycleQueue& due = port_.due;
   // A k-way merge of the outboxes, in (cycle, node index, sequence) order: a cycle's keys by
@@ -219,6 +220,8 @@ void Fabric::push(NodeModule& from, Request& r) {
     if (to.node->mine())
       to.node->deliver({arrival, seq, r.sem, to.offset, std::move(r.bytes), r.unknown});
     if (from.mine()) from.dma_completed(arrival);
+    may_wake(arrival);
+    slot_freed(from);
     return;
   }
   // To host memory: over the mesh to the DIP's edge, then its link and HBM; the semaphore
@@ -240,6 +243,8 @@ void Fabric::push(NodeModule& from, Request& r) {
     if (from.mine()) from.deliver({done, seq, r.sem, 0, {}});
   }
   if (from.mine()) from.dma_completed(done);
+  slot_freed(from);
+  if (r.sem) may_wake(done);
 }
 
 void Fabric::pull(NodeModule& into, Request& r) {
@@ -258,8 +263,10 @@ void Fabric::pull(NodeModule& into, Request& r) {
   // in issue order per node, not in time order across a node's pulls.
   // With MPI ranks only the source's rank has its SRAM: it sends the bytes after the drain.
   const bool readable = !from.node || from.node->mine();
+  if (from.node && from.node->rank() != into.rank()) ++cross_pulls_;
   if (!readable && !into.mine()) {  // two other ranks' nodes: timing alone
-    pull_timing(into, r, from);
+    may_wake(pull_timing(into, r, from));
+    slot_freed(into);
     ++delivery_seq_;
     return;
   }
@@ -271,6 +278,8 @@ void Fabric::pull(NodeModule& into, Request& r) {
   const uint64_t arrival = pull_timing(into, r, from);
   const bool unknown = readable && from.node && from.node->sram().unknown(from.offset, r.len);
   Delivery d{arrival, delivery_seq_++, r.sem, r.local, std::move(bytes), unknown};
+  may_wake(arrival);
+  slot_freed(into);
   if (!into.mine()) {  // for another rank's node, from this rank's
     pulled_.put(into.rank());
     pulled_.put(d.unknown);
@@ -309,26 +318,24 @@ uint64_t Fabric::pull_timing(NodeModule& into, const Request& r, const Target& f
   return arrival;
 }
 
+void Fabric::may_wake(uint64_t cycle) {
+  if (ranks_) port_.waker->round_at(cycle);
+}
+
+void Fabric::slot_freed(const NodeModule& node) {
+  if (node.announced_dma_wait()) may_wake(drain_cycle_ + 1);  // it runs at the next cycle
+}
+
 // Each rank sends the bytes its nodes gave to pulls of other ranks' nodes, in drain order;
 // a rank takes, from each other rank's, those for its nodes, in the same order as it timed
-// their pulls. With them go each rank's earliest due cycle (the pulls it still awaits are
-// deliveries due then) and whether it ran out of time.
+// their pulls. Only after a drain with such pulls, which every rank counts alike.
 void Fabric::exchange_pulls() {
-  uint64_t next = port_.waker->next_due();
-  for (const Awaited& a : awaited_) next = std::min(next, a.delivery.cycle);
-  WireWriter mine;
-  mine.put(next);
-  mine.put(port_.out_of_time);
-  mine.bytes().insert(mine.bytes().end(), pulled_.bytes().begin(), pulled_.bytes().end());
+  cross_pulls_ = 0;
+  const Ranks::Gathered all = ranks_->all_gather(pulled_.bytes());
   pulled_.clear();
-  const Ranks::Gathered all = ranks_->all_gather(mine.bytes());
-  next = UINT64_MAX;
-  bool out_of_time = false;
   std::vector<std::deque<Delivery>> from(size_t(ranks_->size()));
   for (int r = 0; r < ranks_->size(); ++r) {
     WireReader in = all.reader(r);
-    next = std::min(next, in.get<uint64_t>());
-    out_of_time |= in.get<bool>();
     while (!in.done()) {
       const int to = in.get<int>();
       Delivery d;
@@ -346,7 +353,6 @@ void Fabric::exchange_pulls() {
     a.into->deliver(std::move(a.delivery));
   }
   awaited_.clear();
-  port_.waker->agree(next, out_of_time);
 }
 
 void Fabric::arrive_at_barrier(NodeModule& from, const Request& r) {
@@ -359,6 +365,7 @@ void Fabric::arrive_at_barrier(NodeModule& from, const Request& r) {
                                                          params_.noc.router_latency;
   for (auto& [node, t] : b.waiting)
     if (node->mine()) node->release_barrier(t, b.latest + latency);
+  may_wake(drain_cycle_ + 1);  // a released node runs at the next cycle
   b = {};
 }
 

@@ -43,8 +43,8 @@ class Fabric : public sc_core::sc_module {
   void attach(std::vector<NodeModule*> grid) { grid_ = std::move(grid); }
   void set_trace(TraceWriter* trace);
   // MPI ranks (hw/machine/ranks.h): deliveries, completions and barrier releases go only to
-  // this rank's nodes; after each drain the ranks exchange the bytes pulls read from one
-  // rank's nodes for another's, and agree on the next round.
+  // this rank's nodes, and every cycle they may wake a node at becomes a round on every rank;
+  // after a drain the ranks exchange the bytes pulls read from one rank's nodes for another's.
   void set_ranks(const Ranks* ranks) { ranks_ = ranks; }
 
   // A new phase with `participants` threads in every barrier.
@@ -96,7 +96,10 @@ class Fabric : public sc_core::sc_module {
   void stop(MachineOutcome outcome, std::string message);
   Target resolve(uint64_t global, uint64_t len) const;
   void apply_host_writes(uint64_t up_to);
-  void exchange_pulls();  // MPI ranks: after a drain
+  void exchange_pulls();  // MPI ranks: after a drain with pulls between ranks
+  // MPI ranks: a node (of any rank) may wake at `cycle`: every rank holds a round then.
+  void may_wake(uint64_t cycle);
+  void slot_freed(const NodeModule& node);  // ... when one of its DMAs is timed
 
   const MachineParams& params_;
   std::ostream* out_;
@@ -123,6 +126,8 @@ class Fabric : public sc_core::sc_module {
     int from_rank;
   };
   std::vector<Awaited> awaited_;
+  uint64_t cross_pulls_ = 0;  // this drain's pulls between two ranks' nodes (every rank's count)
+  uint64_t drain_cycle_ = 0;
   bool stopped_ = false;
   MachineOutcome outcome_;
   std::string message_;

@@ -233,27 +233,26 @@ uint64_t NodeScheduler::next_due() {
       [this](const CycleQueue::Key& k) { return due_[k.second].at() != k.first; });
 }
 
-void NodeScheduler::agree(uint64_t next_round, bool out_of_time) {
-  if (out_of_time && !port_.out_of_time) {
-    port_.out_of_time = true;
-    sc_core::sc_pause();
-  }
+void NodeScheduler::round_at(uint64_t cycle) {
   // An earlier notification replaces a later one: every rank holds the same one.
-  if (next_round != UINT64_MAX) ev_wake_.notify(time_.until(double(next_round)));
+  if (ranks_) ev_wake_.notify(time_.until(double(cycle)));
 }
 
 // Each rank sends the requests its nodes issued in this round (which every rank's fabric
 // drains), its earliest due cycle and whether it ran out of time; every rank then adopts the
 // others' requests into its replicas of their nodes, in rank order (their order in the fabric
-// is (cycle, node index, sequence) whichever rank brings them).
+// is (cycle, node index, sequence) whichever rank brings them), and holds the next round at
+// the earliest due cycle of all (or earlier, if a drain wakes a node before it).
 void NodeScheduler::exchange_requests() {
   wire_.clear();
   wire_.put(next_due());
   wire_.put(port_.out_of_time);
   for (uint32_t node : batch_) {
-    std::vector<Request>& out = nodes_[node]->exported();
-    if (out.empty()) continue;
+    NodeModule& n = *nodes_[node];
+    std::vector<Request>& out = n.exported();
+    n.announce_dma_wait(n.waits_for_dma_slot());
     wire_.put(node);
+    wire_.put(n.announced_dma_wait());
     wire_.put(uint64_t{out.size()});
     for (const Request& r : out) write_request(wire_, r, !pushes_within_rank(r));
     out.clear();
@@ -268,12 +267,17 @@ void NodeScheduler::exchange_requests() {
     if (r == ranks_->rank()) continue;
     while (!in.done()) {
       const auto node = in.get<uint32_t>();
+      nodes_.at(node)->announce_dma_wait(in.get<bool>());
       adopted_.resize(in.get<uint64_t>());
       for (Request& q : adopted_) q = read_request(in);
       nodes_.at(node)->adopt(adopted_);
     }
   }
-  agree(next, out_of_time);
+  if (out_of_time && !port_.out_of_time) {
+    port_.out_of_time = true;
+    sc_core::sc_pause();
+  }
+  if (next != UINT64_MAX) round_at(next);
 }
 
 }  // namespace dojosim::hw

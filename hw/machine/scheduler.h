@@ -42,11 +42,11 @@ class NodeScheduler : public sc_core::sc_module, public NodeWaker {
   void attach(std::vector<NodeModule*> nodes);
   void wake(uint32_t node, uint64_t cycle) override;
   // MPI ranks (hw/machine/ranks.h): this rank runs only its own nodes (NodeModule::mine()), and
-  // the ranks agree on every round: after each round they exchange their nodes' new requests,
-  // and the fabric exchanges what it must after each drain (both then call agree()).
+  // the ranks hold the same rounds: after each round they exchange their nodes' new requests
+  // and their earliest due cycles; between rounds, the fabric's drains (the same on every rank)
+  // name every cycle a node may wake at (round_at()).
   void set_ranks(const Ranks* ranks) { ranks_ = ranks; }
-  uint64_t next_due() override;
-  void agree(uint64_t next_round, bool out_of_time) override;
+  void round_at(uint64_t cycle) override;
   unsigned host_threads() const { return host_threads_; }
   uint64_t rounds() const { return rounds_; }                    // cycles at which nodes ran
   uint64_t parallel_rounds() const { return parallel_rounds_; }  // ... on several threads
@@ -61,6 +61,7 @@ class NodeScheduler : public sc_core::sc_module, public NodeWaker {
   void round();              // the SC_METHOD
   void book(uint32_t node);  // (re)files the node's key at Due::at()
   uint64_t now_cycles() const;
+  uint64_t next_due();       // the earliest cycle a node of this rank is due (UINT64_MAX: none)
   void exchange_requests();  // MPI ranks: after a round
   // A push to a node of this rank: the other ranks time it but need not its bytes.
   bool pushes_within_rank(const Request& r) const;

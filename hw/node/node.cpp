@@ -145,6 +145,12 @@ void NodeModule::release_barrier(unsigned thread, uint64_t cycle) {
   port_.waker->wake(index_, next_cycle());
 }
 
+bool NodeModule::waits_for_dma_slot() const {
+  for (unsigned i = 0; i < started_; ++i)
+    if (waiting_[i].kind == Waiting::DmaQueue) return true;
+  return false;
+}
+
 void NodeModule::dma_completed(uint64_t cycle) {
   dma_done_.push_back(cycle);
   std::push_heap(dma_done_.begin(), dma_done_.end(), std::greater<uint64_t>());

@@ -91,6 +91,11 @@ class NodeModule : public sc_core::sc_module {
   std::vector<Request>& exported() { return exported_; }
   // Another rank's requests of this replica, in its issue order: into the outbox, published.
   void adopt(std::vector<Request>& requests);
+  // Whether a thread waits for a DMA slot (a completion then wakes the node), as the node's
+  // rank announced it after its last activation: every rank decides alike from it.
+  bool announced_dma_wait() const { return announced_dma_wait_; }
+  void announce_dma_wait(bool waits) { announced_dma_wait_ = waits; }
+  bool waits_for_dma_slot() const;
   // After a run, what the machine's results, statistics and deadlock report read of a node:
   // written by its rank, read into its replicas.
   void save_state(WireWriter& w) const;
@@ -161,7 +166,7 @@ class NodeModule : public sc_core::sc_module {
   unsigned started_ = 0;
   uint64_t turn_ = 0;
   int rank_ = 0;
-  bool mine_ = true, exporting_ = false;
+  bool mine_ = true, exporting_ = false, announced_dma_wait_ = false;
   size_t unexported_ = 0;  // outbox requests from here on were added since the last post()
   std::vector<Request> exported_;
   std::string replica_waiting_;  // a replica's waiting_report(), from its rank

@@ -75,11 +75,9 @@ struct Delivery {
 class NodeWaker {
  public:
   virtual void wake(uint32_t node, uint64_t cycle) = 0;
-  // MPI ranks (hw/machine/ranks.h): the earliest cycle a node of this rank is due (UINT64_MAX:
-  // none); then, once every rank has said its own, the next round they agreed on and whether a
-  // rank ran out of wall-clock time.
-  virtual uint64_t next_due() = 0;
-  virtual void agree(uint64_t next_round, bool out_of_time) = 0;
+  // MPI ranks (hw/machine/ranks.h): a node of some rank may wake at `cycle`. The fabric says so
+  // on every rank for every node, its own or not, so every rank holds a round then.
+  virtual void round_at(uint64_t cycle) = 0;
 
  protected:
   ~NodeWaker() = default;

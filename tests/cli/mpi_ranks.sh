@@ -48,6 +48,7 @@ same mix 3 tiny.yaml tests/cli/data/ranks_mix.s
 same mix-2-host-threads 2 tiny.yaml tests/cli/data/ranks_mix.s --set sim.host_threads=2
 same mix-values-off 2 tiny.yaml tests/cli/data/ranks_mix.s --values off
 same mix-4-threads 2 tiny.yaml tests/cli/data/ranks_mix.s --threads 4
+same mix-dma-queue-1 2 tiny.yaml tests/cli/data/ranks_mix.s --set node.dma.queue_depth=1
 same ring-push 2 tiny.yaml kernels/asm/ring_push.s
 same poll-pairs 3 tiny.yaml kernels/asm/poll_pairs.s
 same peak-mma 2 d1.yaml kernels/asm/peak_mma.s

@@ -1,12 +1,14 @@
 # SPDX-License-Identifier: MIT
 # ranks_mix.s — everything that crosses between MPI ranks (docs/parallel.md, "MPI ranks"):
-# barriers, a pull from another node's SRAM (the node opposite, on another rank when ranks cut
+# barriers, a burst of pushes that fills the DMA queue, a pull from another node's SRAM (the node opposite, on another rank when ranks cut
 # the mesh into rows), a push to host memory and a pull back of another node's word, and a
-# line of output. Each node checks what it pulled: exit code 0 when right, 1 or 2 when not.
+# line of output. Each node checks what it pulled: exit code 0 when right, 1 to 3 when not.
 #   mpirun -np 2 dojosim run --config configs/tiny.yaml --program tests/cli/data/ranks_mix.s
 
     .equ SEM_PULL, 1
     .equ SEM_HOST, 2
+    .equ SEM_BURST, 3
+    .equ BURST, 8
 
     .text
     .globl _start
@@ -42,6 +44,29 @@ _start:
     add     t0, t0, s4
     addi    t0, t0, 1
     li      a0, 1
+    bne     t3, t0, done
+
+    slli    t0, s3, 48          # a burst of pushes of this node's word into the opposite
+    slli    t1, s4, 32          # node's `burst`, back to back: with a shallow DMA queue
+    or      t0, t0, t1          # (node.dma.queue_depth) the thread waits for slots
+    la      t1, burst
+    or      t0, t0, t1
+    la      t1, mine
+    li      t2, 8
+    li      s6, BURST
+1:  push    t0, t1, t2, SEM_BURST
+    addi    t0, t0, 8
+    addi    s6, s6, -1
+    bnez    s6, 1b
+    li      s7, BURST
+    swait   SEM_BURST, s7
+    li      s7, 1
+    la      t1, burst
+    ld      t3, 0(t1)           # a sender's first push lands first
+    slli    t0, s3, 8
+    add     t0, t0, s4
+    addi    t0, t0, 1
+    li      a0, 3
     bne     t3, t0, done
 
     csrr    s5, nodeid          # host memory: this node's word at 64 x nodeid
@@ -90,4 +115,5 @@ done:
     .align 3
 mine:   .dword 0
 theirs: .dword 0
+burst:  .space 8 * BURST
 line:   .ascii "all good\n"

@@ -3,7 +3,8 @@
 # Slurm for real (docs/slurm.md): a single-node cluster on this machine (munged, slurmctld and
 # slurmd from Debian's slurm-wlm and munge, with a config written here), `sbatch --array=0-2`
 # of scripts/slurm-sweep.sbatch, the merge as a dependent job, and the merged results equal to
-# one unsharded run. Where the daemons cannot start (no packages, no root, a sandbox that
+# one unsharded run; then `srun --mpi=pmix -n 2` of one simulation over 2 MPI ranks, with the
+# results of one process (when dojosim has MPI ranks). Where the daemons cannot start (no packages, no root, a sandbox that
 # forbids them) it says why and exits 77: CTest reports the test as skipped, not passed.
 source "$(dirname "$0")/lib.sh"
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -99,3 +100,19 @@ expect_status 0 "$bin" sweep "$spec" -o "$work/reference" > /dev/null
 diff <(without_wall "$work/reference/results.csv") <(without_wall "$work/out/all/results.csv") > /dev/null ||
   fail "merged shards differ from one unsharded run"
 echo "ok: merged results equal one unsharded run"
+
+# One simulation over 2 MPI ranks started by srun (docs/slurm.md, docs/parallel.md "MPI ranks"):
+# the report and statistics of one process.
+if ldd "$bin" | grep libmpi > /dev/null; then  # not -q: ldd must not see a broken pipe
+  program=$root/tests/cli/data/ranks_mix.s
+  expect_status 0 "$bin" run --config "$root/configs/tiny.yaml" --program "$program" \
+    --json "$work/one.json" > "$work/one.out"
+  srun --mpi=pmix -n 2 --mem-per-cpu=0 --time=5 "$bin" run --config "$root/configs/tiny.yaml" \
+    --program "$program" --json "$work/srun.json" > "$work/srun.out" 2> "$work/srun.err" ||
+    fail "srun --mpi=pmix -n 2 failed: $(tail -n 3 "$work/srun.err" | tr '\n' ' ')"
+  cmp -s "$work/one.out" "$work/srun.out" && cmp -s "$work/one.json" "$work/srun.json" ||
+    fail "srun -n 2 gave other results than one process"
+  echo "ok: srun -n 2 (2 MPI ranks) gives one process's report and statistics"
+else
+  echo "slurm: this dojosim was built without MPI ranks: srun -n 2 not run"
+fi
