@@ -17,6 +17,12 @@ command -v mpirun > /dev/null || {
 mpi=(mpirun --allow-run-as-root --oversubscribe --bind-to none
   --mca btl_vader_single_copy_mechanism none -x "ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0")
 
+# Where mpirun itself cannot start two processes (a sandbox without shared memory), say why.
+"${mpi[@]}" -np 2 true > "$work/launch.log" 2>&1 || {
+  echo "SKIP: mpirun cannot start 2 processes here: $(tail -n 3 "$work/launch.log" | tr '\n' ' ')"
+  exit 77
+}
+
 failed=0
 same() {  # NAME RANKS CONFIG PROGRAM [ARGS...]
   local name=$1 n=$2 config=$3 program=$4
