@@ -39,6 +39,7 @@ void Sram::write(uint64_t addr, const void* src, uint64_t n) {
     const uint64_t off = addr & kPageMask, chunk = std::min(n, kPageSize - off);
     Page& p = page_for_write(addr);
     std::memcpy(p.bytes + off, in, chunk);
+    p.written = true;
     if (p.decoded) invalidate_decoded(p, off, chunk);
     in += chunk, addr += chunk, n -= chunk;
   }
@@ -81,10 +82,16 @@ void Sram::zero(uint64_t addr, uint64_t n) {
     const uint64_t off = addr & kPageMask, chunk = std::min(n, kPageSize - off);
     if (Page* p = pages_[addr >> kPageBits].get()) {
       std::memset(p->bytes + off, 0, chunk);
+      p->written = true;
       if (p->decoded) invalidate_decoded(*p, off, chunk);
     }
     addr += chunk, n -= chunk;
   }
+}
+
+void Sram::clear_written() {
+  for (auto& p : pages_)
+    if (p) p->written = false;
 }
 
 Decoded* Sram::decoded_page(uint64_t addr) {

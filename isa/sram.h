@@ -48,6 +48,7 @@ class Sram {
   void store_in_page(uint64_t addr, T v) {
     Page& p = *pages_[addr >> kPageBits];
     std::memcpy(p.bytes + (addr & kPageMask), &v, sizeof(T));
+    p.written = true;  // on the cache line of `decoded`, which a store reads anyway
     if (p.decoded) {
       // Aligned and at most 8 bytes: one or two words, the first at offset / 4.
       Decoded* words = p.decoded.get() + ((addr & kPageMask) >> 2);
@@ -99,6 +100,15 @@ class Sram {
   // Whether a word overlapping [addr, addr + n) is unknown (false while not tracking).
   bool unknown(uint64_t addr, uint64_t n) const;
 
+  // The pages written since clear_written() (by stores, write() or zero()): what a run changed
+  // in a node, which MPI ranks send to the node's replicas (hw/machine/ranks.h).
+  void clear_written();
+  template <class F>  // f(page index, its kPageSize bytes)
+  void for_each_written(F f) const {
+    for (size_t i = 0; i < pages_.size(); ++i)
+      if (pages_[i] && pages_[i]->written) f(uint64_t{i}, pages_[i]->bytes);
+  }
+
   uint64_t pages_allocated() const { return pages_allocated_; }
   uint64_t bytes_allocated() const { return pages_allocated_ * sizeof(Page); }
 
@@ -107,6 +117,7 @@ class Sram {
     uint8_t bytes[kPageSize] = {};
     std::unique_ptr<Decoded[]> decoded;
     uint32_t decoded_lo = kWordsPerPage, decoded_hi = 0;  // words ever decoded lie in [lo, hi)
+    bool written = false;                                 // since clear_written()
   };
   Page& page_for_write(uint64_t addr) {
     auto& slot = pages_[addr >> kPageBits];

@@ -203,16 +203,6 @@ int cmd_run(const std::vector<std::string>& args) {
     return usage_error("run",
                        "give one of --program (an assembly or ELF file) or --workload (e.g. "
                        "matmul:M=512,N=512,K=512)");
-  // NOTE: workloads read results from node SRAM on the host, which over ranks would need each
-  // read to come from the node's rank: not built yet (docs/parallel.md, "MPI ranks").
-  if (hw::ranks().size() > 1 && !workload.empty())
-    return usage_error("run", fmt::format("--workload over {} MPI ranks: only a --program run "
-                                          "is split over ranks yet; run it as one process",
-                                          hw::ranks().size()));
-  if (hw::ranks().size() > 1 && !trace_path.empty())
-    return usage_error("run", fmt::format("--trace over {} MPI ranks: a trace is written by one "
-                                          "process; run it as one process",
-                                          hw::ranks().size()));
   // Configs and workload files named by bare name come from configs/ and workloads/ (data_files.h).
   try {
     config_path = find_data_file(DataKind::Config, config_path);
@@ -227,6 +217,19 @@ int cmd_run(const std::vector<std::string>& args) {
     return kUsage;
   }
   const bool graph_file = !workload.empty() && runtime::graph::is_graph_file(workload);
+  // MPI ranks (docs/parallel.md): rank 0 writes --json; the other files are not split yet.
+  if (hw::ranks().size() > 1) {
+    const std::string ranks = fmt::format("over {} MPI ranks", hw::ranks().size());
+    if (is_workload_file(workload) && !graph_file)
+      return usage_error("run", fmt::format("--workload {} {}: a workload file runs its layers in "
+                                            "processes of their own; run it as one process",
+                                            workload, ranks));
+    for (const char* flag : {"trace", "svg", "save", "graph-out"})
+      if (vm.count(flag))
+        return usage_error("run", fmt::format("--{} {}: its files are written by one process; "
+                                              "run it as one process",
+                                              flag, ranks));
+  }
   for (const char* flag : {"plan", "backward", "optimizer", "loss", "loss-scale", "data-parallel",
                            "tensor-parallel", "parallel", "graph-out"})
     if (vm.count(flag) && !graph_file)
@@ -383,12 +386,11 @@ int cmd_run(const std::vector<std::string>& args) {
 
     int status = kOk;
     if (trace && !finish_trace(*trace, trace_path, trace_limit)) status = kUsage;
-    const bool writes_files = hw::ranks().rank() == 0;  // MPI ranks: one writer
-    if (!svg_dir.empty() && writes_files) {
+    if (!svg_dir.empty()) {
       report::write_run_svgs(svg_dir, stats, config);
       fmt::print("plots: {0}/utilisation.svg, {0}/links.svg, {0}/roofline.svg\n", svg_dir);
     }
-    if (!json_path.empty() && writes_files) {
+    if (!json_path.empty()) {
       nlohmann::ordered_json j;
       j["config"] = hw::to_json(config);
       j["report"] = hw::to_json(report);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "hw/machine/ranks.h"
 #include "hw/trace/trace.h"
 
 namespace dojosim::cli {
@@ -44,6 +45,7 @@ std::string cannot_make_folder(const std::string& flag, const std::string& dir,
 }
 
 void write_file(const std::string& path, std::string_view content) {
+  if (hw::ranks().rank() != 0) return;  // MPI ranks: each holds the same content; rank 0 writes
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   const bool written = std::fwrite(content.data(), 1, content.size(), f) == content.size() &&

@@ -24,7 +24,7 @@ std::string cannot_make_folder(const std::string& flag, const std::string& dir,
                                const std::string& file);
 
 // Writes `content` to `path` and closes it, every step checked. Throws std::runtime_error
-// "cannot write PATH: REASON".
+// "cannot write PATH: REASON". Over MPI ranks only rank 0 writes (the others hold the same).
 void write_file(const std::string& path, std::string_view content);
 
 // After a run with --trace: prints "trace: N events in PATH" (and where --trace-limit `limit`

@@ -112,6 +112,10 @@ void Machine::load(const isa::Program& program, unsigned threads, uint64_t stack
       n->sram().write(s.address, s.bytes.data(), s.bytes.size());
     n->start(program.entry, threads, stack_bytes, phase_start_);
   }
+  // MPI ranks: what the host wrote is every rank's already; a run's own writes are shared after it.
+  if (ranks().size() > 1)
+    for (auto& n : nodes_)
+      if (n->mine()) n->sram().clear_written();
   threads_ = threads;
   loaded_ = true;
   fabric_->start_phase(static_cast<unsigned>(nodes_.size()) * threads);
@@ -155,6 +159,47 @@ void Machine::share_node_states() {
     if (n && !n->mine()) n->load_state(in[size_t(n->rank())]);
 }
 
+// After a run over MPI ranks: the SRAM pages each rank's nodes wrote go to their replicas, so that
+// the host (which runs alike on every rank) reads results and checks them wherever it runs. In
+// batches of at most 64 MiB of pages per rank, below MPI's 2 GiB counts.
+void Machine::share_written_pages() {
+  const Ranks& world = ranks();
+  if (world.size() == 1) return;
+  std::vector<std::pair<NodeModule*, uint64_t>> written;
+  for (NodeModule* n : grid_)
+    if (n && n->mine())
+      n->sram().for_each_written(
+          [&](uint64_t page, const uint8_t*) { written.emplace_back(n, page); });
+  constexpr size_t kBatch = 16384;
+  std::vector<uint8_t> bytes(isa::Sram::kPageSize);
+  for (size_t next = 0;;) {
+    WireWriter mine;
+    const size_t end = std::min(written.size(), next + kBatch);
+    mine.put(end < written.size());
+    for (; next < end; ++next) {
+      const auto& [n, page] = written[next];
+      n->sram().read(page << isa::Sram::kPageBits, bytes.data(), bytes.size());
+      mine.put(n->index());
+      mine.put(page);
+      mine.put_bytes(bytes);
+    }
+    const Ranks::Gathered all = world.all_gather(mine.bytes());
+    bool more = false;
+    for (int r = 0; r < world.size(); ++r) {
+      WireReader in = all.reader(r);
+      more |= in.get<bool>();
+      if (r == world.rank()) continue;
+      while (!in.done()) {
+        NodeModule* n = grid_.at(in.get<uint32_t>());
+        const auto page = in.get<uint64_t>();
+        in.get_bytes(bytes);
+        n->sram().write(page << isa::Sram::kPageBits, bytes.data(), bytes.size());
+      }
+    }
+    if (!more) break;
+  }
+}
+
 std::string Machine::deadlock_report() const {
   std::string report = "deadlock: every live thread is waiting and nothing is in flight";
   for (const auto& n : nodes_) report += n->waiting_report();
@@ -171,6 +216,7 @@ MachineOutcome Machine::run() {
   sc_core::sc_start();
   fabric_->finish_phase();
   share_node_states();
+  share_written_pages();
   if (profile.on) {
     profile.run_s += host_seconds() - started;
     ++profile.runs;

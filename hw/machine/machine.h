@@ -108,6 +108,7 @@ class Machine {
   std::string deadlock_report() const;
   void split_over_ranks();   // MPI ranks (hw/machine/ranks.h): who runs which nodes
   void share_node_states();  // ... and what each learns of the others' after a run
+  void share_written_pages();  // ... and of their SRAM
 
   MachineParams params_;
   std::unique_ptr<Fabric> fabric_;
