@@ -28,6 +28,9 @@ _start:
     sub     s3, t2, s0          # the opposite node: (w - 1 - x, h - 1 - y)
     addi    t2, s9, -1
     sub     s4, t2, s1
+    slli    t0, s3, 8
+    add     t0, t0, s4
+    addi    s10, t0, 1          # the word every check below expects: the opposite node's
     slli    t0, s3, 48
     slli    t1, s4, 32
     or      t0, t0, t1
@@ -40,11 +43,8 @@ _start:
     swait   SEM_PULL, s7
     la      t1, theirs
     ld      t3, 0(t1)
-    slli    t0, s3, 8
-    add     t0, t0, s4
-    addi    t0, t0, 1
     li      a0, 1
-    bne     t3, t0, done
+    bne     t3, s10, done
 
     slli    t0, s3, 48          # a burst of pushes of this node's word into the opposite
     slli    t1, s4, 32          # node's `burst`, back to back: with a shallow DMA queue
@@ -63,11 +63,8 @@ _start:
     li      s7, 1
     la      t1, burst
     ld      t3, 0(t1)           # a sender's first push lands first
-    slli    t0, s3, 8
-    add     t0, t0, s4
-    addi    t0, t0, 1
     li      a0, 3
-    bne     t3, t0, done
+    bne     t3, s10, done
 
     csrr    s5, nodeid          # host memory: this node's word at 64 x nodeid
     slli    t0, s5, 6
@@ -93,11 +90,8 @@ _start:
     swait   SEM_PULL, s7
     la      t1, theirs
     ld      t3, 0(t1)
-    slli    t0, s3, 8
-    add     t0, t0, s4
-    addi    t0, t0, 1
     li      a0, 2
-    bne     t3, t0, done
+    bne     t3, s10, done
 
     bnez    s5, ok              # node 0 says so
     li      a0, 1
