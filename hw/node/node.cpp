@@ -37,7 +37,8 @@ void FabricPort::tick(uint64_t cycle, uint64_t activations) {
 }
 
 NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index,
-                       const isa::CoreConfig& core, const NodeParams& params, FabricPort& port)
+                       const isa::CoreConfig& core, const NodeParams& params, FabricPort& port,
+                       RunEnd* run_end)
     : sc_module(name),
       at_(at),
       index_(index),
@@ -48,21 +49,34 @@ NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index,
       waiting_(core.threads),
       held_dma_(core.threads),
       span_start_(core.threads, 0),
-      pending_output_(core.threads) {}
+      pending_output_(core.threads) {
+  run_end_ = run_end;
+}
 
 uint64_t NodeModule::next_cycle() const {
   return static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps())) + 1;
 }
 
-void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle) {
+void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle,
+                       bool carry) {
   started_ = threads;
   finished_ = threads == 0;
+  just_finished_ = false;
   stopped_ = false;
   semaphores_.fill(0);
   core_.reset_semaphores_raised();
   std::fill(waiting_.begin(), waiting_.end(), Waiting{});
-  dma_done_.clear();
-  dma_untimed_ = 0;
+  // NOTE: after a run that waited for everything in flight, the queue starts empty (a host
+  // write's acknowledgement may still be due: it is not waited for, as before). After a run
+  // that left data in flight, its DMAs hold their slots until they complete: the next
+  // program's DMAs queue behind them, as on the hardware.
+  if (!carry) {
+    dma_done_.clear();
+    dma_untimed_ = 0;
+  }
+  carried_ = dma_untimed_;
+  carried_done_ = 0;
+  for (const uint64_t done : dma_done_) carried_done_ = std::max(carried_done_, done);
   for (unsigned i = 0; i < threads; ++i) {
     core_.start_thread(i, entry, (sram_.size() - i * stack_bytes) & ~uint64_t{15}, cycle);
     span_start_[i] = cycle;
@@ -131,6 +145,10 @@ void NodeModule::dma_completed(uint64_t cycle) {
   dma_done_.push_back(cycle);
   std::push_heap(dma_done_.begin(), dma_done_.end(), std::greater<uint64_t>());
   --dma_untimed_;
+  if (carried_ > 0) {
+    --carried_;
+    carried_done_ = std::max(carried_done_, cycle);
+  }
   for (unsigned i = 0; i < started_; ++i)
     if (waiting_[i].kind == Waiting::DmaQueue) {
       wake_pending_ = true;
@@ -180,6 +198,10 @@ void NodeModule::post() {
 
 void NodeModule::publish() {
   if (std::exchange(publish_, false)) port_.post(index_, posted_cycle_);
+  // One node at a time, in index order (the scheduler's hand-over): the count needs no lock,
+  // and the run pauses in the cycle its last thread exits, whichever host thread ran it.
+  if (std::exchange(just_finished_, false) && run_end_ && --run_end_->live == 0 && run_end_->pause)
+    sc_core::sc_pause();
 }
 
 void NodeModule::issue_dma(unsigned i, const isa::RunResult& r, uint64_t now) {
@@ -342,6 +364,7 @@ void NodeModule::activate(uint64_t now) {
         add_request(Request::Kind::Output, i, core_.cycles(core_.thread(i)), now).text =
             pending_output_[i] + "\n";
     finished_ = true;
+    just_finished_ = true;
     finished_at_ = now;
     // Data still in flight to this node lands all the same: the host may read it afterwards.
     resume_at_ = UINT64_MAX;

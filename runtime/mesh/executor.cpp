@@ -32,12 +32,18 @@ void Executor::keep(uint64_t from, uint64_t to) {
   kept_.emplace_back(from, to);
 }
 
-Executor::Run Executor::run(const mesh::Kernel& kernel) {
-  if (gate_) return gate_(kernel);
-  return run(std::vector<const mesh::Kernel*>{&kernel});
+Executor::Run Executor::run(const mesh::Kernel& kernel, bool leave_in_flight) {
+  if (gate_) {
+    if (leave_in_flight)
+      throw std::logic_error(
+          fmt::format("{}: a run that leaves data in flight does not go through the groups' gate",
+                      kernel.program().program.source_name));
+    return gate_(kernel);
+  }
+  return run(std::vector<const mesh::Kernel*>{&kernel}, leave_in_flight);
 }
 
-Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels) {
+Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels, bool leave_in_flight) {
   const mesh::Kernel& kernel = *kernels.front();
   const mesh::NodeProgram& p = kernel.program();
   for (const auto& [from, to] : kept_)
@@ -64,7 +70,7 @@ Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels) {
   machine_->load(p.program, kernel.threads(), kernel.stack_bytes());
   for (const mesh::Kernel* k : kernels) k->write_args(*machine_);
   Run r;
-  r.ended = machine_->run();
+  r.ended = machine_->run(leave_in_flight);
   r.ok = r.ended == hw::MachineOutcome::Finished;
   r.outcome = r.ok ? "finished" : machine_->message();
   r.start = machine_->phase_start();
