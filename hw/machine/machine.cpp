@@ -176,12 +176,11 @@ MachineOutcome Machine::run(bool leave_in_flight) {
   }
   dead_ = outcome_ != MachineOutcome::Finished;
   in_flight_ = paused && !dead_;
-  if (carrying_) {
-    carried_done_ = 0;
+  if (leave_in_flight && !carrying_) carried_done_ = carried_end_ = 0;  // a new run of runs
+  if (carrying_)
     for (const auto& n : nodes_) carried_done_ = std::max(carried_done_, n->carried_dma_done());
-  } else if (leave_in_flight) {
-    carried_done_ = 0;
-  }
+  // The first run after which nothing is in flight: it waited for what was, or all had landed.
+  if ((carrying_ || leave_in_flight) && !in_flight_ && carried_end_ == 0) carried_end_ = end_cycle_;
   return outcome_;
 }
 

@@ -70,12 +70,14 @@ void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, u
   // write's acknowledgement may still be due: it is not waited for, as before). After a run
   // that left data in flight, its DMAs hold their slots until they complete: the next
   // program's DMAs queue behind them, as on the hardware.
+  // Across several runs in a row that leave data in flight, the latest completion among all
+  // their DMAs.
   if (!carry) {
     dma_done_.clear();
     dma_untimed_ = 0;
+    carried_done_ = 0;
   }
   carried_ = dma_untimed_;
-  carried_done_ = 0;
   for (const uint64_t done : dma_done_) carried_done_ = std::max(carried_done_, done);
   for (unsigned i = 0; i < threads; ++i) {
     core_.start_thread(i, entry, (sram_.size() - i * stack_bytes) & ~uint64_t{15}, cycle);

@@ -60,7 +60,8 @@ class NodeModule : public sc_core::sc_module {
   // Between runs: threads 0..threads-1 start at `entry` at `cycle`; semaphores start at 0.
   // `carry`: the last run ended with its last thread, its DMAs still in flight (Machine::run):
   // they keep their slots in the DMA queue and land during this run; carried_dma_done() is
-  // then the cycle the last of them completed, once the fabric has timed them all.
+  // then the cycle the last DMA of the runs since the last one that waited for everything
+  // completed, once the fabric has timed them all.
   void start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle,
              bool carry = false);
   uint64_t carried_dma_done() const { return carried_done_; }

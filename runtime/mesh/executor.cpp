@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "hw/config/machine_params.h"
+#include "isa/assembler.h"
 #include "runtime/mesh/common.h"
 
 namespace dojosim::runtime {
@@ -70,7 +71,23 @@ Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels, boo
   machine_->load(p.program, kernel.threads(), kernel.stack_bytes());
   for (const mesh::Kernel* k : kernels) k->write_args(*machine_);
   Run r;
-  r.ended = machine_->run(leave_in_flight);
+  r.ended = machine_->run(leave_in_flight || leave_in_flight_);
+  r.ok = r.ended == hw::MachineOutcome::Finished;
+  r.outcome = r.ok ? "finished" : machine_->message();
+  r.start = machine_->phase_start();
+  r.cycles = machine_->cycles() - r.start;
+  return r;
+}
+
+Executor::Run Executor::drain() {
+  Run r;
+  r.ok = true;
+  r.outcome = "finished";
+  if (!machine_->in_flight()) return r;
+  static const isa::Program exit =
+      isa::assemble("    li a0, 0\n    li a7, 93\n    ecall\n", "drain.s");
+  machine_->load(exit, 1, 256);
+  r.ended = machine_->run();
   r.ok = r.ended == hw::MachineOutcome::Finished;
   r.outcome = r.ok ? "finished" : machine_->message();
   r.start = machine_->phase_start();

@@ -67,8 +67,15 @@ class Executor {
   /// of every data-parallel group (runtime/graph/run/groups.h). Throws std::logic_error if
   /// their programs, threads or stacks differ.
   Run run(const std::vector<const mesh::Kernel*>& kernels, bool leave_in_flight = false);
-  /// After the run that followed one that left data in flight: the cycle its last DMA landed.
+  /// While set, every run leaves data in flight (run(kernel, true)): a prefetch's pulls go on
+  /// beside the runs that follow until one runs without it (or drain()), which waits for them.
+  void set_leave_in_flight(bool leave) { leave_in_flight_ = leave; }
+  /// A run of no work that ends once everything in flight has landed (nothing when nothing is).
+  Run drain();
+  /// After the runs that left data in flight and the run that waited for it: the cycle their last
+  /// DMA landed, and where that run's last thread exited (hw::Machine::carried_end()).
   uint64_t carried_done() const { return machine_->carried_dma_done(); }
+  uint64_t carried_end() const { return machine_->carried_end(); }
 
   /// While set, run(kernel) hands the kernel to `gate` instead, which returns the run the kernel
   /// took part in (the data-parallel groups taking turns); run(kernels) never does.
@@ -84,6 +91,7 @@ class Executor {
   std::unique_ptr<hw::Machine> machine_;
   std::vector<std::pair<uint64_t, uint64_t>> kept_;
   Gate gate_;
+  bool leave_in_flight_ = false;
 };
 
 }  // namespace dojosim::runtime

@@ -513,6 +513,7 @@ TEST_CASE(
   const isa::Program pull = isa::assemble(kPullAndExit, "pull.s");
   m.load(pull);
   REQUIRE(m.run(true) == MachineOutcome::Finished);
+  CHECK(m.in_flight());
   const uint64_t first_end = m.cycles();
   const uint64_t latency = hw::machine_params(config).host.front().latency;
   // The thread exited right after issuing the pull: far sooner than the DIP can answer.
@@ -525,6 +526,8 @@ TEST_CASE(
   // 64 KiB through one DIP: its latency and at least 64 KiB at its link's rate.
   CHECK(landed >= first_end + latency + 65536 / 1024);
   CHECK(m.cycles() < landed);  // its threads were done long before
+  CHECK(m.carried_end() == m.cycles());
+  CHECK_FALSE(m.in_flight());
   std::vector<uint8_t> got(data.size());
   m.node({0, 0})->sram().read(kBuf, got.data(), got.size());
   CHECK(got == data);
