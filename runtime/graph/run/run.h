@@ -55,6 +55,10 @@ struct RunOptions {
   uint64_t seed = 1;
   bool check = true;  // compare every op's outputs with the reference (needs sim.values on)
   Staging staging = Staging::Estimate;  // how moves fill a matmul's tiles (transfer.h)
+  /// The plan's weight prefetch: the next op's B (a matmul's or a one-group conv2d's weight,
+  /// from HBM) loads during this op's kernel where SRAM allows; off: every load runs before its
+  /// op (`--set` has no key for it: `dojosim run --no-prefetch`). Not with groups.
+  bool prefetch = true;
   /// The hardware trace of the run, plus a "graph" process: a track of ops, one of their
   /// kernels and one of their moves.
   hw::TraceWriter* trace = nullptr;
@@ -83,6 +87,9 @@ struct OpRun {
   /// An all-reduce between groups: the bytes of its tensor in each group, and the groups.
   uint64_t collective_bytes = 0;
   uint32_t collective_groups = 0;
+  /// Its B loaded from HBM during the op before (a prefetch; RunOptions::prefetch): the bytes,
+  /// and the cycles of that load the op before hid (the rest are in `moves`).
+  uint64_t prefetch_bytes = 0, prefetch_hidden_cycles = 0;
 };
 
 struct GraphRun {
@@ -92,6 +99,7 @@ struct GraphRun {
   uint64_t sram_high_water = 0;  // bytes of each node's SRAM the run used at most
   uint64_t hbm_bytes = 0;        // HBM the run's tensors took
   TransferStats moves;
+  uint64_t prefetch_bytes = 0, prefetch_hidden_cycles = 0;  // over the ops
   bool checked = false;                   // every op's outputs equal the reference bit for bit
   std::map<std::string, Matrix> outputs;  // the graph's outputs, read back
   /// Data parallel: the groups, where they are, and the outputs that differ between them
