@@ -14,7 +14,11 @@
 //   4. a matmul's C (fp32, the mapping's tiles) moved into the output's home layout, converted
 //      to the output's dtype; the SRAM of tensors no later op reads is freed.
 // Each step is a kernel run on the same machine, one after another (each ends when every node
-// has finished it: a barrier between steps); the cycles add up to the graph's.
+// has finished it: a barrier between steps); the cycles add up to the graph's. The exception is
+// the weight prefetch (RunOptions::prefetch): the next op's B (a weight in HBM) is pulled by a
+// program that leaves the pulls in flight, so they land during this op's kernel and the moves
+// after it, the runs in between ending with their last thread; the run before the next op's
+// kernel waits for them, and what they delayed it by is that op's.
 //
 // Alongside, the host executes the same ops in the same order with the kernels' references
 // (bit for bit): after each op the machine's outputs are read back (outside simulated time)
@@ -57,7 +61,7 @@ struct RunOptions {
   Staging staging = Staging::Estimate;  // how moves fill a matmul's tiles (transfer.h)
   /// The plan's weight prefetch: the next op's B (a matmul's or a one-group conv2d's weight,
   /// from HBM) loads during this op's kernel where SRAM allows; off: every load runs before its
-  /// op (`--set` has no key for it: `dojosim run --no-prefetch`). Not with groups.
+  /// op, as the plan's prefetch was not run before (the tests compare both). Not with groups.
   bool prefetch = true;
   /// The hardware trace of the run, plus a "graph" process: a track of ops, one of their
   /// kernels and one of their moves.
