@@ -7,6 +7,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "hw/machine/host_profile.h"
 #include "hw/machine/ranks.h"
@@ -30,7 +31,8 @@ std::string_view outcome_name(MachineOutcome outcome) {
   return "?";
 }
 
-Machine::Machine(const MachineParams& params, std::ostream* out) : params_(params) {
+Machine::Machine(const MachineParams& params, std::ostream* out)
+    : params_(params), run_end_(std::make_unique<RunEnd>()) {
   if (params.quantum == 0)  // a node would synchronise without advancing time, forever
     throw std::invalid_argument("sim.quantum_cycles = 0: must be at least 1");
   if (params.dma_queue_depth == 0)  // no DMA could ever start
@@ -62,7 +64,8 @@ Machine::Machine(const MachineParams& params, std::ostream* out) : params_(param
     core.mesh_w = static_cast<uint32_t>(params.width),
     core.mesh_h = static_cast<uint32_t>(params.height);
     grid_[i] = new NodeModule(fmt::format("node_{}_{}", x, y).c_str(), Coord{x, y},
-                              static_cast<uint32_t>(i), core, node_params, fabric_->port());
+                              static_cast<uint32_t>(i), core, node_params, fabric_->port(),
+                              run_end_.get());
   }
   for (NodeModule* n : grid_)
     if (n) nodes_.emplace_back(n);
@@ -103,19 +106,22 @@ void Machine::load(const isa::Program& program, unsigned threads, uint64_t stack
             "stacks of {} threads in a node's SRAM of 0x{:x} bytes",
             program.source_name, s.name, s.address, s.address + size, threads, n->sram().size()));
     }
-  // After the last thread, data in flight may have landed later: the next run starts then.
+  // After the last thread, data in flight may have landed later: the next run starts then
+  // (after a run that left it in flight, the next starts with the last thread's exit).
   const double period_ps = 1000.0 / params_.core.clock_ghz;
   phase_start_ = std::max(
       end_cycle_, static_cast<uint64_t>(sc_core::sc_time_stamp().to_double() / period_ps + 0.5));
+  carrying_ = std::exchange(in_flight_, false);
   for (auto& n : nodes_) {
     for (const isa::Segment& s : program.segments)
       n->sram().write(s.address, s.bytes.data(), s.bytes.size());
-    n->start(program.entry, threads, stack_bytes, phase_start_);
+    n->start(program.entry, threads, stack_bytes, phase_start_, carrying_);
   }
   // MPI ranks: what the host wrote is every rank's already; a run's own writes are shared after it.
   if (ranks().size() > 1)
     for (auto& n : nodes_)
       if (n->mine()) n->sram().clear_written();
+  run_end_->live = threads ? nodes_.size() : 0;
   threads_ = threads;
   loaded_ = true;
   fabric_->start_phase(static_cast<unsigned>(nodes_.size()) * threads);
@@ -206,15 +212,19 @@ std::string Machine::deadlock_report() const {
   return report;
 }
 
-MachineOutcome Machine::run() {
+MachineOutcome Machine::run(bool leave_in_flight) {
   if (!loaded_) throw std::logic_error("machine: run() without a program loaded");
   loaded_ = false;
   FabricPort& port = fabric_->port();
   port.started = host_seconds();
   HostProfile& profile = host_profile();
   const double started = profile.on ? host_seconds() : 0;
+  run_end_->pause = leave_in_flight;
   sc_core::sc_start();
-  fabric_->finish_phase();
+  run_end_->pause = false;
+  // Paused with the last thread (else the events ran dry: nothing is left in flight).
+  const bool paused = leave_in_flight && run_end_->live == 0 && sc_core::sc_pending_activity();
+  if (!paused) fabric_->finish_phase();
   share_node_states();
   share_written_pages();
   if (profile.on) {
@@ -252,6 +262,12 @@ MachineOutcome Machine::run() {
     message_.clear();
   }
   dead_ = outcome_ != MachineOutcome::Finished;
+  in_flight_ = paused && !dead_;
+  if (leave_in_flight && !carrying_) carried_done_ = carried_end_ = 0;  // a new run of runs
+  if (carrying_)
+    for (const auto& n : nodes_) carried_done_ = std::max(carried_done_, n->carried_dma_done());
+  // The first run after which nothing is in flight: it waited for what was, or all had landed.
+  if ((carrying_ || leave_in_flight) && !in_flight_ && carried_end_ == 0) carried_end_ = end_cycle_;
   return outcome_;
 }
 

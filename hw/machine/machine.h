@@ -34,6 +34,7 @@ namespace dojosim::hw {
 
 class NodeModule;
 class NodeScheduler;
+struct RunEnd;
 class TraceWriter;
 
 // Hardware values come from hw::machine_params(config) (hw/config/machine_params.h), whose
@@ -80,8 +81,22 @@ class Machine {
   // (phase_start()). After a trap, deadlock or limit it throws std::logic_error.
   void load(const isa::Program& program, unsigned threads = 0, uint64_t stack_bytes = 0);
   // Runs until every started thread has exited and nothing is in flight (the phase's end),
-  // or a trap, deadlock or limit.
-  MachineOutcome run();
+  // or a trap, deadlock or limit. With `leave_in_flight`, the run ends in the cycle the last
+  // thread exits instead (SystemC paused, its events kept): DMAs still in flight go on, timed
+  // by the fabric beside whatever the next program sends, and land during the next run, which
+  // holds their slots in each node's DMA queue and ends only once they have landed (give it no
+  // program that waits on their semaphores: semaphores start from zero at each load). The host
+  // must not read or write what they touch in between (host writes still in flight are applied
+  // when due, not at the run's end). A deadlock or limit is found as before.
+  MachineOutcome run(bool leave_in_flight = false);
+  // After the run that followed one that left data in flight (or runs in a row that did): the
+  // cycle the last of their DMAs completed (0 when none did), and where the last thread exited
+  // in the first run after which nothing was in flight (one that waited for it, or one during
+  // which it all landed): data that landed later delayed the next run by the difference. Kept
+  // until the next run that leaves data in flight after one that did not.
+  uint64_t carried_dma_done() const { return carried_done_; }
+  uint64_t carried_end() const { return carried_end_; }
+  bool in_flight() const { return in_flight_; }          // the last run left data in flight
   uint64_t phase_start() const { return phase_start_; }  // first cycle of the last run
 
   const std::string& message() const { return message_; }  // trap, deadlock or limit report
@@ -122,6 +137,10 @@ class Machine {
   unsigned threads_ = 0;  // started per node by the last load()
   bool loaded_ = false;   // a program waits for run()
   bool dead_ = false;     // a run ended other than Finished
+  bool in_flight_ = false;  // the last run ended with its last thread, data still in flight
+  bool carrying_ = false;   // the loaded program runs beside that data
+  uint64_t carried_done_ = 0, carried_end_ = 0;
+  std::unique_ptr<RunEnd> run_end_;  // shared with every node
 };
 
 }  // namespace dojosim::hw

@@ -253,6 +253,7 @@ void NodeScheduler::exchange_requests() {
     n.announce_dma_wait(n.waits_for_dma_slot());
     wire_.put(node);
     wire_.put(n.announced_dma_wait());
+    wire_.put(n.take_finished_now());
     wire_.put(uint64_t{out.size()});
     for (const Request& r : out) write_request(wire_, r, !pushes_within_rank(r));
     out.clear();
@@ -267,10 +268,12 @@ void NodeScheduler::exchange_requests() {
     if (r == ranks_->rank()) continue;
     while (!in.done()) {
       const auto node = in.get<uint32_t>();
-      nodes_.at(node)->announce_dma_wait(in.get<bool>());
+      NodeModule& n = *nodes_.at(node);
+      n.announce_dma_wait(in.get<bool>());
+      if (in.get<bool>()) n.count_finished();
       adopted_.resize(in.get<uint64_t>());
       for (Request& q : adopted_) q = read_request(in);
-      nodes_.at(node)->adopt(adopted_);
+      n.adopt(adopted_);
     }
   }
   if (out_of_time && !port_.out_of_time) {

@@ -55,7 +55,8 @@ Request read_request(WireReader& w) {
 }
 
 NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index,
-                       const isa::CoreConfig& core, const NodeParams& params, FabricPort& port)
+                       const isa::CoreConfig& core, const NodeParams& params, FabricPort& port,
+                       RunEnd* run_end)
     : sc_module(name),
       at_(at),
       index_(index),
@@ -66,21 +67,36 @@ NodeModule::NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index,
       waiting_(core.threads),
       held_dma_(core.threads),
       span_start_(core.threads, 0),
-      pending_output_(core.threads) {}
+      pending_output_(core.threads) {
+  run_end_ = run_end;
+}
 
 uint64_t NodeModule::next_cycle() const {
   return static_cast<uint64_t>(std::floor(sc_core::sc_time_stamp().to_double() / period_ps())) + 1;
 }
 
-void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle) {
+void NodeModule::start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle,
+                       bool carry) {
   started_ = threads;
   finished_ = threads == 0;
+  just_finished_ = false;
   stopped_ = false;
   semaphores_.fill(0);
   core_.reset_semaphores_raised();
   std::fill(waiting_.begin(), waiting_.end(), Waiting{});
-  dma_done_.clear();
-  dma_untimed_ = 0;
+  // NOTE: after a run that waited for everything in flight, the queue starts empty (a host
+  // write's acknowledgement may still be due: it is not waited for, as before). After a run
+  // that left data in flight, its DMAs hold their slots until they complete: the next
+  // program's DMAs queue behind them, as on the hardware.
+  // Across several runs in a row that leave data in flight, the latest completion among all
+  // their DMAs.
+  if (!carry) {
+    dma_done_.clear();
+    dma_untimed_ = 0;
+    carried_done_ = 0;
+  }
+  carried_ = dma_untimed_;
+  for (const uint64_t done : dma_done_) carried_done_ = std::max(carried_done_, done);
   for (unsigned i = 0; i < threads; ++i) {
     core_.start_thread(i, entry, (sram_.size() - i * stack_bytes) & ~uint64_t{15}, cycle);
     span_start_[i] = cycle;
@@ -155,6 +171,10 @@ void NodeModule::dma_completed(uint64_t cycle) {
   dma_done_.push_back(cycle);
   std::push_heap(dma_done_.begin(), dma_done_.end(), std::greater<uint64_t>());
   --dma_untimed_;
+  if (carried_ > 0) {
+    --carried_;
+    carried_done_ = std::max(carried_done_, cycle);
+  }
   for (unsigned i = 0; i < started_; ++i)
     if (waiting_[i].kind == Waiting::DmaQueue) {
       wake_pending_ = true;
@@ -214,6 +234,16 @@ void NodeModule::adopt(std::vector<Request>& requests) {
 
 void NodeModule::publish() {
   if (std::exchange(publish_, false)) port_.post(index_, posted_cycle_);
+  // One node at a time, in index order (the scheduler's hand-over): the count needs no lock,
+  // and the run pauses in the cycle its last thread exits, whichever host thread ran it.
+  if (std::exchange(just_finished_, false)) {
+    finished_now_ = exporting_;  // MPI ranks: the other ranks count it from the exchange
+    count_finished();
+  }
+}
+
+void NodeModule::count_finished() {
+  if (run_end_ && --run_end_->live == 0 && run_end_->pause) sc_core::sc_pause();
 }
 
 void NodeModule::issue_dma(unsigned i, const isa::RunResult& r, uint64_t now) {
@@ -376,6 +406,7 @@ void NodeModule::activate(uint64_t now) {
         add_request(Request::Kind::Output, i, core_.cycles(core_.thread(i)), now).text =
             pending_output_[i] + "\n";
     finished_ = true;
+    just_finished_ = true;
     finished_at_ = now;
     // Data still in flight to this node lands all the same: the host may read it afterwards.
     resume_at_ = UINT64_MAX;
@@ -401,7 +432,7 @@ void NodeModule::activate(uint64_t now) {
 }
 
 void NodeModule::save_state(WireWriter& w) const {
-  w.put(finished_at_), w.put(started_);
+  w.put(finished_at_), w.put(started_), w.put(carried_done_);
   for (unsigned i = 0; i < started_; ++i) {
     const isa::ThreadState& t = core_.thread(i);
     w.put(t.status), w.put(t.instret), w.put(t.cycle), w.put(t.issue_cycles), w.put(t.ready_max);
@@ -413,6 +444,7 @@ void NodeModule::save_state(WireWriter& w) const {
 void NodeModule::load_state(WireReader& r) {
   finished_at_ = r.get<uint64_t>();
   started_ = r.get<unsigned>();
+  carried_done_ = r.get<uint64_t>();
   for (unsigned i = 0; i < started_; ++i) {
     isa::ThreadState& t = core_.thread(i);
     t.status = r.get<isa::ThreadStatus>(), t.instret = r.get<uint64_t>();

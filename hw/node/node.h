@@ -11,12 +11,12 @@
 #pragma once
 
 #include <array>
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <string>
-#include <vector>
-
-#include <boost/container/small_vector.hpp>
 #include <systemc>
+#include <utility>
+#include <vector>
 
 #include "hw/noc/geometry.h"
 #include "hw/node/outbox.h"
@@ -35,10 +35,18 @@ struct NodeParams {
   uint32_t dma_queue_depth = 1;
 };
 
+// What the machine shares with its nodes about the current run: the nodes whose threads have
+// not all exited, and whether the run ends (sc_pause) when the last of them exits, leaving data
+// in flight (Machine::run).
+struct RunEnd {
+  size_t live = 0;
+  bool pause = false;
+};
+
 class NodeModule : public sc_core::sc_module {
  public:
   NodeModule(sc_core::sc_module_name name, Coord at, uint32_t index, const isa::CoreConfig& core,
-             const NodeParams& params, FabricPort& port);
+             const NodeParams& params, FabricPort& port, RunEnd* run_end = nullptr);
 
   Coord at() const { return at_; }
   uint32_t index() const { return index_; }  // the node's rank in the fabric's fixed order
@@ -50,7 +58,13 @@ class NodeModule : public sc_core::sc_module {
   void set_trace(TraceWriter* trace) { trace_ = trace; }
 
   // Between runs: threads 0..threads-1 start at `entry` at `cycle`; semaphores start at 0.
-  void start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle);
+  // `carry`: the last run ended with its last thread, its DMAs still in flight (Machine::run):
+  // they keep their slots in the DMA queue and land during this run; carried_dma_done() is
+  // then the cycle the last DMA of the runs since the last one that waited for everything
+  // completed, once the fabric has timed them all.
+  void start(uint64_t entry, unsigned threads, uint64_t stack_bytes, uint64_t cycle,
+             bool carry = false);
+  uint64_t carried_dma_done() const { return carried_done_; }
 
   // ---- from the scheduler (hw/machine/scheduler.h), at whole cycles
   // Runs the node at `now`: due deliveries, then its threads for up to a quantum. Touches only
@@ -96,6 +110,11 @@ class NodeModule : public sc_core::sc_module {
   bool announced_dma_wait() const { return announced_dma_wait_; }
   void announce_dma_wait(bool waits) { announced_dma_wait_ = waits; }
   bool waits_for_dma_slot() const;
+  // Whether the node's threads all exited in its last activation (its rank announces it), and
+  // counting a node whose threads all exited towards the end of a run that leaves data in
+  // flight (Machine::run): the last one pauses the run, on every rank in the same round.
+  bool take_finished_now() { return std::exchange(finished_now_, false); }
+  void count_finished();
   // After a run, what the machine's results, statistics and deadlock report read of a node:
   // written by its rank, read into its replicas.
   void save_state(WireWriter& w) const;
@@ -142,6 +161,12 @@ class NodeModule : public sc_core::sc_module {
   // were issued and not yet timed.
   boost::container::small_vector<uint64_t, 16> dma_done_;
   uint32_t dma_untimed_ = 0;
+  // DMAs of the previous run not yet timed at start() (the fabric times a node's DMAs in issue
+  // order, so they are the next ones it completes), and the latest completion among them.
+  uint32_t carried_ = 0;
+  uint64_t carried_done_ = 0;
+  RunEnd* run_end_ = nullptr;
+  bool just_finished_ = false;  // the last activation saw every thread exit: publish() counts it
   std::vector<Request> outbox_;
   size_t outbox_head_ = 0;          // requests before it were taken by the fabric
   size_t outbox_sorted_ = 0;        // requests before it are in (cycle, seq) order
@@ -166,7 +191,7 @@ class NodeModule : public sc_core::sc_module {
   unsigned started_ = 0;
   uint64_t turn_ = 0;
   int rank_ = 0;
-  bool mine_ = true, exporting_ = false, announced_dma_wait_ = false;
+  bool mine_ = true, exporting_ = false, announced_dma_wait_ = false, finished_now_ = false;
   size_t unexported_ = 0;  // outbox requests from here on were added since the last post()
   std::vector<Request> exported_;
   std::string replica_waiting_;  // a replica's waiting_report(), from its rank

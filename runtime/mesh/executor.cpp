@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "hw/config/machine_params.h"
+#include "isa/assembler.h"
 #include "runtime/mesh/common.h"
 
 namespace dojosim::runtime {
@@ -32,12 +33,18 @@ void Executor::keep(uint64_t from, uint64_t to) {
   kept_.emplace_back(from, to);
 }
 
-Executor::Run Executor::run(const mesh::Kernel& kernel) {
-  if (gate_) return gate_(kernel);
-  return run(std::vector<const mesh::Kernel*>{&kernel});
+Executor::Run Executor::run(const mesh::Kernel& kernel, bool leave_in_flight) {
+  if (gate_) {
+    if (leave_in_flight)
+      throw std::logic_error(
+          fmt::format("{}: a run that leaves data in flight does not go through the groups' gate",
+                      kernel.program().program.source_name));
+    return gate_(kernel);
+  }
+  return run(std::vector<const mesh::Kernel*>{&kernel}, leave_in_flight);
 }
 
-Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels) {
+Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels, bool leave_in_flight) {
   const mesh::Kernel& kernel = *kernels.front();
   const mesh::NodeProgram& p = kernel.program();
   for (const auto& [from, to] : kept_)
@@ -64,6 +71,22 @@ Executor::Run Executor::run(const std::vector<const mesh::Kernel*>& kernels) {
   machine_->load(p.program, kernel.threads(), kernel.stack_bytes());
   for (const mesh::Kernel* k : kernels) k->write_args(*machine_);
   Run r;
+  r.ended = machine_->run(leave_in_flight || leave_in_flight_);
+  r.ok = r.ended == hw::MachineOutcome::Finished;
+  r.outcome = r.ok ? "finished" : machine_->message();
+  r.start = machine_->phase_start();
+  r.cycles = machine_->cycles() - r.start;
+  return r;
+}
+
+Executor::Run Executor::drain() {
+  Run r;
+  r.ok = true;
+  r.outcome = "finished";
+  if (!machine_->in_flight()) return r;
+  static const isa::Program exit =
+      isa::assemble("    li a0, 0\n    li a7, 93\n    ecall\n", "drain.s");
+  machine_->load(exit, 1, 256);
   r.ended = machine_->run();
   r.ok = r.ended == hw::MachineOutcome::Finished;
   r.outcome = r.ok ? "finished" : machine_->message();

@@ -12,7 +12,9 @@
 //
 // Each run starts at the cycle the previous one ended (hw::Machine::phase_start()); the
 // threads' counters restart at each load, network and link counters add up over the machine's
-// life. SystemC elaborates once per process: one Executor per process.
+// life. A run may leave data in flight (run(kernel, true): a prefetch's pulls): it ends with its
+// last thread, and the DMAs land during the next run, which ends once they have. SystemC
+// elaborates once per process: one Executor per process.
 #pragma once
 
 #include <cstdint>
@@ -57,12 +59,23 @@ class Executor {
   };
   /// Loads the kernel's program, writes its arguments, runs it. Throws std::logic_error if the
   /// program image overlaps kept SRAM (a kernel's data region is the planner's to place: give
-  /// it MatmulProblem::sram_from above what is kept).
-  Run run(const mesh::Kernel& kernel);
+  /// it MatmulProblem::sram_from above what is kept). `leave_in_flight`: the run ends when its
+  /// last thread exits, its DMAs still in flight (hw::Machine::run); the next run's
+  /// carried_done() is when the last of them landed. Not through a gate (std::logic_error).
+  Run run(const mesh::Kernel& kernel, bool leave_in_flight = false);
   /// Kernels of one program run together, each writing its own nodes' arguments: the same step
   /// of every data-parallel group (runtime/graph/run/groups.h). Throws std::logic_error if
   /// their programs, threads or stacks differ.
-  Run run(const std::vector<const mesh::Kernel*>& kernels);
+  Run run(const std::vector<const mesh::Kernel*>& kernels, bool leave_in_flight = false);
+  /// While set, every run leaves data in flight (run(kernel, true)): a prefetch's pulls go on
+  /// beside the runs that follow until one runs without it (or drain()), which waits for them.
+  void set_leave_in_flight(bool leave) { leave_in_flight_ = leave; }
+  /// A run of no work that ends once everything in flight has landed (nothing when nothing is).
+  Run drain();
+  /// After the runs that left data in flight and the run that waited for it: the cycle their last
+  /// DMA landed, and where that run's last thread exited (hw::Machine::carried_end()).
+  uint64_t carried_done() const { return machine_->carried_dma_done(); }
+  uint64_t carried_end() const { return machine_->carried_end(); }
 
   /// While set, run(kernel) hands the kernel to `gate` instead, which returns the run the kernel
   /// took part in (the data-parallel groups taking turns); run(kernels) never does.
@@ -78,6 +91,7 @@ class Executor {
   std::unique_ptr<hw::Machine> machine_;
   std::vector<std::pair<uint64_t, uint64_t>> kept_;
   Gate gate_;
+  bool leave_in_flight_ = false;
 };
 
 }  // namespace dojosim::runtime

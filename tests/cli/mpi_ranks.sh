@@ -97,6 +97,10 @@ same_run allreduce 2 --config "$src/configs/tiny.yaml" --workload allreduce:byte
 same_run graph-train-data-parallel 2 --config "$src/configs/tiny.yaml" \
   --workload "$src/examples/07-training-step/mlp.graph.yaml" --optimizer sgd:lr=0.1,momentum=0.9 \
   --data-parallel 4
+# A graph whose weight loads during the op before (runs that leave data in flight: the last
+# node to finish pauses the run on every rank in the same round).
+same_run graph-prefetch 2 --config "$src/configs/tiny.yaml" \
+  --workload "$src/tests/runtime/graph/data/prefetch.graph.yaml"
 same_run graph-conv-grads 2 --config "$src/configs/tiny.yaml" \
   --workload "$src/tests/runtime/graph/data/conv_grads.graph.yaml"
 

@@ -476,3 +476,115 @@ TEST_CASE("unaligned quanta end a quantum after each node's own start", "[machin
   const uint64_t quanta = (cycles + 99) / 100;
   CHECK(rounds >= quanta + quanta / 2);
 }
+
+namespace {
+
+// Node (0,0) pulls 64 KiB from host address 0 into SRAM at kBuf (past the next programs' images,
+// which the data lands beside) without a semaphore and exits; every other node exits at once.
+constexpr uint64_t kBuf = 0x10000;
+const char* kPullAndExit = R"(
+    csrr s0, nodex
+    csrr s1, nodey
+    or s0, s0, s1
+    bnez s0, done
+    li a1, 1
+    slli a1, a1, 63
+    li a0, 0x10000
+    li a2, 65536
+    pull a0, a1, a2, 0
+done:
+    li a0, 0
+    li a7, 93
+    ecall
+)";
+
+}  // namespace
+
+TEST_CASE(
+    "a run that leaves data in flight ends with its last thread; the next run ends once "
+    "the data has landed",
+    "[machine][resident][in_flight]") {
+  const HardwareConfig config =
+      hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", {}).config;
+  Machine m(hw::machine_params(config));
+  std::vector<uint8_t> data(65536);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint8_t(i * 7 + 3);
+  m.host().write(0, data.data(), data.size());
+  const isa::Program pull = isa::assemble(kPullAndExit, "pull.s");
+  m.load(pull);
+  REQUIRE(m.run(true) == MachineOutcome::Finished);
+  CHECK(m.in_flight());
+  const uint64_t first_end = m.cycles();
+  const uint64_t latency = hw::machine_params(config).host.front().latency;
+  // The thread exited right after issuing the pull: far sooner than the DIP can answer.
+  CHECK(first_end - m.phase_start() < latency);
+  // The next program starts at the last thread's exit, beside the pull, and exits at once.
+  m.load(isa::assemble("li a0, 0\n li a7, 93\n ecall\n", "exit.s"));
+  CHECK(m.phase_start() == first_end);
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  const uint64_t landed = m.carried_dma_done();
+  // 64 KiB through one DIP: its latency and at least 64 KiB at its link's rate.
+  CHECK(landed >= first_end + latency + 65536 / 1024);
+  CHECK(m.cycles() < landed);  // its threads were done long before
+  CHECK(m.carried_end() == m.cycles());
+  CHECK_FALSE(m.in_flight());
+  std::vector<uint8_t> got(data.size());
+  m.node({0, 0})->sram().read(kBuf, got.data(), got.size());
+  CHECK(got == data);
+  // The run after that starts once the data has landed.
+  m.load(isa::assemble("li a0, 0\n li a7, 93\n ecall\n", "exit.s"));
+  CHECK(m.phase_start() >= landed);
+  REQUIRE(m.run() == MachineOutcome::Finished);
+  CHECK(m.carried_dma_done() == landed);  // kept until the next run that leaves data in flight
+}
+
+TEST_CASE("DMAs left in flight hold their slots in the next program's DMA queue",
+          "[machine][resident][in_flight]") {
+  MachineParams p = hw::machine_params(
+      hw::load_config(std::string(DOJOSIM_SOURCE_DIR) + "/configs/tiny.yaml", {}).config);
+  p.dma_queue_depth = 1;
+  Machine m(p);
+  m.load(isa::assemble(kPullAndExit, "pull.s"));
+  REQUIRE(m.run(true) == MachineOutcome::Finished);
+  // Node (0,0) pushes 8 bytes to itself: with a queue of one, the push starts only when the
+  // pull of the run before has completed.
+  m.load(isa::assemble(R"(
+    csrr s0, nodex
+    csrr s1, nodey
+    or s0, s0, s1
+    bnez s0, done
+    rdcycle s2
+    la a0, word
+    li a1, 0
+    or a1, a1, a0
+    li a2, 8
+    push a1, a0, a2, 1
+    rdcycle s3
+    li t0, 1
+    swait 1, t0
+done:
+    li a0, 0
+    li a7, 93
+    ecall
+    .data
+    .align 3
+word: .dword 0
+)",
+                       "push.s"));
+  const uint64_t start = m.phase_start();
+  const MachineOutcome outcome = m.run();
+  INFO(m.message());
+  REQUIRE(outcome == MachineOutcome::Finished);
+  const isa::ThreadState& t = m.node({0, 0})->core().thread(0);
+  INFO("push issued at " << t.x[19] << ", the pull landed at " << m.carried_dma_done());
+  CHECK(t.x[18] < start + 100);
+  CHECK(t.x[19] >= m.carried_dma_done());
+}
+
+TEST_CASE("a run that would leave data in flight still finds a deadlock",
+          "[machine][in_flight][errors]") {
+  Machine m(mesh(2, 1));
+  m.load(isa::assemble("li t0, 1\n swait 2, t0\n li a7, 93\n ecall\n", "stuck.s"));
+  REQUIRE(m.run(true) == MachineOutcome::Deadlock);
+  CHECK_THAT(m.message(), Catch::Contains("waits on semaphore 2"));
+}

@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -211,6 +212,22 @@ struct Home {
   bool in_sram = false, in_hbm = false;
 };
 
+// A later op's B loaded from HBM during the current op (Runner::prefetch_next): the planned
+// matmul and its buffers, which that op's matmul takes over, and what the load cost.
+struct Prefetch {
+  size_t op = 0;  // the op whose first product it serves
+  std::string b;
+  DType dtype = DType::Bf16;
+  MatmulShape shape;
+  std::unique_ptr<mesh::PlannedMatmul> kernel;
+  std::shared_ptr<Buffer> region;
+  TransferStats stats;  // the issuing program's: its bytes, copies and cycles
+  // Cycles: the issuing program's start and end (the runs after it go on beside the pulls).
+  uint64_t issued = 0, beside = 0;
+  uint64_t op_begin = 0;  // where the op it serves began (the op before ended)
+  bool taken = false;     // the op's matmul took the kernel and B in place
+};
+
 class Runner {
  public:
   // One runner per data-parallel group (`config`'s region; group `group` of `gang`), or one
@@ -276,6 +293,13 @@ class Runner {
       op_ = &o;
       index_ = i;
       const uint64_t begin = executor_.machine().cycles();
+      if (prefetch_ && prefetch_->op == i) {
+        // B was loaded during the op before: the issuing program and what the load left exposed
+        // after that op's step are this op's moves; the rest it hid.
+        o.moves += prefetch_->stats;
+        o.prefetch_bytes = prefetch_->stats.bytes_from_hbm;
+        prefetch_->op_begin = begin;
+      }
       try {
         run_attempts(op);
       } catch (const std::invalid_argument& e) {
@@ -286,6 +310,7 @@ class Runner {
             fmt::format("{}: op '{}' ({}): {}", op.origin, op.name, op.type, e.what()));
       }
       if (r.checked) check_outputs(op);
+      if (prefetch_ && prefetch_->op == i) settle_prefetch();  // not taken: the op started over
       free_dead(i);
       if (trace_) {
         trace_->graph_span(0, "ops", fmt::format("{} ({})", op.name, op.type), begin,
@@ -304,6 +329,7 @@ class Runner {
       r.cycles += o.cycles, r.kernel_cycles += o.kernel_cycles, r.move_cycles += o.moves.cycles;
       r.flop += o.flop, r.estimate += o.estimate;
       r.moves += o.moves;
+      r.prefetch_bytes += o.prefetch_bytes, r.prefetch_hidden_cycles += o.prefetch_hidden_cycles;
       r.ops.push_back(std::move(o));
     }
     double capacity = 0;
@@ -534,6 +560,9 @@ class Runner {
         }
         for (const std::string& n : op.outputs) ref_.erase(n), f64_.erase(n);
         pending_.clear(), images_.clear(), vectors_.clear();
+        // The next attempt loads B before the op: the prefetch's buffers are free once its
+        // pulls have landed.
+        if (prefetch_ && prefetch_->op == index_) settle_prefetch();
         op_->how.clear();
         make_room(std::min(f.bytes, sram_.free_bytes()));
       }
@@ -698,13 +727,18 @@ class Runner {
   // Moves as one step of the op (transfer.h), on the trace's "moves" track.
   void move(const std::vector<Transfers::Move>& moves, const std::string& what) {
     op_ran_ = true;
-    const uint64_t begin = executor_.machine().cycles();
+    // After a prefetch left exposed, the machine's next run starts when its last pull landed.
+    const uint64_t begin = std::max(executor_.machine().cycles(), landed_);
     op_->moves += moves_.move(moves, what);
     if (trace_) trace_->graph_span(2, "moves", what, begin, executor_.machine().cycles());
   }
 
   void kernel(const mesh::Kernel& k, const std::string& what) {
+    // B prefetched for this kernel: the input moves wait for it (or a drain does).
+    const bool b_in_flight = prefetch_ && prefetch_->op == index_ && prefetch_->taken;
+    if (b_in_flight) executor_.set_leave_in_flight(false);
     flush_moves();
+    if (b_in_flight) settle_prefetch();
     op_ran_ = true;
     vectors_.clear();
     if (k.program().end > kProgramBytes)
@@ -712,10 +746,137 @@ class Runner {
           fmt::format("{}: its program ends at SRAM byte {}, past the {} "
                       "kept for programs",
                       what, k.program().end, kProgramBytes));
+    prefetch_next();
     const Executor::Run r = executor_.run(k);
     if (!r.ok) throw std::runtime_error(fmt::format("{}: {}", what, r.outcome));
     op_->kernel_cycles += r.cycles;
     if (trace_) trace_->graph_span(1, "kernels", what, r.start, r.start + r.cycles);
+  }
+
+  // ---- the next op's weight, loaded during this op ------------------------------------------
+
+  // The first matrix product an op runs, when its B may come from the host: a matmul (not
+  // batched) or a conv2d of one group, its B's map as run_matmul and run_conv2d give it.
+  struct Product {
+    std::string b;
+    DType dtype;
+    MatmulShape shape;
+    ElementMap bmap;
+  };
+  std::optional<Product> first_product(const g::Op& op) const {
+    if (op.type == "matmul") {
+      const g::Shape& sa = tensor(op.inputs[0]).shape;
+      const g::Shape& sb = tensor(op.inputs[1]).shape;
+      const bool tra = bool_attr(op, "transpose_a"), trb = bool_attr(op, "transpose_b");
+      if (tra && sa.size() > 2) return std::nullopt;  // refused when it runs
+      const uint32_t k = uint32_t(sa[sa.size() - (tra ? 2 : 1)]);
+      const uint32_t n = uint32_t(sb[sb.size() - (trb ? 2 : 1)]);
+      const uint32_t rows = uint32_t(g::element_count(sa) / k);
+      ElementMap bmap = trb ? transposed(0, 0, k) : ElementMap{[n](uint32_t r, uint32_t c) {
+        return Source{0, r, c, n - c};
+      }};
+      return Product{
+          op.inputs[1], runtime_dtype(tensor(op.inputs[0]).dtype), {rows, n, k}, std::move(bmap)};
+    }
+    if (op.type == "conv2d" && int_attr(op, "groups", 1) == 1) {
+      const g::Shape& w = tensor(op.inputs[1]).shape;
+      const Conv2dShape s = conv_shape(op, tensor(op.inputs[0]).shape, uint32_t(w[0]),
+                                       uint32_t(w[1]), uint32_t(w[3]));
+      const uint32_t kg = s.k;
+      return Product{op.inputs[1],
+                     runtime_dtype(tensor(op.inputs[0]).dtype),
+                     {s.n * s.p() * s.q(), kg, s.r * s.s * s.c},
+                     {[kg](uint32_t r, uint32_t c) {
+                        return Source{0, r, c, kg - c};
+                      },
+                      true}};
+    }
+    return std::nullopt;
+  }
+
+  // Where SRAM allows it (the plan's rule: the next op's matmul buffers fit beside this op's,
+  // and its outputs after them, without a spill), plans the next op's first product now, takes
+  // its buffers, and issues the pulls of its B from HBM (a host tensor) in a program that leaves
+  // them in flight. Every run after it leaves them in flight too (this op's kernel and moves,
+  // the next op's moves up to its last one before its kernel: Executor::set_leave_in_flight),
+  // so they land beside that work, competing with it for links, DIPs and DMA queues, until
+  // the next op's kernel() waits for them (settle_prefetch()). Called right before this op's
+  // kernel: an op without one (a layout op) loads the next op's B before it, as without
+  // prefetch (beside a redistribution, the pulls hold the mesh's edge links it needs: measured
+  // on GPT-2's context.merge, 118 cycles became 6,908 to hide about as many of proj's load).
+  bool prefetch_next() {
+    if (!options_.prefetch || gang_ || prefetch_ || index_ + 1 >= g_.ops.size()) return false;
+    const size_t next = index_ + 1;
+    const g::Op& op = g_.ops[next];
+    const std::optional<Product> pr = first_product(op);
+    if (!pr || !g::is_source(tensor(pr->b).role)) return false;
+    std::unique_ptr<mesh::PlannedMatmul> k;
+    std::shared_ptr<Buffer> region;
+    MeshMatmulOptions options;
+    options.placement = OperandPlacement::Sram;
+    for (const MatmulMapping& m : mapping_order(next, pr->dtype, pr->shape)) {
+      options.mapping = m;
+      mesh::MatmulProblem problem{pr->dtype, pr->shape, MatmulInit::Zero, options, sram_.begin()};
+      const mesh::Mapping& mapping = mesh::find_mapping(mapping_name(m));
+      try {
+        const auto sized = mapping.plan(config_, problem);
+        const uint64_t at = sram_.take(sized->data_end() - sized->data_begin());
+        if (at == UINT64_MAX) return false;  // no room: B loads before its op
+        region = std::make_shared<Buffer>(sram_, at);
+        problem.sram_from = at;
+        k = mapping.plan(config_, problem);
+        break;
+      } catch (const std::invalid_argument&) {
+        region.reset();
+      }
+    }
+    if (!k) return false;
+    uint64_t outputs = 0;
+    for (const std::string& name : op.outputs) outputs += homes_.at(name).split.bytes();
+    if (sram_.largest_free() < outputs) return false;
+    const Placement pb{pr->shape.k, pr->shape.n, pr->dtype, k->shards(mesh::Operand::B)};
+    const Placement image = in_hbm(pb, hbm_);
+    if (values_)
+      write_placement(executor_.machine(), image,
+                      gather({&ref(pr->b)}, pb.rows, pb.cols, pr->bmap));
+    const uint64_t begin = executor_.machine().cycles();
+    const std::optional<TransferStats> stats =
+        moves_.prefetch({{{&image}, &pb, identity_map(pb.cols), true}},
+                        fmt::format("prefetch of '{}' for '{}'", pr->b, op.name));
+    if (!stats) return false;
+    op_ran_ = true;
+    prefetch_ = std::make_unique<Prefetch>();
+    Prefetch& f = *prefetch_;
+    f.op = next, f.b = pr->b, f.dtype = pr->dtype, f.shape = pr->shape;
+    f.kernel = std::move(k), f.region = std::move(region);
+    f.stats = *stats;
+    f.issued = begin, f.beside = executor_.machine().cycles();
+    executor_.set_leave_in_flight(true);
+    return true;
+  }
+
+  // The prefetch's pulls have landed (a drain waits for them if no run did): what of the load
+  // ran beside the runs after it (hidden) and how long it delayed the run after the one that
+  // waited (exposed: the current op's moves, with the drain), then its buffers are the op's
+  // matmul's alone (or free, when it did not take them: the op started over).
+  void settle_prefetch() {
+    executor_.set_leave_in_flight(false);
+    const Executor::Run d = executor_.drain();
+    if (!d.ok) throw std::runtime_error(fmt::format("waiting for a prefetch: {}", d.outcome));
+    Prefetch& f = *prefetch_;
+    const uint64_t landed = std::max(executor_.carried_done(), f.beside);
+    const uint64_t end = std::max(executor_.carried_end(), f.beside);
+    const uint64_t exposed = landed > end ? landed - end : 0;
+    op_->moves.cycles += exposed + d.cycles;
+    // Hidden: what of the load ran before this op began, during the op before (the rest ran
+    // beside this op's own input moves, as a load before the op does).
+    if (f.op == index_) op_->prefetch_hidden_cycles = std::min(landed, f.op_begin) - f.beside;
+    landed_ = landed;
+    if (trace_)
+      trace_->graph_span(2, "moves",
+                         fmt::format("prefetch of '{}' for '{}'", f.b, g_.ops[f.op].name), f.issued,
+                         landed);
+    prefetch_.reset();
   }
 
   // ---- ops ----------------------------------------------------------------------------------
@@ -898,6 +1059,27 @@ class Runner {
     }
   }
 
+  // The matmul mappings to try for op `i`'s product, in order: the plan's, the estimate's best,
+  // then the others.
+  std::vector<MatmulMapping> mapping_order(size_t i, DType dtype, MatmulShape shape) const {
+    MeshMatmulOptions options;
+    options.placement = OperandPlacement::Sram;
+    std::vector<MatmulMapping> order;
+    const std::string planned = i < p_.ops.size() ? p_.ops[i].mapping : "";
+    for (const MatmulMapping& m : matmul_mappings())
+      if (mapping_name(m) == planned) order.push_back(m);
+    try {
+      const MatmulMapping best = choose_mapping(config_, dtype, shape, options);
+      if (order.empty() || mapping_name(order[0]) != mapping_name(best)) order.push_back(best);
+    } catch (const std::invalid_argument&) {
+    }
+    for (const MatmulMapping& m : matmul_mappings())
+      if (std::none_of(order.begin(), order.end(),
+                       [&](const MatmulMapping& o) { return mapping_name(o) == mapping_name(m); }))
+        order.push_back(m);
+    return order;
+  }
+
   // One matmul on the mesh: A and B filled through their maps into the mapping's shards, C
   // moved into rows [row0, row0 + M) of `out`'s home.
   struct Operand {
@@ -912,25 +1094,24 @@ class Runner {
               bool c_transposed = false) {
     MeshMatmulOptions options;
     options.placement = OperandPlacement::Sram;
-    std::vector<MatmulMapping> order;
-    const std::string planned = index_ < p_.ops.size() ? p_.ops[index_].mapping : "";
-    for (const MatmulMapping& m : matmul_mappings())
-      if (mapping_name(m) == planned) order.push_back(m);
-    try {
-      const MatmulMapping best = choose_mapping(config_, dtype, shape, options);
-      if (order.empty() || mapping_name(order[0]) != mapping_name(best)) order.push_back(best);
-    } catch (const std::invalid_argument&) {
-    }
-    for (const MatmulMapping& m : matmul_mappings())
-      if (std::none_of(order.begin(), order.end(),
-                       [&](const MatmulMapping& o) { return mapping_name(o) == mapping_name(m); }))
-        order.push_back(m);
-    // The first mapping in that order that plans: its data region sized at the bottom of the
-    // free SRAM, then planned again where the region is.
+    // The first mapping in mapping_order() that plans: its data region sized at the bottom of
+    // the free SRAM, then planned again where the region is. Or the one prefetch_next() planned
+    // with B loaded during the op before.
     std::unique_ptr<mesh::PlannedMatmul> k;
     std::shared_ptr<Buffer> region;
     std::string why;
-    for (const MatmulMapping& m : order) {
+    bool b_loaded = false;
+    if (prefetch_ && prefetch_->op == index_ && !prefetch_->taken && prefetch_->b == b.name &&
+        row0 == 0 && col0 == 0 && !c_transposed && prefetch_->dtype == dtype &&
+        prefetch_->shape.m == shape.m && prefetch_->shape.n == shape.n &&
+        prefetch_->shape.k == shape.k) {
+      k = std::move(prefetch_->kernel);
+      region = prefetch_->region;  // held by the prefetch too until its pulls have landed
+      prefetch_->taken = true;
+      b_loaded = true;
+    }
+    for (const MatmulMapping& m :
+         k ? std::vector<MatmulMapping>{} : mapping_order(index_, dtype, shape)) {
       options.mapping = m;
       mesh::MatmulProblem problem{dtype, shape, MatmulInit::Zero, options, sram_.begin()};
       const mesh::Mapping& mapping = mesh::find_mapping(mapping_name(m));
@@ -955,7 +1136,7 @@ class Runner {
     const Placement pa = shards(mesh::Operand::A, shape.m, shape.k, dtype);
     const Placement pb = shards(mesh::Operand::B, shape.k, shape.n, dtype);
     fill(a.name, pa, a.map, true);
-    fill(b.name, pb, b.map, true);
+    if (!b_loaded) fill(b.name, pb, b.map, true);
     kernel(*k, fmt::format("matmul '{}'", op.name));
 
     Home& o = homes_.at(out);
@@ -2307,6 +2488,9 @@ class Runner {
   // The current op's input moves, run together before its kernel, and the placements they name.
   std::vector<Transfers::Move> pending_;
   std::deque<Placement> images_, vectors_;
+  // The next op's B, loaded during this op (prefetch_next), until that op's matmul takes it.
+  std::unique_ptr<Prefetch> prefetch_;
+  uint64_t landed_ = 0;  // when the last prefetch's last pull landed
 };
 
 }  // namespace
@@ -2660,6 +2844,11 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
     };
     first(o.spilled, "spilled to HBM first");
     first(o.relocated, "moved within SRAM first (fragmented)");
+    if (o.prefetch_bytes)
+      s += fmt::format(
+          "{:<{}} prefetched during the op before: {} B from HBM, {} cycles of the load "
+          "hidden\n",
+          "", op_w, o.prefetch_bytes, o.prefetch_hidden_cycles);
   }
   s += fmt::format(
       "\ngraph: {} cycles ({:.3f} us at {} GHz) in one machine run, {:.2f}% of peak; the plan "
@@ -2684,6 +2873,11 @@ std::string run_text(const GraphRun& r, const hw::HardwareConfig& config) {
       "copies\n",
       r.moves.bytes_between_nodes, r.moves.bytes_local, r.moves.bytes_from_hbm,
       r.moves.bytes_to_hbm, r.moves.copies);
+  if (r.prefetch_bytes)
+    s += fmt::format(
+        "  prefetched: {} B of it loaded during the op before their reader's, {} cycles of those "
+        "loads hidden\n",
+        r.prefetch_bytes, r.prefetch_hidden_cycles);
   s += fmt::format(
       "  SRAM used per node at most {} B; HBM taken {} B (HBM B: read and written by the op's "
       "moves; SRAM B: in use on every node after it)\n",
@@ -2730,6 +2924,8 @@ nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& con
                    {"dma_copies", o.moves.copies},
                    {"bytes_gathered", o.moves.bytes_gathered},
                    {"bytes_untiled", o.moves.bytes_untiled},
+                   {"prefetch_bytes", o.prefetch_bytes},
+                   {"prefetch_hidden_cycles", o.prefetch_hidden_cycles},
                    {"sram_in_use", o.sram_in_use},
                    {"f64_bound_used", o.bound_used},
                    {"spilled", o.spilled},
@@ -2751,6 +2947,8 @@ nlohmann::ordered_json run_json(const GraphRun& r, const hw::HardwareConfig& con
             {"bytes_within_nodes", r.moves.bytes_local},
             {"bytes_from_hbm", r.moves.bytes_from_hbm},
             {"bytes_to_hbm", r.moves.bytes_to_hbm},
+            {"prefetch_bytes", r.prefetch_bytes},
+            {"prefetch_hidden_cycles", r.prefetch_hidden_cycles},
             {"sram_high_water", r.sram_high_water},
             {"hbm_bytes", r.hbm_bytes},
             {"checked", r.checked},

@@ -14,7 +14,11 @@
 //   4. a matmul's C (fp32, the mapping's tiles) moved into the output's home layout, converted
 //      to the output's dtype; the SRAM of tensors no later op reads is freed.
 // Each step is a kernel run on the same machine, one after another (each ends when every node
-// has finished it: a barrier between steps); the cycles add up to the graph's.
+// has finished it: a barrier between steps); the cycles add up to the graph's. The exception is
+// the weight prefetch (RunOptions::prefetch): the next op's B (a weight in HBM) is pulled by a
+// program that leaves the pulls in flight, so they land during this op's kernel and the moves
+// after it, the runs in between ending with their last thread; the run before the next op's
+// kernel waits for them, and what they delayed it by is that op's.
 //
 // Alongside, the host executes the same ops in the same order with the kernels' references
 // (bit for bit): after each op the machine's outputs are read back (outside simulated time)
@@ -55,6 +59,10 @@ struct RunOptions {
   uint64_t seed = 1;
   bool check = true;  // compare every op's outputs with the reference (needs sim.values on)
   Staging staging = Staging::Estimate;  // how moves fill a matmul's tiles (transfer.h)
+  /// The plan's weight prefetch: the next op's B (a matmul's or a one-group conv2d's weight,
+  /// from HBM) loads during this op's kernel where SRAM allows; off: every load runs before its
+  /// op, as the plan's prefetch was not run before (the tests compare both). Not with groups.
+  bool prefetch = true;
   /// The hardware trace of the run, plus a "graph" process: a track of ops, one of their
   /// kernels and one of their moves.
   hw::TraceWriter* trace = nullptr;
@@ -83,6 +91,9 @@ struct OpRun {
   /// An all-reduce between groups: the bytes of its tensor in each group, and the groups.
   uint64_t collective_bytes = 0;
   uint32_t collective_groups = 0;
+  /// Its B loaded from HBM during the op before (a prefetch; RunOptions::prefetch): the bytes,
+  /// and the cycles of that load the op before hid (the rest are in `moves`).
+  uint64_t prefetch_bytes = 0, prefetch_hidden_cycles = 0;
 };
 
 struct GraphRun {
@@ -92,6 +103,7 @@ struct GraphRun {
   uint64_t sram_high_water = 0;  // bytes of each node's SRAM the run used at most
   uint64_t hbm_bytes = 0;        // HBM the run's tensors took
   TransferStats moves;
+  uint64_t prefetch_bytes = 0, prefetch_hidden_cycles = 0;  // over the ops
   bool checked = false;                   // every op's outputs equal the reference bit for bit
   std::map<std::string, Matrix> outputs;  // the graph's outputs, read back
   /// Data parallel: the groups, where they are, and the outputs that differ between them

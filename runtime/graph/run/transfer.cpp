@@ -53,11 +53,16 @@ const codegen::ArgBlock<Node>& transfer_args() {
   return block;
 }
 
-std::string program_text() {
+// prefetch: the copies count on no semaphore and the program does not wait for them: it ends
+// when its descriptors are issued, the data still in flight (Transfers::prefetch).
+std::string program_text(bool prefetch) {
   codegen::AsmWriter w;
-  w.raw(
-      "# Transfer: clear what must read as zero, barrier, then issue this node's strided DMA\n"
-      "# descriptors (push or pull per copy) and wait for every copy that counts here.");
+  w.raw(prefetch
+            ? "# Prefetch: issue this node's strided DMA descriptors (pulls from HBM) and exit,\n"
+              "# the data still in flight: it lands during the next program."
+            : "# Transfer: clear what must read as zero, barrier, then issue this node's strided "
+              "DMA\n"
+              "# descriptors (push or pull per copy) and wait for every copy that counts here.");
   transfer_args().declare(w);
   w.raw(fmt::format(R"(
     .text
@@ -118,10 +123,13 @@ pull_copies:
     addi    a3, a3, -1
     bnez    a3, pull_copies
     j       next_descriptor
-wait_arrivals:
+wait_arrivals:{1})",
+                    prefetch ? 0 : kSemaphore,
+                    prefetch ? ""
+                             : fmt::format(R"(
     ld      t0, EXPECT(s1)
-    swait   {0}, t0)",
-                    kSemaphore));
+    swait   {}, t0)",
+                                           kSemaphore)));
   w.exit_program();
   transfer_args().reserve(w);
   w.raw("    .align 6\nzeros:\n    .space 64");
@@ -129,7 +137,12 @@ wait_arrivals:
 }
 
 const mesh::NodeProgram& transfer_program() {
-  static const mesh::NodeProgram p = mesh::assemble_program(program_text(), "transfer.s");
+  static const mesh::NodeProgram p = mesh::assemble_program(program_text(false), "transfer.s");
+  return p;
+}
+
+const mesh::NodeProgram& prefetch_program() {
+  static const mesh::NodeProgram p = mesh::assemble_program(program_text(true), "prefetch.s");
   return p;
 }
 
@@ -1282,6 +1295,43 @@ TransferStats Transfers::convert_sources(std::vector<Move>& work, std::deque<Pla
     stats.cycles += r.cycles;
     ++stats.runs;
   }
+  return stats;
+}
+
+std::optional<TransferStats> Transfers::prefetch(const std::vector<Move>& moves,
+                                                 const std::string& what) {
+  for (const Move& m : moves) {
+    if (m.sources.size() != 1 || !whole_copies(m) || m.sources[0]->dtype != m.dest->dtype)
+      return std::nullopt;
+    for (const mesh::Shard& s : m.sources[0]->shards)
+      if (!s.in_host) return std::nullopt;
+    for (const mesh::Shard& d : m.dest->shards)
+      if (d.in_host) return std::nullopt;
+  }
+  TransferPlan plan;
+  for (const Move& m : moves) plan_transfer(m.sources, *m.dest, m.map, m.zero_fill, plan);
+  if (!plan.clears.empty()) return std::nullopt;  // whole copies clear nothing
+  std::map<NodeKey, std::vector<uint64_t>> values;
+  std::map<NodeKey, std::vector<uint8_t>> tables;
+  for (const auto& [node, list] : plan.descriptors) {
+    if (list.size() * sizeof(Descriptor) > table_bytes_) return std::nullopt;
+    plan.stats.descriptors += list.size();
+    Node a;
+    a.descriptors = table_;
+    a.descriptor_count = list.size();
+    for (const Descriptor& d : list) {
+      plan.stats.copies += d.count;
+      append(tables[node], d);
+    }
+    values[node] = transfer_args().values(a);
+  }
+  const TableKernel k(prefetch_program(), config_.runtime_nodes(), std::move(values),
+                      transfer_args().values({}), std::move(tables), table_, table_ + table_bytes_);
+  const Executor::Run r = executor_.run(k, true);
+  if (!r.ok) throw std::runtime_error(fmt::format("{}: {}", what, r.outcome));
+  TransferStats stats = plan.stats;
+  stats.cycles = r.cycles;
+  stats.runs = 1;
   return stats;
 }
 

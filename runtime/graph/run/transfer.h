@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -116,6 +117,17 @@ class Transfers {
     bool consumes_sources = false;
   };
   TransferStats move(const std::vector<Move>& moves, const std::string& what);
+
+  /// Loads from HBM that run beside whatever the machine runs next (the plan's weight
+  /// prefetch): every move copies whole shards from HBM into SRAM (a source shard of each
+  /// destination shard's rectangle and layout, ElementMap::identity, one dtype). One node
+  /// program issues the pulls, counting on no semaphore, and ends when its last thread has
+  /// issued them (Executor::run(kernel, true)): the data lands during the next machine run,
+  /// which ends only once it has, competing with that run for links, DIPs and DMA queues. Its
+  /// cycles are the issuing program's; Executor::carried_done() says, after the next run, when
+  /// the last pull landed. Runs nothing and returns nullopt for moves that are not such loads,
+  /// or that take more than one round of the table area.
+  std::optional<TransferStats> prefetch(const std::vector<Move>& moves, const std::string& what);
 
  private:
   TransferStats move_same_type(const std::vector<Move>& moves, const std::string& what);

@@ -5,9 +5,12 @@
 // throws on a difference; these tests also compare a result with float64 computed here from
 // the same inputs, so that the reference itself is checked. One machine per process: one
 // run_graph() per test case.
+#include <unistd.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <utility>
@@ -709,4 +712,68 @@ TEST_CASE("Ops the run cannot run yet are refused before the simulation") {
   CHECK_THROWS_WITH(gr::check_runnable(widening, g::validate(widening)),
                     "w.graph.yaml:6: op 'r' (relu): output 'y' is fp32 and input 'x' bf16: a run "
                     "keeps the input's dtype through this op (a conversion in it is not run yet)");
+}
+
+namespace {
+
+// data/prefetch.graph.yaml (act, a gelu, then fc, a matmul on a 256 x 512 bf16 weight) on tiny,
+// with or without the weight prefetch.
+gr::GraphRun prefetch_graph_run(bool prefetch) {
+  const hw::HardwareConfig config = tiny();
+  const g::Graph graph = g::load_graph(std::string(DOJOSIM_SOURCE_DIR) +
+                                       "/tests/runtime/graph/data/prefetch.graph.yaml");
+  const g::Analysis a = g::validate(graph);
+  gr::RunOptions options;
+  options.prefetch = prefetch;
+  return gr::run_graph(config, graph, a, g::plan_graph(graph, a, config), options);
+}
+
+constexpr const char* kPrefetchOff = "prefetch figures without the prefetch (for the case below)";
+
+}  // namespace
+
+// One machine per process: the case below runs this one in a process of its own.
+TEST_CASE(kPrefetchOff, "[.]") {
+  const gr::GraphRun r = prefetch_graph_run(false);
+  REQUIRE(r.checked);
+  const gr::OpRun& fc = op_named(r, "fc");
+  std::printf("prefetch off: cycles %llu act %llu fc_moves %llu fc_prefetch %llu\n",
+              (unsigned long long)r.cycles, (unsigned long long)op_named(r, "act").cycles,
+              (unsigned long long)fc.moves.cycles, (unsigned long long)fc.prefetch_bytes);
+}
+
+TEST_CASE(
+    "A matmul's weight loaded during the op before: the run is shorter than without, bit-exact") {
+  // Without: run in a process of its own (this binary, the hidden case above).
+  char self[4096] = {};
+  REQUIRE(readlink("/proc/self/exe", self, sizeof self - 1) > 0);
+  const std::string command = "'" + std::string(self) + "' \"" + kPrefetchOff + "\"";
+  FILE* child = popen(command.c_str(), "r");
+  REQUIRE(child);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof buf, child)) out += buf;
+  REQUIRE(pclose(child) == 0);
+  unsigned long long off = 0, off_act = 0, off_moves = 0, off_prefetch = 1;
+  const size_t at = out.find("prefetch off:");
+  REQUIRE(at != std::string::npos);
+  REQUIRE(std::sscanf(out.c_str() + at,
+                      "prefetch off: cycles %llu act %llu fc_moves %llu fc_prefetch %llu", &off,
+                      &off_act, &off_moves, &off_prefetch) == 4);
+  CHECK(off_prefetch == 0);
+
+  const gr::GraphRun r = prefetch_graph_run(true);
+  CHECK(r.checked);  // every op bit for bit against the reference, as without
+  const gr::OpRun &act = op_named(r, "act"), &fc = op_named(r, "fc");
+  // The whole weight, 256 x 512 bf16, came in during act: act's kernel hid part of its load,
+  // and fc's moves are shorter by about as much; the graph too.
+  CHECK(fc.prefetch_bytes == 256 * 512 * 2);
+  CHECK(r.prefetch_bytes == fc.prefetch_bytes);
+  CHECK(fc.prefetch_hidden_cycles > 0);
+  CHECK(fc.prefetch_hidden_cycles <= act.kernel_cycles);
+  INFO("with: " << r.cycles << " cycles, fc moves " << fc.moves.cycles << ", hidden "
+                << fc.prefetch_hidden_cycles << "; without: " << off << ", fc moves " << off_moves);
+  CHECK(act.cycles == off_act);
+  CHECK(off_moves >= fc.moves.cycles + fc.prefetch_hidden_cycles / 2);
+  CHECK(off >= r.cycles + fc.prefetch_hidden_cycles / 2);
 }
