@@ -103,10 +103,10 @@ class Sram {
   // The pages written since clear_written() (by stores, write() or zero()): what a run changed
   // in a node, which MPI ranks send to the node's replicas (hw/machine/ranks.h).
   void clear_written();
-  template <class F>  // f(page index, its kPageSize bytes)
+  template <class F>  // f(page index)
   void for_each_written(F f) const {
     for (size_t i = 0; i < pages_.size(); ++i)
-      if (pages_[i] && pages_[i]->written) f(uint64_t{i}, pages_[i]->bytes);
+      if (pages_[i] && pages_[i]->written) f(uint64_t{i});
   }
 
   uint64_t pages_allocated() const { return pages_allocated_; }

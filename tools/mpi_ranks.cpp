@@ -69,14 +69,6 @@ MpiRanks::~MpiRanks() {
 #endif
 }
 
-bool MpiRanks::built_with_mpi() {
-#ifdef DOJOSIM_HAVE_MPI
-  return true;
-#else
-  return false;
-#endif
-}
-
 void MpiRanks::quiet_other_ranks() const {
   if (hw::ranks().rank() == 0) return;
   if (!std::freopen("/dev/null", "w", stdout) || !std::freopen("/dev/null", "w", stderr))

@@ -12,7 +12,6 @@ class MpiRanks {
   ~MpiRanks();                        // MPI_Finalize
   MpiRanks(const MpiRanks&) = delete;
   MpiRanks& operator=(const MpiRanks&) = delete;
-  static bool built_with_mpi();
   // Ranks other than 0 run the same host code silently: their standard output and error go to
   // /dev/null, so that a run prints its report once.
   void quiet_other_ranks() const;

@@ -143,7 +143,6 @@ void Machine::split_over_ranks() {
     if (!n) continue;
     while (k >= world.first_of(nodes_.size(), rank + 1)) ++rank;
     n->set_rank(rank, rank == world.rank());
-    n->set_exporting(rank == world.rank());
     ++k;
   }
   fabric_->set_ranks(&world);
@@ -174,8 +173,7 @@ void Machine::share_written_pages() {
   std::vector<std::pair<NodeModule*, uint64_t>> written;
   for (NodeModule* n : grid_)
     if (n && n->mine())
-      n->sram().for_each_written(
-          [&](uint64_t page, const uint8_t*) { written.emplace_back(n, page); });
+      n->sram().for_each_written([&](uint64_t page) { written.emplace_back(n, page); });
   constexpr size_t kBatch = 16384;
   std::vector<uint8_t> bytes(isa::Sram::kPageSize);
   for (size_t next = 0;;) {

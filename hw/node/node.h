@@ -99,9 +99,9 @@ class NodeModule : public sc_core::sc_module {
   // requests (adopted from its rank) but delivers nothing to it.
   int rank() const { return rank_; }
   bool mine() const { return mine_; }
-  void set_rank(int rank, bool mine) { rank_ = rank, mine_ = mine; }
-  // While exporting, the requests each activation adds are kept aside for the other ranks.
-  void set_exporting(bool on) { exporting_ = on; }
+  // Over MPI ranks only: a node of this rank then keeps the requests each activation adds
+  // aside for the other ranks (exported()).
+  void set_rank(int rank, bool mine) { rank_ = rank, mine_ = mine, exporting_ = mine; }
   std::vector<Request>& exported() { return exported_; }
   // Another rank's requests of this replica, in its issue order: into the outbox, published.
   void adopt(std::vector<Request>& requests);
